@@ -1,0 +1,508 @@
+//! The actor that owns one object's SQLite connection: group commit behind an output gate.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+
+use super::config::Durability;
+use super::exec::{self, control, quote_ident, run_batch};
+use super::files;
+use super::registry::{Registry, Slot};
+use crate::{Batch, Error, ObjectId, StatementResult};
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+pub(crate) enum Command {
+    Execute {
+        batch: Batch,
+        /// Run and answer, then roll back (replay with validation).
+        discard: bool,
+        reply: Reply<Vec<StatementResult>>,
+    },
+    Begin {
+        reply: Reply<crossbeam_channel::Sender<TxOp>>,
+    },
+    Delete {
+        reply: Reply<()>,
+    },
+    /// Close if nothing else is queued (eviction or shutdown).
+    Close,
+}
+
+pub(crate) struct Request {
+    pub command: Command,
+    pub enqueued: Instant,
+}
+
+/// A queued request with its queue place, freed when the actor takes it.
+pub(crate) struct Queued {
+    pub request: Request,
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+pub(crate) enum TxOp {
+    Execute(Batch, Reply<Vec<StatementResult>>),
+    Savepoint(String, Reply<()>),
+    Release(String, Reply<()>),
+    RollbackTo(String, Reply<()>),
+    Commit(Reply<()>),
+    Rollback(Reply<()>),
+}
+
+pub(crate) struct Actor {
+    id: ObjectId,
+    path: PathBuf,
+    registry: Arc<Registry>,
+    slot: Arc<Slot>,
+    rx: Receiver<Queued>,
+    conn: Option<Connection>,
+    wal: Option<File>,
+    /// Committed to the WAL but not yet covered by an fsync.
+    dirty: bool,
+    last_sync: Instant,
+}
+
+/// A reply waiting at the output gate.
+enum Held {
+    Rows(
+        Reply<Vec<StatementResult>>,
+        Result<Vec<StatementResult>, Error>,
+        Instant,
+    ),
+}
+
+impl Actor {
+    pub(crate) fn spawn(
+        id: ObjectId,
+        registry: Arc<Registry>,
+        slot: Arc<Slot>,
+        rx: Receiver<Queued>,
+    ) {
+        let path = files::object_path(&registry.config().data_dir, &id);
+        let actor = Actor {
+            id,
+            path,
+            registry,
+            slot,
+            rx,
+            conn: None,
+            wal: None,
+            dirty: false,
+            last_sync: Instant::now(),
+        };
+        let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
+        let spawned = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || actor.run());
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start an object actor thread");
+        }
+    }
+
+    fn run(mut self) {
+        if let Err(e) = self.open() {
+            tracing::warn!(object = %self.id, error = %e, "opening object failed");
+            self.fail_queue_and_close(e);
+            return;
+        }
+        loop {
+            let wait = self.wait_time();
+            let first = match self.rx.recv_timeout(wait) {
+                Ok(q) => q,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.sync_if_due();
+                    if self.last_activity().elapsed() >= self.registry.config().idle_timeout()
+                        && self.try_close()
+                    {
+                        return;
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finish();
+                    return;
+                }
+            };
+            if self.serve(first) {
+                return;
+            }
+        }
+    }
+
+    fn wait_time(&self) -> Duration {
+        let cfg = self.registry.config();
+        let idle = cfg.idle_timeout();
+        if self.dirty && cfg.durability == Durability::Relaxed {
+            idle.min(cfg.relaxed_sync())
+        } else {
+            idle
+        }
+    }
+
+    fn last_activity(&self) -> Instant {
+        self.slot.last_used()
+    }
+
+    /// Serve `first` and whatever else is queued behind it. Returns true once closed.
+    fn serve(&mut self, first: Queued) -> bool {
+        let max_group = self.registry.config().max_group;
+        let mut group = Vec::new();
+        let mut special = None;
+        let mut next = Some(first);
+        while let Some(q) = next.take() {
+            self.registry.dequeued();
+            let Queued { request, permit } = q;
+            drop(permit);
+            match request.command {
+                Command::Execute {
+                    batch,
+                    discard,
+                    reply,
+                } => {
+                    group.push((batch, discard, reply, request.enqueued));
+                }
+                other => {
+                    special = Some((other, request.enqueued));
+                    break;
+                }
+            }
+            if group.len() >= max_group {
+                break;
+            }
+            next = self.rx.try_recv().ok();
+        }
+        if !group.is_empty() {
+            self.run_group(group);
+        }
+        match special {
+            None => false,
+            Some((Command::Begin { reply }, enqueued)) => {
+                self.serve_transaction(reply, enqueued);
+                false
+            }
+            Some((Command::Delete { reply }, _)) => {
+                let result = self.delete();
+                let failed = result.is_err();
+                let _ = reply.send(result);
+                failed && {
+                    self.fail_queue_and_close(Error::Io("object could not be reopened".into()));
+                    true
+                }
+            }
+            Some((Command::Close, _)) => self.try_close(),
+            Some((Command::Execute { .. }, _)) => false,
+        }
+    }
+
+    /// One SQLite transaction for the whole group, a savepoint per batch, one fsync.
+    fn run_group(&mut self, group: Vec<(Batch, bool, Reply<Vec<StatementResult>>, Instant)>) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        let mut held = Vec::with_capacity(group.len());
+        let mut wrote = false;
+        let begun = control(conn, "BEGIN");
+        for (batch, discard, reply, enqueued) in group {
+            let result = match &begun {
+                Err(e) => Err(e.clone()),
+                Ok(()) => run_in_savepoint(conn, &batch, discard).map(|ran| {
+                    wrote |= ran.wrote && !discard;
+                    ran.results
+                }),
+            };
+            held.push(Held::Rows(reply, result, enqueued));
+        }
+        if begun.is_ok()
+            && let Err(e) = control(conn, "COMMIT")
+        {
+            let _ = control(conn, "ROLLBACK");
+            for h in &mut held {
+                let Held::Rows(_, result, _) = h;
+                if result.is_ok() {
+                    *result = Err(e.clone());
+                }
+            }
+        }
+        metrics::counter!("dotdo_backend_batches_total").increment(held.len() as u64);
+        metrics::histogram!("dotdo_backend_group_size").record(held.len() as f64);
+        self.dirty |= wrote;
+        let gate = self.output_gate();
+        for Held::Rows(reply, result, enqueued) in held {
+            let result = match (&gate, result) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), r) => r,
+            };
+            metrics::histogram!("dotdo_backend_batch_seconds")
+                .record(enqueued.elapsed().as_secs_f64());
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Make everything committed so far durable before any reply leaves (Full durability).
+    fn output_gate(&mut self) -> Result<(), Error> {
+        if !self.dirty || self.registry.config().durability == Durability::Relaxed {
+            return Ok(());
+        }
+        self.sync_wal()
+    }
+
+    fn sync_if_due(&mut self) {
+        if self.dirty && self.last_sync.elapsed() >= self.registry.config().relaxed_sync() {
+            if let Err(e) = self.sync_wal() {
+                tracing::error!(object = %self.id, error = %e, "background WAL sync failed");
+            }
+        }
+    }
+
+    fn sync_wal(&mut self) -> Result<(), Error> {
+        if self.wal.is_none() {
+            let mut p = self.path.as_os_str().to_owned();
+            p.push("-wal");
+            let wal = File::open(PathBuf::from(p))
+                .map_err(|e| Error::Io(format!("opening WAL of {}: {e}", self.id)))?;
+            // The WAL was created since the last directory sync: make its entry durable.
+            if let Some(dir) = self.path.parent() {
+                files::sync_dir(dir)?;
+            }
+            self.wal = Some(wal);
+        }
+        if let Some(wal) = &self.wal {
+            wal.sync_data()
+                .map_err(|e| Error::Io(format!("syncing WAL of {}: {e}", self.id)))?;
+        }
+        metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn serve_transaction(
+        &mut self,
+        reply: Reply<crossbeam_channel::Sender<TxOp>>,
+        enqueued: Instant,
+    ) {
+        let cfg = self.registry.config().clone();
+        if enqueued.elapsed() >= cfg.lock_timeout() {
+            let _ = reply.send(Err(Error::LockTimeout(self.id.to_string())));
+            return;
+        }
+        // The transaction reads only durable data: release what is pending first.
+        if let Err(e) = self.output_gate() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let Some(conn) = self.conn.as_ref() else {
+            let _ = reply.send(Err(Error::ShuttingDown));
+            return;
+        };
+        if let Err(e) = control(conn, "BEGIN") {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let (tx, ops) = crossbeam_channel::unbounded();
+        if reply.send(Ok(tx)).is_err() {
+            let _ = control(conn, "ROLLBACK");
+            return;
+        }
+        metrics::gauge!("dotdo_backend_transactions_open").increment(1.0);
+        let mut idle_since = Instant::now();
+        let poll = Duration::from_millis(100);
+        loop {
+            match ops.recv_timeout(poll) {
+                Ok(op) => {
+                    idle_since = Instant::now();
+                    if self.transaction_op(op) {
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if idle_since.elapsed() >= cfg.transaction_idle_timeout()
+                        || self.registry.is_shutting_down()
+                    {
+                        tracing::info!(object = %self.id, "rolling back an idle transaction");
+                        self.rollback_open_transaction();
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.rollback_open_transaction();
+                    break;
+                }
+            }
+        }
+        metrics::gauge!("dotdo_backend_transactions_open").decrement(1.0);
+        self.slot.touch();
+    }
+
+    fn rollback_open_transaction(&self) {
+        if let Some(conn) = &self.conn {
+            let _ = control(conn, "ROLLBACK");
+        }
+    }
+
+    /// Apply one operation of an interactive transaction; true when it ended the transaction.
+    fn transaction_op(&mut self, op: TxOp) -> bool {
+        let Some(conn) = self.conn.as_ref() else {
+            return true;
+        };
+        match op {
+            TxOp::Execute(batch, reply) => {
+                let result = run_in_savepoint(conn, &batch, false).map(|ran| ran.results);
+                let _ = reply.send(result);
+                false
+            }
+            TxOp::Savepoint(name, reply) => {
+                let _ = reply.send(control(conn, &format!("SAVEPOINT {}", quote_ident(&name))));
+                false
+            }
+            TxOp::Release(name, reply) => {
+                let _ = reply.send(control(conn, &format!("RELEASE {}", quote_ident(&name))));
+                false
+            }
+            TxOp::RollbackTo(name, reply) => {
+                let _ = reply.send(control(
+                    conn,
+                    &format!("ROLLBACK TO {}", quote_ident(&name)),
+                ));
+                false
+            }
+            TxOp::Commit(reply) => {
+                let result = match control(conn, "COMMIT") {
+                    Ok(()) => {
+                        self.dirty = true;
+                        self.output_gate()
+                    }
+                    Err(e) => {
+                        let _ = control(conn, "ROLLBACK");
+                        Err(e)
+                    }
+                };
+                let _ = reply.send(result);
+                true
+            }
+            TxOp::Rollback(reply) => {
+                let _ = reply.send(control(conn, "ROLLBACK"));
+                true
+            }
+        }
+    }
+
+    fn open(&mut self) -> Result<(), Error> {
+        let cfg = self.registry.config();
+        files::prepare(&cfg.data_dir, &self.id, &self.path)?;
+        let existed = self.path.exists();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(&self.path, flags).map_err(|e| exec::sqlite_error(0, e))?;
+        let setup = format!(
+            "PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA wal_autocheckpoint = {};
+             SELECT count(*) FROM sqlite_master;",
+            cfg.wal_autocheckpoint_pages
+        );
+        conn.execute_batch(&setup)
+            .map_err(|e| exec::sqlite_error(0, e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| exec::sqlite_error(0, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Io(format!(
+                "object {} could not enter WAL mode",
+                self.id
+            )));
+        }
+        conn.set_prepared_statement_cache_capacity(256);
+        if !existed && let Some(dir) = self.path.parent() {
+            files::sync_dir(dir)?;
+        }
+        self.conn = Some(conn);
+        self.wal = None;
+        self.registry.opened();
+        Ok(())
+    }
+
+    /// Close the connection cleanly: checkpoint, sync, and let SQLite remove the WAL.
+    fn close_conn(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if self.dirty
+                && let Err(e) = self.sync_wal()
+            {
+                tracing::error!(object = %self.id, error = %e, "final WAL sync failed");
+            }
+            if let Err((_, e)) = conn.close() {
+                tracing::warn!(object = %self.id, error = %e, "closing object");
+            }
+            self.wal = None;
+            self.registry.closed_conn();
+        }
+    }
+
+    fn delete(&mut self) -> Result<(), Error> {
+        self.close_conn();
+        files::remove_object(&self.path)?;
+        self.open()
+    }
+
+    /// Close if nothing is queued; true when closed (the actor then ends).
+    fn try_close(&mut self) -> bool {
+        if !self.registry.begin_close(&self.id, &self.slot, &self.rx) {
+            return false;
+        }
+        self.finish();
+        true
+    }
+
+    fn finish(&mut self) {
+        self.close_conn();
+        self.registry.end_close(&self.id, &self.slot);
+    }
+
+    fn fail_queue_and_close(&mut self, error: Error) {
+        loop {
+            while let Ok(q) = self.rx.try_recv() {
+                self.registry.dequeued();
+                fail(q.request.command, &error);
+            }
+            if self.registry.begin_close(&self.id, &self.slot, &self.rx) {
+                break;
+            }
+        }
+        self.finish();
+    }
+}
+
+fn fail(command: Command, error: &Error) {
+    match command {
+        Command::Execute { reply, .. } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Command::Begin { reply } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Command::Delete { reply } => {
+            let _ = reply.send(Err(error.clone()));
+        }
+        Command::Close => {}
+    }
+}
+
+/// Run `batch` so that it is atomic on its own inside a larger transaction.
+fn run_in_savepoint(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
+    control(conn, "SAVEPOINT dotdo_batch")?;
+    let ran = run_batch(conn, batch);
+    if ran.is_err() || discard {
+        control(conn, "ROLLBACK TO dotdo_batch")?;
+    }
+    control(conn, "RELEASE dotdo_batch")?;
+    ran
+}

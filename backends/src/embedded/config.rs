@@ -1,0 +1,117 @@
+//! Settings of the embedded backend, with their defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Error;
+
+/// When replies are released relative to the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Every reply waits for an fsync of the WAL that covers it (the output gate). Default.
+    #[default]
+    Full,
+    /// Replies leave as soon as the batch commits to the WAL; the WAL is synced in the
+    /// background at least every `relaxed_sync_ms`. A crash may lose that much acknowledged
+    /// work. Only for users who choose speed over durability.
+    Relaxed,
+}
+
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    /// Directory holding one SQLite file per object. Default `./data`.
+    pub data_dir: PathBuf,
+    /// Objects open at once; the least recently used idle one is closed beyond this.
+    /// Default 512.
+    pub max_open_objects: usize,
+    /// An object with no request for this long is closed. Default 60 000 ms.
+    pub idle_timeout_ms: u64,
+    /// How long `begin` waits for an object's writer. Default 5 000 ms.
+    pub lock_timeout_ms: u64,
+    /// An interactive transaction idle for this long is rolled back, freeing the writer.
+    /// Default 60 000 ms.
+    pub transaction_idle_timeout_ms: u64,
+    /// Requests queued per object before senders wait (back-pressure). Default 4 096.
+    pub queue_depth: usize,
+    /// Most batches run under one commit and one fsync. Default 1 024.
+    pub max_group: usize,
+    /// Statements allowed in one batch. Default 100 000.
+    pub max_batch_statements: usize,
+    pub durability: Durability,
+    /// With `durability = "relaxed"`, the longest time between WAL syncs. Default 1 000 ms.
+    pub relaxed_sync_ms: u64,
+    /// WAL pages between automatic checkpoints. Default 4 000.
+    pub wal_autocheckpoint_pages: u32,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            max_open_objects: 512,
+            idle_timeout_ms: 60_000,
+            lock_timeout_ms: 5_000,
+            transaction_idle_timeout_ms: 60_000,
+            queue_depth: 4_096,
+            max_group: 1_024,
+            max_batch_statements: 100_000,
+            durability: Durability::Full,
+            relaxed_sync_ms: 1_000,
+            wal_autocheckpoint_pages: 4_000,
+        }
+    }
+}
+
+impl EmbeddedConfig {
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        let positive = [
+            ("max_open_objects", self.max_open_objects as u64),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+            ("lock_timeout_ms", self.lock_timeout_ms),
+            (
+                "transaction_idle_timeout_ms",
+                self.transaction_idle_timeout_ms,
+            ),
+            ("queue_depth", self.queue_depth as u64),
+            ("max_group", self.max_group as u64),
+            ("max_batch_statements", self.max_batch_statements as u64),
+            ("relaxed_sync_ms", self.relaxed_sync_ms),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(Error::Invalid(format!(
+                    "backend.{name} must be greater than 0"
+                )));
+            }
+        }
+        if self.queue_depth > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::Invalid("backend.queue_depth is too large".into()));
+        }
+        Ok(())
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_millis(self.lock_timeout_ms)
+    }
+
+    pub fn transaction_idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.transaction_idle_timeout_ms)
+    }
+
+    pub fn relaxed_sync(&self) -> Duration {
+        Duration::from_millis(self.relaxed_sync_ms)
+    }
+}

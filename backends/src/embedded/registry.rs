@@ -1,0 +1,256 @@
+//! The open objects: one slot per running actor, opened on demand, closed when idle.
+//!
+//! Closing races with senders, so a slot has a small gate: senders enqueue only while the
+//! gate is open, and an actor closes the gate only when its queue is empty, under the same
+//! lock. Senders that meet a closing object wait for it to finish and then reopen it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use tokio::sync::{Semaphore, watch};
+
+use super::actor::{Actor, Command, Queued, Request};
+use super::config::EmbeddedConfig;
+use crate::{Error, ObjectId};
+
+pub(crate) struct Slot {
+    /// True once the actor has stopped taking requests.
+    gate: Mutex<bool>,
+    sender: Sender<Queued>,
+    permits: Arc<Semaphore>,
+    last_used_ms: AtomicU64,
+    epoch: Instant,
+    closing: Mutex<Option<watch::Sender<bool>>>,
+}
+
+impl Slot {
+    pub(crate) fn touch(&self) {
+        self.last_used_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn last_used(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last_used_ms.load(Ordering::Relaxed))
+    }
+}
+
+enum Entry {
+    Open(Arc<Slot>),
+    Closing(watch::Receiver<bool>),
+}
+
+enum Lookup {
+    Open(Arc<Slot>),
+    Wait(watch::Receiver<bool>),
+}
+
+pub(crate) struct Registry {
+    config: EmbeddedConfig,
+    objects: Mutex<HashMap<ObjectId, Entry>>,
+    shutting_down: AtomicBool,
+    open_conns: AtomicUsize,
+    queued: AtomicI64,
+    epoch: Instant,
+}
+
+impl Registry {
+    pub(crate) fn new(config: EmbeddedConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            objects: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
+            open_conns: AtomicUsize::new(0),
+            queued: AtomicI64::new(0),
+            epoch: Instant::now(),
+        })
+    }
+
+    pub(crate) fn config(&self) -> &EmbeddedConfig {
+        &self.config
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn open_count(&self) -> usize {
+        self.open_conns.load(Ordering::Relaxed)
+    }
+
+    /// Queue `request` on the object's actor, opening it if needed; waits while the queue is
+    /// full (back-pressure).
+    pub(crate) async fn send(
+        self: &Arc<Self>,
+        id: &ObjectId,
+        mut request: Request,
+    ) -> Result<(), Error> {
+        loop {
+            if self.is_shutting_down() {
+                return Err(Error::ShuttingDown);
+            }
+            let slot = match self.lookup(id) {
+                Lookup::Open(slot) => slot,
+                Lookup::Wait(mut done) => {
+                    let _ = done.wait_for(|closed| *closed).await;
+                    continue;
+                }
+            };
+            let permit = slot
+                .permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::ShuttingDown)?;
+            {
+                let closed = slot.gate.lock();
+                if !*closed {
+                    self.queued.fetch_add(1, Ordering::Relaxed);
+                    metrics::gauge!("dotdo_backend_queue_depth").increment(1.0);
+                    match slot.sender.send(Queued {
+                        request,
+                        permit: Some(permit),
+                    }) {
+                        Ok(()) => return Ok(()),
+                        Err(e) => {
+                            self.dequeued();
+                            request = e.0.request;
+                        }
+                    }
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn lookup(self: &Arc<Self>, id: &ObjectId) -> Lookup {
+        let mut map = self.objects.lock();
+        match map.get(id) {
+            Some(Entry::Open(slot)) => {
+                slot.touch();
+                return Lookup::Open(slot.clone());
+            }
+            Some(Entry::Closing(done)) => return Lookup::Wait(done.clone()),
+            None => {}
+        }
+        let (sender, rx) = crossbeam_channel::unbounded();
+        let slot = Arc::new(Slot {
+            gate: Mutex::new(false),
+            sender,
+            permits: Arc::new(Semaphore::new(self.config.queue_depth)),
+            last_used_ms: AtomicU64::new(0),
+            epoch: self.epoch,
+            closing: Mutex::new(None),
+        });
+        slot.touch();
+        map.insert(id.clone(), Entry::Open(slot.clone()));
+        let victim = (map.len() > self.config.max_open_objects)
+            .then(|| least_recently_used(&map, id))
+            .flatten();
+        drop(map);
+        Actor::spawn(id.clone(), self.clone(), slot.clone(), rx);
+        if let Some(victim) = victim {
+            close_request(&victim);
+        }
+        Lookup::Open(slot)
+    }
+
+    pub(crate) fn dequeued(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("dotdo_backend_queue_depth").decrement(1.0);
+    }
+
+    pub(crate) fn opened(&self) {
+        let n = self.open_conns.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::gauge!("dotdo_backend_objects_open").set(n as f64);
+    }
+
+    pub(crate) fn closed_conn(&self) {
+        let n = self
+            .open_conns
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        metrics::gauge!("dotdo_backend_objects_open").set(n as f64);
+    }
+
+    /// Stop taking requests for `slot` if its queue is empty; new senders wait until
+    /// `end_close`. Returns false (and changes nothing) if work is queued.
+    pub(crate) fn begin_close(
+        &self,
+        id: &ObjectId,
+        slot: &Arc<Slot>,
+        rx: &Receiver<Queued>,
+    ) -> bool {
+        let mut map = self.objects.lock();
+        let mut closed = slot.gate.lock();
+        if *closed {
+            return true;
+        }
+        if !rx.is_empty() {
+            return false;
+        }
+        *closed = true;
+        let (done_tx, done_rx) = watch::channel(false);
+        *slot.closing.lock() = Some(done_tx);
+        if matches!(map.get(id), Some(Entry::Open(s)) if Arc::ptr_eq(s, slot)) {
+            map.insert(id.clone(), Entry::Closing(done_rx));
+        }
+        true
+    }
+
+    /// The actor has closed its connection: let waiting senders reopen the object.
+    pub(crate) fn end_close(&self, id: &ObjectId, slot: &Arc<Slot>) {
+        let mut map = self.objects.lock();
+        if matches!(map.get(id), Some(Entry::Closing(_))) {
+            map.remove(id);
+        }
+        drop(map);
+        if let Some(done) = slot.closing.lock().take() {
+            let _ = done.send(true);
+        }
+    }
+
+    /// Refuse new requests, let every actor finish its queue and close, and wait for them.
+    pub(crate) async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        let slots: Vec<Arc<Slot>> = self
+            .objects
+            .lock()
+            .values()
+            .filter_map(|e| match e {
+                Entry::Open(s) => Some(s.clone()),
+                Entry::Closing(_) => None,
+            })
+            .collect();
+        for slot in &slots {
+            close_request(slot);
+        }
+        while !self.objects.lock().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn close_request(slot: &Slot) {
+    let _ = slot.sender.send(Queued {
+        request: Request {
+            command: Command::Close,
+            enqueued: Instant::now(),
+        },
+        permit: None,
+    });
+}
+
+fn least_recently_used(map: &HashMap<ObjectId, Entry>, except: &ObjectId) -> Option<Arc<Slot>> {
+    map.iter()
+        .filter(|(id, _)| *id != except)
+        .filter_map(|(_, e)| match e {
+            Entry::Open(s) => Some(s),
+            Entry::Closing(_) => None,
+        })
+        .min_by_key(|s| s.last_used_ms.load(Ordering::Relaxed))
+        .cloned()
+}

@@ -1,0 +1,330 @@
+//! Behaviour of the embedded backend through the contract.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{EmbeddedBackend, EmbeddedConfig};
+use crate::{Backend, ConstraintKind, Error, ObjectId, Statement, Value};
+
+fn backend(dir: &tempfile::TempDir) -> Arc<EmbeddedBackend> {
+    EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).unwrap()
+}
+
+fn obj(name: &str) -> ObjectId {
+    ObjectId::new("test/ns", name)
+}
+
+async fn setup(b: &EmbeddedBackend, o: &ObjectId) {
+    b.execute(
+        o,
+        vec![Statement::new(
+            "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v ANY, u TEXT UNIQUE)",
+        )],
+    )
+    .await
+    .unwrap();
+}
+
+async fn count(b: &EmbeddedBackend, o: &ObjectId) -> i64 {
+    let r = b
+        .execute(o, vec![Statement::new("SELECT count(*) FROM t")])
+        .await
+        .unwrap();
+    r[0].rows[0][0].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn values_round_trip_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("values");
+    setup(&b, &o).await;
+    let values = [
+        Value::Integer(i64::MAX),
+        Value::Integer(i64::MIN),
+        Value::Real(1.5e300),
+        Value::Text("héllo".into()),
+        Value::Blob(vec![0, 255, 1]),
+        Value::Null,
+    ];
+    let inserts = values
+        .iter()
+        .map(|v| Statement::new("INSERT INTO t (v) VALUES (?1)").bind(v.clone()))
+        .collect();
+    let r = b.execute(&o, inserts).await.unwrap();
+    assert_eq!(r.len(), 6);
+    assert!(r.iter().all(|s| s.rows_changed == 1));
+    assert_eq!(r[5].last_insert_id, 6);
+    let r = b
+        .execute(&o, vec![Statement::new("SELECT id, v FROM t ORDER BY id")])
+        .await
+        .unwrap();
+    assert_eq!(r[0].columns, vec!["id", "v"]);
+    let got: Vec<Value> = r[0].rows.iter().map(|row| row[1].clone()).collect();
+    assert_eq!(got, values);
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failing_statement_rolls_back_its_whole_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("atomic");
+    setup(&b, &o).await;
+    b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+        .await
+        .unwrap();
+    let err = b
+        .execute(
+            &o,
+            vec![
+                Statement::new("INSERT INTO t (u) VALUES ('b')"),
+                Statement::new("INSERT INTO t (u) VALUES ('a')"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.constraint(), Some(ConstraintKind::Unique));
+    assert!(matches!(err, Error::Sqlite { index: 1, .. }));
+    assert_eq!(count(&b, &o).await, 1);
+    // Batches after a failed one in the same group are unaffected.
+    let (r1, r2) = tokio::join!(
+        b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('a')")]),
+        b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('c')")]),
+    );
+    assert!(r1.is_err() && r2.is_ok());
+    assert_eq!(count(&b, &o).await, 2);
+}
+
+#[tokio::test]
+async fn forbidden_statements_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("forbidden");
+    setup(&b, &o).await;
+    let err = b
+        .execute(
+            &o,
+            vec![
+                Statement::new("INSERT INTO t (u) VALUES ('x')"),
+                Statement::new("BEGIN"),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden { index: 1, .. }), "{err:?}");
+    assert_eq!(count(&b, &o).await, 0);
+    let err = b
+        .execute(&o, vec![Statement::new("SELECT 1; SELECT 2")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    let err = b
+        .execute(&o, vec![Statement::new("SELECT ?1")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn dry_run_answers_and_discards() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("dry");
+    setup(&b, &o).await;
+    let r = b
+        .dry_run(
+            &o,
+            vec![
+                Statement::new("INSERT INTO t (u) VALUES ('x')"),
+                Statement::new("SELECT count(*) FROM t"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[1].rows[0][0], Value::Integer(1));
+    assert_eq!(count(&b, &o).await, 0);
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = obj("reopen");
+    {
+        let b = backend(&dir);
+        setup(&b, &o).await;
+        b.execute(
+            &o,
+            vec![Statement::new("INSERT INTO t (u) VALUES ('kept')")],
+        )
+        .await
+        .unwrap();
+        b.shutdown().await;
+        let err = b
+            .execute(&o, vec![Statement::new("SELECT 1")])
+            .await
+            .unwrap_err();
+        assert_eq!(err, Error::ShuttingDown);
+    }
+    let b = backend(&dir);
+    assert_eq!(count(&b, &o).await, 1);
+    assert_eq!(
+        b.list_objects("test/ns").await.unwrap(),
+        vec!["reopen".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("concurrent");
+    setup(&b, &o).await;
+    let mut tasks = Vec::new();
+    for w in 0..64 {
+        let (b, o) = (b.clone(), o.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20 {
+                b.execute(
+                    &o,
+                    vec![Statement::new("INSERT INTO t (v) VALUES (?1)").bind(w * 1000 + i)],
+                )
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(count(&b, &o).await, 64 * 20);
+}
+
+#[tokio::test]
+async fn transactions_commit_roll_back_and_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("tx");
+    setup(&b, &o).await;
+
+    let mut tx = b.begin(&o).await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+        .await
+        .unwrap();
+    let r = tx
+        .execute(vec![Statement::new("SELECT count(*) FROM t")])
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows[0][0], Value::Integer(1));
+    // A failed batch inside a transaction leaves the transaction as it was.
+    assert!(
+        tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+            .await
+            .is_err()
+    );
+    tx.savepoint("s1").await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('b')")])
+        .await
+        .unwrap();
+    tx.rollback_to_savepoint("s1").await.unwrap();
+    tx.release_savepoint("s1").await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count(&b, &o).await, 1);
+
+    let mut tx = b.begin(&o).await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('c')")])
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&b, &o).await, 1);
+
+    let mut tx = b.begin(&o).await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('d')")])
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(count(&b, &o).await, 1);
+}
+
+#[tokio::test]
+async fn a_held_writer_makes_begin_time_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EmbeddedConfig {
+        lock_timeout_ms: 100,
+        ..EmbeddedConfig::with_data_dir(dir.path())
+    };
+    let b = EmbeddedBackend::open(cfg).unwrap();
+    let o = obj("locked");
+    setup(&b, &o).await;
+    let tx = b.begin(&o).await.unwrap();
+    let err = b.begin(&o).await.err().unwrap();
+    assert!(matches!(err, Error::LockTimeout(_)), "{err:?}");
+    tx.commit().await.unwrap();
+    let tx2 = b.begin(&o).await.unwrap();
+    tx2.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_transaction_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EmbeddedConfig {
+        transaction_idle_timeout_ms: 50,
+        ..EmbeddedConfig::with_data_dir(dir.path())
+    };
+    let b = EmbeddedBackend::open(cfg).unwrap();
+    let o = obj("idle-tx");
+    setup(&b, &o).await;
+    let mut tx = b.begin(&o).await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, Error::TransactionClosed(_)), "{err:?}");
+    assert_eq!(count(&b, &o).await, 0);
+}
+
+#[tokio::test]
+async fn idle_objects_close_and_reopen_and_open_objects_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EmbeddedConfig {
+        idle_timeout_ms: 100,
+        max_open_objects: 3,
+        ..EmbeddedConfig::with_data_dir(dir.path())
+    };
+    let b = EmbeddedBackend::open(cfg).unwrap();
+    for i in 0..10 {
+        let o = obj(&format!("o{i}"));
+        setup(&b, &o).await;
+        b.execute(
+            &o,
+            vec![Statement::new("INSERT INTO t (v) VALUES (?1)").bind(i)],
+        )
+        .await
+        .unwrap();
+        assert!(b.open_objects() <= 4, "open: {}", b.open_objects());
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(b.open_objects(), 0);
+    for i in 0..10 {
+        assert_eq!(count(&b, &obj(&format!("o{i}"))).await, 1);
+    }
+    assert_eq!(b.list_objects("test/ns").await.unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn delete_object_removes_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("doomed");
+    setup(&b, &o).await;
+    b.execute(&o, vec![Statement::new("INSERT INTO t (v) VALUES (1)")])
+        .await
+        .unwrap();
+    b.delete_object(&o).await.unwrap();
+    let err = b
+        .execute(&o, vec![Statement::new("SELECT * FROM t")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such table"), "{err}");
+}

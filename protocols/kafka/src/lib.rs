@@ -1,0 +1,1 @@
+//! Kafka front-end: broker wire protocol on partition objects.

@@ -1,0 +1,1 @@
+//! PostgreSQL front-end: the wire protocol on pgwire.

@@ -1,0 +1,1 @@
+//! PostgreSQL SQL on SQLite: translation, types and OIDs, catalog.

@@ -6,6 +6,7 @@
 pub mod embedded;
 mod error;
 mod policy;
+pub mod remote;
 mod value;
 
 use std::borrow::Cow;

@@ -1,0 +1,331 @@
+//! One backend node as the client sees it: a multiplexed WebSocket (or HTTP), timeouts and a
+//! circuit breaker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::config::{RemoteConfig, Transport};
+use super::wire::{self, Reply, Request};
+use crate::Error;
+
+pub(crate) struct Node {
+    /// The node's base URL, `http://host:port`; also its name for placement.
+    pub(crate) url: String,
+    config: Arc<RemoteConfig>,
+    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    breaker: Mutex<Breaker>,
+    next_id: AtomicU64,
+    http_pool:
+        Mutex<Vec<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>>,
+}
+
+/// Why a call failed before a reply arrived.
+enum Lost {
+    /// The request never left: nothing was done.
+    NotSent(String),
+    /// The request was (or may have been) sent and its reply is lost.
+    AfterSend(String),
+}
+
+impl Node {
+    pub(crate) fn new(url: String, config: Arc<RemoteConfig>) -> Self {
+        Self {
+            url,
+            config,
+            conn: tokio::sync::Mutex::new(None),
+            breaker: Mutex::new(Breaker::default()),
+            next_id: AtomicU64::new(1),
+            http_pool: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Send `req` and wait for its reply. Requests whose outcome is known are retried once
+    /// (not sent, or idempotent); a non-idempotent request whose reply was lost is
+    /// `UnknownOutcome` and is never re-sent.
+    pub(crate) async fn call(&self, mut req: Request) -> Result<Reply, Error> {
+        let idempotent = req.kind.is_idempotent();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.breaker_allows()?;
+            req.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let outcome = match self.config.transport {
+                Transport::Websocket => self.call_ws(&req).await,
+                Transport::Http => self.call_http(&req).await,
+            };
+            match outcome {
+                Ok(reply) => {
+                    self.breaker.lock().success();
+                    return Ok(reply);
+                }
+                Err(lost) => {
+                    self.breaker.lock().failure(&self.config);
+                    let (sent, why) = match lost {
+                        Lost::NotSent(w) => (false, w),
+                        Lost::AfterSend(w) => (true, w),
+                    };
+                    if attempt < 2 && (!sent || idempotent) {
+                        continue;
+                    }
+                    let why = format!("backend node {}: {why}", self.url);
+                    return Err(if sent && !idempotent {
+                        Error::UnknownOutcome(why)
+                    } else {
+                        Error::Unavailable(why)
+                    });
+                }
+            }
+        }
+    }
+
+    fn breaker_allows(&self) -> Result<(), Error> {
+        match self.breaker.lock().open_for() {
+            None => Ok(()),
+            Some(left) => Err(Error::Unavailable(format!(
+                "backend node {} is down (circuit open, next try in {} ms)",
+                self.url,
+                left.as_millis()
+            ))),
+        }
+    }
+
+    async fn call_ws(&self, req: &Request) -> Result<Reply, Lost> {
+        let conn = self.connection().await.map_err(Lost::NotSent)?;
+        let (tx, rx) = oneshot::channel();
+        conn.pending.lock().insert(req.id, tx);
+        if conn.closed.load(Ordering::Acquire)
+            || conn.out.send(wire::encode_request(req)).await.is_err()
+        {
+            conn.pending.lock().remove(&req.id);
+            return Err(Lost::NotSent("connection closed".into()));
+        }
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(frame)) => decode(&frame, req.id),
+            Ok(Err(_)) => Err(Lost::AfterSend("connection lost before the reply".into())),
+            Err(_) => {
+                conn.pending.lock().remove(&req.id);
+                Err(Lost::AfterSend(format!(
+                    "no reply within {} ms",
+                    self.config.request_timeout_ms
+                )))
+            }
+        }
+    }
+
+    /// The live connection, opening one if there is none.
+    async fn connection(&self) -> Result<Arc<Conn>, String> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.closed.load(Ordering::Acquire)) {
+            return Ok(c.clone());
+        }
+        *slot = None;
+        let timeout = Duration::from_millis(self.config.connect_timeout_ms);
+        let conn = tokio::time::timeout(timeout, Conn::open(&self.url, &self.config))
+            .await
+            .map_err(|_| format!("connect timed out after {} ms", timeout.as_millis()))??;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn call_http(&self, req: &Request) -> Result<Reply, Lost> {
+        let pooled = self.http_pool.lock().pop();
+        let mut sender = match pooled {
+            Some(s) if s.is_ready() => s,
+            _ => {
+                let timeout = Duration::from_millis(self.config.connect_timeout_ms);
+                tokio::time::timeout(timeout, http_connect(&self.url))
+                    .await
+                    .map_err(|_| Lost::NotSent("connect timed out".into()))?
+                    .map_err(Lost::NotSent)?
+            }
+        };
+        let authority = self.url.trim_start_matches("http://").to_owned();
+        let request = hyper::Request::post(format!("{}/v1/batch", self.url))
+            .header(hyper::header::HOST, authority)
+            .header(
+                hyper::header::AUTHORIZATION,
+                format!("Bearer {}", self.config.secret),
+            )
+            .header(hyper::header::CONTENT_TYPE, "application/octet-stream")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                wire::encode_request(req),
+            )))
+            .map_err(|e| Lost::NotSent(e.to_string()))?;
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let exchange = async {
+            let resp = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                resp.into_body(),
+                self.config.max_frame_bytes,
+            ))
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+            Ok::<_, String>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| Lost::AfterSend("no reply in time".into()))?
+            .map_err(Lost::AfterSend)?;
+        if status == hyper::StatusCode::UNAUTHORIZED {
+            return Ok(Reply::Error(Error::Unavailable(format!(
+                "node {} refused the shared secret",
+                self.url
+            ))));
+        }
+        if !status.is_success() {
+            return Err(Lost::AfterSend(format!("HTTP {status}")));
+        }
+        self.http_pool.lock().push(sender);
+        decode(&body, req.id)
+    }
+}
+
+fn decode(frame: &[u8], id: u64) -> Result<Reply, Lost> {
+    match wire::decode_response(frame) {
+        Ok(r) if r.id == id => Ok(r.reply),
+        Ok(_) => Err(Lost::AfterSend("reply for another request".into())),
+        Err(e) => Err(Lost::AfterSend(e.to_string())),
+    }
+}
+
+async fn http_connect(
+    url: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>, String> {
+    let addr = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("node URL {url} must start with http://"))?;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One WebSocket to a node, shared by every request to it.
+struct Conn {
+    out: mpsc::Sender<Vec<u8>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>,
+    closed: AtomicBool,
+}
+
+impl Conn {
+    async fn open(url: &str, config: &RemoteConfig) -> Result<Arc<Conn>, String> {
+        let ws_url = format!(
+            "ws://{}/v1/ws",
+            url.strip_prefix("http://")
+                .ok_or_else(|| format!("node URL {url} must start with http://"))?
+        );
+        let mut request = ws_url.into_client_request().map_err(|e| e.to_string())?;
+        let auth = format!("Bearer {}", config.secret)
+            .parse()
+            .map_err(|_| "the secret is not a valid header value".to_owned())?;
+        request.headers_mut().insert("authorization", auth);
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(config.max_frame_bytes))
+            .max_frame_size(Some(config.max_frame_bytes));
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sink, mut stream) = ws.split();
+        let (out, mut rx) = mpsc::channel::<Vec<u8>>(4096);
+        let conn = Arc::new(Conn {
+            out,
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        // Writer: feed everything queued, flush once per burst.
+        let writer_conn = conn.clone();
+        tokio::spawn(async move {
+            'outer: while let Some(frame) = rx.recv().await {
+                if sink.feed(Message::Binary(frame.into())).await.is_err() {
+                    break;
+                }
+                while let Ok(frame) = rx.try_recv() {
+                    if sink.feed(Message::Binary(frame.into())).await.is_err() {
+                        break 'outer;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    break;
+                }
+            }
+            writer_conn.close();
+        });
+        let reader_conn = conn.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let frame = match msg {
+                    Message::Binary(b) => b,
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let Some(id) = frame
+                    .get(1..9)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_le_bytes)
+                else {
+                    break;
+                };
+                if let Some(waiter) = reader_conn.pending.lock().remove(&id) {
+                    let _ = waiter.send(frame.to_vec());
+                }
+            }
+            reader_conn.close();
+        });
+        Ok(conn)
+    }
+
+    /// Mark the connection dead and fail every waiter (their replies are lost).
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.pending.lock().clear();
+    }
+}
+
+/// Opens after `breaker_failures` consecutive failures and stays open for
+/// `breaker_cooldown_ms`; then lets requests through again (half-open), reopening on the
+/// next failure.
+#[derive(Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Breaker {
+    fn open_for(&self) -> Option<Duration> {
+        let until = self.open_until?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    fn failure(&mut self, config: &RemoteConfig) {
+        self.failures += 1;
+        if self.failures >= config.breaker_failures {
+            self.open_until =
+                Some(Instant::now() + Duration::from_millis(config.breaker_cooldown_ms));
+        }
+    }
+
+    fn success(&mut self) {
+        self.failures = 0;
+        self.open_until = None;
+    }
+}

@@ -1,0 +1,288 @@
+// The dotdo worker: Durable Objects with SQLite storage that run the contract's batches.
+//
+// The gateway speaks the binary wire of deploy/WIRE.md to the worker's fetch handler, over a
+// WebSocket (GET /v1/ws, many requests in flight) or one HTTP POST per request
+// (/v1/batch), with `Authorization: Bearer <DOTDO_SECRET>`. The handler routes each request
+// to the object idFromName(`${namespace}/${name}`); the object runs the batch inside
+// transactionSync (all or nothing), and the runtime's output gate holds the reply until the
+// write is durable. Dry runs execute in the same way and then throw, rolling back.
+
+import { DurableObject } from "cloudflare:workers";
+import * as wire from "./wire.js";
+import { forbiddenReason, isMultiStatement } from "./policy.js";
+
+const { Kind, ErrorCode, SqliteKind } = wire;
+const SAFE = 2n ** 53n;
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/healthz" || url.pathname === "/readyz") return new Response("ok");
+    if (!authorized(request, env)) return new Response("bad or missing secret", { status: 401 });
+    if (url.pathname === "/v1/ws") {
+      if (request.headers.get("Upgrade") !== "websocket") {
+        return new Response("expected a WebSocket upgrade", { status: 426 });
+      }
+      const pair = new WebSocketPair();
+      const [client, server] = Object.values(pair);
+      serveSocket(server, env);
+      return new Response(null, { status: 101, webSocket: client });
+    }
+    if (url.pathname === "/v1/batch" && request.method === "POST") {
+      const body = new Uint8Array(await request.arrayBuffer());
+      if (body.length > wire.MAX_FRAME) return new Response("frame too large", { status: 413 });
+      return new Response(await route(body, env), {
+        headers: { "content-type": "application/octet-stream" },
+      });
+    }
+    return new Response("not found", { status: 404 });
+  },
+};
+
+function authorized(request, env) {
+  const secret = env.DOTDO_SECRET || "";
+  const given = (request.headers.get("Authorization") || "").replace(/^Bearer /, "");
+  if (secret.length === 0) return false;
+  // Compare in constant time.
+  let diff = given.length ^ secret.length;
+  for (let i = 0; i < secret.length; i++) diff |= secret.charCodeAt(i) ^ (given.charCodeAt(i) || 0);
+  return diff === 0;
+}
+
+function serveSocket(ws, env) {
+  ws.accept();
+  ws.addEventListener("message", async (event) => {
+    if (typeof event.data === "string") return;
+    const frame = new Uint8Array(event.data);
+    let reply;
+    try {
+      reply = await route(frame, env);
+    } catch (e) {
+      reply = wire.encodeError(wire.peekRequestId(frame), {
+        code: ErrorCode.Unavailable,
+        message: `worker: ${e && e.message}`,
+      });
+    }
+    try {
+      ws.send(reply);
+    } catch {
+      // The gateway went away; its requests' outcomes are unknown to it.
+    }
+  });
+}
+
+// Decode the header, and hand the frame to the object (or the namespace's directory).
+async function route(frame, env) {
+  let header;
+  try {
+    header = wire.decodeHeader(frame);
+  } catch (e) {
+    return wire.encodeError(wire.peekRequestId(frame), { code: ErrorCode.Invalid, message: e.message });
+  }
+  if (header.kind === Kind.Ping) return wire.encodeDone(header.id);
+  if (header.kind === Kind.ListObjects) {
+    const names = await directory(env, header.namespace).list();
+    return wire.encodeNames(header.id, names);
+  }
+  const id = env.OBJECTS.idFromName(`${header.namespace}/${header.name}`);
+  return await env.OBJECTS.get(id).handle(frame);
+}
+
+function directory(env, namespace) {
+  return env.DIRECTORY.get(env.DIRECTORY.idFromName(namespace));
+}
+
+// Thrown inside transactionSync to roll back a dry run after it answered.
+class Discard {
+  constructor(results) {
+    this.results = results;
+  }
+}
+
+class Reject {
+  constructor(err) {
+    this.err = err;
+  }
+}
+
+export class DotdoObject extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.registered = false;
+  }
+
+  async handle(frame) {
+    let req;
+    try {
+      req = wire.decodeRequest(frame);
+    } catch (e) {
+      return wire.encodeError(wire.peekRequestId(frame), { code: ErrorCode.Invalid, message: e.message });
+    }
+    try {
+      switch (req.kind) {
+        case Kind.Execute:
+          await this.register(req);
+          return wire.encodeResults(req.id, this.transact(req.batch, null, false));
+        case Kind.DryRun:
+          return wire.encodeResults(req.id, this.transact(req.batch, null, true));
+        case Kind.ExecuteChecked:
+          await this.register(req);
+          this.transact(req.batch, req.expected, false);
+          return wire.encodeDone(req.id);
+        case Kind.DeleteObject:
+          await this.ctx.storage.deleteAll();
+          await directory(this.env, req.namespace).forget(req.name);
+          this.registered = false;
+          return wire.encodeDone(req.id);
+        default:
+          return wire.encodeError(req.id, { code: ErrorCode.Invalid, message: "unexpected request kind" });
+      }
+    } catch (e) {
+      if (e instanceof Reject) return wire.encodeError(req.id, e.err);
+      return wire.encodeError(req.id, { code: ErrorCode.Io, message: String(e && e.message) });
+    }
+  }
+
+  // Record the object's name in its namespace's directory (for list_objects), once per
+  // activation.
+  async register(req) {
+    if (this.registered) return;
+    await directory(this.env, req.namespace).remember(req.name);
+    this.registered = true;
+  }
+
+  // Run batch atomically. With `expected`, commit only if every result equals it; with
+  // `discard`, answer and roll back.
+  transact(batch, expected, discard) {
+    batch.forEach((s, index) => {
+      const reason = forbiddenReason(s.sql);
+      if (reason) throw new Reject({ code: ErrorCode.Forbidden, index, message: reason });
+      if (isMultiStatement(s.sql)) {
+        throw new Reject({ code: ErrorCode.Invalid, message: `statement ${index} holds more than one SQL statement` });
+      }
+    });
+    const params = batch.map((s, index) => s.params.map((v) => bindable(v, index)));
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        const results = this.run(batch, params);
+        if (expected) {
+          const i = expected.findIndex((e, k) => k >= results.length || !wire.sameResult(e, results[k]));
+          if (i >= 0) {
+            throw new Reject({
+              code: ErrorCode.SerializationFailure,
+              message: `statement ${i} of the transaction answers differently at commit`,
+            });
+          }
+        }
+        if (discard) throw new Discard(results);
+        return results;
+      });
+    } catch (e) {
+      if (e instanceof Discard) return e.results;
+      if (e instanceof Reject) throw e;
+      throw new Reject({ code: ErrorCode.Io, message: String(e && e.message) });
+    }
+  }
+
+  run(batch, params) {
+    const results = [];
+    let [total, lastId] = this.sql.exec("SELECT total_changes(), last_insert_rowid()").raw().next().value;
+    batch.forEach((s, index) => {
+      let cursor;
+      let rows;
+      try {
+        cursor = this.sql.exec(s.sql, ...params[index]);
+        rows = [];
+        for (const row of cursor.raw()) rows.push(row.map(fromJs));
+      } catch (e) {
+        throw new Reject(sqliteError(index, e));
+      }
+      let rowsChanged = 0;
+      if (cursor.rowsWritten > 0) {
+        const [t, c, l] = this.sql.exec("SELECT total_changes(), changes(), last_insert_rowid()").raw().next().value;
+        if (t !== total) rowsChanged = c;
+        total = t;
+        lastId = l;
+      }
+      results.push({ columns: cursor.columnNames, rows, rowsChanged, lastInsertId: BigInt(lastId) });
+    });
+    return results;
+  }
+}
+
+
+// A wire value as the SQL API binds it. The API binds numbers as doubles, so integers are
+// exact only within +-2^53; larger ones are refused rather than silently rounded.
+function bindable(v, index) {
+  switch (v.t) {
+    case "null": return null;
+    case "int":
+      if (v.v > SAFE || v.v < -SAFE) {
+        throw new Reject({
+          code: ErrorCode.Invalid,
+          index,
+          message: `statement ${index}: integer ${v.v} is outside +-2^53, which the Durable Object SQL API cannot bind exactly`,
+        });
+      }
+      return Number(v.v);
+    case "real": return v.v;
+    case "text": return v.v;
+    case "blob": return v.v;
+  }
+  return null;
+}
+
+// A value from the SQL API. Integers come back as doubles: an integral double within
+// +-2^53 is taken for an integer (the API does not say which it was).
+function fromJs(x) {
+  if (x === null || x === undefined) return { t: "null" };
+  if (typeof x === "number") {
+    if (Number.isInteger(x) && Math.abs(x) <= 2 ** 53) return { t: "int", v: BigInt(x) };
+    return { t: "real", v: x };
+  }
+  if (typeof x === "bigint") return { t: "int", v: x };
+  if (typeof x === "string") return { t: "text", v: x };
+  if (x instanceof ArrayBuffer) return { t: "blob", v: new Uint8Array(x) };
+  if (ArrayBuffer.isView(x)) return { t: "blob", v: new Uint8Array(x.buffer, x.byteOffset, x.byteLength) };
+  return { t: "text", v: String(x) };
+}
+
+// SQLite's message mapped to the contract's kinds (the API gives only the message).
+function sqliteError(index, e) {
+  const message = String((e && e.message) || e).replace(/: SQLITE_[A-Z_]+$/, "");
+  const rules = [
+    [/UNIQUE constraint failed/, SqliteKind.Unique, 2067],
+    [/PRIMARY KEY/, SqliteKind.PrimaryKey, 1555],
+    [/NOT NULL constraint failed/, SqliteKind.NotNull, 1299],
+    [/CHECK constraint failed/, SqliteKind.Check, 275],
+    [/FOREIGN KEY constraint failed/, SqliteKind.ForeignKey, 787],
+    [/constraint failed/, SqliteKind.OtherConstraint, 19],
+    [/datatype mismatch/, SqliteKind.Mismatch, 20],
+    [/too big|string or blob too big/, SqliteKind.TooBig, 18],
+    [/parameter|bindings/i, SqliteKind.Range, 25],
+    [/database or disk is full|exceeded maximum/, SqliteKind.Full, 13],
+    [/readonly|read-only|not authorized|access to .* is prohibited/i, SqliteKind.ReadOnly, 8],
+  ];
+  const rule = rules.find(([re]) => re.test(message));
+  const [, kind, sqliteCode] = rule || [null, SqliteKind.Error, 1];
+  return { code: ErrorCode.Sqlite, index, kind, sqliteCode, message };
+}
+
+// One per namespace: the names of the objects that exist in it (Durable Objects cannot be
+// listed otherwise).
+export class DotdoDirectory extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY)");
+  }
+  remember(name) {
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO names VALUES (?)", name);
+  }
+  forget(name) {
+    this.ctx.storage.sql.exec("DELETE FROM names WHERE name = ?", name);
+  }
+  list() {
+    return this.ctx.storage.sql.exec("SELECT name FROM names ORDER BY name").toArray().map((r) => r.name);
+  }
+}

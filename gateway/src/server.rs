@@ -20,6 +20,7 @@ use crate::{backend, frontends, listener};
 pub const LISTENING_PREFIX: &str = "DOTDO_LISTENING ";
 
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow::Result<()> {
+    metrics::gauge!("dotdo_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let backend = backend::open(&config.backend)?;
     let planned = frontends::build(&config, &backend)?;
 

@@ -1,4 +1,5 @@
 //! The listener framework over real TCP and TLS, with a line-echo front-end.
+#![allow(clippy::unwrap_used)] // test helpers: a failed expectation should panic
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 
 use dotdo_backend::SharedBackend;
 use dotdo_backend::embedded::EmbeddedBackend;
+use dotdo_backend::remote::RemoteBackend;
 
 use crate::config::{BackendConfig, BackendKind};
 
@@ -10,6 +11,11 @@ pub fn open(config: &BackendConfig) -> anyhow::Result<SharedBackend> {
         BackendKind::Embedded => {
             let backend = EmbeddedBackend::open(config.embedded.clone())
                 .map_err(|e| anyhow::anyhow!("opening the embedded backend: {e}"))?;
+            Ok(backend)
+        }
+        BackendKind::Remote => {
+            let backend = RemoteBackend::open(config.remote.clone())
+                .map_err(|e| anyhow::anyhow!("opening the remote backend: {e}"))?;
             Ok(backend)
         }
     }

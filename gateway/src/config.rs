@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use dotdo_backend::embedded::EmbeddedConfig;
+use dotdo_backend::remote::RemoteConfig;
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
@@ -14,6 +15,8 @@ use toml::{Table, Value};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub backend: BackendConfig,
+    /// `dotdo store`: serving objects to gateways over the remote wire.
+    pub store: StoreConfig,
     pub admin: AdminConfig,
     pub limits: Limits,
     pub shutdown: ShutdownConfig,
@@ -25,8 +28,31 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct BackendConfig {
     pub kind: BackendKind,
-    /// Settings of the embedded SQLite backend (`kind = "embedded"`).
+    /// Settings of the embedded SQLite backend (`kind = "embedded"`; also the storage of
+    /// `dotdo store`).
     pub embedded: EmbeddedConfig,
+    /// Settings of the remote backend (`kind = "remote"`): the node URLs (`dotdo store`
+    /// processes, or the workerd/Cloudflare worker) and the shared secret.
+    pub remote: RemoteConfig,
+}
+
+/// `dotdo store`: a node holding objects for gateways whose backend is `remote`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Where the store serves the wire (and `/healthz`, `/readyz`). Default `127.0.0.1:7700`.
+    pub listen: SocketAddr,
+    /// The shared secret gateways present (`DOTDO_STORE__SECRET`). Required. Default none.
+    pub secret: Option<String>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            secret: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -35,6 +61,8 @@ pub enum BackendKind {
     /// SQLite files under `backend.embedded.data_dir`. Default.
     #[default]
     Embedded,
+    /// Objects on `dotdo store` nodes or a workerd/Cloudflare worker (`backend.remote`).
+    Remote,
 }
 
 /// The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, and a status page at `/`.
@@ -193,6 +221,12 @@ impl Config {
             .embedded
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if self.backend.kind == BackendKind::Remote {
+            self.backend
+                .remote
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
         if self.limits.max_connections == 0 {
             bail!("limits.max_connections must be greater than 0");
         }
@@ -222,6 +256,7 @@ impl Config {
     /// Move every listener to port 0 on its host, so tests never guess ports.
     pub fn use_ephemeral_ports(&mut self) {
         self.admin.listen.set_port(0);
+        self.store.listen.set_port(0);
     }
 }
 

@@ -7,4 +7,5 @@ pub mod config;
 pub mod frontends;
 pub mod listener;
 pub mod server;
+pub mod store;
 pub mod tls;

@@ -45,6 +45,15 @@ enum Command {
         #[arg(long)]
         ephemeral_ports: bool,
     },
+    /// Run a store node: hold objects on local disk and serve them to gateways whose
+    /// backend is `remote` (settings: `[store]`, and `[backend.embedded]` for the data).
+    Store {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Bind on port 0 and report the port on stdout (for tests).
+        #[arg(long)]
+        ephemeral_ports: bool,
+    },
     /// Validate the configuration, print it with defaults filled in, and exit.
     CheckConfig {
         #[command(flatten)]
@@ -85,6 +94,19 @@ fn main() -> ExitCode {
         ephemeral_ports: false,
     });
     let result = match command {
+        Command::Store {
+            config,
+            ephemeral_ports,
+        } => load(&config).and_then(|mut c| {
+            if ephemeral_ports {
+                c.use_ephemeral_ports();
+            }
+            init_logging(&c);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(dotdo::store::run(c))
+        }),
         Command::CheckConfig { config } => load(&config).and_then(|c| {
             print!("{}", toml::to_string_pretty(&c)?);
             eprintln!("configuration OK");

@@ -92,6 +92,33 @@ pub async fn values_round_trip_exactly(b: &dyn Backend, ns: &str) {
         r[0].rows[0],
         vec![Value::Integer(i64::MAX - 1), Value::Integer(i64::MIN + 1)]
     );
+    // Parameters keep their own type, whatever the value.
+    let params = [
+        Value::Integer(5),
+        Value::Real(5.0),
+        Value::Real(1e300),
+        Value::Real(-0.0),
+        Value::Integer(1 << 53),
+        Value::Text("5".into()),
+        Value::Blob(b"5".to_vec()),
+    ];
+    for p in params {
+        let r = b
+            .execute(
+                &o,
+                vec![Statement::new("SELECT ?1, typeof(?1)").bind(p.clone())],
+            )
+            .await
+            .unwrap();
+        let expected_type = match p {
+            Value::Integer(_) => "integer",
+            Value::Real(_) => "real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "blob",
+            Value::Null => "null",
+        };
+        assert_eq!(r[0].rows[0], vec![p, Value::Text(expected_type.into())]);
+    }
 }
 
 pub async fn a_failing_statement_rolls_back_its_whole_batch(b: &dyn Backend, ns: &str) {

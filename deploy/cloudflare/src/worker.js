@@ -12,7 +12,6 @@ import * as wire from "./wire.js";
 import { forbiddenReason, isMultiStatement } from "./policy.js";
 
 const { Kind, ErrorCode, SqliteKind } = wire;
-const SAFE = 2n ** 53n;
 
 export default {
   async fetch(request, env) {
@@ -162,7 +161,7 @@ export class DotdoObject extends DurableObject {
         throw new Reject({ code: ErrorCode.Invalid, message: `statement ${index} holds more than one SQL statement` });
       }
     });
-    const params = batch.map((s, index) => s.params.map((v) => bindable(v, index)));
+    const params = batch.map(prepareStatement);
     try {
       return this.ctx.storage.transactionSync(() => {
         const results = this.run(batch, params);
@@ -187,50 +186,182 @@ export class DotdoObject extends DurableObject {
 
   run(batch, params) {
     const results = [];
-    let [total, lastId] = this.sql.exec("SELECT total_changes(), last_insert_rowid()").raw().next().value;
+    let [total, lastId] = this.sql
+      .exec("SELECT total_changes(), CAST(last_insert_rowid() AS TEXT)")
+      .raw()
+      .next().value;
     batch.forEach((s, index) => {
       let cursor;
-      let rows;
+      let raw;
+      const { sql, args } = params[index];
       try {
-        cursor = this.sql.exec(s.sql, ...params[index]);
-        rows = [];
-        for (const row of cursor.raw()) rows.push(row.map(fromJs));
+        cursor = this.sql.exec(sql, ...args);
+        raw = Array.from(cursor.raw());
       } catch (e) {
         throw new Reject(sqliteError(index, e));
       }
+      const columns = cursor.columnNames;
+      const written = cursor.rowsWritten > 0;
+      let rows;
+      if (raw.some((row) => row.some(isIntegral))) {
+        // The API hands integers and reals alike as doubles. A statement that wrote
+        // nothing can run again, asking SQLite for each value's type and exact digits.
+        if (!written && /^\s*(SELECT|VALUES|WITH)\b/i.test(sql)) {
+          rows = this.exactRows(index, sql, args, columns.length);
+        } else if (raw.some((row) => row.some((x) => isIntegral(x) && Math.abs(x) > 2 ** 53))) {
+          throw new Reject({
+            code: ErrorCode.Invalid,
+            index,
+            message: `statement ${index} returns a number beyond +-2^53 that the Durable Object SQL API cannot return exactly from a writing statement`,
+          });
+        } else {
+          rows = raw.map((row) => row.map(fromJs));
+        }
+      } else {
+        rows = raw.map((row) => row.map(fromJs));
+      }
       let rowsChanged = 0;
-      if (cursor.rowsWritten > 0) {
-        const [t, c, l] = this.sql.exec("SELECT total_changes(), changes(), last_insert_rowid()").raw().next().value;
+      if (written) {
+        const [t, c, l] = this.sql
+          .exec("SELECT total_changes(), changes(), CAST(last_insert_rowid() AS TEXT)")
+          .raw()
+          .next().value;
         if (t !== total) rowsChanged = c;
         total = t;
         lastId = l;
       }
-      results.push({ columns: cursor.columnNames, rows, rowsChanged, lastInsertId: BigInt(lastId) });
+      results.push({ columns, rows, rowsChanged, lastInsertId: BigInt(lastId) });
     });
     return results;
   }
+
+  // Run a read again wrapped so that SQLite reports each value's type and an integer's
+  // exact digits; the CTE's column list renames the columns by position.
+  exactRows(index, sql, args, n) {
+    const cols = Array.from({ length: n }, (_, i) => `c${i}`);
+    const select = cols
+      .map((c) => `${c}, typeof(${c}), CASE typeof(${c}) WHEN 'integer' THEN CAST(${c} AS TEXT) END`)
+      .join(", ");
+    const body = sql.replace(/;\s*$/, "");
+    const query = `WITH _dotdo_exact(${cols.join(", ")}) AS (${body}\n) SELECT ${select} FROM _dotdo_exact`;
+    let raw;
+    try {
+      raw = Array.from(this.sql.exec(query, ...args).raw());
+    } catch (e) {
+      throw new Reject(sqliteError(index, e));
+    }
+    return raw.map((row) => {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const [v, type, digits] = [row[3 * i], row[3 * i + 1], row[3 * i + 2]];
+        if (type === "integer") out.push({ t: "int", v: BigInt(digits) });
+        else if (type === "real") out.push({ t: "real", v });
+        else out.push(fromJs(v));
+      }
+      return out;
+    });
+  }
 }
 
+function isIntegral(x) {
+  return typeof x === "number" && Number.isInteger(x);
+}
 
-// A wire value as the SQL API binds it. The API binds numbers as doubles, so integers are
-// exact only within +-2^53; larger ones are refused rather than silently rounded.
-function bindable(v, index) {
-  switch (v.t) {
-    case "null": return null;
-    case "int":
-      if (v.v > SAFE || v.v < -SAFE) {
-        throw new Reject({
-          code: ErrorCode.Invalid,
-          index,
-          message: `statement ${index}: integer ${v.v} is outside +-2^53, which the Durable Object SQL API cannot bind exactly`,
-        });
-      }
-      return Number(v.v);
-    case "real": return v.v;
-    case "text": return v.v;
-    case "blob": return v.v;
+// The statement as the SQL API can take it. The API binds every number as a REAL, so an
+// integer parameter is bound as its decimal digits and its places in the SQL become
+// `(+CAST(?N AS INTEGER))`: exact over all 64 bits, and without affinity (the unary plus), as
+// a bound integer has none. The rewritten SQL depends only on which parameters are
+// integers, so the runtime's statement cache keeps working.
+const rewrites = new Map();
+
+function prepareStatement(s, index) {
+  const mask = s.params.map((v) => (v.t === "int" ? "i" : "-")).join("");
+  if (!mask.includes("i")) return { sql: s.sql, args: s.params.map(bindable) };
+  const key = `${mask}\u0000${s.sql}`;
+  let rewrite = rewrites.get(key);
+  if (rewrite === undefined) {
+    const places = placeholders(s.sql);
+    const count = places.reduce((m, p) => Math.max(m, p.index), 0);
+    let sql = "";
+    let at = 0;
+    for (const p of places) {
+      sql += s.sql.slice(at, p.start);
+      sql += mask[p.index - 1] === "i" ? `(+CAST(?${p.index} AS INTEGER))` : `?${p.index}`;
+      at = p.end;
+    }
+    sql += s.sql.slice(at);
+    rewrite = { sql, count };
+    if (rewrites.size >= 4096) rewrites.clear();
+    rewrites.set(key, rewrite);
   }
-  return null;
+  if (rewrite.count !== s.params.length) {
+    throw new Reject({
+      code: ErrorCode.Sqlite,
+      index,
+      kind: SqliteKind.Range,
+      sqliteCode: 25,
+      message: `statement takes ${rewrite.count} parameters but ${s.params.length} were supplied`,
+    });
+  }
+  const args = s.params.map((v) => (v.t === "int" ? v.v.toString() : bindable(v)));
+  return { sql: rewrite.sql, args };
+}
+
+// Parameter places in sql, numbered as SQLite numbers them (`?` takes the next number,
+// `?N` is N, a name takes the next number the first time it appears).
+function placeholders(sql) {
+  const out = [];
+  const names = new Map();
+  let max = 0;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (c === "'" || c === '"' || c === "`" || c === "[") {
+      const close = c === "[" ? "]" : c;
+      i++;
+      while (i < sql.length) {
+        if (sql[i] === close) {
+          if (close !== "]" && sql[i + 1] === close) { i += 2; continue; }
+          break;
+        }
+        i++;
+      }
+      i++;
+      continue;
+    }
+    if (c === "-" && sql[i + 1] === "-") {
+      const nl = sql.indexOf("\n", i);
+      i = nl < 0 ? sql.length : nl + 1;
+      continue;
+    }
+    if (c === "/" && sql[i + 1] === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      i = end < 0 ? sql.length : end + 2;
+      continue;
+    }
+    if (c === "?") {
+      const m = sql.slice(i + 1).match(/^[0-9]*/)[0];
+      const index = m ? Number(m) : max + 1;
+      max = Math.max(max, index);
+      out.push({ start: i, end: i + 1 + m.length, index });
+      i += 1 + m.length;
+      continue;
+    }
+    if ((c === ":" || c === "@" || c === "$") && /[A-Za-z_]/.test(sql[i + 1] || "")) {
+      const m = sql.slice(i).match(/^.[A-Za-z0-9_]+/)[0];
+      if (!names.has(m)) names.set(m, ++max);
+      out.push({ start: i, end: i + m.length, index: names.get(m) });
+      i += m.length;
+      continue;
+    }
+    i++;
+  }
+  return out;
+}
+
+// A wire value as the SQL API binds it (integers: see prepareStatement).
+function bindable(v) {
+  return v.t === "null" ? null : v.v;
 }
 
 // A value from the SQL API. Integers come back as doubles: an integral double within

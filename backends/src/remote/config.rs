@@ -16,7 +16,7 @@ pub enum Transport {
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RemoteConfig {
-    /// Base URLs of the nodes (`http://host:port`): `dotdo store` processes, or one
+    /// Base URLs of the nodes (`http://host:port`, or `https://host` for TLS): `dotdo store` processes, or one
     /// workerd/Cloudflare worker. Objects are placed on them by rendezvous hashing over these
     /// strings, so keep them stable (StatefulSet DNS names, not pod IPs). Default: none.
     pub nodes: Vec<String>,
@@ -66,10 +66,9 @@ impl RemoteConfig {
         if self.nodes.is_empty() {
             return Err(Error::Invalid("remote backend: no nodes configured".into()));
         }
-        if let Some(bad) = self.nodes.iter().find(|n| !n.starts_with("http://")) {
-            return Err(Error::Invalid(format!(
-                "remote backend: node URL {bad} must start with http://"
-            )));
+        for node in &self.nodes {
+            super::endpoint::Endpoint::parse(node)
+                .map_err(|e| Error::Invalid(format!("remote backend: {e}")))?;
         }
         if self.connect_timeout_ms == 0
             || self.request_timeout_ms == 0

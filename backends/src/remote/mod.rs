@@ -15,6 +15,7 @@
 mod config;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod endpoint;
 mod node;
 pub mod placement;
 pub mod server;

@@ -14,12 +14,14 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::config::{RemoteConfig, Transport};
+use super::endpoint::Endpoint;
 use super::wire::{self, Reply, Request};
 use crate::Error;
 
 pub(crate) struct Node {
-    /// The node's base URL, `http://host:port`; also its name for placement.
+    /// The node's base URL, `http(s)://host:port`; also its name for placement.
     pub(crate) url: String,
+    endpoint: Result<Endpoint, String>,
     config: Arc<RemoteConfig>,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     breaker: Mutex<Breaker>,
@@ -39,6 +41,7 @@ enum Lost {
 impl Node {
     pub(crate) fn new(url: String, config: Arc<RemoteConfig>) -> Self {
         Self {
+            endpoint: Endpoint::parse(&url),
             url,
             config,
             conn: tokio::sync::Mutex::new(None),
@@ -130,7 +133,8 @@ impl Node {
         }
         *slot = None;
         let timeout = Duration::from_millis(self.config.connect_timeout_ms);
-        let conn = tokio::time::timeout(timeout, Conn::open(&self.url, &self.config))
+        let endpoint = self.endpoint.as_ref().map_err(Clone::clone)?;
+        let conn = tokio::time::timeout(timeout, Conn::open(endpoint, &self.config))
             .await
             .map_err(|_| format!("connect timed out after {} ms", timeout.as_millis()))??;
         *slot = Some(conn.clone());
@@ -142,15 +146,23 @@ impl Node {
         let mut sender = match pooled {
             Some(s) if s.is_ready() => s,
             _ => {
+                let endpoint = self
+                    .endpoint
+                    .as_ref()
+                    .map_err(|e| Lost::NotSent(e.clone()))?;
                 let timeout = Duration::from_millis(self.config.connect_timeout_ms);
-                tokio::time::timeout(timeout, http_connect(&self.url))
+                tokio::time::timeout(timeout, http_connect(endpoint))
                     .await
                     .map_err(|_| Lost::NotSent("connect timed out".into()))?
                     .map_err(Lost::NotSent)?
             }
         };
-        let authority = self.url.trim_start_matches("http://").to_owned();
-        let request = hyper::Request::post(format!("{}/v1/batch", self.url))
+        let authority = self
+            .endpoint
+            .as_ref()
+            .map(Endpoint::authority)
+            .unwrap_or_default();
+        let request = hyper::Request::post("/v1/batch")
             .header(hyper::header::HOST, authority)
             .header(
                 hyper::header::AUTHORIZATION,
@@ -203,19 +215,14 @@ fn decode(frame: &[u8], id: u64) -> Result<Reply, Lost> {
     }
 }
 
-async fn http_connect(
-    url: &str,
-) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>, String> {
-    let addr = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("node URL {url} must start with http://"))?;
-    let tcp = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = tcp.set_nodelay(true);
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-        .await
-        .map_err(|e| e.to_string())?;
+type HttpSender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+async fn http_connect(endpoint: &Endpoint) -> Result<HttpSender, String> {
+    let stream = endpoint.connect().await?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     Ok(sender)
 }
@@ -228,13 +235,11 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(url: &str, config: &RemoteConfig) -> Result<Arc<Conn>, String> {
-        let ws_url = format!(
-            "ws://{}/v1/ws",
-            url.strip_prefix("http://")
-                .ok_or_else(|| format!("node URL {url} must start with http://"))?
-        );
-        let mut request = ws_url.into_client_request().map_err(|e| e.to_string())?;
+    async fn open(endpoint: &Endpoint, config: &RemoteConfig) -> Result<Arc<Conn>, String> {
+        let mut request = endpoint
+            .ws_url()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
         let auth = format!("Bearer {}", config.secret)
             .parse()
             .map_err(|_| "the secret is not a valid header value".to_owned())?;

@@ -199,40 +199,57 @@ impl Actor {
         }
     }
 
-    /// One SQLite transaction for the whole group, a savepoint per batch, one fsync.
+    /// One SQLite transaction for the whole group, each batch atomic within it, one fsync.
     fn run_group(&mut self, group: Vec<(Batch, bool, Reply<Vec<StatementResult>>, Instant)>) {
         let Some(conn) = self.conn.as_ref() else {
             return;
         };
-        let mut held = Vec::with_capacity(group.len());
+        let mut held: Vec<(
+            Reply<Vec<StatementResult>>,
+            Result<Vec<StatementResult>, Error>,
+            Instant,
+        )> = Vec::with_capacity(group.len());
+        let mut in_tx = false;
+        // Batches whose effects are in the open transaction, so lost if it is lost.
+        let mut pending_from = 0;
         let mut wrote = false;
-        let begun = control(conn, "BEGIN");
         for (batch, discard, reply, enqueued) in group {
-            let result = match &begun {
-                Err(e) => Err(e.clone()),
-                Ok(()) => run_in_savepoint(conn, &batch, discard).map(|ran| {
-                    wrote |= ran.wrote && !discard;
-                    ran.results
-                }),
-            };
-            held.push(Held::Rows(reply, result, enqueued));
-        }
-        if begun.is_ok()
-            && let Err(e) = control(conn, "COMMIT")
-        {
-            let _ = control(conn, "ROLLBACK");
-            for h in &mut held {
-                let Held::Rows(_, result, _) = h;
-                if result.is_ok() {
-                    *result = Err(e.clone());
+            if !in_tx {
+                if let Err(e) = control(conn, "BEGIN") {
+                    held.push((reply, Err(e), enqueued));
+                    continue;
                 }
+                in_tx = true;
+                pending_from = held.len();
+            }
+            let result = run_atomically(conn, &batch, discard);
+            if result.is_err() && conn.is_autocommit() {
+                // The error rolled back the whole transaction (OR ROLLBACK, I/O errors...):
+                // the batches before it in this group are gone too, so they fail with it.
+                in_tx = false;
+                if let Err(e) = &result {
+                    for (_, r, _) in &mut held[pending_from..] {
+                        *r = Err(e.clone());
+                    }
+                }
+            }
+            let result = result.map(|ran| {
+                wrote |= ran.wrote && !discard;
+                ran.results
+            });
+            held.push((reply, result, enqueued));
+        }
+        if in_tx && let Err(e) = control(conn, "COMMIT") {
+            let _ = control(conn, "ROLLBACK");
+            for (_, r, _) in &mut held[pending_from..] {
+                *r = Err(e.clone());
             }
         }
         metrics::counter!("dotdo_backend_batches_total").increment(held.len() as u64);
         metrics::histogram!("dotdo_backend_group_size").record(held.len() as f64);
         self.dirty |= wrote;
         let gate = self.output_gate();
-        for Held::Rows(reply, result, enqueued) in held {
+        for (reply, result, enqueued) in held {
             let result = match (&gate, result) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(()), r) => r,
@@ -353,9 +370,11 @@ impl Actor {
         };
         match op {
             TxOp::Execute(batch, reply) => {
-                let result = run_in_savepoint(conn, &batch, false).map(|ran| ran.results);
+                let result = run_atomically(conn, &batch, false).map(|ran| ran.results);
+                // Some errors (OR ROLLBACK, I/O) end the whole transaction: so does this one.
+                let ended = result.is_err() && conn.is_autocommit();
                 let _ = reply.send(result);
-                false
+                ended
             }
             TxOp::Savepoint(name, reply) => {
                 let _ = reply.send(control(conn, &format!("SAVEPOINT {}", quote_ident(&name))));
@@ -497,7 +516,16 @@ fn fail(command: Command, error: &Error) {
     }
 }
 
-/// Run `batch` so that it is atomic on its own inside a larger transaction.
+/// Run `batch` so that it is atomic on its own inside a larger transaction. A single
+/// statement already is (SQLite undoes a failed statement's partial effects), so only
+/// longer batches, and dry runs, pay for a savepoint.
+fn run_atomically(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
+    if batch.len() == 1 && !discard {
+        return run_batch(conn, batch);
+    }
+    run_in_savepoint(conn, batch, discard)
+}
+
 fn run_in_savepoint(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
     control(conn, "SAVEPOINT dotdo_batch")?;
     let ran = run_batch(conn, batch);

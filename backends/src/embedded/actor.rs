@@ -54,6 +54,13 @@ pub(crate) enum TxOp {
     Rollback(Reply<()>),
 }
 
+/// A reply waiting at the output gate, with when its request was queued.
+type Held = (
+    Reply<Vec<StatementResult>>,
+    Result<Vec<StatementResult>, Error>,
+    Instant,
+);
+
 pub(crate) struct Actor {
     id: ObjectId,
     path: PathBuf,
@@ -65,15 +72,6 @@ pub(crate) struct Actor {
     /// Committed to the WAL but not yet covered by an fsync.
     dirty: bool,
     last_sync: Instant,
-}
-
-/// A reply waiting at the output gate.
-enum Held {
-    Rows(
-        Reply<Vec<StatementResult>>,
-        Result<Vec<StatementResult>, Error>,
-        Instant,
-    ),
 }
 
 impl Actor {
@@ -204,11 +202,7 @@ impl Actor {
         let Some(conn) = self.conn.as_ref() else {
             return;
         };
-        let mut held: Vec<(
-            Reply<Vec<StatementResult>>,
-            Result<Vec<StatementResult>, Error>,
-            Instant,
-        )> = Vec::with_capacity(group.len());
+        let mut held: Vec<Held> = Vec::with_capacity(group.len());
         let mut in_tx = false;
         // Batches whose effects are in the open transaction, so lost if it is lost.
         let mut pending_from = 0;

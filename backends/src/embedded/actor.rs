@@ -72,6 +72,9 @@ pub(crate) struct Actor {
     /// Committed to the WAL but not yet covered by an fsync.
     dirty: bool,
     last_sync: Instant,
+    /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
+    /// proves nothing. The object must be closed and recovered from what is on disk.
+    poisoned: bool,
 }
 
 impl Actor {
@@ -92,6 +95,7 @@ impl Actor {
             wal: None,
             dirty: false,
             last_sync: Instant::now(),
+            poisoned: false,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
         let spawned = std::thread::Builder::new()
@@ -127,6 +131,10 @@ impl Actor {
                 }
             };
             if self.serve(first) {
+                return;
+            }
+            if self.poisoned {
+                self.fail_queue_and_close(Error::Io(format!("WAL sync of {} failed", self.id)));
                 return;
             }
         }
@@ -283,9 +291,12 @@ impl Actor {
             }
             self.wal = Some(wal);
         }
-        if let Some(wal) = &self.wal {
-            wal.sync_data()
-                .map_err(|e| Error::Io(format!("syncing WAL of {}: {e}", self.id)))?;
+        if let Some(wal) = &self.wal
+            && let Err(e) = wal.sync_data()
+        {
+            tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
+            self.poisoned = true;
+            return Err(Error::Io(format!("syncing WAL of {}: {e}", self.id)));
         }
         metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
         self.dirty = false;

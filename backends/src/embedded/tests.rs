@@ -373,3 +373,35 @@ async fn delete_object_removes_its_data() {
         .unwrap_err();
     assert!(err.to_string().contains("no such table"), "{err}");
 }
+
+#[tokio::test]
+async fn relaxed_durability_answers_and_keeps_data_across_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = obj("relaxed");
+    {
+        let cfg = EmbeddedConfig {
+            durability: super::Durability::Relaxed,
+            relaxed_sync_ms: 20,
+            ..EmbeddedConfig::with_data_dir(dir.path())
+        };
+        let b = EmbeddedBackend::open(cfg).unwrap();
+        setup(&b, &o).await;
+        for i in 0..50 {
+            b.execute(
+                &o,
+                vec![Statement::new("INSERT INTO t (v) VALUES (?1)").bind(i)],
+            )
+            .await
+            .unwrap();
+        }
+        let mut tx = b.begin(&o).await.unwrap();
+        tx.execute(vec![Statement::new("INSERT INTO t (v) VALUES (-1)")])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.shutdown().await;
+    }
+    let b = backend(&dir);
+    assert_eq!(count(&b, &o).await, 51);
+}

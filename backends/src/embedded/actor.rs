@@ -83,7 +83,7 @@ impl Actor {
         registry: Arc<Registry>,
         slot: Arc<Slot>,
         rx: Receiver<Queued>,
-    ) {
+    ) -> Result<(), Error> {
         let path = files::object_path(&registry.config().data_dir, &id);
         let actor = Actor {
             id,
@@ -98,12 +98,11 @@ impl Actor {
             poisoned: false,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(name)
-            .spawn(move || actor.run());
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start an object actor thread");
-        }
+            .spawn(move || actor.run())
+            .map(drop)
+            .map_err(|e| Error::Io(format!("starting an object actor thread: {e}")))
     }
 
     fn run(mut self) {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::config::{RemoteConfig, Transport};
 use super::endpoint::Endpoint;
@@ -26,9 +26,15 @@ pub(crate) struct Node {
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     breaker: Mutex<Breaker>,
     next_id: AtomicU64,
+    /// Set once the node (or a proxy before it) refused the WebSocket upgrade: from then on
+    /// this node is reached by HTTP POST.
+    http_only: AtomicBool,
     http_pool:
         Mutex<Vec<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>>,
 }
+
+/// Marks a WebSocket upgrade refused with a plain HTTP answer (not a refused secret).
+const WS_REFUSED: &str = "WebSocket upgrade refused";
 
 /// Why a call failed before a reply arrived.
 enum Lost {
@@ -47,6 +53,7 @@ impl Node {
             conn: tokio::sync::Mutex::new(None),
             breaker: Mutex::new(Breaker::default()),
             next_id: AtomicU64::new(1),
+            http_only: AtomicBool::new(false),
             http_pool: Mutex::new(Vec::new()),
         }
     }
@@ -61,9 +68,19 @@ impl Node {
             attempt += 1;
             self.breaker_allows()?;
             req.id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let outcome = match self.config.transport {
-                Transport::Websocket => self.call_ws(&req).await,
-                Transport::Http => self.call_http(&req).await,
+            let http =
+                self.config.transport == Transport::Http || self.http_only.load(Ordering::Relaxed);
+            let outcome = if http {
+                self.call_http(&req).await
+            } else {
+                match self.call_ws(&req).await {
+                    Err(Lost::NotSent(why)) if why.starts_with(WS_REFUSED) => {
+                        tracing::warn!(node = %self.url, %why, "falling back to HTTP POST");
+                        self.http_only.store(true, Ordering::Relaxed);
+                        self.call_http(&req).await
+                    }
+                    outcome => outcome,
+                }
             };
             match outcome {
                 Ok(reply) => {
@@ -247,9 +264,17 @@ impl Conn {
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(config.max_frame_bytes))
             .max_frame_size(Some(config.max_frame_bytes));
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true)
+        let stream = endpoint.connect().await?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                // Something between us and the node answered the upgrade with plain HTTP: the
+                // node may still be reachable by POST.
+                WsError::Http(resp) if resp.status() != 401 => {
+                    format!("{WS_REFUSED}: HTTP {}", resp.status())
+                }
+                e => e.to_string(),
+            })?;
         let (mut sink, mut stream) = ws.split();
         let (out, mut rx) = mpsc::channel::<Vec<u8>>(4096);
         let conn = Arc::new(Conn {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::response::IntoResponse;
 use tokio_util::sync::CancellationToken;
 
 use super::{RemoteBackend, RemoteConfig, Transport, conformance, server};
@@ -174,4 +175,33 @@ async fn garbage_frames_get_an_error_reply_and_the_connection_survives() {
         resp.reply,
         super::wire::Reply::Error(Error::Invalid(_))
     ));
+}
+
+#[tokio::test]
+async fn a_node_behind_a_proxy_without_websockets_is_reached_by_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend: SharedBackend =
+        EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).unwrap();
+    // A "proxy" that refuses every WebSocket upgrade with a plain HTTP answer.
+    let app =
+        server::router(backend, SECRET, CancellationToken::new()).layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if req.uri().path() == "/v1/ws" {
+                    return axum::http::StatusCode::BAD_GATEWAY.into_response();
+                }
+                next.run(req).await
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let remote = RemoteBackend::open(RemoteConfig::new(vec![url], SECRET)).unwrap();
+    let o = ObjectId::new("n", "proxied");
+    for i in 0..3 {
+        let r = remote
+            .execute(&o, vec![Statement::new("SELECT ?1").bind(i)])
+            .await
+            .unwrap();
+        assert_eq!(r[0].rows[0][0], crate::Value::Integer(i));
+    }
 }

@@ -16,6 +16,10 @@ use super::server::first_difference;
 use super::wire::{Kind, Reply};
 use crate::{Batch, Error, ObjectId, Statement, StatementResult, Transaction};
 
+/// Statements one replayed transaction may hold: each new batch replays all of them, so
+/// the cost grows with the square of the length.
+const MAX_STATEMENTS: usize = 10_000;
+
 pub(crate) struct ReplayTransaction {
     backend: Arc<RemoteBackend>,
     object: ObjectId,
@@ -59,6 +63,11 @@ impl Transaction for ReplayTransaction {
     async fn execute(&mut self, batch: Batch) -> Result<Vec<StatementResult>, Error> {
         self.check_open()?;
         let prefix = self.statements.len();
+        if prefix + batch.len() > MAX_STATEMENTS {
+            return Err(Error::Invalid(format!(
+                "a transaction on a remote backend holds at most {MAX_STATEMENTS} statements"
+            )));
+        }
         let mut all = self.statements.clone();
         all.extend(batch.iter().cloned());
         let mut got = match self

@@ -42,7 +42,9 @@ pub struct BackendConfig {
 pub struct StoreConfig {
     /// Where the store serves the wire (and `/healthz`, `/readyz`). Default `127.0.0.1:7700`.
     pub listen: SocketAddr,
-    /// The shared secret gateways present (`DOTDO_STORE__SECRET`). Required. Default none.
+    /// The shared secret gateways present (`DOTDO_STORE__SECRET`). Required; never printed.
+    /// Default none.
+    #[serde(skip_serializing)]
     pub secret: Option<String>,
 }
 

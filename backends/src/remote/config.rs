@@ -20,7 +20,9 @@ pub struct RemoteConfig {
     /// workerd/Cloudflare worker. Objects are placed on them by rendezvous hashing over these
     /// strings, so keep them stable (StatefulSet DNS names, not pod IPs). Default: none.
     pub nodes: Vec<String>,
-    /// The shared secret every node requires (`Authorization: Bearer`). Default empty.
+    /// The shared secret every node requires (`Authorization: Bearer`). Never printed.
+    /// Default empty.
+    #[serde(skip_serializing)]
     pub secret: String,
     /// Default `websocket`.
     pub transport: Transport,

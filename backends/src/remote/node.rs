@@ -282,19 +282,17 @@ impl Conn {
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
         });
-        // Writer: feed everything queued, flush once per burst.
+        // Writer: everything queued leaves in one bundle, one message.
         let writer_conn = conn.clone();
         tokio::spawn(async move {
-            'outer: while let Some(frame) = rx.recv().await {
-                if sink.feed(Message::Binary(frame.into())).await.is_err() {
-                    break;
-                }
-                while let Ok(frame) = rx.try_recv() {
-                    if sink.feed(Message::Binary(frame.into())).await.is_err() {
-                        break 'outer;
-                    }
-                }
-                if sink.flush().await.is_err() {
+            let mut frames = Vec::new();
+            while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
+                let message = if frames.len() == 1 {
+                    frames.pop().unwrap_or_default()
+                } else {
+                    wire::encode_bundle(&std::mem::take(&mut frames))
+                };
+                if sink.send(Message::Binary(message.into())).await.is_err() {
                     break;
                 }
             }
@@ -308,15 +306,20 @@ impl Conn {
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let Some(id) = frame
-                    .get(1..9)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_le_bytes)
-                else {
+                let Ok(frames) = wire::split_bundle(&frame) else {
                     break;
                 };
-                if let Some(waiter) = reader_conn.pending.lock().remove(&id) {
-                    let _ = waiter.send(frame.to_vec());
+                for frame in frames {
+                    let Some(id) = frame
+                        .get(1..9)
+                        .and_then(|b| b.try_into().ok())
+                        .map(u64::from_le_bytes)
+                    else {
+                        continue;
+                    };
+                    if let Some(waiter) = reader_conn.pending.lock().remove(&id) {
+                        let _ = waiter.send(frame.to_vec());
+                    }
                 }
             }
             reader_conn.close();

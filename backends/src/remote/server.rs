@@ -133,9 +133,16 @@ async fn batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -
 async fn connection(node: Arc<Node>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+    // Replies that finish together leave in one bundle, one message.
     let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if sink.send(Message::Binary(frame.into())).await.is_err() {
+        let mut frames = Vec::new();
+        while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
+            let message = if frames.len() == 1 {
+                frames.pop().unwrap_or_default()
+            } else {
+                wire::encode_bundle(&std::mem::take(&mut frames))
+            };
+            if sink.send(Message::Binary(message.into())).await.is_err() {
                 break;
             }
         }
@@ -153,15 +160,28 @@ async fn connection(node: Arc<Node>, socket: WebSocket) {
             Message::Close(_) => break,
             _ => continue,
         };
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
+        let frames = match wire::split_bundle(&frame) {
+            Ok(f) => f.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>(),
+            Err(e) => {
+                let reply = wire::encode_response(&wire::Response {
+                    id: 0,
+                    reply: Reply::Error(Error::Invalid(e.to_string())),
+                });
+                let _ = tx.send(reply).await;
+                continue;
+            }
         };
-        let (node, tx) = (node.clone(), tx.clone());
-        tokio::spawn(async move {
-            let reply = handle_frame(&node, &frame).await;
-            let _ = tx.send(reply).await;
-            drop(permit);
-        });
+        for frame in frames {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let (node, tx) = (node.clone(), tx.clone());
+            tokio::spawn(async move {
+                let reply = handle_frame(&node, &frame).await;
+                let _ = tx.send(reply).await;
+                drop(permit);
+            });
+        }
     }
     drop(tx);
     // The writer ends once every running request has sent its reply.

@@ -11,6 +11,38 @@ pub const VERSION: u8 = 1;
 /// Largest frame either side accepts by default (64 MiB).
 pub const MAX_FRAME: usize = 64 << 20;
 
+/// First byte of a WebSocket message that carries several frames: `BUNDLE`, `u32` count,
+/// then count × (`u32` length, frame). Either side may bundle; a frame's own first byte is
+/// [`VERSION`], so the two never clash.
+pub const BUNDLE: u8 = 0xB1;
+/// Most frames a sender puts in one bundle.
+pub const MAX_BUNDLE: usize = 256;
+
+pub fn encode_bundle(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u8(BUNDLE);
+    w.u32(frames.len());
+    for f in frames {
+        w.bytes(f);
+    }
+    w.0
+}
+
+/// The frames of one WebSocket message: itself, or the frames of its bundle.
+pub fn split_bundle(message: &[u8]) -> Result<Vec<&[u8]>, FrameError> {
+    if message.first() != Some(&BUNDLE) {
+        return Ok(vec![message]);
+    }
+    let mut r = Reader(&message[1..]);
+    let n = r.count(4)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(r.bytes()?);
+    }
+    r.end()?;
+    Ok(out)
+}
+
 /// What a request asks the node to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -544,6 +576,24 @@ mod tests {
             let resp = Response { id: 42, reply };
             assert_eq!(decode_response(&encode_response(&resp)).unwrap(), resp);
         }
+    }
+
+    #[test]
+    fn bundles_split_into_their_frames() {
+        let frames = vec![vec![1u8, 2, 3], Vec::new(), vec![VERSION; 9]];
+        let b = encode_bundle(&frames);
+        let got: Vec<Vec<u8>> = split_bundle(&b)
+            .unwrap()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        assert_eq!(got, frames);
+        assert_eq!(
+            split_bundle(&[VERSION, 5]).unwrap(),
+            vec![&[VERSION, 5][..]]
+        );
+        assert!(split_bundle(&[BUNDLE, 255, 255, 255, 255]).is_err());
+        assert!(split_bundle(&b[..b.len() - 1]).is_err());
     }
 
     #[test]

@@ -333,3 +333,25 @@ export function sameResult(a, b) {
   }
   return true;
 }
+
+// Several frames in one WebSocket message (see BUNDLE in deploy/WIRE.md).
+export const BUNDLE = 0xb1;
+
+export function splitBundle(bytes) {
+  if (bytes[0] !== BUNDLE) return [bytes];
+  const r = new Reader(bytes.subarray(1));
+  const n = r.count(4);
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(r.bytes());
+  r.end();
+  return out;
+}
+
+export function encodeBundle(frames) {
+  if (frames.length === 1) return frames[0];
+  const w = new Writer();
+  w.u8(BUNDLE);
+  w.u32(frames.length);
+  for (const f of frames) w.bytes(f);
+  return w.finish();
+}

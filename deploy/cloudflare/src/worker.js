@@ -48,25 +48,61 @@ function authorized(request, env) {
   return diff === 0;
 }
 
+// Each message is a frame or a bundle of frames. A bundle's requests for one object go to
+// it in one call, and their replies come back in one message.
 function serveSocket(ws, env) {
   ws.accept();
-  ws.addEventListener("message", async (event) => {
-    if (typeof event.data === "string") return;
-    const frame = new Uint8Array(event.data);
-    let reply;
+  const send = (bytes) => {
     try {
-      reply = await route(frame, env);
-    } catch (e) {
-      reply = wire.encodeError(wire.peekRequestId(frame), {
-        code: ErrorCode.Unavailable,
-        message: `worker: ${e && e.message}`,
-      });
-    }
-    try {
-      ws.send(reply);
+      ws.send(bytes);
     } catch {
       // The gateway went away; its requests' outcomes are unknown to it.
     }
+  };
+  ws.addEventListener("message", (event) => {
+    if (typeof event.data === "string") return;
+    let frames;
+    try {
+      frames = wire.splitBundle(new Uint8Array(event.data));
+    } catch (e) {
+      send(wire.encodeError(0n, { code: ErrorCode.Invalid, message: e.message }));
+      return;
+    }
+    const groups = new Map();
+    for (const frame of frames) {
+      let key = null;
+      try {
+        const h = wire.decodeHeader(frame);
+        if (h.kind !== Kind.Ping && h.kind !== Kind.ListObjects) key = `${h.namespace}/${h.name}`;
+      } catch {
+        // route() answers the malformed frame.
+      }
+      if (key === null) {
+        guarded(frame, route(frame, env)).then((r) => send(r));
+        continue;
+      }
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(frame);
+    }
+    for (const [key, group] of groups) {
+      const stub = env.OBJECTS.get(env.OBJECTS.idFromName(key));
+      const replies = group.length === 1 ? stub.handle(group[0]).then((r) => [r]) : stub.handleMany(group);
+      replies.then(
+        (rs) => send(wire.encodeBundle(rs)),
+        (e) => send(wire.encodeBundle(group.map((f) => workerError(f, e)))),
+      );
+    }
+  });
+}
+
+function guarded(frame, promise) {
+  return promise.catch((e) => workerError(frame, e));
+}
+
+function workerError(frame, e) {
+  return wire.encodeError(wire.peekRequestId(frame), {
+    code: ErrorCode.Unavailable,
+    message: `worker: ${e && e.message}`,
   });
 }
 
@@ -109,6 +145,13 @@ export class DotdoObject extends DurableObject {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.registered = false;
+  }
+
+  // Several requests in one call; each batch still runs in its own transaction.
+  async handleMany(frames) {
+    const out = [];
+    for (const frame of frames) out.push(await this.handle(frame));
+    return out;
   }
 
   async handle(frame) {

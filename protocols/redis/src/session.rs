@@ -305,9 +305,11 @@ impl Session {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let shards = self.shards_for(server, &[(spec, args)]).await?;
-            let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
-            let reply = try_pop(&mut view, name, args, &keys).unwrap_or_else(|e| Some(e));
-            let tickets = view.finish()?;
+            let (reply, tickets) = {
+                let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+                let reply = try_pop(&mut view, name, args, &keys).unwrap_or_else(Some);
+                (reply, view.finish()?)
+            };
             if let Some(r) = reply {
                 server.changed.notify_waiters();
                 out.push(&r, self.resp3);

@@ -18,6 +18,7 @@ pub struct Config {
     pub limits: Limits,
     pub shutdown: ShutdownConfig,
     pub log: LogConfig,
+    pub redis: RedisSection,
 }
 
 /// Where objects live.
@@ -35,6 +36,32 @@ pub enum BackendKind {
     /// SQLite files under `backend.embedded.data_dir`. Default.
     #[default]
     Embedded,
+}
+
+/// `[redis]`: the Redis front-end's listener, and its own settings (`dotdo_redis::Config`,
+/// flattened into this section: `databases`, `shards`, `requirepass`, `users`, ...).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RedisSection {
+    /// Default true.
+    pub enabled: bool,
+    /// Default `127.0.0.1:6379`.
+    pub listen: SocketAddr,
+    /// Implicit TLS (as `redis-cli --tls`). Default none.
+    pub tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    pub protocol: dotdo_redis::Config,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 6379)),
+            tls: None,
+            protocol: dotdo_redis::Config::default(),
+        }
+    }
 }
 
 /// The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, and a status page at `/`.
@@ -185,12 +212,26 @@ impl Config {
 
     /// Every listener the gateway will bind, enabled ones only.
     pub fn listeners(&self) -> Vec<ListenerPlan> {
-        Vec::new()
+        let mut plans = Vec::new();
+        if self.redis.enabled {
+            plans.push(ListenerPlan {
+                name: "redis",
+                listen: self.redis.listen,
+                tls: self.redis.tls.clone(),
+                authenticated: self.redis.protocol.auth_required(),
+                auth_hint: "redis.requirepass or redis.users",
+            });
+        }
+        plans
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.backend
             .embedded
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.redis
+            .protocol
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.limits.max_connections == 0 {
@@ -222,6 +263,7 @@ impl Config {
     /// Move every listener to port 0 on its host, so tests never guess ports.
     pub fn use_ephemeral_ports(&mut self) {
         self.admin.listen.set_port(0);
+        self.redis.listen.set_port(0);
     }
 }
 

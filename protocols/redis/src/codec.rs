@@ -238,12 +238,12 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
                 .collect();
             line(out, b'-', &clean)
         }
-        Reply::Int(i) => line(out, b':', i.to_string().as_bytes()),
+        Reply::Int(i) => line(out, b':', itoa(*i, &mut [0; 20])),
         Reply::Bulk(b) => bulk(out, b),
         Reply::Nil => out.extend_from_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
         Reply::NilArray => out.extend_from_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
         Reply::Array(items) => {
-            line(out, b'*', items.len().to_string().as_bytes());
+            line(out, b'*', itoa(items.len() as i64, &mut [0; 20]));
             items.iter().for_each(|r| encode(r, resp3, out));
         }
         Reply::Set(items) => {
@@ -302,8 +302,29 @@ fn line(out: &mut BytesMut, tag: u8, body: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Decimal digits of `n` in `buf`, without allocating.
+fn itoa(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        // i64::MIN has 19 digits, so there is always room for the sign.
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
 fn bulk(out: &mut BytesMut, body: &[u8]) {
-    line(out, b'$', body.len().to_string().as_bytes());
+    line(out, b'$', itoa(body.len() as i64, &mut [0; 20]));
     out.extend_from_slice(body);
     out.extend_from_slice(b"\r\n");
 }
@@ -421,6 +442,9 @@ mod tests {
         encode(&r, true, &mut o);
         assert_eq!(&o[..], b"%1\r\n$1\r\na\r\n,1.5\r\n");
         assert_eq!(format_double(3.0), "3");
+        for n in [0i64, 7, -7, 1234567890, i64::MIN, i64::MAX] {
+            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(0.1), "0.10000000000000001");
         assert_eq!(format_double(1e20), "1e+20");

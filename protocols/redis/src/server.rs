@@ -28,7 +28,7 @@ struct ClientEntry {
     name: String,
     db: usize,
     created: Instant,
-    last_command: String,
+    last_command: &'static str,
     kill: CancellationToken,
 }
 
@@ -138,7 +138,7 @@ impl Server {
                 name: String::new(),
                 db: 0,
                 created: Instant::now(),
-                last_command: String::new(),
+                last_command: "",
                 kill: kill.clone(),
             },
         );
@@ -186,7 +186,7 @@ impl Server {
             }
             flush(stream, &mut out).await?;
             if let Some(entry) = self.clients.lock().get_mut(&s.id) {
-                entry.last_command.clone_from(&s.last_command);
+                entry.last_command = s.last_command;
             }
             tokio::select! {
                 _ = kill.cancelled() => return Ok(()),

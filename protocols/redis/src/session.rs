@@ -64,7 +64,7 @@ pub struct Session {
     pub outbox: Outbox,
     pub inbox: mpsc::UnboundedReceiver<Reply>,
     pub created: Instant,
-    pub last_command: String,
+    pub last_command: &'static str,
     /// QUIT was received: flush and close.
     pub closing: bool,
 }
@@ -87,7 +87,7 @@ impl Session {
             outbox,
             inbox,
             created: Instant::now(),
-            last_command: String::new(),
+            last_command: "",
             closing: false,
         }
     }
@@ -101,13 +101,23 @@ impl Session {
         let Some(first) = args.first() else {
             return Ok(());
         };
-        let name = String::from_utf8_lossy(first).to_ascii_lowercase();
+        let mut lower = [0u8; 32];
+        let name = match first.get(..) {
+            Some(f) if f.len() <= lower.len() && f.is_ascii() => {
+                let dst = &mut lower[..f.len()];
+                dst.copy_from_slice(f);
+                dst.make_ascii_lowercase();
+                std::str::from_utf8(dst).unwrap_or_default()
+            }
+            // No command name is this long or non-ASCII: it is unknown.
+            _ => "",
+        };
         server.count_command();
-        let spec = match table::lookup(&name) {
+        let spec = match table::lookup(name) {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {
                 let reply = match found {
-                    Some(_) => Reply::wrong_args(&name),
+                    Some(_) => Reply::wrong_args(name),
                     None => unknown_command(&args),
                 };
                 if let Some(m) = &mut self.multi {
@@ -117,12 +127,12 @@ impl Session {
                 return Ok(());
             }
         };
-        self.last_command.clone_from(&name);
-        if !self.authenticated && !matches!(name.as_str(), "auth" | "hello" | "quit" | "reset") {
+        self.last_command = spec.name;
+        if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
             out.push(&Reply::err(crate::frame::errors::NOAUTH), self.resp3);
             return Ok(());
         }
-        if self.multi.is_some() && !matches!(name.as_str(), "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
             if let Some(m) = &mut self.multi {
                 m.queue.push(args);
             }
@@ -132,7 +142,7 @@ impl Session {
         if self.subscriptions() > 0
             && !self.resp3
             && !matches!(
-                name.as_str(),
+                name,
                 "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
             )
         {
@@ -142,20 +152,20 @@ impl Session {
             out.push(&Reply::err(msg), self.resp3);
             return Ok(());
         }
-        match name.as_str() {
-            "multi" | "exec" | "discard" | "watch" | "unwatch" => self.transaction(server, &name, &args, out).await,
+        match name {
+            "multi" | "exec" | "discard" | "watch" | "unwatch" => self.transaction(server, name, &args, out).await,
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
-                self.blocking(server, &name, &args, out).await
+                self.blocking(server, name, &args, out).await
             }
             _ if spec.keys == Keys::None => {
-                let reply = cmd::connection::run(self, server, &name, &args, out).await?;
+                let reply = cmd::connection::run(self, server, name, &args, out).await?;
                 if let Some(r) = reply {
                     out.push(&r, self.resp3);
                 }
                 Ok(())
             }
             _ => {
-                let (reply, tickets) = self.keyed(server, spec, &name, &args).await?;
+                let (reply, tickets) = self.keyed(server, spec, name, &args).await?;
                 out.push(&reply, self.resp3);
                 out.tickets.extend(tickets);
                 Ok(())
@@ -166,6 +176,14 @@ impl Session {
     /// Load the shards a command touches, sorted by index.
     pub async fn shards_for(&self, server: &Server, specs: &[(&Spec, &[Bytes])]) -> Result<Vec<(u16, Arc<Shard>)>, Error> {
         let db = server.db(self.db)?;
+        // The common case, one command on one key, needs no set.
+        if let [(spec, args)] = specs
+            && let Keys::At(1, 1, _) = spec.keys
+            && let Some(key) = args.get(1)
+        {
+            let i = server.keyspace.slots.shard_of_key(key);
+            return Ok(vec![(i, db.shard(i).await?)]);
+        }
         let mut wanted = BTreeSet::new();
         for (spec, args) in specs {
             match spec.keys {

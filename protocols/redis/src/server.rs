@@ -39,6 +39,7 @@ pub struct Server {
     /// Woken after every write, for blocked clients (BLPOP and friends) to retry.
     pub changed: Notify,
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
+    pub scripts: crate::cmd::script::Scripts,
     limits: Limits,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_id: AtomicU64,
@@ -63,6 +64,7 @@ impl Server {
             pubsub: PubSub::default(),
             changed: Notify::new(),
             config_overrides: Mutex::new(HashMap::new()),
+            scripts: Default::default(),
             limits,
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),

@@ -154,6 +154,11 @@ impl Session {
         }
         match name {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => self.transaction(server, name, &args, out).await,
+            "eval" | "evalsha" => {
+                let reply = self.eval(server, name, &args, out).await?;
+                out.push(&reply, self.resp3);
+                Ok(())
+            }
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
                 self.blocking(server, name, &args, out).await
             }
@@ -293,6 +298,48 @@ impl Session {
         }
         out.push(&Reply::Array(replies), self.resp3);
         Ok(())
+    }
+
+    /// EVAL/EVALSHA: under the lock of the keys' shard (every shard for a script without keys).
+    async fn eval(&mut self, server: &Server, name: &str, args: &[Bytes], out: &mut Output) -> Result<Reply, Error> {
+        use cmd::script;
+        let body = if name == "evalsha" {
+            match server.scripts.get(&String::from_utf8_lossy(&args[1])) {
+                Some(b) => b,
+                None => return Ok(Reply::err(script::NOSCRIPT)),
+            }
+        } else {
+            server.scripts.load(args[1].clone());
+            args[1].clone()
+        };
+        let (keys, argv) = match script::split_eval(args) {
+            Ok(k) => k,
+            Err(e) => return Ok(e),
+        };
+        if let Err(e) = script::check_same_slot(keys) {
+            return Ok(e);
+        }
+        let db = server.db(self.db)?;
+        let mut shards = Vec::new();
+        match keys.first() {
+            Some(k) => {
+                let i = server.keyspace.slots.shard_of_key(k);
+                shards.push((i, db.shard(i).await?));
+            }
+            None => {
+                for i in 0..db.shard_count() {
+                    shards.push((i, db.shard(i).await?));
+                }
+            }
+        }
+        let (reply, tickets) = {
+            let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+            let reply = script::run(&mut view, &body, keys, argv);
+            (reply, view.finish()?)
+        };
+        out.tickets.extend(tickets);
+        server.changed.notify_waiters();
+        Ok(reply)
     }
 
     /// BLPOP and friends: try at once; if nothing is there, wait for writes until the timeout.

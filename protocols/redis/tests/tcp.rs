@@ -329,3 +329,34 @@ async fn scan_visits_every_key_once_and_keyslot_matches() {
     assert_eq!(slot, 3443);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn lua_scripts_run_atomically_on_the_keys_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestServer::start(dir.path(), cfg()).await;
+    let mut c = t.client().await;
+    let script = redis::Script::new(
+        "local v = redis.call('incrby', KEYS[1], ARGV[1]); redis.call('rpush', KEYS[2], v); return v",
+    );
+    let v: i64 = script.key("{job}:count").key("{job}:log").arg(5).invoke_async(&mut c).await.unwrap();
+    assert_eq!(v, 5);
+    let v: i64 = script.key("{job}:count").key("{job}:log").arg(2).invoke_async(&mut c).await.unwrap();
+    assert_eq!(v, 7);
+    assert_eq!(c.lrange::<_, Vec<i64>>("{job}:log", 0, -1).await.unwrap(), [5, 7]);
+    let e = cmd("EVAL").arg("return 1").arg(2).arg("a").arg("b").query_async::<Value>(&mut c).await.unwrap_err();
+    assert_eq!(e.code(), Some("CROSSSLOT"));
+    let e = cmd("EVAL").arg("return redis.call('lpush', KEYS[1], 'x')").arg(1).arg("{job}:count").query_async::<Value>(&mut c).await.unwrap_err();
+    assert_eq!(e.code(), Some("WRONGTYPE"));
+    // A rate limiter in the style of the common token-bucket scripts.
+    let limiter = redis::Script::new(
+        "local n = redis.call('incr', KEYS[1]) if n == 1 then redis.call('pexpire', KEYS[1], ARGV[2]) end if n > tonumber(ARGV[1]) then return 0 end return 1",
+    );
+    let mut allowed = 0;
+    for _ in 0..10 {
+        let ok: i64 = limiter.key("rl:user").arg(3).arg(60_000).invoke_async(&mut c).await.unwrap();
+        allowed += ok;
+    }
+    assert_eq!(allowed, 3);
+    assert!(c.pttl::<_, i64>("rl:user").await.unwrap() > 0);
+    t.stop().await;
+}

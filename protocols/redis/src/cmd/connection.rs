@@ -36,6 +36,7 @@ pub async fn run(s: &mut Session, server: &Arc<Server>, name: &str, a: &[Bytes],
         }
         "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
         "pubsub" => pubsub(server, a),
+        "script" => super::script::script(&server.scripts, a),
         _ => return srv::run(s, server, name, a, out).await,
     }))
 }

@@ -9,6 +9,7 @@ pub mod string;
 pub mod table;
 pub mod zset;
 pub mod connection;
+pub mod script;
 pub mod server;
 
 use bytes::Bytes;

@@ -49,6 +49,7 @@ const C: &[&str] = &["fast", "loading", "stale"];
 const A: &[&str] = &["admin", "noscript"];
 const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const M: &[&str] = &["noscript", "loading", "stale", "fast"];
+const S: &[&str] = &["noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"];
 
 macro_rules! specs {
     ($( $name:literal $arity:literal $flags:ident $keys:expr, $group:literal; )*) => {
@@ -126,6 +127,7 @@ specs! {
     "subscribe" -2 P K0, "pubsub"; "unsubscribe" -1 P K0, "pubsub";
     "psubscribe" -2 P K0, "pubsub"; "punsubscribe" -1 P K0, "pubsub";
     "publish" 3 P K0, "pubsub"; "pubsub" -2 P K0, "pubsub";
+    "eval" -3 S KA, "scripting"; "evalsha" -3 S KA, "scripting"; "script" -2 A K0, "scripting";
 }
 
 static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Spec>> =

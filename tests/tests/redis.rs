@@ -23,9 +23,18 @@ fn redis_cli(d: &Dotdo, args: &[&str], stdin: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("redis-cli is installed by the test command");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "redis-cli failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "redis-cli failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -33,7 +42,11 @@ fn redis_cli(d: &Dotdo, args: &[&str], stdin: &str) -> String {
 fn redis_cli_interactive_and_pipe_mode() {
     let d = Dotdo::start("");
     // Commands read from stdin one line at a time, as an interactive session sends them.
-    let out = redis_cli(&d, &[], "SET greeting hello\nGET greeting\nINCR n\nLPUSH l a b\nLRANGE l 0 -1\nHSET h f v\nHGETALL h\nGET\n");
+    let out = redis_cli(
+        &d,
+        &[],
+        "SET greeting hello\nGET greeting\nINCR n\nLPUSH l a b\nLRANGE l 0 -1\nHSET h f v\nHGETALL h\nGET\n",
+    );
     assert_eq!(
         out,
         "OK\nhello\n1\n2\nb\na\n1\nf\nv\nERR wrong number of arguments for 'get' command\n\n"
@@ -42,7 +55,11 @@ fn redis_cli_interactive_and_pipe_mode() {
     let mut proto = String::new();
     for i in 0..10_000 {
         let (k, v) = (format!("key:{i}"), format!("value:{i}"));
-        proto.push_str(&format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len()));
+        proto.push_str(&format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+            k.len(),
+            v.len()
+        ));
     }
     let out = redis_cli(&d, &["--pipe"], &proto);
     assert!(out.contains("errors: 0, replies: 10000"), "{out}");
@@ -58,10 +75,18 @@ fn restart_keeps_data_and_ttls_keep_counting() {
     {
         let mut c = client(&d);
         let _: () = c.set_ex("session", "s", 500).unwrap();
-        let _: () = redis::cmd("SET").arg("short").arg("x").arg("PX").arg(300).query(&mut c).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("short")
+            .arg("x")
+            .arg("PX")
+            .arg(300)
+            .query(&mut c)
+            .unwrap();
         let _: i64 = c.rpush("queue", &["a", "b", "c"]).unwrap();
         let _: i64 = c.zadd("board", "alice", 10).unwrap();
-        let _: () = c.hset_multiple("user:1", &[("name", "Ada"), ("lang", "en")]).unwrap();
+        let _: () = c
+            .hset_multiple("user:1", &[("name", "Ada"), ("lang", "en")])
+            .unwrap();
     }
     d.restart();
     std::thread::sleep(std::time::Duration::from_millis(400));
@@ -70,7 +95,10 @@ fn restart_keeps_data_and_ttls_keep_counting() {
     assert!((1..=500).contains(&ttl), "{ttl}");
     // Its 300 ms ran out while the server was down and after.
     assert_eq!(c.get::<_, Option<String>>("short").unwrap(), None);
-    assert_eq!(c.lrange::<_, Vec<String>>("queue", 0, -1).unwrap(), ["a", "b", "c"]);
+    assert_eq!(
+        c.lrange::<_, Vec<String>>("queue", 0, -1).unwrap(),
+        ["a", "b", "c"]
+    );
     assert_eq!(c.zscore::<_, _, f64>("board", "alice").unwrap(), 10.0);
     assert_eq!(c.hget::<_, _, String>("user:1", "name").unwrap(), "Ada");
 }

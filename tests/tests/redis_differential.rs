@@ -18,9 +18,22 @@ struct RedisServer {
 impl RedisServer {
     fn start() -> RedisServer {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -31,7 +44,11 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        RedisServer { child, port, _dir: dir }
+        RedisServer {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 }
 
@@ -47,7 +64,9 @@ fn read_reply(r: &mut impl BufRead) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut line = Vec::new();
     r.read_until(b'\n', &mut line).unwrap();
     assert!(line.ends_with(b"\r\n"), "truncated reply line {line:?}");
-    let body = std::str::from_utf8(&line[1..line.len() - 2]).unwrap().to_owned();
+    let body = std::str::from_utf8(&line[1..line.len() - 2])
+        .unwrap()
+        .to_owned();
     let mut raw = line.clone();
     let mut elems = Vec::new();
     match line[0] {
@@ -183,5 +202,10 @@ fn replies_match_redis_server_byte_for_byte() {
         }
     }
     assert!(compared > 300, "corpus too small: {compared}");
-    assert!(failures.is_empty(), "{} of {compared} replies differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} replies differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

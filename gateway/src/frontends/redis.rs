@@ -25,7 +25,12 @@ impl Redis {
 impl Frontend for Redis {
     async fn serve(self: Arc<Self>, conn: Accepted, cancel: CancellationToken) {
         match conn.into_stream().await {
-            Ok((stream, peer)) => self.server.clone().serve_connection(stream, peer, cancel).await,
+            Ok((stream, peer)) => {
+                self.server
+                    .clone()
+                    .serve_connection(stream, peer, cancel)
+                    .await
+            }
             Err(e) => tracing::debug!(error = %e, "redis connection failed before RESP"),
         }
     }

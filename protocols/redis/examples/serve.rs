@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use dotdo_backend::{Backend, SharedBackend};
 use dotdo_backend::embedded::{EmbeddedBackend, EmbeddedConfig};
+use dotdo_backend::{Backend, SharedBackend};
 use dotdo_redis::{Config, Server};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -14,10 +14,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "./data".into());
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(6379);
-    let shards: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(Config::default().shards);
+    let shards: u16 = args
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(Config::default().shards);
     let backend = EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir))?;
     let shared: SharedBackend = backend.clone();
-    let server: Arc<Server> = Server::new(Config { shards, ..Config::default() }, shared)?;
+    let server: Arc<Server> = Server::new(
+        Config {
+            shards,
+            ..Config::default()
+        },
+        shared,
+    )?;
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);
     let cancel = CancellationToken::new();

@@ -61,16 +61,22 @@ impl Config {
             return Err(Error::Config("redis.databases must be at least 1".into()));
         }
         if self.shards == 0 || self.shards > dotdo_shard::SLOTS {
-            return Err(Error::Config("redis.shards must be between 1 and 16384".into()));
+            return Err(Error::Config(
+                "redis.shards must be between 1 and 16384".into(),
+            ));
         }
         if self.proto_max_bulk_len < 1024 || self.max_args == 0 || self.maxclients == 0 {
             return Err(Error::Config(
                 "redis.proto_max_bulk_len must be >= 1024, max_args and maxclients > 0".into(),
             ));
         }
-        if self.active_expire_ms == 0 || self.active_expire_keys == 0 || self.output_flush_bytes == 0 {
+        if self.active_expire_ms == 0
+            || self.active_expire_keys == 0
+            || self.output_flush_bytes == 0
+        {
             return Err(Error::Config(
-                "redis.active_expire_ms, active_expire_keys and output_flush_bytes must be > 0".into(),
+                "redis.active_expire_ms, active_expire_keys and output_flush_bytes must be > 0"
+                    .into(),
             ));
         }
         Ok(())

@@ -19,12 +19,20 @@ pub struct PubSub {
 
 impl PubSub {
     pub fn subscribe(&self, pattern: bool, name: Bytes, client: u64, out: Outbox) {
-        let mut map = if pattern { self.patterns.lock() } else { self.channels.lock() };
+        let mut map = if pattern {
+            self.patterns.lock()
+        } else {
+            self.channels.lock()
+        };
         map.entry(name).or_default().insert(client, out);
     }
 
     pub fn unsubscribe(&self, pattern: bool, name: &Bytes, client: u64) {
-        let mut map = if pattern { self.patterns.lock() } else { self.channels.lock() };
+        let mut map = if pattern {
+            self.patterns.lock()
+        } else {
+            self.channels.lock()
+        };
         if let Some(subs) = map.get_mut(name) {
             subs.remove(&client);
             if subs.is_empty() {
@@ -76,7 +84,10 @@ impl PubSub {
     }
 
     pub fn numsub(&self, channel: &[u8]) -> i64 {
-        self.channels.lock().get(channel).map_or(0, |s| s.len() as i64)
+        self.channels
+            .lock()
+            .get(channel)
+            .map_or(0, |s| s.len() as i64)
     }
 
     pub fn numpat(&self) -> i64 {

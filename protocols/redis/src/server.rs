@@ -28,7 +28,8 @@ struct ClientEntry {
     name: String,
     db: usize,
     created: Instant,
-    last_command: &'static str,
+    /// The last command's name, updated by the connection without taking the registry lock.
+    last_command: Arc<Mutex<&'static str>>,
     kill: CancellationToken,
 }
 
@@ -119,8 +120,12 @@ impl Server {
 
     /// Serve one client until it quits, the connection breaks or `cancel` fires (then the
     /// current pipeline is finished and its replies sent before closing).
-    pub async fn serve_connection<S>(self: Arc<Self>, stream: S, peer: SocketAddr, cancel: CancellationToken)
-    where
+    pub async fn serve_connection<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        cancel: CancellationToken,
+    ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let _task = self.tasks.token();
@@ -129,7 +134,11 @@ impl Server {
         let mut stream = stream;
         if self.clients.lock().len() >= self.config.maxclients {
             let mut out = BytesMut::new();
-            codec::encode(&Reply::err("ERR max number of clients reached"), false, &mut out);
+            codec::encode(
+                &Reply::err("ERR max number of clients reached"),
+                false,
+                &mut out,
+            );
             let _ = stream.write_all(&out).await;
             return;
         }
@@ -140,12 +149,16 @@ impl Server {
                 name: String::new(),
                 db: 0,
                 created: Instant::now(),
-                last_command: "",
+                last_command: Arc::new(Mutex::new("")),
                 kill: kill.clone(),
             },
         );
         let mut session = Session::new(id, peer, self.config.auth_required());
-        if let Err(e) = self.connection_loop(&mut session, &mut stream, &kill).await {
+        let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
+        if let Err(e) = self
+            .connection_loop(&mut session, &mut stream, &kill, last_command)
+            .await
+        {
             tracing::debug!(client = id, error = %e, "redis connection closed");
         }
         for ch in session.channels.drain() {
@@ -158,7 +171,13 @@ impl Server {
         let _ = stream.shutdown().await;
     }
 
-    async fn connection_loop<S>(self: &Arc<Self>, s: &mut Session, stream: &mut S, kill: &CancellationToken) -> Result<(), Error>
+    async fn connection_loop<S>(
+        self: &Arc<Self>,
+        s: &mut Session,
+        stream: &mut S,
+        kill: &CancellationToken,
+        last_command: Option<Arc<Mutex<&'static str>>>,
+    ) -> Result<(), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
     {
@@ -187,8 +206,8 @@ impl Server {
                 }
             }
             flush(stream, &mut out).await?;
-            if let Some(entry) = self.clients.lock().get_mut(&s.id) {
-                entry.last_command = s.last_command;
+            if let Some(lc) = &last_command {
+                *lc.lock() = s.last_command;
             }
             tokio::select! {
                 _ = kill.cancelled() => return Ok(()),
@@ -211,14 +230,19 @@ impl Server {
 
     pub fn update_client(&self, s: &Session) {
         if let Some(e) = self.clients.lock().get_mut(&s.id) {
-            e.name = s.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+            e.name = s
+                .name
+                .as_ref()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default();
             e.db = s.db;
         }
     }
 
     fn line_of(id: u64, e: &ClientEntry) -> String {
         let age = e.created.elapsed().as_secs();
-        let cmd = if e.last_command.is_empty() { "NULL" } else { &e.last_command };
+        let last = *e.last_command.lock();
+        let cmd = if last.is_empty() { "NULL" } else { last };
         format!(
             "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp=2\n",
             e.peer, e.name, e.db
@@ -226,14 +250,20 @@ impl Server {
     }
 
     pub fn client_line(&self, id: u64) -> String {
-        self.clients.lock().get(&id).map(|e| Self::line_of(id, e)).unwrap_or_default()
+        self.clients
+            .lock()
+            .get(&id)
+            .map(|e| Self::line_of(id, e))
+            .unwrap_or_default()
     }
 
     pub fn client_list(&self) -> String {
         let clients = self.clients.lock();
         let mut ids: Vec<&u64> = clients.keys().collect();
         ids.sort();
-        ids.into_iter().map(|id| Self::line_of(*id, &clients[id])).collect()
+        ids.into_iter()
+            .map(|id| Self::line_of(*id, &clients[id]))
+            .collect()
     }
 
     /// Close the connections `pick` selects (by id and peer address); returns how many.
@@ -252,7 +282,9 @@ impl Server {
     /// INFO text for `section` (all sections when `None`, `all` or `everything`).
     pub async fn info(&self, section: Option<String>) -> String {
         let want = |name: &str| {
-            section.as_deref().is_none_or(|s| matches!(s, "all" | "everything" | "default") || s == name)
+            section
+                .as_deref()
+                .is_none_or(|s| matches!(s, "all" | "everything" | "default") || s == name)
         };
         let mut text = String::new();
         if want("server") {
@@ -295,7 +327,9 @@ impl Server {
             text.push_str("# Keyspace\r\n");
             let now = crate::store::now_ms();
             for i in 0..self.keyspace.databases() {
-                let Some(db) = self.keyspace.db(i) else { continue };
+                let Some(db) = self.keyspace.db(i) else {
+                    continue;
+                };
                 let (mut keys, mut expires) = (0, 0);
                 for shard in db.loaded() {
                     let st = shard.state.lock();
@@ -311,7 +345,9 @@ impl Server {
                     }
                 }
                 if keys > 0 {
-                    text.push_str(&format!("db{i}:keys={keys},expires={expires},avg_ttl=0\r\n"));
+                    text.push_str(&format!(
+                        "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n"
+                    ));
                 }
             }
         }

@@ -97,7 +97,12 @@ impl Session {
     }
 
     /// Run one request and append its reply (or replies) to `out`.
-    pub async fn execute(&mut self, server: &Arc<Server>, args: Vec<Bytes>, out: &mut Output) -> Result<(), Error> {
+    pub async fn execute(
+        &mut self,
+        server: &Arc<Server>,
+        args: Vec<Bytes>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
         let Some(first) = args.first() else {
             return Ok(());
         };
@@ -132,7 +137,12 @@ impl Session {
             out.push(&Reply::err(crate::frame::errors::NOAUTH), self.resp3);
             return Ok(());
         }
-        if self.multi.is_some() && !matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        if self.multi.is_some()
+            && !matches!(
+                name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
             if let Some(m) = &mut self.multi {
                 m.queue.push(args);
             }
@@ -143,7 +153,13 @@ impl Session {
             && !self.resp3
             && !matches!(
                 name,
-                "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+                "subscribe"
+                    | "psubscribe"
+                    | "unsubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
             )
         {
             let msg = format!(
@@ -153,7 +169,9 @@ impl Session {
             return Ok(());
         }
         match name {
-            "multi" | "exec" | "discard" | "watch" | "unwatch" => self.transaction(server, name, &args, out).await,
+            "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+                self.transaction(server, name, &args, out).await
+            }
             "eval" | "evalsha" => {
                 let reply = self.eval(server, name, &args, out).await?;
                 out.push(&reply, self.resp3);
@@ -179,7 +197,11 @@ impl Session {
     }
 
     /// Load the shards a command touches, sorted by index.
-    pub async fn shards_for(&self, server: &Server, specs: &[(&Spec, &[Bytes])]) -> Result<Vec<(u16, Arc<Shard>)>, Error> {
+    pub async fn shards_for(
+        &self,
+        server: &Server,
+        specs: &[(&Spec, &[Bytes])],
+    ) -> Result<Vec<(u16, Arc<Shard>)>, Error> {
         let db = server.db(self.db)?;
         // The common case, one command on one key, needs no set.
         if let [(spec, args)] = specs
@@ -195,7 +217,10 @@ impl Session {
                 Keys::None => {}
                 Keys::All => wanted.extend(0..db.shard_count()),
                 Keys::At(f, l, s) => {
-                    wanted.extend(table::keys_at(args, f, l, s).map(|k| server.keyspace.slots.shard_of_key(k)));
+                    wanted.extend(
+                        table::keys_at(args, f, l, s)
+                            .map(|k| server.keyspace.slots.shard_of_key(k)),
+                    );
                 }
             }
         }
@@ -206,7 +231,13 @@ impl Session {
         Ok(out)
     }
 
-    async fn keyed(&mut self, server: &Server, spec: &Spec, name: &str, args: &[Bytes]) -> Result<(Reply, Vec<Ticket>), Error> {
+    async fn keyed(
+        &mut self,
+        server: &Server,
+        spec: &Spec,
+        name: &str,
+        args: &[Bytes],
+    ) -> Result<(Reply, Vec<Ticket>), Error> {
         let shards = match self.shards_for(server, &[(spec, args)]).await {
             Ok(s) => s,
             Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![])),
@@ -220,7 +251,13 @@ impl Session {
         Ok((reply, tickets))
     }
 
-    async fn transaction(&mut self, server: &Server, name: &str, args: &[Bytes], out: &mut Output) -> Result<(), Error> {
+    async fn transaction(
+        &mut self,
+        server: &Server,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
         let reply = match name {
             "multi" if self.multi.is_some() => Reply::err("ERR MULTI calls can not be nested"),
             "multi" => {
@@ -236,7 +273,10 @@ impl Session {
             },
             "watch" if self.multi.is_some() => Reply::err("ERR WATCH inside MULTI is not allowed"),
             "watch" => {
-                let flag = self.watch.get_or_insert_with(|| Arc::new(AtomicBool::new(false))).clone();
+                let flag = self
+                    .watch
+                    .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                    .clone();
                 let db = server.db(self.db)?;
                 for key in &args[1..] {
                     let shard = db.shard(server.keyspace.slots.shard_of_key(key)).await?;
@@ -261,7 +301,10 @@ impl Session {
         };
         let watched = self.watch.take();
         if multi.aborted {
-            out.push(&Reply::err("EXECABORT Transaction discarded because of previous errors."), self.resp3);
+            out.push(
+                &Reply::err("EXECABORT Transaction discarded because of previous errors."),
+                self.resp3,
+            );
             return Ok(());
         }
         let queued: Vec<(String, &'static Spec, &Vec<Bytes>)> = multi
@@ -273,7 +316,8 @@ impl Session {
                 Some((name, spec, a))
             })
             .collect();
-        let specs: Vec<(&Spec, &[Bytes])> = queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
+        let specs: Vec<(&Spec, &[Bytes])> =
+            queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
         let shards = self.shards_for(server, &specs).await?;
         let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
         // Checked under the locks, so no write can slip in between the check and the commands.
@@ -301,7 +345,13 @@ impl Session {
     }
 
     /// EVAL/EVALSHA: under the lock of the keys' shard (every shard for a script without keys).
-    async fn eval(&mut self, server: &Server, name: &str, args: &[Bytes], out: &mut Output) -> Result<Reply, Error> {
+    async fn eval(
+        &mut self,
+        server: &Server,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<Reply, Error> {
         use cmd::script;
         let body = if name == "evalsha" {
             match server.scripts.get(&String::from_utf8_lossy(&args[1])) {
@@ -343,17 +393,27 @@ impl Session {
     }
 
     /// BLPOP and friends: try at once; if nothing is there, wait for writes until the timeout.
-    async fn blocking(&mut self, server: &Arc<Server>, name: &str, args: &[Bytes], out: &mut Output) -> Result<(), Error> {
+    async fn blocking(
+        &mut self,
+        server: &Arc<Server>,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
         let timeout_arg = &args[args.len() - 1];
         let Some(secs) = cmd::args::float_of(timeout_arg).filter(|s| s.is_finite()) else {
-            out.push(&Reply::err("ERR timeout is not a float or out of range"), self.resp3);
+            out.push(
+                &Reply::err("ERR timeout is not a float or out of range"),
+                self.resp3,
+            );
             return Ok(());
         };
         if secs < 0.0 {
             out.push(&Reply::err("ERR timeout is negative"), self.resp3);
             return Ok(());
         }
-        let deadline = (secs > 0.0).then(|| tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(1e9)));
+        let deadline = (secs > 0.0)
+            .then(|| tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(1e9)));
         let Some(spec) = table::lookup(name) else {
             return Ok(());
         };
@@ -393,7 +453,11 @@ impl Session {
                 Some(d) => tokio::time::timeout_at(d, notified).await.is_err(),
             };
             if timed_out {
-                let nil = if name == "blmove" || name == "brpoplpush" { Reply::Nil } else { Reply::NilArray };
+                let nil = if name == "blmove" || name == "brpoplpush" {
+                    Reply::Nil
+                } else {
+                    Reply::NilArray
+                };
                 out.push(&nil, self.resp3);
                 return Ok(());
             }
@@ -402,7 +466,12 @@ impl Session {
 }
 
 /// One attempt of a blocking pop; `None` when every key is empty.
-fn try_pop(v: &mut View, name: &str, args: &[Bytes], keys: &[Bytes]) -> Result<Option<Reply>, Reply> {
+fn try_pop(
+    v: &mut View,
+    name: &str,
+    args: &[Bytes],
+    keys: &[Bytes],
+) -> Result<Option<Reply>, Reply> {
     match name {
         "blmove" | "brpoplpush" => {
             let (from, to) = if name == "blmove" {
@@ -410,7 +479,10 @@ fn try_pop(v: &mut View, name: &str, args: &[Bytes], keys: &[Bytes]) -> Result<O
             } else {
                 (false, true)
             };
-            if name == "blmove" && !(["left", "right"].iter().any(|w| is(&args[3], w)) && ["left", "right"].iter().any(|w| is(&args[4], w))) {
+            if name == "blmove"
+                && !(["left", "right"].iter().any(|w| is(&args[3], w))
+                    && ["left", "right"].iter().any(|w| is(&args[4], w)))
+            {
                 return Err(cmd::args::syntax());
             }
             let r = cmd::list::move_one(v, &args[1], &args[2], from, to)?;
@@ -419,9 +491,16 @@ fn try_pop(v: &mut View, name: &str, args: &[Bytes], keys: &[Bytes]) -> Result<O
         "blpop" | "brpop" => {
             for key in keys {
                 if let Some(mut l) = v.list_mut(key, false)? {
-                    let x = if name == "blpop" { l.pop_front() } else { l.pop_back() };
+                    let x = if name == "blpop" {
+                        l.pop_front()
+                    } else {
+                        l.pop_back()
+                    };
                     if let Some(x) = x {
-                        return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(x)])));
+                        return Ok(Some(Reply::Array(vec![
+                            Reply::Bulk(key.clone()),
+                            Reply::Bulk(x),
+                        ])));
                     }
                 }
             }
@@ -432,7 +511,11 @@ fn try_pop(v: &mut View, name: &str, args: &[Bytes], keys: &[Bytes]) -> Result<O
                 if let Some(items) = cmd::zset::pop_from(v, key, name == "bzpopmax", 1)?
                     && let Some((m, s)) = items.into_iter().next()
                 {
-                    return Ok(Some(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(m), Reply::Double(s)])));
+                    return Ok(Some(Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Bulk(m),
+                        Reply::Double(s),
+                    ])));
                 }
             }
             Ok(None)

@@ -15,7 +15,9 @@ pub fn strict_i64(b: &[u8]) -> Option<i64> {
         return None;
     }
     let digits = b.strip_prefix(b"-").unwrap_or(b);
-    if digits.is_empty() || (digits[0] == b'0' && b.len() > 1) || !digits.iter().all(u8::is_ascii_digit)
+    if digits.is_empty()
+        || (digits[0] == b'0' && b.len() > 1)
+        || !digits.iter().all(u8::is_ascii_digit)
     {
         return None;
     }
@@ -165,7 +167,15 @@ mod tests {
     fn integers_are_strict() {
         assert_eq!(strict_i64(b"-12"), Some(-12));
         assert_eq!(strict_i64(b"0"), Some(0));
-        for bad in [&b"+1"[..], b"01", b" 1", b"1 ", b"", b"-", b"99999999999999999999"] {
+        for bad in [
+            &b"+1"[..],
+            b"01",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-",
+            b"99999999999999999999",
+        ] {
             assert_eq!(strict_i64(bad), None, "{bad:?}");
         }
     }

@@ -13,7 +13,13 @@ use crate::server::Server;
 use crate::session::{Output, Session};
 
 /// Run a command that has no keys. `None` means the replies were written to `out` already.
-pub async fn run(s: &mut Session, server: &Arc<Server>, name: &str, a: &[Bytes], out: &mut Output) -> Result<Option<Reply>, Error> {
+pub async fn run(
+    s: &mut Session,
+    server: &Arc<Server>,
+    name: &str,
+    a: &[Bytes],
+    out: &mut Output,
+) -> Result<Option<Reply>, Error> {
     Ok(Some(match name {
         "ping" => ping(s, a),
         "echo" => Reply::Bulk(a[1].clone()),
@@ -47,7 +53,9 @@ pub fn in_transaction(s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
         "ping" => ping(s, a),
         "echo" => Reply::Bulk(a[1].clone()),
         "time" => srv::time(),
-        _ => Reply::err(format!("ERR '{name}' inside MULTI is not supported by this server")),
+        _ => Reply::err(format!(
+            "ERR '{name}' inside MULTI is not supported by this server"
+        )),
     }
 }
 
@@ -56,7 +64,10 @@ fn ping(s: &Session, a: &[Bytes]) -> Reply {
         return Reply::wrong_args("ping");
     }
     if s.subscriptions() > 0 && !s.resp3 {
-        return Reply::Array(vec![Reply::bulk("pong"), Reply::Bulk(a.get(1).cloned().unwrap_or_default())]);
+        return Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(a.get(1).cloned().unwrap_or_default()),
+        ]);
     }
     match a.get(1) {
         Some(m) => Reply::Bulk(m.clone()),
@@ -67,7 +78,9 @@ fn ping(s: &Session, a: &[Bytes]) -> Reply {
 fn select(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     match super::args::strict_i64(&a[1]) {
         None => Reply::err(errors::NOT_INT),
-        Some(n) if n < 0 || n as usize >= server.keyspace.databases() => Reply::err(errors::DB_RANGE),
+        Some(n) if n < 0 || n as usize >= server.keyspace.databases() => {
+            Reply::err(errors::DB_RANGE)
+        }
         Some(n) => {
             s.db = n as usize;
             server.update_client(s);
@@ -89,7 +102,9 @@ fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Res
 fn auth(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     let result = match a.len() {
         2 if !server.config.auth_required() => {
-            return Reply::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            return Reply::err(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            );
         }
         2 => check_auth(s, server, b"default", &a[1]),
         3 => check_auth(s, server, &a[1], &a[2]),
@@ -120,11 +135,16 @@ fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             name = Some(a[i + 1].clone());
             i += 2;
         } else {
-            return Reply::err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
+            return Reply::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
         }
     }
     if !s.authenticated {
-        return Reply::err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Reply::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
     }
     if let Some(p) = proto {
         s.resp3 = p == 3;
@@ -136,7 +156,10 @@ fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     Reply::Map(vec![
         (Reply::bulk("server"), Reply::bulk("redis")),
         (Reply::bulk("version"), Reply::bulk(srv::VERSION)),
-        (Reply::bulk("proto"), Reply::Int(if s.resp3 { 3 } else { 2 })),
+        (
+            Reply::bulk("proto"),
+            Reply::Int(if s.resp3 { 3 } else { 2 }),
+        ),
         (Reply::bulk("id"), Reply::Int(s.id as i64)),
         (Reply::bulk("mode"), Reply::bulk("standalone")),
         (Reply::bulk("role"), Reply::bulk("master")),
@@ -164,12 +187,20 @@ fn reset(s: &mut Session, server: &Server) -> Reply {
 
 fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    let wrong = || Reply::err(format!("ERR wrong number of arguments for 'client|{sub}' command"));
+    let wrong = || {
+        Reply::err(format!(
+            "ERR wrong number of arguments for 'client|{sub}' command"
+        ))
+    };
     match sub.as_str() {
         "setname" => {
-            let Some(n) = a.get(2).filter(|_| a.len() == 3) else { return wrong() };
+            let Some(n) = a.get(2).filter(|_| a.len() == 3) else {
+                return wrong();
+            };
             if n.iter().any(|&b| b <= b' ' || b > b'~') {
-                return Reply::err("ERR Client names cannot contain spaces, newlines or special characters.");
+                return Reply::err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
             }
             s.name = (!n.is_empty()).then(|| n.clone());
             server.update_client(s);
@@ -182,10 +213,18 @@ fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
         "kill" => client_kill(server, a),
         "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::ok(),
         "help" => Reply::Array(
-            ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GETNAME", "ID", "INFO", "KILL", "LIST", "SETNAME <name>"]
-                .iter()
-                .map(|l| Reply::Simple((*l).into()))
-                .collect(),
+            [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "ID",
+                "INFO",
+                "KILL",
+                "LIST",
+                "SETNAME <name>",
+            ]
+            .iter()
+            .map(|l| Reply::Simple((*l).into()))
+            .collect(),
         ),
         _ => Reply::err(format!(
             "ERR unknown subcommand '{}'. Try CLIENT HELP.",
@@ -226,17 +265,34 @@ fn client_kill(server: &Server, a: &[Bytes]) -> Reply {
 fn subscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out: &mut Output) {
     let kind = if pattern { "psubscribe" } else { "subscribe" };
     for ch in &a[1..] {
-        let set = if pattern { &mut s.patterns } else { &mut s.channels };
+        let set = if pattern {
+            &mut s.patterns
+        } else {
+            &mut s.channels
+        };
         if set.insert(ch.clone()) {
-            server.pubsub.subscribe(pattern, ch.clone(), s.id, s.outbox.clone());
+            server
+                .pubsub
+                .subscribe(pattern, ch.clone(), s.id, s.outbox.clone());
         }
         let n = s.subscriptions() as i64;
-        out.push(&Reply::Push(vec![Reply::bulk(kind), Reply::Bulk(ch.clone()), Reply::Int(n)]), s.resp3);
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk(kind),
+                Reply::Bulk(ch.clone()),
+                Reply::Int(n),
+            ]),
+            s.resp3,
+        );
     }
 }
 
 fn unsubscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out: &mut Output) {
-    let kind = if pattern { "punsubscribe" } else { "unsubscribe" };
+    let kind = if pattern {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    };
     let names: Vec<Bytes> = if a.len() > 1 {
         a[1..].to_vec()
     } else if pattern {
@@ -245,22 +301,38 @@ fn unsubscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out
         s.channels.iter().cloned().collect()
     };
     if names.is_empty() {
-        out.push(&Reply::Push(vec![Reply::bulk(kind), Reply::Nil, Reply::Int(s.subscriptions() as i64)]), s.resp3);
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk(kind),
+                Reply::Nil,
+                Reply::Int(s.subscriptions() as i64),
+            ]),
+            s.resp3,
+        );
     }
     for ch in names {
-        let set = if pattern { &mut s.patterns } else { &mut s.channels };
+        let set = if pattern {
+            &mut s.patterns
+        } else {
+            &mut s.channels
+        };
         if set.remove(&ch) {
             server.pubsub.unsubscribe(pattern, &ch, s.id);
         }
         let n = s.subscriptions() as i64;
-        out.push(&Reply::Push(vec![Reply::bulk(kind), Reply::Bulk(ch), Reply::Int(n)]), s.resp3);
+        out.push(
+            &Reply::Push(vec![Reply::bulk(kind), Reply::Bulk(ch), Reply::Int(n)]),
+            s.resp3,
+        );
     }
 }
 
 fn pubsub(server: &Server, a: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "channels" if a.len() <= 3 => Reply::bulks(server.pubsub.channels(a.get(2).map(|p| &p[..]))),
+        "channels" if a.len() <= 3 => {
+            Reply::bulks(server.pubsub.channels(a.get(2).map(|p| &p[..])))
+        }
         "numsub" => Reply::Array(
             a[2..]
                 .iter()

@@ -20,7 +20,11 @@ pub fn hset(v: &mut View, a: &[Bytes], legacy: bool) -> CmdResult {
     for pair in a[2..].chunks(2) {
         added += i64::from(h.insert(pair[0].clone(), pair[1].clone()));
     }
-    Ok(if legacy { Reply::ok() } else { Reply::Int(added) })
+    Ok(if legacy {
+        Reply::ok()
+    } else {
+        Reply::Int(added)
+    })
 }
 
 pub fn hsetnx(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -35,7 +39,9 @@ pub fn hsetnx(v: &mut View, a: &[Bytes]) -> CmdResult {
 }
 
 pub fn hget(v: &mut View, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::opt_bulk(v.hash(&a[1])?.and_then(|h| h.get(&a[2]).cloned())))
+    Ok(Reply::opt_bulk(
+        v.hash(&a[1])?.and_then(|h| h.get(&a[2]).cloned()),
+    ))
 }
 
 pub fn hmget(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -78,7 +84,11 @@ pub fn hexists(v: &mut View, a: &[Bytes]) -> CmdResult {
 /// HKEYS, HVALS and HGETALL.
 pub fn hgetall(v: &mut View, a: &[Bytes], keys: bool, vals: bool) -> CmdResult {
     let Some(h) = v.hash(&a[1])? else {
-        return Ok(if keys && vals { Reply::Map(vec![]) } else { Reply::Array(vec![]) });
+        return Ok(if keys && vals {
+            Reply::Map(vec![])
+        } else {
+            Reply::Array(vec![])
+        });
     };
     Ok(match (keys, vals) {
         (true, true) => Reply::Map(
@@ -98,9 +108,13 @@ pub fn hincrby(v: &mut View, a: &[Bytes]) -> CmdResult {
     };
     let cur = match h.map().get(&a[2]) {
         None => 0,
-        Some(s) => args::strict_i64(s).ok_or_else(|| Reply::err("ERR hash value is not an integer"))?,
+        Some(s) => {
+            args::strict_i64(s).ok_or_else(|| Reply::err("ERR hash value is not an integer"))?
+        }
     };
-    let new = cur.checked_add(by).ok_or_else(|| Reply::err(errors::OVERFLOW))?;
+    let new = cur
+        .checked_add(by)
+        .ok_or_else(|| Reply::err(errors::OVERFLOW))?;
     h.insert(a[2].clone(), args::int_bytes(new));
     Ok(Reply::Int(new))
 }
@@ -132,18 +146,27 @@ pub fn hrandfield(v: &mut View, a: &[Bytes]) -> CmdResult {
     };
     let resp3 = v.resp3;
     let Some(h) = v.hash(&a[1])? else {
-        return Ok(if count.is_some() { Reply::Array(vec![]) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
     };
     let fields: Vec<(&Bytes, &Bytes)> = h.iter().collect();
     let picks = super::random_picks(fields.len(), count);
     let Some(_) = count else {
-        return Ok(picks.first().map_or(Reply::Nil, |&i| Reply::Bulk(fields[i].0.clone())));
+        return Ok(picks
+            .first()
+            .map_or(Reply::Nil, |&i| Reply::Bulk(fields[i].0.clone())));
     };
     let mut out = Vec::new();
     for i in picks {
         let (f, x) = fields[i];
         if with_values && resp3 {
-            out.push(Reply::Array(vec![Reply::Bulk(f.clone()), Reply::Bulk(x.clone())]));
+            out.push(Reply::Array(vec![
+                Reply::Bulk(f.clone()),
+                Reply::Bulk(x.clone()),
+            ]));
         } else {
             out.push(Reply::Bulk(f.clone()));
             if with_values {
@@ -173,7 +196,10 @@ pub fn hscan(v: &mut View, a: &[Bytes]) -> CmdResult {
             out.push(x);
         }
     }
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::bulks(out)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::bulks(out),
+    ]))
 }
 
 pub fn scan_cursor(b: &[u8]) -> Result<u64, Reply> {

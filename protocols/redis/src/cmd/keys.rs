@@ -25,9 +25,7 @@ pub fn exists(v: &mut View, a: &[Bytes]) -> CmdResult {
 
 pub fn type_(v: &mut View, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Simple(
-        v.get(&a[1])?
-            .map_or("none", |e| e.value.type_name())
-            .into(),
+        v.get(&a[1])?.map_or("none", |e| e.value.type_name()).into(),
     ))
 }
 
@@ -86,14 +84,23 @@ pub fn expire(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdRes
             _ if is(opt, "xx") => xx = true,
             _ if is(opt, "gt") => gt = true,
             _ if is(opt, "lt") => lt = true,
-            _ => return Err(Reply::err(format!("ERR Unsupported option {}", String::from_utf8_lossy(opt)))),
+            _ => {
+                return Err(Reply::err(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )));
+            }
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(Reply::err("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(Reply::err(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(Reply::err("ERR GT and LT options at the same time are not compatible"));
+        return Err(Reply::err(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     let Some(current) = v.ttl_of(key)? else {
         return Ok(Reply::Int(0));
@@ -140,10 +147,16 @@ pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
     if is(sub, "help") {
         return Ok(Reply::Array(
-            ["OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "ENCODING <key>", "FREQ <key>", "IDLETIME <key>", "REFCOUNT <key>"]
-                .iter()
-                .map(|s| Reply::Simple((*s).into()))
-                .collect(),
+            [
+                "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ENCODING <key>",
+                "FREQ <key>",
+                "IDLETIME <key>",
+                "REFCOUNT <key>",
+            ]
+            .iter()
+            .map(|s| Reply::Simple((*s).into()))
+            .collect(),
         ));
     }
     let Some(key) = a.get(2).filter(|_| a.len() == 3) else {
@@ -164,7 +177,9 @@ pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
             Value::List(_) => "quicklist",
             Value::Hash(h) if h.len() <= 128 => "listpack",
             Value::Hash(_) => "hashtable",
-            Value::Set(s) if s.iter().all(|m| args::strict_i64(m).is_some()) && s.len() <= 512 => "intset",
+            Value::Set(s) if s.iter().all(|m| args::strict_i64(m).is_some()) && s.len() <= 512 => {
+                "intset"
+            }
             Value::Set(_) => "hashtable",
             Value::ZSet(z) if z.len() <= 128 => "listpack",
             Value::ZSet(_) => "skiplist",

@@ -31,9 +31,14 @@ pub fn pop(v: &mut View, a: &[Bytes], left: bool) -> CmdResult {
     }
     let count = a.get(2).map(|c| args::count(c)).transpose()?;
     let Some(mut l) = v.list_mut(&a[1], false)? else {
-        return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
     };
-    let take = |l: &mut crate::store::view::ListMut| if left { l.pop_front() } else { l.pop_back() };
+    let take =
+        |l: &mut crate::store::view::ListMut| if left { l.pop_front() } else { l.pop_back() };
     match count {
         None => Ok(Reply::opt_bulk(take(&mut l))),
         Some(n) => {
@@ -49,7 +54,9 @@ pub fn pop(v: &mut View, a: &[Bytes], left: bool) -> CmdResult {
 }
 
 pub fn llen(v: &mut View, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::Int(v.list(&a[1])?.map_or(0, |l| l.items.len() as i64)))
+    Ok(Reply::Int(
+        v.list(&a[1])?.map_or(0, |l| l.items.len() as i64),
+    ))
 }
 
 pub fn lrange(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -73,7 +80,9 @@ pub fn lindex(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(l) = v.list(&a[1])? else {
         return Ok(Reply::Nil);
     };
-    Ok(Reply::opt_bulk(index_of(i, l.items.len()).map(|i| l.items[i].clone())))
+    Ok(Reply::opt_bulk(
+        index_of(i, l.items.len()).map(|i| l.items[i].clone()),
+    ))
 }
 
 pub fn lset(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -112,7 +121,11 @@ pub fn lrem(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     let items = &l.list().items;
-    let limit = if count == 0 { usize::MAX } else { count.unsigned_abs() as usize };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
     let mut drop = vec![false; items.len()];
     let mut removed = 0;
     let order: Box<dyn Iterator<Item = usize>> = if count < 0 {
@@ -171,19 +184,29 @@ pub fn lpos(v: &mut View, a: &[Bytes]) -> CmdResult {
         if is(&a[i], "rank") {
             rank = int(val)?;
             if rank == 0 {
-                return Err(Reply::err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+                return Err(Reply::err(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
             }
         } else if is(&a[i], "count") {
-            count = Some(int(val).and_then(|n| usize::try_from(n).map_err(|_| Reply::err("ERR COUNT can't be negative")))?);
+            count = Some(int(val).and_then(|n| {
+                usize::try_from(n).map_err(|_| Reply::err("ERR COUNT can't be negative"))
+            })?);
         } else if is(&a[i], "maxlen") {
-            maxlen = int(val).and_then(|n| usize::try_from(n).map_err(|_| Reply::err("ERR MAXLEN can't be negative")))?;
+            maxlen = int(val).and_then(|n| {
+                usize::try_from(n).map_err(|_| Reply::err("ERR MAXLEN can't be negative"))
+            })?;
         } else {
             return Err(syntax());
         }
         i += 2;
     }
     let Some(l) = v.list(&a[1])? else {
-        return Ok(if count.is_some() { Reply::Array(vec![]) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
     };
     let n = l.items.len();
     let scan = if maxlen == 0 { n } else { maxlen.min(n) };
@@ -228,7 +251,13 @@ fn side(arg: &[u8]) -> Result<bool, Reply> {
 }
 
 /// Move one element between lists; the shared step of LMOVE, RPOPLPUSH and BLMOVE.
-pub fn move_one(v: &mut View, src: &Bytes, dst: &Bytes, from_left: bool, to_left: bool) -> CmdResult {
+pub fn move_one(
+    v: &mut View,
+    src: &Bytes,
+    dst: &Bytes,
+    from_left: bool,
+    to_left: bool,
+) -> CmdResult {
     // Type-check the destination before taking anything from the source.
     if v.list(src)?.is_none() {
         return Ok(Reply::Nil);
@@ -238,7 +267,11 @@ pub fn move_one(v: &mut View, src: &Bytes, dst: &Bytes, from_left: bool, to_left
         let Some(mut l) = v.list_mut(src, false)? else {
             return Ok(Reply::Nil);
         };
-        if from_left { l.pop_front() } else { l.pop_back() }
+        if from_left {
+            l.pop_front()
+        } else {
+            l.pop_back()
+        }
     };
     let Some(x) = popped else {
         return Ok(Reply::Nil);
@@ -285,7 +318,10 @@ pub fn lmpop(v: &mut View, a: &[Bytes]) -> CmdResult {
             {
                 out.push(x);
             }
-            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::bulks(out)]));
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::bulks(out),
+            ]));
         }
     }
     Ok(Reply::NilArray)

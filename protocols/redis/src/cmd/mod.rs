@@ -1,16 +1,16 @@
 //! Commands: one file per family, and the single dispatch match for commands on keys.
 
 pub mod args;
+pub mod connection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod script;
+pub mod server;
 pub mod set;
 pub mod string;
 pub mod table;
 pub mod zset;
-pub mod connection;
-pub mod script;
-pub mod server;
 
 use bytes::Bytes;
 
@@ -39,7 +39,9 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "incrby" => string::incr_by(v, &a[1], args::int(&a[2])?),
         "decrby" => {
             let by = args::int(&a[2])?;
-            let by = by.checked_neg().ok_or_else(|| Reply::err("ERR decrement would overflow"))?;
+            let by = by
+                .checked_neg()
+                .ok_or_else(|| Reply::err("ERR decrement would overflow"))?;
             string::incr_by(v, &a[1], by)
         }
         "incrbyfloat" => string::incrbyfloat(v, a),
@@ -161,7 +163,9 @@ pub fn numkeys(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
     }
     let n = n as usize;
     if n > a.len() - 1 {
-        return Err(Reply::err("ERR Number of keys can't be greater than number of args"));
+        return Err(Reply::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     Ok((&a[1..=n], &a[n + 1..]))
 }
@@ -198,7 +202,9 @@ pub fn random_picks(len: usize, count: Option<i64>) -> Vec<usize> {
     }
     match count {
         None => vec![random_index(len)],
-        Some(c) if c < 0 => (0..c.unsigned_abs().min(1 << 20)).map(|_| random_index(len)).collect(),
+        Some(c) if c < 0 => (0..c.unsigned_abs().min(1 << 20))
+            .map(|_| random_index(len))
+            .collect(),
         Some(c) => {
             let c = (c as usize).min(len);
             let mut idx: Vec<usize> = (0..len).collect();

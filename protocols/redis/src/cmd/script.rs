@@ -54,7 +54,9 @@ pub fn split_eval(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
     }
     let n = n as usize;
     if n > a.len() - 3 {
-        return Err(Reply::err("ERR Number of keys can't be greater than number of args"));
+        return Err(Reply::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     Ok((&a[3..3 + n], &a[3 + n..]))
 }
@@ -65,7 +67,9 @@ pub fn check_same_slot(keys: &[Bytes]) -> Result<(), Reply> {
     if let Some(first) = slots.next()
         && slots.any(|s| s != first)
     {
-        return Err(Reply::err("CROSSSLOT Keys in request don't hash to the same slot"));
+        return Err(Reply::err(
+            "CROSSSLOT Keys in request don't hash to the same slot",
+        ));
     }
     Ok(())
 }
@@ -75,7 +79,8 @@ pub fn check_same_slot(keys: &[Bytes]) -> Result<(), Reply> {
 pub fn run(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {
     let resp3 = v.resp3;
     v.resp3 = false;
-    let reply = run_inner(v, body, keys, argv).unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body)));
+    let reply =
+        run_inner(v, body, keys, argv).unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body)));
     v.resp3 = resp3;
     reply
 }
@@ -126,7 +131,10 @@ fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua:
                 };
                 match reply {
                     Reply::Error(e) if raise => {
-                        let line = lua.inspect_stack(1, |d| d.current_line()).flatten().unwrap_or(0);
+                        let line = lua
+                            .inspect_stack(1, |d| d.current_line())
+                            .flatten()
+                            .unwrap_or(0);
                         Err(mlua::Error::external(ScriptError { message: e, line }))
                     }
                     r => reply_to_lua(lua, r),
@@ -172,7 +180,9 @@ fn lua_error_reply(e: &mlua::Error, sha: &str) -> Reply {
                 break;
             }
             mlua::Error::SyntaxError { message, .. } => {
-                return Reply::err(format!("ERR Error compiling script (new function): {message}"));
+                return Reply::err(format!(
+                    "ERR Error compiling script (new function): {message}"
+                ));
             }
             _ => break,
         }
@@ -184,7 +194,9 @@ fn lua_error_reply(e: &mlua::Error, sha: &str) -> Reply {
         .strip_prefix("user_script:")
         .and_then(|r| r.split(':').next())
         .unwrap_or("0");
-    Reply::err(format!("ERR {first} script: {sha}, on @user_script:{line}."))
+    Reply::err(format!(
+        "ERR {first} script: {sha}, on @user_script:{line}."
+    ))
 }
 
 fn bytes_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
@@ -310,14 +322,26 @@ pub fn script(scripts: &Scripts, a: &[Bytes]) -> Reply {
     let sub = &a[1];
     if is(sub, "load") && a.len() == 3 {
         let body = a[2].clone();
-        if let Err(e) = Lua::new().load(&body[..]).set_name("@user_script").into_function() {
+        if let Err(e) = Lua::new()
+            .load(&body[..])
+            .set_name("@user_script")
+            .into_function()
+        {
             let msg = e.to_string();
-            return Reply::err(format!("ERR Error compiling script (new function): {}", msg.lines().next().unwrap_or_default()));
+            return Reply::err(format!(
+                "ERR Error compiling script (new function): {}",
+                msg.lines().next().unwrap_or_default()
+            ));
         }
         return Reply::bulk(scripts.load(body));
     }
     if is(sub, "exists") && a.len() >= 3 {
-        return Reply::Array(a[2..].iter().map(|s| Reply::Int(i64::from(scripts.exists(s)))).collect());
+        return Reply::Array(
+            a[2..]
+                .iter()
+                .map(|s| Reply::Int(i64::from(scripts.exists(s))))
+                .collect(),
+        );
     }
     if is(sub, "flush") && a.len() <= 3 {
         scripts.flush();

@@ -15,16 +15,33 @@ use crate::store::View;
 /// The Redis version this front-end answers as.
 pub const VERSION: &str = "7.0.15";
 
-pub async fn run(s: &mut Session, server: &Arc<Server>, name: &str, a: &[Bytes], out: &mut Output) -> Result<Option<Reply>, Error> {
+pub async fn run(
+    s: &mut Session,
+    server: &Arc<Server>,
+    name: &str,
+    a: &[Bytes],
+    out: &mut Output,
+) -> Result<Option<Reply>, Error> {
     Ok(Some(match name {
-        "info" => Reply::Verbatim(server.info(a.get(1).map(|x| String::from_utf8_lossy(x).to_ascii_lowercase())).await),
+        "info" => Reply::Verbatim(
+            server
+                .info(
+                    a.get(1)
+                        .map(|x| String::from_utf8_lossy(x).to_ascii_lowercase()),
+                )
+                .await,
+        ),
         "config" => config(server, a),
         "command" => command(a),
         "time" => time(),
         "lastsave" => Reply::Int(server.started_unix()),
         "save" | "bgsave" => {
             // Every acknowledged write is durable already; there is nothing to save.
-            if name == "save" { Reply::ok() } else { Reply::Simple("Background saving started".into()) }
+            if name == "save" {
+                Reply::ok()
+            } else {
+                Reply::Simple("Background saving started".into())
+            }
         }
         "cluster" => cluster(a),
         "flushall" => {
@@ -32,7 +49,9 @@ pub async fn run(s: &mut Session, server: &Arc<Server>, name: &str, a: &[Bytes],
                 return Ok(Some(super::args::syntax()));
             }
             for db in 0..server.keyspace.databases() {
-                let Some(d) = server.keyspace.db(db) else { continue };
+                let Some(d) = server.keyspace.db(db) else {
+                    continue;
+                };
                 let mut shards = Vec::new();
                 for i in 0..d.shard_count() {
                     shards.push((i, d.shard(i).await?));
@@ -105,7 +124,10 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
             let values = config_values(server);
             let mut out = Vec::new();
             for (k, val) in &values {
-                if a[2..].iter().any(|p| glob(&p.to_ascii_lowercase(), k.as_bytes())) {
+                if a[2..]
+                    .iter()
+                    .any(|p| glob(&p.to_ascii_lowercase(), k.as_bytes()))
+                {
                     out.push((Reply::bulk(*k), Reply::bulk(val.clone())));
                 }
             }
@@ -140,7 +162,12 @@ fn info_of(spec: &Spec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(spec.name),
         Reply::Int(spec.arity.into()),
-        Reply::Set(spec.flags.iter().map(|f| Reply::Simple((*f).into())).collect()),
+        Reply::Set(
+            spec.flags
+                .iter()
+                .map(|f| Reply::Simple((*f).into()))
+                .collect(),
+        ),
         Reply::Int(f),
         Reply::Int(l),
         Reply::Int(s),
@@ -153,7 +180,10 @@ fn info_of(spec: &Spec) -> Reply {
 
 fn docs_of(spec: &Spec) -> Reply {
     Reply::Map(vec![
-        (Reply::bulk("summary"), Reply::bulk(format!("{} command", spec.name.to_ascii_uppercase()))),
+        (
+            Reply::bulk("summary"),
+            Reply::bulk(format!("{} command", spec.name.to_ascii_uppercase())),
+        ),
         (Reply::bulk("since"), Reply::bulk("1.0.0")),
         (Reply::bulk("group"), Reply::bulk(spec.group)),
     ])
@@ -164,25 +194,42 @@ fn command(a: &[Bytes]) -> Reply {
         return Reply::Array(COMMANDS.iter().map(info_of).collect());
     };
     let sub = String::from_utf8_lossy(sub).to_ascii_lowercase();
-    let named = || a[2..].iter().map(|n| lookup(&String::from_utf8_lossy(n).to_ascii_lowercase()));
+    let named = || {
+        a[2..]
+            .iter()
+            .map(|n| lookup(&String::from_utf8_lossy(n).to_ascii_lowercase()))
+    };
     match sub.as_str() {
         "count" => Reply::Int(COMMANDS.len() as i64),
-        "info" => Reply::Array(named().map(|s| s.map_or(Reply::NilArray, info_of)).collect()),
-        "docs" if a.len() == 2 => Reply::Map(COMMANDS.iter().map(|s| (Reply::bulk(s.name), docs_of(s))).collect()),
-        "docs" => Reply::Map(named().flatten().map(|s| (Reply::bulk(s.name), docs_of(s))).collect()),
+        "info" => Reply::Array(
+            named()
+                .map(|s| s.map_or(Reply::NilArray, info_of))
+                .collect(),
+        ),
+        "docs" if a.len() == 2 => Reply::Map(
+            COMMANDS
+                .iter()
+                .map(|s| (Reply::bulk(s.name), docs_of(s)))
+                .collect(),
+        ),
+        "docs" => Reply::Map(
+            named()
+                .flatten()
+                .map(|s| (Reply::bulk(s.name), docs_of(s)))
+                .collect(),
+        ),
         "list" => Reply::Array(COMMANDS.iter().map(|s| Reply::bulk(s.name)).collect()),
         "getkeys" if a.len() >= 3 => {
             let args = &a[2..];
             match lookup(&String::from_utf8_lossy(&args[0]).to_ascii_lowercase()) {
-                Some(Spec { keys: super::table::Keys::At(f, l, st), .. }) => {
-                    Reply::bulks(super::table::keys_at(args, *f, *l, *st).cloned())
-                }
+                Some(Spec {
+                    keys: super::table::Keys::At(f, l, st),
+                    ..
+                }) => Reply::bulks(super::table::keys_at(args, *f, *l, *st).cloned()),
                 Some(_) => Reply::err("ERR The command has no key arguments"),
                 None => Reply::err("ERR Invalid command specified"),
             }
         }
-        _ => Reply::err(format!(
-            "ERR unknown subcommand '{sub}'. Try COMMAND HELP."
-        )),
+        _ => Reply::err(format!("ERR unknown subcommand '{sub}'. Try COMMAND HELP.")),
     }
 }

@@ -24,7 +24,9 @@ pub fn srem(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut s) = v.set_mut(&a[1], false)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(a[2..].iter().filter(|m| s.remove(m)).count() as i64))
+    Ok(Reply::Int(
+        a[2..].iter().filter(|m| s.remove(m)).count() as i64
+    ))
 }
 
 pub fn smembers(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -61,7 +63,11 @@ pub fn spop(v: &mut View, a: &[Bytes]) -> CmdResult {
     }
     let count = a.get(2).map(|c| args::count(c)).transpose()?;
     let Some(mut s) = v.set_mut(&a[1], false)? else {
-        return Ok(if count.is_some() { Reply::Set(vec![]) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Set(vec![])
+        } else {
+            Reply::Nil
+        });
     };
     let members: Vec<Bytes> = s.set().iter().cloned().collect();
     let picks = super::random_picks(members.len(), Some(count.unwrap_or(1) as i64));
@@ -82,11 +88,18 @@ pub fn srandmember(v: &mut View, a: &[Bytes]) -> CmdResult {
     }
     let count = a.get(2).map(|c| int(c)).transpose()?;
     let Some(s) = v.set(&a[1])? else {
-        return Ok(if count.is_some() { Reply::Array(vec![]) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
     };
     let members: Vec<&Bytes> = s.iter().collect();
     let picks = super::random_picks(members.len(), count.or(Some(1)));
-    let out: Vec<Reply> = picks.into_iter().map(|i| Reply::Bulk(members[i].clone())).collect();
+    let out: Vec<Reply> = picks
+        .into_iter()
+        .map(|i| Reply::Bulk(members[i].clone()))
+        .collect();
     Ok(match count {
         None => out.into_iter().next().unwrap_or(Reply::Nil),
         Some(_) => Reply::Array(out),
@@ -172,5 +185,8 @@ pub fn sscan(v: &mut View, a: &[Bytes]) -> CmdResult {
     let page = page
         .into_iter()
         .filter(|m| opts.pattern.as_ref().is_none_or(|p| args::glob(p, m)));
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::bulks(page)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::bulks(page),
+    ]))
 }

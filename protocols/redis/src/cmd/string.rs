@@ -44,9 +44,14 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
     while i < a.len() {
         let opt = &a[i];
         let next = a.get(i + 1);
-        let timed = [("ex", 1000, false), ("px", 1, false), ("exat", 1000, true), ("pxat", 1, true)]
-            .into_iter()
-            .find(|(w, _, _)| is(opt, w));
+        let timed = [
+            ("ex", 1000, false),
+            ("px", 1, false),
+            ("exat", 1000, true),
+            ("pxat", 1, true),
+        ]
+        .into_iter()
+        .find(|(w, _, _)| is(opt, w));
         if let Some((_, unit, abs)) = timed {
             let (Some(n), false) = (next, ttl_given) else {
                 return Err(syntax());
@@ -73,7 +78,11 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
     let old = if get { v.get_str(key)? } else { None };
     let exists = v.exists(key)?;
     if (nx && exists) || (xx && !exists) {
-        return Ok(if get { Reply::opt_bulk(old) } else { Reply::Nil });
+        return Ok(if get {
+            Reply::opt_bulk(old)
+        } else {
+            Reply::Nil
+        });
     }
     let expires_at = match ttl {
         Ttl::Clear => None,
@@ -81,7 +90,11 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
         Ttl::Keep => v.ttl_of(key)?.flatten(),
     };
     v.set_str(key, value, expires_at)?;
-    Ok(if get { Reply::opt_bulk(old) } else { Reply::ok() })
+    Ok(if get {
+        Reply::opt_bulk(old)
+    } else {
+        Reply::ok()
+    })
 }
 
 pub fn setnx(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -119,9 +132,14 @@ pub fn getex(v: &mut View, a: &[Bytes]) -> CmdResult {
     let mut i = 2;
     while i < a.len() {
         let opt = &a[i];
-        let timed = [("ex", 1000, false), ("px", 1, false), ("exat", 1000, true), ("pxat", 1, true)]
-            .into_iter()
-            .find(|(w, _, _)| is(opt, w));
+        let timed = [
+            ("ex", 1000, false),
+            ("px", 1, false),
+            ("exat", 1000, true),
+            ("pxat", 1, true),
+        ]
+        .into_iter()
+        .find(|(w, _, _)| is(opt, w));
         if let Some((_, unit, abs)) = timed {
             let (Some(n), None) = (a.get(i + 1), &change) else {
                 return Err(syntax());
@@ -208,7 +226,9 @@ pub fn append(v: &mut View, a: &[Bytes]) -> CmdResult {
     let key = &a[1];
     let cur = v.get_str(key)?.unwrap_or_default();
     if cur.len() + a[2].len() > MAX_STRING {
-        return Err(Reply::err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(Reply::err(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     let mut buf = BytesMut::with_capacity(cur.len() + a[2].len());
     buf.extend_from_slice(&cur);
@@ -248,7 +268,9 @@ pub fn setrange(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(cur.map_or(0, |c| c.len() as i64)));
     }
     if offset.saturating_add(patch.len()) > MAX_STRING {
-        return Err(Reply::err("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(Reply::err(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     let cur = cur.unwrap_or_default();
     let mut buf = BytesMut::from(&cur[..]);

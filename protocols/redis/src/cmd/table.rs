@@ -49,7 +49,13 @@ const C: &[&str] = &["fast", "loading", "stale"];
 const A: &[&str] = &["admin", "noscript"];
 const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const M: &[&str] = &["noscript", "loading", "stale", "fast"];
-const S: &[&str] = &["noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"];
+const S: &[&str] = &[
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
 
 macro_rules! specs {
     ($( $name:literal $arity:literal $flags:ident $keys:expr, $group:literal; )*) => {
@@ -138,7 +144,12 @@ pub fn lookup(name: &str) -> Option<&'static Spec> {
 }
 
 /// The keys of a command with fixed key positions.
-pub fn keys_at<'a>(args: &'a [bytes::Bytes], first: i32, last: i32, step: i32) -> impl Iterator<Item = &'a bytes::Bytes> {
+pub fn keys_at<'a>(
+    args: &'a [bytes::Bytes],
+    first: i32,
+    last: i32,
+    step: i32,
+) -> impl Iterator<Item = &'a bytes::Bytes> {
     let n = args.len() as i32;
     let last = if last < 0 { n + last } else { last.min(n - 1) };
     let first = first.max(0);

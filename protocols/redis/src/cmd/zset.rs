@@ -13,7 +13,8 @@ const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
 pub fn zadd(v: &mut View, a: &[Bytes]) -> CmdResult {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
     let mut i = 2;
     while i < a.len() {
         let o = &a[i];
@@ -33,13 +34,19 @@ pub fn zadd(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Err(syntax());
     }
     if nx && xx {
-        return Err(Reply::err("ERR XX and NX options at the same time are not compatible"));
+        return Err(Reply::err(
+            "ERR XX and NX options at the same time are not compatible",
+        ));
     }
     if (gt && nx) || (lt && nx) || (gt && lt) {
-        return Err(Reply::err("ERR GT, LT, and/or NX options at the same time are not compatible"));
+        return Err(Reply::err(
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
     }
     if incr && pairs.len() > 2 {
-        return Err(Reply::err("ERR INCR option supports a single increment-element pair"));
+        return Err(Reply::err(
+            "ERR INCR option supports a single increment-element pair",
+        ));
     }
     let mut parsed = Vec::with_capacity(pairs.len() / 2);
     for p in pairs.chunks(2) {
@@ -104,7 +111,9 @@ pub fn zrem(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut z) = v.zset_mut(&a[1], false)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(a[2..].iter().filter(|m| z.remove(m).is_some()).count() as i64))
+    Ok(Reply::Int(
+        a[2..].iter().filter(|m| z.remove(m).is_some()).count() as i64,
+    ))
 }
 
 pub fn zscore(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -132,7 +141,11 @@ pub fn zrank(v: &mut View, a: &[Bytes], rev: bool) -> CmdResult {
         return Ok(Reply::Nil);
     };
     Ok(z.rank(&a[2]).map_or(Reply::Nil, |r| {
-        Reply::Int(if rev { (z.len() - 1 - r) as i64 } else { r as i64 })
+        Reply::Int(if rev {
+            (z.len() - 1 - r) as i64
+        } else {
+            r as i64
+        })
     }))
 }
 
@@ -153,11 +166,19 @@ fn score_bound(b: &[u8]) -> Result<ScoreBound, Reply> {
 }
 
 fn above(s: f64, min: ScoreBound) -> bool {
-    if min.exclusive { s > min.value } else { s >= min.value }
+    if min.exclusive {
+        s > min.value
+    } else {
+        s >= min.value
+    }
 }
 
 fn below(s: f64, max: ScoreBound) -> bool {
-    if max.exclusive { s < max.value } else { s <= max.value }
+    if max.exclusive {
+        s < max.value
+    } else {
+        s <= max.value
+    }
 }
 
 /// One end of a lex range: `-`, `+`, `[x` inclusive, `(x` exclusive.
@@ -211,17 +232,33 @@ struct RangeSpec {
 }
 
 /// Members of `z` selected by `spec` from the `start`/`stop` arguments, in reply order.
-fn select(z: &ZSet, start: &Bytes, stop: &Bytes, spec: &RangeSpec) -> Result<Vec<(Bytes, f64)>, Reply> {
+fn select(
+    z: &ZSet,
+    start: &Bytes,
+    stop: &Bytes,
+    spec: &RangeSpec,
+) -> Result<Vec<(Bytes, f64)>, Reply> {
     // With REV, BYSCORE and BYLEX take max before min.
-    let (lo, hi) = if spec.rev && !matches!(spec.by, By::Rank) { (stop, start) } else { (start, stop) };
-    let ordered: Box<dyn Iterator<Item = (&Bytes, f64)>> =
-        if spec.rev { Box::new(z.iter().rev()) } else { Box::new(z.iter()) };
+    let (lo, hi) = if spec.rev && !matches!(spec.by, By::Rank) {
+        (stop, start)
+    } else {
+        (start, stop)
+    };
+    let ordered: Box<dyn Iterator<Item = (&Bytes, f64)>> = if spec.rev {
+        Box::new(z.iter().rev())
+    } else {
+        Box::new(z.iter())
+    };
     let picked: Vec<(Bytes, f64)> = match spec.by {
         By::Rank => {
             let (s, e) = (int(lo)?, int(hi)?);
             match args::range(s, e, z.len()) {
                 None => vec![],
-                Some((s, e)) => ordered.skip(s).take(e - s + 1).map(|(m, sc)| (m.clone(), sc)).collect(),
+                Some((s, e)) => ordered
+                    .skip(s)
+                    .take(e - s + 1)
+                    .map(|(m, sc)| (m.clone(), sc))
+                    .collect(),
             }
         }
         By::Score => {
@@ -245,7 +282,11 @@ fn select(z: &ZSet, start: &Bytes, stop: &Bytes, spec: &RangeSpec) -> Result<Vec
             if off < 0 {
                 return Ok(vec![]);
             }
-            let count = if count < 0 { usize::MAX } else { count as usize };
+            let count = if count < 0 {
+                usize::MAX
+            } else {
+                count as usize
+            };
             picked.into_iter().skip(off as usize).take(count).collect()
         }
     })
@@ -304,10 +345,14 @@ pub fn zrange(v: &mut View, a: &[Bytes], by: By2, rev: bool) -> CmdResult {
     };
     let spec = range_opts(&a[4..], base)?;
     if spec.limit.is_some() && matches!(spec.by, By::Rank) {
-        return Err(Reply::err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+        return Err(Reply::err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if spec.withscores && matches!(spec.by, By::Lex) {
-        return Err(Reply::err("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
+        return Err(Reply::err(
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
     }
     let resp3 = v.resp3;
     let Some(z) = v.zset(&a[1])? else {
@@ -360,14 +405,28 @@ pub fn zremrange(v: &mut View, a: &[Bytes], by: By2) -> CmdResult {
 }
 
 /// ZPOPMIN/ZPOPMAX of one key; `None` when it is empty.
-pub fn pop_from(v: &mut View, key: &Bytes, max: bool, count: usize) -> Result<Option<Vec<(Bytes, f64)>>, Reply> {
+pub fn pop_from(
+    v: &mut View,
+    key: &Bytes,
+    max: bool,
+    count: usize,
+) -> Result<Option<Vec<(Bytes, f64)>>, Reply> {
     let Some(mut z) = v.zset_mut(key, false)? else {
         return Ok(None);
     };
     let picked: Vec<(Bytes, f64)> = if max {
-        z.zset().iter().rev().take(count).map(|(m, s)| (m.clone(), s)).collect()
+        z.zset()
+            .iter()
+            .rev()
+            .take(count)
+            .map(|(m, s)| (m.clone(), s))
+            .collect()
     } else {
-        z.zset().iter().take(count).map(|(m, s)| (m.clone(), s)).collect()
+        z.zset()
+            .iter()
+            .take(count)
+            .map(|(m, s)| (m.clone(), s))
+            .collect()
     };
     for (m, _) in &picked {
         z.remove(m);
@@ -401,21 +460,38 @@ pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
     let dst = &a[1];
     let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
     let (keys, rest) = super::numkeys(&a[2..]).map_err(|e| match e {
-        Reply::Error(m) if m.contains("numkeys") => Reply::err(format!("ERR at least 1 input key is needed for '{name}' command")),
+        Reply::Error(m) if m.contains("numkeys") => Reply::err(format!(
+            "ERR at least 1 input key is needed for '{name}' command"
+        )),
         other => other,
     })?;
     let mut weights = vec![1.0; keys.len()];
     let mut agg = 0u8; // 0 sum, 1 min, 2 max
     let mut i = 0;
     while i < rest.len() {
-        if is(&rest[i], "weights") && !matches!(op, super::set::Op::Diff) && i + keys.len() < rest.len() {
+        if is(&rest[i], "weights")
+            && !matches!(op, super::set::Op::Diff)
+            && i + keys.len() < rest.len()
+        {
             for (w, arg) in weights.iter_mut().zip(&rest[i + 1..]) {
-                *w = args::float_of(arg).ok_or_else(|| Reply::err("ERR weight value is not a float"))?;
+                *w = args::float_of(arg)
+                    .ok_or_else(|| Reply::err("ERR weight value is not a float"))?;
             }
             i += keys.len() + 1;
-        } else if is(&rest[i], "aggregate") && !matches!(op, super::set::Op::Diff) && i + 1 < rest.len() {
+        } else if is(&rest[i], "aggregate")
+            && !matches!(op, super::set::Op::Diff)
+            && i + 1 < rest.len()
+        {
             let w = &rest[i + 1];
-            agg = if is(w, "sum") { 0 } else if is(w, "min") { 1 } else if is(w, "max") { 2 } else { return Err(syntax()) };
+            agg = if is(w, "sum") {
+                0
+            } else if is(w, "min") {
+                1
+            } else if is(w, "max") {
+                2
+            } else {
+                return Err(syntax());
+            };
             i += 2;
         } else {
             return Err(syntax());
@@ -466,7 +542,9 @@ pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
             'members: for (m, s) in first.iter() {
                 let mut acc = s * weights[0];
                 for (z, w) in inputs.iter().zip(&weights).skip(1) {
-                    let Some(t) = z.score(m) else { continue 'members };
+                    let Some(t) = z.score(m) else {
+                        continue 'members;
+                    };
                     acc = combine(acc, t * w);
                 }
                 out.insert(m.clone(), if acc.is_nan() { 0.0 } else { acc });
@@ -494,13 +572,20 @@ pub fn zrandmember(v: &mut View, a: &[Bytes]) -> CmdResult {
     };
     let resp3 = v.resp3;
     let Some(z) = v.zset(&a[1])? else {
-        return Ok(if count.is_some() { Reply::Array(vec![]) } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::Array(vec![])
+        } else {
+            Reply::Nil
+        });
     };
     let members: Vec<(Bytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
     let picks = super::random_picks(members.len(), count.or(Some(1)));
     let chosen: Vec<(Bytes, f64)> = picks.into_iter().map(|i| members[i].clone()).collect();
     match count {
-        None => Ok(chosen.into_iter().next().map_or(Reply::Nil, |(m, _)| Reply::Bulk(m))),
+        None => Ok(chosen
+            .into_iter()
+            .next()
+            .map_or(Reply::Nil, |(m, _)| Reply::Bulk(m))),
         Some(_) => Ok(scored_reply(chosen, withscores, resp3)),
     }
 }
@@ -524,5 +609,8 @@ pub fn zscan(v: &mut View, a: &[Bytes]) -> CmdResult {
             out.push(Reply::bulk(crate::codec::format_double(s)));
         }
     }
-    Ok(Reply::Array(vec![Reply::bulk(next.to_string()), Reply::Array(out)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::Array(out),
+    ]))
 }

@@ -221,7 +221,7 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        match backend.execute(&id, batch).await {
+        match backend.execute(&id, sql::coalesce(batch)).await {
             Ok(_) => {
                 durable.send_modify(|d| d.seq = last);
             }
@@ -255,7 +255,13 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
         if let Some(at) = expires_at {
             state.expires.insert((at, key.clone()));
         }
-        state.map.insert(key, Entry { value: v, expires_at });
+        state.map.insert(
+            key,
+            Entry {
+                value: v,
+                expires_at,
+            },
+        );
     }
     for row in elems.rows {
         let [key, sub, value, score] = row.as_slice() else {

@@ -11,7 +11,9 @@ use parking_lot::MutexGuard;
 
 use super::shard::{Shard, ShardState};
 use super::sql;
-use super::value::{Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STRING, KIND_ZSET, List, Value, ZSet};
+use super::value::{
+    Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STRING, KIND_ZSET, List, Value, ZSet,
+};
 use crate::error::Error;
 use crate::frame::{Reply, errors};
 
@@ -126,7 +128,12 @@ impl<'a> View<'a> {
     }
 
     /// Store a string, replacing whatever `key` held; `expires_at` becomes its TTL.
-    pub fn set_str(&mut self, key: &Bytes, value: Bytes, expires_at: Option<i64>) -> Result<(), Reply> {
+    pub fn set_str(
+        &mut self,
+        key: &Bytes,
+        value: Bytes,
+        expires_at: Option<i64>,
+    ) -> Result<(), Reply> {
         let st = self.st(key)?;
         let old = st.map.insert(
             key.clone(),
@@ -147,7 +154,12 @@ impl<'a> View<'a> {
     }
 
     /// Replace whatever `key` held with `value`, writing every element.
-    pub fn put_value(&mut self, key: &Bytes, value: Value, expires_at: Option<i64>) -> Result<(), Reply> {
+    pub fn put_value(
+        &mut self,
+        key: &Bytes,
+        value: Value,
+        expires_at: Option<i64>,
+    ) -> Result<(), Reply> {
         if let Value::Str(s) = value {
             return self.set_str(key, s, expires_at);
         }
@@ -160,22 +172,18 @@ impl<'a> View<'a> {
             .push(sql::put_key(key, value.kind(), expires_at, None));
         match &value {
             Value::Str(_) => {}
-            Value::Hash(h) => st.pending.extend(
-                h.iter()
-                    .map(|(f, v)| sql::put_elem(key, f, Some(v), None)),
-            ),
+            Value::Hash(h) => st
+                .pending
+                .extend(h.iter().map(|(f, v)| sql::put_elem(key, f, Some(v), None))),
             Value::Set(s) => st
                 .pending
                 .extend(s.iter().map(|m| sql::put_elem(key, m, None, None))),
             Value::ZSet(z) => st
                 .pending
                 .extend(z.iter().map(|(m, s)| sql::put_elem(key, m, None, Some(s)))),
-            Value::List(l) => st.pending.extend(
-                l.items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| sql::put_elem(key, &sql::list_pos(l.head + i as i64), Some(v), None)),
-            ),
+            Value::List(l) => st.pending.extend(l.items.iter().enumerate().map(|(i, v)| {
+                sql::put_elem(key, &sql::list_pos(l.head + i as i64), Some(v), None)
+            })),
         }
         st.set_expiry_index(key, None, expires_at);
         st.map.insert(key.clone(), Entry { value, expires_at });
@@ -273,28 +281,44 @@ impl<'a> View<'a> {
 
     pub fn hash_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<HashMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_HASH, create)? {
-            Some((Value::Hash(map), pending)) => Some(HashMut { key: key.clone(), map, pending }),
+            Some((Value::Hash(map), pending)) => Some(HashMut {
+                key: key.clone(),
+                map,
+                pending,
+            }),
             _ => None,
         })
     }
 
     pub fn set_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<SetMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_SET, create)? {
-            Some((Value::Set(set), pending)) => Some(SetMut { key: key.clone(), set, pending }),
+            Some((Value::Set(set), pending)) => Some(SetMut {
+                key: key.clone(),
+                set,
+                pending,
+            }),
             _ => None,
         })
     }
 
     pub fn zset_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<ZSetMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_ZSET, create)? {
-            Some((Value::ZSet(z), pending)) => Some(ZSetMut { key: key.clone(), z, pending }),
+            Some((Value::ZSet(z), pending)) => Some(ZSetMut {
+                key: key.clone(),
+                z,
+                pending,
+            }),
             _ => None,
         })
     }
 
     pub fn list_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<ListMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_LIST, create)? {
-            Some((Value::List(list), pending)) => Some(ListMut { key: key.clone(), list, pending }),
+            Some((Value::List(list), pending)) => Some(ListMut {
+                key: key.clone(),
+                list,
+                pending,
+            }),
             _ => None,
         })
     }
@@ -398,8 +422,12 @@ impl ListMut<'_> {
     }
 
     fn put(&mut self, pos: i64, value: &Bytes) {
-        self.pending
-            .push(sql::put_elem(&self.key, &sql::list_pos(pos), Some(value), None));
+        self.pending.push(sql::put_elem(
+            &self.key,
+            &sql::list_pos(pos),
+            Some(value),
+            None,
+        ));
     }
 
     pub fn push_front(&mut self, value: Bytes) {

@@ -180,7 +180,7 @@ async fn hashes_lists_sets_sorted_sets() {
     let all: std::collections::HashMap<String, String> = c.hgetall("h").await.unwrap();
     assert_eq!(all.len(), 2);
     assert_eq!(c.hdel::<_, _, i64>("h", &["a", "b"]).await.unwrap(), 2);
-    assert_eq!(c.exists::<_, bool>("h").await.unwrap(), false);
+    assert!(!c.exists::<_, bool>("h").await.unwrap());
 
     let _: i64 = c.rpush("l", &["a", "b", "c"]).await.unwrap();
     let _: i64 = c.lpush("l", "z").await.unwrap();

@@ -108,7 +108,7 @@ fn auth(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
         }
         2 => check_auth(s, server, b"default", &a[1]),
         3 => check_auth(s, server, &a[1], &a[2]),
-        _ => return Err::<Reply, _>(super::args::syntax()).unwrap_or_else(|e| e),
+        _ => return super::args::syntax(),
     };
     result.map_or_else(|e| e, |()| Reply::ok())
 }

@@ -10,7 +10,7 @@ use crate::store::View;
 use crate::store::view::CmdResult;
 
 pub fn hset(v: &mut View, a: &[Bytes], legacy: bool) -> CmdResult {
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return Err(Reply::wrong_args(if legacy { "hmset" } else { "hset" }));
     }
     let Some(mut h) = v.hash_mut(&a[1], true)? else {

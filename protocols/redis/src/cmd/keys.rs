@@ -205,7 +205,7 @@ fn live_keys(v: &mut View) -> Vec<Bytes> {
     for st in v.shards_mut() {
         out.extend(
             st.keys()
-                .filter(|(_, e)| !e.expires_at.is_some_and(|at| at <= now))
+                .filter(|(_, e)| e.expires_at.is_none_or(|at| at > now))
                 .map(|(k, _)| k.clone()),
         );
     }

@@ -133,7 +133,7 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
             }
             Reply::Map(out)
         }
-        "set" if a.len() >= 4 && a.len() % 2 == 0 => {
+        "set" if a.len() >= 4 && a.len().is_multiple_of(2) => {
             let known = config_values(server);
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();

@@ -176,7 +176,7 @@ pub fn mget(v: &mut View, a: &[Bytes]) -> CmdResult {
 }
 
 pub fn mset(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(Reply::wrong_args(if nx { "msetnx" } else { "mset" }));
     }
     if nx {

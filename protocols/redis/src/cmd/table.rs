@@ -144,12 +144,12 @@ pub fn lookup(name: &str) -> Option<&'static Spec> {
 }
 
 /// The keys of a command with fixed key positions.
-pub fn keys_at<'a>(
-    args: &'a [bytes::Bytes],
+pub fn keys_at(
+    args: &[bytes::Bytes],
     first: i32,
     last: i32,
     step: i32,
-) -> impl Iterator<Item = &'a bytes::Bytes> {
+) -> impl Iterator<Item = &bytes::Bytes> {
     let n = args.len() as i32;
     let last = if last < 0 { n + last } else { last.min(n - 1) };
     let first = first.max(0);

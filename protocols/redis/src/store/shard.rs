@@ -50,6 +50,10 @@ impl ShardState {
         self.map.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
         self.map.iter()
     }

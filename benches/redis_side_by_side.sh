@@ -19,12 +19,13 @@ EXTRA_SET=("$@")
 
 cargo build --release -p dotdo --bin dotdo >&2
 work=$(mktemp -d)
-pids=()
+# Servers are started inside $(...) subshells, so their pids go to a file, not a variable.
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
+  sleep 0.5
   rm -rf "$work"
 }
+touch "$work/pids"
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -34,7 +35,7 @@ start_redis() { # name, extra args...
   local port; port=$(free_port)
   mkdir -p "$work/$name"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$work/$name" --save '' "$@" >"$work/$name.log" 2>&1 &
-  pids+=($!)
+  echo $! >> "$work/pids"
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
   echo "$port"
 }
@@ -43,7 +44,7 @@ start_dotdo() {
   "$CARGO_TARGET_DIR/release/dotdo" serve --ephemeral-ports \
     --set "backend.embedded.data_dir=\"$work/dotdo\"" --set admin.enabled=false "${EXTRA_SET[@]/#/--set=}" \
     >"$work/dotdo.out" 2>"$work/dotdo.log" &
-  pids+=($!)
+  echo $! >> "$work/pids"
   until grep -q DOTDO_LISTENING "$work/dotdo.out" 2>/dev/null; do sleep 0.1; done
   grep -o '"redis":"[^"]*"' "$work/dotdo.out" | sed 's/.*:\([0-9]*\)"$/\1/'
 }

@@ -45,6 +45,7 @@ pub struct Server {
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_id: AtomicU64,
     commands: AtomicU64,
+    blocked: std::sync::atomic::AtomicUsize,
     started: Instant,
     started_unix: i64,
     tasks: TaskTracker,
@@ -70,6 +71,7 @@ impl Server {
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             commands: AtomicU64::new(0),
+            blocked: Default::default(),
             started: Instant::now(),
             started_unix: crate::store::now_ms() / 1000,
             tasks: TaskTracker::new(),
@@ -88,9 +90,7 @@ impl Server {
                         _ = tick.tick() => {}
                     }
                     let Some(server) = weak.upgrade() else { return };
-                    if server.keyspace.sweep(per_shard) > 0 {
-                        server.changed.notify_waiters();
-                    }
+                    server.keyspace.sweep(per_shard);
                 }
             });
         }
@@ -101,6 +101,19 @@ impl Server {
         self.keyspace
             .db(index)
             .ok_or_else(|| Error::Storage(format!("no database {index}")))
+    }
+
+    /// Wake clients blocked in BLPOP and friends (after a write), if there are any.
+    pub fn wake_blocked(&self) {
+        if self.blocked.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Count a client as blocked for as long as the guard lives.
+    pub fn block(&self) -> BlockedGuard<'_> {
+        self.blocked.fetch_add(1, Ordering::SeqCst);
+        BlockedGuard(&self.blocked)
     }
 
     pub fn count_command(&self) {
@@ -300,9 +313,10 @@ impl Server {
         }
         if want("clients") {
             text.push_str(&format!(
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n\r\n",
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
                 self.clients.lock().len(),
-                self.config.maxclients
+                self.config.maxclients,
+                self.blocked.load(Ordering::Relaxed)
             ));
         }
         if want("memory") {
@@ -352,6 +366,14 @@ impl Server {
             }
         }
         text
+    }
+}
+
+pub struct BlockedGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

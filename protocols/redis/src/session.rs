@@ -39,6 +39,20 @@ impl Output {
         codec::encode(reply, resp3, &mut self.buf);
     }
 
+    /// Add tickets, keeping one (the highest) per shard.
+    pub fn add_tickets(&mut self, tickets: Vec<Ticket>) {
+        for t in tickets {
+            match self
+                .tickets
+                .iter_mut()
+                .find(|o| Arc::ptr_eq(&o.shard, &t.shard))
+            {
+                Some(o) => o.seq = o.seq.max(t.seq),
+                None => self.tickets.push(t),
+            }
+        }
+    }
+
     /// Wait until every reply in the buffer is backed by durable state.
     pub async fn settle(&mut self) -> Result<(), Error> {
         for t in self.tickets.drain(..) {
@@ -190,7 +204,7 @@ impl Session {
             _ => {
                 let (reply, tickets) = self.keyed(server, spec, name, &args).await?;
                 out.push(&reply, self.resp3);
-                out.tickets.extend(tickets);
+                out.add_tickets(tickets);
                 Ok(())
             }
         }
@@ -246,7 +260,7 @@ impl Session {
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
         let tickets = view.finish()?;
         if spec.flags.contains(&"write") {
-            server.changed.notify_waiters();
+            server.wake_blocked();
         }
         Ok((reply, tickets))
     }
@@ -336,9 +350,9 @@ impl Session {
             };
             replies.push(r);
         }
-        out.tickets.extend(view.finish()?);
+        out.add_tickets(view.finish()?);
         if wrote {
-            server.changed.notify_waiters();
+            server.wake_blocked();
         }
         out.push(&Reply::Array(replies), self.resp3);
         Ok(())
@@ -387,8 +401,8 @@ impl Session {
             let reply = script::run(&mut view, &body, keys, argv);
             (reply, view.finish()?)
         };
-        out.tickets.extend(tickets);
-        server.changed.notify_waiters();
+        out.add_tickets(tickets);
+        server.wake_blocked();
         Ok(reply)
     }
 
@@ -425,6 +439,7 @@ impl Session {
         if !out.buf.is_empty() {
             out.settle().await?;
         }
+        let _blocked = server.block();
         loop {
             let notified = server.changed.notified();
             tokio::pin!(notified);
@@ -436,9 +451,9 @@ impl Session {
                 (reply, view.finish()?)
             };
             if let Some(r) = reply {
-                server.changed.notify_waiters();
+                server.wake_blocked();
                 out.push(&r, self.resp3);
-                out.tickets.extend(tickets);
+                out.add_tickets(tickets);
                 return Ok(());
             }
             if self.multi.is_some() {

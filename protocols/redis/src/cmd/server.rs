@@ -58,7 +58,7 @@ pub async fn run(
                 }
                 let mut view = View::lock(server.keyspace.slots, &shards, 0, s.resp3);
                 view.shards_mut().for_each(|st| st.flush());
-                out.tickets.extend(view.finish()?);
+                out.add_tickets(view.finish()?);
             }
             Reply::ok()
         }

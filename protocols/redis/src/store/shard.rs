@@ -225,7 +225,10 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        match backend.execute(&id, sql::coalesce(batch)).await {
+        match backend
+            .execute(&id, sql::merge_rows(sql::coalesce(batch)))
+            .await
+        {
             Ok(_) => {
                 durable.send_modify(|d| d.seq = last);
             }

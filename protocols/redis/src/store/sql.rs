@@ -137,6 +137,114 @@ pub fn coalesce(batch: Vec<Statement>) -> Vec<Statement> {
         .collect()
 }
 
+/// Rows per merged statement (bounded so SQLite's parameter limit is never near).
+const MERGE_SIZES: [usize; 4] = [64, 16, 4, 1];
+
+fn multi_sql(kind: &str, rows: usize) -> String {
+    let tuple = |i: usize, n: usize| {
+        let p: Vec<String> = (1..=n).map(|j| format!("?{}", i * n + j)).collect();
+        format!("({})", p.join(", "))
+    };
+    match kind {
+        "put_elem" => format!(
+            "INSERT INTO elems (key, sub, value, score) VALUES {} ON CONFLICT (key, sub) DO UPDATE \
+             SET value = excluded.value, score = excluded.score",
+            (0..rows)
+                .map(|i| tuple(i, 4))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "put_key" => format!(
+            "INSERT INTO keys (key, kind, expires_at, value) VALUES {} ON CONFLICT (key) DO UPDATE \
+             SET kind = excluded.kind, expires_at = excluded.expires_at, value = excluded.value",
+            (0..rows)
+                .map(|i| tuple(i, 4))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!(
+            "DELETE FROM elems WHERE (key, sub) IN (VALUES {})",
+            (0..rows)
+                .map(|i| tuple(i, 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The merged statements' SQL, built once: (kind, rows) -> SQL.
+static MULTI_SQL: std::sync::LazyLock<Vec<(&'static str, usize, &'static str)>> =
+    std::sync::LazyLock::new(|| {
+        let mut v = Vec::new();
+        for kind in ["put_elem", "put_key", "del_elem"] {
+            for n in MERGE_SIZES.into_iter().filter(|&n| n > 1) {
+                v.push((kind, n, &*Box::leak(multi_sql(kind, n).into_boxed_str())));
+            }
+        }
+        v
+    });
+
+fn merge_kind(s: &Statement) -> Option<&'static str> {
+    let sql: &str = &s.sql;
+    if std::ptr::eq(sql, PUT_ELEM) {
+        Some("put_elem")
+    } else if std::ptr::eq(sql, PUT_KEY) {
+        Some("put_key")
+    } else if std::ptr::eq(sql, DEL_ELEM) {
+        Some("del_elem")
+    } else {
+        None
+    }
+}
+
+/// Fold runs of consecutive row writes of one kind into multi-row statements. Rows in one
+/// statement apply in order, exactly as the single statements would, and no two rows of a
+/// run touch the same row after `coalesce`, so the outcome is unchanged; SQLite does far less
+/// work per row.
+pub fn merge_rows(batch: Vec<Statement>) -> Vec<Statement> {
+    let mut out = Vec::with_capacity(batch.len());
+    let mut run: Vec<Statement> = Vec::new();
+    let mut run_kind = None;
+    let flush = |run: &mut Vec<Statement>, kind: Option<&'static str>, out: &mut Vec<Statement>| {
+        let Some(kind) = kind else {
+            out.append(run);
+            return;
+        };
+        let mut rest = std::mem::take(run).into_iter().peekable();
+        let mut left = rest.len();
+        while left > 0 {
+            let n = MERGE_SIZES.into_iter().find(|&n| n <= left).unwrap_or(1);
+            if n == 1 {
+                out.extend(rest.next());
+            } else {
+                let sql = MULTI_SQL
+                    .iter()
+                    .find(|(k, rows, _)| *k == kind && *rows == n)
+                    .map(|(_, _, sql)| *sql);
+                let group: Vec<Statement> = rest.by_ref().take(n).collect();
+                match sql {
+                    Some(sql) => out.push(Statement::with_params(
+                        sql,
+                        group.into_iter().flat_map(|s| s.params).collect(),
+                    )),
+                    None => out.extend(group),
+                }
+            }
+            left -= n;
+        }
+    };
+    for s in batch {
+        let kind = merge_kind(&s);
+        if kind != run_kind || kind.is_none() {
+            flush(&mut run, run_kind, &mut out);
+            run_kind = kind;
+        }
+        run.push(s);
+    }
+    flush(&mut run, run_kind, &mut out);
+    out
+}
+
 /// A list position as an order-preserving 8-byte key.
 pub fn list_pos(pos: i64) -> [u8; 8] {
     ((pos as u64) ^ (1 << 63)).to_be_bytes()
@@ -161,6 +269,22 @@ mod tests {
             }
         }
         assert_eq!(schema_statements().len(), 4);
+    }
+
+    #[test]
+    fn merged_rows_keep_every_parameter_in_order() {
+        let k = Bytes::from_static(b"k");
+        let mut batch: Vec<Statement> = (0..70u8)
+            .map(|i| put_elem(&k, &[i], Some(b"v"), None))
+            .collect();
+        batch.push(set_expiry(&k, None));
+        batch.extend((0..5u8).map(|i| del_elem(&k, &[i])));
+        let params: Vec<Value> = batch.iter().flat_map(|s| s.params.clone()).collect();
+        let merged = merge_rows(batch);
+        // 70 = 64 + 4 + 1 + 1; then the expiry; then 5 = 4 + 1.
+        assert_eq!(merged.len(), 4 + 1 + 2);
+        let after: Vec<Value> = merged.iter().flat_map(|s| s.params.clone()).collect();
+        assert_eq!(params, after);
     }
 
     #[test]

@@ -13,8 +13,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dotdo/target}"
 N="${N:-200000}"
 C="${C:-50}"
 PIPELINES="${PIPELINES:-1 16}"
-WRITE_TESTS="set,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,mset"
-READ_TESTS="get,lrange_100"
+WRITE_TESTS="${WRITE_TESTS-set,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,mset}"
+READ_TESTS="${READ_TESTS-get,lrange_100}"
 EXTRA_SET=("$@")
 
 cargo build --release -p dotdo --bin dotdo >&2

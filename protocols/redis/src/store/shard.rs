@@ -30,6 +30,9 @@ struct Unit {
 /// Statements folded into one backend batch at most (more wait for the next batch).
 const MAX_BATCH_STATEMENTS: usize = 20_000;
 
+/// Scheduler rounds without new work after which the writer stops gathering a batch.
+const GATHER_ROUNDS: usize = 2;
+
 /// The in-memory image of a shard, guarded by the shard's mutex.
 #[derive(Default)]
 pub struct ShardState {
@@ -216,14 +219,24 @@ async fn write_loop(
     while let Some(first) = rx.recv().await {
         let mut last = first.seq;
         let mut batch = first.statements;
-        while batch.len() < MAX_BATCH_STATEMENTS {
-            match rx.try_recv() {
-                Ok(unit) => {
-                    last = unit.seq;
-                    batch.extend(unit.statements);
+        // When a batch becomes durable, every client it released sends its next commands
+        // at about the same time. Yielding a few times lets those connection tasks run and
+        // queue their work, so it joins this batch instead of waiting a whole fsync for the
+        // next one (the convoy a writer that starts at once falls into).
+        let mut idle_rounds = 0;
+        while batch.len() < MAX_BATCH_STATEMENTS && idle_rounds < GATHER_ROUNDS {
+            let before = last;
+            while batch.len() < MAX_BATCH_STATEMENTS {
+                match rx.try_recv() {
+                    Ok(unit) => {
+                        last = unit.seq;
+                        batch.extend(unit.statements);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
+            idle_rounds = if last == before { idle_rounds + 1 } else { 0 };
+            tokio::task::yield_now().await;
         }
         match backend
             .execute(&id, sql::merge_rows(sql::coalesce(batch)))

@@ -161,3 +161,21 @@ def test_scan_iter_and_client_commands(r):
     assert r.info("server")["redis_version"].startswith("7.")
     assert r.config_get("maxmemory") == {"maxmemory": "0"}
     assert r.time()[0] > 0
+
+
+def test_lua_scripts(r):
+    incr_and_log = r.register_script(
+        "local v = redis.call('incrby', KEYS[1], ARGV[1]) "
+        "redis.call('rpush', KEYS[2], v) return v"
+    )
+    assert incr_and_log(keys=["{q}:n", "{q}:log"], args=[5]) == 5
+    assert incr_and_log(keys=["{q}:n", "{q}:log"], args=[2]) == 7
+    assert r.lrange("{q}:log", 0, -1) == ["5", "7"]
+    # EVALSHA after SCRIPT FLUSH reloads transparently (NOSCRIPT, then EVAL).
+    r.script_flush()
+    assert incr_and_log(keys=["{q}:n", "{q}:log"], args=[1]) == 8
+    with pytest.raises(redis.ResponseError, match="hash to the same slot"):
+        r.eval("return 1", 2, "a", "b")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.eval("return redis.call('get', KEYS[1])", 1, "{q}:log")
+    assert r.eval("return {1, 'two', {ok='three'}}", 0) == [1, "two", "three"]

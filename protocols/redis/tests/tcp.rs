@@ -215,6 +215,16 @@ async fn hashes_lists_sets_sorted_sets() {
     inter.sort();
     assert_eq!(inter, ["b", "c"]);
     assert_eq!(c.scard::<_, i64>("s").await.unwrap(), 3);
+    let picked: String = cmd("SRANDMEMBER")
+        .arg("s2")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(["b", "c", "d"].contains(&picked.as_str()));
+    let popped: String = cmd("SPOP").arg("s2").query_async(&mut c).await.unwrap();
+    assert!(["b", "c", "d"].contains(&popped.as_str()));
+    assert_eq!(c.scard::<_, i64>("s2").await.unwrap(), 2);
+    let _: i64 = c.sadd("s2", &popped).await.unwrap();
     let n: i64 = cmd("SINTERCARD")
         .arg(2)
         .arg("s")

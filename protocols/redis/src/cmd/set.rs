@@ -69,6 +69,15 @@ pub fn spop(v: &mut View, a: &[Bytes]) -> CmdResult {
             Reply::Nil
         });
     };
+    if count.is_none() {
+        // One member: walk to it instead of copying the whole set.
+        let at = super::random_index(s.set().len());
+        let Some(m) = s.set().iter().nth(at).cloned() else {
+            return Ok(Reply::Nil);
+        };
+        s.remove(&m);
+        return Ok(Reply::Bulk(m));
+    }
     let members: Vec<Bytes> = s.set().iter().cloned().collect();
     let picks = super::random_picks(members.len(), Some(count.unwrap_or(1) as i64));
     let mut out = Vec::new();
@@ -94,6 +103,13 @@ pub fn srandmember(v: &mut View, a: &[Bytes]) -> CmdResult {
             Reply::Nil
         });
     };
+    if count.is_none() {
+        let at = super::random_index(s.len());
+        return Ok(s
+            .iter()
+            .nth(at)
+            .map_or(Reply::Nil, |m| Reply::Bulk(m.clone())));
+    }
     let members: Vec<&Bytes> = s.iter().collect();
     let picks = super::random_picks(members.len(), count.or(Some(1)));
     let out: Vec<Reply> = picks

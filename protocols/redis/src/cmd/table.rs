@@ -120,6 +120,8 @@ specs! {
     "zpopmax" -2 WDF K1, "sorted_set"; "bzpopmin" -3 WDF KS, "sorted_set";
     "bzpopmax" -3 WDF KS, "sorted_set"; "zunionstore" -4 W KA, "sorted_set";
     "zinterstore" -4 W KA, "sorted_set"; "zdiffstore" -4 W KA, "sorted_set";
+    "zunion" -3 R KA, "sorted_set"; "zinter" -3 R KA, "sorted_set";
+    "zdiff" -3 R KA, "sorted_set"; "zintercard" -3 R KA, "sorted_set";
     "zrandmember" -2 R K1, "sorted_set"; "zscan" -3 R K1, "sorted_set";
     "ping" -1 C K0, "connection"; "echo" 2 C K0, "connection"; "select" 2 C K0, "connection";
     "auth" -2 M K0, "connection"; "hello" -1 M K0, "connection"; "client" -2 M K0, "connection";

@@ -457,31 +457,71 @@ pub fn zpop(v: &mut View, a: &[Bytes], max: bool) -> CmdResult {
 
 /// ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE dst numkeys key... [WEIGHTS ...] [AGGREGATE ...].
 pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
-    let dst = &a[1];
     let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
-    let (keys, rest) = super::numkeys(&a[2..]).map_err(|e| match e {
+    let (out, _) = combine(v, &a[2..], op, &name, false)?;
+    let n = out.len() as i64;
+    v.put_value(&a[1], Value::ZSet(out), None)?;
+    Ok(Reply::Int(n))
+}
+
+/// ZUNION / ZINTER / ZDIFF numkeys key... [WEIGHTS ...] [AGGREGATE ...] [WITHSCORES].
+pub fn zcombine(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
+    let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
+    let resp3 = v.resp3;
+    let (out, withscores) = combine(v, &a[1..], op, &name, true)?;
+    let items = out.iter().map(|(m, s)| (m.clone(), s)).collect();
+    Ok(scored_reply(items, withscores, resp3))
+}
+
+/// ZINTERCARD numkeys key... [LIMIT n].
+pub fn zintercard(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let (keys, rest) = super::numkeys(&a[1..]).map_err(|e| match e {
+        Reply::Error(m) if m.contains("numkeys") => {
+            Reply::err("ERR at least 1 input key is needed for 'zintercard' command")
+        }
+        other => other,
+    })?;
+    let limit = match rest {
+        [] => 0,
+        [l, n] if is(l, "limit") => {
+            usize::try_from(int(n)?).map_err(|_| Reply::err("ERR LIMIT can't be negative"))?
+        }
+        _ => return Err(syntax()),
+    };
+    let mut args = vec![a[1].clone()];
+    args.extend(keys.iter().cloned());
+    let (out, _) = combine(v, &args, super::set::Op::Inter, "zintercard", false)?;
+    let n = out.len();
+    Ok(Reply::Int(if limit > 0 { n.min(limit) } else { n } as i64))
+}
+
+/// The combined sorted set of `a` = [numkeys, key..., options...].
+fn combine(
+    v: &mut View,
+    a: &[Bytes],
+    op: super::set::Op,
+    name: &str,
+    allow_withscores: bool,
+) -> Result<(ZSet, bool), Reply> {
+    let (keys, rest) = super::numkeys(a).map_err(|e| match e {
         Reply::Error(m) if m.contains("numkeys") => Reply::err(format!(
             "ERR at least 1 input key is needed for '{name}' command"
         )),
         other => other,
     })?;
+    let diff = matches!(op, super::set::Op::Diff);
     let mut weights = vec![1.0; keys.len()];
     let mut agg = 0u8; // 0 sum, 1 min, 2 max
+    let mut withscores = false;
     let mut i = 0;
     while i < rest.len() {
-        if is(&rest[i], "weights")
-            && !matches!(op, super::set::Op::Diff)
-            && i + keys.len() < rest.len()
-        {
+        if is(&rest[i], "weights") && !diff && i + keys.len() < rest.len() {
             for (w, arg) in weights.iter_mut().zip(&rest[i + 1..]) {
                 *w = args::float_of(arg)
                     .ok_or_else(|| Reply::err("ERR weight value is not a float"))?;
             }
             i += keys.len() + 1;
-        } else if is(&rest[i], "aggregate")
-            && !matches!(op, super::set::Op::Diff)
-            && i + 1 < rest.len()
-        {
+        } else if is(&rest[i], "aggregate") && !diff && i + 1 < rest.len() {
             let w = &rest[i + 1];
             agg = if is(w, "sum") {
                 0
@@ -493,6 +533,9 @@ pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
                 return Err(syntax());
             };
             i += 2;
+        } else if is(&rest[i], "withscores") && allow_withscores {
+            withscores = true;
+            i += 1;
         } else {
             return Err(syntax());
         }
@@ -526,7 +569,7 @@ pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
     };
     let mut out = ZSet::default();
     let Some(first) = inputs.first() else {
-        return Ok(Reply::Int(0));
+        return Ok((out, withscores));
     };
     match op {
         super::set::Op::Union => {
@@ -558,9 +601,7 @@ pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
             }
         }
     }
-    let n = out.len() as i64;
-    v.put_value(dst, Value::ZSet(out), None)?;
-    Ok(Reply::Int(n))
+    Ok((out, withscores))
 }
 
 pub fn zrandmember(v: &mut View, a: &[Bytes]) -> CmdResult {

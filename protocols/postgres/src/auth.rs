@@ -10,8 +10,8 @@ use futures::Sink;
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::{ScramAuth, gen_salted_password};
 use pgwire::api::auth::{
-    AuthSource, LoginInfo, Password, ServerParameterProvider, StartupHandler, finish_authentication,
-    protocol_negotiation, save_startup_parameters_to_metadata,
+    AuthSource, LoginInfo, Password, ServerParameterProvider, StartupHandler,
+    finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
 };
 use pgwire::api::{ClientInfo, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -42,7 +42,11 @@ impl ServerParameterProvider for Parameters {
         set("search_path", "public");
         let user = client.metadata().get("user").cloned().unwrap_or_default();
         set("session_authorization", &user);
-        let app = client.metadata().get("application_name").cloned().unwrap_or_default();
+        let app = client
+            .metadata()
+            .get("application_name")
+            .cloned()
+            .unwrap_or_default();
         set("application_name", &app);
         Some(p)
     }
@@ -65,7 +69,9 @@ impl Startup {
             iterations: config.scram_iterations,
         }));
         scram.set_iterations(config.scram_iterations);
-        Startup::Scram(Box::new(SASLAuthStartupHandler::new(Arc::new(Parameters)).with_scram(scram)))
+        Startup::Scram(Box::new(
+            SASLAuthStartupHandler::new(Arc::new(Parameters)).with_scram(scram),
+        ))
     }
 }
 
@@ -98,7 +104,11 @@ static PIDS: std::sync::LazyLock<RandomPidSecretKeyGenerator> =
 
 #[async_trait]
 impl StartupHandler for Startup {
-    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,

@@ -30,11 +30,16 @@ fn bad(msg: impl Into<String>) -> SqlError {
 }
 
 /// One input line as values for `columns`, or `None` for the end-of-data marker `\.`.
-pub fn parse_line(line: &[u8], columns: &[(String, PgType)], opts: &CopyOptions) -> Result<Option<Vec<Value>>, SqlError> {
+pub fn parse_line(
+    line: &[u8],
+    columns: &[(String, PgType)],
+    opts: &CopyOptions,
+) -> Result<Option<Vec<Value>>, SqlError> {
     if line == b"\\." {
         return Ok(None);
     }
-    let text = std::str::from_utf8(line).map_err(|_| bad("invalid byte sequence for encoding \"UTF8\""))?;
+    let text = std::str::from_utf8(line)
+        .map_err(|_| bad("invalid byte sequence for encoding \"UTF8\""))?;
     let fields = match opts.format {
         CopyFormat::Text => split_text(text, opts.delimiter)?,
         CopyFormat::Csv => split_csv(text, opts.delimiter, opts.quote, &opts.null),
@@ -67,7 +72,11 @@ fn split_text(line: &str, delim: char) -> Result<Vec<Option<String>>, SqlError> 
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         if c == delim {
-            out.push(Some(if raw_null { "\\N".to_owned() } else { std::mem::take(&mut cur) }));
+            out.push(Some(if raw_null {
+                "\\N".to_owned()
+            } else {
+                std::mem::take(&mut cur)
+            }));
             cur.clear();
             raw_null = false;
         } else if c == '\\' {
@@ -191,14 +200,27 @@ mod tests {
 
     #[test]
     fn text_and_csv_round_trip() {
-        let cols = vec![("a".to_owned(), PgType::Int4), ("b".to_owned(), PgType::Text)];
-        let row = parse_line(b"1\ta\\tb", &cols, &opts(CopyFormat::Text)).expect("parses").expect("row");
+        let cols = vec![
+            ("a".to_owned(), PgType::Int4),
+            ("b".to_owned(), PgType::Text),
+        ];
+        let row = parse_line(b"1\ta\\tb", &cols, &opts(CopyFormat::Text))
+            .expect("parses")
+            .expect("row");
         assert_eq!(row, vec![Value::Integer(1), Value::Text("a\tb".into())]);
-        let row = parse_line(b"2\t\\N", &cols, &opts(CopyFormat::Text)).expect("parses").expect("row");
+        let row = parse_line(b"2\t\\N", &cols, &opts(CopyFormat::Text))
+            .expect("parses")
+            .expect("row");
         assert_eq!(row[1], Value::Null);
-        let row = parse_line(b"3,\"x,\"\"y\"\"\"", &cols, &opts(CopyFormat::Csv)).expect("parses").expect("row");
+        let row = parse_line(b"3,\"x,\"\"y\"\"\"", &cols, &opts(CopyFormat::Csv))
+            .expect("parses")
+            .expect("row");
         assert_eq!(row[1], Value::Text("x,\"y\"".into()));
-        let out = format_row(&[Value::Integer(3), Value::Text("x,y".into())], &[PgType::Int4, PgType::Text], &opts(CopyFormat::Csv));
+        let out = format_row(
+            &[Value::Integer(3), Value::Text("x,y".into())],
+            &[PgType::Int4, PgType::Text],
+            &opts(CopyFormat::Csv),
+        );
         assert_eq!(out, "3,\"x,y\"\n");
         assert!(parse_line(b"x\ty", &cols, &opts(CopyFormat::Text)).is_err());
         let mut buf = b"1\ta\n2\tb\n3".to_vec();

@@ -26,14 +26,23 @@ impl Database {
     pub async fn catalog(&self, backend: &SharedBackend) -> Result<(u64, Arc<Catalog>), SqlError> {
         self.migrated
             .get_or_try_init(|| async {
-                backend.execute(&self.object, catalog::migrations()).await.map(|_| ())
+                backend
+                    .execute(&self.object, catalog::migrations())
+                    .await
+                    .map(|_| ())
             })
             .await?;
         if let Some(c) = self.catalog.read().clone() {
             return Ok(c);
         }
-        let result = backend.execute(&self.object, vec![catalog::load_statement()]).await?;
+        let result = backend
+            .execute(&self.object, vec![catalog::load_statement()])
+            .await?;
         Ok(self.publish(Catalog::from_result(&result[0])))
+    }
+
+    pub fn cached(&self) -> Option<(u64, Arc<Catalog>)> {
+        self.catalog.read().clone()
     }
 
     /// Reload through an open transaction, which may hold uncommitted DDL.
@@ -55,7 +64,10 @@ impl Database {
 
     fn publish(&self, catalog: Catalog) -> (u64, Arc<Catalog>) {
         let mut slot = self.catalog.write();
-        let generation = slot.as_ref().map_or(0, |(g, _)| g + 1).max(next_generation());
+        let generation = slot
+            .as_ref()
+            .map_or(0, |(g, _)| g + 1)
+            .max(next_generation());
         let entry = (generation, Arc::new(catalog));
         *slot = Some(entry.clone());
         entry

@@ -9,19 +9,25 @@ use bytes::Bytes;
 use futures::{Sink, SinkExt, stream};
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query};
+use pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
+};
 use pgwire::api::results::{
-    CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag,
+    CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
+    QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::extendedquery::Execute;
 use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::simplequery::Query as QueryMessage;
-use pgwire::messages::PgWireBackendMessage;
 use tokio::sync::{Mutex, MutexGuard};
 
 use dotdo_backend::Value;
@@ -42,7 +48,11 @@ impl Handlers {
     pub fn new(server: Arc<Server>, peer: SocketAddr) -> Self {
         let startup = Arc::new(Startup::for_peer(&server.config, peer));
         Self {
-            conn: Arc::new(Conn { server, session: Mutex::new(None), parser: Arc::new(StatementParser) }),
+            conn: Arc::new(Conn {
+                server,
+                session: Mutex::new(None),
+                parser: Arc::new(StatementParser),
+            }),
             startup,
         }
     }
@@ -99,21 +109,34 @@ pub struct StatementParser;
 impl QueryParser for StatementParser {
     type Statement = Prepared;
 
-    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
         if split_statements(sql).len() > 1 {
-            return Err(user_error(SqlError::syntax("cannot insert multiple commands into a prepared statement")));
+            return Err(user_error(SqlError::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            )));
         }
-        Ok(Some(Prepared { sql: sql.to_owned() }))
+        Ok(Some(Prepared {
+            sql: sql.to_owned(),
+        }))
     }
 
     fn get_parameter_types(&self, _stmt: &Prepared) -> PgWireResult<Vec<Type>> {
         Ok(Vec::new())
     }
 
-    fn get_result_schema(&self, _stmt: &Prepared, _format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+    fn get_result_schema(
+        &self,
+        _stmt: &Prepared,
+        _format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
         Ok(Vec::new())
     }
 }
@@ -133,8 +156,14 @@ impl Conn {
         let mut guard = self.session.lock().await;
         if guard.is_none() {
             let meta = client.metadata();
-            let user = meta.get("user").cloned().unwrap_or_else(|| "postgres".into());
-            let db = meta.get("database").cloned().unwrap_or_else(|| user.clone());
+            let user = meta
+                .get("user")
+                .cloned()
+                .unwrap_or_else(|| "postgres".into());
+            let db = meta
+                .get("database")
+                .cloned()
+                .unwrap_or_else(|| user.clone());
             let pid = client.pid_and_secret_key().0;
             *guard = Some(Session::new(self.server.clone(), &db, &user, pid));
         }
@@ -150,7 +179,10 @@ impl Conn {
 
 fn rows_response(fields: Vec<Field>, rows: Vec<Vec<Value>>, tag: &str) -> PgWireResult<Response> {
     let infos = Arc::new(fields.iter().map(field_info).collect::<Vec<_>>());
-    let encoded: Vec<PgWireResult<_>> = rows.iter().map(|r| data_row(&fields, r).map_err(user_error)).collect();
+    let encoded: Vec<PgWireResult<_>> = rows
+        .iter()
+        .map(|r| data_row(&fields, r).map_err(user_error))
+        .collect();
     let mut resp = QueryResponse::new(infos, stream::iter(encoded));
     resp.set_command_tag(tag);
     Ok(Response::Query(resp))
@@ -162,16 +194,25 @@ fn to_response(outcome: Outcome, format: &Format) -> PgWireResult<Response> {
             let fields = fields
                 .into_iter()
                 .enumerate()
-                .map(|(i, (name, ty))| Field { name, ty, format: format.format_for(i) })
+                .map(|(i, (name, ty))| Field {
+                    name,
+                    ty,
+                    format: format.format_for(i),
+                })
                 .collect();
             return rows_response(fields, rows, &tag);
         }
         Outcome::Command(tag) => Response::Execution(Tag::new(&tag)),
         Outcome::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         Outcome::End(tag) => Response::TransactionEnd(Tag::new(tag)),
-        Outcome::CopyIn { columns } => Response::CopyIn(CopyResponse::new(0, columns, stream::empty())),
+        Outcome::CopyIn { columns } => {
+            Response::CopyIn(CopyResponse::new(0, columns, stream::empty()))
+        }
         Outcome::CopyOut { lines, columns } => {
-            let data: Vec<PgWireResult<CopyData>> = lines.into_iter().map(|l| Ok(CopyData::new(Bytes::from(l)))).collect();
+            let data: Vec<PgWireResult<CopyData>> = lines
+                .into_iter()
+                .map(|l| Ok(CopyData::new(Bytes::from(l))))
+                .collect();
             Response::CopyOut(CopyResponse::new(0, columns, stream::iter(data)))
         }
     })
@@ -192,9 +233,15 @@ impl SimpleQueryHandler for Conn {
         client.set_state(PgWireConnectionState::QueryInProgress);
         let statements = split_statements(&query.query);
         let mut guard = self.session(client).await;
-        let Some(session) = guard.as_mut() else { return Err(PgWireError::NotReadyForQuery) };
+        let Some(session) = guard.as_mut() else {
+            return Err(PgWireError::NotReadyForQuery);
+        };
         if statements.is_empty() {
-            client.feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new())).await?;
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
         }
         for sql in statements {
             let outcome = match Self::plan(session, sql).await {
@@ -208,23 +255,31 @@ impl SimpleQueryHandler for Conn {
                 Err(e) => {
                     let info: ErrorInfo = match user_error(e) {
                         PgWireError::UserError(i) => *i,
-                        _ => ErrorInfo::new("ERROR".into(), code::INTERNAL_ERROR.into(), "error".into()),
+                        _ => ErrorInfo::new(
+                            "ERROR".into(),
+                            code::INTERNAL_ERROR.into(),
+                            "error".into(),
+                        ),
                     };
-                    client.feed(PgWireBackendMessage::ErrorResponse(info.into())).await?;
+                    client
+                        .feed(PgWireBackendMessage::ErrorResponse(info.into()))
+                        .await?;
                     break;
                 }
                 Ok(outcome) => match to_response(outcome, &Format::UnifiedText)? {
                     Response::Query(r) => send_query_response(client, r, true).await?,
-                    Response::Execution(tag) | Response::TransactionStart(tag) | Response::TransactionEnd(tag) => {
-                        send_execution_response(client, tag).await?
-                    }
+                    Response::Execution(tag)
+                    | Response::TransactionStart(tag)
+                    | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
                     Response::CopyIn(r) => {
                         pgwire::api::copy::send_copy_in_response(client, r).await?;
                         client.set_state(PgWireConnectionState::CopyInProgress(false));
                         client.set_transaction_status(session.status());
                         return Ok(());
                     }
-                    Response::CopyOut(r) => pgwire::api::copy::send_copy_out_response(client, r).await?,
+                    Response::CopyOut(r) => {
+                        pgwire::api::copy::send_copy_out_response(client, r).await?
+                    }
                     _ => {}
                 },
             }
@@ -263,10 +318,13 @@ fn decode_params(portal: &Portal<Prepared>, inferred: &[PgType]) -> Result<Vec<V
                 .unwrap_or(PgType::Text);
             match p {
                 None => Ok(Value::Null),
-                Some(bytes) if portal.parameter_format.is_binary(i) => types::from_binary(ty, bytes),
+                Some(bytes) if portal.parameter_format.is_binary(i) => {
+                    types::from_binary(ty, bytes)
+                }
                 Some(bytes) => {
-                    let s = std::str::from_utf8(bytes)
-                        .map_err(|_| SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\""))?;
+                    let s = std::str::from_utf8(bytes).map_err(|_| {
+                        SqlError::new("22021", "invalid byte sequence for encoding \"UTF8\"")
+                    })?;
                     types::from_text(ty, s)
                 }
             }
@@ -305,7 +363,12 @@ impl ExtendedQueryHandler for Conn {
         result
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
@@ -313,7 +376,9 @@ impl ExtendedQueryHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut guard = self.session(client).await;
-        let Some(session) = guard.as_mut() else { return Err(PgWireError::NotReadyForQuery) };
+        let Some(session) = guard.as_mut() else {
+            return Err(PgWireError::NotReadyForQuery);
+        };
         let plan = match Self::plan(session, &portal.statement.statement.sql).await {
             Ok(p) => p,
             Err(e) => {
@@ -333,7 +398,11 @@ impl ExtendedQueryHandler for Conn {
         to_response(outcome, &portal.result_column_format)
     }
 
-    async fn do_describe_statement<C>(&self, client: &mut C, stmt: &StoredStatement<Prepared>) -> PgWireResult<DescribeStatementResponse>
+    async fn do_describe_statement<C>(
+        &self,
+        client: &mut C,
+        stmt: &StoredStatement<Prepared>,
+    ) -> PgWireResult<DescribeStatementResponse>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
@@ -341,22 +410,42 @@ impl ExtendedQueryHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut guard = self.session(client).await;
-        let Some(session) = guard.as_mut() else { return Err(PgWireError::NotReadyForQuery) };
-        let plan = Self::plan(session, &stmt.statement.sql).await.map_err(user_error)?;
+        let Some(session) = guard.as_mut() else {
+            return Err(PgWireError::NotReadyForQuery);
+        };
+        let plan = Self::plan(session, &stmt.statement.sql)
+            .await
+            .map_err(user_error)?;
         let inferred = param_types(&plan);
         let params = inferred
             .iter()
             .enumerate()
-            .map(|(i, t)| stmt.parameter_types.get(i).cloned().flatten().unwrap_or_else(|| pg_type(*t)))
+            .map(|(i, t)| {
+                stmt.parameter_types
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| pg_type(*t))
+            })
             .collect();
         let fields = static_fields(&plan)
             .into_iter()
-            .map(|(name, ty)| field_info(&Field { name, ty, format: FieldFormat::Text }))
+            .map(|(name, ty)| {
+                field_info(&Field {
+                    name,
+                    ty,
+                    format: FieldFormat::Text,
+                })
+            })
             .collect();
         Ok(DescribeStatementResponse::new(params, fields))
     }
 
-    async fn do_describe_portal<C>(&self, client: &mut C, portal: &Portal<Prepared>) -> PgWireResult<DescribePortalResponse>
+    async fn do_describe_portal<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+    ) -> PgWireResult<DescribePortalResponse>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
@@ -364,12 +453,22 @@ impl ExtendedQueryHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut guard = self.session(client).await;
-        let Some(session) = guard.as_mut() else { return Err(PgWireError::NotReadyForQuery) };
-        let plan = Self::plan(session, &portal.statement.statement.sql).await.map_err(user_error)?;
+        let Some(session) = guard.as_mut() else {
+            return Err(PgWireError::NotReadyForQuery);
+        };
+        let plan = Self::plan(session, &portal.statement.statement.sql)
+            .await
+            .map_err(user_error)?;
         let fields = static_fields(&plan)
             .into_iter()
             .enumerate()
-            .map(|(i, (name, ty))| field_info(&Field { name, ty, format: portal.result_column_format.format_for(i) }))
+            .map(|(i, (name, ty))| {
+                field_info(&Field {
+                    name,
+                    ty,
+                    format: portal.result_column_format.format_for(i),
+                })
+            })
             .collect();
         Ok(DescribePortalResponse::new(fields))
     }
@@ -400,12 +499,16 @@ impl CopyHandler for Conn {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut guard = self.session.lock().await;
-        let Some(s) = guard.as_mut() else { return Ok(()) };
+        let Some(s) = guard.as_mut() else {
+            return Ok(());
+        };
         let result = s.copy_done().await;
         client.set_transaction_status(s.status());
         let n = result.map_err(user_error)?;
         client
-            .send(PgWireBackendMessage::CommandComplete(Tag::new("COPY").with_rows(n).into()))
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(n).into(),
+            ))
             .await?;
         Ok(())
     }
@@ -421,6 +524,9 @@ impl CopyHandler for Conn {
             s.copy_fail().await;
             client.set_transaction_status(s.status());
         }
-        user_error(SqlError::new(code::QUERY_CANCELED, format!("COPY from stdin failed: {}", fail.message)))
+        user_error(SqlError::new(
+            code::QUERY_CANCELED,
+            format!("COPY from stdin failed: {}", fail.message),
+        ))
     }
 }

@@ -103,7 +103,9 @@ impl Server {
     ) {
         let _ = stream.set_nodelay(true);
         let handlers = handler::Handlers::new(self.clone(), peer);
-        let task = self.tracker.track_future(pgwire::tokio::process_socket(stream, tls, handlers));
+        let task = self
+            .tracker
+            .track_future(pgwire::tokio::process_socket(stream, tls, handlers));
         tokio::select! {
             result = task => {
                 if let Err(e) = result {

@@ -14,12 +14,21 @@ use crate::database::Database;
 
 /// What running one plan produced, for the wire layer to send.
 pub enum Outcome {
-    Rows { fields: Vec<(String, PgType)>, rows: Vec<Vec<Value>>, tag: String },
+    Rows {
+        fields: Vec<(String, PgType)>,
+        rows: Vec<Vec<Value>>,
+        tag: String,
+    },
     Command(String),
     Begin,
     End(&'static str),
-    CopyIn { columns: usize },
-    CopyOut { lines: Vec<String>, columns: usize },
+    CopyIn {
+        columns: usize,
+    },
+    CopyOut {
+        lines: Vec<String>,
+        columns: usize,
+    },
 }
 
 struct CopyIn {
@@ -94,17 +103,38 @@ impl Session {
         }
     }
 
+    /// The catalog; inside a transaction it is read through the transaction, since the
+    /// transaction holds the object's writer and may hold uncommitted DDL.
     pub async fn catalog(&mut self) -> Result<(u64, Arc<Catalog>), SqlError> {
-        self.db.catalog(self.backend()).await
+        if let Some(c) = self.db.cached() {
+            return Ok(c);
+        }
+        let db = self.db.clone();
+        if let Some(txn) = self.txn.as_mut() {
+            db.reload_in(txn.as_mut()).await?;
+            if let Some(c) = db.cached() {
+                return Ok(c);
+            }
+        }
+        db.catalog(self.backend()).await
     }
 
     pub fn translate(&self, sql: &str, catalog: &Catalog) -> Result<Plan, SqlError> {
-        let ctx = Context { database: &self.db.name, user: &self.user, backend_pid: self.pid };
+        let ctx = Context {
+            database: &self.db.name,
+            user: &self.user,
+            backend_pid: self.pid,
+        };
         dotdo_sql::translate(sql, catalog, &ctx)
     }
 
     /// Run a plan; an error inside a transaction block fails the block.
-    pub async fn run(&mut self, plan: &Plan, params: Vec<Value>, static_types: bool) -> Result<Outcome, SqlError> {
+    pub async fn run(
+        &mut self,
+        plan: &Plan,
+        params: Vec<Value>,
+        static_types: bool,
+    ) -> Result<Outcome, SqlError> {
         let aborts_ok = matches!(plan, Plan::Commit | Plan::Rollback | Plan::RollbackTo(_));
         if self.failed && !aborts_ok {
             return Err(SqlError::new(
@@ -130,13 +160,17 @@ impl Session {
         if self.txn.is_none() {
             self.txn = Some(self.backend().begin(&self.db.object).await?);
         }
-        self.txn.as_mut().ok_or_else(|| SqlError::new(code::INTERNAL_ERROR, "no transaction"))
+        self.txn
+            .as_mut()
+            .ok_or_else(|| SqlError::new(code::INTERNAL_ERROR, "no transaction"))
     }
 
     async fn finish_txn(&mut self, commit: bool) -> Result<(), SqlError> {
         self.in_block = false;
         self.failed = false;
-        let Some(txn) = self.txn.take() else { return Ok(()) };
+        let Some(txn) = self.txn.take() else {
+            return Ok(());
+        };
         if commit {
             txn.commit().await?;
         } else {
@@ -146,7 +180,12 @@ impl Session {
         Ok(())
     }
 
-    async fn run_inner(&mut self, plan: &Plan, params: Vec<Value>, static_types: bool) -> Result<Outcome, SqlError> {
+    async fn run_inner(
+        &mut self,
+        plan: &Plan,
+        params: Vec<Value>,
+        static_types: bool,
+    ) -> Result<Outcome, SqlError> {
         match plan {
             Plan::Begin => {
                 self.in_block = true;
@@ -163,19 +202,31 @@ impl Session {
             }
             Plan::Savepoint(name) => {
                 self.require_block("SAVEPOINT")?;
-                self.ensure_txn().await?.savepoint(name).await.map_err(savepoint_error)?;
+                self.ensure_txn()
+                    .await?
+                    .savepoint(name)
+                    .await
+                    .map_err(savepoint_error)?;
                 Ok(Outcome::Command("SAVEPOINT".into()))
             }
             Plan::Release(name) => {
                 self.require_block("RELEASE SAVEPOINT")?;
-                self.ensure_txn().await?.release_savepoint(name).await.map_err(savepoint_error)?;
+                self.ensure_txn()
+                    .await?
+                    .release_savepoint(name)
+                    .await
+                    .map_err(savepoint_error)?;
                 Ok(Outcome::Command("RELEASE".into()))
             }
             Plan::RollbackTo(name) => {
                 self.require_block("ROLLBACK TO SAVEPOINT")?;
-                self.ensure_txn().await?.rollback_to_savepoint(name).await.map_err(savepoint_error)?;
+                let db = self.db.clone();
+                let txn = self.ensure_txn().await?;
+                txn.rollback_to_savepoint(name)
+                    .await
+                    .map_err(savepoint_error)?;
+                db.reload_in(txn.as_mut()).await?;
                 self.failed = false;
-                self.db.invalidate();
                 Ok(Outcome::Command("ROLLBACK".into()))
             }
             Plan::Query(q) => {
@@ -193,9 +244,16 @@ impl Session {
                     .cloned()
                     .or_else(|| default_setting(name).map(str::to_owned))
                     .ok_or_else(|| {
-                        SqlError::new(code::UNDEFINED_OBJECT, format!("unrecognized configuration parameter \"{name}\""))
+                        SqlError::new(
+                            code::UNDEFINED_OBJECT,
+                            format!("unrecognized configuration parameter \"{name}\""),
+                        )
                     })?;
-                Ok(Outcome::Rows { fields: vec![(name.clone(), PgType::Text)], rows: vec![vec![Value::Text(value)]], tag: "SHOW".into() })
+                Ok(Outcome::Rows {
+                    fields: vec![(name.clone(), PgType::Text)],
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                })
             }
             Plan::Reset(name) => {
                 match name {
@@ -204,11 +262,18 @@ impl Session {
                     }
                     None => self.settings.clear(),
                 }
-                Ok(Outcome::Command(if name.is_some() { "RESET".into() } else { "DISCARD ALL".into() }))
+                Ok(Outcome::Command(if name.is_some() {
+                    "RESET".into()
+                } else {
+                    "DISCARD ALL".into()
+                }))
             }
             Plan::CreateDatabase(name) => {
                 if self.in_block {
-                    return Err(SqlError::new(code::ACTIVE_TRANSACTION, "CREATE DATABASE cannot run inside a transaction block"));
+                    return Err(SqlError::new(
+                        code::ACTIVE_TRANSACTION,
+                        "CREATE DATABASE cannot run inside a transaction block",
+                    ));
                 }
                 let db = self.server.databases.get(name);
                 db.catalog(self.backend()).await?;
@@ -216,7 +281,10 @@ impl Session {
             }
             Plan::DropDatabase { name, .. } => {
                 if *name == self.db.name {
-                    return Err(SqlError::new("55006", "cannot drop the currently open database"));
+                    return Err(SqlError::new(
+                        "55006",
+                        "cannot drop the currently open database",
+                    ));
                 }
                 self.server.databases.drop_database(name).await?;
                 Ok(Outcome::Command("DROP DATABASE".into()))
@@ -235,21 +303,33 @@ impl Session {
                     error: None,
                     own_txn,
                 });
-                Ok(Outcome::CopyIn { columns: c.columns.len() })
+                Ok(Outcome::CopyIn {
+                    columns: c.columns.len(),
+                })
             }
             Plan::CopyTo(c) => {
                 let result = self.execute(&c.query, Vec::new()).await?;
-                let Outcome::Rows { fields, rows, .. } = self.outcome(&c.query, result, false) else {
-                    return Err(SqlError::new(code::INTERNAL_ERROR, "COPY query returned no rows"));
+                let Outcome::Rows { fields, rows, .. } = self.outcome(&c.query, result, false)
+                else {
+                    return Err(SqlError::new(
+                        code::INTERNAL_ERROR,
+                        "COPY query returned no rows",
+                    ));
                 };
                 let types: Vec<PgType> = fields.iter().map(|f| f.1).collect();
                 let mut lines = Vec::with_capacity(rows.len() + 1);
                 if c.options.header {
                     let names: Vec<String> = fields.iter().map(|f| f.0.clone()).collect();
-                    lines.push(format!("{}\n", names.join(&c.options.delimiter.to_string())));
+                    lines.push(format!(
+                        "{}\n",
+                        names.join(&c.options.delimiter.to_string())
+                    ));
                 }
                 lines.extend(rows.iter().map(|r| copy::format_row(r, &types, &c.options)));
-                Ok(Outcome::CopyOut { lines, columns: fields.len() })
+                Ok(Outcome::CopyOut {
+                    lines,
+                    columns: fields.len(),
+                })
             }
             Plan::Utility(tag) => Ok(Outcome::Command((*tag).into())),
         }
@@ -259,12 +339,19 @@ impl Session {
         if self.in_block {
             Ok(())
         } else {
-            Err(SqlError::new(code::NO_ACTIVE_TRANSACTION, format!("{what} can only be used in transaction blocks")))
+            Err(SqlError::new(
+                code::NO_ACTIVE_TRANSACTION,
+                format!("{what} can only be used in transaction blocks"),
+            ))
         }
     }
 
     /// Run a query's batch, in the open transaction if there is one.
-    pub async fn execute(&mut self, q: &Query, params: Vec<Value>) -> Result<StatementResult, SqlError> {
+    pub async fn execute(
+        &mut self,
+        q: &Query,
+        params: Vec<Value>,
+    ) -> Result<StatementResult, SqlError> {
         let mut batch = q.batch.clone();
         if let Some(main) = batch.get_mut(q.main) {
             main.params = params;
@@ -302,7 +389,11 @@ impl Session {
                     "INSERT" => "INSERT 0".to_owned(),
                     t => t.to_owned(),
                 };
-                Outcome::Rows { fields, rows: result.rows, tag }
+                Outcome::Rows {
+                    fields,
+                    rows: result.rows,
+                    tag,
+                }
             }
             None => Outcome::Command(match q.tag {
                 "INSERT" => format!("INSERT 0 {n}"),
@@ -346,7 +437,9 @@ impl Session {
 
     /// True when enough rows are buffered to write a batch.
     pub fn copy_wants_flush(&self) -> bool {
-        self.copy.as_ref().is_some_and(|c| c.error.is_none() && c.pending.len() >= self.server.config.copy_batch_rows)
+        self.copy.as_ref().is_some_and(|c| {
+            c.error.is_none() && c.pending.len() >= self.server.config.copy_batch_rows
+        })
     }
 
     pub async fn copy_flush(&mut self) {
@@ -359,7 +452,10 @@ impl Session {
         let batch = insert_batch(&c.plan, rows);
         let result = match self.txn.as_mut() {
             Some(txn) => txn.execute(batch).await.map_err(SqlError::from),
-            None => Err(SqlError::new(code::INTERNAL_ERROR, "COPY without a transaction")),
+            None => Err(SqlError::new(
+                code::INTERNAL_ERROR,
+                "COPY without a transaction",
+            )),
         };
         if let Err(e) = result
             && let Some(c) = self.copy.as_mut()
@@ -377,7 +473,9 @@ impl Session {
             self.copy_data(&[]);
         }
         self.copy_flush().await;
-        let Some(c) = self.copy.take() else { return Ok(0) };
+        let Some(c) = self.copy.take() else {
+            return Ok(0);
+        };
         if let Some(e) = c.error {
             self.copy_abort(c.own_txn).await;
             return Err(e);
@@ -413,7 +511,10 @@ impl Session {
 fn savepoint_error(e: dotdo_backend::Error) -> SqlError {
     match &e {
         dotdo_backend::Error::Sqlite { message, .. } if message.contains("no such savepoint") => {
-            SqlError::new(code::SAVEPOINT_EXCEPTION, message.replace("no such savepoint", "savepoint does not exist"))
+            SqlError::new(
+                code::SAVEPOINT_EXCEPTION,
+                message.replace("no such savepoint", "savepoint does not exist"),
+            )
         }
         _ => e.into(),
     }
@@ -423,7 +524,11 @@ fn savepoint_error(e: dotdo_backend::Error) -> SqlError {
 fn insert_batch(plan: &CopyFrom, rows: Vec<Vec<Value>>) -> Vec<Statement> {
     let ncols = plan.columns.len().max(1);
     let per_stmt = (30_000 / ncols).max(1);
-    let cols: Vec<String> = plan.columns.iter().map(|(n, _)| dotdo_sql::translate::quote_ident(n)).collect();
+    let cols: Vec<String> = plan
+        .columns
+        .iter()
+        .map(|(n, _)| dotdo_sql::translate::quote_ident(n))
+        .collect();
     let table = dotdo_sql::translate::quote_ident(&plan.table);
     let mut out = Vec::new();
     let mut iter = rows.into_iter().peekable();
@@ -450,7 +555,11 @@ fn insert_batch(plan: &CopyFrom, rows: Vec<Vec<Value>>) -> Vec<Statement> {
     out
 }
 
-fn resolve_fields(cols: &[OutColumn], result: &StatementResult, static_types: bool) -> Vec<(String, PgType)> {
+fn resolve_fields(
+    cols: &[OutColumn],
+    result: &StatementResult,
+    static_types: bool,
+) -> Vec<(String, PgType)> {
     let value_type = |i: usize| -> PgType {
         if static_types {
             return PgType::Text;
@@ -465,19 +574,39 @@ fn resolve_fields(cols: &[OutColumn], result: &StatementResult, static_types: bo
     if cols.len() == result.columns.len() || (result.columns.is_empty() && !cols.is_empty()) {
         cols.iter()
             .enumerate()
-            .map(|(i, c)| (c.name.clone(), c.ty.unwrap_or_else(|| if i < result.columns.len() { value_type(i) } else { PgType::Text })))
+            .map(|(i, c)| {
+                (
+                    c.name.clone(),
+                    c.ty.unwrap_or_else(|| {
+                        if i < result.columns.len() {
+                            value_type(i)
+                        } else {
+                            PgType::Text
+                        }
+                    }),
+                )
+            })
             .collect()
     } else {
-        result.columns.iter().enumerate().map(|(i, n)| (n.clone(), value_type(i))).collect()
+        result
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), value_type(i)))
+            .collect()
     }
 }
 
 /// The fields a Describe reports, before running anything.
 pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
     match plan {
-        Plan::Query(Query { columns: Some(cols), .. }) => {
-            cols.iter().map(|c| (c.name.clone(), c.ty.unwrap_or(PgType::Text))).collect()
-        }
+        Plan::Query(Query {
+            columns: Some(cols),
+            ..
+        }) => cols
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.unwrap_or(PgType::Text)))
+            .collect(),
         Plan::Show(name) => vec![(name.clone(), PgType::Text)],
         _ => Vec::new(),
     }

@@ -22,7 +22,9 @@ pub fn migrations() -> Vec<Statement> {
 
 /// Reads the whole catalog; feed its result to [`Catalog::from_result`].
 pub fn load_statement() -> Statement {
-    Statement::new("SELECT tbl, col, pos, typ, typmod, notnull, dflt FROM _pg_columns ORDER BY tbl, pos")
+    Statement::new(
+        "SELECT tbl, col, pos, typ, typmod, not_null, dflt FROM _pg_columns ORDER BY tbl, pos",
+    )
 }
 
 /// True for the tables the front-end keeps for itself.
@@ -47,7 +49,9 @@ pub struct Table {
 
 impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -73,7 +77,10 @@ impl Catalog {
             };
             tables
                 .entry(tbl.clone())
-                .or_insert_with(|| Table { name: tbl, columns: Vec::new() })
+                .or_insert_with(|| Table {
+                    name: tbl,
+                    columns: Vec::new(),
+                })
                 .columns
                 .push(column);
         }
@@ -87,6 +94,13 @@ impl Catalog {
         self.tables
             .get(name)
             .or_else(|| self.tables.get(&name.to_ascii_lowercase()))
+    }
+
+    /// A copy with `table` added (CTEs and derived tables while inferring types).
+    pub fn with_table(&self, table: Table) -> Catalog {
+        let mut c = self.clone();
+        c.tables.insert(table.name.clone(), Arc::new(table));
+        c
     }
 
     pub fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
@@ -105,7 +119,7 @@ pub fn record_table(table: &Table) -> Vec<Statement> {
 
 pub fn record_column(table: &str, pos: i64, c: &Column) -> Statement {
     Statement::with_params(
-        "INSERT OR REPLACE INTO _pg_columns (tbl, col, pos, typ, typmod, notnull, dflt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR REPLACE INTO _pg_columns (tbl, col, pos, typ, typmod, not_null, dflt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         vec![
             Value::Text(table.to_owned()),
             Value::Text(c.name.clone()),
@@ -119,5 +133,8 @@ pub fn record_column(table: &str, pos: i64, c: &Column) -> Statement {
 }
 
 pub fn forget_table(table: &str) -> Statement {
-    Statement::with_params("DELETE FROM _pg_columns WHERE tbl = ?1", vec![Value::Text(table.to_owned())])
+    Statement::with_params(
+        "DELETE FROM _pg_columns WHERE tbl = ?1",
+        vec![Value::Text(table.to_owned())],
+    )
 }

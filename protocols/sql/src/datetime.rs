@@ -76,7 +76,9 @@ pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
             let (t, z) = rest.split_at(i);
             let sign = if z.starts_with('-') { -1 } else { 1 };
             let z = &z[1..];
-            let (hh, mm) = z.split_once(':').unwrap_or((z.get(..2).unwrap_or(z), z.get(2..).unwrap_or("")));
+            let (hh, mm) = z
+                .split_once(':')
+                .unwrap_or((z.get(..2).unwrap_or(z), z.get(2..).unwrap_or("")));
             let hh: i64 = hh.parse().ok()?;
             let mm: i64 = if mm.is_empty() { 0 } else { mm.parse().ok()? };
             (t, sign * (hh * 3600 + mm * 60))

@@ -84,9 +84,10 @@ impl From<BackendError> for SqlError {
                 code::SERIALIZATION_FAILURE,
                 "the transaction was rolled back by the server",
             ),
-            BackendError::ShuttingDown => {
-                SqlError::new(code::CANNOT_CONNECT_NOW, "the database system is shutting down")
-            }
+            BackendError::ShuttingDown => SqlError::new(
+                code::CANNOT_CONNECT_NOW,
+                "the database system is shutting down",
+            ),
             _ => SqlError::new(code::INTERNAL_ERROR, e.to_string()),
         }
     }
@@ -112,10 +113,16 @@ fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
             let (table, cols) = constraint_target(message);
             match c {
                 ConstraintKind::Unique | ConstraintKind::PrimaryKey => {
-                    let suffix = if c == ConstraintKind::PrimaryKey { "pkey".to_owned() } else { format!("{}_key", cols.join("_")) };
+                    let suffix = if c == ConstraintKind::PrimaryKey {
+                        "pkey".to_owned()
+                    } else {
+                        format!("{}_key", cols.join("_"))
+                    };
                     SqlError::new(
                         code::UNIQUE_VIOLATION,
-                        format!("duplicate key value violates unique constraint \"{table}_{suffix}\""),
+                        format!(
+                            "duplicate key value violates unique constraint \"{table}_{suffix}\""
+                        ),
                     )
                     .with_detail(format!("Key ({}) already exists.", cols.join(", ")))
                 }
@@ -147,28 +154,50 @@ fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
 fn from_sqlite_message(message: &str) -> SqlError {
     if let Some(t) = message.strip_prefix("no such table: ") {
         let t = t.rsplit('.').next().unwrap_or(t);
-        return SqlError::new(code::UNDEFINED_TABLE, format!("relation \"{t}\" does not exist"));
+        return SqlError::new(
+            code::UNDEFINED_TABLE,
+            format!("relation \"{t}\" does not exist"),
+        );
     }
     if let Some(c) = message.strip_prefix("no such column: ") {
-        return SqlError::new(code::UNDEFINED_COLUMN, format!("column \"{c}\" does not exist"));
+        return SqlError::new(
+            code::UNDEFINED_COLUMN,
+            format!("column \"{c}\" does not exist"),
+        );
     }
     if let Some(f) = message.strip_prefix("no such function: ") {
-        return SqlError::new(code::UNDEFINED_FUNCTION, format!("function {f} does not exist"));
+        return SqlError::new(
+            code::UNDEFINED_FUNCTION,
+            format!("function {f} does not exist"),
+        );
     }
     if message.starts_with("table ") && message.ends_with(" already exists") {
-        let t = message.trim_start_matches("table ").trim_end_matches(" already exists");
-        return SqlError::new(code::DUPLICATE_TABLE, format!("relation \"{t}\" already exists"));
+        let t = message
+            .trim_start_matches("table ")
+            .trim_end_matches(" already exists");
+        return SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{t}\" already exists"),
+        );
     }
     if message.starts_with("index ") && message.ends_with(" already exists") {
-        let t = message.trim_start_matches("index ").trim_end_matches(" already exists");
-        return SqlError::new(code::DUPLICATE_TABLE, format!("relation \"{t}\" already exists"));
+        let t = message
+            .trim_start_matches("index ")
+            .trim_end_matches(" already exists");
+        return SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{t}\" already exists"),
+        );
     }
     if message.contains("syntax error") || message.contains("incomplete input") {
         return SqlError::syntax(message.to_owned());
     }
     if message.contains("has no column named") {
         let c = message.rsplit(' ').next().unwrap_or("");
-        return SqlError::new(code::UNDEFINED_COLUMN, format!("column \"{c}\" does not exist"));
+        return SqlError::new(
+            code::UNDEFINED_COLUMN,
+            format!("column \"{c}\" does not exist"),
+        );
     }
     if message.starts_with("ambiguous column name") {
         return SqlError::new("42702", message.to_owned());
@@ -181,17 +210,38 @@ mod tests {
     use super::*;
 
     fn sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
-        BackendError::Sqlite { index: 0, kind, code: 0, message: message.into() }.into()
+        BackendError::Sqlite {
+            index: 0,
+            kind,
+            code: 0,
+            message: message.into(),
+        }
+        .into()
     }
 
     #[test]
     fn maps_sqlite_errors_to_sqlstate() {
-        let e = sqlite(SqliteErrorKind::Constraint(ConstraintKind::Unique), "UNIQUE constraint failed: t.a");
+        let e = sqlite(
+            SqliteErrorKind::Constraint(ConstraintKind::Unique),
+            "UNIQUE constraint failed: t.a",
+        );
         assert_eq!(e.code, code::UNIQUE_VIOLATION);
-        assert_eq!(e.message, "duplicate key value violates unique constraint \"t_a_key\"");
-        assert_eq!(sqlite(SqliteErrorKind::Error, "no such table: nope").code, code::UNDEFINED_TABLE);
-        assert_eq!(sqlite(SqliteErrorKind::Error, "no such column: x").code, code::UNDEFINED_COLUMN);
-        let e = sqlite(SqliteErrorKind::Constraint(ConstraintKind::NotNull), "NOT NULL constraint failed: t.b");
+        assert_eq!(
+            e.message,
+            "duplicate key value violates unique constraint \"t_a_key\""
+        );
+        assert_eq!(
+            sqlite(SqliteErrorKind::Error, "no such table: nope").code,
+            code::UNDEFINED_TABLE
+        );
+        assert_eq!(
+            sqlite(SqliteErrorKind::Error, "no such column: x").code,
+            code::UNDEFINED_COLUMN
+        );
+        let e = sqlite(
+            SqliteErrorKind::Constraint(ConstraintKind::NotNull),
+            "NOT NULL constraint failed: t.b",
+        );
         assert_eq!(e.code, code::NOT_NULL_VIOLATION);
     }
 }

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use sqlparser::ast::{self, BinaryOperator, Expr, SelectItem, SetExpr, Statement, TableFactor, Value};
+use sqlparser::ast::{
+    self, BinaryOperator, Expr, SelectItem, SetExpr, Statement, TableFactor, Value,
+};
 
 use crate::catalog::{Catalog, Table};
 use crate::translate::{OutColumn, ident_name, object_name};
@@ -21,11 +23,24 @@ impl Scope {
         match f {
             TableFactor::Table { name, alias, .. } => {
                 if let Some(t) = catalog.table(&object_name(name)) {
-                    let key = alias.as_ref().map_or_else(|| t.name.clone(), |a| ident_name(&a.name));
+                    let key = alias
+                        .as_ref()
+                        .map_or_else(|| t.name.clone(), |a| ident_name(&a.name));
                     self.tables.push((key, t.clone()));
                 }
             }
-            TableFactor::NestedJoin { table_with_joins, .. } => self.add_twj(table_with_joins, catalog),
+            TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.add_twj(table_with_joins, catalog),
+            TableFactor::Derived {
+                subquery,
+                alias: Some(alias),
+                ..
+            } => {
+                let cols = query_columns(subquery, catalog);
+                let t = virtual_table(ident_name(&alias.name), cols, &alias.columns);
+                self.tables.push((t.name.clone(), Arc::new(t)));
+            }
             _ => {}
         }
     }
@@ -38,7 +53,10 @@ impl Scope {
     }
 
     fn column(&self, name: &str) -> Option<PgType> {
-        self.tables.iter().find_map(|(_, t)| t.column(name).map(|c| c.ty))
+        self.tables
+            .iter()
+            .find_map(|(_, t)| t.column(name).map(|c| c.ty))
+            .filter(|t| *t != PgType::Unknown)
     }
 
     fn qualified(&self, table: &str, name: &str) -> Option<PgType> {
@@ -46,6 +64,7 @@ impl Scope {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(table))
             .and_then(|(_, t)| t.column(name).map(|c| c.ty))
+            .filter(|t| *t != PgType::Unknown)
     }
 }
 
@@ -75,19 +94,25 @@ fn wider(a: PgType, b: PgType) -> PgType {
 fn expr_type(e: &Expr, scope: &Scope, catalog: &Catalog) -> Option<PgType> {
     match e {
         Expr::Identifier(i) => scope.column(&ident_name(i)),
-        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-            scope.qualified(&ident_name(&parts[parts.len() - 2]), &ident_name(&parts[parts.len() - 1]))
-        }
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => scope.qualified(
+            &ident_name(&parts[parts.len() - 2]),
+            &ident_name(&parts[parts.len() - 1]),
+        ),
         Expr::Cast { data_type, .. } => PgType::from_name(&data_type.to_string()),
         Expr::TypedString(ts) => PgType::from_name(&ts.data_type.to_string()),
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => Some(number_type(n)),
-            Value::SingleQuotedString(_) | Value::EscapedStringLiteral(_) | Value::DollarQuotedString(_) => Some(PgType::Text),
+            Value::SingleQuotedString(_)
+            | Value::EscapedStringLiteral(_)
+            | Value::DollarQuotedString(_) => Some(PgType::Text),
             Value::Boolean(_) => Some(PgType::Bool),
             _ => None,
         },
         Expr::Nested(inner) => expr_type(inner, scope, catalog),
-        Expr::UnaryOp { op: ast::UnaryOperator::Not, .. } => Some(PgType::Bool),
+        Expr::UnaryOp {
+            op: ast::UnaryOperator::Not,
+            ..
+        } => Some(PgType::Bool),
         Expr::UnaryOp { expr, .. } => expr_type(expr, scope, catalog),
         Expr::BinaryOp { left, op, right } => match op {
             BinaryOperator::Plus
@@ -122,10 +147,18 @@ fn expr_type(e: &Expr, scope: &Scope, catalog: &Catalog) -> Option<PgType> {
         | Expr::Like { .. }
         | Expr::ILike { .. }
         | Expr::Exists { .. } => Some(PgType::Bool),
-        Expr::Case { conditions, else_result, .. } => conditions
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } => conditions
             .iter()
             .find_map(|c| expr_type(&c.result, scope, catalog))
-            .or_else(|| else_result.as_ref().and_then(|e| expr_type(e, scope, catalog))),
+            .or_else(|| {
+                else_result
+                    .as_ref()
+                    .and_then(|e| expr_type(e, scope, catalog))
+            }),
         Expr::Subquery(q) => query_columns(q, catalog).first().and_then(|c| c.ty),
         Expr::Function(f) => function_type(f, scope, catalog),
         Expr::Substring { .. } | Expr::Trim { .. } => Some(PgType::Text),
@@ -141,7 +174,9 @@ fn function_type(f: &ast::Function, scope: &Scope, catalog: &Catalog) -> Option<
     let first_arg = || -> Option<PgType> {
         match &f.args {
             ast::FunctionArguments::List(l) => l.args.iter().find_map(|a| match a {
-                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => expr_type(e, scope, catalog),
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    expr_type(e, scope, catalog)
+                }
                 _ => None,
             }),
             _ => None,
@@ -160,17 +195,24 @@ fn function_type(f: &ast::Function, scope: &Scope, catalog: &Catalog) -> Option<
         },
         "min" | "max" | "abs" | "coalesce" | "nullif" | "greatest" | "least" | "lag" | "lead"
         | "first_value" | "last_value" => first_arg()?,
-        "round" | "trunc" | "ceil" | "ceiling" | "floor" => first_arg().unwrap_or(PgType::Numeric { scale: None }),
-        "length" | "char_length" | "character_length" | "octet_length" | "strpos" | "pg_backend_pid" => PgType::Int4,
-        "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp" | "clock_timestamp" => {
-            PgType::Timestamptz
+        "round" | "trunc" | "ceil" | "ceiling" | "floor" => {
+            first_arg().unwrap_or(PgType::Numeric { scale: None })
         }
+        "length" | "char_length" | "character_length" | "octet_length" | "strpos"
+        | "pg_backend_pid" => PgType::Int4,
+        "now"
+        | "current_timestamp"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "clock_timestamp" => PgType::Timestamptz,
         "current_date" => PgType::Date,
         "gen_random_uuid" | "uuid_generate_v4" => PgType::Uuid,
         "random" | "sqrt" | "power" | "pow" | "exp" | "ln" | "log" | "pi" => PgType::Float8,
         "json_build_object" | "json_agg" | "to_json" | "json_build_array" => PgType::Json,
         "jsonb_build_object" | "jsonb_agg" | "to_jsonb" | "jsonb_build_array" => PgType::Jsonb,
-        "current_database" | "current_schema" | "current_user" | "session_user" | "user" => PgType::Name,
+        "current_database" | "current_schema" | "current_user" | "session_user" | "user" => {
+            PgType::Name
+        }
         "bool_and" | "bool_or" | "every" => PgType::Bool,
         _ => PgType::Text,
     })
@@ -190,7 +232,9 @@ fn expr_name(e: &Expr) -> String {
                 other => other.to_string(),
             })
             .unwrap_or_default(),
-        Expr::Cast { expr, data_type, .. } => match expr_name(expr).as_str() {
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr_name(expr).as_str() {
             "?column?" => cast_name(&data_type.to_string()),
             n => n.to_owned(),
         },
@@ -227,23 +271,41 @@ fn items_columns(items: &[SelectItem], scope: &Scope, catalog: &Catalog) -> Vec<
     let mut out = Vec::new();
     for item in items {
         match item {
-            SelectItem::UnnamedExpr(e) => out.push(OutColumn { name: expr_name(e), ty: expr_type(e, scope, catalog) }),
-            SelectItem::ExprWithAlias { expr, alias } => {
-                out.push(OutColumn { name: ident_name(alias), ty: expr_type(expr, scope, catalog) })
-            }
+            SelectItem::UnnamedExpr(e) => out.push(OutColumn {
+                name: expr_name(e),
+                ty: expr_type(e, scope, catalog),
+            }),
+            SelectItem::ExprWithAlias { expr, alias } => out.push(OutColumn {
+                name: ident_name(alias),
+                ty: expr_type(expr, scope, catalog),
+            }),
             SelectItem::Wildcard(_) => {
                 if scope.tables.is_empty() {
                     return Vec::new();
                 }
                 for (_, t) in &scope.tables {
-                    out.extend(t.columns.iter().map(|c| OutColumn { name: c.name.clone(), ty: Some(c.ty) }));
+                    out.extend(t.columns.iter().map(|c| OutColumn {
+                        name: c.name.clone(),
+                        ty: Some(c.ty).filter(|t| *t != PgType::Unknown),
+                    }));
                 }
             }
             SelectItem::QualifiedWildcard(kind, _) => {
                 let name = kind.to_string();
-                let name = name.trim_end_matches(".*").rsplit('.').next().unwrap_or("").trim_matches('"').to_ascii_lowercase();
-                let Some((_, t)) = scope.tables.iter().find(|(k, _)| *k == name) else { return Vec::new() };
-                out.extend(t.columns.iter().map(|c| OutColumn { name: c.name.clone(), ty: Some(c.ty) }));
+                let name = name
+                    .trim_end_matches(".*")
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"')
+                    .to_ascii_lowercase();
+                let Some((_, t)) = scope.tables.iter().find(|(k, _)| *k == name) else {
+                    return Vec::new();
+                };
+                out.extend(t.columns.iter().map(|c| OutColumn {
+                    name: c.name.clone(),
+                    ty: Some(c.ty),
+                }));
             }
             _ => return Vec::new(),
         }
@@ -253,7 +315,39 @@ fn items_columns(items: &[SelectItem], scope: &Scope, catalog: &Catalog) -> Vec<
 
 /// The result columns of a query, or an empty list when they cannot be worked out.
 pub fn query_columns(q: &ast::Query, catalog: &Catalog) -> Vec<OutColumn> {
-    set_expr_columns(&q.body, catalog)
+    let mut local = catalog.clone();
+    if let Some(with) = &q.with {
+        for cte in &with.cte_tables {
+            let cols = query_columns(&cte.query, &local);
+            local = local.with_table(virtual_table(
+                ident_name(&cte.alias.name),
+                cols,
+                &cte.alias.columns,
+            ));
+        }
+    }
+    set_expr_columns(&q.body, &local)
+}
+
+fn virtual_table(
+    name: String,
+    cols: Vec<OutColumn>,
+    renames: &[ast::TableAliasColumnDef],
+) -> Table {
+    Table {
+        name,
+        columns: cols
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| crate::catalog::Column {
+                name: renames.get(i).map_or(c.name, |r| ident_name(&r.name)),
+                ty: c.ty.unwrap_or(PgType::Unknown),
+                typmod: -1,
+                not_null: false,
+                default: None,
+            })
+            .collect(),
+    }
 }
 
 fn set_expr_columns(body: &SetExpr, catalog: &Catalog) -> Vec<OutColumn> {
@@ -274,7 +368,10 @@ fn set_expr_columns(body: &SetExpr, catalog: &Catalog) -> Vec<OutColumn> {
                 let scope = Scope::default();
                 r.iter()
                     .enumerate()
-                    .map(|(i, e)| OutColumn { name: format!("column{}", i + 1), ty: expr_type(e, &scope, catalog) })
+                    .map(|(i, e)| OutColumn {
+                        name: format!("column{}", i + 1),
+                        ty: expr_type(e, &scope, catalog),
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -323,7 +420,13 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
         }
         match e {
             Expr::BinaryOp { left, right, op } => {
-                let arith = matches!(op, BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply | BinaryOperator::Divide);
+                let arith = matches!(
+                    op,
+                    BinaryOperator::Plus
+                        | BinaryOperator::Minus
+                        | BinaryOperator::Multiply
+                        | BinaryOperator::Divide
+                );
                 if let Some(n) = placeholder(right) {
                     let t = expr_type(left, &scope, catalog).filter(|t| !arith || t.is_numeric());
                     note(n, t, &mut found);
@@ -333,7 +436,11 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
                     note(n, t, &mut found);
                 }
             }
-            Expr::In { expr, target: ast::InTarget::List(list), .. } => {
+            Expr::In {
+                expr,
+                target: ast::InTarget::List(list),
+                ..
+            } => {
                 let t = expr_type(expr, &scope, catalog);
                 for item in list {
                     if let Some(n) = placeholder(item) {
@@ -341,7 +448,9 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
                     }
                 }
             }
-            Expr::Between { expr, low, high, .. } => {
+            Expr::Between {
+                expr, low, high, ..
+            } => {
                 let t = expr_type(expr, &scope, catalog);
                 for b in [low, high] {
                     if let Some(n) = placeholder(b) {
@@ -349,7 +458,9 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
                     }
                 }
             }
-            Expr::Cast { expr, data_type, .. } => {
+            Expr::Cast {
+                expr, data_type, ..
+            } => {
                 if let Some(n) = placeholder(expr) {
                     note(n, PgType::from_name(&data_type.to_string()), &mut found);
                 }
@@ -360,13 +471,18 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
     });
     match stmt {
         Statement::Insert(ins) => {
-            if let (Some(t), Some(src)) = (catalog.table(&ins.table.to_string().trim_matches('"').to_ascii_lowercase()), &ins.source)
-                && let SetExpr::Values(values) = src.body.as_ref()
+            if let (Some(t), Some(src)) = (
+                catalog.table(&ins.table.to_string().trim_matches('"').to_ascii_lowercase()),
+                &ins.source,
+            ) && let SetExpr::Values(values) = src.body.as_ref()
             {
                 let types: Vec<Option<PgType>> = if ins.columns.is_empty() {
                     t.columns.iter().map(|c| Some(c.ty)).collect()
                 } else {
-                    ins.columns.iter().map(|c| t.column(&object_name(c)).map(|c| c.ty)).collect()
+                    ins.columns
+                        .iter()
+                        .map(|c| t.column(&object_name(c)).map(|c| c.ty))
+                        .collect()
                 };
                 for row in &values.rows {
                     for (e, ty) in row.iter().zip(&types) {
@@ -379,7 +495,9 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
         }
         Statement::Update(up) => {
             for a in &up.assignments {
-                if let (ast::AssignmentTarget::ColumnName(c), Some(n)) = (&a.target, placeholder(&a.value)) {
+                if let (ast::AssignmentTarget::ColumnName(c), Some(n)) =
+                    (&a.target, placeholder(&a.value))
+                {
                     note(n, scope.column(&object_name(c)), &mut found);
                 }
             }
@@ -396,5 +514,7 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
         }
         _ => {}
     }
-    (1..=max).map(|n| found.get(&n).copied().unwrap_or(PgType::Text)).collect()
+    (1..=max)
+        .map(|n| found.get(&n).copied().unwrap_or(PgType::Text))
+        .collect()
 }

@@ -13,5 +13,8 @@ pub mod types;
 
 pub use catalog::Catalog;
 pub use error::{SqlError, code};
-pub use translate::{Context, CopyFormat, CopyFrom, CopyOptions, CopyTo, OutColumn, Plan, Query, translate, translate_all};
+pub use translate::{
+    Context, CopyFormat, CopyFrom, CopyOptions, CopyTo, OutColumn, Plan, Query, translate,
+    translate_all,
+};
 pub use types::PgType;

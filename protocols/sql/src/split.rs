@@ -42,7 +42,10 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
                     .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
                     .map(|p| i + 1 + p);
                 match tag_end {
-                    Some(e) if bytes[e] == b'$' && !bytes[i + 1..e].first().is_some_and(u8::is_ascii_digit) => {
+                    Some(e)
+                        if bytes[e] == b'$'
+                            && !bytes[i + 1..e].first().is_some_and(u8::is_ascii_digit) =>
+                    {
                         let tag = &sql[i..=e];
                         match sql[e + 1..].find(tag) {
                             Some(p) => i = e + 1 + p + tag.len(),
@@ -126,6 +129,9 @@ mod tests {
             vec!["select 'a;b'", "select $$x;y$$", "-- c;\n select $1"]
         );
         assert!(split_statements(" ; ;").is_empty());
-        assert_eq!(leading_words("/* x */ begin isolation", 2), vec!["BEGIN", "ISOLATION"]);
+        assert_eq!(
+            leading_words("/* x */ begin isolation", 2),
+            vec!["BEGIN", "ISOLATION"]
+        );
     }
 }

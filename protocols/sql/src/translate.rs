@@ -87,11 +87,17 @@ pub enum Plan {
     Release(String),
     RollbackTo(String),
     Query(Query),
-    Set { name: String, value: String },
+    Set {
+        name: String,
+        value: String,
+    },
     Show(String),
     Reset(Option<String>),
     CreateDatabase(String),
-    DropDatabase { name: String, if_exists: bool },
+    DropDatabase {
+        name: String,
+        if_exists: bool,
+    },
     CopyFrom(CopyFrom),
     CopyTo(CopyTo),
     /// Accepted and done with nothing to run (VACUUM, ANALYZE, LISTEN, ...): the tag.
@@ -103,7 +109,11 @@ pub const VERSION_STRING: &str =
     "PostgreSQL 15.8 (dotdo) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit";
 
 /// Translate every statement of a query string.
-pub fn translate_all(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Vec<Result<Plan, SqlError>> {
+pub fn translate_all(
+    sql: &str,
+    catalog: &Catalog,
+    ctx: &Context<'_>,
+) -> Vec<Result<Plan, SqlError>> {
     split_statements(sql)
         .into_iter()
         .map(|s| translate(s, catalog, ctx))
@@ -198,7 +208,10 @@ fn parse_set(sql: &str) -> Result<(String, String), SqlError> {
         .trim();
     let lower = body.to_ascii_lowercase();
     if let Some(rest) = lower.strip_prefix("time zone") {
-        return Ok(("timezone".into(), unquote(body[body.len() - rest.len()..].trim())));
+        return Ok((
+            "timezone".into(),
+            unquote(body[body.len() - rest.len()..].trim()),
+        ));
     }
     if lower.starts_with("names") {
         return Ok(("client_encoding".into(), unquote(body[5..].trim())));
@@ -207,7 +220,11 @@ fn parse_set(sql: &str) -> Result<(String, String), SqlError> {
         Some(i) => (&body[..i], &body[i + 1..]),
         None => match lower.find(" to ") {
             Some(i) => (&body[..i], &body[i + 4..]),
-            None => return Err(SqlError::syntax(format!("syntax error at or near \"{body}\""))),
+            None => {
+                return Err(SqlError::syntax(format!(
+                    "syntax error at or near \"{body}\""
+                )));
+            }
         },
     };
     Ok((name.trim().to_ascii_lowercase(), unquote(value.trim())))
@@ -224,12 +241,21 @@ fn unquote(v: &str) -> String {
     }
 }
 
-fn translate_statement(mut stmt: Statement, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan, SqlError> {
+fn translate_statement(
+    mut stmt: Statement,
+    catalog: &Catalog,
+    ctx: &Context<'_>,
+) -> Result<Plan, SqlError> {
     match &mut stmt {
         Statement::StartTransaction { .. } => return Ok(Plan::Begin),
         Statement::Commit { .. } => return Ok(Plan::Commit),
-        Statement::Rollback { savepoint: None, .. } => return Ok(Plan::Rollback),
-        Statement::Rollback { savepoint: Some(sp), .. } => return Ok(Plan::RollbackTo(sp.value.clone())),
+        Statement::Rollback {
+            savepoint: None, ..
+        } => return Ok(Plan::Rollback),
+        Statement::Rollback {
+            savepoint: Some(sp),
+            ..
+        } => return Ok(Plan::RollbackTo(sp.value.clone())),
         Statement::Savepoint { name } => return Ok(Plan::Savepoint(name.value.clone())),
         Statement::ReleaseSavepoint { name } => return Ok(Plan::Release(name.value.clone())),
         _ => {}
@@ -241,35 +267,69 @@ fn translate_statement(mut stmt: Statement, catalog: &Catalog, ctx: &Context<'_>
             let columns = infer::query_columns(&q, catalog);
             let mut stmt = Statement::Query(q);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(stmt.to_string(), Some(columns), params, "SELECT", true)))
+            Ok(Plan::Query(single(
+                stmt.to_string(),
+                Some(columns),
+                params,
+                "SELECT",
+                true,
+            )))
         }
         Statement::Insert(mut ins) => {
             let table = ins.table.to_string();
-            let returning = ins.returning.as_ref().map(|r| infer::returning_columns(r, &table, catalog));
+            let returning = ins
+                .returning
+                .as_ref()
+                .map(|r| infer::returning_columns(r, &table, catalog));
             if let Some(src) = ins.source.as_mut() {
-                coerce_insert_values(src, &ins.columns, &table, catalog);
+                coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
             let mut stmt = Statement::Insert(ins);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(stmt.to_string(), returning, params, "INSERT", false)))
+            Ok(Plan::Query(single(
+                stmt.to_string(),
+                returning,
+                params,
+                "INSERT",
+                false,
+            )))
         }
         Statement::Update(up) => {
             let table = up.table.relation.to_string();
-            let returning = up.returning.as_ref().map(|r| infer::returning_columns(r, &table, catalog));
+            let returning = up
+                .returning
+                .as_ref()
+                .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Update(up);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(stmt.to_string(), returning, params, "UPDATE", false)))
+            Ok(Plan::Query(single(
+                stmt.to_string(),
+                returning,
+                params,
+                "UPDATE",
+                false,
+            )))
         }
         Statement::Delete(del) => {
             let table = match &del.from {
-                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => {
-                    t.first().map(|t| t.relation.to_string()).unwrap_or_default()
-                }
+                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t
+                    .first()
+                    .map(|t| t.relation.to_string())
+                    .unwrap_or_default(),
             };
-            let returning = del.returning.as_ref().map(|r| infer::returning_columns(r, &table, catalog));
+            let returning = del
+                .returning
+                .as_ref()
+                .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Delete(del);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(stmt.to_string(), returning, params, "DELETE", false)))
+            Ok(Plan::Query(single(
+                stmt.to_string(),
+                returning,
+                params,
+                "DELETE",
+                false,
+            )))
         }
         Statement::CreateTable(ct) => create_table(ct, ctx),
         Statement::CreateIndex(mut ci) => {
@@ -283,26 +343,46 @@ fn translate_statement(mut stmt: Statement, catalog: &Catalog, ctx: &Context<'_>
             }
             let mut stmt = Statement::CreateIndex(ci);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(ddl(vec![SqliteStatement::new(stmt.to_string())], "CREATE INDEX")))
+            Ok(Plan::Query(ddl(
+                vec![SqliteStatement::new(stmt.to_string())],
+                "CREATE INDEX",
+            )))
         }
         Statement::CreateView(cv) => {
             let mut stmt = Statement::CreateView(cv);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(ddl(vec![SqliteStatement::new(stmt.to_string())], "CREATE VIEW")))
+            Ok(Plan::Query(ddl(
+                vec![SqliteStatement::new(stmt.to_string())],
+                "CREATE VIEW",
+            )))
         }
         Statement::AlterTable(at) => alter_table(at, catalog, ctx),
-        Statement::Drop { object_type, if_exists, names, .. } => drop(object_type, if_exists, &names),
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            ..
+        } => drop(object_type, if_exists, &names),
         Statement::Truncate(t) => {
             let batch = t
                 .table_names
                 .iter()
                 .map(|n| SqliteStatement::new(format!("DELETE FROM {}", sqlite_name(&n.name))))
                 .collect();
-            Ok(Plan::Query(Query { tag: "TRUNCATE TABLE", ddl: false, ..ddl(batch, "TRUNCATE TABLE") }))
+            Ok(Plan::Query(Query {
+                tag: "TRUNCATE TABLE",
+                ddl: false,
+                ..ddl(batch, "TRUNCATE TABLE")
+            }))
         }
-        Statement::Copy { source, to, target, options, legacy_options, .. } => {
-            copy(source, to, target, &options, &legacy_options, catalog, ctx)
-        }
+        Statement::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            ..
+        } => copy(source, to, target, &options, &legacy_options, catalog, ctx),
         Statement::CreateSchema { .. } => Ok(Plan::Utility("CREATE SCHEMA")),
         Statement::Comment { .. } => Ok(Plan::Utility("COMMENT")),
         Statement::Grant(_) => Ok(Plan::Utility("GRANT")),
@@ -314,7 +394,13 @@ fn translate_statement(mut stmt: Statement, catalog: &Catalog, ctx: &Context<'_>
     }
 }
 
-fn single(sql: String, columns: Option<Vec<OutColumn>>, params: Vec<PgType>, tag: &'static str, read_only: bool) -> Query {
+fn single(
+    sql: String,
+    columns: Option<Vec<OutColumn>>,
+    params: Vec<PgType>,
+    tag: &'static str,
+    read_only: bool,
+) -> Query {
     Query {
         batch: vec![SqliteStatement::new(sql)],
         main: 0,
@@ -425,7 +511,13 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 v.value = Value::SingleQuotedString(s.clone());
             }
         }
-        Expr::ILike { negated, expr, pattern, escape_char, any } => {
+        Expr::ILike {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+            any,
+        } => {
             *e = Expr::Like {
                 negated: *negated,
                 any: *any,
@@ -434,7 +526,12 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 escape_char: escape_char.clone(),
             };
         }
-        Expr::Cast { kind, expr, data_type, .. } => {
+        Expr::Cast {
+            kind,
+            expr,
+            data_type,
+            ..
+        } => {
             let ty = PgType::from_name(&data_type.to_string());
             let inner = std::mem::replace(expr.as_mut(), Expr::Value(Value::Null.into()));
             *e = cast_expr(inner, ty, data_type, kind.clone())?;
@@ -452,15 +549,21 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
             let name = name.trim_start_matches("pg_catalog.");
             let args = func_args(f);
             let replacement = match name {
-                "now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp"
-                | "clock_timestamp" | "localtimestamp" => Some(raw(NOW_SQL)),
+                "now"
+                | "current_timestamp"
+                | "transaction_timestamp"
+                | "statement_timestamp"
+                | "clock_timestamp"
+                | "localtimestamp" => Some(raw(NOW_SQL)),
                 "current_date" => Some(raw("date('now')")),
                 "current_time" => Some(raw("strftime('%H:%M:%f+00', 'now')")),
                 "version" => Some(lit(VERSION_STRING)),
                 "current_database" | "current_catalog" => Some(lit(ctx.database)),
                 "current_schema" => Some(lit("public")),
                 "current_user" | "session_user" | "user" => Some(lit(ctx.user)),
-                "pg_backend_pid" => Some(Expr::Value(Value::Number(ctx.backend_pid.to_string(), false).into())),
+                "pg_backend_pid" => Some(Expr::Value(
+                    Value::Number(ctx.backend_pid.to_string(), false).into(),
+                )),
                 "gen_random_uuid" | "uuid_generate_v4" => Some(raw(UUID_SQL)),
                 "random" => Some(raw("((random() & 9007199254740991) / 9007199254740992.0)")),
                 "greatest" => {
@@ -508,8 +611,15 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 *e = Expr::Nested(Box::new(r));
             }
         }
-        Expr::Substring { expr, substring_from, substring_for, .. } => {
-            let from = substring_from.as_deref().map_or("1".to_owned(), ToString::to_string);
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let from = substring_from
+                .as_deref()
+                .map_or("1".to_owned(), ToString::to_string);
             let sql = match substring_for {
                 Some(len) => format!("substr({expr}, {from}, {len})"),
                 None => format!("substr({expr}, {from})"),
@@ -532,7 +642,11 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 "dow" => "%w",
                 "doy" => "%j",
                 "epoch" => "%s",
-                other => return Err(SqlError::unsupported(format!("EXTRACT({other}) is not supported"))),
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "EXTRACT({other}) is not supported"
+                    )));
+                }
             };
             *e = raw(&format!("CAST(strftime('{f}', {expr}) AS INTEGER)"));
         }
@@ -547,20 +661,32 @@ fn literal_of(ty: Option<PgType>, s: &str) -> Result<Expr, SqlError> {
     Ok(match types::from_text(ty, s)? {
         SqlValue::Integer(i) => Expr::Value(Value::Number(i.to_string(), false).into()),
         SqlValue::Real(f) => raw(&format!("{f:?}")),
-        SqlValue::Blob(b) => raw(&format!("X'{}'", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
+        SqlValue::Blob(b) => raw(&format!(
+            "X'{}'",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        )),
         SqlValue::Text(t) => lit(&t),
         SqlValue::Null => Expr::Value(Value::Null.into()),
     })
 }
 
-fn cast_expr(inner: Expr, ty: Option<PgType>, data_type: &DataType, kind: CastKind) -> Result<Expr, SqlError> {
+fn cast_expr(
+    inner: Expr,
+    ty: Option<PgType>,
+    data_type: &DataType,
+    kind: CastKind,
+) -> Result<Expr, SqlError> {
     if let Expr::Value(v) = &inner
         && let Value::SingleQuotedString(s) = &v.value
     {
         return literal_of(ty, s);
     }
     let sqlite_type = match ty {
-        Some(PgType::Bool) => return Ok(raw(&format!("(CASE WHEN lower(CAST({inner} AS TEXT)) IN ('t','true','yes','on','1','y') THEN 1 WHEN ({inner}) IS NULL THEN NULL ELSE 0 END)"))),
+        Some(PgType::Bool) => {
+            return Ok(raw(&format!(
+                "(CASE WHEN lower(CAST({inner} AS TEXT)) IN ('t','true','yes','on','1','y') THEN 1 WHEN ({inner}) IS NULL THEN NULL ELSE 0 END)"
+            )));
+        }
         Some(PgType::Oid) => return Ok(inner),
         Some(t) => t.sqlite_type(),
         None => {
@@ -573,13 +699,25 @@ fn cast_expr(inner: Expr, ty: Option<PgType>, data_type: &DataType, kind: CastKi
 
 /// Literal strings inserted into typed columns are converted as PostgreSQL would
 /// (`'t'` into a boolean, `'\x00'` into bytea), and checked (22P02).
-fn coerce_insert_values(src: &mut ast::Query, columns: &[ObjectName], table: &str, catalog: &Catalog) {
-    let Some(t) = catalog.table(table) else { return };
-    let SetExpr::Values(values) = src.body.as_mut() else { return };
+fn coerce_insert_values(
+    src: &mut ast::Query,
+    columns: &[ObjectName],
+    table: &str,
+    catalog: &Catalog,
+) -> Result<(), SqlError> {
+    let Some(t) = catalog.table(&table.trim_matches('"').to_ascii_lowercase()) else {
+        return Ok(());
+    };
+    let SetExpr::Values(values) = src.body.as_mut() else {
+        return Ok(());
+    };
     let types: Vec<Option<PgType>> = if columns.is_empty() {
         t.columns.iter().map(|c| Some(c.ty)).collect()
     } else {
-        columns.iter().map(|c| t.column(&object_name(c)).map(|c| c.ty)).collect()
+        columns
+            .iter()
+            .map(|c| t.column(&object_name(c)).map(|c| c.ty))
+            .collect()
     };
     for row in &mut values.rows {
         for (expr, ty) in row.iter_mut().zip(&types) {
@@ -589,21 +727,29 @@ fn coerce_insert_values(src: &mut ast::Query, columns: &[ObjectName], table: &st
             }
             if let Expr::Value(v) = expr
                 && let Value::SingleQuotedString(s) = &v.value
-                && let Ok(new) = literal_of(Some(*ty), s)
             {
-                *expr = new;
+                *expr = literal_of(Some(*ty), s)?;
             }
         }
     }
+    Ok(())
 }
 
 /// The catalog type and SQLite column SQL of a column definition.
-fn column_sql(col: &ast::ColumnDef, table_has_pk: bool, ctx: &Context<'_>, table: &str) -> Result<(Column, String), SqlError> {
+fn column_sql(
+    col: &ast::ColumnDef,
+    table_has_pk: bool,
+    ctx: &Context<'_>,
+    table: &str,
+) -> Result<(Column, String), SqlError> {
     let name = ident_name(&col.name);
     let type_text = col.data_type.to_string();
     let lower = type_text.to_ascii_lowercase();
     let ty = PgType::from_name(&type_text).unwrap_or(PgType::Text);
-    let mut serial = matches!(lower.as_str(), "serial" | "bigserial" | "smallserial" | "serial4" | "serial8" | "serial2");
+    let mut serial = matches!(
+        lower.as_str(),
+        "serial" | "bigserial" | "smallserial" | "serial4" | "serial8" | "serial2"
+    );
     let mut parts = Vec::new();
     let mut not_null = false;
     let mut primary = false;
@@ -636,27 +782,53 @@ fn column_sql(col: &ast::ColumnDef, table_has_pk: bool, ctx: &Context<'_>, table
             }
             ColumnOption::Unique(_) => parts.push("UNIQUE".to_owned()),
             ColumnOption::Identity(_) | ColumnOption::Generated { .. } => serial = true,
-            ColumnOption::ForeignKey(_) | ColumnOption::Check(_) => parts.push(opt.option.to_string()),
+            ColumnOption::ForeignKey(_) | ColumnOption::Check(_) => {
+                parts.push(opt.option.to_string())
+            }
             _ => {}
         }
     }
     let sql = if serial && (primary || !table_has_pk) {
         not_null = true;
         default = Some(format!("nextval('{table}_{name}_seq'::regclass)"));
-        format!("{} INTEGER PRIMARY KEY {}", quote_ident(&name), parts.join(" "))
+        format!(
+            "{} INTEGER PRIMARY KEY {}",
+            quote_ident(&name),
+            parts.join(" ")
+        )
     } else {
         if primary {
             parts.insert(0, "PRIMARY KEY".to_owned());
         }
-        format!("{} {} {}", quote_ident(&name), ty.sqlite_type(), parts.join(" "))
+        format!(
+            "{} {} {}",
+            quote_ident(&name),
+            ty.sqlite_type(),
+            parts.join(" ")
+        )
     };
     let typmod = type_modifier(&lower);
-    Ok((Column { name, ty, typmod, not_null, default }, sql.trim_end().to_owned()))
+    Ok((
+        Column {
+            name,
+            ty,
+            typmod,
+            not_null,
+            default,
+        },
+        sql.trim_end().to_owned(),
+    ))
 }
 
 fn type_modifier(lower: &str) -> i32 {
-    let Some((_, inner)) = lower.split_once('(') else { return -1 };
-    let nums: Vec<i32> = inner.trim_end_matches(')').split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let Some((_, inner)) = lower.split_once('(') else {
+        return -1;
+    };
+    let nums: Vec<i32> = inner
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     if lower.starts_with("numeric") || lower.starts_with("decimal") {
         let p = nums.first().copied().unwrap_or(0);
         let s = nums.get(1).copied().unwrap_or(0);
@@ -671,11 +843,26 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
     if let Some(q) = ct.query {
         let mut stmt = Statement::Query(q);
         rewrite(&mut stmt, ctx)?;
-        let sql = format!("CREATE TABLE {}{} AS {stmt}", if ct.if_not_exists { "IF NOT EXISTS " } else { "" }, quote_ident(&table));
+        let sql = format!(
+            "CREATE TABLE {}{} AS {stmt}",
+            if ct.if_not_exists {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            },
+            quote_ident(&table)
+        );
         return Ok(Plan::Query(ddl(vec![SqliteStatement::new(sql)], "SELECT")));
     }
-    let table_has_pk = ct.constraints.iter().any(|c| matches!(c, TableConstraint::PrimaryKey(_)))
-        || ct.columns.iter().any(|c| c.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_))));
+    let table_has_pk = ct
+        .constraints
+        .iter()
+        .any(|c| matches!(c, TableConstraint::PrimaryKey(_)))
+        || ct.columns.iter().any(|c| {
+            c.options
+                .iter()
+                .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
+        });
     let mut cols = Vec::new();
     let mut defs = Vec::new();
     for c in &ct.columns {
@@ -686,7 +873,12 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
     for c in &ct.constraints {
         if let TableConstraint::PrimaryKey(pk) = c {
             for ic in &pk.columns {
-                let n = ic.column.expr.to_string().trim_matches('"').to_ascii_lowercase();
+                let n = ic
+                    .column
+                    .expr
+                    .to_string()
+                    .trim_matches('"')
+                    .to_ascii_lowercase();
                 if let Some(col) = cols.iter_mut().find(|x| x.name == n) {
                     col.not_null = true;
                 }
@@ -696,21 +888,31 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
     }
     let sql = format!(
         "CREATE TABLE {}{} ({})",
-        if ct.if_not_exists { "IF NOT EXISTS " } else { "" },
+        if ct.if_not_exists {
+            "IF NOT EXISTS "
+        } else {
+            ""
+        },
         quote_ident(&table),
         defs.join(", ")
     );
     let mut batch = vec![SqliteStatement::new(sql)];
-    let t = Table { name: table.clone(), columns: cols };
+    let t = Table {
+        name: table.clone(),
+        columns: cols,
+    };
     if ct.if_not_exists {
         // Only record the columns when the table is new.
         batch.push(SqliteStatement::with_params(
-            "INSERT OR IGNORE INTO _pg_columns (tbl, col, pos, typ, typmod, notnull, dflt) SELECT ?1, '', 0, '25', -1, 0, NULL WHERE 0",
+            "INSERT OR IGNORE INTO _pg_columns (tbl, col, pos, typ, typmod, not_null, dflt) SELECT ?1, '', 0, '25', -1, 0, NULL WHERE 0",
             vec![SqlValue::Text(table)],
         ));
         for (pos, c) in t.columns.iter().enumerate() {
             let mut s = catalog::record_column(&t.name, pos as i64 + 1, c);
-            s.sql = s.sql.replace("INSERT OR REPLACE", "INSERT OR IGNORE").into();
+            s.sql = s
+                .sql
+                .replace("INSERT OR REPLACE", "INSERT OR IGNORE")
+                .into();
             batch.push(s);
         }
     } else {
@@ -719,45 +921,78 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
     Ok(Plan::Query(ddl(batch, "CREATE TABLE")))
 }
 
-fn alter_table(at: ast::AlterTable, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan, SqlError> {
+fn alter_table(
+    at: ast::AlterTable,
+    catalog: &Catalog,
+    ctx: &Context<'_>,
+) -> Result<Plan, SqlError> {
     let table = object_name(&at.name);
     let existing = catalog.table(&table).cloned();
     let mut batch = Vec::new();
     let qt = quote_ident(&table);
     for op in at.operations {
         match op {
-            ast::AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
-                if if_not_exists && existing.as_ref().is_some_and(|t| t.column(&ident_name(&column_def.name)).is_some()) {
+            ast::AlterTableOperation::AddColumn {
+                column_def,
+                if_not_exists,
+                ..
+            } => {
+                if if_not_exists
+                    && existing
+                        .as_ref()
+                        .is_some_and(|t| t.column(&ident_name(&column_def.name)).is_some())
+                {
                     continue;
                 }
                 let (col, sql) = column_sql(&column_def, true, ctx, &table)?;
-                batch.push(SqliteStatement::new(format!("ALTER TABLE {qt} ADD COLUMN {sql}")));
+                batch.push(SqliteStatement::new(format!(
+                    "ALTER TABLE {qt} ADD COLUMN {sql}"
+                )));
                 let pos = existing.as_ref().map_or(0, |t| t.columns.len()) as i64 + 1;
                 batch.push(catalog::record_column(&table, pos, &col));
             }
             ast::AlterTableOperation::DropColumn { column_names, .. } => {
                 for c in column_names {
                     let name = ident_name(&c);
-                    batch.push(SqliteStatement::new(format!("ALTER TABLE {qt} DROP COLUMN {}", quote_ident(&name))));
+                    batch.push(SqliteStatement::new(format!(
+                        "ALTER TABLE {qt} DROP COLUMN {}",
+                        quote_ident(&name)
+                    )));
                     batch.push(SqliteStatement::with_params(
                         "DELETE FROM _pg_columns WHERE tbl = ?1 AND col = ?2",
                         vec![SqlValue::Text(table.clone()), SqlValue::Text(name)],
                     ));
                 }
             }
-            ast::AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+            ast::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
                 let (old, new) = (ident_name(&old_column_name), ident_name(&new_column_name));
-                batch.push(SqliteStatement::new(format!("ALTER TABLE {qt} RENAME COLUMN {} TO {}", quote_ident(&old), quote_ident(&new))));
+                batch.push(SqliteStatement::new(format!(
+                    "ALTER TABLE {qt} RENAME COLUMN {} TO {}",
+                    quote_ident(&old),
+                    quote_ident(&new)
+                )));
                 batch.push(SqliteStatement::with_params(
                     "UPDATE _pg_columns SET col = ?3 WHERE tbl = ?1 AND col = ?2",
-                    vec![SqlValue::Text(table.clone()), SqlValue::Text(old), SqlValue::Text(new)],
+                    vec![
+                        SqlValue::Text(table.clone()),
+                        SqlValue::Text(old),
+                        SqlValue::Text(new),
+                    ],
                 ));
             }
             ast::AlterTableOperation::RenameTable { table_name } => {
                 let new = match table_name {
-                    ast::RenameTableNameKind::To(n) | ast::RenameTableNameKind::As(n) => object_name(&n),
+                    ast::RenameTableNameKind::To(n) | ast::RenameTableNameKind::As(n) => {
+                        object_name(&n)
+                    }
                 };
-                batch.push(SqliteStatement::new(format!("ALTER TABLE {qt} RENAME TO {}", quote_ident(&new))));
+                batch.push(SqliteStatement::new(format!(
+                    "ALTER TABLE {qt} RENAME TO {}",
+                    quote_ident(&new)
+                )));
                 batch.push(SqliteStatement::with_params(
                     "UPDATE _pg_columns SET tbl = ?2 WHERE tbl = ?1",
                     vec![SqlValue::Text(table.clone()), SqlValue::Text(new)],
@@ -766,45 +1001,89 @@ fn alter_table(at: ast::AlterTable, catalog: &Catalog, ctx: &Context<'_>) -> Res
             ast::AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
                 // SQLite cannot add keys to a table; a unique index enforces the same.
                 TableConstraint::PrimaryKey(pk) => {
-                    let cols: Vec<String> = pk.columns.iter().map(|c| c.column.expr.to_string()).collect();
+                    let cols: Vec<String> = pk
+                        .columns
+                        .iter()
+                        .map(|c| c.column.expr.to_string())
+                        .collect();
                     let name = pk.name.as_ref().map_or(format!("{table}_pkey"), ident_name);
-                    batch.push(SqliteStatement::new(format!("CREATE UNIQUE INDEX {} ON {qt} ({})", quote_ident(&name), cols.join(", "))));
+                    batch.push(SqliteStatement::new(format!(
+                        "CREATE UNIQUE INDEX {} ON {qt} ({})",
+                        quote_ident(&name),
+                        cols.join(", ")
+                    )));
                     for c in &cols {
                         batch.push(SqliteStatement::with_params(
-                            "UPDATE _pg_columns SET notnull = 1 WHERE tbl = ?1 AND col = ?2",
-                            vec![SqlValue::Text(table.clone()), SqlValue::Text(c.trim_matches('"').to_ascii_lowercase())],
+                            "UPDATE _pg_columns SET not_null = 1 WHERE tbl = ?1 AND col = ?2",
+                            vec![
+                                SqlValue::Text(table.clone()),
+                                SqlValue::Text(c.trim_matches('"').to_ascii_lowercase()),
+                            ],
                         ));
                     }
                 }
                 TableConstraint::Unique(u) => {
-                    let cols: Vec<String> = u.columns.iter().map(|c| c.column.expr.to_string()).collect();
-                    let name = u.name.as_ref().map_or(format!("{table}_{}_key", cols.join("_")), ident_name);
-                    batch.push(SqliteStatement::new(format!("CREATE UNIQUE INDEX {} ON {qt} ({})", quote_ident(&name), cols.join(", "))));
+                    let cols: Vec<String> = u
+                        .columns
+                        .iter()
+                        .map(|c| c.column.expr.to_string())
+                        .collect();
+                    let name = u
+                        .name
+                        .as_ref()
+                        .map_or(format!("{table}_{}_key", cols.join("_")), ident_name);
+                    batch.push(SqliteStatement::new(format!(
+                        "CREATE UNIQUE INDEX {} ON {qt} ({})",
+                        quote_ident(&name),
+                        cols.join(", ")
+                    )));
                 }
                 // Foreign keys and checks cannot be added to an existing SQLite table.
-                _ => return Err(SqlError::unsupported("ALTER TABLE ADD CONSTRAINT is only supported for PRIMARY KEY and UNIQUE")),
+                _ => {
+                    return Err(SqlError::unsupported(
+                        "ALTER TABLE ADD CONSTRAINT is only supported for PRIMARY KEY and UNIQUE",
+                    ));
+                }
             },
-            ast::AlterTableOperation::AlterColumn { .. } | ast::AlterTableOperation::DropConstraint { .. } => {
-                return Err(SqlError::unsupported("this ALTER TABLE form is not supported"));
+            ast::AlterTableOperation::AlterColumn { .. }
+            | ast::AlterTableOperation::DropConstraint { .. } => {
+                return Err(SqlError::unsupported(
+                    "this ALTER TABLE form is not supported",
+                ));
             }
-            other => return Err(SqlError::unsupported(format!("ALTER TABLE {other} is not supported"))),
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "ALTER TABLE {other} is not supported"
+                )));
+            }
         }
     }
     if existing.is_none() && !batch.is_empty() {
         // Let SQLite report the missing relation (42P01) by touching it first.
-        batch.insert(0, SqliteStatement::new(format!("SELECT 1 FROM {qt} LIMIT 0")));
+        batch.insert(
+            0,
+            SqliteStatement::new(format!("SELECT 1 FROM {qt} LIMIT 0")),
+        );
     }
     Ok(Plan::Query(ddl(batch, "ALTER TABLE")))
 }
 
-fn drop(object_type: ast::ObjectType, if_exists: bool, names: &[ObjectName]) -> Result<Plan, SqlError> {
+fn drop(
+    object_type: ast::ObjectType,
+    if_exists: bool,
+    names: &[ObjectName],
+) -> Result<Plan, SqlError> {
     let (kind, tag) = match object_type {
         ast::ObjectType::Table => ("TABLE", "DROP TABLE"),
         ast::ObjectType::Index => ("INDEX", "DROP INDEX"),
         ast::ObjectType::View => ("VIEW", "DROP VIEW"),
         ast::ObjectType::Schema => return Ok(Plan::Utility("DROP SCHEMA")),
         ast::ObjectType::Sequence => return Ok(Plan::Utility("DROP SEQUENCE")),
-        other => return Err(SqlError::unsupported(format!("DROP {other} is not supported"))),
+        other => {
+            return Err(SqlError::unsupported(format!(
+                "DROP {other} is not supported"
+            )));
+        }
     };
     let mut batch = Vec::new();
     for n in names {
@@ -830,7 +1109,13 @@ fn copy(
     catalog: &Catalog,
     ctx: &Context<'_>,
 ) -> Result<Plan, SqlError> {
-    let mut opts = CopyOptions { format: CopyFormat::Text, delimiter: '\t', null: "\\N".into(), header: false, quote: '"' };
+    let mut opts = CopyOptions {
+        format: CopyFormat::Text,
+        delimiter: '\t',
+        null: "\\N".into(),
+        header: false,
+        quote: '"',
+    };
     let mut delimiter = None;
     let mut null = None;
     for o in options {
@@ -839,7 +1124,11 @@ fn copy(
                 opts.format = match f.value.to_ascii_lowercase().as_str() {
                     "csv" => CopyFormat::Csv,
                     "text" => CopyFormat::Text,
-                    other => return Err(SqlError::unsupported(format!("COPY format \"{other}\" is not supported"))),
+                    other => {
+                        return Err(SqlError::unsupported(format!(
+                            "COPY format \"{other}\" is not supported"
+                        )));
+                    }
                 }
             }
             CopyOption::Delimiter(c) => delimiter = Some(*c),
@@ -851,7 +1140,9 @@ fn copy(
     }
     for o in legacy {
         match o {
-            CopyLegacyOption::Binary => return Err(SqlError::unsupported("COPY BINARY is not supported")),
+            CopyLegacyOption::Binary => {
+                return Err(SqlError::unsupported("COPY BINARY is not supported"));
+            }
             CopyLegacyOption::Delimiter(c) => delimiter = Some(*c),
             CopyLegacyOption::Null(s) => null = Some(s.clone()),
             CopyLegacyOption::Csv(_) => opts.format = CopyFormat::Csv,
@@ -869,11 +1160,21 @@ fn copy(
         opts.null = n;
     }
     match (to, target, source) {
-        (false, CopyTarget::Stdin, CopySource::Table { table_name, columns }) => {
+        (
+            false,
+            CopyTarget::Stdin,
+            CopySource::Table {
+                table_name,
+                columns,
+            },
+        ) => {
             let table = object_name(&table_name);
-            let t = catalog
-                .table(&table)
-                .ok_or_else(|| SqlError::new(code::UNDEFINED_TABLE, format!("relation \"{table}\" does not exist")))?;
+            let t = catalog.table(&table).ok_or_else(|| {
+                SqlError::new(
+                    code::UNDEFINED_TABLE,
+                    format!("relation \"{table}\" does not exist"),
+                )
+            })?;
             let columns = if columns.is_empty() {
                 t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect()
             } else {
@@ -881,32 +1182,55 @@ fn copy(
                     .iter()
                     .map(|c| {
                         let n = ident_name(c);
-                        t.column(&n).map(|col| (col.name.clone(), col.ty)).ok_or_else(|| {
-                            SqlError::new(code::UNDEFINED_COLUMN, format!("column \"{n}\" of relation \"{table}\" does not exist"))
-                        })
+                        t.column(&n)
+                            .map(|col| (col.name.clone(), col.ty))
+                            .ok_or_else(|| {
+                                SqlError::new(
+                                    code::UNDEFINED_COLUMN,
+                                    format!(
+                                        "column \"{n}\" of relation \"{table}\" does not exist"
+                                    ),
+                                )
+                            })
                     })
                     .collect::<Result<_, _>>()?
             };
-            Ok(Plan::CopyFrom(CopyFrom { table, columns, options: opts }))
+            Ok(Plan::CopyFrom(CopyFrom {
+                table,
+                columns,
+                options: opts,
+            }))
         }
         (true, CopyTarget::Stdout, source) => {
             let sql = match source {
-                CopySource::Table { table_name, columns } => {
+                CopySource::Table {
+                    table_name,
+                    columns,
+                } => {
                     let cols = if columns.is_empty() {
                         "*".to_owned()
                     } else {
-                        columns.iter().map(|c| quote_ident(&ident_name(c))).collect::<Vec<_>>().join(", ")
+                        columns
+                            .iter()
+                            .map(|c| quote_ident(&ident_name(c)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     };
                     format!("SELECT {cols} FROM {}", sqlite_name(&table_name))
                 }
                 CopySource::Query(q) => q.to_string(),
             };
             match translate(&sql, catalog, ctx)? {
-                Plan::Query(query) => Ok(Plan::CopyTo(CopyTo { query, options: opts })),
+                Plan::Query(query) => Ok(Plan::CopyTo(CopyTo {
+                    query,
+                    options: opts,
+                })),
                 _ => Err(SqlError::syntax("COPY needs a query")),
             }
         }
-        _ => Err(SqlError::unsupported("COPY to or from a file is not supported; use STDIN or STDOUT")),
+        _ => Err(SqlError::unsupported(
+            "COPY to or from a file is not supported; use STDIN or STDOUT",
+        )),
     }
 }
 
@@ -915,7 +1239,11 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context<'static> {
-        Context { database: "db", user: "u", backend_pid: 1 }
+        Context {
+            database: "db",
+            user: "u",
+            backend_pid: 1,
+        }
     }
 
     fn sql_of(plan: Plan) -> String {
@@ -928,21 +1256,39 @@ mod tests {
     #[test]
     fn rewrites_postgres_syntax() {
         let c = Catalog::default();
-        let s = sql_of(translate("select $1::int, 'x' ilike 'X', now()", &c, &ctx()).expect("translates"));
+        let s = sql_of(
+            translate("select $1::int, 'x' ilike 'X', now()", &c, &ctx()).expect("translates"),
+        );
         assert!(s.contains("CAST(?1 AS INTEGER)"), "{s}");
         assert!(s.contains("LIKE"), "{s}");
         assert!(s.contains("strftime"), "{s}");
-        let s = sql_of(translate("select * from public.t for update", &c, &ctx()).expect("translates"));
+        let s =
+            sql_of(translate("select * from public.t for update", &c, &ctx()).expect("translates"));
         assert_eq!(s, "SELECT * FROM t");
     }
 
     #[test]
     fn create_table_maps_types_and_records_them() {
         let c = Catalog::default();
-        let plan = translate("create table t (id serial primary key, b boolean not null, n numeric(10,2))", &c, &ctx()).expect("translates");
-        let Plan::Query(q) = plan else { panic!("query") };
-        assert!(q.batch[0].sql.contains("\"id\" INTEGER PRIMARY KEY"), "{}", q.batch[0].sql);
-        assert!(q.batch[0].sql.contains("\"b\" INTEGER NOT NULL"), "{}", q.batch[0].sql);
+        let plan = translate(
+            "create table t (id serial primary key, b boolean not null, n numeric(10,2))",
+            &c,
+            &ctx(),
+        )
+        .expect("translates");
+        let Plan::Query(q) = plan else {
+            panic!("query")
+        };
+        assert!(
+            q.batch[0].sql.contains("\"id\" INTEGER PRIMARY KEY"),
+            "{}",
+            q.batch[0].sql
+        );
+        assert!(
+            q.batch[0].sql.contains("\"b\" INTEGER NOT NULL"),
+            "{}",
+            q.batch[0].sql
+        );
         assert!(q.ddl);
         assert_eq!(q.batch.len(), 5);
     }
@@ -950,9 +1296,17 @@ mod tests {
     #[test]
     fn utility_statements() {
         let c = Catalog::default();
-        assert!(matches!(translate("SET search_path TO public", &c, &ctx()), Ok(Plan::Set { .. })));
-        assert!(matches!(translate("begin isolation level serializable", &c, &ctx()), Ok(Plan::Begin)));
-        assert!(matches!(translate("rollback to savepoint a", &c, &ctx()), Ok(Plan::RollbackTo(s)) if s == "a"));
+        assert!(matches!(
+            translate("SET search_path TO public", &c, &ctx()),
+            Ok(Plan::Set { .. })
+        ));
+        assert!(matches!(
+            translate("begin isolation level serializable", &c, &ctx()),
+            Ok(Plan::Begin)
+        ));
+        assert!(
+            matches!(translate("rollback to savepoint a", &c, &ctx()), Ok(Plan::RollbackTo(s)) if s == "a")
+        );
         assert!(matches!(translate("selec 1", &c, &ctx()), Err(e) if e.code == code::SYNTAX_ERROR));
     }
 }

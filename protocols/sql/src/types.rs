@@ -290,7 +290,11 @@ pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else if f != 0.0 && (f.abs() >= 1e15 || f.abs() < 1e-4) {
         let s = format!("{f:e}");
         // Rust prints `1e20`; PostgreSQL prints `1e+20`.
@@ -338,7 +342,9 @@ pub fn from_text(ty: PgType, s: &str) -> Result<Value, SqlError> {
             }
             Value::Integer(v)
         }
-        PgType::Float4 | PgType::Float8 => Value::Real(parse_float(s).ok_or_else(|| invalid(ty, s))?),
+        PgType::Float4 | PgType::Float8 => {
+            Value::Real(parse_float(s).ok_or_else(|| invalid(ty, s))?)
+        }
         PgType::Numeric { .. } => {
             let t = s.trim();
             if let Ok(i) = t.parse::<i64>() {
@@ -349,7 +355,10 @@ pub fn from_text(ty: PgType, s: &str) -> Result<Value, SqlError> {
         }
         PgType::Bytea => Value::Blob(parse_bytea(s).ok_or_else(|| invalid(ty, s))?),
         PgType::Uuid => {
-            let hex: String = s.chars().filter(|c| *c != '-' && *c != '{' && *c != '}').collect();
+            let hex: String = s
+                .chars()
+                .filter(|c| *c != '-' && *c != '{' && *c != '}')
+                .collect();
             if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(invalid(ty, s));
             }
@@ -424,13 +433,20 @@ pub fn to_binary(ty: PgType, value: &Value) -> Result<Option<Vec<u8>>, SqlError>
     let bad = || invalid(ty, &text);
     Ok(Some(match ty {
         PgType::Bool => vec![u8::from(parse_bool(&text).ok_or_else(bad)?)],
-        PgType::Int2 => (int_of(value, &text).ok_or_else(bad)? as i16).to_be_bytes().to_vec(),
-        PgType::Int4 | PgType::Oid => {
-            (int_of(value, &text).ok_or_else(bad)? as i32).to_be_bytes().to_vec()
-        }
+        PgType::Int2 => (int_of(value, &text).ok_or_else(bad)? as i16)
+            .to_be_bytes()
+            .to_vec(),
+        PgType::Int4 | PgType::Oid => (int_of(value, &text).ok_or_else(bad)? as i32)
+            .to_be_bytes()
+            .to_vec(),
         PgType::Int8 => int_of(value, &text).ok_or_else(bad)?.to_be_bytes().to_vec(),
-        PgType::Float4 => (float_of(value, &text).ok_or_else(bad)? as f32).to_be_bytes().to_vec(),
-        PgType::Float8 => float_of(value, &text).ok_or_else(bad)?.to_be_bytes().to_vec(),
+        PgType::Float4 => (float_of(value, &text).ok_or_else(bad)? as f32)
+            .to_be_bytes()
+            .to_vec(),
+        PgType::Float8 => float_of(value, &text)
+            .ok_or_else(bad)?
+            .to_be_bytes()
+            .to_vec(),
         PgType::Numeric { .. } => numeric_binary(&text).ok_or_else(bad)?,
         PgType::Bytea => match value {
             Value::Blob(b) => b.clone(),
@@ -454,7 +470,9 @@ pub fn to_binary(ty: PgType, value: &Value) -> Result<Option<Vec<u8>>, SqlError>
         }
         PgType::Timestamp | PgType::Timestamptz => {
             let micros = crate::datetime::parse_timestamp_micros(&text).ok_or_else(bad)?;
-            (micros - PG_EPOCH_DAYS * 86_400_000_000).to_be_bytes().to_vec()
+            (micros - PG_EPOCH_DAYS * 86_400_000_000)
+                .to_be_bytes()
+                .to_vec()
         }
         PgType::Time => crate::datetime::parse_time_micros(&text)
             .ok_or_else(bad)?
@@ -484,14 +502,26 @@ fn float_of(value: &Value, text: &str) -> Option<f64> {
 fn numeric_binary(text: &str) -> Option<Vec<u8>> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("nan") {
-        return Some([0i16.to_be_bytes(), 0i16.to_be_bytes(), 0xC000u16.to_be_bytes(), 0i16.to_be_bytes()].concat());
+        return Some(
+            [
+                0i16.to_be_bytes(),
+                0i16.to_be_bytes(),
+                0xC000u16.to_be_bytes(),
+                0i16.to_be_bytes(),
+            ]
+            .concat(),
+        );
     }
     let (neg, t) = match t.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, t.trim_start_matches('+')),
     };
     let (int_part, frac_part) = t.split_once('.').unwrap_or((t, ""));
-    if !int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit()) {
+    if !int_part
+        .chars()
+        .chain(frac_part.chars())
+        .all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let dscale = frac_part.len() as i16;
@@ -502,7 +532,11 @@ fn numeric_binary(text: &str) -> Option<Vec<u8>> {
     let int_digits = format!("{}{}", "0".repeat(int_pad), int_part);
     let frac_digits = format!("{}{}", frac_part, "0".repeat(frac_pad));
     let mut groups: Vec<i16> = Vec::new();
-    for chunk in int_digits.as_bytes().chunks(4).chain(frac_digits.as_bytes().chunks(4)) {
+    for chunk in int_digits
+        .as_bytes()
+        .chunks(4)
+        .chain(frac_digits.as_bytes().chunks(4))
+    {
         groups.push(std::str::from_utf8(chunk).ok()?.parse().ok()?);
     }
     let mut weight = (int_digits.len() / 4) as i16 - 1;
@@ -533,19 +567,30 @@ pub fn from_binary(ty: PgType, bytes: &[u8]) -> Result<Value, SqlError> {
     let bad = || {
         SqlError::new(
             crate::error::code::INVALID_BINARY_REPRESENTATION,
-            format!("incorrect binary data format in bind parameter of type {}", ty.name()),
+            format!(
+                "incorrect binary data format in bind parameter of type {}",
+                ty.name()
+            ),
         )
     };
     let fixed = |n: usize| -> Result<&[u8], SqlError> {
-        if bytes.len() == n { Ok(bytes) } else { Err(bad()) }
+        if bytes.len() == n {
+            Ok(bytes)
+        } else {
+            Err(bad())
+        }
     };
     Ok(match ty {
         PgType::Bool => Value::Integer(i64::from(fixed(1)?[0] != 0)),
-        PgType::Int2 => Value::Integer(i16::from_be_bytes(fixed(2)?.try_into().map_err(|_| bad())?) as i64),
+        PgType::Int2 => {
+            Value::Integer(i16::from_be_bytes(fixed(2)?.try_into().map_err(|_| bad())?) as i64)
+        }
         PgType::Int4 | PgType::Oid => {
             Value::Integer(i32::from_be_bytes(fixed(4)?.try_into().map_err(|_| bad())?) as i64)
         }
-        PgType::Int8 => Value::Integer(i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?)),
+        PgType::Int8 => {
+            Value::Integer(i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?))
+        }
         PgType::Float4 => {
             Value::Real(f32::from_be_bytes(fixed(4)?.try_into().map_err(|_| bad())?) as f64)
         }
@@ -567,7 +612,11 @@ pub fn from_binary(ty: PgType, bytes: &[u8]) -> Result<Value, SqlError> {
         PgType::Timestamp | PgType::Timestamptz => {
             let micros = i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?);
             let text = crate::datetime::format_timestamp(micros + PG_EPOCH_DAYS * 86_400_000_000);
-            Value::Text(if ty == PgType::Timestamptz { format!("{text}+00") } else { text })
+            Value::Text(if ty == PgType::Timestamptz {
+                format!("{text}+00")
+            } else {
+                text
+            })
         }
         PgType::Numeric { .. } => {
             let text = numeric_from_binary(bytes).ok_or_else(bad)?;
@@ -578,7 +627,8 @@ pub fn from_binary(ty: PgType, bytes: &[u8]) -> Result<Value, SqlError> {
 }
 
 fn numeric_from_binary(b: &[u8]) -> Option<String> {
-    let word = |i: usize| -> Option<i16> { Some(i16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?)) };
+    let word =
+        |i: usize| -> Option<i16> { Some(i16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?)) };
     let ndigits = word(0)? as usize;
     let weight = word(2)? as i32;
     let sign = word(4)? as u16;
@@ -605,12 +655,20 @@ fn numeric_from_binary(b: &[u8]) -> Option<String> {
     let mut frac = String::new();
     let mut idx = weight + 1;
     while frac.len() < dscale {
-        let d = if idx < 0 { 0 } else { digits.get(idx as usize).copied().unwrap_or(0) };
+        let d = if idx < 0 {
+            0
+        } else {
+            digits.get(idx as usize).copied().unwrap_or(0)
+        };
         frac.push_str(&format!("{d:04}"));
         idx += 1;
     }
     frac.truncate(dscale);
-    let mut s = if sign == 0x4000 { "-".to_owned() } else { String::new() };
+    let mut s = if sign == 0x4000 {
+        "-".to_owned()
+    } else {
+        String::new()
+    };
     s.push_str(&int_part);
     if dscale > 0 {
         s.push('.');
@@ -633,8 +691,14 @@ mod tests {
 
     #[test]
     fn text_formats_follow_postgres() {
-        assert_eq!(to_text(PgType::Bool, &Value::Integer(1)).as_deref(), Some("t"));
-        assert_eq!(to_text(PgType::Bytea, &Value::Blob(vec![0xde, 0xad])).as_deref(), Some("\\xdead"));
+        assert_eq!(
+            to_text(PgType::Bool, &Value::Integer(1)).as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            to_text(PgType::Bytea, &Value::Blob(vec![0xde, 0xad])).as_deref(),
+            Some("\\xdead")
+        );
         assert_eq!(
             to_text(PgType::Numeric { scale: Some(2) }, &Value::Integer(5)).as_deref(),
             Some("5.00")
@@ -647,7 +711,10 @@ mod tests {
     fn text_input_is_checked() {
         assert!(from_text(PgType::Int4, "abc").is_err());
         assert!(from_text(PgType::Int2, "70000").is_err());
-        assert_eq!(from_text(PgType::Bool, "true").ok(), Some(Value::Integer(1)));
+        assert_eq!(
+            from_text(PgType::Bool, "true").ok(),
+            Some(Value::Integer(1))
+        );
         assert_eq!(parse_bytea("\\x0aff"), Some(vec![0x0a, 0xff]));
     }
 }

@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS _pg_columns (
     pos INTEGER NOT NULL,
     typ TEXT NOT NULL,
     typmod INTEGER NOT NULL DEFAULT -1,
-    notnull INTEGER NOT NULL DEFAULT 0,
+    not_null INTEGER NOT NULL DEFAULT 0,
     dflt TEXT,
     PRIMARY KEY (tbl, col)
 );

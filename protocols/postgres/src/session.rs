@@ -407,7 +407,6 @@ impl Session {
     // ---- COPY FROM STDIN ----
 
     pub fn copy_data(&mut self, data: &[u8]) {
-        let batch_rows = self.server.config.copy_batch_rows;
         let Some(c) = self.copy.as_mut() else { return };
         if c.error.is_some() {
             return;
@@ -432,7 +431,6 @@ impl Session {
                 }
             }
         }
-        let _ = batch_rows;
     }
 
     /// True when enough rows are buffered to write a batch.

@@ -44,7 +44,7 @@ fn run_statement(
     for (i, p) in stmt.params.iter().enumerate() {
         st.raw_bind_parameter(i + 1, p).map_err(err)?;
     }
-    let columns: Vec<String> = st.column_names().into_iter().map(String::from).collect();
+    let columns: Vec<String> = st.column_names().map(String::from).collect();
     let readonly = st.readonly();
     let ncol = columns.len();
     let before = conn.total_changes();
@@ -75,9 +75,11 @@ fn run_statement(
     Ok((result, !readonly))
 }
 
-/// Run a statement we wrote ourselves (transaction control, savepoints).
+/// Run a statement we wrote ourselves (transaction control, savepoints), kept prepared: the
+/// group-commit path runs several of these per batch.
 pub(crate) fn control(conn: &Connection, sql: &str) -> Result<(), Error> {
-    conn.execute_batch(sql).map_err(|e| sqlite_error(0, e))
+    let mut st = conn.prepare_cached(sql).map_err(|e| sqlite_error(0, e))?;
+    st.raw_execute().map(drop).map_err(|e| sqlite_error(0, e))
 }
 
 /// Quote a savepoint name as an SQL identifier.

@@ -18,6 +18,63 @@ pub struct Config {
     pub limits: Limits,
     pub shutdown: ShutdownConfig,
     pub log: LogConfig,
+    pub postgres: PostgresSection,
+}
+
+/// `[postgres]`: the PostgreSQL front-end (wire protocol, SQL on objects).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresSection {
+    /// Default true.
+    pub enabled: bool,
+    /// Default `127.0.0.1:5432`.
+    pub listen: SocketAddr,
+    /// Certificate and key for SSLRequest (in-band TLS). Default none: SSL is refused.
+    pub tls: Option<TlsFiles>,
+    /// SCRAM-SHA-256 users, `[{ name = "...", password = "..." }]`. Default none (trust).
+    pub users: Vec<dotdo_postgres::User>,
+    /// Trust clients on loopback without a password even when users are set. Default true.
+    pub trust_loopback: bool,
+    /// SCRAM iteration count. Default 4096.
+    pub scram_iterations: usize,
+    /// Rows per batch while loading COPY FROM STDIN. Default 5000.
+    pub copy_batch_rows: usize,
+}
+
+impl Default for PostgresSection {
+    fn default() -> Self {
+        let p = dotdo_postgres::Config::default();
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5432)),
+            tls: None,
+            users: p.users,
+            trust_loopback: p.trust_loopback,
+            scram_iterations: p.scram_iterations,
+            copy_batch_rows: p.copy_batch_rows,
+        }
+    }
+}
+
+impl PostgresSection {
+    pub fn protocol_config(&self) -> dotdo_postgres::Config {
+        dotdo_postgres::Config {
+            users: self.users.clone(),
+            trust_loopback: self.trust_loopback,
+            scram_iterations: self.scram_iterations,
+            copy_batch_rows: self.copy_batch_rows,
+        }
+    }
+
+    pub fn plan(&self) -> ListenerPlan {
+        ListenerPlan {
+            name: "postgres",
+            listen: self.listen,
+            tls: self.tls.clone(),
+            authenticated: !self.users.is_empty(),
+            auth_hint: "postgres.users (SCRAM-SHA-256)",
+        }
+    }
 }
 
 /// Where objects live.
@@ -185,12 +242,20 @@ impl Config {
 
     /// Every listener the gateway will bind, enabled ones only.
     pub fn listeners(&self) -> Vec<ListenerPlan> {
-        Vec::new()
+        let mut plans = Vec::new();
+        if self.postgres.enabled {
+            plans.push(self.postgres.plan());
+        }
+        plans
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.backend
             .embedded
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.postgres
+            .protocol_config()
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.limits.max_connections == 0 {
@@ -222,6 +287,7 @@ impl Config {
     /// Move every listener to port 0 on its host, so tests never guess ports.
     pub fn use_ephemeral_ports(&mut self) {
         self.admin.listen.set_port(0);
+        self.postgres.listen.set_port(0);
     }
 }
 

@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ListenerPlan};
 
+mod postgres;
+
 /// A connection the listener accepted, with what the front-end needs to serve it.
 pub struct Accepted {
     pub stream: TcpStream,
@@ -72,7 +74,12 @@ pub struct Planned {
 
 /// Build every enabled front-end over `backend`.
 pub fn build(config: &Config, backend: &SharedBackend) -> anyhow::Result<Vec<Planned>> {
-    let _ = (config, backend);
-    let planned = Vec::new();
+    let mut planned = Vec::new();
+    if config.postgres.enabled {
+        planned.push(Planned {
+            plan: config.postgres.plan(),
+            frontend: postgres::PostgresFrontend::new(&config.postgres, backend)?,
+        });
+    }
     Ok(planned)
 }

@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 pub use database::Databases;
 
 /// A user that may log in with SCRAM-SHA-256.
-#[derive(Clone, Debug, serde::Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
 pub struct User {
     pub name: String,
     pub password: String,

@@ -125,6 +125,13 @@ pub fn translate(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan
     if let Some(plan) = utility(sql)? {
         return Ok(plan);
     }
+    let cleaned;
+    let sql = if leading_words(sql, 1).first().is_some_and(|w| w == "COPY") {
+        cleaned = strip_copy_freeze(sql);
+        cleaned.as_str()
+    } else {
+        sql
+    };
     let mut parsed = Parser::parse_sql(&PostgreSqlDialect {}, sql)
         .map_err(|e| SqlError::syntax(syntax_message(&e.to_string())))?;
     if parsed.len() != 1 {
@@ -132,6 +139,26 @@ pub fn translate(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan
     }
     let stmt = parsed.remove(0);
     translate_statement(stmt, catalog, ctx)
+}
+
+/// `FREEZE` only tunes PostgreSQL's heap; drop it (sqlparser does not know it either).
+fn strip_copy_freeze(sql: &str) -> String {
+    let lower = sql.to_ascii_lowercase();
+    let Some(open) = lower.rfind('(') else { return sql.to_owned() };
+    let Some(close) = lower[open..].find(')').map(|c| open + c) else { return sql.to_owned() };
+    let kept: Vec<&str> = sql[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.to_ascii_lowercase().starts_with("freeze"))
+        .collect();
+    let head = &sql[..open];
+    if kept.is_empty() {
+        let head = head.trim_end();
+        let head = head.strip_suffix("with").or_else(|| head.strip_suffix("WITH")).unwrap_or(head);
+        format!("{head}{}", &sql[close + 1..])
+    } else {
+        format!("{head}({}){}", kept.join(", "), &sql[close + 1..])
+    }
 }
 
 fn syntax_message(e: &str) -> String {

@@ -144,8 +144,12 @@ pub fn translate(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan
 /// `FREEZE` only tunes PostgreSQL's heap; drop it (sqlparser does not know it either).
 fn strip_copy_freeze(sql: &str) -> String {
     let lower = sql.to_ascii_lowercase();
-    let Some(open) = lower.rfind('(') else { return sql.to_owned() };
-    let Some(close) = lower[open..].find(')').map(|c| open + c) else { return sql.to_owned() };
+    let Some(open) = lower.rfind('(') else {
+        return sql.to_owned();
+    };
+    let Some(close) = lower[open..].find(')').map(|c| open + c) else {
+        return sql.to_owned();
+    };
     let kept: Vec<&str> = sql[open + 1..close]
         .split(',')
         .map(str::trim)
@@ -154,7 +158,10 @@ fn strip_copy_freeze(sql: &str) -> String {
     let head = &sql[..open];
     if kept.is_empty() {
         let head = head.trim_end();
-        let head = head.strip_suffix("with").or_else(|| head.strip_suffix("WITH")).unwrap_or(head);
+        let head = head
+            .strip_suffix("with")
+            .or_else(|| head.strip_suffix("WITH"))
+            .unwrap_or(head);
         format!("{head}{}", &sql[close + 1..])
     } else {
         format!("{head}({}){}", kept.join(", "), &sql[close + 1..])

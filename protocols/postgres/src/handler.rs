@@ -101,6 +101,8 @@ pub struct Conn {
 #[derive(Clone, Debug)]
 pub struct Prepared {
     pub sql: String,
+    /// The translation and the catalog generation it was made against.
+    cache: Arc<parking_lot::Mutex<Option<(u64, Plan)>>>,
 }
 
 pub struct StatementParser;
@@ -174,6 +176,19 @@ impl Conn {
     async fn plan(session: &mut Session, sql: &str) -> Result<Plan, SqlError> {
         let (_, catalog) = session.catalog().await?;
         session.translate(sql, &catalog)
+    }
+
+    /// A prepared statement's plan, translated again only when the catalog changed.
+    async fn prepared_plan(session: &mut Session, stmt: &Prepared) -> Result<Plan, SqlError> {
+        let (generation, catalog) = session.catalog().await?;
+        if let Some((g, plan)) = stmt.cache.lock().as_ref()
+            && *g == generation
+        {
+            return Ok(plan.clone());
+        }
+        let plan = session.translate(&stmt.sql, &catalog)?;
+        *stmt.cache.lock() = Some((generation, plan.clone()));
+        Ok(plan)
     }
 }
 
@@ -379,7 +394,7 @@ impl ExtendedQueryHandler for Conn {
         let Some(session) = guard.as_mut() else {
             return Err(PgWireError::NotReadyForQuery);
         };
-        let plan = match Self::plan(session, &portal.statement.statement.sql).await {
+        let plan = match Self::prepared_plan(session, &portal.statement.statement).await {
             Ok(p) => p,
             Err(e) => {
                 session.fail_block();
@@ -413,7 +428,7 @@ impl ExtendedQueryHandler for Conn {
         let Some(session) = guard.as_mut() else {
             return Err(PgWireError::NotReadyForQuery);
         };
-        let plan = Self::plan(session, &stmt.statement.sql)
+        let plan = Self::prepared_plan(session, &stmt.statement)
             .await
             .map_err(user_error)?;
         let inferred = param_types(&plan);
@@ -456,7 +471,7 @@ impl ExtendedQueryHandler for Conn {
         let Some(session) = guard.as_mut() else {
             return Err(PgWireError::NotReadyForQuery);
         };
-        let plan = Self::plan(session, &portal.statement.statement.sql)
+        let plan = Self::prepared_plan(session, &portal.statement.statement)
             .await
             .map_err(user_error)?;
         let fields = static_fields(&plan)

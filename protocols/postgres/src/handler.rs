@@ -127,6 +127,7 @@ impl QueryParser for StatementParser {
         }
         Ok(Some(Prepared {
             sql: sql.to_owned(),
+            cache: Arc::default(),
         }))
     }
 

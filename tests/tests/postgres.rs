@@ -94,6 +94,24 @@ SELECT count(*) AS n, sum(score) AS total FROM people WHERE active;
 }
 
 #[test]
+fn psql_dt_lists_tables_as_postgres_prints_them() {
+    let d = Dotdo::start("");
+    let (ok, out, err) = psql(
+        &d,
+        "app",
+        "CREATE TABLE b (id int);\nCREATE TABLE a (id int PRIMARY KEY);\n\\dt\n",
+    );
+    assert!(ok, "{err}");
+    let expected = "        List of relations
+ Schema | Name | Type  |  Owner   
+--------+------+-------+----------
+ public | a    | table | postgres
+ public | b    | table | postgres
+(2 rows)";
+    assert!(out.contains(expected), "{out}");
+}
+
+#[test]
 fn psql_reports_errors_with_sqlstate() {
     let d = Dotdo::start("");
     let (ok, _, err) = psql(

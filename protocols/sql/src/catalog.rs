@@ -12,12 +12,16 @@ use crate::types::PgType;
 
 /// Statements that create the catalog in a database object; idempotent.
 pub fn migrations() -> Vec<Statement> {
-    include_str!("schema/001_catalog.sql")
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| Statement::new(s.to_owned()))
-        .collect()
+    [
+        include_str!("schema/001_catalog.sql"),
+        include_str!("schema/002_pg_catalog.sql"),
+    ]
+    .join("\n")
+    .split(";\n")
+    .map(str::trim)
+    .filter(|s| !s.is_empty())
+    .map(|s| Statement::new(s.trim_end_matches(';').to_owned()))
+    .collect()
 }
 
 /// Reads the whole catalog; feed its result to [`Catalog::from_result`].

@@ -637,6 +637,14 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     None
                 }
                 "set_config" => args.get(1).cloned(),
+                "pg_get_userbyid" => Some(lit("postgres")),
+                "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" => {
+                    Some(raw("1"))
+                }
+                "pg_encoding_to_char" => Some(lit("UTF8")),
+                "array_to_string" => args.first().cloned(),
+                "current_schemas" => Some(lit("public")),
+                "array_position" => Some(raw("1")),
                 "current_setting" => Some(lit("")),
                 "pg_typeof" => Some(lit("unknown")),
                 _ => None,
@@ -663,6 +671,43 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
         Expr::Position { expr, r#in } => {
             *e = raw(&format!("instr({in_}, {expr})", in_ = r#in));
         }
+        Expr::BinaryOp { left, op, right }
+            if matches!(
+                op,
+                ast::BinaryOperator::PGRegexMatch
+                    | ast::BinaryOperator::PGRegexNotMatch
+                    | ast::BinaryOperator::PGRegexIMatch
+                    | ast::BinaryOperator::PGRegexNotIMatch
+            ) =>
+        {
+            let negated = matches!(
+                op,
+                ast::BinaryOperator::PGRegexNotMatch | ast::BinaryOperator::PGRegexNotIMatch
+            );
+            let pattern = match right.as_ref() {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(p) => p.clone(),
+                    _ => {
+                        return Err(SqlError::unsupported(
+                            "regular expressions must be literals",
+                        ));
+                    }
+                },
+                _ => {
+                    return Err(SqlError::unsupported(
+                        "regular expressions must be literals",
+                    ));
+                }
+            };
+            let glob = regex_to_glob(&pattern).ok_or_else(|| {
+                SqlError::unsupported(format!("regular expression {pattern:?} is not supported"))
+            })?;
+            *e = raw(&format!(
+                "({}{left} GLOB {})",
+                if negated { "NOT " } else { "" },
+                quote_str(&glob)
+            ));
+        }
         Expr::IsDistinctFrom(a, b) => *e = raw(&format!("({a} IS NOT {b})")),
         Expr::IsNotDistinctFrom(a, b) => *e = raw(&format!("({a} IS {b})")),
         Expr::Extract { field, expr, .. } => {
@@ -687,6 +732,35 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
         _ => {}
     }
     Ok(())
+}
+
+fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The anchored, metacharacter-free regular expressions catalog queries use (`^pg_toast`,
+/// `^(t)$`) as GLOB patterns.
+fn regex_to_glob(re: &str) -> Option<String> {
+    let (anchored_start, rest) = match re.strip_prefix('^') {
+        Some(r) => (true, r),
+        None => (false, re),
+    };
+    let (anchored_end, rest) = match rest.strip_suffix('$') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = rest
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(rest);
+    if rest.chars().any(|c| "[]()|*+?.\\{}^$".contains(c)) {
+        return None;
+    }
+    Some(format!(
+        "{}{rest}{}",
+        if anchored_start { "" } else { "*" },
+        if anchored_end { "" } else { "*" }
+    ))
 }
 
 /// A literal of type `ty` written as text, in SQLite's representation.

@@ -303,3 +303,50 @@ async fn queries_joins_groups_windows_and_settings() {
         .get(0);
     assert_eq!(n, 42);
 }
+
+#[tokio::test]
+async fn scram_sha_256_users_from_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backend =
+        EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).expect("backend");
+    let config = Config {
+        users: vec![dotdo_postgres::User {
+            name: "alice".into(),
+            password: "s3cret".into(),
+        }],
+        trust_loopback: false,
+        ..Config::default()
+    };
+    let server = Server::new(config, backend).expect("server");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(server.clone().serve_connection(
+                stream,
+                peer,
+                None,
+                CancellationToken::new(),
+            ));
+        }
+    });
+    let url = |pw: &str| format!("host=127.0.0.1 port={port} user=alice password={pw} dbname=app");
+    let (client, conn) = tokio_postgres::connect(&url("s3cret"), NoTls)
+        .await
+        .expect("good password");
+    tokio::spawn(conn);
+    let one: i32 = client
+        .query_one("SELECT 1", &[])
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(one, 1);
+    let err = tokio_postgres::connect(&url("wrong"), NoTls)
+        .await
+        .err()
+        .expect("bad password refused");
+    assert_eq!(code(&err), "28P01");
+}

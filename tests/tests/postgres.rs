@@ -112,6 +112,54 @@ fn psql_dt_lists_tables_as_postgres_prints_them() {
 }
 
 #[test]
+fn psql_negotiates_tls_with_sslrequest() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(status.status.success());
+    let d = Dotdo::start(&format!(
+        "[postgres]\ntls = {{ cert = {:?}, key = {:?} }}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    ));
+    let addr = d.addr("postgres");
+    let out = Command::new("psql")
+        .arg(format!(
+            "host={} port={} user=postgres dbname=app sslmode=require",
+            addr.ip(),
+            addr.port()
+        ))
+        .args(["-X", "-tA", "-c", "SELECT 40 + 2"])
+        .output()
+        .expect("psql");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        d.log()
+    );
+    assert_eq!(text.trim(), "42");
+}
+
+#[test]
 fn psql_reports_errors_with_sqlstate() {
     let d = Dotdo::start("");
     let (ok, _, err) = psql(

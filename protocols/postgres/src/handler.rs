@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::{Sink, SinkExt, stream};
+use pgwire::api::DEFAULT_NAME;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{
@@ -18,14 +19,14 @@ use pgwire::api::results::{
     QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
+use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
     ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
-use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::extendedquery::{Bind, BindComplete, Execute};
 use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::simplequery::Query as QueryMessage;
 use tokio::sync::{Mutex, MutexGuard};
@@ -355,6 +356,62 @@ fn param_types(plan: &Plan) -> Vec<PgType> {
     }
 }
 
+impl Conn {
+    /// Execute a portal to completion, buffering every message until Sync flushes.
+    async fn execute_all<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        let portal_name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let portal = match client.portal_store().get_portal(portal_name) {
+            Some(Entry::Value(portal)) => portal,
+            Some(Entry::Empty) => {
+                client
+                    .feed(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))
+                    .await?;
+                return Ok(());
+            }
+            None => return Err(PgWireError::PortalNotFound(portal_name.to_owned())),
+        };
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let response = ExtendedQueryHandler::do_query(self, client, portal.as_ref(), 0).await;
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        match response? {
+            Response::Query(r) => send_query_response(client, r, false).await?,
+            Response::Execution(tag)
+            | Response::TransactionStart(tag)
+            | Response::TransactionEnd(tag) => {
+                client
+                    .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+            }
+            Response::CopyIn(r) => {
+                client.set_state(PgWireConnectionState::CopyInProgress(true));
+                pgwire::api::copy::send_copy_in_response(client, r).await?;
+            }
+            Response::CopyOut(r) => pgwire::api::copy::send_copy_out_response(client, r).await?,
+            Response::EmptyQuery => {
+                client
+                    .feed(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))
+                    .await?;
+            }
+            Response::Error(e) => return Err(PgWireError::UserError(e)),
+            Response::CopyBoth(_) => {}
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl ExtendedQueryHandler for Conn {
     type Statement = Prepared;
@@ -364,6 +421,41 @@ impl ExtendedQueryHandler for Conn {
         self.parser.clone()
     }
 
+    /// As pgwire's, but BindComplete is buffered (`feed`) until Sync flushes: one write per
+    /// Bind/Execute/Sync round instead of three.
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Portal::try_new(&message, statement)?;
+                client.portal_store().put_portal(Arc::new(portal));
+                client
+                    .feed(PgWireBackendMessage::BindComplete(BindComplete::new()))
+                    .await?;
+                Ok(())
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+                client.portal_store().put_empty_portal(portal_name);
+                client
+                    .feed(PgWireBackendMessage::BindComplete(BindComplete::new()))
+                    .await?;
+                Ok(())
+            }
+            Some(Entry::Empty) => Err(user_error(SqlError::new(
+                code::PROTOCOL_VIOLATION,
+                "bind message supplies parameters, but the prepared statement is empty",
+            ))),
+            None => Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+        }
+    }
+
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -371,7 +463,11 @@ impl ExtendedQueryHandler for Conn {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let result = self._on_execute(client, message).await;
+        let result = if message.max_rows == 0 {
+            self.execute_all(client, message).await
+        } else {
+            self._on_execute(client, message).await
+        };
         // The session, not pgwire's transitions, knows the block state (failed, savepoints).
         if let Some(s) = self.session.lock().await.as_ref() {
             client.set_transaction_status(s.status());

@@ -38,7 +38,7 @@ use dotdo_sql::{PgType, Plan, SqlError, code, types};
 use crate::Server;
 use crate::auth::Startup;
 use crate::encode::{Field, data_row, field_info};
-use crate::session::{Outcome, Session, static_fields};
+use crate::session::{Outcome, Session};
 
 pub struct Handlers {
     conn: Arc<Conn>,
@@ -540,7 +540,9 @@ impl ExtendedQueryHandler for Conn {
                     .unwrap_or_else(|| pg_type(*t))
             })
             .collect();
-        let fields = static_fields(&plan)
+        let fields = session
+            .describe_fields(&plan)
+            .await
             .into_iter()
             .map(|(name, ty)| {
                 field_info(&Field {
@@ -571,7 +573,9 @@ impl ExtendedQueryHandler for Conn {
         let plan = Self::prepared_plan(session, &portal.statement.statement)
             .await
             .map_err(user_error)?;
-        let fields = static_fields(&plan)
+        let fields = session
+            .describe_fields(&plan)
+            .await
             .into_iter()
             .enumerate()
             .map(|(i, (name, ty))| {

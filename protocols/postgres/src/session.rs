@@ -595,6 +595,44 @@ fn resolve_fields(
     }
 }
 
+impl Session {
+    /// The fields a Describe reports. When the catalog cannot name a query's columns
+    /// (views, catalog views), a discarded run with NULL parameters names them; their
+    /// type is then `text`, as the execution will send them.
+    pub async fn describe_fields(&mut self, plan: &Plan) -> Vec<(String, PgType)> {
+        let fields = static_fields(plan);
+        let Plan::Query(q) = plan else { return fields };
+        if !q.columns.as_ref().is_some_and(Vec::is_empty) {
+            return fields;
+        }
+        let mut batch = q.batch.clone();
+        if let Some(main) = batch.get_mut(q.main) {
+            main.params = vec![Value::Null; q.params.len()];
+        }
+        let result = if self.in_block {
+            // Only reads may run inside the block's transaction to be described.
+            if !q.read_only {
+                return fields;
+            }
+            match self.ensure_txn().await {
+                Ok(txn) => txn.execute(batch).await,
+                Err(_) => return fields,
+            }
+        } else {
+            self.backend().dry_run(&self.db.object, batch).await
+        };
+        match result {
+            Ok(mut results) if q.main < results.len() => results
+                .swap_remove(q.main)
+                .columns
+                .into_iter()
+                .map(|name| (name, PgType::Text))
+                .collect(),
+            _ => fields,
+        }
+    }
+}
+
 /// The fields a Describe reports, before running anything.
 pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
     match plan {

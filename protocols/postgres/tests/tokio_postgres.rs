@@ -350,3 +350,26 @@ async fn scram_sha_256_users_from_config() {
         .expect("bad password refused");
     assert_eq!(code(&err), "28P01");
 }
+
+#[tokio::test]
+async fn prepared_queries_on_views_describe_their_columns() {
+    let h = start().await;
+    let c = connect(&h, "views").await;
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a'), (2, 'b');
+         CREATE VIEW v AS SELECT id, name FROM t WHERE id > 1",
+    )
+    .await
+    .expect("setup");
+    let rows = c.query("SELECT * FROM v", &[]).await.expect("view");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, String>("name"), "b");
+    let names: Vec<String> = c
+        .query("SELECT tablename FROM pg_tables ORDER BY tablename", &[])
+        .await
+        .expect("pg_tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, vec!["t".to_owned()]);
+}

@@ -27,7 +27,7 @@ impl Database {
         self.migrated
             .get_or_try_init(|| async {
                 backend
-                    .execute(&self.object, catalog::migrations())
+                    .execute(&self.object, catalog::migrations(&self.name))
                     .await
                     .map(|_| ())
             })

@@ -10,9 +10,9 @@ use dotdo_backend::{Statement, StatementResult, Value};
 
 use crate::types::PgType;
 
-/// Statements that create the catalog in a database object; idempotent.
-pub fn migrations() -> Vec<Statement> {
-    [
+/// Statements that create the catalog in `database`'s object; idempotent.
+pub fn migrations(database: &str) -> Vec<Statement> {
+    let mut out: Vec<Statement> = [
         include_str!("schema/001_catalog.sql"),
         include_str!("schema/002_pg_catalog.sql"),
     ]
@@ -21,7 +21,12 @@ pub fn migrations() -> Vec<Statement> {
     .map(str::trim)
     .filter(|s| !s.is_empty())
     .map(|s| Statement::new(s.trim_end_matches(';').to_owned()))
-    .collect()
+    .collect();
+    out.push(Statement::with_params(
+        "INSERT OR REPLACE INTO _meta (key, value) VALUES ('database', ?1)",
+        vec![Value::Text(database.to_owned())],
+    ));
+    out
 }
 
 /// Reads the whole catalog; feed its result to [`Catalog::from_result`].

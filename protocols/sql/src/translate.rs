@@ -200,9 +200,13 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "VACUUM" => Plan::Utility("VACUUM"),
         "ANALYZE" | "ANALYSE" => Plan::Utility("ANALYZE"),
         "CHECKPOINT" => Plan::Utility("CHECKPOINT"),
-        "LISTEN" => Plan::Utility("LISTEN"),
+        // No session can LISTEN, so UNLISTEN has nothing to undo (poolers send it on reset).
         "UNLISTEN" => Plan::Utility("UNLISTEN"),
-        "NOTIFY" => Plan::Utility("NOTIFY"),
+        "LISTEN" | "NOTIFY" => {
+            return Err(SqlError::unsupported(
+                "LISTEN and NOTIFY are not supported yet",
+            ));
+        }
         "DEALLOCATE" => Plan::Utility("DEALLOCATE"),
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
@@ -490,11 +494,24 @@ pub fn quote_ident(s: &str) -> String {
 fn rewrite(stmt: &mut Statement, ctx: &Context<'_>) -> Result<(), SqlError> {
     let mut err = None;
     let _ = ast::visit_relations_mut(stmt, |name| {
-        // Drop schema qualifiers (public.t, pg_catalog.x) and fold case.
+        // Drop schema qualifiers (public.t, pg_catalog.x); information_schema's views live
+        // under internal names so they cannot clash with user tables.
         if name.0.len() > 1 {
+            let schema = name.0[name.0.len() - 2].to_string().to_ascii_lowercase();
             let last = name.0.pop();
             name.0.clear();
-            name.0.extend(last);
+            match last {
+                Some(ast::ObjectNamePart::Identifier(i))
+                    if schema.trim_matches('"') == "information_schema" =>
+                {
+                    let view = format!("_pg_is_{}", ident_name(&i));
+                    name.0
+                        .push(ast::ObjectNamePart::Identifier(ast::Ident::with_quote(
+                            '"', view,
+                        )));
+                }
+                other => name.0.extend(other),
+            }
         }
         ControlFlow::<()>::Continue(())
     });

@@ -145,6 +145,31 @@ impl QueryParser for StatementParser {
     }
 }
 
+fn controls_transactions(sql: &str) -> bool {
+    let words = dotdo_sql::split::leading_words(sql, 2);
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let second = words.get(1).map(String::as_str).unwrap_or("");
+    matches!(
+        first,
+        "BEGIN"
+            | "START"
+            | "COMMIT"
+            | "END"
+            | "ROLLBACK"
+            | "ABORT"
+            | "SAVEPOINT"
+            | "RELEASE"
+            | "COPY"
+            | "VACUUM"
+    ) || (matches!(first, "CREATE" | "DROP") && second == "DATABASE")
+}
+
+fn error_info(e: SqlError) -> ErrorInfo {
+    let mut info = ErrorInfo::new("ERROR".to_owned(), e.code.to_owned(), e.message);
+    info.detail = e.detail;
+    info
+}
+
 pub fn user_error(e: SqlError) -> PgWireError {
     let mut info = ErrorInfo::new("ERROR".to_owned(), e.code.to_owned(), e.message);
     info.detail = e.detail;
@@ -260,6 +285,15 @@ impl SimpleQueryHandler for Conn {
                 ))
                 .await?;
         }
+        // Several statements in one Query run as one implicit transaction, as in PostgreSQL,
+        // unless they manage transactions themselves.
+        let implicit = statements.len() > 1
+            && !session.in_block()
+            && statements.iter().all(|s| !controls_transactions(s));
+        if implicit {
+            session.begin_implicit();
+        }
+        let mut failed = false;
         for sql in statements {
             let outcome = match Self::plan(session, sql).await {
                 Ok(plan) => session.run(&plan, Vec::new(), false).await,
@@ -281,6 +315,7 @@ impl SimpleQueryHandler for Conn {
                     client
                         .feed(PgWireBackendMessage::ErrorResponse(info.into()))
                         .await?;
+                    failed = true;
                     break;
                 }
                 Ok(outcome) => match to_response(outcome, &Format::UnifiedText)? {
@@ -300,6 +335,11 @@ impl SimpleQueryHandler for Conn {
                     _ => {}
                 },
             }
+        }
+        if implicit && let Err(e) = session.end_implicit(!failed).await {
+            client
+                .feed(PgWireBackendMessage::ErrorResponse(error_info(e).into()))
+                .await?;
         }
         let status = session.status();
         client.set_state(PgWireConnectionState::ReadyForQuery);

@@ -149,6 +149,20 @@ impl Session {
         result
     }
 
+    pub fn in_block(&self) -> bool {
+        self.in_block
+    }
+
+    /// Open the implicit transaction of a multi-statement Query.
+    pub fn begin_implicit(&mut self) {
+        self.in_block = true;
+    }
+
+    /// Close the implicit transaction: commit when every statement succeeded.
+    pub async fn end_implicit(&mut self, commit: bool) -> Result<(), SqlError> {
+        self.finish_txn(commit).await
+    }
+
     /// An error outside `run` (translation, parameters) also fails an open block.
     pub fn fail_block(&mut self) {
         if self.in_block {

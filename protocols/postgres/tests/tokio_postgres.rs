@@ -373,3 +373,34 @@ async fn prepared_queries_on_views_describe_their_columns() {
         .collect();
     assert_eq!(names, vec!["t".to_owned()]);
 }
+
+#[tokio::test]
+async fn a_multi_statement_query_is_one_implicit_transaction() {
+    let h = start().await;
+    let c = connect(&h, "implicit").await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .expect("create");
+    let e = c
+        .batch_execute(
+            "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (1)",
+        )
+        .await
+        .expect_err("duplicate");
+    assert_eq!(code(&e), "23505");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0, "the whole message rolled back");
+    c.batch_execute("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")
+        .await
+        .expect("both");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 2);
+}

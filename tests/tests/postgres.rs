@@ -112,6 +112,22 @@ fn psql_dt_lists_tables_as_postgres_prints_them() {
 }
 
 #[test]
+fn psql_di_and_dn_list_indexes_and_schemas() {
+    let d = Dotdo::start("");
+    let (ok, out, err) = psql(
+        &d,
+        "app",
+        "CREATE TABLE t (id int PRIMARY KEY, name text);\nCREATE INDEX t_name ON t (name);\n\\di\n\\dn\n",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(" public | t_name | index | postgres | t\n"),
+        "{out}"
+    );
+    assert!(out.contains(" public | postgres\n"), "{out}");
+}
+
+#[test]
 fn psql_negotiates_tls_with_sslrequest() {
     let certs = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));

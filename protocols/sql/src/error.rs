@@ -152,6 +152,8 @@ fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
 }
 
 fn from_sqlite_message(message: &str) -> SqlError {
+    // Newer SQLite appends " in <statement> at offset N"; PostgreSQL's messages do not.
+    let message = message.split(" in ").next().unwrap_or(message);
     if let Some(t) = message.strip_prefix("no such table: ") {
         let t = t.rsplit('.').next().unwrap_or(t);
         return SqlError::new(

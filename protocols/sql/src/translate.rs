@@ -655,6 +655,16 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 }
                 "set_config" => args.get(1).cloned(),
                 "pg_get_userbyid" => Some(lit("postgres")),
+                "pg_get_expr" => args.first().cloned(),
+                "format_type" => args.first().map(|t| {
+                    raw(&format!(
+                        "(CASE {t} WHEN 16 THEN 'boolean' WHEN 21 THEN 'smallint' WHEN 23 THEN 'integer' WHEN 20 THEN 'bigint' \
+                         WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
+                         WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
+                         WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
+                         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
+                    ))
+                }),
                 "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" => {
                     Some(raw("1"))
                 }
@@ -687,6 +697,36 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
         }
         Expr::Position { expr, r#in } => {
             *e = raw(&format!("instr({in_}, {expr})", in_ = r#in));
+        }
+        Expr::Collate { expr, .. } => {
+            let inner = std::mem::replace(expr.as_mut(), Expr::Value(Value::Null.into()));
+            *e = inner;
+            return rewrite_expr(e, ctx);
+        }
+        Expr::BinaryOp {
+            op: op @ ast::BinaryOperator::PGCustomBinaryOperator(_),
+            ..
+        } => {
+            // OPERATOR(pg_catalog.~) and friends: the plain operator.
+            if let ast::BinaryOperator::PGCustomBinaryOperator(parts) = op {
+                let plain = match parts.last().map(String::as_str) {
+                    Some("~") => Some(ast::BinaryOperator::PGRegexMatch),
+                    Some("!~") => Some(ast::BinaryOperator::PGRegexNotMatch),
+                    Some("~*") => Some(ast::BinaryOperator::PGRegexIMatch),
+                    Some("=") => Some(ast::BinaryOperator::Eq),
+                    _ => None,
+                };
+                match plain {
+                    Some(p) => *op = p,
+                    None => {
+                        return Err(SqlError::unsupported(format!(
+                            "operator {} is not supported",
+                            parts.join(".")
+                        )));
+                    }
+                }
+            }
+            return rewrite_expr(e, ctx);
         }
         Expr::BinaryOp { left, op, right }
             if matches!(

@@ -404,3 +404,27 @@ async fn a_multi_statement_query_is_one_implicit_transaction() {
         .get(0);
     assert_eq!(n, 2);
 }
+
+#[tokio::test]
+async fn a_dropped_connection_releases_its_transaction() {
+    let h = start().await;
+    let c1 = connect(&h, "drop").await;
+    c1.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .expect("create");
+    c1.batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+        .await
+        .expect("open transaction");
+    drop(c1);
+    // The writer is free again: another connection writes, and the open insert never landed.
+    let c2 = connect(&h, "drop").await;
+    c2.batch_execute("INSERT INTO t VALUES (2)")
+        .await
+        .expect("insert after drop");
+    let n: i64 = c2
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1);
+}

@@ -92,6 +92,21 @@ fn only_comments(s: &str) -> bool {
     }
 }
 
+/// `sql` without its leading white space and comments.
+pub fn skip_comments(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.find('\n').map_or("", |i| &r[i..]);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else {
+            return rest;
+        }
+    }
+}
+
 /// Upper-cased leading words, skipping comments.
 pub fn leading_words(sql: &str, n: usize) -> Vec<String> {
     let mut rest = sql;

@@ -189,11 +189,14 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
             Plan::Set { name, value }
         }
         "SHOW" => {
-            let rest = sql.trim_start()[4..].trim().trim_end_matches(';').trim();
+            let rest = rest_after(sql, "show").trim().trim_end_matches(';').trim();
             Plan::Show(rest.to_ascii_lowercase())
         }
         "RESET" => {
-            let rest = sql.trim_start()[5..].trim().to_ascii_lowercase();
+            let rest = rest_after(sql, "reset")
+                .trim()
+                .trim_end_matches(';')
+                .to_ascii_lowercase();
             Plan::Reset(if rest == "all" { None } else { Some(rest) })
         }
         "DISCARD" => Plan::Reset(None),
@@ -222,6 +225,13 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
     }))
 }
 
+/// The text after the leading keyword `word` (which comments may precede).
+fn rest_after<'a>(sql: &'a str, word: &str) -> &'a str {
+    crate::split::skip_comments(sql)
+        .get(word.len()..)
+        .unwrap_or("")
+}
+
 fn object_name_after(sql: &str, words: usize) -> Result<String, SqlError> {
     let name = sql
         .split_whitespace()
@@ -236,7 +246,7 @@ fn object_name_after(sql: &str, words: usize) -> Result<String, SqlError> {
 }
 
 fn parse_set(sql: &str) -> Result<(String, String), SqlError> {
-    let body = sql.trim_start()[3..].trim();
+    let body = rest_after(sql, "set").trim();
     let body = body
         .strip_prefix("SESSION ")
         .or_else(|| body.strip_prefix("session "))
@@ -1473,5 +1483,9 @@ mod tests {
             matches!(translate("rollback to savepoint a", &c, &ctx()), Ok(Plan::RollbackTo(s)) if s == "a")
         );
         assert!(matches!(translate("selec 1", &c, &ctx()), Err(e) if e.code == code::SYNTAX_ERROR));
+        assert!(matches!(translate("/* é */ SHOW é", &c, &ctx()), Ok(Plan::Show(s)) if s == "é"));
+        assert!(
+            matches!(translate("/*ééé*/ SET a = 1", &c, &ctx()), Ok(Plan::Set { name, .. }) if name == "a")
+        );
     }
 }

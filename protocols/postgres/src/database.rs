@@ -108,22 +108,6 @@ impl Databases {
             .clone()
     }
 
-    /// Names of the databases that hold data, plus `postgres`.
-    pub async fn list(&self) -> Result<Vec<String>, SqlError> {
-        let mut names = vec!["postgres".to_owned()];
-        for ns in self.backend.list_objects("").await.unwrap_or_default() {
-            if let Some(db) = ns.strip_prefix("pg/") {
-                names.push(db.to_owned());
-            }
-        }
-        for db in self.open.lock().keys() {
-            names.push(db.clone());
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
-
     pub async fn drop_database(&self, name: &str) -> Result<(), SqlError> {
         let db = self.open.lock().remove(name);
         let object = db.map_or_else(|| object_of(name), |d| d.object.clone());

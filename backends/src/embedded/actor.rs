@@ -252,10 +252,11 @@ impl Actor {
     }
 
     fn sync_if_due(&mut self) {
-        if self.dirty && self.last_sync.elapsed() >= self.registry.config().relaxed_sync() {
-            if let Err(e) = self.sync_wal() {
-                tracing::error!(object = %self.id, error = %e, "background WAL sync failed");
-            }
+        if self.dirty
+            && self.last_sync.elapsed() >= self.registry.config().relaxed_sync()
+            && let Err(e) = self.sync_wal()
+        {
+            tracing::error!(object = %self.id, error = %e, "background WAL sync failed");
         }
     }
 

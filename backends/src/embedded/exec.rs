@@ -44,7 +44,7 @@ fn run_statement(
     for (i, p) in stmt.params.iter().enumerate() {
         st.raw_bind_parameter(i + 1, p).map_err(err)?;
     }
-    let columns: Vec<String> = st.column_names().into_iter().map(String::from).collect();
+    let columns: Vec<String> = st.column_names().map(String::from).collect();
     let readonly = st.readonly();
     let ncol = columns.len();
     let before = conn.total_changes();

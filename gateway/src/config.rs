@@ -1,0 +1,319 @@
+//! The gateway's configuration: a TOML file, then `DOTDO_*` environment variables, then
+//! `--set` flags, each overriding the one before. Every field has a documented default, so
+//! `dotdo serve` with nothing configured runs every front-end on loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use dotdo_backend::embedded::EmbeddedConfig;
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub backend: BackendConfig,
+    pub admin: AdminConfig,
+    pub limits: Limits,
+    pub shutdown: ShutdownConfig,
+    pub log: LogConfig,
+}
+
+/// Where objects live.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    pub kind: BackendKind,
+    /// Settings of the embedded SQLite backend (`kind = "embedded"`).
+    pub embedded: EmbeddedConfig,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// SQLite files under `backend.embedded.data_dir`. Default.
+    #[default]
+    Embedded,
+}
+
+/// The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, and a status page at `/`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    pub enabled: bool,
+    /// Default `127.0.0.1:9180`.
+    pub listen: SocketAddr,
+    /// Bearer token required for `/metrics` and `/`; required itself when `listen` is not
+    /// loopback. `/healthz` and `/readyz` stay open for orchestrators' probes. Default none.
+    pub token: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9180)),
+            token: None,
+        }
+    }
+}
+
+/// Bounds applied to every front-end's listener.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Connections open at once per front-end; more are refused. Default 10 000.
+    pub max_connections: usize,
+    /// Time allowed for a TLS handshake. Default 10 000 ms.
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            handshake_timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// On SIGTERM/SIGINT, how long connections get to finish their work before they are cut.
+    /// A second signal cuts them at once. Default 10 000 ms.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_timeout_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `dotdo=debug`; `DOTDO_LOG` overrides it.
+    /// Default `info`.
+    pub filter: String,
+    /// `text` or `json`. Default `text`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// TLS certificate and key, PEM files. With this set, the listener speaks TLS (rustls).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A listener as the gateway checks and binds it.
+#[derive(Clone, Debug)]
+pub struct ListenerPlan {
+    pub name: &'static str,
+    pub listen: SocketAddr,
+    pub tls: Option<TlsFiles>,
+    /// Whether the front-end requires credentials from every client.
+    pub authenticated: bool,
+    /// How to configure authentication, for the error when it is missing.
+    pub auth_hint: &'static str,
+}
+
+impl Config {
+    /// Load from an optional file, then the environment, then `--set` overrides.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        sets: &[String],
+    ) -> anyhow::Result<Self> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<Table>()
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => Table::new(),
+        };
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("DOTDO_") else {
+                continue;
+            };
+            // DOTDO_LOG and DOTDO_BIN are read elsewhere; only sectioned keys are settings.
+            if !rest.contains("__") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, parse_value(&value))
+                .with_context(|| format!("environment variable {key}"))?;
+        }
+        for set in sets {
+            let (key, value) = set
+                .split_once('=')
+                .with_context(|| format!("--set {set}: expected section.field=value"))?;
+            let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
+            set_path(&mut table, &path, parse_value(value.trim()))
+                .with_context(|| format!("--set {set}"))?;
+        }
+        let config: Config = Value::Table(table)
+            .try_into()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Every listener the gateway will bind, enabled ones only.
+    pub fn listeners(&self) -> Vec<ListenerPlan> {
+        Vec::new()
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.backend
+            .embedded
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if self.limits.max_connections == 0 {
+            bail!("limits.max_connections must be greater than 0");
+        }
+        for plan in self.listeners() {
+            if !plan.listen.ip().is_loopback() && !plan.authenticated {
+                bail!(
+                    "refusing to listen on {} for {} without authentication: clients from other \
+                     machines could read and write all data. Configure {}, or listen on \
+                     127.0.0.1.",
+                    plan.listen,
+                    plan.name,
+                    plan.auth_hint
+                );
+            }
+        }
+        if self.admin.enabled && !self.admin.listen.ip().is_loopback() && self.admin.token.is_none()
+        {
+            bail!(
+                "refusing to serve the admin endpoints on {} without a token: set admin.token \
+                 (DOTDO_ADMIN__TOKEN), or listen on 127.0.0.1",
+                self.admin.listen
+            );
+        }
+        Ok(())
+    }
+
+    /// Move every listener to port 0 on its host, so tests never guess ports.
+    pub fn use_ephemeral_ports(&mut self) {
+        self.admin.listen.set_port(0);
+    }
+}
+
+fn set_path(table: &mut Table, path: &[String], value: Value) -> anyhow::Result<()> {
+    let Some((last, parents)) = path.split_last() else {
+        bail!("empty key");
+    };
+    let mut t = table;
+    for p in parents {
+        if p.is_empty() {
+            bail!("empty key segment");
+        }
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
+        t = match entry {
+            Value::Table(inner) => inner,
+            _ => bail!("{p} is not a section"),
+        };
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+/// A TOML value if the text is one (numbers, booleans, arrays, inline tables), else a string.
+fn parse_value(text: &str) -> Value {
+    format!("v = {text}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_loopback_and_embedded() {
+        let c = Config::load(None, [], &[]).unwrap();
+        assert_eq!(c.backend.kind, BackendKind::Embedded);
+        assert_eq!(c.backend.embedded.data_dir, PathBuf::from("./data"));
+        assert!(c.admin.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn flags_override_env_which_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dotdo.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nmax_connections = 5\nhandshake_timeout_ms = 7\n[backend.embedded]\ndata_dir = \"/f\"\n",
+        )
+        .unwrap();
+        let env = [
+            ("DOTDO_LIMITS__MAX_CONNECTIONS".to_string(), "6".to_string()),
+            (
+                "DOTDO_BACKEND__EMBEDDED__DATA_DIR".to_string(),
+                "/e".to_string(),
+            ),
+            ("DOTDO_LOG".to_string(), "debug".to_string()),
+        ];
+        let c = Config::load(
+            Some(&file),
+            env,
+            &["backend.embedded.data_dir=/flag".into()],
+        )
+        .unwrap();
+        assert_eq!(c.limits.max_connections, 6);
+        assert_eq!(c.limits.handshake_timeout_ms, 7);
+        assert_eq!(c.backend.embedded.data_dir, PathBuf::from("/flag"));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_errors() {
+        assert!(Config::load(None, [], &["limits.max_conections=5".into()]).is_err());
+        assert!(Config::load(None, [], &["limits.max_connections=0".into()]).is_err());
+        assert!(Config::load(None, [], &["limits.max_connections=many".into()]).is_err());
+    }
+
+    #[test]
+    fn public_admin_needs_a_token() {
+        let err = Config::load(None, [], &["admin.listen=0.0.0.0:9180".into()]).unwrap_err();
+        assert!(format!("{err:#}").contains("admin.token"), "{err:#}");
+        Config::load(
+            None,
+            [],
+            &[
+                "admin.listen=0.0.0.0:9180".into(),
+                "admin.token=s3cret".into(),
+            ],
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,118 @@
+//! The `dotdo` binary: `dotdo serve` runs the gateway; `dotdo check-config` validates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tracing_subscriber::EnvFilter;
+
+use dotdo::config::{Config, LogFormat};
+use dotdo::server;
+
+#[derive(Parser)]
+#[command(
+    name = "dotdo",
+    version,
+    about = "Redis, PostgreSQL and Kafka on Durable Objects"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, short, env = "DOTDO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded backend (same as --set backend.embedded.data_dir=DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Override one setting, e.g. --set redis.listen=127.0.0.1:6380 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Bind every listener on port 0 of its configured host and report the ports bound
+        /// on stdout (for tests).
+        #[arg(long)]
+        ephemeral_ports: bool,
+    },
+    /// Validate the configuration, print it with defaults filled in, and exit.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+    let mut sets = args.sets.clone();
+    if let Some(dir) = &args.data_dir {
+        sets.insert(
+            0,
+            format!(
+                "backend.embedded.data_dir={}",
+                toml::Value::String(dir.display().to_string())
+            ),
+        );
+    }
+    Config::load(args.config.as_deref(), std::env::vars(), &sets)
+}
+
+fn init_logging(config: &Config) {
+    let filter = std::env::var("DOTDO_LOG").unwrap_or_else(|_| config.log.filter.clone());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve {
+        config: ConfigArgs::default(),
+        ephemeral_ports: false,
+    });
+    let result = match command {
+        Command::CheckConfig { config } => load(&config).and_then(|c| {
+            print!("{}", toml::to_string_pretty(&c)?);
+            eprintln!("configuration OK");
+            Ok(())
+        }),
+        Command::Serve {
+            config,
+            ephemeral_ports,
+        } => load(&config).and_then(|mut c| {
+            if ephemeral_ports {
+                c.use_ephemeral_ports();
+            }
+            init_logging(&c);
+            let metrics = PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+                .ok();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(server::serve(c, metrics))
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dotdo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

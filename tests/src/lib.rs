@@ -1,0 +1,189 @@
+//! The end-to-end harness: start the real `dotdo` binary on ephemeral ports with its own data
+//! directory, read the ports it reports, and stop, kill or restart it.
+//!
+//! The binary is `$DOTDO_BIN`, or `dotdo` beside the test executable's target directory;
+//! the test command builds it first (`cargo build -p dotdo`).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const LISTENING_PREFIX: &str = "DOTDO_LISTENING ";
+
+/// How long a start may take before the harness gives up (debug builds on a busy machine).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Path of the `dotdo` binary under test.
+pub fn dotdo_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("DOTDO_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("current test executable");
+    // <target>/debug/deps/<test> -> <target>/debug/dotdo
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in <target>/<profile>/deps");
+    let bin = profile_dir.join("dotdo");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build -p dotdo` (or set DOTDO_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `dotdo serve`.
+pub struct Dotdo {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    extra_toml: String,
+    addrs: HashMap<String, SocketAddr>,
+}
+
+impl Dotdo {
+    /// Start with the default configuration plus `extra_toml`, on ephemeral ports, with a
+    /// fresh data directory.
+    pub fn start(extra_toml: &str) -> Dotdo {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut d = Dotdo {
+            child: None,
+            dir,
+            extra_toml: extra_toml.to_owned(),
+            addrs: HashMap::new(),
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("dotdo.log")
+    }
+
+    /// The server's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The address a front-end (or `admin`) is listening on.
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        *self
+            .addrs
+            .get(name)
+            .unwrap_or_else(|| panic!("no listener named {name}; have {:?}", self.addrs))
+    }
+
+    pub fn addrs(&self) -> &HashMap<String, SocketAddr> {
+        &self.addrs
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    fn spawn(&mut self) {
+        let config = self.dir.path().join("dotdo.toml");
+        let data = self.data_dir();
+        let toml = format!(
+            "[backend.embedded]\ndata_dir = {data:?}\n\n{}\n",
+            self.extra_toml,
+            data = data.display().to_string()
+        );
+        std::fs::write(&config, toml).expect("write config");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let mut child = Command::new(dotdo_bin())
+            .args(["serve", "--ephemeral-ports", "--config"])
+            .arg(&config)
+            .env(
+                "DOTDO_LOG",
+                std::env::var("DOTDO_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn dotdo");
+        let stdout = child.stdout.take().expect("stdout");
+        self.child = Some(child);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent && let Some(json) = line.strip_prefix(LISTENING_PREFIX) {
+                    let _ = tx.send(json.to_owned());
+                    sent = true;
+                }
+            }
+        });
+        let json = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(json) => json,
+            Err(_) => {
+                self.kill();
+                panic!("dotdo did not report its ports; log:\n{}", self.log());
+            }
+        };
+        let map: HashMap<String, String> = serde_json::from_str(&json).expect("listening JSON");
+        self.addrs = map
+            .into_iter()
+            .map(|(k, v)| (k, v.parse().expect("socket address")))
+            .collect();
+    }
+
+    /// SIGKILL the process and wait for it: nothing gets a chance to flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        signal(child.id(), "TERM");
+        child.wait().expect("wait for dotdo")
+    }
+
+    /// Start again on the same data directory and configuration (new ports).
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn();
+    }
+
+    /// SIGKILL, then start again on the same data directory.
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Dotdo {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Send a signal (`TERM`, `INT`, `KILL`, ...) to `pid`, with kill(1).
+pub fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{sig} {pid} failed");
+}

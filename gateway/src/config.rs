@@ -18,6 +18,33 @@ pub struct Config {
     pub limits: Limits,
     pub shutdown: ShutdownConfig,
     pub log: LogConfig,
+    pub kafka: KafkaConfig,
+}
+
+/// The `[kafka]` section: the listener plus the Kafka front-end's own settings
+/// (documented in `dotdo_kafka::Config`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct KafkaConfig {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Default `127.0.0.1:9092`.
+    pub listen: SocketAddr,
+    /// Default none (plaintext).
+    pub tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    pub protocol: dotdo_kafka::Config,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            tls: None,
+            protocol: dotdo_kafka::Config::default(),
+        }
+    }
 }
 
 /// Where objects live.
@@ -185,7 +212,17 @@ impl Config {
 
     /// Every listener the gateway will bind, enabled ones only.
     pub fn listeners(&self) -> Vec<ListenerPlan> {
-        Vec::new()
+        let mut plans = Vec::new();
+        if self.kafka.enabled {
+            plans.push(ListenerPlan {
+                name: "kafka",
+                listen: self.kafka.listen,
+                tls: self.kafka.tls.clone(),
+                authenticated: false,
+                auth_hint: "SASL (not yet supported by the Kafka front-end)",
+            });
+        }
+        plans
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -193,6 +230,10 @@ impl Config {
             .embedded
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.kafka
+            .protocol
+            .validate()
+            .map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
         if self.limits.max_connections == 0 {
             bail!("limits.max_connections must be greater than 0");
         }
@@ -222,6 +263,7 @@ impl Config {
     /// Move every listener to port 0 on its host, so tests never guess ports.
     pub fn use_ephemeral_ports(&mut self) {
         self.admin.listen.set_port(0);
+        self.kafka.listen.set_port(0);
     }
 }
 

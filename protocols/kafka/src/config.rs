@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// Settings of the `[kafka]` section.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Host advertised to clients in Metadata and FindCoordinator. Default: the host the

@@ -28,7 +28,12 @@ impl Frontend for Kafka {
             self.server.listening_on(local);
         }
         match conn.into_stream().await {
-            Ok((stream, peer)) => self.server.clone().serve_connection(stream, peer, cancel).await,
+            Ok((stream, peer)) => {
+                self.server
+                    .clone()
+                    .serve_connection(stream, peer, cancel)
+                    .await
+            }
             Err(e) => tracing::debug!(error = %e, "kafka: TLS handshake failed"),
         }
     }

@@ -40,8 +40,12 @@ impl Broker {
         let names = Names::new(&config.tenant);
         let timing = Timing {
             initial_rebalance_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
-            min_session_timeout: Duration::from_millis(config.group_min_session_timeout_ms.max(0) as u64),
-            max_session_timeout: Duration::from_millis(config.group_max_session_timeout_ms.max(0) as u64),
+            min_session_timeout: Duration::from_millis(
+                config.group_min_session_timeout_ms.max(0) as u64
+            ),
+            max_session_timeout: Duration::from_millis(
+                config.group_max_session_timeout_ms.max(0) as u64
+            ),
         };
         let host = if config.advertised_host.is_empty() {
             "127.0.0.1".to_owned()
@@ -87,7 +91,13 @@ impl Broker {
                 let rows = cluster::load_topics(&self.store).await?;
                 let mut topics = self.topics.write();
                 for row in rows {
-                    topics.insert(row.name, Topic { id: uuid::Uuid::from_bytes(row.id), partitions: row.partitions });
+                    topics.insert(
+                        row.name,
+                        Topic {
+                            id: uuid::Uuid::from_bytes(row.id),
+                            partitions: row.partitions,
+                        },
+                    );
                 }
                 Ok::<_, crate::Error>(())
             })
@@ -105,16 +115,29 @@ impl Broker {
     }
 
     pub fn topics(&self) -> Vec<(String, Topic)> {
-        self.topics.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.topics
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     /// Create a topic. Returns Kafka's error code (NONE on success).
-    pub async fn create_topic(&self, name: &str, partitions: i32, validate_only: bool) -> Result<i16> {
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        validate_only: bool,
+    ) -> Result<i16> {
         self.ensure_loaded().await?;
         if !valid_topic_name(name) {
             return Ok(errors::INVALID_TOPIC_EXCEPTION);
         }
-        let partitions = if partitions == -1 { self.config.default_partitions } else { partitions };
+        let partitions = if partitions == -1 {
+            self.config.default_partitions
+        } else {
+            partitions
+        };
         if partitions < 1 || partitions > self.config.max_partitions {
             return Ok(errors::INVALID_PARTITIONS);
         }
@@ -126,17 +149,27 @@ impl Broker {
             return Ok(errors::NONE);
         }
         let id = uuid::Uuid::new_v4();
-        let row = cluster::TopicRow { name: name.to_owned(), id: *id.as_bytes(), partitions };
+        let row = cluster::TopicRow {
+            name: name.to_owned(),
+            id: *id.as_bytes(),
+            partitions,
+        };
         if !cluster::create_topic(&self.store, &row).await? {
             return Ok(errors::TOPIC_ALREADY_EXISTS);
         }
-        self.topics.write().insert(name.to_owned(), Topic { id, partitions });
+        self.topics
+            .write()
+            .insert(name.to_owned(), Topic { id, partitions });
         tracing::info!(topic = name, partitions, "created topic");
         Ok(errors::NONE)
     }
 
     /// The topic, auto-creating it when allowed. `Err(code)` when it cannot be had.
-    pub async fn topic_or_create(&self, name: &str, allow: bool) -> Result<std::result::Result<Topic, i16>> {
+    pub async fn topic_or_create(
+        &self,
+        name: &str,
+        allow: bool,
+    ) -> Result<std::result::Result<Topic, i16>> {
         self.ensure_loaded().await?;
         if let Some(t) = self.topic(name) {
             return Ok(Ok(t));
@@ -144,7 +177,10 @@ impl Broker {
         if !(allow && self.config.auto_create_topics) {
             return Ok(Err(errors::UNKNOWN_TOPIC_OR_PARTITION));
         }
-        match self.create_topic(name, self.config.default_partitions, false).await? {
+        match self
+            .create_topic(name, self.config.default_partitions, false)
+            .await?
+        {
             errors::NONE | errors::TOPIC_ALREADY_EXISTS => {
                 Ok(self.topic(name).ok_or(errors::UNKNOWN_TOPIC_OR_PARTITION))
             }
@@ -170,7 +206,12 @@ impl Broker {
         Ok(errors::NONE)
     }
 
-    pub async fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<i16> {
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<i16> {
         self.ensure_loaded().await?;
         let _admin = self.admin.lock().await;
         let Some(topic) = self.topic(name) else {
@@ -196,13 +237,15 @@ impl Broker {
             return None;
         }
         let mut logs = self.logs.lock();
-        let log = logs.entry((topic.to_owned(), partition)).or_insert_with(|| {
-            PartitionLog::start(
-                self.store.clone(),
-                self.store.names.partition(topic, partition),
-                self.config.max_append_group,
-            )
-        });
+        let log = logs
+            .entry((topic.to_owned(), partition))
+            .or_insert_with(|| {
+                PartitionLog::start(
+                    self.store.clone(),
+                    self.store.names.partition(topic, partition),
+                    self.config.max_append_group,
+                )
+            });
         Some(log.clone())
     }
 }
@@ -213,5 +256,7 @@ pub fn valid_topic_name(name: &str) -> bool {
         && name.len() <= 249
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }

@@ -96,9 +96,15 @@ mod tests {
     #[test]
     fn frames_are_bounded_before_allocation() {
         let mut buf = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(take_frame(&mut buf, 1024), Err(Error::FrameTooLarge(_))));
+        assert!(matches!(
+            take_frame(&mut buf, 1024),
+            Err(Error::FrameTooLarge(_))
+        ));
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(take_frame(&mut buf, 1024), Err(Error::Malformed(_))));
+        assert!(matches!(
+            take_frame(&mut buf, 1024),
+            Err(Error::Malformed(_))
+        ));
     }
 
     #[test]
@@ -116,7 +122,11 @@ mod tests {
         let p = preamble(&[0, 18, 0, 9, 0, 0, 0, 7, 0xff]).ok();
         assert_eq!(
             p,
-            Some(Preamble { api_key: 18, api_version: 9, correlation_id: 7 })
+            Some(Preamble {
+                api_key: 18,
+                api_version: 9,
+                correlation_id: 7
+            })
         );
         assert!(preamble(&[0, 1]).is_err());
     }

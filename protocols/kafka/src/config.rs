@@ -71,7 +71,9 @@ impl Config {
             ));
         }
         if self.max_frame_bytes < 1024 {
-            return Err(crate::Error::Config("max_frame_bytes must be at least 1024".into()));
+            return Err(crate::Error::Config(
+                "max_frame_bytes must be at least 1024".into(),
+            ));
         }
         if self.max_in_flight == 0 || self.max_append_group == 0 {
             return Err(crate::Error::Config(

@@ -149,7 +149,12 @@ impl Group {
     }
 
     pub fn join(&mut self, args: JoinArgs, now: Instant) -> Pending<JoinResult> {
-        let fail = |error| Pending::Ready(JoinResult { error, ..Default::default() });
+        let fail = |error| {
+            Pending::Ready(JoinResult {
+                error,
+                ..Default::default()
+            })
+        };
         let session = Duration::from_millis(u64::try_from(args.session_timeout_ms).unwrap_or(0));
         if session < self.timing.min_session_timeout || session > self.timing.max_session_timeout {
             return fail(errors::INVALID_SESSION_TIMEOUT);
@@ -180,25 +185,31 @@ impl Group {
         };
         let (tx, rx) = oneshot::channel();
         let was_empty = self.members.is_empty();
-        let member = self.members.entry(member_id.clone()).or_insert_with(|| Member {
-            id: member_id.clone(),
-            group_instance_id: args.group_instance_id.clone(),
-            client_id: args.client_id.clone(),
-            client_host: args.client_host.clone(),
-            session_timeout: session,
-            rebalance_timeout: rebalance,
-            protocols: Vec::new(),
-            assignment: Bytes::new(),
-            deadline: now + session,
-            join_waiter: None,
-            sync_waiter: None,
-        });
+        let member = self
+            .members
+            .entry(member_id.clone())
+            .or_insert_with(|| Member {
+                id: member_id.clone(),
+                group_instance_id: args.group_instance_id.clone(),
+                client_id: args.client_id.clone(),
+                client_host: args.client_host.clone(),
+                session_timeout: session,
+                rebalance_timeout: rebalance,
+                protocols: Vec::new(),
+                assignment: Bytes::new(),
+                deadline: now + session,
+                join_waiter: None,
+                sync_waiter: None,
+            });
         member.protocols = args.protocols;
         member.session_timeout = session;
         member.rebalance_timeout = rebalance;
         member.deadline = now + session;
         if let Some(old) = member.join_waiter.replace(tx) {
-            let _ = old.send(JoinResult { error: errors::UNKNOWN_MEMBER_ID, ..Default::default() });
+            let _ = old.send(JoinResult {
+                error: errors::UNKNOWN_MEMBER_ID,
+                ..Default::default()
+            });
         }
         self.protocol_type = Some(args.protocol_type);
         if self.state != State::PreparingRebalance {
@@ -210,7 +221,9 @@ impl Group {
 
     fn shares_protocol(&self, protocols: &[(String, Bytes)]) -> bool {
         protocols.iter().any(|(name, _)| {
-            self.members.values().all(|m| m.protocols.iter().any(|(n, _)| n == name))
+            self.members
+                .values()
+                .all(|m| m.protocols.iter().any(|(n, _)| n == name))
         })
     }
 
@@ -218,10 +231,18 @@ impl Group {
         self.state = State::PreparingRebalance;
         for m in self.members.values_mut() {
             if let Some(w) = m.sync_waiter.take() {
-                let _ = w.send(SyncResult { error: errors::REBALANCE_IN_PROGRESS, ..Default::default() });
+                let _ = w.send(SyncResult {
+                    error: errors::REBALANCE_IN_PROGRESS,
+                    ..Default::default()
+                });
             }
         }
-        let timeout = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+        let timeout = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or_default();
         self.rebalance_deadline = Some(now + timeout);
         self.not_before = initial.then(|| now + self.timing.initial_rebalance_delay.min(timeout));
     }
@@ -252,7 +273,11 @@ impl Group {
             return;
         }
         self.state = State::CompletingRebalance;
-        if !self.leader.as_ref().is_some_and(|l| self.members.contains_key(l)) {
+        if !self
+            .leader
+            .as_ref()
+            .is_some_and(|l| self.members.contains_key(l))
+        {
             self.leader = self.members.keys().next().cloned();
         }
         self.protocol = self.select_protocol();
@@ -260,7 +285,13 @@ impl Group {
         let everyone: Vec<_> = self
             .members
             .values()
-            .map(|m| (m.id.clone(), m.group_instance_id.clone(), m.metadata(self.protocol.as_deref())))
+            .map(|m| {
+                (
+                    m.id.clone(),
+                    m.group_instance_id.clone(),
+                    m.metadata(self.protocol.as_deref()),
+                )
+            })
             .collect();
         for m in self.members.values_mut() {
             m.assignment = Bytes::new();
@@ -273,7 +304,11 @@ impl Group {
                     protocol_name: self.protocol.clone(),
                     leader: leader.clone(),
                     member_id: m.id.clone(),
-                    members: if m.id == leader { everyone.clone() } else { Vec::new() },
+                    members: if m.id == leader {
+                        everyone.clone()
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
         }
@@ -288,7 +323,11 @@ impl Group {
             .protocols
             .iter()
             .map(|(n, _)| n)
-            .filter(|n| self.members.values().all(|m| m.protocols.iter().any(|(p, _)| p == *n)))
+            .filter(|n| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(p, _)| p == *n))
+            })
             .collect();
         let mut votes: HashMap<&String, usize> = HashMap::new();
         for m in self.members.values() {
@@ -298,7 +337,12 @@ impl Group {
         }
         candidates
             .iter()
-            .max_by_key(|c| (votes.get(**c).copied().unwrap_or(0), std::cmp::Reverse(candidates.iter().position(|x| x == *c))))
+            .max_by_key(|c| {
+                (
+                    votes.get(**c).copied().unwrap_or(0),
+                    std::cmp::Reverse(candidates.iter().position(|x| x == *c)),
+                )
+            })
             .map(|c| (*c).clone())
     }
 
@@ -309,7 +353,12 @@ impl Group {
         assignments: Vec<(String, Bytes)>,
         now: Instant,
     ) -> Pending<SyncResult> {
-        let fail = |error| Pending::Ready(SyncResult { error, ..Default::default() });
+        let fail = |error| {
+            Pending::Ready(SyncResult {
+                error,
+                ..Default::default()
+            })
+        };
         let Some(member) = self.members.get_mut(member_id) else {
             return fail(errors::UNKNOWN_MEMBER_ID);
         };
@@ -334,7 +383,9 @@ impl Group {
                     let ids: Vec<String> = self.members.keys().cloned().collect();
                     for id in ids {
                         let result = self.sync_result(&id);
-                        if let Some(w) = self.members.get_mut(&id).and_then(|m| m.sync_waiter.take()) {
+                        if let Some(w) =
+                            self.members.get_mut(&id).and_then(|m| m.sync_waiter.take())
+                        {
                             let _ = w.send(result);
                         }
                     }
@@ -347,7 +398,11 @@ impl Group {
     fn sync_result(&self, member_id: &str) -> SyncResult {
         SyncResult {
             error: errors::NONE,
-            assignment: self.members.get(member_id).map(|m| m.assignment.clone()).unwrap_or_default(),
+            assignment: self
+                .members
+                .get(member_id)
+                .map(|m| m.assignment.clone())
+                .unwrap_or_default(),
             protocol_type: self.protocol_type.clone(),
             protocol_name: self.protocol.clone(),
         }
@@ -373,10 +428,16 @@ impl Group {
             return errors::UNKNOWN_MEMBER_ID;
         };
         if let Some(w) = member.join_waiter.take() {
-            let _ = w.send(JoinResult { error: errors::UNKNOWN_MEMBER_ID, ..Default::default() });
+            let _ = w.send(JoinResult {
+                error: errors::UNKNOWN_MEMBER_ID,
+                ..Default::default()
+            });
         }
         if let Some(w) = member.sync_waiter.take() {
-            let _ = w.send(SyncResult { error: errors::UNKNOWN_MEMBER_ID, ..Default::default() });
+            let _ = w.send(SyncResult {
+                error: errors::UNKNOWN_MEMBER_ID,
+                ..Default::default()
+            });
         }
         self.member_gone(now);
         errors::NONE
@@ -394,7 +455,11 @@ impl Group {
     /// Whether a commit by `member_id` at `generation` is allowed; Kafka's rules.
     pub fn check_commit(&mut self, member_id: &str, generation: i32, now: Instant) -> i16 {
         if generation < 0 && member_id.is_empty() {
-            return if self.members.is_empty() { errors::NONE } else { errors::ILLEGAL_GENERATION };
+            return if self.members.is_empty() {
+                errors::NONE
+            } else {
+                errors::ILLEGAL_GENERATION
+            };
         }
         let state = self.state;
         let Some(member) = self.members.get_mut(member_id) else {
@@ -464,7 +529,10 @@ pub struct Coordinator {
 
 impl Coordinator {
     pub fn new(timing: Timing) -> Self {
-        Self { timing, groups: Mutex::new(HashMap::new()) }
+        Self {
+            timing,
+            groups: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The group, created (with its timer task) if it does not exist.

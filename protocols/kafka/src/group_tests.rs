@@ -64,7 +64,11 @@ async fn two_members_rebalance_and_sync_assignments() {
     let (a, b) = tokio::join!(join(&g, args("")), join(&g, args("")));
     assert_eq!((a.error, b.error), (errors::NONE, errors::NONE));
     assert_eq!(a.generation, b.generation);
-    let (leader, follower) = if a.leader == a.member_id { (a, b) } else { (b, a) };
+    let (leader, follower) = if a.leader == a.member_id {
+        (a, b)
+    } else {
+        (b, a)
+    };
     assert_eq!(leader.members.len(), 2);
     assert!(follower.members.is_empty());
     let gen_ = leader.generation;
@@ -79,9 +83,18 @@ async fn two_members_rebalance_and_sync_assignments() {
     assert_eq!(l.assignment, Bytes::from_static(b"L"));
     assert_eq!(f.assignment, Bytes::from_static(b"F"));
     assert_eq!(g.group.lock().state, State::Stable);
-    assert_eq!(g.with(|g, now| g.heartbeat(&follower.member_id, gen_, now)), errors::NONE);
-    assert_eq!(g.with(|g, now| g.heartbeat(&follower.member_id, gen_ - 1, now)), errors::ILLEGAL_GENERATION);
-    assert_eq!(g.with(|g, now| g.heartbeat("nobody", gen_, now)), errors::UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        g.with(|g, now| g.heartbeat(&follower.member_id, gen_, now)),
+        errors::NONE
+    );
+    assert_eq!(
+        g.with(|g, now| g.heartbeat(&follower.member_id, gen_ - 1, now)),
+        errors::ILLEGAL_GENERATION
+    );
+    assert_eq!(
+        g.with(|g, now| g.heartbeat("nobody", gen_, now)),
+        errors::UNKNOWN_MEMBER_ID
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -92,7 +105,10 @@ async fn leaving_member_triggers_rebalance_for_the_rest() {
     let gen1 = a.generation;
     assert_eq!(g.with(|g, now| g.leave(&a.member_id, now)), errors::NONE);
     assert_eq!(g.group.lock().state, State::PreparingRebalance);
-    assert_eq!(g.with(|g, now| g.heartbeat(&b.member_id, gen1, now)), errors::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        g.with(|g, now| g.heartbeat(&b.member_id, gen1, now)),
+        errors::REBALANCE_IN_PROGRESS
+    );
     let again = join(&g, args(&b.member_id)).await;
     assert_eq!(again.generation, gen1 + 1);
     assert_eq!(again.leader, b.member_id);
@@ -113,7 +129,10 @@ async fn silent_member_expires_after_its_session_timeout() {
     }
     tokio::task::yield_now().await;
     assert!(!g.group.lock().members.contains_key(&a.member_id));
-    assert_eq!(g.with(|g, now| g.heartbeat(&b.member_id, gen1, now)), errors::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        g.with(|g, now| g.heartbeat(&b.member_id, gen1, now)),
+        errors::REBALANCE_IN_PROGRESS
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -150,12 +169,18 @@ async fn bad_joins_get_kafka_errors() {
     let mut short = args("");
     short.session_timeout_ms = 100;
     assert_eq!(join(&g, short).await.error, errors::INVALID_SESSION_TIMEOUT);
-    assert_eq!(join(&g, args("unknown-member")).await.error, errors::UNKNOWN_MEMBER_ID);
+    assert_eq!(
+        join(&g, args("unknown-member")).await.error,
+        errors::UNKNOWN_MEMBER_ID
+    );
     let first = join(&g, args("")).await;
     assert_eq!(first.error, errors::NONE);
     let mut other = args("");
     other.protocols = vec![("roundrobin-only".into(), Bytes::new())];
-    assert_eq!(join(&g, other).await.error, errors::INCONSISTENT_GROUP_PROTOCOL);
+    assert_eq!(
+        join(&g, other).await.error,
+        errors::INCONSISTENT_GROUP_PROTOCOL
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -164,10 +189,22 @@ async fn commits_follow_kafka_generation_rules() {
     let g = c.group("g");
     assert_eq!(g.with(|g, now| g.check_commit("", -1, now)), errors::NONE);
     let a = join(&g, args("")).await;
-    assert_eq!(g.with(|g, now| g.check_commit(&a.member_id, a.generation, now)), errors::REBALANCE_IN_PROGRESS);
+    assert_eq!(
+        g.with(|g, now| g.check_commit(&a.member_id, a.generation, now)),
+        errors::REBALANCE_IN_PROGRESS
+    );
     let s = g.with(|g, now| g.sync(&a.member_id, a.generation, vec![], now));
     assert_eq!(settle(s).await.map(|r| r.error), Some(errors::NONE));
-    assert_eq!(g.with(|g, now| g.check_commit(&a.member_id, a.generation, now)), errors::NONE);
-    assert_eq!(g.with(|g, now| g.check_commit(&a.member_id, a.generation + 5, now)), errors::ILLEGAL_GENERATION);
-    assert_eq!(g.with(|g, now| g.check_commit("", -1, now)), errors::ILLEGAL_GENERATION);
+    assert_eq!(
+        g.with(|g, now| g.check_commit(&a.member_id, a.generation, now)),
+        errors::NONE
+    );
+    assert_eq!(
+        g.with(|g, now| g.check_commit(&a.member_id, a.generation + 5, now)),
+        errors::ILLEGAL_GENERATION
+    );
+    assert_eq!(
+        g.with(|g, now| g.check_commit("", -1, now)),
+        errors::ILLEGAL_GENERATION
+    );
 }

@@ -39,7 +39,13 @@ impl PartitionLog {
     pub fn start(store: Arc<Store>, object: ObjectId, max_group: usize) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (bounds, _) = watch::channel((0, 0));
-        let log = Arc::new(Self { object, queue: tx, bounds, loaded: OnceCell::new(), store });
+        let log = Arc::new(Self {
+            object,
+            queue: tx,
+            bounds,
+            loaded: OnceCell::new(),
+            store,
+        });
         tokio::spawn(writer(Arc::downgrade(&log), rx, max_group));
         log
     }
@@ -48,7 +54,8 @@ impl PartitionLog {
     /// enqueue in request order keep producers' sequences in order.
     pub fn enqueue(&self, batches: Vec<BatchInfo>) -> oneshot::Receiver<AppendReply> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError(job)) = self.queue.send(AppendJob { batches, reply: tx }) {
+        if let Err(mpsc::error::SendError(job)) = self.queue.send(AppendJob { batches, reply: tx })
+        {
             let _ = job.reply.send(Err(errors::UNKNOWN_TOPIC_OR_PARTITION));
         }
         rx
@@ -117,7 +124,10 @@ async fn append_group(log: &PartitionLog, jobs: Vec<AppendJob>) {
     }
     let total = stmts.len() / partition::STATEMENTS_PER_APPEND;
     stmts.push(partition::bounds_statement());
-    let res = log.store.execute(&log.object, &partition::SCHEMA, stmts).await;
+    let res = log
+        .store
+        .execute(&log.object, &partition::SCHEMA, stmts)
+        .await;
     let results = match res {
         Ok(r) => r,
         Err(e) => {
@@ -129,14 +139,19 @@ async fn append_group(log: &PartitionLog, jobs: Vec<AppendJob>) {
         }
     };
     // `bounds()` may not have loaded yet; these are newer than anything it could read.
-    if let (Ok(hw), Ok(start)) = (int_at(&results, total * partition::STATEMENTS_PER_APPEND, 0, 0), int_at(&results, total * partition::STATEMENTS_PER_APPEND, 0, 1)) {
+    if let (Ok(hw), Ok(start)) = (
+        int_at(&results, total * partition::STATEMENTS_PER_APPEND, 0, 0),
+        int_at(&results, total * partition::STATEMENTS_PER_APPEND, 0, 1),
+    ) {
         log.advance((hw, start));
     }
     let mut i = 0;
     for job in jobs {
         let mut out = Vec::with_capacity(job.batches.len());
         for _ in &job.batches {
-            out.push(partition::append_result(&results, i).unwrap_or((errors::KAFKA_STORAGE_ERROR, -1)));
+            out.push(
+                partition::append_result(&results, i).unwrap_or((errors::KAFKA_STORAGE_ERROR, -1)),
+            );
             i += 1;
         }
         let _ = job.reply.send(Ok(out));

@@ -28,7 +28,9 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config, backend: SharedBackend) -> Result<Arc<Self>> {
         config.validate()?;
-        Ok(Arc::new(Self { broker: Arc::new(Broker::new(config, backend)) }))
+        Ok(Arc::new(Self {
+            broker: Arc::new(Broker::new(config, backend)),
+        }))
     }
 
     /// Tell the server the address its listener bound, for what it advertises.
@@ -42,8 +44,12 @@ impl Server {
 
     /// Serve one client until it disconnects, sends a broken frame, or `cancel` fires
     /// (then the request in progress is finished and answered first).
-    pub async fn serve_connection<S>(self: Arc<Self>, stream: S, peer: SocketAddr, cancel: CancellationToken)
-    where
+    pub async fn serve_connection<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        cancel: CancellationToken,
+    ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         match self.run(stream, peer, cancel).await {
@@ -64,7 +70,9 @@ impl Server {
         let mut in_flight: FuturesOrdered<ReplyFuture> = FuturesOrdered::new();
         loop {
             while in_flight.len() < max_in_flight {
-                let Some(frame) = codec::take_frame(&mut buf, max_frame)? else { break };
+                let Some(frame) = codec::take_frame(&mut buf, max_frame)? else {
+                    break;
+                };
                 let started = api::start(&self.broker, frame, &host)?;
                 if started.ordered {
                     in_flight.push_back(started.reply);

@@ -8,15 +8,22 @@ use crate::broker::Broker;
 use crate::error::Result;
 use crate::errors;
 
-pub async fn handle(b: &Broker, req: CreateTopicsRequest, _ctx: &Ctx) -> Result<CreateTopicsResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: CreateTopicsRequest,
+    _ctx: &Ctx,
+) -> Result<CreateTopicsResponse> {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let code = if t.replication_factor != -1 && t.replication_factor != 1 {
             errors::INVALID_REPLICATION_FACTOR
         } else {
-            b.create_topic(&t.name.0, t.num_partitions, req.validate_only).await?
+            b.create_topic(&t.name.0, t.num_partitions, req.validate_only)
+                .await?
         };
-        let mut r = CreatableTopicResult::default().with_name(t.name.clone()).with_error_code(code);
+        let mut r = CreatableTopicResult::default()
+            .with_name(t.name.clone())
+            .with_error_code(code);
         if code == errors::NONE {
             let found = b.topic(&t.name.0);
             r = r

@@ -7,7 +7,11 @@ use super::Ctx;
 use crate::broker::Broker;
 use crate::error::Result;
 
-pub async fn handle(b: &Broker, req: DeleteTopicsRequest, _ctx: &Ctx) -> Result<DeleteTopicsResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: DeleteTopicsRequest,
+    _ctx: &Ctx,
+) -> Result<DeleteTopicsResponse> {
     let names: Vec<TopicName> = if req.topic_names.is_empty() {
         req.topics.into_iter().filter_map(|t| t.name).collect()
     } else {
@@ -16,7 +20,11 @@ pub async fn handle(b: &Broker, req: DeleteTopicsRequest, _ctx: &Ctx) -> Result<
     let mut responses = Vec::with_capacity(names.len());
     for name in names {
         let code = b.delete_topic(&name.0).await?;
-        responses.push(DeletableTopicResult::default().with_name(Some(name)).with_error_code(code));
+        responses.push(
+            DeletableTopicResult::default()
+                .with_name(Some(name))
+                .with_error_code(code),
+        );
     }
     Ok(DeleteTopicsResponse::default().with_responses(responses))
 }

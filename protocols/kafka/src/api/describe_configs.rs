@@ -15,7 +15,11 @@ const BROKER: i8 = 4;
 /// `DEFAULT_CONFIG` in Kafka's ConfigSource.
 const SOURCE_DEFAULT: i8 = 5;
 
-pub async fn handle(b: &Broker, req: DescribeConfigsRequest, _ctx: &Ctx) -> Result<DescribeConfigsResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: DescribeConfigsRequest,
+    _ctx: &Ctx,
+) -> Result<DescribeConfigsResponse> {
     b.ensure_loaded().await?;
     let mut results = Vec::with_capacity(req.resources.len());
     for r in req.resources {
@@ -37,18 +41,26 @@ pub async fn handle(b: &Broker, req: DescribeConfigsRequest, _ctx: &Ctx) -> Resu
                 continue;
             }
             BROKER => vec![
-                ("auto.create.topics.enable", b.config.auto_create_topics.to_string()),
+                (
+                    "auto.create.topics.enable",
+                    b.config.auto_create_topics.to_string(),
+                ),
                 ("num.partitions", b.config.default_partitions.to_string()),
                 ("default.replication.factor", "1".into()),
                 ("message.max.bytes", b.config.max_frame_bytes.to_string()),
-                ("group.initial.rebalance.delay.ms", b.config.group_initial_rebalance_delay_ms.to_string()),
+                (
+                    "group.initial.rebalance.delay.ms",
+                    b.config.group_initial_rebalance_delay_ms.to_string(),
+                ),
             ],
             _ => {
                 results.push(out.with_error_code(errors::INVALID_REQUEST));
                 continue;
             }
         };
-        let keys = r.configuration_keys.map(|k| k.into_iter().map(|k| k.to_string()).collect::<Vec<_>>());
+        let keys = r
+            .configuration_keys
+            .map(|k| k.into_iter().map(|k| k.to_string()).collect::<Vec<_>>());
         let configs = entries
             .into_iter()
             .filter(|(name, _)| keys.as_ref().is_none_or(|k| k.iter().any(|k| k == name)))

@@ -7,12 +7,18 @@ use super::{Ctx, s};
 use crate::broker::Broker;
 use crate::error::Result;
 
-pub async fn handle(b: &Broker, req: DescribeGroupsRequest, _ctx: &Ctx) -> Result<DescribeGroupsResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: DescribeGroupsRequest,
+    _ctx: &Ctx,
+) -> Result<DescribeGroupsResponse> {
     let groups = req
         .groups
         .into_iter()
         .map(|id| {
-            let out = DescribedGroup::default().with_group_id(id.clone()).with_authorized_operations(i32::MIN);
+            let out = DescribedGroup::default()
+                .with_group_id(id.clone())
+                .with_authorized_operations(i32::MIN);
             let Some(handle) = b.groups.get(&id.0) else {
                 return out.with_group_state(s("Dead"));
             };

@@ -30,7 +30,9 @@ pub async fn handle(b: &Broker, req: FetchRequest, _ctx: &Ctx) -> Result<FetchRe
         let (responses, bytes, watches, errors_seen) = gather(b, &req).await?;
         let enough = bytes >= i64::from(req.min_bytes.max(1)) || errors_seen;
         if enough || Instant::now() >= deadline || watches.is_empty() {
-            return Ok(FetchResponse::default().with_responses(responses).with_session_id(0));
+            return Ok(FetchResponse::default()
+                .with_responses(responses)
+                .with_session_id(0));
         }
         wait_for_data(watches, deadline).await;
     }
@@ -41,7 +43,12 @@ async fn wait_for_data(mut watches: Vec<watch::Receiver<Bounds>>, deadline: Inst
     let _ = tokio::time::timeout_at(deadline, changes).await;
 }
 
-type Gathered = (Vec<FetchableTopicResponse>, i64, Vec<watch::Receiver<Bounds>>, bool);
+type Gathered = (
+    Vec<FetchableTopicResponse>,
+    i64,
+    Vec<watch::Receiver<Bounds>>,
+    bool,
+);
 
 async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
     let mut budget = i64::from(req.max_bytes.max(0));
@@ -60,7 +67,10 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
             };
             watches.push(log.subscribe());
             let (hw, start) = log.bounds().await?;
-            data = data.with_high_watermark(hw).with_last_stable_offset(hw).with_log_start_offset(start);
+            data = data
+                .with_high_watermark(hw)
+                .with_last_stable_offset(hw)
+                .with_log_start_offset(start);
             if p.fetch_offset > hw || p.fetch_offset < start {
                 errors_seen = true;
                 partitions.push(data.with_error_code(errors::OFFSET_OUT_OF_RANGE));
@@ -88,7 +98,9 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
             partitions.push(data.with_records(Some(out.freeze())));
         }
         responses.push(
-            FetchableTopicResponse::default().with_topic(topic.topic.clone()).with_partitions(partitions),
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic.clone())
+                .with_partitions(partitions),
         );
     }
     Ok((responses, total, watches, errors_seen))

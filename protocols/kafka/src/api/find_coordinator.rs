@@ -7,7 +7,11 @@ use super::{Ctx, s};
 use crate::broker::Broker;
 use crate::error::Result;
 
-pub async fn handle(b: &Broker, req: FindCoordinatorRequest, ctx: &Ctx) -> Result<FindCoordinatorResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: FindCoordinatorRequest,
+    ctx: &Ctx,
+) -> Result<FindCoordinatorResponse> {
     let (host, port) = b.advertised();
     let node = BrokerId(b.node_id());
     let resp = FindCoordinatorResponse::default();
@@ -15,7 +19,13 @@ pub async fn handle(b: &Broker, req: FindCoordinatorRequest, ctx: &Ctx) -> Resul
         let coordinators = req
             .coordinator_keys
             .into_iter()
-            .map(|key| Coordinator::default().with_key(key).with_node_id(node).with_host(s(host.clone())).with_port(port))
+            .map(|key| {
+                Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(node)
+                    .with_host(s(host.clone()))
+                    .with_port(port)
+            })
             .collect();
         return Ok(resp.with_coordinators(coordinators));
     }

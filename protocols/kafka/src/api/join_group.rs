@@ -11,7 +11,9 @@ use crate::group::{JoinArgs, JoinResult};
 
 pub async fn handle(b: &Broker, req: JoinGroupRequest, ctx: &Ctx) -> Result<JoinGroupResponse> {
     if req.group_id.0.is_empty() {
-        return Ok(JoinGroupResponse::default().with_error_code(errors::INVALID_GROUP_ID).with_generation_id(-1));
+        return Ok(JoinGroupResponse::default()
+            .with_error_code(errors::INVALID_GROUP_ID)
+            .with_generation_id(-1));
     }
     let args = JoinArgs {
         member_id: req.member_id.to_string(),
@@ -19,16 +21,31 @@ pub async fn handle(b: &Broker, req: JoinGroupRequest, ctx: &Ctx) -> Result<Join
         client_id: ctx.client_id.clone(),
         client_host: ctx.client_host.clone(),
         protocol_type: req.protocol_type.to_string(),
-        protocols: req.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect(),
+        protocols: req
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
         session_timeout_ms: req.session_timeout_ms,
-        rebalance_timeout_ms: if ctx.version == 0 { req.session_timeout_ms } else { req.rebalance_timeout_ms },
+        rebalance_timeout_ms: if ctx.version == 0 {
+            req.session_timeout_ms
+        } else {
+            req.rebalance_timeout_ms
+        },
     };
     let group = b.groups.group(&req.group_id.0);
     let pending = group.with(|g, now| g.join(args, now));
     let r = pending
-        .wait(|| JoinResult { error: errors::UNKNOWN_MEMBER_ID, ..Default::default() })
+        .wait(|| JoinResult {
+            error: errors::UNKNOWN_MEMBER_ID,
+            ..Default::default()
+        })
         .await;
-    let generation = if r.error == errors::NONE { r.generation } else { -1 };
+    let generation = if r.error == errors::NONE {
+        r.generation
+    } else {
+        -1
+    };
     Ok(JoinGroupResponse::default()
         .with_error_code(r.error)
         .with_generation_id(generation)

@@ -15,7 +15,11 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 
-pub async fn handle(b: &Broker, req: ListOffsetsRequest, _ctx: &Ctx) -> Result<ListOffsetsResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: ListOffsetsRequest,
+    _ctx: &Ctx,
+) -> Result<ListOffsetsResponse> {
     b.ensure_loaded().await?;
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -39,7 +43,11 @@ pub async fn handle(b: &Broker, req: ListOffsetsRequest, _ctx: &Ctx) -> Result<L
             };
             partitions.push(r.with_timestamp(timestamp).with_offset(offset));
         }
-        topics.push(ListOffsetsTopicResponse::default().with_name(t.name).with_partitions(partitions));
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
     }
     Ok(ListOffsetsResponse::default().with_topics(topics))
 }

@@ -16,7 +16,11 @@ pub async fn handle(b: &Broker, req: MetadataRequest, ctx: &Ctx) -> Result<Metad
     let wanted: Option<Vec<String>> = match req.topics {
         None => None,
         Some(t) if t.is_empty() && ctx.version == 0 => None,
-        Some(t) => Some(t.into_iter().filter_map(|t| t.name.map(|n| n.0.to_string())).collect()),
+        Some(t) => Some(
+            t.into_iter()
+                .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                .collect(),
+        ),
     };
     let mut topics = Vec::new();
     match wanted {
@@ -35,7 +39,12 @@ pub async fn handle(b: &Broker, req: MetadataRequest, ctx: &Ctx) -> Result<Metad
     let (host, port) = b.advertised();
     let node = BrokerId(b.node_id());
     Ok(MetadataResponse::default()
-        .with_brokers(vec![MetadataResponseBroker::default().with_node_id(node).with_host(s(host)).with_port(port)])
+        .with_brokers(vec![
+            MetadataResponseBroker::default()
+                .with_node_id(node)
+                .with_host(s(host))
+                .with_port(port),
+        ])
         .with_cluster_id(Some(s(b.config.cluster_id.clone())))
         .with_controller_id(node)
         .with_topics(topics))

@@ -82,7 +82,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 ];
 
 pub fn supported(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|&(_, min, max)| (min, max))
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|&(_, min, max)| (min, max))
 }
 
 /// Start answering one request frame.
@@ -103,24 +106,42 @@ pub fn start(broker: &Arc<Broker>, frame: Bytes, client_host: &str) -> Result<St
         return ready(produce::legacy(&frame, pre.api_version, pre.correlation_id));
     }
     if pre.api_version < min || pre.api_version > max {
-        return Err(Error::Malformed(format!("{key:?} v{} is not supported", pre.api_version)));
+        return Err(Error::Malformed(format!(
+            "{key:?} v{} is not supported",
+            pre.api_version
+        )));
     }
     let mut body = frame;
     let header = codec::decode_header(key, pre.api_version, &mut body)?;
     let ctx = Ctx {
         version: pre.api_version,
-        client_id: header.client_id.as_ref().map(StrBytes::to_string).unwrap_or_default(),
+        client_id: header
+            .client_id
+            .as_ref()
+            .map(StrBytes::to_string)
+            .unwrap_or_default(),
         client_host: client_host.to_owned(),
     };
     if key == ApiKey::Produce {
-        return produce::start(broker.clone(), codec::decode_body(&mut body, ctx.version)?, ctx, pre);
+        return produce::start(
+            broker.clone(),
+            codec::decode_body(&mut body, ctx.version)?,
+            ctx,
+            pre,
+        );
     }
     let broker = broker.clone();
-    Ok(Started { reply: Box::pin(dispatch(broker, key, header, body, ctx, pre)), ordered: false })
+    Ok(Started {
+        reply: Box::pin(dispatch(broker, key, header, body, ctx, pre)),
+        ordered: false,
+    })
 }
 
 fn ready(frame: Bytes) -> Result<Started> {
-    Ok(Started { reply: Box::pin(async move { Ok(Some(frame)) }), ordered: false })
+    Ok(Started {
+        reply: Box::pin(async move { Ok(Some(frame)) }),
+        ordered: false,
+    })
 }
 
 /// Decode the body as `$req`, run `$module::handle`, and encode its response.

@@ -11,11 +11,20 @@ use crate::error::Result;
 use crate::errors;
 use crate::store::group::{self, Committed};
 
-pub async fn handle(b: &Broker, req: OffsetCommitRequest, _ctx: &Ctx) -> Result<OffsetCommitResponse> {
-    let mut code = if req.group_id.0.is_empty() { errors::INVALID_GROUP_ID } else { errors::NONE };
+pub async fn handle(
+    b: &Broker,
+    req: OffsetCommitRequest,
+    _ctx: &Ctx,
+) -> Result<OffsetCommitResponse> {
+    let mut code = if req.group_id.0.is_empty() {
+        errors::INVALID_GROUP_ID
+    } else {
+        errors::NONE
+    };
     if code == errors::NONE {
         let g = b.groups.group(&req.group_id.0);
-        code = g.with(|g, now| g.check_commit(&req.member_id, req.generation_id_or_member_epoch, now));
+        code =
+            g.with(|g, now| g.check_commit(&req.member_id, req.generation_id_or_member_epoch, now));
     }
     if code == errors::NONE {
         let offsets: Vec<Committed> = req
@@ -43,9 +52,15 @@ pub async fn handle(b: &Broker, req: OffsetCommitRequest, _ctx: &Ctx) -> Result<
             let partitions = t
                 .partitions
                 .iter()
-                .map(|p| OffsetCommitResponsePartition::default().with_partition_index(p.partition_index).with_error_code(code))
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
                 .collect();
-            OffsetCommitResponseTopic::default().with_name(t.name).with_partitions(partitions)
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
         })
         .collect();
     Ok(OffsetCommitResponse::default().with_topics(topics))

@@ -12,7 +12,11 @@ use crate::broker::Broker;
 use crate::error::Result;
 use crate::store::group::{self, Committed};
 
-pub async fn handle(b: &Broker, req: OffsetFetchRequest, _ctx: &Ctx) -> Result<OffsetFetchResponse> {
+pub async fn handle(
+    b: &Broker,
+    req: OffsetFetchRequest,
+    _ctx: &Ctx,
+) -> Result<OffsetFetchResponse> {
     let committed = group::fetch(&b.store, &req.group_id.0).await?;
     let mut by_topic: BTreeMap<String, Vec<Committed>> = BTreeMap::new();
     for c in committed {
@@ -40,14 +44,18 @@ pub async fn handle(b: &Broker, req: OffsetFetchRequest, _ctx: &Ctx) -> Result<O
                     .iter()
                     .map(|&p| entry(have.and_then(|h| h.iter().find(|c| c.partition == p)), p))
                     .collect();
-                OffsetFetchResponseTopic::default().with_name(t.name).with_partitions(partitions)
+                OffsetFetchResponseTopic::default()
+                    .with_name(t.name)
+                    .with_partitions(partitions)
             })
             .collect(),
         None => by_topic
             .into_iter()
             .map(|(name, cs)| {
                 let partitions = cs.iter().map(|c| entry(Some(c), c.partition)).collect();
-                OffsetFetchResponseTopic::default().with_name(TopicName(s(name))).with_partitions(partitions)
+                OffsetFetchResponseTopic::default()
+                    .with_name(TopicName(s(name)))
+                    .with_partitions(partitions)
             })
             .collect(),
     };

@@ -18,24 +18,33 @@ use crate::records;
 
 enum Outcome {
     Failed(i16),
-    Queued(oneshot::Receiver<AppendReply>, Arc<crate::partition::PartitionLog>),
+    Queued(
+        oneshot::Receiver<AppendReply>,
+        Arc<crate::partition::PartitionLog>,
+    ),
 }
 
 pub fn start(broker: Arc<Broker>, req: ProduceRequest, ctx: Ctx, pre: Preamble) -> Result<Started> {
     if broker.is_loaded() {
         let outcomes = enqueue(&broker, &req);
-        return Ok(Started { reply: Box::pin(finish(req, outcomes, ctx, pre)), ordered: true });
+        return Ok(Started {
+            reply: Box::pin(finish(req, outcomes, ctx, pre)),
+            ordered: true,
+        });
     }
     let reply = Box::pin(async move {
         broker.ensure_loaded().await?;
         let outcomes = enqueue(&broker, &req);
         finish(req, outcomes, ctx, pre).await
     });
-    Ok(Started { reply, ordered: false })
+    Ok(Started {
+        reply,
+        ordered: false,
+    })
 }
 
 fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
-    let request_error = if !matches!(req.acks, 0 | 1 | -1) {
+    let request_error = if !matches!(req.acks, -1..=1) {
         Some(errors::INVALID_REQUIRED_ACKS)
     } else if req.transactional_id.is_some() {
         Some(errors::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
@@ -71,7 +80,12 @@ fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
         .collect()
 }
 
-async fn finish(req: ProduceRequest, outcomes: Vec<Vec<Outcome>>, ctx: Ctx, pre: Preamble) -> super::Reply {
+async fn finish(
+    req: ProduceRequest,
+    outcomes: Vec<Vec<Outcome>>,
+    ctx: Ctx,
+    pre: Preamble,
+) -> super::Reply {
     if req.acks == 0 {
         return Ok(None);
     }
@@ -85,7 +99,10 @@ async fn finish(req: ProduceRequest, outcomes: Vec<Vec<Outcome>>, ctx: Ctx, pre:
                     let start = log.subscribe().borrow().1;
                     match rx.await {
                         Ok(Ok(results)) => {
-                            let error = results.iter().map(|r| r.0).find(|&c| c != errors::NONE && c != 1);
+                            let error = results
+                                .iter()
+                                .map(|r| r.0)
+                                .find(|&c| c != errors::NONE && c != 1);
                             let base = results.first().map_or(-1, |r| r.1);
                             match error {
                                 Some(code) => (code, -1, start),
@@ -114,7 +131,12 @@ async fn finish(req: ProduceRequest, outcomes: Vec<Vec<Outcome>>, ctx: Ctx, pre:
     }
     let resp = ProduceResponse::default().with_responses(responses);
     let hv = ApiKey::Produce.response_header_version(ctx.version);
-    Ok(Some(codec::encode_response(pre.correlation_id, hv, &resp, ctx.version)?))
+    Ok(Some(codec::encode_response(
+        pre.correlation_id,
+        hv,
+        &resp,
+        ctx.version,
+    )?))
 }
 
 /// Produce v0–v2 carry pre-magic-2 message sets, which this broker does not store. They

@@ -12,10 +12,17 @@ pub async fn handle(b: &Broker, req: SyncGroupRequest, _ctx: &Ctx) -> Result<Syn
     let Some(group) = b.groups.get(&req.group_id.0) else {
         return Ok(SyncGroupResponse::default().with_error_code(errors::UNKNOWN_MEMBER_ID));
     };
-    let assignments = req.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
+    let assignments = req
+        .assignments
+        .into_iter()
+        .map(|a| (a.member_id.to_string(), a.assignment))
+        .collect();
     let pending = group.with(|g, now| g.sync(&req.member_id, req.generation_id, assignments, now));
     let r = pending
-        .wait(|| SyncResult { error: errors::REBALANCE_IN_PROGRESS, ..Default::default() })
+        .wait(|| SyncResult {
+            error: errors::REBALANCE_IN_PROGRESS,
+            ..Default::default()
+        })
         .await;
     Ok(SyncGroupResponse::default()
         .with_error_code(r.error)

@@ -21,19 +21,33 @@ pub struct TopicRow {
 pub async fn load_topics(store: &Store) -> Result<Vec<TopicRow>> {
     let obj = store.names.cluster();
     let res = store
-        .execute(&obj, &SCHEMA, vec![Statement::new(
-            "SELECT name, id, partitions FROM topics ORDER BY name",
-        )])
+        .execute(
+            &obj,
+            &SCHEMA,
+            vec![Statement::new(
+                "SELECT name, id, partitions FROM topics ORDER BY name",
+            )],
+        )
         .await?;
     let rows = res.into_iter().next().map(|r| r.rows).unwrap_or_default();
     rows.into_iter()
         .map(|row| {
             let mut it = row.into_iter();
             let name = it.next().and_then(|v| v.as_str().map(str::to_owned));
-            let id = it.next().and_then(|v| v.into_bytes()).and_then(|b| b.try_into().ok());
-            let partitions = it.next().and_then(|v| v.as_i64()).and_then(|p| i32::try_from(p).ok());
+            let id = it
+                .next()
+                .and_then(|v| v.into_bytes())
+                .and_then(|b| b.try_into().ok());
+            let partitions = it
+                .next()
+                .and_then(|v| v.as_i64())
+                .and_then(|p| i32::try_from(p).ok());
             match (name, id, partitions) {
-                (Some(name), Some(id), Some(partitions)) => Ok(TopicRow { name, id, partitions }),
+                (Some(name), Some(id), Some(partitions)) => Ok(TopicRow {
+                    name,
+                    id,
+                    partitions,
+                }),
                 _ => Err(Error::Corrupt("bad topics row".into())),
             }
         })
@@ -60,10 +74,14 @@ pub async fn create_topic(store: &Store, topic: &TopicRow) -> Result<bool> {
 pub async fn delete_topic(store: &Store, name: &str) -> Result<bool> {
     let obj = store.names.cluster();
     let res = store
-        .execute(&obj, &SCHEMA, vec![Statement::with_params(
-            "DELETE FROM topics WHERE name = ?1",
-            vec![Value::Text(name.to_owned())],
-        )])
+        .execute(
+            &obj,
+            &SCHEMA,
+            vec![Statement::with_params(
+                "DELETE FROM topics WHERE name = ?1",
+                vec![Value::Text(name.to_owned())],
+            )],
+        )
         .await?;
     Ok(res.first().is_some_and(|r| r.rows_changed == 1))
 }
@@ -71,10 +89,17 @@ pub async fn delete_topic(store: &Store, name: &str) -> Result<bool> {
 pub async fn set_partitions(store: &Store, name: &str, partitions: i32) -> Result<()> {
     let obj = store.names.cluster();
     store
-        .execute(&obj, &SCHEMA, vec![Statement::with_params(
-            "UPDATE topics SET partitions = ?2 WHERE name = ?1",
-            vec![Value::Text(name.to_owned()), Value::Integer(partitions.into())],
-        )])
+        .execute(
+            &obj,
+            &SCHEMA,
+            vec![Statement::with_params(
+                "UPDATE topics SET partitions = ?2 WHERE name = ?1",
+                vec![
+                    Value::Text(name.to_owned()),
+                    Value::Integer(partitions.into()),
+                ],
+            )],
+        )
         .await?;
     Ok(())
 }
@@ -83,10 +108,14 @@ pub async fn set_partitions(store: &Store, name: &str, partitions: i32) -> Resul
 pub async fn next_producer_id(store: &Store) -> Result<i64> {
     let obj = store.names.cluster();
     let res = store
-        .execute(&obj, &SCHEMA, vec![
-            Statement::new("UPDATE counters SET value = value + 1 WHERE name = 'producer_id'"),
-            Statement::new("SELECT value - 1 FROM counters WHERE name = 'producer_id'"),
-        ])
+        .execute(
+            &obj,
+            &SCHEMA,
+            vec![
+                Statement::new("UPDATE counters SET value = value + 1 WHERE name = 'producer_id'"),
+                Statement::new("SELECT value - 1 FROM counters WHERE name = 'producer_id'"),
+            ],
+        )
         .await?;
     int_at(&res, 1, 0, 0)
 }

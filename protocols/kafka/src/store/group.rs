@@ -41,7 +41,9 @@ pub async fn commit(store: &Store, group: &str, offsets: &[Committed]) -> Result
             )
         })
         .collect();
-    store.execute(&store.names.group(group), &SCHEMA, batch).await?;
+    store
+        .execute(&store.names.group(group), &SCHEMA, batch)
+        .await?;
     Ok(())
 }
 

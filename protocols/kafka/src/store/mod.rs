@@ -19,7 +19,9 @@ pub struct Names {
 
 impl Names {
     pub fn new(tenant: &str) -> Self {
-        Self { namespace: format!("kafka/{tenant}") }
+        Self {
+            namespace: format!("kafka/{tenant}"),
+        }
     }
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -54,7 +56,11 @@ pub struct Schema {
 
 impl Store {
     pub fn new(backend: SharedBackend, names: Names) -> Self {
-        Self { backend, names, migrated: Mutex::new(HashSet::new()) }
+        Self {
+            backend,
+            names,
+            migrated: Mutex::new(HashSet::new()),
+        }
     }
 
     /// Run `batch` on `object` after making sure its schema is current.
@@ -146,6 +152,9 @@ mod tests {
     fn scripts_split_into_statements() {
         let s = split_script(include_str!("../sql/partition_001.sql"));
         assert!(s.len() >= 6);
-        assert!(s.iter().all(|s| !s.sql.trim().is_empty() && !s.sql.ends_with(';')));
+        assert!(
+            s.iter()
+                .all(|s| !s.sql.trim().is_empty() && !s.sql.ends_with(';'))
+        );
     }
 }

@@ -23,7 +23,12 @@ pub fn append_statements(b: &BatchInfo, out: &mut Vec<Statement>) {
     let count = Value::Integer(b.offset_count);
     out.push(Statement::with_params(
         include_str!("../sql/append_verdict.sql"),
-        vec![pid.clone(), epoch.clone(), base_seq.clone(), last_seq.clone()],
+        vec![
+            pid.clone(),
+            epoch.clone(),
+            base_seq.clone(),
+            last_seq.clone(),
+        ],
     ));
     out.push(Statement::with_params(
         include_str!("../sql/append_insert.sql"),
@@ -45,7 +50,10 @@ pub fn append_statements(b: &BatchInfo, out: &mut Vec<Statement>) {
         include_str!("../sql/append_advance.sql"),
         vec![count.clone()],
     ));
-    out.push(Statement::with_params(include_str!("../sql/append_result.sql"), vec![count]));
+    out.push(Statement::with_params(
+        include_str!("../sql/append_result.sql"),
+        vec![count],
+    ));
 }
 
 /// The sequence number of a batch's last record, wrapping as Kafka's do.
@@ -72,7 +80,9 @@ pub fn append_result(results: &[StatementResult], i: usize) -> Result<(i16, i64)
 
 /// The log's `(high_watermark, log_start_offset)`.
 pub async fn bounds(store: &Store, obj: &ObjectId) -> Result<(i64, i64)> {
-    let res = store.execute(obj, &SCHEMA, vec![bounds_statement()]).await?;
+    let res = store
+        .execute(obj, &SCHEMA, vec![bounds_statement()])
+        .await?;
     Ok((int_at(&res, 0, 0, 0)?, int_at(&res, 0, 0, 1)?))
 }
 
@@ -85,10 +95,18 @@ pub async fn read(
     limit: i64,
 ) -> Result<Vec<(i64, Vec<u8>)>> {
     let res = store
-        .execute(obj, &SCHEMA, vec![Statement::with_params(
-            include_str!("../sql/fetch.sql"),
-            vec![Value::Integer(offset), Value::Integer(below), Value::Integer(limit)],
-        )])
+        .execute(
+            obj,
+            &SCHEMA,
+            vec![Statement::with_params(
+                include_str!("../sql/fetch.sql"),
+                vec![
+                    Value::Integer(offset),
+                    Value::Integer(below),
+                    Value::Integer(limit),
+                ],
+            )],
+        )
         .await?;
     let rows = res.into_iter().next().map(|r| r.rows).unwrap_or_default();
     Ok(rows

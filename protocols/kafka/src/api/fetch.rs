@@ -81,7 +81,9 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
                 continue;
             }
             let limit = i64::from(p.partition_max_bytes.max(0));
-            let rows = partition::read(&b.store, &log.object, p.fetch_offset, hw, MAX_ROWS).await?;
+            let max = limit.min(budget);
+            let rows =
+                partition::read(&b.store, &log.object, p.fetch_offset, hw, MAX_ROWS, max).await?;
             let mut out = BytesMut::new();
             for (base, batch) in rows {
                 let len = batch.len() as i64;

@@ -12,9 +12,9 @@ CREATE TABLE IF NOT EXISTS batches (
     producer_epoch INTEGER NOT NULL,
     base_sequence INTEGER NOT NULL,
     last_sequence INTEGER NOT NULL,
+    size INTEGER NOT NULL,
     data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS batches_last_offset ON batches (last_offset);
 CREATE INDEX IF NOT EXISTS batches_producer ON batches (producer_id, base_sequence) WHERE producer_id >= 0;
 CREATE TABLE IF NOT EXISTS producers (
     producer_id INTEGER PRIMARY KEY,

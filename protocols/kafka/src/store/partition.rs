@@ -86,13 +86,15 @@ pub async fn bounds(store: &Store, obj: &ObjectId) -> Result<(i64, i64)> {
     Ok((int_at(&res, 0, 0, 0)?, int_at(&res, 0, 0, 1)?))
 }
 
-/// Whole batches that hold offsets at or after `offset` and start below `below`, in order.
+/// Whole batches that hold offsets at or after `offset` and start below `below`, in order:
+/// at most `rows` of them and at most `max_bytes` in all, but always the first one.
 pub async fn read(
     store: &Store,
     obj: &ObjectId,
     offset: i64,
     below: i64,
-    limit: i64,
+    rows: i64,
+    max_bytes: i64,
 ) -> Result<Vec<(i64, Vec<u8>)>> {
     let res = store
         .execute(
@@ -103,7 +105,8 @@ pub async fn read(
                 vec![
                     Value::Integer(offset),
                     Value::Integer(below),
-                    Value::Integer(limit),
+                    Value::Integer(rows),
+                    Value::Integer(max_bytes),
                 ],
             )],
         )

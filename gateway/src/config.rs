@@ -218,8 +218,8 @@ impl Config {
                 name: "kafka",
                 listen: self.kafka.listen,
                 tls: self.kafka.tls.clone(),
-                authenticated: false,
-                auth_hint: "SASL (not yet supported by the Kafka front-end)",
+                authenticated: !self.kafka.protocol.sasl_users.is_empty(),
+                auth_hint: "kafka.sasl_users (SASL PLAIN / SCRAM-SHA-256)",
             });
         }
         plans

@@ -212,3 +212,61 @@ def test_kcat_list_produce_consume_and_group(kafka):
     second = subprocess.run(["kcat", "-b", b, "-X", "auto.offset.reset=earliest", "-G", group, topic, "-e", "-f", "%s\\n"],
                             capture_output=True, timeout=60, check=True)
     assert second.stdout.decode().splitlines() == []
+
+
+SASL_TOML = """[kafka]
+group_initial_rebalance_delay_ms = 100
+sasl_users = [{ username = "alice", password = "s3cret" }]
+"""
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
+def test_confluent_sasl(dotdo_factory, mechanism):
+    d = dotdo_factory(SASL_TOML)
+    topic = topic_name("sasl")
+    conf = {
+        "bootstrap.servers": bootstrap(d),
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": mechanism,
+        "sasl.username": "alice",
+        "sasl.password": "s3cret",
+    }
+    p = Producer({**conf, "acks": "all"})
+    p.produce(topic, value=b"secret message")
+    assert p.flush(30) == 0
+    c = Consumer({**conf, "group.id": topic_name("sg"), "auto.offset.reset": "earliest"})
+    c.subscribe([topic])
+    deadline = time.time() + 30
+    got = None
+    while got is None and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is not None and m.error() is None:
+            got = m.value()
+    c.close()
+    assert got == b"secret message"
+    # A wrong password is refused, and so is a client that does not authenticate.
+    bad = AdminClient({**conf, "sasl.password": "wrong"})
+    with pytest.raises(Exception):
+        bad.list_topics(timeout=5)
+    anonymous = AdminClient({"bootstrap.servers": bootstrap(d)})
+    with pytest.raises(Exception):
+        anonymous.list_topics(timeout=5)
+
+
+def test_kafka_python_sasl_scram(dotdo_factory):
+    d = dotdo_factory(SASL_TOML)
+    topic = topic_name("ksasl")
+    conf = dict(
+        bootstrap_servers=bootstrap(d),
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_plain_username="alice",
+        sasl_plain_password="s3cret",
+    )
+    producer = KafkaProducer(acks="all", **conf)
+    producer.send(topic, b"hello").get(timeout=30)
+    producer.close()
+    consumer = KafkaConsumer(topic, auto_offset_reset="earliest", consumer_timeout_ms=10000,
+                             group_id=topic_name("ksg"), **conf)
+    assert [m.value for m in consumer] == [b"hello"]
+    consumer.close()

@@ -39,6 +39,17 @@ pub struct Config {
     pub group_max_session_timeout_ms: i32,
     /// Most batches one partition writer folds into one object batch. Default 256.
     pub max_append_group: usize,
+    /// SASL users (PLAIN and SCRAM-SHA-256). When any are set, every connection must
+    /// authenticate before anything but ApiVersions. Default none (no authentication).
+    pub sasl_users: Vec<SaslUser>,
+}
+
+/// One SASL user: `{ username = "...", password = "..." }`.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaslUser {
+    pub username: String,
+    pub password: String,
 }
 
 impl Default for Config {
@@ -58,6 +69,7 @@ impl Default for Config {
             group_min_session_timeout_ms: 6000,
             group_max_session_timeout_ms: 1_800_000,
             max_append_group: 256,
+            sasl_users: Vec::new(),
         }
     }
 }
@@ -78,6 +90,15 @@ impl Config {
         if self.max_in_flight == 0 || self.max_append_group == 0 {
             return Err(crate::Error::Config(
                 "max_in_flight and max_append_group must be positive".into(),
+            ));
+        }
+        if self
+            .sasl_users
+            .iter()
+            .any(|u| u.username.is_empty() || u.password.is_empty())
+        {
+            return Err(crate::Error::Config(
+                "sasl_users need a username and a password".into(),
             ));
         }
         if self.tenant.is_empty() {

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod group;
 pub mod partition;
 pub mod records;
+pub mod sasl;
 pub mod server;
 pub mod store;
 

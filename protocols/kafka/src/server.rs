@@ -20,6 +20,7 @@ use crate::broker::Broker;
 use crate::codec;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::sasl;
 
 pub struct Server {
     broker: Arc<Broker>,
@@ -68,11 +69,30 @@ impl Server {
         let max_in_flight = self.broker.config.max_in_flight;
         let mut buf = BytesMut::with_capacity(64 * 1024);
         let mut in_flight: FuturesOrdered<ReplyFuture> = FuturesOrdered::new();
+        let mut session = sasl::Session::default();
+        let auth_required = !self.broker.config.sasl_users.is_empty();
         loop {
             while in_flight.len() < max_in_flight {
                 let Some(frame) = codec::take_frame(&mut buf, max_frame)? else {
                     break;
                 };
+                let key = codec::preamble(&frame)?.api_key;
+                if api::is_sasl(key) {
+                    while let Some(reply) = in_flight.next().await {
+                        write_reply(&mut wr, reply).await?;
+                    }
+                    let (reply, failed) = api::sasl(&self.broker, &mut session, frame)?;
+                    wr.write_all(&reply).await?;
+                    if failed {
+                        return Err(Error::Malformed("SASL authentication failed".into()));
+                    }
+                    continue;
+                }
+                if auth_required && !session.authenticated() && !api::allowed_before_auth(key) {
+                    return Err(Error::Malformed(
+                        "request before SASL authentication".into(),
+                    ));
+                }
                 let started = api::start(&self.broker, frame, &host)?;
                 if started.ordered {
                     in_flight.push_back(started.reply);

@@ -20,6 +20,8 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 
 use std::future::Future;
@@ -79,7 +81,58 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
+    // v0 handshakes are followed by unframed tokens; clients that matter use v1.
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
+
+/// Answer SaslHandshake / SaslAuthenticate, which change the connection's own state.
+/// Returns the response frame and whether authentication failed (the connection closes).
+pub fn sasl(
+    broker: &Broker,
+    session: &mut crate::sasl::Session,
+    frame: Bytes,
+) -> Result<(Bytes, bool)> {
+    let pre = codec::preamble(&frame)?;
+    let key =
+        ApiKey::try_from(pre.api_key).map_err(|_| Error::Malformed("unknown api key".into()))?;
+    let Some((min, max)) = supported(key) else {
+        return Err(Error::Malformed(format!("unsupported api {key:?}")));
+    };
+    if pre.api_version < min || pre.api_version > max {
+        return Err(Error::Malformed(format!(
+            "{key:?} v{} is not supported",
+            pre.api_version
+        )));
+    }
+    let mut body = frame;
+    codec::decode_header(key, pre.api_version, &mut body)?;
+    let v = pre.api_version;
+    let hv = key.response_header_version(v);
+    if key == ApiKey::SaslHandshake {
+        let resp = sasl_handshake::handle(session, codec::decode_body(&mut body, v)?);
+        return Ok((
+            codec::encode_response(pre.correlation_id, hv, &resp, v)?,
+            false,
+        ));
+    }
+    let users = &broker.config.sasl_users;
+    let resp = sasl_authenticate::handle(session, users, codec::decode_body(&mut body, v)?);
+    let failed = resp.error_code != 0;
+    Ok((
+        codec::encode_response(pre.correlation_id, hv, &resp, v)?,
+        failed,
+    ))
+}
+
+/// Whether a request may be served on a connection that has not authenticated.
+pub fn allowed_before_auth(api_key: i16) -> bool {
+    api_key == ApiKey::ApiVersions as i16
+}
+
+pub fn is_sasl(api_key: i16) -> bool {
+    api_key == ApiKey::SaslHandshake as i16 || api_key == ApiKey::SaslAuthenticate as i16
+}
 
 pub fn supported(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED

@@ -22,6 +22,8 @@ use crate::store::{Names, Store, cluster};
 pub struct Topic {
     pub id: uuid::Uuid,
     pub partitions: i32,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
 }
 
 pub struct Broker {
@@ -96,6 +98,8 @@ impl Broker {
                         Topic {
                             id: uuid::Uuid::from_bytes(row.id),
                             partitions: row.partitions,
+                            retention_ms: row.retention_ms,
+                            retention_bytes: row.retention_bytes,
                         },
                     );
                 }
@@ -128,10 +132,23 @@ impl Broker {
         name: &str,
         partitions: i32,
         validate_only: bool,
+        configs: &[(String, Option<String>)],
     ) -> Result<i16> {
         self.ensure_loaded().await?;
         if !valid_topic_name(name) {
             return Ok(errors::INVALID_TOPIC_EXCEPTION);
+        }
+        let mut retention_ms = self.config.retention_ms;
+        let mut retention_bytes = self.config.retention_bytes;
+        for (key, value) in configs {
+            let parsed = value.as_deref().map(str::parse::<i64>);
+            match (key.as_str(), parsed) {
+                ("retention.ms", Some(Ok(v))) if v >= -1 => retention_ms = v,
+                ("retention.bytes", Some(Ok(v))) if v >= -1 => retention_bytes = v,
+                ("retention.ms" | "retention.bytes", _) => return Ok(errors::INVALID_CONFIG),
+                // Other topic configs are accepted and not applied (see DescribeConfigs).
+                _ => {}
+            }
         }
         let partitions = if partitions == -1 {
             self.config.default_partitions
@@ -153,13 +170,21 @@ impl Broker {
             name: name.to_owned(),
             id: *id.as_bytes(),
             partitions,
+            retention_ms,
+            retention_bytes,
         };
         if !cluster::create_topic(&self.store, &row).await? {
             return Ok(errors::TOPIC_ALREADY_EXISTS);
         }
-        self.topics
-            .write()
-            .insert(name.to_owned(), Topic { id, partitions });
+        self.topics.write().insert(
+            name.to_owned(),
+            Topic {
+                id,
+                partitions,
+                retention_ms,
+                retention_bytes,
+            },
+        );
         tracing::info!(topic = name, partitions, "created topic");
         Ok(errors::NONE)
     }
@@ -178,7 +203,7 @@ impl Broker {
             return Ok(Err(errors::UNKNOWN_TOPIC_OR_PARTITION));
         }
         match self
-            .create_topic(name, self.config.default_partitions, false)
+            .create_topic(name, self.config.default_partitions, false, &[])
             .await?
         {
             errors::NONE | errors::TOPIC_ALREADY_EXISTS => {
@@ -248,6 +273,45 @@ impl Broker {
             });
         Some(log.clone())
     }
+}
+
+impl Broker {
+    /// Enforce every topic's retention once.
+    pub async fn enforce_retention(&self) -> Result<()> {
+        self.ensure_loaded().await?;
+        for (name, topic) in self.topics() {
+            if topic.retention_ms < 0 && topic.retention_bytes < 0 {
+                continue;
+            }
+            for p in 0..topic.partitions {
+                if let Some(log) = self.log(&name, p) {
+                    log.apply_retention(topic.retention_ms, topic.retention_bytes)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Run retention every `retention_check_interval_ms` while the broker lives.
+pub fn spawn_retention(broker: &Arc<Broker>) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let weak = Arc::downgrade(broker);
+    let every = Duration::from_millis(broker.config.retention_check_interval_ms.max(1000));
+    rt.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(b) = weak.upgrade() else { return };
+            if let Err(e) = b.enforce_retention().await {
+                tracing::warn!(error = %e, "retention failed");
+            }
+        }
+    });
 }
 
 /// Kafka's topic name rule: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`.

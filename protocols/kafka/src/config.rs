@@ -39,6 +39,14 @@ pub struct Config {
     pub group_max_session_timeout_ms: i32,
     /// Most batches one partition writer folds into one object batch. Default 256.
     pub max_append_group: usize,
+    /// Default `retention.ms` of new topics: 604800000 (7 days), as Kafka's
+    /// `log.retention.ms`. -1 keeps records forever.
+    pub retention_ms: i64,
+    /// Default `retention.bytes` per partition of new topics: -1 (no limit), as Kafka.
+    pub retention_bytes: i64,
+    /// How often retention is enforced, in ms. Default 300000 (Kafka's
+    /// `log.retention.check.interval.ms`).
+    pub retention_check_interval_ms: u64,
     /// SASL users (PLAIN and SCRAM-SHA-256). When any are set, every connection must
     /// authenticate before anything but ApiVersions. Default none (no authentication).
     pub sasl_users: Vec<SaslUser>,
@@ -70,6 +78,9 @@ impl Default for Config {
             group_max_session_timeout_ms: 1_800_000,
             max_append_group: 256,
             sasl_users: Vec::new(),
+            retention_ms: 604_800_000,
+            retention_bytes: -1,
+            retention_check_interval_ms: 300_000,
         }
     }
 }

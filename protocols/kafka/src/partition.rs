@@ -73,6 +73,22 @@ impl PartitionLog {
         Ok(*self.bounds.borrow())
     }
 
+    /// Enforce retention on this partition.
+    pub async fn apply_retention(&self, retention_ms: i64, retention_bytes: i64) -> Result<()> {
+        if retention_ms < 0 && retention_bytes < 0 {
+            return Ok(());
+        }
+        let older_than = if retention_ms < 0 {
+            -1
+        } else {
+            crate::store::now_ms() - retention_ms
+        };
+        let b = partition::apply_retention(&self.store, &self.object, older_than, retention_bytes)
+            .await?;
+        self.advance(b);
+        Ok(())
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Bounds> {
         self.bounds.subscribe()
     }

@@ -29,9 +29,9 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config, backend: SharedBackend) -> Result<Arc<Self>> {
         config.validate()?;
-        Ok(Arc::new(Self {
-            broker: Arc::new(Broker::new(config, backend)),
-        }))
+        let broker = Arc::new(Broker::new(config, backend));
+        crate::broker::spawn_retention(&broker);
+        Ok(Arc::new(Self { broker }))
     }
 
     /// Tell the server the address its listener bound, for what it advertises.

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 struct Broker {
     addr: SocketAddr,
     cancel: CancellationToken,
+    server: std::sync::Arc<Server>,
 }
 
 async fn start(backend: SharedBackend) -> Broker {
@@ -38,17 +39,22 @@ async fn start(backend: SharedBackend) -> Broker {
     server.listening_on(addr);
     let cancel = CancellationToken::new();
     let c = cancel.clone();
+    let s = server.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
                 _ = c.cancelled() => return,
                 Ok((stream, peer)) = listener.accept() => {
-                    tokio::spawn(server.clone().serve_connection(stream, peer, c.clone()));
+                    tokio::spawn(s.clone().serve_connection(stream, peer, c.clone()));
                 }
             }
         }
     });
-    Broker { addr, cancel }
+    Broker {
+        addr,
+        cancel,
+        server,
+    }
 }
 
 struct Client {
@@ -440,5 +446,55 @@ async fn the_log_survives_a_backend_restart() {
     let got = c.call(&f, 11).await;
     let values: Vec<String> = fetched(&got).into_iter().map(|(_, v)| v).collect();
     assert_eq!(values, ["v0", "v1", "v2", "v3"]);
+    b.cancel.cancel();
+}
+
+#[tokio::test]
+async fn retention_by_bytes_drops_the_oldest_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(backend(dir.path())).await;
+    let mut c = Client::connect(b.addr).await;
+    let one = batch(&["0123456789"], (-1, -1, -1), Compression::None);
+    let req = CreateTopicsRequest::default().with_topics(vec![
+        kafka_protocol::messages::create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("small")))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(vec![
+                kafka_protocol::messages::create_topics_request::CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str("retention.bytes"))
+                    .with_value(Some(StrBytes::from_string((one.len() * 2).to_string()))),
+                // The records' timestamps are from 2023: keep them regardless of age.
+                kafka_protocol::messages::create_topics_request::CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str("retention.ms"))
+                    .with_value(Some(StrBytes::from_static_str("-1"))),
+            ]),
+    ]);
+    assert_eq!(c.call(&req, 5).await.topics[0].error_code, 0);
+    for i in 0..5 {
+        let r = c
+            .call(
+                &produce_req(
+                    "small",
+                    0,
+                    batch(&["0123456789"], (-1, -1, -1), Compression::None),
+                ),
+                8,
+            )
+            .await;
+        assert_eq!(produce_result(&r), (0, i));
+    }
+    b.server.broker().enforce_retention().await.unwrap();
+    let f = c.call(&fetch_req("small", 0, 0), 11).await;
+    let p = &f.responses[0].partitions[0];
+    assert_eq!(
+        (p.error_code, p.log_start_offset, p.high_watermark),
+        (1, 3, 5)
+    );
+    let f = c.call(&fetch_req("small", 3, 0), 11).await;
+    assert_eq!(
+        fetched(&f).iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        [3, 4]
+    );
     b.cancel.cancel();
 }

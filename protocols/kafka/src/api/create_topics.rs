@@ -18,7 +18,12 @@ pub async fn handle(
         let code = if t.replication_factor != -1 && t.replication_factor != 1 {
             errors::INVALID_REPLICATION_FACTOR
         } else {
-            b.create_topic(&t.name.0, t.num_partitions, req.validate_only)
+            let configs: Vec<(String, Option<String>)> = t
+                .configs
+                .iter()
+                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                .collect();
+            b.create_topic(&t.name.0, t.num_partitions, req.validate_only, &configs)
                 .await?
         };
         let mut r = CreatableTopicResult::default()

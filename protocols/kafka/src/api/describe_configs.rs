@@ -26,21 +26,24 @@ pub async fn handle(
         let mut out = DescribeConfigsResult::default()
             .with_resource_type(r.resource_type)
             .with_resource_name(r.resource_name.clone());
-        let entries: Vec<(&str, String)> = match r.resource_type {
-            TOPIC if b.topic(&r.resource_name).is_some() => vec![
-                ("cleanup.policy", "delete".into()),
-                ("compression.type", "producer".into()),
-                ("retention.ms", "-1".into()),
-                ("retention.bytes", "-1".into()),
-                ("max.message.bytes", b.config.max_frame_bytes.to_string()),
-                ("message.timestamp.type", "CreateTime".into()),
-                ("min.insync.replicas", "1".into()),
-            ],
-            TOPIC => {
+        let topic = b.topic(&r.resource_name);
+        let entries: Vec<(&str, String)> = match (r.resource_type, topic) {
+            (TOPIC, Some(t)) => {
+                vec![
+                    ("cleanup.policy", "delete".into()),
+                    ("compression.type", "producer".into()),
+                    ("retention.ms", t.retention_ms.to_string()),
+                    ("retention.bytes", t.retention_bytes.to_string()),
+                    ("max.message.bytes", b.config.max_frame_bytes.to_string()),
+                    ("message.timestamp.type", "CreateTime".into()),
+                    ("min.insync.replicas", "1".into()),
+                ]
+            }
+            (TOPIC, None) => {
                 results.push(out.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             }
-            BROKER => vec![
+            (BROKER, _) => vec![
                 (
                     "auto.create.topics.enable",
                     b.config.auto_create_topics.to_string(),

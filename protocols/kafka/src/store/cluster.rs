@@ -16,6 +16,10 @@ pub struct TopicRow {
     pub name: String,
     pub id: [u8; 16],
     pub partitions: i32,
+    /// -1: keep forever.
+    pub retention_ms: i64,
+    /// -1: no size limit.
+    pub retention_bytes: i64,
 }
 
 pub async fn load_topics(store: &Store) -> Result<Vec<TopicRow>> {
@@ -25,7 +29,7 @@ pub async fn load_topics(store: &Store) -> Result<Vec<TopicRow>> {
             &obj,
             &SCHEMA,
             vec![Statement::new(
-                "SELECT name, id, partitions FROM topics ORDER BY name",
+                "SELECT name, id, partitions, retention_ms, retention_bytes FROM topics ORDER BY name",
             )],
         )
         .await?;
@@ -42,11 +46,21 @@ pub async fn load_topics(store: &Store) -> Result<Vec<TopicRow>> {
                 .next()
                 .and_then(|v| v.as_i64())
                 .and_then(|p| i32::try_from(p).ok());
-            match (name, id, partitions) {
-                (Some(name), Some(id), Some(partitions)) => Ok(TopicRow {
+            let retention_ms = it.next().and_then(|v| v.as_i64());
+            let retention_bytes = it.next().and_then(|v| v.as_i64());
+            match (name, id, partitions, retention_ms, retention_bytes) {
+                (
+                    Some(name),
+                    Some(id),
+                    Some(partitions),
+                    Some(retention_ms),
+                    Some(retention_bytes),
+                ) => Ok(TopicRow {
                     name,
                     id,
                     partitions,
+                    retention_ms,
+                    retention_bytes,
                 }),
                 _ => Err(Error::Corrupt("bad topics row".into())),
             }
@@ -59,12 +73,14 @@ pub async fn create_topic(store: &Store, topic: &TopicRow) -> Result<bool> {
     let obj = store.names.cluster();
     let res = store
         .execute(&obj, &SCHEMA, vec![Statement::with_params(
-            "INSERT OR IGNORE INTO topics (name, id, partitions, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO topics (name, id, partitions, created_ms, retention_ms, retention_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             vec![
                 Value::Text(topic.name.clone()),
                 Value::Blob(topic.id.to_vec()),
                 Value::Integer(topic.partitions.into()),
                 Value::Integer(now_ms()),
+                Value::Integer(topic.retention_ms),
+                Value::Integer(topic.retention_bytes),
             ],
         )])
         .await?;

@@ -70,6 +70,34 @@ pub fn bounds_statement() -> Statement {
     Statement::new("SELECT next_offset, start_offset FROM log")
 }
 
+/// Delete batches older than `older_than_ms` (if >= 0) and, if `max_bytes` >= 0, the
+/// oldest batches beyond that many bytes; returns the new bounds.
+pub async fn apply_retention(
+    store: &Store,
+    obj: &ObjectId,
+    older_than_ms: i64,
+    max_bytes: i64,
+) -> Result<(i64, i64)> {
+    let res = store
+        .execute(
+            obj,
+            &SCHEMA,
+            vec![
+                Statement::with_params(
+                    "DELETE FROM batches WHERE ?1 >= 0 AND max_timestamp < ?1",
+                    vec![Value::Integer(older_than_ms)],
+                ),
+                Statement::with_params(include_str!("../sql/retention_bytes.sql"), vec![Value::Integer(max_bytes)]),
+                Statement::new(
+                    "UPDATE log SET start_offset = COALESCE((SELECT MIN(base_offset) FROM batches), next_offset)",
+                ),
+                bounds_statement(),
+            ],
+        )
+        .await?;
+    Ok((int_at(&res, 3, 0, 0)?, int_at(&res, 3, 0, 1)?))
+}
+
 /// `(code, base_offset)` of the `i`th append in `results`.
 pub fn append_result(results: &[StatementResult], i: usize) -> Result<(i16, i64)> {
     let at = i * STATEMENTS_PER_APPEND + STATEMENTS_PER_APPEND - 1;

@@ -345,6 +345,22 @@ async fn bad_batches_get_errors_and_the_connection_survives() {
     // A frame larger than the limit closes the connection before anything is allocated.
     c.send_raw(&[0x7f, 0xff, 0xff, 0xff, 0, 0]).await;
     assert!(c.read_frame().await.is_none());
+    // A Metadata v0 request claiming 2^31-1 topics in 4 bytes: refused (the connection
+    // closes) without the decoder reserving memory for them; the broker keeps serving.
+    let mut c = Client::connect(b.addr).await;
+    let body: &[u8] = &[
+        0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 1, b'x',
+    ];
+    let mut frame = BytesMut::new();
+    frame.put_i32(body.len() as i32);
+    frame.extend_from_slice(body);
+    c.send_raw(&frame).await;
+    assert!(c.read_frame().await.is_none());
+    let mut c = Client::connect(b.addr).await;
+    assert_eq!(
+        c.call(&MetadataRequest::default(), 1).await.brokers.len(),
+        1
+    );
     b.cancel.cancel();
 }
 

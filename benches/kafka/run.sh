@@ -57,7 +57,7 @@ DOTDO_ADDR=$(sed -n 's/^DOTDO_LISTENING //p' "$WORK/dotdo/stdout" | python3 -c '
 TANSU_PORT=$(free_port)
 mkdir -p "$WORK/tansu"
 ( cd "$WORK/tansu" && exec "$TANSU_BIN" broker \
-    --storage-engine "sqlite://$WORK/tansu/tansu.db" \
+    --storage-engine "sqlite://tansu.db" \
     --listener-url "tcp://127.0.0.1:$TANSU_PORT" \
     --advertised-listener-url "tcp://127.0.0.1:$TANSU_PORT" ) > "$WORK/tansu/log" 2>&1 &
 PIDS+=($!)

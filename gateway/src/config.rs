@@ -22,9 +22,9 @@ pub struct Config {
 }
 
 /// The `[kafka]` section: the listener plus the Kafka front-end's own settings
-/// (documented in `dotdo_kafka::Config`).
+/// (documented in `dotdo_kafka::Config`; unknown fields are errors there too).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, try_from = "RawKafkaConfig")]
 pub struct KafkaConfig {
     /// Default `true`.
     pub enabled: bool,
@@ -34,6 +34,45 @@ pub struct KafkaConfig {
     pub tls: Option<TlsFiles>,
     #[serde(flatten)]
     pub protocol: dotdo_kafka::Config,
+}
+
+/// `[kafka]` as written: the listener fields, the rest kept for `dotdo_kafka::Config`
+/// (serde's `flatten` cannot reject unknown fields, so they are checked in `try_from`).
+#[derive(Deserialize)]
+#[serde(default)]
+struct RawKafkaConfig {
+    enabled: bool,
+    listen: SocketAddr,
+    tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    rest: Table,
+}
+
+impl Default for RawKafkaConfig {
+    fn default() -> Self {
+        let d = KafkaConfig::default();
+        Self {
+            enabled: d.enabled,
+            listen: d.listen,
+            tls: d.tls,
+            rest: Table::new(),
+        }
+    }
+}
+
+impl TryFrom<RawKafkaConfig> for KafkaConfig {
+    type Error = String;
+    fn try_from(raw: RawKafkaConfig) -> Result<Self, String> {
+        let protocol = Value::Table(raw.rest)
+            .try_into()
+            .map_err(|e| format!("{e}"))?;
+        Ok(Self {
+            enabled: raw.enabled,
+            listen: raw.listen,
+            tls: raw.tls,
+            protocol,
+        })
+    }
 }
 
 impl Default for KafkaConfig {
@@ -342,6 +381,20 @@ mod tests {
         assert!(Config::load(None, [], &["limits.max_conections=5".into()]).is_err());
         assert!(Config::load(None, [], &["limits.max_connections=0".into()]).is_err());
         assert!(Config::load(None, [], &["limits.max_connections=many".into()]).is_err());
+    }
+
+    #[test]
+    fn kafka_section_checks_its_fields_and_needs_sasl_to_go_public() {
+        assert!(Config::load(None, [], &["kafka.defualt_partitions=3".into()]).is_err());
+        assert!(Config::load(None, [], &["kafka.default_partitions=0".into()]).is_err());
+        let c = Config::load(None, [], &["kafka.default_partitions=3".into()]).unwrap();
+        assert_eq!(c.kafka.protocol.default_partitions, 3);
+        assert!(Config::load(None, [], &["kafka.listen=0.0.0.0:9092".into()]).is_err());
+        let public = [
+            "kafka.listen=0.0.0.0:9092".into(),
+            r#"kafka.sasl_users=[{username="a",password="b"}]"#.into(),
+        ];
+        assert!(Config::load(None, [], &public).is_ok());
     }
 
     #[test]

@@ -57,7 +57,13 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct SaslUser {
     pub username: String,
+    /// Shown as `***` when the configuration is printed.
+    #[serde(serialize_with = "redact")]
     pub password: String,
+}
+
+fn redact<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("***")
 }
 
 impl Default for Config {

@@ -54,6 +54,13 @@ pub(crate) enum TxOp {
     Rollback(Reply<()>),
 }
 
+/// A reply waiting at the output gate, with when its request was queued.
+type Held = (
+    Reply<Vec<StatementResult>>,
+    Result<Vec<StatementResult>, Error>,
+    Instant,
+);
+
 pub(crate) struct Actor {
     id: ObjectId,
     path: PathBuf,
@@ -65,15 +72,9 @@ pub(crate) struct Actor {
     /// Committed to the WAL but not yet covered by an fsync.
     dirty: bool,
     last_sync: Instant,
-}
-
-/// A reply waiting at the output gate.
-enum Held {
-    Rows(
-        Reply<Vec<StatementResult>>,
-        Result<Vec<StatementResult>, Error>,
-        Instant,
-    ),
+    /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
+    /// proves nothing. The object must be closed and recovered from what is on disk.
+    poisoned: bool,
 }
 
 impl Actor {
@@ -82,7 +83,7 @@ impl Actor {
         registry: Arc<Registry>,
         slot: Arc<Slot>,
         rx: Receiver<Queued>,
-    ) {
+    ) -> Result<(), Error> {
         let path = files::object_path(&registry.config().data_dir, &id);
         let actor = Actor {
             id,
@@ -94,14 +95,14 @@ impl Actor {
             wal: None,
             dirty: false,
             last_sync: Instant::now(),
+            poisoned: false,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(name)
-            .spawn(move || actor.run());
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start an object actor thread");
-        }
+            .spawn(move || actor.run())
+            .map(drop)
+            .map_err(|e| Error::Io(format!("starting an object actor thread: {e}")))
     }
 
     fn run(mut self) {
@@ -129,6 +130,10 @@ impl Actor {
                 }
             };
             if self.serve(first) {
+                return;
+            }
+            if self.poisoned {
+                self.fail_queue_and_close(Error::Io(format!("WAL sync of {} failed", self.id)));
                 return;
             }
         }
@@ -199,40 +204,53 @@ impl Actor {
         }
     }
 
-    /// One SQLite transaction for the whole group, a savepoint per batch, one fsync.
+    /// One SQLite transaction for the whole group, each batch atomic within it, one fsync.
     fn run_group(&mut self, group: Vec<(Batch, bool, Reply<Vec<StatementResult>>, Instant)>) {
         let Some(conn) = self.conn.as_ref() else {
             return;
         };
-        let mut held = Vec::with_capacity(group.len());
+        let mut held: Vec<Held> = Vec::with_capacity(group.len());
+        let mut in_tx = false;
+        // Batches whose effects are in the open transaction, so lost if it is lost.
+        let mut pending_from = 0;
         let mut wrote = false;
-        let begun = control(conn, "BEGIN");
         for (batch, discard, reply, enqueued) in group {
-            let result = match &begun {
-                Err(e) => Err(e.clone()),
-                Ok(()) => run_in_savepoint(conn, &batch, discard).map(|ran| {
-                    wrote |= ran.wrote && !discard;
-                    ran.results
-                }),
-            };
-            held.push(Held::Rows(reply, result, enqueued));
-        }
-        if begun.is_ok()
-            && let Err(e) = control(conn, "COMMIT")
-        {
-            let _ = control(conn, "ROLLBACK");
-            for h in &mut held {
-                let Held::Rows(_, result, _) = h;
-                if result.is_ok() {
-                    *result = Err(e.clone());
+            if !in_tx {
+                if let Err(e) = control(conn, "BEGIN") {
+                    held.push((reply, Err(e), enqueued));
+                    continue;
                 }
+                in_tx = true;
+                pending_from = held.len();
+            }
+            let result = run_atomically(conn, &batch, discard);
+            if result.is_err() && conn.is_autocommit() {
+                // The error rolled back the whole transaction (OR ROLLBACK, I/O errors...):
+                // the batches before it in this group are gone too, so they fail with it.
+                in_tx = false;
+                if let Err(e) = &result {
+                    for (_, r, _) in &mut held[pending_from..] {
+                        *r = Err(e.clone());
+                    }
+                }
+            }
+            let result = result.map(|ran| {
+                wrote |= ran.wrote && !discard;
+                ran.results
+            });
+            held.push((reply, result, enqueued));
+        }
+        if in_tx && let Err(e) = control(conn, "COMMIT") {
+            let _ = control(conn, "ROLLBACK");
+            for (_, r, _) in &mut held[pending_from..] {
+                *r = Err(e.clone());
             }
         }
         metrics::counter!("dotdo_backend_batches_total").increment(held.len() as u64);
         metrics::histogram!("dotdo_backend_group_size").record(held.len() as f64);
         self.dirty |= wrote;
         let gate = self.output_gate();
-        for Held::Rows(reply, result, enqueued) in held {
+        for (reply, result, enqueued) in held {
             let result = match (&gate, result) {
                 (Err(e), _) => Err(e.clone()),
                 (Ok(()), r) => r,
@@ -272,9 +290,12 @@ impl Actor {
             }
             self.wal = Some(wal);
         }
-        if let Some(wal) = &self.wal {
-            wal.sync_data()
-                .map_err(|e| Error::Io(format!("syncing WAL of {}: {e}", self.id)))?;
+        if let Some(wal) = &self.wal
+            && let Err(e) = wal.sync_data()
+        {
+            tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
+            self.poisoned = true;
+            return Err(Error::Io(format!("syncing WAL of {}: {e}", self.id)));
         }
         metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
         self.dirty = false;
@@ -353,9 +374,11 @@ impl Actor {
         };
         match op {
             TxOp::Execute(batch, reply) => {
-                let result = run_in_savepoint(conn, &batch, false).map(|ran| ran.results);
+                let result = run_atomically(conn, &batch, false).map(|ran| ran.results);
+                // Some errors (OR ROLLBACK, I/O) end the whole transaction: so does this one.
+                let ended = result.is_err() && conn.is_autocommit();
                 let _ = reply.send(result);
-                false
+                ended
             }
             TxOp::Savepoint(name, reply) => {
                 let _ = reply.send(control(conn, &format!("SAVEPOINT {}", quote_ident(&name))));
@@ -497,7 +520,16 @@ fn fail(command: Command, error: &Error) {
     }
 }
 
-/// Run `batch` so that it is atomic on its own inside a larger transaction.
+/// Run `batch` so that it is atomic on its own inside a larger transaction. A single
+/// statement already is (SQLite undoes a failed statement's partial effects), so only
+/// longer batches, and dry runs, pay for a savepoint.
+fn run_atomically(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
+    if batch.len() == 1 && !discard {
+        return run_batch(conn, batch);
+    }
+    run_in_savepoint(conn, batch, discard)
+}
+
 fn run_in_savepoint(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
     control(conn, "SAVEPOINT dotdo_batch")?;
     let ran = run_batch(conn, batch);

@@ -75,9 +75,11 @@ fn run_statement(
     Ok((result, !readonly))
 }
 
-/// Run a statement we wrote ourselves (transaction control, savepoints).
+/// Run a statement we wrote ourselves (transaction control, savepoints), kept prepared: the
+/// group-commit path runs several of these per batch.
 pub(crate) fn control(conn: &Connection, sql: &str) -> Result<(), Error> {
-    conn.execute_batch(sql).map_err(|e| sqlite_error(0, e))
+    let mut st = conn.prepare_cached(sql).map_err(|e| sqlite_error(0, e))?;
+    st.raw_execute().map(drop).map_err(|e| sqlite_error(0, e))
 }
 
 /// Quote a savepoint name as an SQL identifier.

@@ -46,6 +46,7 @@ enum Entry {
 enum Lookup {
     Open(Arc<Slot>),
     Wait(watch::Receiver<bool>),
+    Failed(Error),
 }
 
 pub(crate) struct Registry {
@@ -98,6 +99,7 @@ impl Registry {
                     let _ = done.wait_for(|closed| *closed).await;
                     continue;
                 }
+                Lookup::Failed(e) => return Err(e),
             };
             let permit = slot
                 .permits
@@ -151,7 +153,10 @@ impl Registry {
             .then(|| least_recently_used(&map, id))
             .flatten();
         drop(map);
-        Actor::spawn(id.clone(), self.clone(), slot.clone(), rx);
+        if let Err(e) = Actor::spawn(id.clone(), self.clone(), slot.clone(), rx) {
+            self.objects.lock().remove(id);
+            return Lookup::Failed(e);
+        }
         if let Some(victim) = victim {
             close_request(&victim);
         }

@@ -94,6 +94,51 @@ async fn a_failing_statement_rolls_back_its_whole_batch() {
     );
     assert!(r1.is_err() && r2.is_ok());
     assert_eq!(count(&b, &o).await, 2);
+    // A single statement that fails half-way leaves nothing behind either.
+    let (r1, r2) = tokio::join!(
+        b.execute(
+            &o,
+            vec![Statement::new("INSERT INTO t (u) VALUES ('y'), ('a')")]
+        ),
+        b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('z')")]),
+    );
+    assert!(r1.is_err() && r2.is_ok());
+    assert_eq!(count(&b, &o).await, 3);
+    // OR ROLLBACK ends the group's shared transaction: the error must not take other
+    // batches' acknowledged work with it, nor acknowledge work that was rolled back.
+    let results = futures_join_all(
+        &b,
+        &o,
+        &[
+            "INSERT INTO t (u) VALUES ('p')",
+            "INSERT OR ROLLBACK INTO t (u) VALUES ('a')",
+            "INSERT INTO t (u) VALUES ('q')",
+        ],
+    )
+    .await;
+    let acked = results.iter().filter(|r| r.is_ok()).count() as i64;
+    assert!(results[1].is_err());
+    assert_eq!(count(&b, &o).await, 3 + acked);
+}
+
+async fn futures_join_all(
+    b: &Arc<EmbeddedBackend>,
+    o: &ObjectId,
+    sqls: &[&'static str],
+) -> Vec<Result<Vec<crate::StatementResult>, Error>> {
+    let tasks: Vec<_> = sqls
+        .iter()
+        .map(|sql| {
+            let (b, o) = (b.clone(), o.clone());
+            let sql = *sql;
+            tokio::spawn(async move { b.execute(&o, vec![Statement::new(sql)]).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
 }
 
 #[tokio::test]
@@ -327,4 +372,36 @@ async fn delete_object_removes_its_data() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no such table"), "{err}");
+}
+
+#[tokio::test]
+async fn relaxed_durability_answers_and_keeps_data_across_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = obj("relaxed");
+    {
+        let cfg = EmbeddedConfig {
+            durability: super::Durability::Relaxed,
+            relaxed_sync_ms: 20,
+            ..EmbeddedConfig::with_data_dir(dir.path())
+        };
+        let b = EmbeddedBackend::open(cfg).unwrap();
+        setup(&b, &o).await;
+        for i in 0..50 {
+            b.execute(
+                &o,
+                vec![Statement::new("INSERT INTO t (v) VALUES (?1)").bind(i)],
+            )
+            .await
+            .unwrap();
+        }
+        let mut tx = b.begin(&o).await.unwrap();
+        tx.execute(vec![Statement::new("INSERT INTO t (v) VALUES (-1)")])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        b.shutdown().await;
+    }
+    let b = backend(&dir);
+    assert_eq!(count(&b, &o).await, 51);
 }

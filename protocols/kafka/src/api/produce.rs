@@ -87,6 +87,13 @@ async fn finish(
     pre: Preamble,
 ) -> super::Reply {
     if req.acks == 0 {
+        // No reply, but the request stays in flight until its appends finish, so the
+        // connection's in-flight cap bounds what an acks=0 producer can queue.
+        for out in outcomes.into_iter().flatten() {
+            if let Outcome::Queued(rx, _) = out {
+                let _ = rx.await;
+            }
+        }
         return Ok(None);
     }
     let mut responses = Vec::with_capacity(req.topic_data.len());

@@ -19,6 +19,7 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub log: LogConfig,
     pub postgres: PostgresSection,
+    pub kafka: KafkaConfig,
 }
 
 /// `[postgres]`: the PostgreSQL front-end (wire protocol, SQL on objects).
@@ -73,6 +74,71 @@ impl PostgresSection {
             tls: self.tls.clone(),
             authenticated: !self.users.is_empty(),
             auth_hint: "postgres.users (SCRAM-SHA-256)",
+        }
+    }
+}
+
+/// The `[kafka]` section: the listener plus the Kafka front-end's own settings
+/// (documented in `dotdo_kafka::Config`; unknown fields are errors there too).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, try_from = "RawKafkaConfig")]
+pub struct KafkaConfig {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Default `127.0.0.1:9092`.
+    pub listen: SocketAddr,
+    /// Default none (plaintext).
+    pub tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    pub protocol: dotdo_kafka::Config,
+}
+
+/// `[kafka]` as written: the listener fields, the rest kept for `dotdo_kafka::Config`
+/// (serde's `flatten` cannot reject unknown fields, so they are checked in `try_from`).
+#[derive(Deserialize)]
+#[serde(default)]
+struct RawKafkaConfig {
+    enabled: bool,
+    listen: SocketAddr,
+    tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    rest: Table,
+}
+
+impl Default for RawKafkaConfig {
+    fn default() -> Self {
+        let d = KafkaConfig::default();
+        Self {
+            enabled: d.enabled,
+            listen: d.listen,
+            tls: d.tls,
+            rest: Table::new(),
+        }
+    }
+}
+
+impl TryFrom<RawKafkaConfig> for KafkaConfig {
+    type Error = String;
+    fn try_from(raw: RawKafkaConfig) -> Result<Self, String> {
+        let protocol = Value::Table(raw.rest)
+            .try_into()
+            .map_err(|e| format!("{e}"))?;
+        Ok(Self {
+            enabled: raw.enabled,
+            listen: raw.listen,
+            tls: raw.tls,
+            protocol,
+        })
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            tls: None,
+            protocol: dotdo_kafka::Config::default(),
         }
     }
 }
@@ -246,6 +312,15 @@ impl Config {
         if self.postgres.enabled {
             plans.push(self.postgres.plan());
         }
+        if self.kafka.enabled {
+            plans.push(ListenerPlan {
+                name: "kafka",
+                listen: self.kafka.listen,
+                tls: self.kafka.tls.clone(),
+                authenticated: !self.kafka.protocol.sasl_users.is_empty(),
+                auth_hint: "kafka.sasl_users (SASL PLAIN / SCRAM-SHA-256)",
+            });
+        }
         plans
     }
 
@@ -258,6 +333,10 @@ impl Config {
             .protocol_config()
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.kafka
+            .protocol
+            .validate()
+            .map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
         if self.limits.max_connections == 0 {
             bail!("limits.max_connections must be greater than 0");
         }
@@ -288,6 +367,7 @@ impl Config {
     pub fn use_ephemeral_ports(&mut self) {
         self.admin.listen.set_port(0);
         self.postgres.listen.set_port(0);
+        self.kafka.listen.set_port(0);
     }
 }
 
@@ -366,6 +446,20 @@ mod tests {
         assert!(Config::load(None, [], &["limits.max_conections=5".into()]).is_err());
         assert!(Config::load(None, [], &["limits.max_connections=0".into()]).is_err());
         assert!(Config::load(None, [], &["limits.max_connections=many".into()]).is_err());
+    }
+
+    #[test]
+    fn kafka_section_checks_its_fields_and_needs_sasl_to_go_public() {
+        assert!(Config::load(None, [], &["kafka.defualt_partitions=3".into()]).is_err());
+        assert!(Config::load(None, [], &["kafka.default_partitions=0".into()]).is_err());
+        let c = Config::load(None, [], &["kafka.default_partitions=3".into()]).unwrap();
+        assert_eq!(c.kafka.protocol.default_partitions, 3);
+        assert!(Config::load(None, [], &["kafka.listen=0.0.0.0:9092".into()]).is_err());
+        let public = [
+            "kafka.listen=0.0.0.0:9092".into(),
+            r#"kafka.sasl_users=[{username="a",password="b"}]"#.into(),
+        ];
+        assert!(Config::load(None, [], &public).is_ok());
     }
 
     #[test]

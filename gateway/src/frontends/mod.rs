@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ListenerPlan};
 
+pub mod kafka;
 mod postgres;
 
 /// A connection the listener accepted, with what the front-end needs to serve it.
@@ -75,11 +76,13 @@ pub struct Planned {
 /// Build every enabled front-end over `backend`.
 pub fn build(config: &Config, backend: &SharedBackend) -> anyhow::Result<Vec<Planned>> {
     let mut planned = Vec::new();
-    if config.postgres.enabled {
-        planned.push(Planned {
-            plan: config.postgres.plan(),
-            frontend: postgres::PostgresFrontend::new(&config.postgres, backend)?,
-        });
+    for plan in config.listeners() {
+        let frontend: Arc<dyn Frontend> = match plan.name {
+            "kafka" => kafka::Kafka::new(&config.kafka, backend.clone())?,
+            "postgres" => postgres::PostgresFrontend::new(&config.postgres, backend)?,
+            other => anyhow::bail!("no front-end named {other}"),
+        };
+        planned.push(Planned { plan, frontend });
     }
     Ok(planned)
 }

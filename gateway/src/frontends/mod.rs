@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ListenerPlan};
 
+pub mod kafka;
+mod postgres;
 pub mod redis;
 
 /// A connection the listener accepted, with what the front-end needs to serve it.
@@ -81,6 +83,8 @@ pub fn build(config: &Config, backend: &SharedBackend) -> anyhow::Result<Vec<Pla
                 config.redis.protocol.clone(),
                 backend.clone(),
             )?),
+            "kafka" => kafka::Kafka::new(&config.kafka, backend.clone())?,
+            "postgres" => postgres::PostgresFrontend::new(&config.postgres, backend)?,
             other => anyhow::bail!("no front-end named {other}"),
         };
         planned.push(Planned { plan, frontend });

@@ -179,3 +179,16 @@ def test_lua_scripts(r):
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         r.eval("return redis.call('get', KEYS[1])", 1, "{q}:log")
     assert r.eval("return {1, 'two', {ok='three'}}", 0) == [1, "two", "three"]
+
+
+def test_a_blocked_client_that_leaves_takes_nothing(r, dotdo):
+    host, port = dotdo.addr("redis")
+    c = redis.Redis(host=host, port=port, socket_timeout=0.3)
+    with pytest.raises(redis.TimeoutError):
+        c.blpop("jobs", timeout=0)
+    c.close()  # the client gives up and disconnects while blocked
+    time.sleep(0.3)
+    r.rpush("jobs", "j1")
+    time.sleep(0.3)
+    assert r.lrange("jobs", 0, -1) == ["j1"]
+    assert r.info("clients")["blocked_clients"] == 0

@@ -201,6 +201,32 @@ impl Server {
             // Run every complete request already buffered, in order.
             loop {
                 match codec::decode_request(&mut inbuf, &self.limits) {
+                    Ok(Some(args)) if is_blocking(&args) => {
+                        // While a client is blocked, watch its socket: if it goes away the
+                        // wait is dropped before anything is popped for it (the pop and its
+                        // reply happen with no await in between, so nothing is lost).
+                        {
+                            let run = s.execute(self, args, &mut out);
+                            tokio::pin!(run);
+                            loop {
+                                tokio::select! {
+                                    done = &mut run => {
+                                        done?;
+                                        break;
+                                    }
+                                    n = stream.read_buf(&mut inbuf), if inbuf.len() < MAX_BUFFERED_WHILE_BLOCKED => {
+                                        if n.map_err(io)? == 0 {
+                                            return Ok(());
+                                        }
+                                    }
+                                    _ = kill.cancelled() => return Ok(()),
+                                }
+                            }
+                        }
+                        if out.buf.len() >= self.config.output_flush_bytes {
+                            flush(stream, &mut out).await?;
+                        }
+                    }
                     Ok(Some(args)) => {
                         s.execute(self, args, &mut out).await?;
                         if s.closing || out.buf.len() >= self.config.output_flush_bytes {
@@ -367,6 +393,24 @@ impl Server {
         }
         text
     }
+}
+
+/// Bytes a blocked client may send ahead before its socket is left unread.
+const MAX_BUFFERED_WHILE_BLOCKED: usize = 1024 * 1024;
+
+fn is_blocking(args: &[bytes::Bytes]) -> bool {
+    args.first().is_some_and(|n| {
+        [
+            "blpop",
+            "brpop",
+            "blmove",
+            "brpoplpush",
+            "bzpopmin",
+            "bzpopmax",
+        ]
+        .iter()
+        .any(|b| n.eq_ignore_ascii_case(b.as_bytes()))
+    })
 }
 
 pub struct BlockedGuard<'a>(&'a std::sync::atomic::AtomicUsize);

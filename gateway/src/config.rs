@@ -21,6 +21,130 @@ pub struct Config {
     pub limits: Limits,
     pub shutdown: ShutdownConfig,
     pub log: LogConfig,
+    pub redis: RedisSection,
+    pub postgres: PostgresSection,
+    pub kafka: KafkaConfig,
+}
+
+/// `[postgres]`: the PostgreSQL front-end (wire protocol, SQL on objects).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresSection {
+    /// Default true.
+    pub enabled: bool,
+    /// Default `127.0.0.1:5432`.
+    pub listen: SocketAddr,
+    /// Certificate and key for SSLRequest (in-band TLS). Default none: SSL is refused.
+    pub tls: Option<TlsFiles>,
+    /// SCRAM-SHA-256 users, `[{ name = "...", password = "..." }]`. Default none (trust).
+    pub users: Vec<dotdo_postgres::User>,
+    /// Trust clients on loopback without a password even when users are set. Default true.
+    pub trust_loopback: bool,
+    /// SCRAM iteration count. Default 4096.
+    pub scram_iterations: usize,
+    /// Rows per batch while loading COPY FROM STDIN. Default 5000.
+    pub copy_batch_rows: usize,
+}
+
+impl Default for PostgresSection {
+    fn default() -> Self {
+        let p = dotdo_postgres::Config::default();
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5432)),
+            tls: None,
+            users: p.users,
+            trust_loopback: p.trust_loopback,
+            scram_iterations: p.scram_iterations,
+            copy_batch_rows: p.copy_batch_rows,
+        }
+    }
+}
+
+impl PostgresSection {
+    pub fn protocol_config(&self) -> dotdo_postgres::Config {
+        dotdo_postgres::Config {
+            users: self.users.clone(),
+            trust_loopback: self.trust_loopback,
+            scram_iterations: self.scram_iterations,
+            copy_batch_rows: self.copy_batch_rows,
+        }
+    }
+
+    pub fn plan(&self) -> ListenerPlan {
+        ListenerPlan {
+            name: "postgres",
+            listen: self.listen,
+            tls: self.tls.clone(),
+            authenticated: !self.users.is_empty(),
+            auth_hint: "postgres.users (SCRAM-SHA-256)",
+        }
+    }
+}
+
+/// The `[kafka]` section: the listener plus the Kafka front-end's own settings
+/// (documented in `dotdo_kafka::Config`; unknown fields are errors there too).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, try_from = "RawKafkaConfig")]
+pub struct KafkaConfig {
+    /// Default `true`.
+    pub enabled: bool,
+    /// Default `127.0.0.1:9092`.
+    pub listen: SocketAddr,
+    /// Default none (plaintext).
+    pub tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    pub protocol: dotdo_kafka::Config,
+}
+
+/// `[kafka]` as written: the listener fields, the rest kept for `dotdo_kafka::Config`
+/// (serde's `flatten` cannot reject unknown fields, so they are checked in `try_from`).
+#[derive(Deserialize)]
+#[serde(default)]
+struct RawKafkaConfig {
+    enabled: bool,
+    listen: SocketAddr,
+    tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    rest: Table,
+}
+
+impl Default for RawKafkaConfig {
+    fn default() -> Self {
+        let d = KafkaConfig::default();
+        Self {
+            enabled: d.enabled,
+            listen: d.listen,
+            tls: d.tls,
+            rest: Table::new(),
+        }
+    }
+}
+
+impl TryFrom<RawKafkaConfig> for KafkaConfig {
+    type Error = String;
+    fn try_from(raw: RawKafkaConfig) -> Result<Self, String> {
+        let protocol = Value::Table(raw.rest)
+            .try_into()
+            .map_err(|e| format!("{e}"))?;
+        Ok(Self {
+            enabled: raw.enabled,
+            listen: raw.listen,
+            tls: raw.tls,
+            protocol,
+        })
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            tls: None,
+            protocol: dotdo_kafka::Config::default(),
+        }
+    }
 }
 
 /// Where objects live.
@@ -65,6 +189,71 @@ pub enum BackendKind {
     Embedded,
     /// Objects on `dotdo store` nodes or a workerd/Cloudflare worker (`backend.remote`).
     Remote,
+}
+
+/// `[redis]`: the Redis front-end's listener, and its own settings (`dotdo_redis::Config`,
+/// flattened into this section: `databases`, `shards`, `requirepass`, `users`, ...).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, try_from = "RawRedisSection")]
+pub struct RedisSection {
+    /// Default true.
+    pub enabled: bool,
+    /// Default `127.0.0.1:6379`.
+    pub listen: SocketAddr,
+    /// Implicit TLS (as `redis-cli --tls`). Default none.
+    pub tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    pub protocol: dotdo_redis::Config,
+}
+
+/// `[redis]` as written: the listener fields, the rest for `dotdo_redis::Config`, which
+/// rejects unknown fields (serde's `flatten` alone would let typos through).
+#[derive(Deserialize)]
+#[serde(default)]
+struct RawRedisSection {
+    enabled: bool,
+    listen: SocketAddr,
+    tls: Option<TlsFiles>,
+    #[serde(flatten)]
+    rest: Table,
+}
+
+impl Default for RawRedisSection {
+    fn default() -> Self {
+        let d = RedisSection::default();
+        Self {
+            enabled: d.enabled,
+            listen: d.listen,
+            tls: d.tls,
+            rest: Table::new(),
+        }
+    }
+}
+
+impl TryFrom<RawRedisSection> for RedisSection {
+    type Error = String;
+    fn try_from(raw: RawRedisSection) -> Result<Self, String> {
+        let protocol = Value::Table(raw.rest)
+            .try_into()
+            .map_err(|e| format!("redis: {e}"))?;
+        Ok(Self {
+            enabled: raw.enabled,
+            listen: raw.listen,
+            tls: raw.tls,
+            protocol,
+        })
+    }
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 6379)),
+            tls: None,
+            protocol: dotdo_redis::Config::default(),
+        }
+    }
 }
 
 /// The admin HTTP server: `/healthz`, `/readyz`, `/metrics`, and a status page at `/`.
@@ -215,7 +404,29 @@ impl Config {
 
     /// Every listener the gateway will bind, enabled ones only.
     pub fn listeners(&self) -> Vec<ListenerPlan> {
-        Vec::new()
+        let mut plans = Vec::new();
+        if self.redis.enabled {
+            plans.push(ListenerPlan {
+                name: "redis",
+                listen: self.redis.listen,
+                tls: self.redis.tls.clone(),
+                authenticated: self.redis.protocol.auth_required(),
+                auth_hint: "redis.requirepass or redis.users",
+            });
+        }
+        if self.postgres.enabled {
+            plans.push(self.postgres.plan());
+        }
+        if self.kafka.enabled {
+            plans.push(ListenerPlan {
+                name: "kafka",
+                listen: self.kafka.listen,
+                tls: self.kafka.tls.clone(),
+                authenticated: !self.kafka.protocol.sasl_users.is_empty(),
+                auth_hint: "kafka.sasl_users (SASL PLAIN / SCRAM-SHA-256)",
+            });
+        }
+        plans
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -229,6 +440,18 @@ impl Config {
                 .validate()
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
+        self.redis
+            .protocol
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.postgres
+            .protocol_config()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.kafka
+            .protocol
+            .validate()
+            .map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
         if self.limits.max_connections == 0 {
             bail!("limits.max_connections must be greater than 0");
         }
@@ -259,6 +482,9 @@ impl Config {
     pub fn use_ephemeral_ports(&mut self) {
         self.admin.listen.set_port(0);
         self.store.listen.set_port(0);
+        self.redis.listen.set_port(0);
+        self.postgres.listen.set_port(0);
+        self.kafka.listen.set_port(0);
     }
 }
 
@@ -337,6 +563,36 @@ mod tests {
         assert!(Config::load(None, [], &["limits.max_conections=5".into()]).is_err());
         assert!(Config::load(None, [], &["limits.max_connections=0".into()]).is_err());
         assert!(Config::load(None, [], &["limits.max_connections=many".into()]).is_err());
+    }
+
+    #[test]
+    fn kafka_section_checks_its_fields_and_needs_sasl_to_go_public() {
+        assert!(Config::load(None, [], &["kafka.defualt_partitions=3".into()]).is_err());
+        assert!(Config::load(None, [], &["kafka.default_partitions=0".into()]).is_err());
+        let c = Config::load(None, [], &["kafka.default_partitions=3".into()]).unwrap();
+        assert_eq!(c.kafka.protocol.default_partitions, 3);
+        assert!(Config::load(None, [], &["kafka.listen=0.0.0.0:9092".into()]).is_err());
+        let public = [
+            "kafka.listen=0.0.0.0:9092".into(),
+            r#"kafka.sasl_users=[{username="a",password="b"}]"#.into(),
+        ];
+        assert!(Config::load(None, [], &public).is_ok());
+    }
+
+    #[test]
+    fn redis_section_takes_its_fields_and_rejects_typos() {
+        let c = Config::load(
+            None,
+            [],
+            &["redis.shards=8".into(), "redis.requirepass=pw".into()],
+        )
+        .unwrap();
+        assert_eq!(c.redis.protocol.shards, 8);
+        assert!(c.redis.protocol.auth_required());
+        assert!(Config::load(None, [], &["redis.shard=8".into()]).is_err());
+        assert!(Config::load(None, [], &["redis.shards=0".into()]).is_err());
+        let err = Config::load(None, [], &["redis.listen=0.0.0.0:6379".into()]).unwrap_err();
+        assert!(format!("{err:#}").contains("requirepass"), "{err:#}");
     }
 
     #[test]

@@ -75,11 +75,11 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow:
             connections.clone(),
         );
     }
-    state.ready.store(true, Ordering::Release);
-    report_listening(&listening)?;
-
+    // Install the handlers before announcing the ports: a client may signal at once.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    state.ready.store(true, Ordering::Release);
+    report_listening(&listening)?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),

@@ -17,6 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ListenerPlan};
 
+pub mod kafka;
+mod postgres;
+pub mod redis;
+
 /// A connection the listener accepted, with what the front-end needs to serve it.
 pub struct Accepted {
     pub stream: TcpStream,
@@ -72,7 +76,18 @@ pub struct Planned {
 
 /// Build every enabled front-end over `backend`.
 pub fn build(config: &Config, backend: &SharedBackend) -> anyhow::Result<Vec<Planned>> {
-    let _ = (config, backend);
-    let planned = Vec::new();
+    let mut planned = Vec::new();
+    for plan in config.listeners() {
+        let frontend: Arc<dyn Frontend> = match plan.name {
+            "redis" => Arc::new(redis::Redis::new(
+                config.redis.protocol.clone(),
+                backend.clone(),
+            )?),
+            "kafka" => kafka::Kafka::new(&config.kafka, backend.clone())?,
+            "postgres" => postgres::PostgresFrontend::new(&config.postgres, backend)?,
+            other => anyhow::bail!("no front-end named {other}"),
+        };
+        planned.push(Planned { plan, frontend });
+    }
     Ok(planned)
 }

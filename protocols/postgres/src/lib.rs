@@ -1,1 +1,126 @@
 //! PostgreSQL front-end: the wire protocol on pgwire.
+//!
+//! Each database is its own namespace (`pg/<db>`) with one object holding its tables and
+//! its catalog of declared types. A connection's statements are translated by `dotdo-sql`
+//! and run as batches on that object, or inside an interactive `Transaction`.
+
+mod auth;
+mod copy;
+mod database;
+mod encode;
+mod handler;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use dotdo_backend::SharedBackend;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use database::Databases;
+
+/// A user that may log in with SCRAM-SHA-256.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+}
+
+/// The `[postgres]` section's protocol settings.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Users allowed to log in with SCRAM-SHA-256. Default: none.
+    pub users: Vec<User>,
+    /// Let clients on loopback in without a password (PostgreSQL's `trust`). Default: true.
+    /// With no users configured, every client is trusted.
+    pub trust_loopback: bool,
+    /// SCRAM-SHA-256 iteration count. Default: 4096 (PostgreSQL's default).
+    pub scram_iterations: usize,
+    /// Rows per batch when loading COPY FROM STDIN. Default: 5000.
+    pub copy_batch_rows: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            users: Vec::new(),
+            trust_loopback: true,
+            scram_iterations: 4096,
+            copy_batch_rows: 5000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid postgres configuration: {0}")]
+    Config(String),
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.copy_batch_rows == 0 {
+            return Err(Error::Config("copy_batch_rows must be at least 1".into()));
+        }
+        if self.scram_iterations == 0 {
+            return Err(Error::Config("scram_iterations must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The PostgreSQL server: shared state for every connection.
+pub struct Server {
+    pub(crate) config: Config,
+    pub(crate) backend: SharedBackend,
+    pub(crate) databases: Databases,
+    tracker: TaskTracker,
+}
+
+impl Server {
+    pub fn new(config: Config, backend: SharedBackend) -> Result<Arc<Self>, Error> {
+        config.validate()?;
+        Ok(Arc::new(Self {
+            databases: Databases::new(backend.clone()),
+            config,
+            backend,
+            tracker: TaskTracker::new(),
+        }))
+    }
+
+    /// Serve one client connection until it closes or `cancel` fires. SSLRequest is
+    /// answered in-band with `tls` when given.
+    pub async fn serve_connection(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        tls: Option<TlsAcceptor>,
+        cancel: CancellationToken,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let handlers = handler::Handlers::new(self.clone(), peer);
+        let task = self
+            .tracker
+            .track_future(pgwire::tokio::process_socket(stream, tls, handlers));
+        tokio::select! {
+            result = task => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "postgres connection ended with an error");
+                }
+            }
+            () = cancel.cancelled() => {
+                tracing::debug!(%peer, "postgres connection closed at shutdown");
+            }
+        }
+    }
+
+    /// Wait for connections to finish.
+    pub async fn shutdown(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}

@@ -1,1 +1,15 @@
 //! Redis front-end: RESP2/RESP3, the data types, keyspace on shard objects.
+
+pub mod cmd;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod pubsub;
+pub mod server;
+pub mod session;
+pub mod store;
+
+pub use config::{Config, User};
+pub use error::Error;
+pub use server::Server;

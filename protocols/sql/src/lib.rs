@@ -1,1 +1,20 @@
 //! PostgreSQL SQL on SQLite: translation, types and OIDs, catalog.
+//!
+//! Shared by the PostgreSQL wire front-end and (later) the Supabase REST front-end, so it
+//! knows nothing about the wire.
+
+pub mod catalog;
+pub mod datetime;
+pub mod error;
+mod infer;
+pub mod split;
+pub mod translate;
+pub mod types;
+
+pub use catalog::Catalog;
+pub use error::{SqlError, code};
+pub use translate::{
+    Context, CopyFormat, CopyFrom, CopyOptions, CopyTo, OutColumn, Plan, Query, translate,
+    translate_all,
+};
+pub use types::PgType;

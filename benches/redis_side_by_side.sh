@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Side by side: redis-benchmark against redis-server and dotdo (release build) in one run,
+# printing dotdo/redis ratios per test.
+#
+# Write tests are compared with redis-server at `appendonly yes` + `appendfsync always`
+# (dotdo acknowledges only durable writes); read tests with redis-server without persistence.
+#
+#   benches/redis_side_by_side.sh            # -n 200000 -c 50, -P 1 and -P 16
+#   N=50000 benches/redis_side_by_side.sh    # quicker
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dotdo/target}"
+N="${N:-200000}"
+C="${C:-50}"
+PIPELINES="${PIPELINES:-1 16}"
+WRITE_TESTS="${WRITE_TESTS-set,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,mset}"
+READ_TESTS="${READ_TESTS-get,lrange_100}"
+EXTRA_SET=("$@")
+
+cargo build --release -p dotdo --bin dotdo >&2
+work=$(mktemp -d)
+# Servers are started inside $(...) subshells, so their pids go to a file, not a variable.
+cleanup() {
+  while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
+  sleep 0.5
+  rm -rf "$work"
+}
+touch "$work/pids"
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_redis() { # name, extra args...
+  local name=$1; shift
+  local port; port=$(free_port)
+  mkdir -p "$work/$name"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$work/$name" --save '' "$@" >"$work/$name.log" 2>&1 &
+  echo $! >> "$work/pids"
+  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+  echo "$port"
+}
+
+start_dotdo() {
+  "$CARGO_TARGET_DIR/release/dotdo" serve --ephemeral-ports \
+    --set "backend.embedded.data_dir=\"$work/dotdo\"" --set admin.enabled=false "${EXTRA_SET[@]/#/--set=}" \
+    >"$work/dotdo.out" 2>"$work/dotdo.log" &
+  echo $! >> "$work/pids"
+  until grep -q DOTDO_LISTENING "$work/dotdo.out" 2>/dev/null; do sleep 0.1; done
+  grep -o '"redis":"[^"]*"' "$work/dotdo.out" | sed 's/.*:\([0-9]*\)"$/\1/'
+}
+
+# Prints "TEST rps" lines.
+bench() { # port, tests, pipeline
+  redis-benchmark -p "$1" -q -n "$N" -c "$C" -P "$3" -t "$2" 2>/dev/null | tr '\r' '\n' |
+    grep 'requests per second' | grep -v 'needed to benchmark' |
+    sed -E 's/^([A-Z_0-9]+)( \([^)]*\))?: ([0-9.]+) requests per second.*/\1 \3/'
+}
+
+aof=$(start_redis aof --appendonly yes --appendfsync always)
+mem=$(start_redis mem --appendonly no)
+dotdo=$(start_dotdo)
+
+printf '%-12s %3s %14s %14s %7s  %s\n' test P redis dotdo ratio peer
+for P in $PIPELINES; do
+  for kind in write read; do
+    if [ $kind = write ]; then tests=$WRITE_TESTS; peer=$aof; label="aof always"; bar=1.0
+    else tests=$READ_TESTS; peer=$mem; label="no persistence"; bar=0.5; fi
+    redis-cli -p "$peer" flushall >/dev/null
+    redis-cli -p "$dotdo" flushall >/dev/null
+    declare -A theirs=()
+    while read -r t rps; do theirs[$t]=$rps; done < <(bench "$peer" "$tests" "$P")
+    while read -r t rps; do
+      r=${theirs[$t]:-0}
+      ratio=$(python3 -c "print(f'{$rps/$r:.2f}' if $r else 'n/a')")
+      ok=$(python3 -c "print('ok' if $r and $rps/$r >= $bar else 'BELOW')")
+      printf '%-12s %3s %14s %14s %7s  %s (bar %sx: %s)\n' "$t" "$P" "$r" "$rps" "$ratio" "$label" "$bar" "$ok"
+    done < <(bench "$dotdo" "$tests" "$P")
+    unset theirs
+  done
+done

@@ -1,0 +1,53 @@
+//! ListOffsets: earliest (-2), latest (-1) and by timestamp.
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+
+use super::Ctx;
+use crate::broker::Broker;
+use crate::error::Result;
+use crate::errors;
+use crate::store::partition;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+
+pub async fn handle(
+    b: &Broker,
+    req: ListOffsetsRequest,
+    _ctx: &Ctx,
+) -> Result<ListOffsetsResponse> {
+    b.ensure_loaded().await?;
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in t.partitions {
+            let r = ListOffsetsPartitionResponse::default()
+                .with_partition_index(p.partition_index)
+                .with_leader_epoch(-1);
+            let Some(log) = b.log(&t.name.0, p.partition_index) else {
+                partitions.push(r.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
+                continue;
+            };
+            let (hw, start) = log.bounds().await?;
+            let (timestamp, offset) = match p.timestamp {
+                LATEST | MAX_TIMESTAMP => (-1, hw),
+                EARLIEST => (-1, start),
+                ts => match partition::offset_for_timestamp(&b.store, &log.object, ts).await? {
+                    Some(o) => (ts, o.max(start)),
+                    None => (-1, -1),
+                },
+            };
+            partitions.push(r.with_timestamp(timestamp).with_offset(offset));
+        }
+        topics.push(
+            ListOffsetsTopicResponse::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
+    }
+    Ok(ListOffsetsResponse::default().with_topics(topics))
+}

@@ -1,0 +1,663 @@
+//! A connection's session: its database, transaction block state, settings and COPY state,
+//! and the execution of translated plans on the database's object.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dotdo_backend::{SharedBackend, Statement, StatementResult, Transaction, Value};
+use dotdo_sql::{Catalog, Context, CopyFrom, OutColumn, PgType, Plan, Query, SqlError, code};
+use pgwire::messages::response::TransactionStatus;
+
+use crate::Server;
+use crate::copy;
+use crate::database::Database;
+
+/// What running one plan produced, for the wire layer to send.
+pub enum Outcome {
+    Rows {
+        fields: Vec<(String, PgType)>,
+        rows: Vec<Vec<Value>>,
+        tag: String,
+    },
+    Command(String),
+    Begin,
+    End(&'static str),
+    CopyIn {
+        columns: usize,
+    },
+    CopyOut {
+        lines: Vec<String>,
+        columns: usize,
+    },
+}
+
+struct CopyIn {
+    plan: CopyFrom,
+    buf: Vec<u8>,
+    pending: Vec<Vec<Value>>,
+    count: usize,
+    skip_header: bool,
+    error: Option<SqlError>,
+    /// The COPY opened its own transaction (it ran outside a transaction block).
+    own_txn: bool,
+}
+
+pub struct Session {
+    server: Arc<Server>,
+    pub db: Arc<Database>,
+    pub user: String,
+    pub pid: i32,
+    txn: Option<Box<dyn Transaction>>,
+    in_block: bool,
+    failed: bool,
+    settings: HashMap<String, String>,
+    copy: Option<CopyIn>,
+}
+
+fn default_setting(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "server_version" => dotdo_sql::translate::SERVER_VERSION,
+        "server_version_num" => "150008",
+        "server_encoding" | "client_encoding" => "UTF8",
+        "datestyle" => "ISO, MDY",
+        "intervalstyle" => "postgres",
+        "timezone" => "UTC",
+        "integer_datetimes" | "standard_conforming_strings" => "on",
+        "search_path" => "\"$user\", public",
+        "transaction_isolation" | "default_transaction_isolation" => "serializable",
+        "transaction_read_only" | "default_transaction_read_only" => "off",
+        "max_connections" => "100",
+        "max_identifier_length" => "63",
+        "lc_collate" | "lc_ctype" => "C",
+        "application_name" => "",
+        "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout" => "0",
+        "block_size" => "8192",
+        _ => return None,
+    })
+}
+
+impl Session {
+    pub fn new(server: Arc<Server>, database: &str, user: &str, pid: i32) -> Self {
+        Self {
+            db: server.databases.get(database),
+            server,
+            user: user.to_owned(),
+            pid,
+            txn: None,
+            in_block: false,
+            failed: false,
+            settings: HashMap::new(),
+            copy: None,
+        }
+    }
+
+    fn backend(&self) -> &SharedBackend {
+        &self.server.backend
+    }
+
+    pub fn status(&self) -> TransactionStatus {
+        match (self.in_block, self.failed) {
+            (false, _) => TransactionStatus::Idle,
+            (true, true) => TransactionStatus::Error,
+            (true, false) => TransactionStatus::Transaction,
+        }
+    }
+
+    /// The catalog; inside a transaction it is read through the transaction, since the
+    /// transaction holds the object's writer and may hold uncommitted DDL.
+    pub async fn catalog(&mut self) -> Result<(u64, Arc<Catalog>), SqlError> {
+        if let Some(c) = self.db.cached() {
+            return Ok(c);
+        }
+        let db = self.db.clone();
+        if let Some(txn) = self.txn.as_mut() {
+            db.reload_in(txn.as_mut()).await?;
+            if let Some(c) = db.cached() {
+                return Ok(c);
+            }
+        }
+        db.catalog(self.backend()).await
+    }
+
+    pub fn translate(&self, sql: &str, catalog: &Catalog) -> Result<Plan, SqlError> {
+        let ctx = Context {
+            database: &self.db.name,
+            user: &self.user,
+            backend_pid: self.pid,
+        };
+        dotdo_sql::translate(sql, catalog, &ctx)
+    }
+
+    /// Run a plan; an error inside a transaction block fails the block.
+    pub async fn run(
+        &mut self,
+        plan: &Plan,
+        params: Vec<Value>,
+        static_types: bool,
+    ) -> Result<Outcome, SqlError> {
+        let aborts_ok = matches!(plan, Plan::Commit | Plan::Rollback | Plan::RollbackTo(_));
+        if self.failed && !aborts_ok {
+            return Err(SqlError::new(
+                code::IN_FAILED_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let result = self.run_inner(plan, params, static_types).await;
+        if result.is_err() && self.in_block {
+            self.failed = true;
+        }
+        result
+    }
+
+    pub fn in_block(&self) -> bool {
+        self.in_block
+    }
+
+    /// Open the implicit transaction of a multi-statement Query.
+    pub fn begin_implicit(&mut self) {
+        self.in_block = true;
+    }
+
+    /// Close the implicit transaction: commit when every statement succeeded.
+    pub async fn end_implicit(&mut self, commit: bool) -> Result<(), SqlError> {
+        self.finish_txn(commit).await
+    }
+
+    /// An error outside `run` (translation, parameters) also fails an open block.
+    pub fn fail_block(&mut self) {
+        if self.in_block {
+            self.failed = true;
+        }
+    }
+
+    async fn ensure_txn(&mut self) -> Result<&mut Box<dyn Transaction>, SqlError> {
+        if self.txn.is_none() {
+            self.txn = Some(self.backend().begin(&self.db.object).await?);
+        }
+        self.txn
+            .as_mut()
+            .ok_or_else(|| SqlError::new(code::INTERNAL_ERROR, "no transaction"))
+    }
+
+    async fn finish_txn(&mut self, commit: bool) -> Result<(), SqlError> {
+        self.in_block = false;
+        self.failed = false;
+        let Some(txn) = self.txn.take() else {
+            return Ok(());
+        };
+        if commit {
+            txn.commit().await?;
+        } else {
+            txn.rollback().await?;
+            self.db.invalidate();
+        }
+        Ok(())
+    }
+
+    async fn run_inner(
+        &mut self,
+        plan: &Plan,
+        params: Vec<Value>,
+        static_types: bool,
+    ) -> Result<Outcome, SqlError> {
+        match plan {
+            Plan::Begin => {
+                self.in_block = true;
+                Ok(Outcome::Begin)
+            }
+            Plan::Commit => {
+                let failed = self.failed;
+                self.finish_txn(!failed).await?;
+                Ok(Outcome::End(if failed { "ROLLBACK" } else { "COMMIT" }))
+            }
+            Plan::Rollback => {
+                self.finish_txn(false).await?;
+                Ok(Outcome::End("ROLLBACK"))
+            }
+            Plan::Savepoint(name) => {
+                self.require_block("SAVEPOINT")?;
+                self.ensure_txn()
+                    .await?
+                    .savepoint(name)
+                    .await
+                    .map_err(savepoint_error)?;
+                Ok(Outcome::Command("SAVEPOINT".into()))
+            }
+            Plan::Release(name) => {
+                self.require_block("RELEASE SAVEPOINT")?;
+                self.ensure_txn()
+                    .await?
+                    .release_savepoint(name)
+                    .await
+                    .map_err(savepoint_error)?;
+                Ok(Outcome::Command("RELEASE".into()))
+            }
+            Plan::RollbackTo(name) => {
+                self.require_block("ROLLBACK TO SAVEPOINT")?;
+                let db = self.db.clone();
+                let txn = self.ensure_txn().await?;
+                txn.rollback_to_savepoint(name)
+                    .await
+                    .map_err(savepoint_error)?;
+                db.reload_in(txn.as_mut()).await?;
+                self.failed = false;
+                Ok(Outcome::Command("ROLLBACK".into()))
+            }
+            Plan::Query(q) => {
+                let result = self.execute(q, params).await?;
+                Ok(self.outcome(q, result, static_types))
+            }
+            Plan::Set { name, value } => {
+                self.settings.insert(name.clone(), value.clone());
+                Ok(Outcome::Command("SET".into()))
+            }
+            Plan::Show(name) => {
+                let value = self
+                    .settings
+                    .get(name)
+                    .cloned()
+                    .or_else(|| default_setting(name).map(str::to_owned))
+                    .ok_or_else(|| {
+                        SqlError::new(
+                            code::UNDEFINED_OBJECT,
+                            format!("unrecognized configuration parameter \"{name}\""),
+                        )
+                    })?;
+                Ok(Outcome::Rows {
+                    fields: vec![(name.clone(), PgType::Text)],
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                })
+            }
+            Plan::Reset(name) => {
+                match name {
+                    Some(n) => {
+                        self.settings.remove(n);
+                    }
+                    None => self.settings.clear(),
+                }
+                Ok(Outcome::Command(if name.is_some() {
+                    "RESET".into()
+                } else {
+                    "DISCARD ALL".into()
+                }))
+            }
+            Plan::CreateDatabase(name) => {
+                if self.in_block {
+                    return Err(SqlError::new(
+                        code::ACTIVE_TRANSACTION,
+                        "CREATE DATABASE cannot run inside a transaction block",
+                    ));
+                }
+                let db = self.server.databases.get(name);
+                db.catalog(self.backend()).await?;
+                Ok(Outcome::Command("CREATE DATABASE".into()))
+            }
+            Plan::DropDatabase { name, .. } => {
+                if *name == self.db.name {
+                    return Err(SqlError::new(
+                        "55006",
+                        "cannot drop the currently open database",
+                    ));
+                }
+                self.server.databases.drop_database(name).await?;
+                Ok(Outcome::Command("DROP DATABASE".into()))
+            }
+            Plan::CopyFrom(c) => {
+                let own_txn = !self.in_block;
+                if own_txn {
+                    self.ensure_txn().await?;
+                }
+                self.copy = Some(CopyIn {
+                    plan: c.clone(),
+                    buf: Vec::new(),
+                    pending: Vec::new(),
+                    count: 0,
+                    skip_header: c.options.header,
+                    error: None,
+                    own_txn,
+                });
+                Ok(Outcome::CopyIn {
+                    columns: c.columns.len(),
+                })
+            }
+            Plan::CopyTo(c) => {
+                let result = self.execute(&c.query, Vec::new()).await?;
+                let Outcome::Rows { fields, rows, .. } = self.outcome(&c.query, result, false)
+                else {
+                    return Err(SqlError::new(
+                        code::INTERNAL_ERROR,
+                        "COPY query returned no rows",
+                    ));
+                };
+                let types: Vec<PgType> = fields.iter().map(|f| f.1).collect();
+                let mut lines = Vec::with_capacity(rows.len() + 1);
+                if c.options.header {
+                    let names: Vec<String> = fields.iter().map(|f| f.0.clone()).collect();
+                    lines.push(format!(
+                        "{}\n",
+                        names.join(&c.options.delimiter.to_string())
+                    ));
+                }
+                lines.extend(rows.iter().map(|r| copy::format_row(r, &types, &c.options)));
+                Ok(Outcome::CopyOut {
+                    lines,
+                    columns: fields.len(),
+                })
+            }
+            Plan::Utility(tag) => Ok(Outcome::Command((*tag).into())),
+        }
+    }
+
+    fn require_block(&self, what: &str) -> Result<(), SqlError> {
+        if self.in_block {
+            Ok(())
+        } else {
+            Err(SqlError::new(
+                code::NO_ACTIVE_TRANSACTION,
+                format!("{what} can only be used in transaction blocks"),
+            ))
+        }
+    }
+
+    /// Run a query's batch, in the open transaction if there is one.
+    pub async fn execute(
+        &mut self,
+        q: &Query,
+        params: Vec<Value>,
+    ) -> Result<StatementResult, SqlError> {
+        let mut batch = q.batch.clone();
+        if let Some(main) = batch.get_mut(q.main) {
+            main.params = params;
+        }
+        let db = self.db.clone();
+        let mut results = if self.in_block {
+            let txn = self.ensure_txn().await?;
+            let results = txn.execute(batch).await?;
+            if q.ddl {
+                db.reload_in(txn.as_mut()).await?;
+            }
+            results
+        } else {
+            let results = self.backend().execute(&self.db.object, batch).await?;
+            if q.ddl {
+                self.db.reload(self.backend()).await?;
+            }
+            results
+        };
+        if q.main < results.len() {
+            Ok(results.swap_remove(q.main))
+        } else {
+            Ok(StatementResult::default())
+        }
+    }
+
+    /// Turn a result into rows or a command tag. With `static_types`, columns whose type
+    /// the catalog cannot tell are `text` (what Describe promised); otherwise the values decide.
+    pub fn outcome(&self, q: &Query, result: StatementResult, static_types: bool) -> Outcome {
+        let n = result.rows_changed;
+        match &q.columns {
+            Some(cols) => {
+                let fields = resolve_fields(cols, &result, static_types);
+                let tag = match q.tag {
+                    "INSERT" => "INSERT 0".to_owned(),
+                    t => t.to_owned(),
+                };
+                Outcome::Rows {
+                    fields,
+                    rows: result.rows,
+                    tag,
+                }
+            }
+            None => Outcome::Command(match q.tag {
+                "INSERT" => format!("INSERT 0 {n}"),
+                "UPDATE" | "DELETE" => format!("{} {n}", q.tag),
+                "SELECT" => format!("SELECT {n}"),
+                t => t.to_owned(),
+            }),
+        }
+    }
+
+    // ---- COPY FROM STDIN ----
+
+    pub fn copy_data(&mut self, data: &[u8]) {
+        let Some(c) = self.copy.as_mut() else { return };
+        if c.error.is_some() {
+            return;
+        }
+        if c.buf.len() + data.len() > 64 * 1024 * 1024 {
+            c.error = Some(SqlError::new("54000", "COPY line too long"));
+            return;
+        }
+        c.buf.extend_from_slice(data);
+        let csv = c.plan.options.format == dotdo_sql::CopyFormat::Csv;
+        for line in copy::take_lines(&mut c.buf, csv, c.plan.options.quote as u8) {
+            if c.skip_header {
+                c.skip_header = false;
+                continue;
+            }
+            match copy::parse_line(&line, &c.plan.columns, &c.plan.options) {
+                Ok(Some(row)) => c.pending.push(row),
+                Ok(None) => {}
+                Err(e) => {
+                    c.error = Some(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// True when enough rows are buffered to write a batch.
+    pub fn copy_wants_flush(&self) -> bool {
+        self.copy.as_ref().is_some_and(|c| {
+            c.error.is_none() && c.pending.len() >= self.server.config.copy_batch_rows
+        })
+    }
+
+    pub async fn copy_flush(&mut self) {
+        let Some(c) = self.copy.as_mut() else { return };
+        if c.pending.is_empty() || c.error.is_some() {
+            return;
+        }
+        let rows = std::mem::take(&mut c.pending);
+        c.count += rows.len();
+        let batch = insert_batch(&c.plan, rows);
+        let result = match self.txn.as_mut() {
+            Some(txn) => txn.execute(batch).await.map_err(SqlError::from),
+            None => Err(SqlError::new(
+                code::INTERNAL_ERROR,
+                "COPY without a transaction",
+            )),
+        };
+        if let Err(e) = result
+            && let Some(c) = self.copy.as_mut()
+        {
+            c.error = Some(e);
+        }
+    }
+
+    /// Finish the COPY: returns the number of rows loaded.
+    pub async fn copy_done(&mut self) -> Result<usize, SqlError> {
+        if let Some(c) = self.copy.as_mut()
+            && !c.buf.is_empty()
+        {
+            c.buf.push(b'\n');
+            self.copy_data(&[]);
+        }
+        self.copy_flush().await;
+        let Some(c) = self.copy.take() else {
+            return Ok(0);
+        };
+        if let Some(e) = c.error {
+            self.copy_abort(c.own_txn).await;
+            return Err(e);
+        }
+        if c.own_txn {
+            self.finish_txn(true).await?;
+        }
+        Ok(c.count)
+    }
+
+    pub async fn copy_fail(&mut self) {
+        if let Some(c) = self.copy.take() {
+            self.copy_abort(c.own_txn).await;
+        }
+    }
+
+    async fn copy_abort(&mut self, own_txn: bool) {
+        if own_txn {
+            let _ = self.finish_txn(false).await;
+        } else {
+            self.failed = true;
+        }
+    }
+
+    /// Roll back whatever is open when the connection goes away.
+    pub async fn close(&mut self) {
+        if let Some(txn) = self.txn.take() {
+            let _ = txn.rollback().await;
+        }
+    }
+}
+
+fn savepoint_error(e: dotdo_backend::Error) -> SqlError {
+    match &e {
+        dotdo_backend::Error::Sqlite { message, .. } if message.contains("no such savepoint") => {
+            SqlError::new(
+                code::SAVEPOINT_EXCEPTION,
+                message.replace("no such savepoint", "savepoint does not exist"),
+            )
+        }
+        _ => e.into(),
+    }
+}
+
+/// Multi-row INSERTs for COPY rows, each within SQLite's bound-parameter limit.
+fn insert_batch(plan: &CopyFrom, rows: Vec<Vec<Value>>) -> Vec<Statement> {
+    let ncols = plan.columns.len().max(1);
+    let per_stmt = (30_000 / ncols).max(1);
+    let cols: Vec<String> = plan
+        .columns
+        .iter()
+        .map(|(n, _)| dotdo_sql::translate::quote_ident(n))
+        .collect();
+    let table = dotdo_sql::translate::quote_ident(&plan.table);
+    let mut out = Vec::new();
+    let mut iter = rows.into_iter().peekable();
+    while iter.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = iter.by_ref().take(per_stmt).collect();
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+        let mut params = Vec::with_capacity(chunk.len() * ncols);
+        for (i, row) in chunk.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for j in 0..row.len() {
+                if j > 0 {
+                    sql.push(',');
+                }
+                sql.push('?');
+            }
+            sql.push(')');
+            params.extend(row);
+        }
+        out.push(Statement::with_params(sql, params));
+    }
+    out
+}
+
+fn resolve_fields(
+    cols: &[OutColumn],
+    result: &StatementResult,
+    static_types: bool,
+) -> Vec<(String, PgType)> {
+    let value_type = |i: usize| -> PgType {
+        if static_types {
+            return PgType::Text;
+        }
+        result
+            .rows
+            .iter()
+            .map(|r| &r[i])
+            .find(|v| !v.is_null())
+            .map_or(PgType::Text, PgType::of_value)
+    };
+    if cols.len() == result.columns.len() || (result.columns.is_empty() && !cols.is_empty()) {
+        cols.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    c.name.clone(),
+                    c.ty.unwrap_or_else(|| {
+                        if i < result.columns.len() {
+                            value_type(i)
+                        } else {
+                            PgType::Text
+                        }
+                    }),
+                )
+            })
+            .collect()
+    } else {
+        result
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), value_type(i)))
+            .collect()
+    }
+}
+
+impl Session {
+    /// The fields a Describe reports. When the catalog cannot name a query's columns
+    /// (views, catalog views), a discarded run with NULL parameters names them; their
+    /// type is then `text`, as the execution will send them.
+    pub async fn describe_fields(&mut self, plan: &Plan) -> Vec<(String, PgType)> {
+        let fields = static_fields(plan);
+        let Plan::Query(q) = plan else { return fields };
+        if !q.columns.as_ref().is_some_and(Vec::is_empty) {
+            return fields;
+        }
+        let mut batch = q.batch.clone();
+        if let Some(main) = batch.get_mut(q.main) {
+            main.params = vec![Value::Null; q.params.len()];
+        }
+        let result = if self.in_block {
+            // Only reads may run inside the block's transaction to be described.
+            if !q.read_only {
+                return fields;
+            }
+            match self.ensure_txn().await {
+                Ok(txn) => txn.execute(batch).await,
+                Err(_) => return fields,
+            }
+        } else {
+            self.backend().dry_run(&self.db.object, batch).await
+        };
+        match result {
+            Ok(mut results) if q.main < results.len() => results
+                .swap_remove(q.main)
+                .columns
+                .into_iter()
+                .map(|name| (name, PgType::Text))
+                .collect(),
+            _ => fields,
+        }
+    }
+}
+
+/// The fields a Describe reports, before running anything.
+pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
+    match plan {
+        Plan::Query(Query {
+            columns: Some(cols),
+            ..
+        }) => cols
+            .iter()
+            .map(|c| (c.name.clone(), c.ty.unwrap_or(PgType::Text)))
+            .collect(),
+        Plan::Show(name) => vec![(name.clone(), PgType::Text)],
+        _ => Vec::new(),
+    }
+}

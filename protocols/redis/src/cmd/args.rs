@@ -1,0 +1,203 @@
+//! Argument parsing shared by the commands, with Redis's own error wording.
+
+use bytes::Bytes;
+
+use crate::frame::{Reply, errors};
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Parse an integer as Redis's `string2ll` does: no sign but `-`, no leading zeros or spaces.
+pub fn strict_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if digits.is_empty()
+        || (digits[0] == b'0' && b.len() > 1)
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+pub fn int(b: &[u8]) -> Result<i64, Reply> {
+    strict_i64(b).ok_or_else(|| Reply::err(errors::NOT_INT))
+}
+
+/// A float as `strtold` reads it: `inf`, `+inf`, `-inf` and decimals; never NaN or spaces.
+pub fn float_of(b: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(b).ok()?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    if lower.contains("inf") || lower.contains("nan") {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+pub fn float(b: &[u8]) -> Result<f64, Reply> {
+    float_of(b).ok_or_else(|| Reply::err(errors::NOT_FLOAT))
+}
+
+/// A non-negative count (`COUNT`-style arguments).
+pub fn count(b: &[u8]) -> Result<usize, Reply> {
+    let n = int(b)?;
+    usize::try_from(n).map_err(|_| Reply::err(errors::NOT_POSITIVE))
+}
+
+pub fn syntax() -> Reply {
+    Reply::err(errors::SYNTAX)
+}
+
+/// Resolve a possibly negative index against `len`, Redis style, as an inclusive range.
+pub fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut s = if start < 0 { len + start } else { start };
+    let mut e = if stop < 0 { len + stop } else { stop };
+    if s < 0 {
+        s = 0;
+    }
+    if s > e || s >= len {
+        return None;
+    }
+    if e >= len {
+        e = len - 1;
+    }
+    Some((s as usize, e as usize))
+}
+
+/// Glob matching as Redis's `stringmatchlen` (`*`, `?`, `[...]`, `\` escapes).
+pub fn glob(pattern: &[u8], s: &[u8]) -> bool {
+    glob_at(pattern, s, 0)
+}
+
+fn glob_at(p: &[u8], s: &[u8], depth: usize) -> bool {
+    if depth > 1000 {
+        return false;
+    }
+    let (mut pi, mut si) = (0, 0);
+    while pi < p.len() {
+        match p[pi] {
+            b'*' => {
+                while pi + 1 < p.len() && p[pi + 1] == b'*' {
+                    pi += 1;
+                }
+                if pi + 1 == p.len() {
+                    return true;
+                }
+                return (si..=s.len()).any(|k| glob_at(&p[pi + 1..], &s[k..], depth + 1));
+            }
+            b'?' => {
+                if si >= s.len() {
+                    return false;
+                }
+                si += 1;
+            }
+            b'[' => {
+                if si >= s.len() {
+                    return false;
+                }
+                pi += 1;
+                let not = p.get(pi) == Some(&b'^');
+                if not {
+                    pi += 1;
+                }
+                let mut matched = false;
+                while pi < p.len() && p[pi] != b']' {
+                    if p[pi] == b'\\' && pi + 1 < p.len() {
+                        pi += 1;
+                        matched |= p[pi] == s[si];
+                    } else if pi + 2 < p.len() && p[pi + 1] == b'-' {
+                        let (mut lo, mut hi) = (p[pi], p[pi + 2]);
+                        if lo > hi {
+                            std::mem::swap(&mut lo, &mut hi);
+                        }
+                        matched |= s[si] >= lo && s[si] <= hi;
+                        pi += 2;
+                    } else {
+                        matched |= p[pi] == s[si];
+                    }
+                    pi += 1;
+                }
+                if matched == not {
+                    return false;
+                }
+                si += 1;
+            }
+            b'\\' if pi + 1 < p.len() => {
+                pi += 1;
+                if si >= s.len() || p[pi] != s[si] {
+                    return false;
+                }
+                si += 1;
+            }
+            c => {
+                if si >= s.len() || c != s[si] {
+                    return false;
+                }
+                si += 1;
+            }
+        }
+        pi += 1;
+    }
+    si == s.len()
+}
+
+/// Bytes of an integer reply stored as a string.
+pub fn int_bytes(i: i64) -> Bytes {
+    Bytes::from(i.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_strict() {
+        assert_eq!(strict_i64(b"-12"), Some(-12));
+        assert_eq!(strict_i64(b"0"), Some(0));
+        for bad in [
+            &b"+1"[..],
+            b"01",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(strict_i64(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob(b"h?llo", b"hello"));
+        assert!(glob(b"h*llo", b"heeeello"));
+        assert!(glob(b"h[ae]llo", b"hallo"));
+        assert!(!glob(b"h[^e]llo", b"hello"));
+        assert!(glob(b"h[a-b]llo", b"hbllo"));
+        assert!(glob(b"*", b""));
+        assert!(!glob(b"a*b", b"acbd"));
+        assert!(glob(b"a\\*", b"a*"));
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(range(0, -1, 3), Some((0, 2)));
+        assert_eq!(range(-100, 100, 3), Some((0, 2)));
+        assert_eq!(range(2, 1, 3), None);
+        assert_eq!(range(5, 10, 3), None);
+        assert_eq!(range(0, -1, 0), None);
+    }
+}

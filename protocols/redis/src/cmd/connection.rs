@@ -1,0 +1,348 @@
+//! Connection commands (PING, ECHO, SELECT, AUTH, HELLO, CLIENT, QUIT, RESET) and pub/sub;
+//! the single dispatch for commands without keys.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::args::{int, is};
+use super::server as srv;
+use crate::error::Error;
+use crate::frame::{Reply, errors};
+use crate::server::Server;
+use crate::session::{Output, Session};
+
+/// Run a command that has no keys. `None` means the replies were written to `out` already.
+pub async fn run(
+    s: &mut Session,
+    server: &Arc<Server>,
+    name: &str,
+    a: &[Bytes],
+    out: &mut Output,
+) -> Result<Option<Reply>, Error> {
+    Ok(Some(match name {
+        "ping" => ping(s, a),
+        "echo" => Reply::Bulk(a[1].clone()),
+        "select" => select(s, server, a),
+        "auth" => auth(s, server, a),
+        "hello" => hello(s, server, a),
+        "client" => client(s, server, a),
+        "quit" => {
+            s.closing = true;
+            Reply::ok()
+        }
+        "reset" => reset(s, server),
+        "subscribe" | "psubscribe" => {
+            subscribe(s, server, a, name == "psubscribe", out);
+            return Ok(None);
+        }
+        "unsubscribe" | "punsubscribe" => {
+            unsubscribe(s, server, a, name == "punsubscribe", out);
+            return Ok(None);
+        }
+        "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
+        "pubsub" => pubsub(server, a),
+        "script" => super::script::script(&server.scripts, a),
+        _ => return srv::run(s, server, name, a, out).await,
+    }))
+}
+
+/// Commands without keys that may run inside EXEC.
+pub fn in_transaction(s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
+    match name {
+        "ping" => ping(s, a),
+        "echo" => Reply::Bulk(a[1].clone()),
+        "time" => srv::time(),
+        _ => Reply::err(format!(
+            "ERR '{name}' inside MULTI is not supported by this server"
+        )),
+    }
+}
+
+fn ping(s: &Session, a: &[Bytes]) -> Reply {
+    if a.len() > 2 {
+        return Reply::wrong_args("ping");
+    }
+    if s.subscriptions() > 0 && !s.resp3 {
+        return Reply::Array(vec![
+            Reply::bulk("pong"),
+            Reply::Bulk(a.get(1).cloned().unwrap_or_default()),
+        ]);
+    }
+    match a.get(1) {
+        Some(m) => Reply::Bulk(m.clone()),
+        None => Reply::Simple("PONG".into()),
+    }
+}
+
+fn select(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
+    match super::args::strict_i64(&a[1]) {
+        None => Reply::err(errors::NOT_INT),
+        Some(n) if n < 0 || n as usize >= server.keyspace.databases() => {
+            Reply::err(errors::DB_RANGE)
+        }
+        Some(n) => {
+            s.db = n as usize;
+            server.update_client(s);
+            Reply::ok()
+        }
+    }
+}
+
+fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+    if server.config.check_user(user, pass) {
+        s.authenticated = true;
+        s.user = String::from_utf8_lossy(user).into_owned();
+        Ok(())
+    } else {
+        Err(Reply::err(errors::WRONGPASS))
+    }
+}
+
+fn auth(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
+    let result = match a.len() {
+        2 if !server.config.auth_required() => {
+            return Reply::err(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            );
+        }
+        2 => check_auth(s, server, b"default", &a[1]),
+        3 => check_auth(s, server, &a[1], &a[2]),
+        _ => return super::args::syntax(),
+    };
+    result.map_or_else(|e| e, |()| Reply::ok())
+}
+
+fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
+    let mut proto = None;
+    let mut i = 1;
+    if let Some(v) = a.get(1) {
+        match super::args::strict_i64(v) {
+            Some(p @ 2..=3) => proto = Some(p),
+            Some(_) => return Reply::err("NOPROTO unsupported protocol version"),
+            None => return Reply::err("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 2;
+    }
+    let mut name = None;
+    while i < a.len() {
+        if is(&a[i], "auth") && i + 2 < a.len() {
+            if let Err(e) = check_auth(s, server, &a[i + 1], &a[i + 2]) {
+                return e;
+            }
+            i += 3;
+        } else if is(&a[i], "setname") && i + 1 < a.len() {
+            name = Some(a[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
+        }
+    }
+    if !s.authenticated {
+        return Reply::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        );
+    }
+    if let Some(p) = proto {
+        s.resp3 = p == 3;
+    }
+    if name.is_some() {
+        s.name = name;
+        server.update_client(s);
+    }
+    Reply::Map(vec![
+        (Reply::bulk("server"), Reply::bulk("redis")),
+        (Reply::bulk("version"), Reply::bulk(srv::VERSION)),
+        (
+            Reply::bulk("proto"),
+            Reply::Int(if s.resp3 { 3 } else { 2 }),
+        ),
+        (Reply::bulk("id"), Reply::Int(s.id as i64)),
+        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("modules"), Reply::Array(vec![])),
+    ])
+}
+
+fn reset(s: &mut Session, server: &Server) -> Reply {
+    for ch in s.channels.drain() {
+        server.pubsub.unsubscribe(false, &ch, s.id);
+    }
+    for p in s.patterns.drain() {
+        server.pubsub.unsubscribe(true, &p, s.id);
+    }
+    s.multi = None;
+    s.watch = None;
+    s.db = 0;
+    s.resp3 = false;
+    s.name = None;
+    s.authenticated = !server.config.auth_required();
+    s.user = "default".into();
+    server.update_client(s);
+    Reply::Simple("RESET".into())
+}
+
+fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    let wrong = || {
+        Reply::err(format!(
+            "ERR wrong number of arguments for 'client|{sub}' command"
+        ))
+    };
+    match sub.as_str() {
+        "setname" => {
+            let Some(n) = a.get(2).filter(|_| a.len() == 3) else {
+                return wrong();
+            };
+            if n.iter().any(|&b| b <= b' ' || b > b'~') {
+                return Reply::err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+            }
+            s.name = (!n.is_empty()).then(|| n.clone());
+            server.update_client(s);
+            Reply::ok()
+        }
+        "getname" => Reply::opt_bulk(s.name.clone()),
+        "id" => Reply::Int(s.id as i64),
+        "info" => Reply::Verbatim(server.client_line(s.id)),
+        "list" => Reply::Verbatim(server.client_list()),
+        "kill" => client_kill(server, a),
+        "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::ok(),
+        "help" => Reply::Array(
+            [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "ID",
+                "INFO",
+                "KILL",
+                "LIST",
+                "SETNAME <name>",
+            ]
+            .iter()
+            .map(|l| Reply::Simple((*l).into()))
+            .collect(),
+        ),
+        _ => Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+    }
+}
+
+fn client_kill(server: &Server, a: &[Bytes]) -> Reply {
+    if a.len() == 3 {
+        let addr = String::from_utf8_lossy(&a[2]);
+        return if server.kill_clients(|_, peer| peer == addr) > 0 {
+            Reply::ok()
+        } else {
+            Reply::err("ERR No such client")
+        };
+    }
+    let mut killed = 0;
+    for pair in a[2..].chunks(2) {
+        let [k, v] = pair else {
+            return super::args::syntax();
+        };
+        if is(k, "id") {
+            let Ok(id) = int(v) else {
+                return Reply::err("ERR client-id should be greater than 0");
+            };
+            killed += server.kill_clients(|cid, _| cid as i64 == id);
+        } else if is(k, "addr") {
+            let addr = String::from_utf8_lossy(v).into_owned();
+            killed += server.kill_clients(|_, peer| peer == addr);
+        } else {
+            return super::args::syntax();
+        }
+    }
+    Reply::Int(killed as i64)
+}
+
+fn subscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out: &mut Output) {
+    let kind = if pattern { "psubscribe" } else { "subscribe" };
+    for ch in &a[1..] {
+        let set = if pattern {
+            &mut s.patterns
+        } else {
+            &mut s.channels
+        };
+        if set.insert(ch.clone()) {
+            server
+                .pubsub
+                .subscribe(pattern, ch.clone(), s.id, s.outbox.clone());
+        }
+        let n = s.subscriptions() as i64;
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk(kind),
+                Reply::Bulk(ch.clone()),
+                Reply::Int(n),
+            ]),
+            s.resp3,
+        );
+    }
+}
+
+fn unsubscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out: &mut Output) {
+    let kind = if pattern {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    };
+    let names: Vec<Bytes> = if a.len() > 1 {
+        a[1..].to_vec()
+    } else if pattern {
+        s.patterns.iter().cloned().collect()
+    } else {
+        s.channels.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk(kind),
+                Reply::Nil,
+                Reply::Int(s.subscriptions() as i64),
+            ]),
+            s.resp3,
+        );
+    }
+    for ch in names {
+        let set = if pattern {
+            &mut s.patterns
+        } else {
+            &mut s.channels
+        };
+        if set.remove(&ch) {
+            server.pubsub.unsubscribe(pattern, &ch, s.id);
+        }
+        let n = s.subscriptions() as i64;
+        out.push(
+            &Reply::Push(vec![Reply::bulk(kind), Reply::Bulk(ch), Reply::Int(n)]),
+            s.resp3,
+        );
+    }
+}
+
+fn pubsub(server: &Server, a: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "channels" if a.len() <= 3 => {
+            Reply::bulks(server.pubsub.channels(a.get(2).map(|p| &p[..])))
+        }
+        "numsub" => Reply::Array(
+            a[2..]
+                .iter()
+                .flat_map(|c| [Reply::Bulk(c.clone()), Reply::Int(server.pubsub.numsub(c))])
+                .collect(),
+        ),
+        "numpat" if a.len() == 2 => Reply::Int(server.pubsub.numpat()),
+        _ => Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+    }
+}

@@ -1,0 +1,331 @@
+//! Generic key commands: DEL, EXISTS, TYPE, RENAME, COPY, expiry, KEYS, SCAN, DBSIZE, FLUSHDB.
+
+use bytes::Bytes;
+
+use super::args::{self, int, is, syntax};
+use crate::frame::{Reply, errors};
+use crate::store::View;
+use crate::store::view::CmdResult;
+
+pub fn del(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let mut n = 0;
+    for key in &a[1..] {
+        n += i64::from(v.remove(key)?.is_some());
+    }
+    Ok(Reply::Int(n))
+}
+
+pub fn exists(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let mut n = 0;
+    for key in &a[1..] {
+        n += i64::from(v.exists(key)?);
+    }
+    Ok(Reply::Int(n))
+}
+
+pub fn type_(v: &mut View, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Simple(
+        v.get(&a[1])?.map_or("none", |e| e.value.type_name()).into(),
+    ))
+}
+
+pub fn rename(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
+    let (from, to) = (&a[1], &a[2]);
+    let Some(entry) = v.get(from)?.cloned() else {
+        return Err(Reply::err(errors::NO_SUCH_KEY));
+    };
+    if from == to {
+        return Ok(if nx { Reply::Int(0) } else { Reply::ok() });
+    }
+    if nx && v.exists(to)? {
+        return Ok(Reply::Int(0));
+    }
+    v.remove(from)?;
+    v.put_value(to, entry.value, entry.expires_at)?;
+    Ok(if nx { Reply::Int(1) } else { Reply::ok() })
+}
+
+pub fn copy(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let (from, to) = (&a[1], &a[2]);
+    let mut replace = false;
+    for opt in &a[3..] {
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "db") {
+            return Err(Reply::err("ERR Copying to another database is not allowed"));
+        } else {
+            return Err(syntax());
+        }
+    }
+    let Some(entry) = v.get(from)?.cloned() else {
+        return Ok(Reply::Int(0));
+    };
+    if (!replace && v.exists(to)?) || from == to {
+        return Ok(Reply::Int(0));
+    }
+    v.put_value(to, entry.value, entry.expires_at)?;
+    Ok(Reply::Int(1))
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with NX/XX/GT/LT.
+pub fn expire(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
+    let key = &a[1];
+    let n = int(&a[2])?;
+    let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
+    let invalid = || Reply::err(format!("ERR invalid expire time in '{name}' command"));
+    let mut at = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if !absolute {
+        at = at.checked_add(v.now).ok_or_else(invalid)?;
+    }
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &a[3..] {
+        match () {
+            _ if is(opt, "nx") => nx = true,
+            _ if is(opt, "xx") => xx = true,
+            _ if is(opt, "gt") => gt = true,
+            _ if is(opt, "lt") => lt = true,
+            _ => {
+                return Err(Reply::err(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )));
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(Reply::err(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(Reply::err(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    let Some(current) = v.ttl_of(key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let allowed = match current {
+        None => !xx && !gt,
+        Some(cur) => !nx && (!gt || at > cur) && (!lt || at < cur),
+    };
+    if !allowed {
+        return Ok(Reply::Int(0));
+    }
+    if at <= v.now {
+        v.remove(key)?;
+    } else {
+        v.set_expiry(key, Some(at))?;
+    }
+    Ok(Reply::Int(1))
+}
+
+/// TTL (`unit_ms` 1000) and PTTL (1); EXPIRETIME and PEXPIRETIME when `absolute`.
+pub fn ttl(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
+    Ok(Reply::Int(match v.ttl_of(&a[1])? {
+        None => -2,
+        Some(None) => -1,
+        Some(Some(at)) if absolute => at / unit_ms,
+        Some(Some(at)) => {
+            let left = (at - v.now).max(0);
+            (left + unit_ms / 2) / unit_ms
+        }
+    }))
+}
+
+pub fn persist(v: &mut View, a: &[Bytes]) -> CmdResult {
+    match v.ttl_of(&a[1])? {
+        Some(Some(_)) => {
+            v.set_expiry(&a[1], None)?;
+            Ok(Reply::Int(1))
+        }
+        _ => Ok(Reply::Int(0)),
+    }
+}
+
+pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let sub = &a[1];
+    if is(sub, "help") {
+        return Ok(Reply::Array(
+            [
+                "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "ENCODING <key>",
+                "FREQ <key>",
+                "IDLETIME <key>",
+                "REFCOUNT <key>",
+            ]
+            .iter()
+            .map(|s| Reply::Simple((*s).into()))
+            .collect(),
+        ));
+    }
+    let Some(key) = a.get(2).filter(|_| a.len() == 3) else {
+        return Err(Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    };
+    let Some(entry) = v.get(key)? else {
+        return Ok(Reply::Nil);
+    };
+    if is(sub, "encoding") {
+        use crate::store::Value;
+        let enc = match &entry.value {
+            Value::Str(s) if args::strict_i64(s).is_some() && s.len() <= 20 => "int",
+            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+            Value::List(_) => "quicklist",
+            Value::Hash(h) if h.len() <= 128 => "listpack",
+            Value::Hash(_) => "hashtable",
+            Value::Set(s) if s.iter().all(|m| args::strict_i64(m).is_some()) && s.len() <= 512 => {
+                "intset"
+            }
+            Value::Set(_) => "hashtable",
+            Value::ZSet(z) if z.len() <= 128 => "listpack",
+            Value::ZSet(_) => "skiplist",
+        };
+        return Ok(Reply::bulk(enc));
+    }
+    if is(sub, "refcount") {
+        return Ok(Reply::Int(1));
+    }
+    if is(sub, "idletime") || is(sub, "freq") {
+        return Ok(Reply::Int(0));
+    }
+    Err(Reply::err(format!(
+        "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+        String::from_utf8_lossy(sub)
+    )))
+}
+
+/// Every live key of the view's shards, expired ones left out.
+fn live_keys(v: &mut View) -> Vec<Bytes> {
+    let now = v.now;
+    let mut out = Vec::new();
+    for st in v.shards_mut() {
+        out.extend(
+            st.keys()
+                .filter(|(_, e)| e.expires_at.is_none_or(|at| at > now))
+                .map(|(k, _)| k.clone()),
+        );
+    }
+    out
+}
+
+pub fn keys(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let pattern = &a[1];
+    let mut keys: Vec<Bytes> = live_keys(v)
+        .into_iter()
+        .filter(|k| args::glob(pattern, k))
+        .collect();
+    keys.sort();
+    Ok(Reply::bulks(keys))
+}
+
+pub fn dbsize(v: &mut View) -> CmdResult {
+    Ok(Reply::Int(live_keys(v).len() as i64))
+}
+
+pub fn randomkey(v: &mut View) -> CmdResult {
+    let keys = live_keys(v);
+    if keys.is_empty() {
+        return Ok(Reply::Nil);
+    }
+    Ok(Reply::Bulk(keys[super::random_index(keys.len())].clone()))
+}
+
+pub fn flushdb(v: &mut View, a: &[Bytes]) -> CmdResult {
+    if a.len() > 2 || a.get(1).is_some_and(|m| !(is(m, "sync") || is(m, "async"))) {
+        return Err(syntax());
+    }
+    for st in v.shards_mut() {
+        st.flush();
+    }
+    Ok(Reply::ok())
+}
+
+/// SCAN cursors are positions in the order of a stable hash of the key, so a key present for
+/// the whole scan is returned at least once however the keyspace changes in between.
+pub fn scan(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let cursor = args::strict_i64(&a[1])
+        .and_then(|c| u64::try_from(c).ok())
+        .or_else(|| std::str::from_utf8(&a[1]).ok()?.parse::<u64>().ok())
+        .ok_or_else(|| Reply::err("ERR invalid cursor"))?;
+    let opts = ScanOpts::parse(&a[2..], true)?;
+    let now = v.now;
+    let mut items: Vec<(u64, Bytes)> = Vec::new();
+    for st in v.shards_mut() {
+        for (k, e) in st.keys() {
+            if e.expires_at.is_some_and(|at| at <= now) {
+                continue;
+            }
+            if let Some(t) = &opts.type_
+                && !e.value.type_name().eq_ignore_ascii_case(t)
+            {
+                continue;
+            }
+            let h = dotdo_shard::stable_hash(k) >> 1;
+            if h >= cursor {
+                items.push((h, k.clone()));
+            }
+        }
+    }
+    let (next, page) = page_by_hash(items, opts.count);
+    let keys: Vec<Bytes> = page
+        .into_iter()
+        .filter(|k| opts.pattern.as_ref().is_none_or(|p| args::glob(p, k)))
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string()),
+        Reply::bulks(keys),
+    ]))
+}
+
+/// Take about `count` items in hash order, never splitting equal hashes; the next cursor is
+/// the first hash not returned (0 when done).
+pub fn page_by_hash<T>(mut items: Vec<(u64, T)>, count: usize) -> (u64, Vec<T>) {
+    items.sort_by_key(|(h, _)| *h);
+    let mut take = count.min(items.len());
+    while take < items.len() && take > 0 && items[take].0 == items[take - 1].0 {
+        take += 1;
+    }
+    let next = items.get(take).map_or(0, |(h, _)| *h);
+    (next, items.into_iter().take(take).map(|(_, t)| t).collect())
+}
+
+pub struct ScanOpts {
+    pub pattern: Option<Bytes>,
+    pub count: usize,
+    pub type_: Option<String>,
+}
+
+impl ScanOpts {
+    pub fn parse(a: &[Bytes], allow_type: bool) -> Result<Self, Reply> {
+        let mut o = ScanOpts {
+            pattern: None,
+            count: 10,
+            type_: None,
+        };
+        let mut i = 0;
+        while i < a.len() {
+            let Some(val) = a.get(i + 1) else {
+                return Err(syntax());
+            };
+            if is(&a[i], "match") {
+                o.pattern = Some(val.clone()).filter(|p| &p[..] != b"*");
+            } else if is(&a[i], "count") {
+                let n = int(val)?;
+                if n < 1 {
+                    return Err(syntax());
+                }
+                o.count = n as usize;
+            } else if is(&a[i], "type") && allow_type {
+                o.type_ = Some(String::from_utf8_lossy(val).into_owned());
+            } else {
+                return Err(syntax());
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+}

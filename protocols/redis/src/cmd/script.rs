@@ -1,0 +1,354 @@
+//! EVAL, EVALSHA and SCRIPT: Lua 5.1 scripts with `redis.call`/`redis.pcall`, `KEYS` and `ARGV`,
+//! run atomically under the lock of the keys' shard.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use mlua::{Lua, MultiValue, Table, Value as LuaValue, Variadic};
+use parking_lot::Mutex;
+
+use super::args::{int, is};
+use super::table::{Keys, lookup};
+use crate::frame::Reply;
+use crate::store::View;
+
+/// Scripts by SHA1, shared by every connection (SCRIPT LOAD, EVALSHA).
+#[derive(Default)]
+pub struct Scripts {
+    by_sha: Mutex<HashMap<String, Bytes>>,
+}
+
+impl Scripts {
+    pub fn load(&self, body: Bytes) -> String {
+        let sha = sha1_hex(&body);
+        self.by_sha.lock().insert(sha.clone(), body);
+        sha
+    }
+
+    pub fn get(&self, sha: &str) -> Option<Bytes> {
+        self.by_sha.lock().get(&sha.to_ascii_lowercase()).cloned()
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        self.by_sha
+            .lock()
+            .contains_key(&String::from_utf8_lossy(sha).to_ascii_lowercase())
+    }
+
+    pub fn flush(&self) {
+        self.by_sha.lock().clear();
+    }
+}
+
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// Keys and arguments of EVAL/EVALSHA: `a` = [cmd, script, numkeys, keys..., args...].
+pub fn split_eval(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {
+    let n = int(&a[2])?;
+    if n < 0 {
+        return Err(Reply::err("ERR Number of keys can't be negative"));
+    }
+    let n = n as usize;
+    if n > a.len() - 3 {
+        return Err(Reply::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok((&a[3..3 + n], &a[3 + n..]))
+}
+
+/// The Redis Cluster rule: every key of a script must hash to one slot.
+pub fn check_same_slot(keys: &[Bytes]) -> Result<(), Reply> {
+    let mut slots = keys.iter().map(|k| dotdo_shard::key_slot(k));
+    if let Some(first) = slots.next()
+        && slots.any(|s| s != first)
+    {
+        return Err(Reply::err(
+            "CROSSSLOT Keys in request don't hash to the same slot",
+        ));
+    }
+    Ok(())
+}
+
+/// Run `body` with the view locked. Lua states are cheap enough to create per call, and a
+/// fresh one per script keeps scripts from leaking globals into each other.
+pub fn run(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {
+    let resp3 = v.resp3;
+    v.resp3 = false;
+    let reply =
+        run_inner(v, body, keys, argv).unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body)));
+    v.resp3 = resp3;
+    reply
+}
+
+fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<Reply> {
+    let lua = Lua::new();
+    let globals = lua.globals();
+    globals.set("KEYS", bytes_table(&lua, keys)?)?;
+    globals.set("ARGV", bytes_table(&lua, argv)?)?;
+    let redis = lua.create_table()?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("ok", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "error_reply",
+        lua.create_function(|lua, s: mlua::String| {
+            let t = lua.create_table()?;
+            t.set("err", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+    )?;
+    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.set("LOG_DEBUG", 0)?;
+    redis.set("LOG_VERBOSE", 1)?;
+    redis.set("LOG_NOTICE", 2)?;
+    redis.set("LOG_WARNING", 3)?;
+    globals.set("redis", redis.clone())?;
+    let chunk = lua.load(body).set_name("@user_script");
+    let view = std::cell::RefCell::new(v);
+    lua.scope(|scope| {
+        let call = |raise: bool| {
+            let view = &view;
+            move |lua: &Lua, args: Variadic<LuaValue>| -> mlua::Result<LuaValue> {
+                let args = lua_args(args)?;
+                let reply = {
+                    let mut v = view.borrow_mut();
+                    call_command(&mut v, &args)
+                };
+                match reply {
+                    Reply::Error(e) if raise => {
+                        let line = lua
+                            .inspect_stack(1, |d| d.current_line())
+                            .flatten()
+                            .unwrap_or(0);
+                        Err(mlua::Error::external(ScriptError { message: e, line }))
+                    }
+                    r => reply_to_lua(lua, r),
+                }
+            }
+        };
+        redis.set("call", scope.create_function(call(true))?)?;
+        redis.set("pcall", scope.create_function(call(false))?)?;
+        let result: LuaValue = chunk.eval()?;
+        Ok(lua_to_reply(&result))
+    })
+}
+
+/// An error reply raised by `redis.call`, carried through Lua's error machinery.
+#[derive(Debug)]
+struct ScriptError {
+    message: String,
+    line: usize,
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// A script error as Redis 7 words it: `<error> script: <sha>, on @user_script:<line>.`
+fn lua_error_reply(e: &mlua::Error, sha: &str) -> Reply {
+    let mut cur = e;
+    loop {
+        match cur {
+            mlua::Error::CallbackError { cause, .. } => cur = cause,
+            mlua::Error::WithContext { cause, .. } => cur = cause,
+            mlua::Error::ExternalError(inner) => {
+                if let Some(se) = inner.downcast_ref::<ScriptError>() {
+                    return Reply::err(format!(
+                        "{} script: {sha}, on @user_script:{}.",
+                        se.message, se.line
+                    ));
+                }
+                break;
+            }
+            mlua::Error::SyntaxError { message, .. } => {
+                return Reply::err(format!(
+                    "ERR Error compiling script (new function): {message}"
+                ));
+            }
+            _ => break,
+        }
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("runtime error: ").unwrap_or(first);
+    let line = first
+        .strip_prefix("user_script:")
+        .and_then(|r| r.split(':').next())
+        .unwrap_or("0");
+    Reply::err(format!(
+        "ERR {first} script: {sha}, on @user_script:{line}."
+    ))
+}
+
+fn bytes_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(t)
+}
+
+fn lua_args(args: Variadic<LuaValue>) -> mlua::Result<Vec<Bytes>> {
+    if args.is_empty() {
+        return Err(mlua::Error::runtime(
+            "Please specify at least one argument for this redis lib call",
+        ));
+    }
+    args.iter()
+        .map(|a| match a {
+            LuaValue::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            LuaValue::Integer(i) => Ok(Bytes::from(i.to_string())),
+            LuaValue::Number(n) => Ok(Bytes::from(crate::codec::format_incr(*n))),
+            _ => Err(mlua::Error::runtime(
+                "Lua redis lib command arguments must be strings or integers",
+            )),
+        })
+        .collect()
+}
+
+/// A command from inside a script: keyed commands on the locked view, a few others.
+fn call_command(v: &mut View, args: &[Bytes]) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let Some(spec) = lookup(&name) else {
+        return Reply::err("ERR Unknown Redis command called from script");
+    };
+    if !spec.arity_ok(args.len()) {
+        return Reply::wrong_args(&name);
+    }
+    if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
+        return Reply::err("ERR This Redis command is not allowed from script");
+    }
+    match spec.keys {
+        Keys::None => match name.as_str() {
+            "ping" => Reply::Simple("PONG".into()),
+            "echo" => Reply::Bulk(args[1].clone()),
+            "time" => super::server::time(),
+            "publish" => Reply::err("ERR PUBLISH from scripts is not supported by this server"),
+            _ => Reply::err("ERR This Redis command is not allowed from script"),
+        },
+        _ => super::apply(&name, v, args).unwrap_or_else(|e| e),
+    }
+}
+
+/// Redis reply to Lua value, as Redis converts them for scripts (RESP2 rules).
+fn reply_to_lua(lua: &Lua, r: Reply) -> mlua::Result<LuaValue> {
+    Ok(match r {
+        Reply::Int(i) => LuaValue::Integer(i),
+        Reply::Bulk(b) => LuaValue::String(lua.create_string(&b)?),
+        Reply::Nil | Reply::NilArray => LuaValue::Boolean(false),
+        Reply::Simple(s) => {
+            let t = lua.create_table()?;
+            t.set("ok", s)?;
+            LuaValue::Table(t)
+        }
+        Reply::Error(e) => {
+            let t = lua.create_table()?;
+            t.set("err", e)?;
+            LuaValue::Table(t)
+        }
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.into_iter().enumerate() {
+                t.raw_set(i + 1, reply_to_lua(lua, item)?)?;
+            }
+            LuaValue::Table(t)
+        }
+        Reply::Map(pairs) => {
+            let t = lua.create_table()?;
+            let mut i = 1;
+            for (k, val) in pairs {
+                t.raw_set(i, reply_to_lua(lua, k)?)?;
+                t.raw_set(i + 1, reply_to_lua(lua, val)?)?;
+                i += 2;
+            }
+            LuaValue::Table(t)
+        }
+        Reply::Double(d) => LuaValue::String(lua.create_string(crate::codec::format_double(d))?),
+        Reply::Bool(b) => LuaValue::Integer(i64::from(b)),
+        Reply::Verbatim(s) => LuaValue::String(lua.create_string(&s)?),
+    })
+}
+
+/// Lua value to Redis reply, as Redis converts a script's result.
+fn lua_to_reply(v: &LuaValue) -> Reply {
+    match v {
+        LuaValue::Nil => Reply::Nil,
+        LuaValue::Boolean(true) => Reply::Int(1),
+        LuaValue::Boolean(false) => Reply::Nil,
+        LuaValue::Integer(i) => Reply::Int(*i),
+        LuaValue::Number(n) => Reply::Int(*n as i64),
+        LuaValue::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        LuaValue::Table(t) => {
+            if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
+                return Reply::err(e.to_string_lossy());
+            }
+            if let Ok(LuaValue::String(s)) = t.raw_get::<LuaValue>("ok") {
+                return Reply::Simple(s.to_string_lossy());
+            }
+            let mut out = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<LuaValue>(i) {
+                    Ok(LuaValue::Nil) | Err(_) => break,
+                    Ok(item) => out.push(lua_to_reply(&item)),
+                }
+            }
+            Reply::Array(out)
+        }
+        _ => Reply::Nil,
+    }
+}
+
+/// SCRIPT LOAD / EXISTS / FLUSH.
+pub fn script(scripts: &Scripts, a: &[Bytes]) -> Reply {
+    let sub = &a[1];
+    if is(sub, "load") && a.len() == 3 {
+        let body = a[2].clone();
+        if let Err(e) = Lua::new()
+            .load(&body[..])
+            .set_name("@user_script")
+            .into_function()
+        {
+            let msg = e.to_string();
+            return Reply::err(format!(
+                "ERR Error compiling script (new function): {}",
+                msg.lines().next().unwrap_or_default()
+            ));
+        }
+        return Reply::bulk(scripts.load(body));
+    }
+    if is(sub, "exists") && a.len() >= 3 {
+        return Reply::Array(
+            a[2..]
+                .iter()
+                .map(|s| Reply::Int(i64::from(scripts.exists(s))))
+                .collect(),
+        );
+    }
+    if is(sub, "flush") && a.len() <= 3 {
+        scripts.flush();
+        return Reply::ok();
+    }
+    Reply::err(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try SCRIPT HELP.",
+        String::from_utf8_lossy(sub)
+    ))
+}

@@ -1,0 +1,162 @@
+//! The command table: arity, flags and key positions, as `COMMAND INFO` reports them.
+
+/// Where a command's keys are, which decides the shards it locks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keys {
+    /// No keys: a connection or server command.
+    None,
+    /// Keys at `first..=last` (negative `last` counts from the end), every `step`.
+    At(i32, i32, i32),
+    /// Keys whose positions depend on arguments, or the whole database: lock every shard.
+    All,
+}
+
+pub struct Spec {
+    pub name: &'static str,
+    /// Positive: exact argument count (with the name); negative: at least that many.
+    pub arity: i32,
+    pub flags: &'static [&'static str],
+    pub keys: Keys,
+    pub group: &'static str,
+}
+
+impl Spec {
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+
+    /// (first, last, step) as COMMAND INFO reports them.
+    pub fn key_positions(&self) -> (i64, i64, i64) {
+        match self.keys {
+            Keys::At(f, l, s) => (f.into(), l.into(), s.into()),
+            Keys::None | Keys::All => (0, 0, 0),
+        }
+    }
+}
+
+const W: &[&str] = &["write", "denyoom"];
+const WF: &[&str] = &["write", "denyoom", "fast"];
+const WD: &[&str] = &["write"];
+const WDF: &[&str] = &["write", "fast"];
+const R: &[&str] = &["readonly"];
+const RF: &[&str] = &["readonly", "fast"];
+const C: &[&str] = &["fast", "loading", "stale"];
+const A: &[&str] = &["admin", "noscript"];
+const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
+const M: &[&str] = &["noscript", "loading", "stale", "fast"];
+const S: &[&str] = &[
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
+
+macro_rules! specs {
+    ($( $name:literal $arity:literal $flags:ident $keys:expr, $group:literal; )*) => {
+        pub static COMMANDS: &[Spec] = &[
+            $( Spec { name: $name, arity: $arity, flags: $flags, keys: $keys, group: $group }, )*
+        ];
+    };
+}
+
+const K1: Keys = Keys::At(1, 1, 1);
+const K2: Keys = Keys::At(1, 2, 1);
+const KN: Keys = Keys::At(1, -1, 1);
+const KP: Keys = Keys::At(1, -1, 2);
+const KA: Keys = Keys::All;
+const K0: Keys = Keys::None;
+const KS: Keys = Keys::At(1, -2, 1);
+
+specs! {
+    "get" 2 RF K1, "string"; "set" -3 W K1, "string"; "setnx" 3 WF K1, "string";
+    "setex" 4 W K1, "string"; "psetex" 4 W K1, "string"; "getset" 3 WF K1, "string";
+    "getdel" 2 WDF K1, "string"; "getex" -2 WDF K1, "string"; "mget" -2 RF KN, "string";
+    "mset" -3 W KP, "string"; "msetnx" -3 W KP, "string"; "incr" 2 WF K1, "string";
+    "decr" 2 WF K1, "string"; "incrby" 3 WF K1, "string"; "decrby" 3 WF K1, "string";
+    "incrbyfloat" 3 WF K1, "string"; "append" 3 W K1, "string"; "strlen" 2 RF K1, "string";
+    "getrange" 4 R K1, "string"; "substr" 4 R K1, "string"; "setrange" 4 W K1, "string";
+    "del" -2 WD KN, "generic"; "unlink" -2 WDF KN, "generic"; "exists" -2 RF KN, "generic";
+    "touch" -2 RF KN, "generic"; "type" 2 RF K1, "generic"; "rename" 3 WD K2, "generic";
+    "renamenx" 3 WDF K2, "generic"; "copy" -3 W K2, "generic"; "keys" 2 R KA, "generic";
+    "randomkey" 1 R KA, "generic"; "expire" -3 WDF K1, "generic"; "pexpire" -3 WDF K1, "generic";
+    "expireat" -3 WDF K1, "generic"; "pexpireat" -3 WDF K1, "generic"; "ttl" 2 RF K1, "generic";
+    "pttl" 2 RF K1, "generic"; "expiretime" 2 RF K1, "generic"; "pexpiretime" 2 RF K1, "generic";
+    "persist" 2 WDF K1, "generic"; "object" -2 R Keys::At(2, 2, 1), "generic"; "scan" -2 R KA, "generic";
+    "dbsize" 1 RF KA, "server"; "flushdb" -1 WD KA, "server";
+    "hset" -4 WF K1, "hash"; "hmset" -4 WF K1, "hash"; "hsetnx" 4 WF K1, "hash";
+    "hget" 3 RF K1, "hash"; "hmget" -3 RF K1, "hash"; "hdel" -3 WDF K1, "hash";
+    "hlen" 2 RF K1, "hash"; "hstrlen" 3 RF K1, "hash"; "hexists" 3 RF K1, "hash";
+    "hkeys" 2 R K1, "hash"; "hvals" 2 R K1, "hash"; "hgetall" 2 R K1, "hash";
+    "hincrby" 4 WF K1, "hash"; "hincrbyfloat" 4 WF K1, "hash"; "hrandfield" -2 R K1, "hash";
+    "hscan" -3 R K1, "hash";
+    "lpush" -3 WF K1, "list"; "rpush" -3 WF K1, "list"; "lpushx" -3 WF K1, "list";
+    "rpushx" -3 WF K1, "list"; "lpop" -2 WDF K1, "list"; "rpop" -2 WDF K1, "list";
+    "llen" 2 RF K1, "list"; "lrange" 4 R K1, "list"; "lindex" 3 R K1, "list";
+    "lset" 4 W K1, "list"; "linsert" 5 W K1, "list"; "lrem" 4 WD K1, "list";
+    "ltrim" 4 WD K1, "list"; "lpos" -3 R K1, "list"; "lmove" 5 W K2, "list";
+    "rpoplpush" 3 W K2, "list"; "lmpop" -4 WD KA, "list";
+    "blpop" -3 WD KS, "list"; "brpop" -3 WD KS, "list"; "blmove" 6 W K2, "list";
+    "brpoplpush" 4 W K2, "list";
+    "sadd" -3 WF K1, "set"; "srem" -3 WDF K1, "set"; "smembers" 2 R K1, "set";
+    "sismember" 3 RF K1, "set"; "smismember" -3 RF K1, "set"; "scard" 2 RF K1, "set";
+    "spop" -2 WDF K1, "set"; "srandmember" -2 R K1, "set"; "smove" 4 WF K2, "set";
+    "sinter" -2 R KN, "set"; "sunion" -2 R KN, "set"; "sdiff" -2 R KN, "set";
+    "sinterstore" -3 W KN, "set"; "sunionstore" -3 W KN, "set"; "sdiffstore" -3 W KN, "set";
+    "sintercard" -3 R KA, "set"; "sscan" -3 R K1, "set";
+    "zadd" -4 WF K1, "sorted_set"; "zincrby" 4 WF K1, "sorted_set"; "zrem" -3 WDF K1, "sorted_set";
+    "zscore" 3 RF K1, "sorted_set"; "zmscore" -3 RF K1, "sorted_set"; "zcard" 2 RF K1, "sorted_set";
+    "zcount" 4 RF K1, "sorted_set"; "zlexcount" 4 RF K1, "sorted_set"; "zrank" 3 RF K1, "sorted_set";
+    "zrevrank" 3 RF K1, "sorted_set"; "zrange" -4 R K1, "sorted_set"; "zrevrange" -4 R K1, "sorted_set";
+    "zrangebyscore" -4 R K1, "sorted_set"; "zrevrangebyscore" -4 R K1, "sorted_set";
+    "zrangebylex" -4 R K1, "sorted_set"; "zrevrangebylex" -4 R K1, "sorted_set";
+    "zremrangebyrank" 4 WD K1, "sorted_set"; "zremrangebyscore" 4 WD K1, "sorted_set";
+    "zremrangebylex" 4 WD K1, "sorted_set"; "zpopmin" -2 WDF K1, "sorted_set";
+    "zpopmax" -2 WDF K1, "sorted_set"; "bzpopmin" -3 WDF KS, "sorted_set";
+    "bzpopmax" -3 WDF KS, "sorted_set"; "zunionstore" -4 W KA, "sorted_set";
+    "zinterstore" -4 W KA, "sorted_set"; "zdiffstore" -4 W KA, "sorted_set";
+    "zunion" -3 R KA, "sorted_set"; "zinter" -3 R KA, "sorted_set";
+    "zdiff" -3 R KA, "sorted_set"; "zintercard" -3 R KA, "sorted_set";
+    "zrandmember" -2 R K1, "sorted_set"; "zscan" -3 R K1, "sorted_set";
+    "ping" -1 C K0, "connection"; "echo" 2 C K0, "connection"; "select" 2 C K0, "connection";
+    "auth" -2 M K0, "connection"; "hello" -1 M K0, "connection"; "client" -2 M K0, "connection";
+    "quit" -1 M K0, "connection"; "reset" 1 M K0, "connection";
+    "info" -1 C K0, "server"; "config" -2 A K0, "server"; "command" -1 C K0, "server";
+    "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
+    "save" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
+    "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
+    "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";
+    "unwatch" 1 M K0, "transactions";
+    "subscribe" -2 P K0, "pubsub"; "unsubscribe" -1 P K0, "pubsub";
+    "psubscribe" -2 P K0, "pubsub"; "punsubscribe" -1 P K0, "pubsub";
+    "publish" 3 P K0, "pubsub"; "pubsub" -2 P K0, "pubsub";
+    "eval" -3 S KA, "scripting"; "evalsha" -3 S KA, "scripting"; "script" -2 A K0, "scripting";
+}
+
+static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Spec>> =
+    std::sync::LazyLock::new(|| COMMANDS.iter().map(|s| (s.name, s)).collect());
+
+pub fn lookup(name: &str) -> Option<&'static Spec> {
+    BY_NAME.get(name).copied()
+}
+
+/// The keys of a command with fixed key positions.
+pub fn keys_at(
+    args: &[bytes::Bytes],
+    first: i32,
+    last: i32,
+    step: i32,
+) -> impl Iterator<Item = &bytes::Bytes> {
+    let n = args.len() as i32;
+    let last = if last < 0 { n + last } else { last.min(n - 1) };
+    let first = first.max(0);
+    let step = step.max(1);
+    (first..=last)
+        .step_by(step as usize)
+        .filter_map(move |i| args.get(i as usize))
+}

@@ -1,0 +1,435 @@
+//! The Redis server: shared state, and the connection loop that reads pipelined requests,
+//! runs them in order and releases their replies once they are durable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use dotdo_backend::SharedBackend;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::codec::{self, Limits};
+use crate::config::Config;
+use crate::error::Error;
+use crate::frame::Reply;
+use crate::pubsub::PubSub;
+use crate::session::{Output, Session};
+use crate::store::{Db, Keyspace};
+
+struct ClientEntry {
+    peer: SocketAddr,
+    name: String,
+    db: usize,
+    created: Instant,
+    /// The last command's name, updated by the connection without taking the registry lock.
+    last_command: Arc<Mutex<&'static str>>,
+    kill: CancellationToken,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub pubsub: PubSub,
+    /// Woken after every write, for blocked clients (BLPOP and friends) to retry.
+    pub changed: Notify,
+    pub config_overrides: Mutex<HashMap<&'static str, String>>,
+    pub scripts: crate::cmd::script::Scripts,
+    limits: Limits,
+    clients: Mutex<HashMap<u64, ClientEntry>>,
+    next_id: AtomicU64,
+    commands: AtomicU64,
+    blocked: std::sync::atomic::AtomicUsize,
+    started: Instant,
+    started_unix: i64,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Server {
+    pub fn new(config: Config, backend: SharedBackend) -> Result<Arc<Self>, Error> {
+        config.validate()?;
+        let limits = Limits {
+            max_bulk_len: config.proto_max_bulk_len,
+            max_args: config.max_args,
+            max_inline_len: 64 * 1024,
+        };
+        let server = Arc::new(Self {
+            keyspace: Keyspace::new(backend, config.databases, config.shards),
+            config,
+            pubsub: PubSub::default(),
+            changed: Notify::new(),
+            config_overrides: Mutex::new(HashMap::new()),
+            scripts: Default::default(),
+            limits,
+            clients: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            commands: AtomicU64::new(0),
+            blocked: Default::default(),
+            started: Instant::now(),
+            started_unix: crate::store::now_ms() / 1000,
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        });
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&server);
+            let stop = server.stop.clone();
+            let period = Duration::from_millis(server.config.active_expire_ms);
+            let per_shard = server.config.active_expire_keys;
+            handle.spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {}
+                    }
+                    let Some(server) = weak.upgrade() else { return };
+                    server.keyspace.sweep(per_shard);
+                }
+            });
+        }
+        Ok(server)
+    }
+
+    pub fn db(&self, index: usize) -> Result<&Db, Error> {
+        self.keyspace
+            .db(index)
+            .ok_or_else(|| Error::Storage(format!("no database {index}")))
+    }
+
+    /// Wake clients blocked in BLPOP and friends (after a write), if there are any.
+    pub fn wake_blocked(&self) {
+        if self.blocked.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Count a client as blocked for as long as the guard lives.
+    pub fn block(&self) -> BlockedGuard<'_> {
+        self.blocked.fetch_add(1, Ordering::SeqCst);
+        BlockedGuard(&self.blocked)
+    }
+
+    pub fn count_command(&self) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn started_unix(&self) -> i64 {
+        self.started_unix
+    }
+
+    /// Stop the sweep and wait for every connection to finish (they close on `cancel`).
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// Serve one client until it quits, the connection breaks or `cancel` fires (then the
+    /// current pipeline is finished and its replies sent before closing).
+    pub async fn serve_connection<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        cancel: CancellationToken,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let _task = self.tasks.token();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let kill = cancel.child_token();
+        let mut stream = stream;
+        if self.clients.lock().len() >= self.config.maxclients {
+            let mut out = BytesMut::new();
+            codec::encode(
+                &Reply::err("ERR max number of clients reached"),
+                false,
+                &mut out,
+            );
+            let _ = stream.write_all(&out).await;
+            return;
+        }
+        self.clients.lock().insert(
+            id,
+            ClientEntry {
+                peer,
+                name: String::new(),
+                db: 0,
+                created: Instant::now(),
+                last_command: Arc::new(Mutex::new("")),
+                kill: kill.clone(),
+            },
+        );
+        let mut session = Session::new(id, peer, self.config.auth_required());
+        let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
+        if let Err(e) = self
+            .connection_loop(&mut session, &mut stream, &kill, last_command)
+            .await
+        {
+            tracing::debug!(client = id, error = %e, "redis connection closed");
+        }
+        for ch in session.channels.drain() {
+            self.pubsub.unsubscribe(false, &ch, id);
+        }
+        for p in session.patterns.drain() {
+            self.pubsub.unsubscribe(true, &p, id);
+        }
+        self.clients.lock().remove(&id);
+        let _ = stream.shutdown().await;
+    }
+
+    async fn connection_loop<S>(
+        self: &Arc<Self>,
+        s: &mut Session,
+        stream: &mut S,
+        kill: &CancellationToken,
+        last_command: Option<Arc<Mutex<&'static str>>>,
+    ) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        let mut inbuf = BytesMut::with_capacity(16 * 1024);
+        let mut out = Output::default();
+        let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
+        loop {
+            // Run every complete request already buffered, in order.
+            loop {
+                match codec::decode_request(&mut inbuf, &self.limits) {
+                    Ok(Some(args)) if is_blocking(&args) => {
+                        // While a client is blocked, watch its socket: if it goes away the
+                        // wait is dropped before anything is popped for it (the pop and its
+                        // reply happen with no await in between, so nothing is lost).
+                        {
+                            let run = s.execute(self, args, &mut out);
+                            tokio::pin!(run);
+                            loop {
+                                tokio::select! {
+                                    done = &mut run => {
+                                        done?;
+                                        break;
+                                    }
+                                    n = stream.read_buf(&mut inbuf), if inbuf.len() < MAX_BUFFERED_WHILE_BLOCKED => {
+                                        if n.map_err(io)? == 0 {
+                                            return Ok(());
+                                        }
+                                    }
+                                    _ = kill.cancelled() => return Ok(()),
+                                }
+                            }
+                        }
+                        if out.buf.len() >= self.config.output_flush_bytes {
+                            flush(stream, &mut out).await?;
+                        }
+                    }
+                    Ok(Some(args)) => {
+                        s.execute(self, args, &mut out).await?;
+                        if s.closing || out.buf.len() >= self.config.output_flush_bytes {
+                            flush(stream, &mut out).await?;
+                        }
+                        if s.closing {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(&Reply::err(e.0), s.resp3);
+                        flush(stream, &mut out).await?;
+                        return Ok(());
+                    }
+                }
+            }
+            flush(stream, &mut out).await?;
+            if let Some(lc) = &last_command {
+                *lc.lock() = s.last_command;
+            }
+            tokio::select! {
+                _ = kill.cancelled() => return Ok(()),
+                msg = s.inbox.recv() => {
+                    if let Some(m) = msg {
+                        out.push(&m, s.resp3);
+                        while let Ok(m) = s.inbox.try_recv() {
+                            out.push(&m, s.resp3);
+                        }
+                    }
+                }
+                n = stream.read_buf(&mut inbuf) => {
+                    if n.map_err(io)? == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn update_client(&self, s: &Session) {
+        if let Some(e) = self.clients.lock().get_mut(&s.id) {
+            e.name = s
+                .name
+                .as_ref()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default();
+            e.db = s.db;
+        }
+    }
+
+    fn line_of(id: u64, e: &ClientEntry) -> String {
+        let age = e.created.elapsed().as_secs();
+        let last = *e.last_command.lock();
+        let cmd = if last.is_empty() { "NULL" } else { last };
+        format!(
+            "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp=2\n",
+            e.peer, e.name, e.db
+        )
+    }
+
+    pub fn client_line(&self, id: u64) -> String {
+        self.clients
+            .lock()
+            .get(&id)
+            .map(|e| Self::line_of(id, e))
+            .unwrap_or_default()
+    }
+
+    pub fn client_list(&self) -> String {
+        let clients = self.clients.lock();
+        let mut ids: Vec<&u64> = clients.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .map(|id| Self::line_of(*id, &clients[id]))
+            .collect()
+    }
+
+    /// Close the connections `pick` selects (by id and peer address); returns how many.
+    pub fn kill_clients(&self, pick: impl Fn(u64, &str) -> bool) -> usize {
+        let clients = self.clients.lock();
+        let mut n = 0;
+        for (id, e) in clients.iter() {
+            if pick(*id, &e.peer.to_string()) {
+                e.kill.cancel();
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// INFO text for `section` (all sections when `None`, `all` or `everything`).
+    pub async fn info(&self, section: Option<String>) -> String {
+        let want = |name: &str| {
+            section
+                .as_deref()
+                .is_none_or(|s| matches!(s, "all" | "everything" | "default") || s == name)
+        };
+        let mut text = String::new();
+        if want("server") {
+            text.push_str(&format!(
+                "# Server\r\nredis_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{:040x}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:dotdo\r\n\r\n",
+                crate::cmd::server::VERSION,
+                std::env::consts::OS,
+                std::process::id(),
+                self.started_unix,
+                self.started.elapsed().as_secs(),
+                self.started.elapsed().as_secs() / 86400
+            ));
+        }
+        if want("clients") {
+            text.push_str(&format!(
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
+                self.clients.lock().len(),
+                self.config.maxclients,
+                self.blocked.load(Ordering::Relaxed)
+            ));
+        }
+        if want("memory") {
+            text.push_str("# Memory\r\nused_memory:0\r\nused_memory_human:0B\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n\r\n");
+        }
+        if want("persistence") {
+            text.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\naof_enabled:0\r\n\r\n");
+        }
+        if want("stats") {
+            text.push_str(&format!(
+                "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
+                self.commands.load(Ordering::Relaxed)
+            ));
+        }
+        if want("replication") {
+            text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+        }
+        if want("cluster") {
+            text.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
+        }
+        if want("keyspace") {
+            text.push_str("# Keyspace\r\n");
+            let now = crate::store::now_ms();
+            for i in 0..self.keyspace.databases() {
+                let Some(db) = self.keyspace.db(i) else {
+                    continue;
+                };
+                let (mut keys, mut expires) = (0, 0);
+                for shard in db.loaded() {
+                    let st = shard.state.lock();
+                    for (_, e) in st.keys() {
+                        match e.expires_at {
+                            Some(at) if at <= now => {}
+                            Some(_) => {
+                                keys += 1;
+                                expires += 1;
+                            }
+                            None => keys += 1,
+                        }
+                    }
+                }
+                if keys > 0 {
+                    text.push_str(&format!(
+                        "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n"
+                    ));
+                }
+            }
+        }
+        text
+    }
+}
+
+/// Bytes a blocked client may send ahead before its socket is left unread.
+const MAX_BUFFERED_WHILE_BLOCKED: usize = 1024 * 1024;
+
+fn is_blocking(args: &[bytes::Bytes]) -> bool {
+    args.first().is_some_and(|n| {
+        [
+            "blpop",
+            "brpop",
+            "blmove",
+            "brpoplpush",
+            "bzpopmin",
+            "bzpopmax",
+        ]
+        .iter()
+        .any(|b| n.eq_ignore_ascii_case(b.as_bytes()))
+    })
+}
+
+pub struct BlockedGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Send the buffered replies once everything they depend on is durable. If durability
+/// failed the replies are never sent: the connection closes instead.
+async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Output) -> Result<(), Error> {
+    if out.buf.is_empty() {
+        return Ok(());
+    }
+    out.settle().await?;
+    let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
+    stream.write_all(&out.buf).await.map_err(io)?;
+    out.buf.clear();
+    stream.flush().await.map_err(io)
+}

@@ -1,0 +1,549 @@
+//! One client connection's state and the path every command takes: checks, MULTI queueing,
+//! then either a connection/server command or a command on keys under the shards' locks.
+
+use std::collections::{BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
+
+use crate::cmd::table::{self, Keys, Spec};
+use crate::cmd::{self, args::is};
+use crate::codec;
+use crate::error::Error;
+use crate::frame::Reply;
+use crate::pubsub::Outbox;
+use crate::server::Server;
+use crate::store::{Shard, Ticket, View, now_ms};
+
+/// Commands queued by MULTI.
+#[derive(Default)]
+pub struct Multi {
+    pub queue: Vec<Vec<Bytes>>,
+    /// A queued command was rejected: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+/// Replies of a pipeline, and what they must wait for before they may leave.
+#[derive(Default)]
+pub struct Output {
+    pub buf: BytesMut,
+    pub tickets: Vec<Ticket>,
+}
+
+impl Output {
+    pub fn push(&mut self, reply: &Reply, resp3: bool) {
+        codec::encode(reply, resp3, &mut self.buf);
+    }
+
+    /// Add tickets, keeping one (the highest) per shard.
+    pub fn add_tickets(&mut self, tickets: Vec<Ticket>) {
+        for t in tickets {
+            match self
+                .tickets
+                .iter_mut()
+                .find(|o| Arc::ptr_eq(&o.shard, &t.shard))
+            {
+                Some(o) => o.seq = o.seq.max(t.seq),
+                None => self.tickets.push(t),
+            }
+        }
+    }
+
+    /// Wait until every reply in the buffer is backed by durable state.
+    pub async fn settle(&mut self) -> Result<(), Error> {
+        for t in self.tickets.drain(..) {
+            t.wait().await?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Session {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub db: usize,
+    pub resp3: bool,
+    pub name: Option<Bytes>,
+    pub user: String,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    /// Set by a write to any WATCHed key.
+    pub watch: Option<Arc<AtomicBool>>,
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    pub outbox: Outbox,
+    pub inbox: mpsc::UnboundedReceiver<Reply>,
+    pub created: Instant,
+    pub last_command: &'static str,
+    /// QUIT was received: flush and close.
+    pub closing: bool,
+}
+
+impl Session {
+    pub fn new(id: u64, peer: SocketAddr, auth_required: bool) -> Self {
+        let (outbox, inbox) = mpsc::unbounded_channel();
+        Self {
+            id,
+            peer,
+            db: 0,
+            resp3: false,
+            name: None,
+            user: "default".into(),
+            authenticated: !auth_required,
+            multi: None,
+            watch: None,
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            outbox,
+            inbox,
+            created: Instant::now(),
+            last_command: "",
+            closing: false,
+        }
+    }
+
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Run one request and append its reply (or replies) to `out`.
+    pub async fn execute(
+        &mut self,
+        server: &Arc<Server>,
+        args: Vec<Bytes>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let Some(first) = args.first() else {
+            return Ok(());
+        };
+        let mut lower = [0u8; 32];
+        let name = match first.get(..) {
+            Some(f) if f.len() <= lower.len() && f.is_ascii() => {
+                let dst = &mut lower[..f.len()];
+                dst.copy_from_slice(f);
+                dst.make_ascii_lowercase();
+                std::str::from_utf8(dst).unwrap_or_default()
+            }
+            // No command name is this long or non-ASCII: it is unknown.
+            _ => "",
+        };
+        server.count_command();
+        let spec = match table::lookup(name) {
+            Some(s) if s.arity_ok(args.len()) => s,
+            found => {
+                let reply = match found {
+                    Some(_) => Reply::wrong_args(name),
+                    None => unknown_command(&args),
+                };
+                if let Some(m) = &mut self.multi {
+                    m.aborted = true;
+                }
+                out.push(&reply, self.resp3);
+                return Ok(());
+            }
+        };
+        self.last_command = spec.name;
+        if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
+            out.push(&Reply::err(crate::frame::errors::NOAUTH), self.resp3);
+            return Ok(());
+        }
+        if self.multi.is_some()
+            && !matches!(
+                name,
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+            )
+        {
+            if let Some(m) = &mut self.multi {
+                m.queue.push(args);
+            }
+            out.push(&Reply::Simple("QUEUED".into()), self.resp3);
+            return Ok(());
+        }
+        if self.subscriptions() > 0
+            && !self.resp3
+            && !matches!(
+                name,
+                "subscribe"
+                    | "psubscribe"
+                    | "unsubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
+            )
+        {
+            let msg = format!(
+                "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            );
+            out.push(&Reply::err(msg), self.resp3);
+            return Ok(());
+        }
+        match name {
+            "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+                self.transaction(server, name, &args, out).await
+            }
+            "eval" | "evalsha" => {
+                let reply = self.eval(server, name, &args, out).await?;
+                out.push(&reply, self.resp3);
+                Ok(())
+            }
+            "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
+                self.blocking(server, name, &args, out).await
+            }
+            _ if spec.keys == Keys::None => {
+                let reply = cmd::connection::run(self, server, name, &args, out).await?;
+                if let Some(r) = reply {
+                    out.push(&r, self.resp3);
+                }
+                Ok(())
+            }
+            _ => {
+                let (reply, tickets) = self.keyed(server, spec, name, &args).await?;
+                out.push(&reply, self.resp3);
+                out.add_tickets(tickets);
+                Ok(())
+            }
+        }
+    }
+
+    /// Load the shards a command touches, sorted by index.
+    pub async fn shards_for(
+        &self,
+        server: &Server,
+        specs: &[(&Spec, &[Bytes])],
+    ) -> Result<Vec<(u16, Arc<Shard>)>, Error> {
+        let db = server.db(self.db)?;
+        // The common case, one command on one key, needs no set.
+        if let [(spec, args)] = specs
+            && let Keys::At(1, 1, _) = spec.keys
+            && let Some(key) = args.get(1)
+        {
+            let i = server.keyspace.slots.shard_of_key(key);
+            return Ok(vec![(i, db.shard(i).await?)]);
+        }
+        let mut wanted = BTreeSet::new();
+        for (spec, args) in specs {
+            match spec.keys {
+                Keys::None => {}
+                Keys::All => wanted.extend(0..db.shard_count()),
+                Keys::At(f, l, s) => {
+                    wanted.extend(
+                        table::keys_at(args, f, l, s)
+                            .map(|k| server.keyspace.slots.shard_of_key(k)),
+                    );
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for i in wanted {
+            out.push((i, db.shard(i).await?));
+        }
+        Ok(out)
+    }
+
+    async fn keyed(
+        &mut self,
+        server: &Server,
+        spec: &Spec,
+        name: &str,
+        args: &[Bytes],
+    ) -> Result<(Reply, Vec<Ticket>), Error> {
+        let shards = match self.shards_for(server, &[(spec, args)]).await {
+            Ok(s) => s,
+            Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![])),
+        };
+        let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
+        let tickets = view.finish()?;
+        if spec.flags.contains(&"write") {
+            server.wake_blocked();
+        }
+        Ok((reply, tickets))
+    }
+
+    async fn transaction(
+        &mut self,
+        server: &Server,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let reply = match name {
+            "multi" if self.multi.is_some() => Reply::err("ERR MULTI calls can not be nested"),
+            "multi" => {
+                self.multi = Some(Multi::default());
+                Reply::ok()
+            }
+            "discard" => match self.multi.take() {
+                None => Reply::err("ERR DISCARD without MULTI"),
+                Some(_) => {
+                    self.watch = None;
+                    Reply::ok()
+                }
+            },
+            "watch" if self.multi.is_some() => Reply::err("ERR WATCH inside MULTI is not allowed"),
+            "watch" => {
+                let flag = self
+                    .watch
+                    .get_or_insert_with(|| Arc::new(AtomicBool::new(false)))
+                    .clone();
+                let db = server.db(self.db)?;
+                for key in &args[1..] {
+                    let shard = db.shard(server.keyspace.slots.shard_of_key(key)).await?;
+                    shard.state.lock().watch(key.clone(), flag.clone());
+                }
+                Reply::ok()
+            }
+            "unwatch" => {
+                self.watch = None;
+                Reply::ok()
+            }
+            _ => return self.exec(server, out).await,
+        };
+        out.push(&reply, self.resp3);
+        Ok(())
+    }
+
+    async fn exec(&mut self, server: &Server, out: &mut Output) -> Result<(), Error> {
+        let Some(multi) = self.multi.take() else {
+            out.push(&Reply::err("ERR EXEC without MULTI"), self.resp3);
+            return Ok(());
+        };
+        let watched = self.watch.take();
+        if multi.aborted {
+            out.push(
+                &Reply::err("EXECABORT Transaction discarded because of previous errors."),
+                self.resp3,
+            );
+            return Ok(());
+        }
+        let queued: Vec<(String, &'static Spec, &Vec<Bytes>)> = multi
+            .queue
+            .iter()
+            .filter_map(|a| {
+                let name = String::from_utf8_lossy(a.first()?).to_ascii_lowercase();
+                let spec = table::lookup(&name)?;
+                Some((name, spec, a))
+            })
+            .collect();
+        let specs: Vec<(&Spec, &[Bytes])> =
+            queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
+        let shards = self.shards_for(server, &specs).await?;
+        let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        // Checked under the locks, so no write can slip in between the check and the commands.
+        if watched.is_some_and(|w| w.load(Ordering::Acquire)) {
+            drop(view.finish()?);
+            out.push(&Reply::NilArray, self.resp3);
+            return Ok(());
+        }
+        let mut replies = Vec::with_capacity(queued.len());
+        let mut wrote = false;
+        for (name, spec, args) in &queued {
+            wrote |= spec.flags.contains(&"write");
+            let r = match spec.keys {
+                Keys::None => cmd::connection::in_transaction(self, name, args),
+                _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
+            };
+            replies.push(r);
+        }
+        out.add_tickets(view.finish()?);
+        if wrote {
+            server.wake_blocked();
+        }
+        out.push(&Reply::Array(replies), self.resp3);
+        Ok(())
+    }
+
+    /// EVAL/EVALSHA: under the lock of the keys' shard (every shard for a script without keys).
+    async fn eval(
+        &mut self,
+        server: &Server,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<Reply, Error> {
+        use cmd::script;
+        let body = if name == "evalsha" {
+            match server.scripts.get(&String::from_utf8_lossy(&args[1])) {
+                Some(b) => b,
+                None => return Ok(Reply::err(script::NOSCRIPT)),
+            }
+        } else {
+            server.scripts.load(args[1].clone());
+            args[1].clone()
+        };
+        let (keys, argv) = match script::split_eval(args) {
+            Ok(k) => k,
+            Err(e) => return Ok(e),
+        };
+        if let Err(e) = script::check_same_slot(keys) {
+            return Ok(e);
+        }
+        let db = server.db(self.db)?;
+        let mut shards = Vec::new();
+        match keys.first() {
+            Some(k) => {
+                let i = server.keyspace.slots.shard_of_key(k);
+                shards.push((i, db.shard(i).await?));
+            }
+            None => {
+                for i in 0..db.shard_count() {
+                    shards.push((i, db.shard(i).await?));
+                }
+            }
+        }
+        let (reply, tickets) = {
+            let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+            let reply = script::run(&mut view, &body, keys, argv);
+            (reply, view.finish()?)
+        };
+        out.add_tickets(tickets);
+        server.wake_blocked();
+        Ok(reply)
+    }
+
+    /// BLPOP and friends: try at once; if nothing is there, wait for writes until the timeout.
+    async fn blocking(
+        &mut self,
+        server: &Arc<Server>,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let timeout_arg = &args[args.len() - 1];
+        let Some(secs) = cmd::args::float_of(timeout_arg).filter(|s| s.is_finite()) else {
+            out.push(
+                &Reply::err("ERR timeout is not a float or out of range"),
+                self.resp3,
+            );
+            return Ok(());
+        };
+        if secs < 0.0 {
+            out.push(&Reply::err("ERR timeout is negative"), self.resp3);
+            return Ok(());
+        }
+        let deadline = (secs > 0.0)
+            .then(|| tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(1e9)));
+        let Some(spec) = table::lookup(name) else {
+            return Ok(());
+        };
+        let keys: Vec<Bytes> = match spec.keys {
+            Keys::At(f, l, s) => table::keys_at(args, f, l, s).cloned().collect(),
+            _ => vec![],
+        };
+        // Replies already buffered leave before this client blocks.
+        if !out.buf.is_empty() {
+            out.settle().await?;
+        }
+        let _blocked = server.block();
+        loop {
+            let notified = server.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let shards = self.shards_for(server, &[(spec, args)]).await?;
+            let (reply, tickets) = {
+                let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+                let reply = try_pop(&mut view, name, args, &keys).unwrap_or_else(Some);
+                (reply, view.finish()?)
+            };
+            if let Some(r) = reply {
+                server.wake_blocked();
+                out.push(&r, self.resp3);
+                out.add_tickets(tickets);
+                return Ok(());
+            }
+            if self.multi.is_some() {
+                out.push(&Reply::NilArray, self.resp3);
+                return Ok(());
+            }
+            let timed_out = match deadline {
+                None => {
+                    notified.await;
+                    false
+                }
+                Some(d) => tokio::time::timeout_at(d, notified).await.is_err(),
+            };
+            if timed_out {
+                let nil = if name == "blmove" || name == "brpoplpush" {
+                    Reply::Nil
+                } else {
+                    Reply::NilArray
+                };
+                out.push(&nil, self.resp3);
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One attempt of a blocking pop; `None` when every key is empty.
+fn try_pop(
+    v: &mut View,
+    name: &str,
+    args: &[Bytes],
+    keys: &[Bytes],
+) -> Result<Option<Reply>, Reply> {
+    match name {
+        "blmove" | "brpoplpush" => {
+            let (from, to) = if name == "blmove" {
+                (is(&args[3], "left"), is(&args[4], "left"))
+            } else {
+                (false, true)
+            };
+            if name == "blmove"
+                && !(["left", "right"].iter().any(|w| is(&args[3], w))
+                    && ["left", "right"].iter().any(|w| is(&args[4], w)))
+            {
+                return Err(cmd::args::syntax());
+            }
+            let r = cmd::list::move_one(v, &args[1], &args[2], from, to)?;
+            Ok((r != Reply::Nil).then_some(r))
+        }
+        "blpop" | "brpop" => {
+            for key in keys {
+                if let Some(mut l) = v.list_mut(key, false)? {
+                    let x = if name == "blpop" {
+                        l.pop_front()
+                    } else {
+                        l.pop_back()
+                    };
+                    if let Some(x) = x {
+                        return Ok(Some(Reply::Array(vec![
+                            Reply::Bulk(key.clone()),
+                            Reply::Bulk(x),
+                        ])));
+                    }
+                }
+            }
+            Ok(None)
+        }
+        _ => {
+            for key in keys {
+                if let Some(items) = cmd::zset::pop_from(v, key, name == "bzpopmax", 1)?
+                    && let Some((m, s)) = items.into_iter().next()
+                {
+                    return Ok(Some(Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Bulk(m),
+                        Reply::Double(s),
+                    ])));
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Redis's wording for an unknown command, quoting up to the first arguments.
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]);
+    let mut msg = format!("ERR unknown command '{name}', with args beginning with: ");
+    for a in args[1..].iter().take(10) {
+        msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
+    }
+    Reply::err(msg)
+}

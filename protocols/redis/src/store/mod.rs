@@ -1,0 +1,114 @@
+//! How the keyspace lives in objects: one namespace per logical DB (`redis/<db>`), keys
+//! spread over shard objects by Redis Cluster slot, each shard mirrored by an in-memory image.
+//!
+//! Commands apply to the image under the shard's lock and record the SQL that repeats their
+//! change on the object; the shard's writer runs those statements in order, folding whatever
+//! queued up into one batch. A reply that depends on a change (a write, or a read that may have
+//! seen an unsynced write) is released only once the writer reports it durable, so clients
+//! never see data that could be lost. The image assumes this gateway is the only writer of its
+//! shard objects.
+
+mod shard;
+pub mod sql;
+pub mod value;
+pub mod view;
+
+use std::sync::Arc;
+
+use dotdo_backend::{ObjectId, SharedBackend};
+use dotdo_shard::SlotMap;
+use tokio::sync::OnceCell;
+
+pub use shard::{Shard, ShardState};
+pub use value::{Entry, List, Value, ZSet};
+pub use view::{Ticket, View};
+
+use crate::error::Error;
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One logical database (SELECT n).
+pub struct Db {
+    namespace: String,
+    shards: Vec<OnceCell<Arc<Shard>>>,
+    backend: SharedBackend,
+}
+
+impl Db {
+    pub async fn shard(&self, index: u16) -> Result<Arc<Shard>, Error> {
+        let cell = self
+            .shards
+            .get(usize::from(index))
+            .ok_or_else(|| Error::Storage(format!("no shard {index}")))?;
+        cell.get_or_try_init(|| {
+            let id = ObjectId::new(self.namespace.clone(), format!("shard-{index:05}"));
+            Shard::load(self.backend.clone(), id)
+        })
+        .await
+        .cloned()
+    }
+
+    /// Shards loaded so far (the sweep visits only these).
+    pub fn loaded(&self) -> impl Iterator<Item = &Arc<Shard>> {
+        self.shards.iter().filter_map(|c| c.get())
+    }
+
+    pub fn shard_count(&self) -> u16 {
+        self.shards.len() as u16
+    }
+}
+
+/// Every logical database.
+pub struct Keyspace {
+    pub slots: SlotMap,
+    dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    pub fn new(backend: SharedBackend, databases: u8, shards: u16) -> Self {
+        let slots = SlotMap::new(u32::from(shards));
+        let dbs = (0..databases)
+            .map(|i| Db {
+                namespace: format!("redis/{i}"),
+                shards: (0..slots.shards()).map(|_| OnceCell::new()).collect(),
+                backend: backend.clone(),
+            })
+            .collect();
+        Self { slots, dbs }
+    }
+
+    pub fn db(&self, index: usize) -> Option<&Db> {
+        self.dbs.get(index)
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Remove expired keys from every loaded shard, at most `limit` per shard, so writers
+    /// never wait long behind the sweep.
+    pub fn sweep(&self, limit: usize) -> usize {
+        let now = now_ms();
+        let mut removed = 0;
+        for db in &self.dbs {
+            for shard in db.loaded() {
+                let mut st = shard.state.lock();
+                for key in st.expired(now, limit) {
+                    match st.delete(&key) {
+                        Some(_) => removed += 1,
+                        None => {
+                            st.expires.retain(|(_, k)| k != &key);
+                        }
+                    }
+                }
+                st.commit(shard);
+            }
+        }
+        removed
+    }
+}

@@ -1,0 +1,314 @@
+//! The statements that keep a shard object in step with its in-memory image.
+
+use bytes::Bytes;
+use dotdo_backend::{Statement, Value};
+
+/// The schema, one statement per `;`, run (idempotently) whenever a shard is loaded.
+pub const SCHEMA: &str = include_str!("schema.sql");
+pub const SCHEMA_VERSION: i64 = 1;
+
+pub const LOAD_KEYS: &str = "SELECT key, kind, expires_at, value FROM keys";
+pub const LOAD_ELEMS: &str = "SELECT key, sub, value, score FROM elems ORDER BY key, sub";
+pub const LOAD_VERSION: &str = "SELECT value FROM _meta WHERE name = 'schema_version'";
+
+// Statics, not consts: `coalesce` recognises statements by the address of their SQL.
+static PUT_KEY: &str = "INSERT INTO keys (key, kind, expires_at, value) VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, expires_at = excluded.expires_at, \
+     value = excluded.value";
+static DEL_KEY: &str = "DELETE FROM keys WHERE key = ?1";
+static DEL_ELEMS: &str = "DELETE FROM elems WHERE key = ?1";
+static SET_EXPIRY: &str = "UPDATE keys SET expires_at = ?2 WHERE key = ?1";
+static PUT_ELEM: &str = "INSERT INTO elems (key, sub, value, score) VALUES (?1, ?2, ?3, ?4) \
+     ON CONFLICT (key, sub) DO UPDATE SET value = excluded.value, score = excluded.score";
+static DEL_ELEM: &str = "DELETE FROM elems WHERE key = ?1 AND sub = ?2";
+static CLEAR_KEYS: &str = "DELETE FROM keys";
+static CLEAR_ELEMS: &str = "DELETE FROM elems";
+
+pub fn schema_statements() -> Vec<Statement> {
+    SCHEMA
+        .split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .map(Statement::new)
+        .collect()
+}
+
+fn blob(b: &[u8]) -> Value {
+    Value::Blob(b.to_vec())
+}
+
+pub fn put_key(
+    key: &Bytes,
+    kind: i64,
+    expires_at: Option<i64>,
+    value: Option<&Bytes>,
+) -> Statement {
+    Statement::with_params(
+        PUT_KEY,
+        vec![
+            blob(key),
+            Value::Integer(kind),
+            expires_at.into(),
+            value.map_or(Value::Null, |v| blob(v)),
+        ],
+    )
+}
+
+pub fn del_key(key: &Bytes) -> [Statement; 2] {
+    [
+        Statement::with_params(DEL_KEY, vec![blob(key)]),
+        Statement::with_params(DEL_ELEMS, vec![blob(key)]),
+    ]
+}
+
+pub fn del_elems(key: &Bytes) -> Statement {
+    Statement::with_params(DEL_ELEMS, vec![blob(key)])
+}
+
+pub fn set_expiry(key: &Bytes, expires_at: Option<i64>) -> Statement {
+    Statement::with_params(SET_EXPIRY, vec![blob(key), expires_at.into()])
+}
+
+pub fn put_elem(key: &Bytes, sub: &[u8], value: Option<&[u8]>, score: Option<f64>) -> Statement {
+    Statement::with_params(
+        PUT_ELEM,
+        vec![
+            blob(key),
+            blob(sub),
+            value.map_or(Value::Null, blob),
+            score.into(),
+        ],
+    )
+}
+
+pub fn del_elem(key: &Bytes, sub: &[u8]) -> Statement {
+    Statement::with_params(DEL_ELEM, vec![blob(key), blob(sub)])
+}
+
+pub fn clear() -> [Statement; 2] {
+    [Statement::new(CLEAR_KEYS), Statement::new(CLEAR_ELEMS)]
+}
+
+/// The row a statement overwrites in full (every column), if it does: `(table, key, sub)`.
+/// Partial updates and range deletes are not full writes.
+fn full_row_write(s: &Statement) -> Option<(u8, &[u8], &[u8])> {
+    let blob = |i: usize| match s.params.get(i) {
+        Some(Value::Blob(b)) => Some(&b[..]),
+        _ => None,
+    };
+    let sql: &str = &s.sql;
+    if std::ptr::eq(sql, PUT_KEY) || std::ptr::eq(sql, DEL_KEY) {
+        Some((0, blob(0)?, &[]))
+    } else if std::ptr::eq(sql, PUT_ELEM) || std::ptr::eq(sql, DEL_ELEM) {
+        Some((1, blob(0)?, blob(1)?))
+    } else {
+        None
+    }
+}
+
+/// Drop every full row write that a later full write of the same row in `batch` overwrites.
+///
+/// Every statement here is a blind write (none reads what another wrote), so a row's final
+/// state is its last full write plus the partial writes after it; an earlier full write of
+/// the row changes nothing in the outcome of the batch, which runs as one transaction.
+/// This is what lets a thousand INCRs of one counter in one batch cost one upsert.
+pub fn coalesce(batch: Vec<Statement>) -> Vec<Statement> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep = vec![true; batch.len()];
+    for (i, s) in batch.iter().enumerate().rev() {
+        if let Some(row) = full_row_write(s)
+            && !seen.insert(row)
+        {
+            keep[i] = false;
+        }
+    }
+    if keep.iter().all(|k| *k) {
+        return batch;
+    }
+    batch
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(s))
+        .collect()
+}
+
+/// Rows per merged statement (bounded so SQLite's parameter limit is never near).
+const MERGE_SIZES: [usize; 4] = [64, 16, 4, 1];
+
+fn multi_sql(kind: &str, rows: usize) -> String {
+    let tuple = |i: usize, n: usize| {
+        let p: Vec<String> = (1..=n).map(|j| format!("?{}", i * n + j)).collect();
+        format!("({})", p.join(", "))
+    };
+    match kind {
+        "put_elem" => format!(
+            "INSERT INTO elems (key, sub, value, score) VALUES {} ON CONFLICT (key, sub) DO UPDATE \
+             SET value = excluded.value, score = excluded.score",
+            (0..rows)
+                .map(|i| tuple(i, 4))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "put_key" => format!(
+            "INSERT INTO keys (key, kind, expires_at, value) VALUES {} ON CONFLICT (key) DO UPDATE \
+             SET kind = excluded.kind, expires_at = excluded.expires_at, value = excluded.value",
+            (0..rows)
+                .map(|i| tuple(i, 4))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => format!(
+            "DELETE FROM elems WHERE (key, sub) IN (VALUES {})",
+            (0..rows)
+                .map(|i| tuple(i, 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The merged statements' SQL, built once: (kind, rows) -> SQL.
+static MULTI_SQL: std::sync::LazyLock<Vec<(&'static str, usize, &'static str)>> =
+    std::sync::LazyLock::new(|| {
+        let mut v = Vec::new();
+        for kind in ["put_elem", "put_key", "del_elem"] {
+            for n in MERGE_SIZES.into_iter().filter(|&n| n > 1) {
+                v.push((kind, n, &*Box::leak(multi_sql(kind, n).into_boxed_str())));
+            }
+        }
+        v
+    });
+
+fn merge_kind(s: &Statement) -> Option<&'static str> {
+    let sql: &str = &s.sql;
+    if std::ptr::eq(sql, PUT_ELEM) {
+        Some("put_elem")
+    } else if std::ptr::eq(sql, PUT_KEY) {
+        Some("put_key")
+    } else if std::ptr::eq(sql, DEL_ELEM) {
+        Some("del_elem")
+    } else {
+        None
+    }
+}
+
+/// Fold runs of consecutive row writes of one kind into multi-row statements. Rows in one
+/// statement apply in order, exactly as the single statements would, and no two rows of a
+/// run touch the same row after `coalesce`, so the outcome is unchanged; SQLite does far less
+/// work per row.
+pub fn merge_rows(batch: Vec<Statement>) -> Vec<Statement> {
+    let mut out = Vec::with_capacity(batch.len());
+    let mut run: Vec<Statement> = Vec::new();
+    let mut run_kind = None;
+    let flush = |run: &mut Vec<Statement>, kind: Option<&'static str>, out: &mut Vec<Statement>| {
+        let Some(kind) = kind else {
+            out.append(run);
+            return;
+        };
+        let mut rest = std::mem::take(run).into_iter().peekable();
+        let mut left = rest.len();
+        while left > 0 {
+            let n = MERGE_SIZES.into_iter().find(|&n| n <= left).unwrap_or(1);
+            if n == 1 {
+                out.extend(rest.next());
+            } else {
+                let sql = MULTI_SQL
+                    .iter()
+                    .find(|(k, rows, _)| *k == kind && *rows == n)
+                    .map(|(_, _, sql)| *sql);
+                let group: Vec<Statement> = rest.by_ref().take(n).collect();
+                match sql {
+                    Some(sql) => out.push(Statement::with_params(
+                        sql,
+                        group.into_iter().flat_map(|s| s.params).collect(),
+                    )),
+                    None => out.extend(group),
+                }
+            }
+            left -= n;
+        }
+    };
+    for s in batch {
+        let kind = merge_kind(&s);
+        if kind != run_kind || kind.is_none() {
+            flush(&mut run, run_kind, &mut out);
+            run_kind = kind;
+        }
+        run.push(s);
+    }
+    flush(&mut run, run_kind, &mut out);
+    out
+}
+
+/// A list position as an order-preserving 8-byte key.
+pub fn list_pos(pos: i64) -> [u8; 8] {
+    ((pos as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+pub fn list_pos_decode(sub: &[u8]) -> Option<i64> {
+    let arr: [u8; 8] = sub.try_into().ok()?;
+    Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_positions_sort_as_bytes() {
+        let ps = [-5i64, -1, 0, 1, 7, i64::MIN / 2, i64::MAX / 2];
+        for a in ps {
+            assert_eq!(list_pos_decode(&list_pos(a)), Some(a));
+            for b in ps {
+                assert_eq!(a.cmp(&b), list_pos(a).cmp(&list_pos(b)));
+            }
+        }
+        assert_eq!(schema_statements().len(), 4);
+    }
+
+    #[test]
+    fn merged_rows_keep_every_parameter_in_order() {
+        let k = Bytes::from_static(b"k");
+        let mut batch: Vec<Statement> = (0..70u8)
+            .map(|i| put_elem(&k, &[i], Some(b"v"), None))
+            .collect();
+        batch.push(set_expiry(&k, None));
+        batch.extend((0..5u8).map(|i| del_elem(&k, &[i])));
+        let params: Vec<Value> = batch.iter().flat_map(|s| s.params.clone()).collect();
+        let merged = merge_rows(batch);
+        // 70 = 64 + 4 + 1 + 1; then the expiry; then 5 = 4 + 1.
+        assert_eq!(merged.len(), 4 + 1 + 2);
+        let after: Vec<Value> = merged.iter().flat_map(|s| s.params.clone()).collect();
+        assert_eq!(params, after);
+    }
+
+    #[test]
+    fn coalescing_keeps_the_last_full_write_of_each_row() {
+        let k = Bytes::from_static(b"k");
+        let batch = vec![
+            put_key(&k, 0, None, Some(&Bytes::from_static(b"1"))),
+            set_expiry(&k, Some(5)),
+            put_elem(&k, b"f", Some(b"a"), None),
+            put_key(&k, 0, None, Some(&Bytes::from_static(b"2"))),
+            del_elems(&k),
+            put_elem(&k, b"f", Some(b"b"), None),
+            del_elem(&k, b"g"),
+        ];
+        let out = coalesce(batch.clone());
+        assert_eq!(
+            out,
+            vec![
+                batch[1].clone(),
+                batch[3].clone(),
+                batch[4].clone(),
+                batch[5].clone(),
+                batch[6].clone()
+            ]
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! A command's view of the keyspace: the locked shards its keys live on, with typed access
+//! that records every change as SQL for the shard's writer.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dotdo_backend::Statement;
+use dotdo_shard::SlotMap;
+use parking_lot::MutexGuard;
+
+use super::shard::{Shard, ShardState};
+use super::sql;
+use super::value::{
+    Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STRING, KIND_ZSET, List, Value, ZSet,
+};
+use crate::error::Error;
+use crate::frame::{Reply, errors};
+
+/// A reply may leave only once `shard` is durable up to `seq`.
+pub struct Ticket {
+    pub shard: Arc<Shard>,
+    pub seq: u64,
+}
+
+impl Ticket {
+    pub async fn wait(&self) -> Result<(), Error> {
+        self.shard.wait_durable(self.seq).await
+    }
+}
+
+pub type CmdResult = Result<Reply, Reply>;
+
+fn wrongtype() -> Reply {
+    Reply::err(errors::WRONGTYPE)
+}
+
+/// Locked shards, in shard order (the lock order that rules out deadlock).
+pub struct View<'a> {
+    slots: SlotMap,
+    parts: Vec<(u16, &'a Arc<Shard>, MutexGuard<'a, ShardState>)>,
+    /// The command's clock: every expiry check in one command uses the same instant.
+    pub now: i64,
+    /// The client speaks RESP3 (a few replies change shape).
+    pub resp3: bool,
+}
+
+impl<'a> View<'a> {
+    /// Lock `shards`, which must be sorted by index and free of duplicates.
+    pub fn lock(slots: SlotMap, shards: &'a [(u16, Arc<Shard>)], now: i64, resp3: bool) -> Self {
+        let parts = shards
+            .iter()
+            .map(|(i, s)| (*i, s, s.state.lock()))
+            .collect();
+        Self {
+            slots,
+            parts,
+            now,
+            resp3,
+        }
+    }
+
+    /// Hand every change to the writers; the tickets say what the reply must wait for.
+    pub fn finish(self) -> Result<Vec<Ticket>, Error> {
+        let mut tickets = Vec::new();
+        for (_, shard, mut st) in self.parts {
+            let seq = st.commit(shard);
+            if !shard.durable_at(seq)? {
+                tickets.push(Ticket {
+                    shard: Arc::clone(shard),
+                    seq,
+                });
+            }
+        }
+        Ok(tickets)
+    }
+
+    /// The locked shard states, for commands over the whole database.
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut ShardState> {
+        self.parts.iter_mut().map(|(_, _, st)| &mut **st)
+    }
+
+    pub fn st(&mut self, key: &[u8]) -> Result<&mut ShardState, Reply> {
+        let want = self.slots.shard_of_key(key);
+        self.parts
+            .iter_mut()
+            .find(|(i, _, _)| *i == want)
+            .map(|(_, _, st)| &mut **st)
+            .ok_or_else(|| Reply::err("ERR internal error: key outside the command's shards"))
+    }
+
+    /// The entry of `key` unless missing or expired (an expired key is deleted here).
+    pub fn live(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
+        let now = self.now;
+        let st = self.st(key)?;
+        let expired = match st.map.get(key) {
+            None => return Ok(None),
+            Some(e) => e.expires_at.is_some_and(|at| at <= now),
+        };
+        if expired {
+            st.delete(key);
+            return Ok(None);
+        }
+        Ok(st.map.get_mut(key))
+    }
+
+    pub fn get(&mut self, key: &Bytes) -> Result<Option<&Entry>, Reply> {
+        Ok(self.live(key)?.map(|e| &*e))
+    }
+
+    pub fn exists(&mut self, key: &Bytes) -> Result<bool, Reply> {
+        Ok(self.live(key)?.is_some())
+    }
+
+    pub fn get_str(&mut self, key: &Bytes) -> Result<Option<Bytes>, Reply> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => Ok(Some(s.clone())),
+            Some(_) => Err(wrongtype()),
+        }
+    }
+
+    pub fn ttl_of(&mut self, key: &Bytes) -> Result<Option<Option<i64>>, Reply> {
+        Ok(self.get(key)?.map(|e| e.expires_at))
+    }
+
+    /// Store a string, replacing whatever `key` held; `expires_at` becomes its TTL.
+    pub fn set_str(
+        &mut self,
+        key: &Bytes,
+        value: Bytes,
+        expires_at: Option<i64>,
+    ) -> Result<(), Reply> {
+        let st = self.st(key)?;
+        let old = st.map.insert(
+            key.clone(),
+            Entry {
+                value: Value::Str(value.clone()),
+                expires_at,
+            },
+        );
+        let old_exp = old.as_ref().and_then(|e| e.expires_at);
+        if old.is_some_and(|e| e.value.kind() != KIND_STRING) {
+            st.pending.push(sql::del_elems(key));
+        }
+        st.set_expiry_index(key, old_exp, expires_at);
+        st.pending
+            .push(sql::put_key(key, KIND_STRING, expires_at, Some(&value)));
+        st.touch(key);
+        Ok(())
+    }
+
+    /// Replace whatever `key` held with `value`, writing every element.
+    pub fn put_value(
+        &mut self,
+        key: &Bytes,
+        value: Value,
+        expires_at: Option<i64>,
+    ) -> Result<(), Reply> {
+        if let Value::Str(s) = value {
+            return self.set_str(key, s, expires_at);
+        }
+        let st = self.st(key)?;
+        st.delete(key);
+        if value.is_empty_collection() {
+            return Ok(());
+        }
+        st.pending
+            .push(sql::put_key(key, value.kind(), expires_at, None));
+        match &value {
+            Value::Str(_) => {}
+            Value::Hash(h) => st
+                .pending
+                .extend(h.iter().map(|(f, v)| sql::put_elem(key, f, Some(v), None))),
+            Value::Set(s) => st
+                .pending
+                .extend(s.iter().map(|m| sql::put_elem(key, m, None, None))),
+            Value::ZSet(z) => st
+                .pending
+                .extend(z.iter().map(|(m, s)| sql::put_elem(key, m, None, Some(s)))),
+            Value::List(l) => st.pending.extend(l.items.iter().enumerate().map(|(i, v)| {
+                sql::put_elem(key, &sql::list_pos(l.head + i as i64), Some(v), None)
+            })),
+        }
+        st.set_expiry_index(key, None, expires_at);
+        st.map.insert(key.clone(), Entry { value, expires_at });
+        st.touch(key);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, key: &Bytes) -> Result<Option<Entry>, Reply> {
+        if self.live(key)?.is_none() {
+            return Ok(None);
+        }
+        Ok(self.st(key)?.delete(key))
+    }
+
+    /// Set or clear the TTL of an existing key. Returns false when the key is missing.
+    pub fn set_expiry(&mut self, key: &Bytes, expires_at: Option<i64>) -> Result<bool, Reply> {
+        let Some(entry) = self.live(key)? else {
+            return Ok(false);
+        };
+        let old = entry.expires_at;
+        entry.expires_at = expires_at;
+        let st = self.st(key)?;
+        st.set_expiry_index(key, old, expires_at);
+        st.pending.push(sql::set_expiry(key, expires_at));
+        st.touch(key);
+        Ok(true)
+    }
+
+    /// Read access to a collection of one kind; `WRONGTYPE` for another kind.
+    fn coll(&mut self, key: &Bytes, kind: i64) -> Result<Option<&Value>, Reply> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(e) if e.value.kind() == kind => Ok(Some(&e.value)),
+            Some(_) => Err(wrongtype()),
+        }
+    }
+
+    /// Write access to a collection of one kind, created empty when `create` is set.
+    fn coll_mut(
+        &mut self,
+        key: &Bytes,
+        kind: i64,
+        create: bool,
+    ) -> Result<Option<(&mut Value, &mut Vec<Statement>)>, Reply> {
+        match self.live(key)? {
+            Some(e) if e.value.kind() != kind => return Err(wrongtype()),
+            Some(_) => {}
+            None if !create => return Ok(None),
+            None => {
+                let st = self.st(key)?;
+                let value = Value::empty_of(kind).ok_or_else(wrongtype)?;
+                st.map.insert(
+                    key.clone(),
+                    Entry {
+                        value,
+                        expires_at: None,
+                    },
+                );
+                st.pending.push(sql::put_key(key, kind, None, None));
+            }
+        }
+        let st = self.st(key)?;
+        st.touch(key);
+        let ShardState { map, pending, .. } = st;
+        Ok(map.get_mut(key).map(|e| (&mut e.value, pending)))
+    }
+
+    pub fn hash(&mut self, key: &Bytes) -> Result<Option<&HashMap<Bytes, Bytes>>, Reply> {
+        Ok(match self.coll(key, KIND_HASH)? {
+            Some(Value::Hash(h)) => Some(h),
+            _ => None,
+        })
+    }
+
+    pub fn set(&mut self, key: &Bytes) -> Result<Option<&HashSet<Bytes>>, Reply> {
+        Ok(match self.coll(key, KIND_SET)? {
+            Some(Value::Set(s)) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub fn zset(&mut self, key: &Bytes) -> Result<Option<&ZSet>, Reply> {
+        Ok(match self.coll(key, KIND_ZSET)? {
+            Some(Value::ZSet(z)) => Some(z),
+            _ => None,
+        })
+    }
+
+    pub fn list(&mut self, key: &Bytes) -> Result<Option<&List>, Reply> {
+        Ok(match self.coll(key, KIND_LIST)? {
+            Some(Value::List(l)) => Some(l),
+            _ => None,
+        })
+    }
+
+    pub fn hash_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<HashMut<'_>>, Reply> {
+        Ok(match self.coll_mut(key, KIND_HASH, create)? {
+            Some((Value::Hash(map), pending)) => Some(HashMut {
+                key: key.clone(),
+                map,
+                pending,
+            }),
+            _ => None,
+        })
+    }
+
+    pub fn set_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<SetMut<'_>>, Reply> {
+        Ok(match self.coll_mut(key, KIND_SET, create)? {
+            Some((Value::Set(set), pending)) => Some(SetMut {
+                key: key.clone(),
+                set,
+                pending,
+            }),
+            _ => None,
+        })
+    }
+
+    pub fn zset_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<ZSetMut<'_>>, Reply> {
+        Ok(match self.coll_mut(key, KIND_ZSET, create)? {
+            Some((Value::ZSet(z), pending)) => Some(ZSetMut {
+                key: key.clone(),
+                z,
+                pending,
+            }),
+            _ => None,
+        })
+    }
+
+    pub fn list_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<ListMut<'_>>, Reply> {
+        Ok(match self.coll_mut(key, KIND_LIST, create)? {
+            Some((Value::List(list), pending)) => Some(ListMut {
+                key: key.clone(),
+                list,
+                pending,
+            }),
+            _ => None,
+        })
+    }
+}
+
+pub struct HashMut<'v> {
+    key: Bytes,
+    map: &'v mut HashMap<Bytes, Bytes>,
+    pending: &'v mut Vec<Statement>,
+}
+
+impl HashMut<'_> {
+    pub fn map(&self) -> &HashMap<Bytes, Bytes> {
+        self.map
+    }
+
+    /// Returns true when the field is new.
+    pub fn insert(&mut self, field: Bytes, value: Bytes) -> bool {
+        self.pending
+            .push(sql::put_elem(&self.key, &field, Some(&value), None));
+        self.map.insert(field, value).is_none()
+    }
+
+    pub fn remove(&mut self, field: &[u8]) -> Option<Bytes> {
+        let old = self.map.remove(field)?;
+        self.pending.push(sql::del_elem(&self.key, field));
+        Some(old)
+    }
+}
+
+pub struct SetMut<'v> {
+    key: Bytes,
+    set: &'v mut HashSet<Bytes>,
+    pending: &'v mut Vec<Statement>,
+}
+
+impl SetMut<'_> {
+    pub fn set(&self) -> &HashSet<Bytes> {
+        self.set
+    }
+
+    pub fn insert(&mut self, member: Bytes) -> bool {
+        if self.set.contains(&member) {
+            return false;
+        }
+        self.pending
+            .push(sql::put_elem(&self.key, &member, None, None));
+        self.set.insert(member)
+    }
+
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        if !self.set.remove(member) {
+            return false;
+        }
+        self.pending.push(sql::del_elem(&self.key, member));
+        true
+    }
+}
+
+pub struct ZSetMut<'v> {
+    key: Bytes,
+    z: &'v mut ZSet,
+    pending: &'v mut Vec<Statement>,
+}
+
+impl ZSetMut<'_> {
+    pub fn zset(&self) -> &ZSet {
+        self.z
+    }
+
+    pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
+        self.pending
+            .push(sql::put_elem(&self.key, &member, None, Some(score)));
+        self.z.insert(member, score)
+    }
+
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let old = self.z.remove(member)?;
+        self.pending.push(sql::del_elem(&self.key, member));
+        Some(old)
+    }
+}
+
+pub struct ListMut<'v> {
+    key: Bytes,
+    list: &'v mut List,
+    pending: &'v mut Vec<Statement>,
+}
+
+impl ListMut<'_> {
+    pub fn list(&self) -> &List {
+        self.list
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.items.is_empty()
+    }
+
+    fn put(&mut self, pos: i64, value: &Bytes) {
+        self.pending.push(sql::put_elem(
+            &self.key,
+            &sql::list_pos(pos),
+            Some(value),
+            None,
+        ));
+    }
+
+    pub fn push_front(&mut self, value: Bytes) {
+        self.list.head -= 1;
+        self.put(self.list.head, &value);
+        self.list.items.push_front(value);
+    }
+
+    pub fn push_back(&mut self, value: Bytes) {
+        let pos = self.list.head + self.list.items.len() as i64;
+        self.put(pos, &value);
+        self.list.items.push_back(value);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        let v = self.list.items.pop_front()?;
+        self.pending
+            .push(sql::del_elem(&self.key, &sql::list_pos(self.list.head)));
+        self.list.head += 1;
+        Some(v)
+    }
+
+    pub fn pop_back(&mut self) -> Option<Bytes> {
+        let v = self.list.items.pop_back()?;
+        let pos = self.list.head + self.list.items.len() as i64;
+        self.pending
+            .push(sql::del_elem(&self.key, &sql::list_pos(pos)));
+        Some(v)
+    }
+
+    /// Overwrite element `index` (which must be in range).
+    pub fn set(&mut self, index: usize, value: Bytes) {
+        if index < self.list.items.len() {
+            self.put(self.list.head + index as i64, &value);
+            self.list.items[index] = value;
+        }
+    }
+
+    /// Replace every element (for edits in the middle: LINSERT, LREM).
+    pub fn replace_all(&mut self, items: VecDeque<Bytes>) {
+        self.pending.push(sql::del_elems(&self.key));
+        self.list.items = items;
+        self.list.head = 0;
+        for i in 0..self.list.items.len() {
+            let v = self.list.items[i].clone();
+            self.put(i as i64, &v);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The catalog: declared PostgreSQL column types per table, kept in each database object.
+//!
+//! SQLite keeps only affinities, so the declared types (which decide result OIDs and text
+//! formats) live in a `_pg_columns` table written in the same batch as the DDL.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dotdo_backend::{Statement, StatementResult, Value};
+
+use crate::types::PgType;
+
+/// Statements that create the catalog in `database`'s object; idempotent.
+pub fn migrations(database: &str) -> Vec<Statement> {
+    let mut out: Vec<Statement> = [
+        include_str!("schema/001_catalog.sql"),
+        include_str!("schema/002_pg_catalog.sql"),
+    ]
+    .join("\n")
+    .split(";\n")
+    .map(str::trim)
+    .filter(|s| !s.is_empty())
+    .map(|s| Statement::new(s.trim_end_matches(';').to_owned()))
+    .collect();
+    out.push(Statement::with_params(
+        "INSERT OR REPLACE INTO _meta (key, value) VALUES ('database', ?1)",
+        vec![Value::Text(database.to_owned())],
+    ));
+    out
+}
+
+/// Reads the whole catalog; feed its result to [`Catalog::from_result`].
+pub fn load_statement() -> Statement {
+    Statement::new(
+        "SELECT tbl, col, pos, typ, typmod, not_null, dflt FROM _pg_columns ORDER BY tbl, pos",
+    )
+}
+
+/// True for the tables the front-end keeps for itself.
+pub fn is_internal(table: &str) -> bool {
+    table.starts_with("_pg_") || table == "_meta" || table.starts_with("sqlite_")
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ty: PgType,
+    pub typmod: i32,
+    pub not_null: bool,
+    pub default: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub name: String,
+    pub columns: Vec<Column>,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A snapshot of one database's catalog.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    tables: BTreeMap<String, Arc<Table>>,
+}
+
+impl Catalog {
+    pub fn from_result(result: &StatementResult) -> Catalog {
+        let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+        for row in &result.rows {
+            let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_owned();
+            let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
+            let tbl = text(0);
+            let column = Column {
+                name: text(1),
+                ty: PgType::from_catalog_key(&text(3)),
+                typmod: int(4) as i32,
+                not_null: int(5) != 0,
+                default: row.get(6).and_then(Value::as_str).map(str::to_owned),
+            };
+            tables
+                .entry(tbl.clone())
+                .or_insert_with(|| Table {
+                    name: tbl,
+                    columns: Vec::new(),
+                })
+                .columns
+                .push(column);
+        }
+        Catalog {
+            tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        }
+    }
+
+    pub fn table(&self, name: &str) -> Option<&Arc<Table>> {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        self.tables
+            .get(name)
+            .or_else(|| self.tables.get(&name.to_ascii_lowercase()))
+    }
+
+    /// A copy with `table` added (CTEs and derived tables while inferring types).
+    pub fn with_table(&self, table: Table) -> Catalog {
+        let mut c = self.clone();
+        c.tables.insert(table.name.clone(), Arc::new(table));
+        c
+    }
+
+    pub fn tables(&self) -> impl Iterator<Item = &Arc<Table>> {
+        self.tables.values()
+    }
+}
+
+/// Statements that record `table`'s columns, replacing what was recorded before.
+pub fn record_table(table: &Table) -> Vec<Statement> {
+    let mut out = vec![forget_table(&table.name)];
+    for (pos, c) in table.columns.iter().enumerate() {
+        out.push(record_column(&table.name, pos as i64 + 1, c));
+    }
+    out
+}
+
+pub fn record_column(table: &str, pos: i64, c: &Column) -> Statement {
+    Statement::with_params(
+        "INSERT OR REPLACE INTO _pg_columns (tbl, col, pos, typ, typmod, not_null, dflt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        vec![
+            Value::Text(table.to_owned()),
+            Value::Text(c.name.clone()),
+            Value::Integer(pos),
+            Value::Text(c.ty.catalog_key()),
+            Value::Integer(c.typmod as i64),
+            Value::Integer(c.not_null as i64),
+            c.default.clone().map_or(Value::Null, Value::Text),
+        ],
+    )
+}
+
+pub fn forget_table(table: &str) -> Statement {
+    Statement::with_params(
+        "DELETE FROM _pg_columns WHERE tbl = ?1",
+        vec![Value::Text(table.to_owned())],
+    )
+}

@@ -1,0 +1,12 @@
+CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS _pg_columns (
+    tbl TEXT NOT NULL,
+    col TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    typ TEXT NOT NULL,
+    typmod INTEGER NOT NULL DEFAULT -1,
+    not_null INTEGER NOT NULL DEFAULT 0,
+    dflt TEXT,
+    PRIMARY KEY (tbl, col)
+);
+INSERT OR IGNORE INTO _meta (key, value) VALUES ('pg_catalog_version', 1);

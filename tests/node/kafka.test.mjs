@@ -1,0 +1,98 @@
+// The Kafka front-end through kafkajs: admin, producer, consumer group.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir, homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Kafka, logLevel } from 'kafkajs';
+
+function dotdoBin() {
+  if (process.env.DOTDO_BIN) return process.env.DOTDO_BIN;
+  const target = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache/dotdo/target');
+  return join(target, 'debug', 'dotdo');
+}
+
+async function startDotdo(extraToml) {
+  const dir = mkdtempSync(join(tmpdir(), 'dotdo-node-'));
+  const config = join(dir, 'dotdo.toml');
+  writeFileSync(config, `[backend.embedded]\ndata_dir = "${join(dir, 'data')}"\n\n${extraToml}\n`);
+  const bin = dotdoBin();
+  assert.ok(existsSync(bin), `${bin} missing: run cargo build -p dotdo`);
+  const proc = spawn(bin, ['serve', '--ephemeral-ports', '--config', config], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const addrs = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: proc.stdout });
+    rl.on('line', (line) => {
+      if (line.startsWith('DOTDO_LISTENING ')) resolve(JSON.parse(line.slice(16)));
+    });
+    proc.on('exit', () => reject(new Error('dotdo exited before listening')));
+  });
+  return {
+    addrs,
+    stop() {
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let dotdo;
+let kafka;
+
+before(async () => {
+  dotdo = await startDotdo('[kafka]\ngroup_initial_rebalance_delay_ms = 100\n');
+  kafka = new Kafka({ clientId: 'dotdo-test', brokers: [dotdo.addrs.kafka], logLevel: logLevel.NOTHING });
+});
+
+after(() => dotdo?.stop());
+
+test('kafkajs admin, producer and consumer group', async () => {
+  const topic = `js-${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] }), true);
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  assert.equal(meta.topics[0].partitions.length, 3);
+
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const messages = Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 7}`, value: `v${i}` }));
+  const results = await producer.send({ topic, acks: -1, messages });
+  assert.ok(results.every((r) => r.errorCode === 0));
+  await producer.disconnect();
+
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+  assert.equal(total, 200);
+
+  const groupId = `jsg-${Date.now()}`;
+  const consumer = kafka.consumer({ groupId });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = [];
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${seen.length} messages`)), 60000);
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value.toString());
+        if (seen.length === 200) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  assert.deepEqual([...seen].sort(), messages.map((m) => m.value).sort());
+
+  const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const committedTotal = committed[0].partitions.reduce((n, p) => n + Number(p.offset), 0);
+  assert.equal(committedTotal, 200);
+  const groups = await admin.listGroups();
+  assert.ok(groups.groups.some((g) => g.groupId === groupId));
+  await admin.deleteTopics({ topics: [topic] });
+  await admin.disconnect();
+});

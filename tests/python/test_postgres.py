@@ -1,0 +1,90 @@
+"""psycopg 3 against dotdo's PostgreSQL front-end: text and binary, prepared statements, COPY."""
+
+import datetime
+import decimal
+
+import psycopg
+import pytest
+
+
+def connect(dotdo, dbname="app"):
+    host, port = dotdo.addr("postgres")
+    return psycopg.connect(host=host, port=port, user="postgres", dbname=dbname, autocommit=True)
+
+
+def test_text_and_binary_round_trip(dotdo):
+    with connect(dotdo) as conn:
+        conn.execute(
+            "CREATE TABLE things (id bigserial PRIMARY KEY, name text NOT NULL, n int4, "
+            "price numeric(8,2), ok boolean, blob bytea, day date, at timestamp)"
+        )
+        row = (
+            "widget",
+            7,
+            decimal.Decimal("12.50"),
+            True,
+            b"\x00\xff",
+            datetime.date(2024, 2, 29),
+            datetime.datetime(2024, 1, 2, 3, 4, 5),
+        )
+        conn.execute(
+            "INSERT INTO things (name, n, price, ok, blob, day, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            row,
+        )
+        for binary in (False, True):
+            with conn.cursor(binary=binary) as cur:
+                cur.execute("SELECT name, n, price, ok, blob, day, at FROM things WHERE n = %s", (7,))
+                got = cur.fetchone()
+                assert got[0] == "widget"
+                assert got[1] == 7
+                assert got[2] == decimal.Decimal("12.50")
+                assert got[3] is True
+                assert bytes(got[4]) == b"\x00\xff"
+                assert got[5] == datetime.date(2024, 2, 29)
+                assert got[6] == datetime.datetime(2024, 1, 2, 3, 4, 5)
+
+
+def test_server_side_prepared_statements(dotdo):
+    with connect(dotdo) as conn:
+        conn.prepare_threshold = 0
+        conn.execute("CREATE TABLE kv (k text PRIMARY KEY, v int)")
+        for i in range(10):
+            conn.execute("INSERT INTO kv VALUES (%s, %s)", (f"k{i}", i), prepare=True)
+        total = 0
+        for i in range(10):
+            total += conn.execute("SELECT v FROM kv WHERE k = %s", (f"k{i}",), prepare=True).fetchone()[0]
+        assert total == 45
+
+
+def test_copy_in_and_out(dotdo):
+    with connect(dotdo) as conn:
+        conn.execute("CREATE TABLE c (id int, name text)")
+        with conn.cursor() as cur:
+            with cur.copy("COPY c (id, name) FROM STDIN") as copy:
+                for i in range(1000):
+                    copy.write_row((i, f"name {i}"))
+            assert conn.execute("SELECT count(*), max(id) FROM c").fetchone() == (1000, 999)
+            out = []
+            with cur.copy("COPY (SELECT id, name FROM c WHERE id < 3 ORDER BY id) TO STDOUT") as copy:
+                for row in copy.rows():
+                    out.append(row)
+            assert out == [("0", "name 0"), ("1", "name 1"), ("2", "name 2")]
+
+
+def test_errors_and_transactions(dotdo):
+    host, port = dotdo.addr("postgres")
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="tx") as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        conn.commit()
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO t VALUES (1)")
+            conn.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT 1")
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+        with conn.transaction():
+            conn.execute("INSERT INTO t VALUES (2)")
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute("SELECT * FROM nope")

@@ -1,0 +1,194 @@
+"""redis-py against dotdo's Redis front-end: pipelines, transactions, pub/sub, RESP3, blocking pops."""
+
+import threading
+import time
+
+import pytest
+import redis
+
+
+@pytest.fixture
+def r(dotdo):
+    host, port = dotdo.addr("redis")
+    client = redis.Redis(host=host, port=port, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def r3(dotdo):
+    host, port = dotdo.addr("redis")
+    client = redis.Redis(host=host, port=port, protocol=3, decode_responses=True)
+    yield client
+    client.close()
+
+
+def test_strings_hashes_lists_sets_zsets(r):
+    assert r.set("k", "v") is True
+    assert r.get("k") == "v"
+    assert r.set("k", "w", nx=True) is None
+    assert r.incrby("n", 5) == 5
+    assert r.hset("h", mapping={"a": "1", "b": "2"}) == 2
+    assert r.hgetall("h") == {"a": "1", "b": "2"}
+    assert r.rpush("l", "a", "b", "c") == 3
+    assert r.lrange("l", 0, -1) == ["a", "b", "c"]
+    assert r.sadd("s", "x", "y") == 2
+    assert r.smembers("s") == {"x", "y"}
+    assert r.zadd("z", {"a": 1, "b": 2.5}) == 2
+    assert r.zrange("z", 0, -1, withscores=True) == [("a", 1.0), ("b", 2.5)]
+    assert r.zrangebyscore("z", "(1", "+inf") == ["b"]
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.get("l")
+    assert r.ping() is True
+
+
+def test_pipelines_and_transactions(r):
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.set(f"p:{i}", i)
+    pipe.dbsize()
+    assert pipe.execute()[-1] == 2000
+
+    pipe = r.pipeline(transaction=True)
+    pipe.incr("counter").incr("counter").get("counter")
+    assert pipe.execute() == [1, 2, "2"]
+
+    # WATCH: a concurrent change makes EXEC fail with WatchError.
+    with r.pipeline() as p:
+        p.watch("counter")
+        r.incr("counter")
+        p.multi()
+        p.incr("counter")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    assert r.get("counter") == "3"
+
+    def add_one(p):
+        value = int(p.get("counter"))
+        p.multi()
+        p.set("counter", value + 1)
+
+    r.transaction(add_one, "counter")
+    assert r.get("counter") == "4"
+
+
+def test_expiry(r):
+    r.set("t", "v", px=50)
+    assert 0 < r.pttl("t") <= 50
+    time.sleep(0.2)
+    assert r.get("t") is None
+    assert r.ttl("t") == -2
+
+
+def test_pubsub_channels_and_patterns(r, dotdo):
+    p = r.pubsub()
+    p.subscribe("news")
+    p.psubscribe("n*")
+    for kind in ("subscribe", "psubscribe"):
+        msg = p.get_message(timeout=5)
+        assert msg["type"] == kind
+    assert r.pubsub_numsub("news") == [("news", 1)]
+    assert r.pubsub_numpat() == 1
+    assert r.publish("news", "hello") == 2
+    got = []
+    deadline = time.time() + 10
+    while len(got) < 2 and time.time() < deadline:
+        m = p.get_message(timeout=1)
+        if m:
+            got.append((m["type"], m["data"]))
+    assert sorted(got) == [("message", "hello"), ("pmessage", "hello")]
+    p.close()
+
+
+def test_resp3_types(r3):
+    r3.hset("h", "f", "v")
+    assert r3.hgetall("h") == {"f": "v"}
+    r3.zadd("z", {"m": 1.5})
+    assert r3.zscore("z", "m") == 1.5
+    assert r3.get("missing") is None
+    assert r3.connection_pool.connection_kwargs.get("protocol") == 3
+
+
+def test_resp3_pubsub_push_messages(r3):
+    p = r3.pubsub()
+    p.subscribe("ch")
+    assert p.get_message(timeout=5)["type"] == "subscribe"
+    # A RESP3 client may run ordinary commands on a subscribed connection.
+    assert r3.publish("ch", "pushed") == 1
+    deadline = time.time() + 10
+    msg = None
+    while msg is None and time.time() < deadline:
+        msg = p.get_message(timeout=1)
+    assert msg["type"] == "message" and msg["data"] == "pushed"
+    p.close()
+
+
+def test_blocking_pops_are_woken_by_other_clients(r, dotdo):
+    host, port = dotdo.addr("redis")
+    result = {}
+
+    def waiter():
+        c = redis.Redis(host=host, port=port, decode_responses=True)
+        result["blpop"] = c.blpop(["q1", "q2"], timeout=0)
+        result["bzpopmin"] = c.bzpopmin("zq", timeout=0)
+        c.close()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)
+    r.rpush("q2", "job")
+    time.sleep(0.3)
+    r.zadd("zq", {"m": 2})
+    t.join(20)
+    assert not t.is_alive()
+    assert result["blpop"] == ("q2", "job")
+    assert result["bzpopmin"] == ("zq", "m", 2.0)
+    assert r.blpop("empty", timeout=0.1) is None
+    assert r.blmove("empty", "dst", 0.1) is None
+
+
+def test_scan_iter_and_client_commands(r):
+    for i in range(250):
+        r.set(f"user:{i}", i)
+    r.set("other", 1)
+    assert len(set(r.scan_iter(match="user:*", count=20))) == 250
+    r.hset("big", mapping={f"f{i}": i for i in range(300)})
+    assert len(dict(r.hscan_iter("big", count=25))) == 300
+    assert r.client_setname("py") is True
+    assert r.client_getname() == "py"
+    assert any(c.get("name") == "py" for c in r.client_list())
+    assert r.info("server")["redis_version"].startswith("7.")
+    assert r.config_get("maxmemory") == {"maxmemory": "0"}
+    assert r.time()[0] > 0
+
+
+def test_lua_scripts(r):
+    incr_and_log = r.register_script(
+        "local v = redis.call('incrby', KEYS[1], ARGV[1]) "
+        "redis.call('rpush', KEYS[2], v) return v"
+    )
+    assert incr_and_log(keys=["{q}:n", "{q}:log"], args=[5]) == 5
+    assert incr_and_log(keys=["{q}:n", "{q}:log"], args=[2]) == 7
+    assert r.lrange("{q}:log", 0, -1) == ["5", "7"]
+    # EVALSHA after SCRIPT FLUSH reloads transparently (NOSCRIPT, then EVAL).
+    r.script_flush()
+    assert incr_and_log(keys=["{q}:n", "{q}:log"], args=[1]) == 8
+    with pytest.raises(redis.ResponseError, match="hash to the same slot"):
+        r.eval("return 1", 2, "a", "b")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.eval("return redis.call('get', KEYS[1])", 1, "{q}:log")
+    assert r.eval("return {1, 'two', {ok='three'}}", 0) == [1, "two", "three"]
+
+
+def test_a_blocked_client_that_leaves_takes_nothing(r, dotdo):
+    host, port = dotdo.addr("redis")
+    c = redis.Redis(host=host, port=port, socket_timeout=0.3)
+    with pytest.raises(redis.TimeoutError):
+        c.blpop("jobs", timeout=0)
+    c.close()  # the client gives up and disconnects while blocked
+    time.sleep(0.3)
+    r.rpush("jobs", "j1")
+    time.sleep(0.3)
+    assert r.lrange("jobs", 0, -1) == ["j1"]
+    assert r.info("clients")["blocked_clients"] == 0

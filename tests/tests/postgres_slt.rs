@@ -1,0 +1,233 @@
+//! Differential sqllogictest: every `tests/slt/*.slt` file runs against a real PostgreSQL 15
+//! (started here with initdb/pg_ctl in a temp dir on a free port) and against dotdo, with
+//! the same expected results.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use async_trait::async_trait;
+use dotdo_e2e::Dotdo;
+use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
+use tokio_postgres::{NoTls, SimpleQueryMessage};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A throwaway PostgreSQL 15 cluster; stopped on drop.
+struct Postgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let run = |cmd: &mut Command| {
+            // initdb and postgres refuse to run as root: run them as the `postgres` user then.
+            let out = cmd
+                .output()
+                .expect("run a PostgreSQL binary (apt package postgresql-15)");
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let as_owner = |bin: &str| -> Command {
+            let path = format!("{PG_BIN}/{bin}");
+            if is_root() {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--", &path]);
+                c
+            } else {
+                Command::new(path)
+            }
+        };
+        if is_root() {
+            run(Command::new("chown").args(["-R", "postgres", &dir.path().display().to_string()]));
+        }
+        run(as_owner("initdb").args([
+            "-D",
+            &data.display().to_string(),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ]));
+        let port = free_port();
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=on",
+            dir.path().display()
+        );
+        run(as_owner("pg_ctl").args([
+            "-D",
+            &data.display().to_string(),
+            "-o",
+            &opts,
+            "-w",
+            "-l",
+            &dir.path().join("pg.log").display().to_string(),
+            "start",
+        ]));
+        Postgres { dir, port }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let path = format!("{PG_BIN}/pg_ctl");
+        let mut c = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", &path]);
+            c
+        } else {
+            Command::new(path)
+        };
+        let _ = c.args(["-D", &data, "-m", "immediate", "stop"]).output();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+struct Client(tokio_postgres::Client);
+
+#[async_trait]
+impl AsyncDB for Client {
+    type Error = tokio_postgres::Error;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Self::Error> {
+        let msgs = self.0.simple_query(sql).await?;
+        let mut rows = Vec::new();
+        let mut width = None;
+        let mut count = 0;
+        for m in msgs {
+            match m {
+                SimpleQueryMessage::Row(r) => {
+                    width = Some(r.len());
+                    rows.push(
+                        (0..r.len())
+                            .map(|i| {
+                                r.get(i).map_or("NULL".to_owned(), |v| {
+                                    if v.is_empty() {
+                                        "(empty)".to_owned()
+                                    } else {
+                                        v.to_owned()
+                                    }
+                                })
+                            })
+                            .collect(),
+                    );
+                }
+                SimpleQueryMessage::RowDescription(cols) => width = Some(cols.len()),
+                SimpleQueryMessage::CommandComplete(n) => count = n,
+                _ => {}
+            }
+        }
+        Ok(match width {
+            Some(w) => DBOutput::Rows {
+                types: vec![DefaultColumnType::Any; w],
+                rows,
+            },
+            None => DBOutput::StatementComplete(count),
+        })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    async fn sleep(dur: std::time::Duration) {
+        tokio::time::sleep(dur).await;
+    }
+}
+
+async fn run_file(host: String, port: u16, db: String, file: &Path) -> Result<(), String> {
+    let mut runner = Runner::new(move || {
+        let (host, db) = (host.clone(), db.clone());
+        async move {
+            let (client, conn) = tokio_postgres::connect(
+                &format!("host={host} port={port} user=postgres dbname={db}"),
+                NoTls,
+            )
+            .await?;
+            tokio::spawn(conn);
+            Ok(Client(client))
+        }
+    });
+    runner
+        .run_file_async(file)
+        .await
+        .map_err(|e| e.display(false).to_string())
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slt");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/slt")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_corpus_matches_postgres_15_and_dotdo() {
+    let pg = Postgres::start();
+    let dotdo = Dotdo::start("");
+    let addr = dotdo.addr("postgres");
+    let mut failures = Vec::new();
+    for (i, file) in corpus().into_iter().enumerate() {
+        // A fresh database per file on each side, so files do not see each other's tables.
+        let db = format!("slt{i}");
+        let (admin, conn) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                pg.port
+            ),
+            NoTls,
+        )
+        .await
+        .expect("connect to postgres");
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .expect("create database");
+        if let Err(e) = run_file("127.0.0.1".into(), pg.port, db.clone(), &file).await {
+            failures.push(format!("PostgreSQL 15 on {}: {e}", file.display()));
+        }
+        if let Err(e) = run_file(addr.ip().to_string(), addr.port(), db, &file).await {
+            failures.push(format!(
+                "dotdo on {}: {e}\nserver log tail:\n{}",
+                file.display(),
+                dotdo
+                    .log()
+                    .lines()
+                    .rev()
+                    .take(20)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -1,0 +1,211 @@
+//! The differential test: one corpus of command sequences (tests/redis/corpus.txt) run against
+//! a real redis-server and against dotdo, every reply compared byte for byte.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dotdo_e2e::Dotdo;
+
+/// A redis-server on a free port in its own temp dir, without persistence.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed by the test command");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisServer {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Read one complete RESP reply; returns its raw bytes and, for aggregates, each element's.
+fn read_reply(r: &mut impl BufRead) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).unwrap();
+    assert!(line.ends_with(b"\r\n"), "truncated reply line {line:?}");
+    let body = std::str::from_utf8(&line[1..line.len() - 2])
+        .unwrap()
+        .to_owned();
+    let mut raw = line.clone();
+    let mut elems = Vec::new();
+    match line[0] {
+        b'$' | b'=' | b'!' => {
+            let n: i64 = body.parse().unwrap();
+            if n >= 0 {
+                let mut buf = vec![0; n as usize + 2];
+                r.read_exact(&mut buf).unwrap();
+                raw.extend(buf);
+            }
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n: i64 = body.parse().unwrap();
+            let count = if line[0] == b'%' { n * 2 } else { n };
+            for _ in 0..count.max(0) {
+                let (e, _) = read_reply(r);
+                raw.extend(&e);
+                elems.push(e);
+            }
+        }
+        _ => {}
+    }
+    (raw, elems)
+}
+
+fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend(format!("${}\r\n", a.len()).as_bytes());
+        out.extend(a);
+        out.extend(b"\r\n");
+    }
+    out
+}
+
+/// Split a corpus line like redis-cli does: spaces separate, double quotes group.
+fn split(line: &str) -> Vec<Vec<u8>> {
+    let mut args = Vec::new();
+    let mut cur = Vec::new();
+    let (mut quoted, mut any) = (false, false);
+    for c in line.bytes() {
+        match c {
+            b'"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            b' ' if !quoted => {
+                if any {
+                    args.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        args.push(cur);
+    }
+    args
+}
+
+struct Conn {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Conn {
+        let w = TcpStream::connect(addr).unwrap();
+        w.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let r = BufReader::new(w.try_clone().unwrap());
+        Conn { w, r }
+    }
+
+    fn run(&mut self, args: &[Vec<u8>], sort: bool) -> Vec<u8> {
+        self.w.write_all(&encode(args)).unwrap();
+        let (raw, mut elems) = read_reply(&mut self.r);
+        if !sort {
+            return raw;
+        }
+        elems.sort();
+        let header_end = raw.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let mut out = raw[..header_end].to_vec();
+        elems.iter().for_each(|e| out.extend(e));
+        out
+    }
+}
+
+#[test]
+fn replies_match_redis_server_byte_for_byte() {
+    let corpus = include_str!("../redis/corpus.txt");
+    let peer = RedisServer::start();
+    let dotdo = Dotdo::start("");
+    let peer_addr: SocketAddr = format!("127.0.0.1:{}", peer.port).parse().unwrap();
+    let ours_addr = dotdo.addr("redis");
+    let mut conns: Option<(Conn, Conn)> = None;
+    let mut case = String::from("(start)");
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for (lineno, line) in corpus.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("---") {
+            case = name.trim().to_owned();
+            let (mut a, mut b) = (Conn::open(peer_addr), Conn::open(ours_addr));
+            let flush = [b"FLUSHALL".to_vec()];
+            assert_eq!(a.run(&flush, false), b"+OK\r\n");
+            assert_eq!(b.run(&flush, false), b"+OK\r\n");
+            conns = Some((a, b));
+            continue;
+        }
+        let (sort, text) = match line.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        let args = split(text);
+        let (a, b) = conns.as_mut().expect("a case starts with ---");
+        let theirs = a.run(&args, sort);
+        let ours = b.run(&args, sort);
+        compared += 1;
+        if theirs != ours {
+            failures.push(format!(
+                "line {} [{case}] {text}\n  redis: {:?}\n  dotdo: {:?}",
+                lineno + 1,
+                String::from_utf8_lossy(&theirs),
+                String::from_utf8_lossy(&ours)
+            ));
+        }
+    }
+    assert!(compared > 300, "corpus too small: {compared}");
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} replies differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -175,22 +175,36 @@ def test_kafka_python_group_rebalances_when_a_member_leaves(kafka):
             heartbeat_interval_ms=500,
         )
 
+    # Each member polls on its own thread, as an application does: a member blocked in
+    # JoinGroup must not keep the other from rejoining.
     a, b = member(), member()
-    deadline = time.time() + 60
-    # Both members poll until the group settles with the four partitions split 2/2.
-    while time.time() < deadline:
-        a.poll(200)
-        b.poll(200)
-        if len(a.assignment()) == 2 and len(b.assignment()) == 2:
-            break
-    assert len(a.assignment()) == 2 and len(b.assignment()) == 2
+    stop = {a: threading.Event(), b: threading.Event()}
+
+    def run(consumer):
+        while not stop[consumer].is_set():
+            consumer.poll(200)
+        consumer.close()  # a member that leaves sends LeaveGroup
+
+    threads = {c: threading.Thread(target=run, args=(c,), daemon=True) for c in (a, b)}
+    for t in threads.values():
+        t.start()
+
+    def settled(check, seconds=90):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if check():
+                return True
+            time.sleep(0.1)
+        return check()
+
+    assert settled(lambda: len(a.assignment()) == 2 and len(b.assignment()) == 2), (
+        a.assignment(), b.assignment())
     assert a.assignment().isdisjoint(b.assignment())
-    a.close()  # sends LeaveGroup
-    deadline = time.time() + 60
-    while time.time() < deadline and len(b.assignment()) != 4:
-        b.poll(200)
-    assert len(b.assignment()) == 4
-    b.close()
+    stop[a].set()
+    threads[a].join(60)
+    assert settled(lambda: len(b.assignment()) == 4), b.assignment()
+    stop[b].set()
+    threads[b].join(60)
 
 
 def test_kcat_list_produce_consume_and_group(kafka):

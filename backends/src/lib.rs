@@ -5,6 +5,7 @@
 
 pub mod embedded;
 mod error;
+pub mod placement;
 mod policy;
 pub mod remote;
 mod value;

@@ -8,11 +8,7 @@ pub use placement::rendezvous;
 pub use scatter::{merge_sorted, scatter_gather};
 pub use slot::{SLOTS, SlotMap, crc16, key_slot};
 
-/// A hash of `bytes` that never changes between versions, platforms or runs: object
-/// placement and on-disk sharding depend on it. (XXH3-64, seed 0.)
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(bytes)
-}
+pub use dotdo_backend::placement::stable_hash;
 
 /// The shard, of `shards`, that a hash falls in: jump consistent hashing, so growing the
 /// shard count from n to n+1 moves only 1/(n+1) of the keys.

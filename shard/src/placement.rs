@@ -3,23 +3,10 @@
 
 use dotdo_backend::ObjectId;
 
-use crate::stable_hash;
-
-/// The node of `nodes` that owns `object`, or `None` if there are no nodes.
+/// The node of `nodes` that owns `object`, or `None` if there are no nodes. The same
+/// placement the remote backend uses (`dotdo_backend::placement`).
 pub fn rendezvous<'a, N: AsRef<str>>(object: &ObjectId, nodes: &'a [N]) -> Option<&'a N> {
-    nodes
-        .iter()
-        .max_by(|a, b| weight(a.as_ref(), object).cmp(&weight(b.as_ref(), object)))
-}
-
-fn weight<'n>(node: &'n str, object: &ObjectId) -> (u64, &'n str) {
-    let mut key = Vec::with_capacity(node.len() + object.namespace.len() + object.name.len() + 2);
-    for part in [node, &object.namespace, &object.name] {
-        key.extend_from_slice(part.as_bytes());
-        key.push(0);
-    }
-    // The node name breaks (astronomically unlikely) ties the same way everywhere.
-    (stable_hash(&key), node)
+    dotdo_backend::placement::rendezvous(object, nodes).map(|i| &nodes[i])
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ mod config;
 pub mod conformance;
 mod endpoint;
 mod node;
-pub mod placement;
 pub mod server;
 mod transaction;
 pub mod wire;
@@ -63,7 +62,7 @@ impl RemoteBackend {
     fn node(&self, object: &ObjectId) -> &Node {
         let urls: Vec<&str> = self.nodes.iter().map(|n| n.url.as_str()).collect();
         // `open` refuses an empty node list, so there is always an owner.
-        &self.nodes[placement::rendezvous(object, &urls).unwrap_or(0)]
+        &self.nodes[crate::placement::rendezvous(object, &urls).unwrap_or(0)]
     }
 
     async fn request(

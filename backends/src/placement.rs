@@ -1,12 +1,17 @@
-//! Rendezvous placement of objects on nodes.
-//!
-//! The same function as `dotdo_shard::rendezvous` (XXH3-64 of `node\0namespace\0name\0`,
-//! highest weight wins, node name breaking ties). It is repeated here because dotdo-shard
-//! depends on dotdo-backend; `tests/tests/remote_placement.rs` checks both agree.
+//! Stable hashing and rendezvous placement of objects on nodes, used by the remote backend
+//! and re-exported by dotdo-shard: adding or removing a node moves only the objects that
+//! node wins or held.
 
 use crate::ObjectId;
 
-/// Index of the node in `nodes` that owns `object`, `None` if there are no nodes.
+/// A hash of `bytes` that never changes between versions, platforms or runs: object
+/// placement and on-disk sharding depend on it. (XXH3-64, seed 0.)
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// Index of the node in `nodes` that owns `object` (highest XXH3 weight of
+/// `node\0namespace\0name\0`, the node name breaking ties), `None` if there are no nodes.
 pub fn rendezvous<N: AsRef<str>>(object: &ObjectId, nodes: &[N]) -> Option<usize> {
     (0..nodes.len())
         .max_by(|&a, &b| weight(nodes[a].as_ref(), object).cmp(&weight(nodes[b].as_ref(), object)))
@@ -18,7 +23,7 @@ fn weight<'n>(node: &'n str, object: &ObjectId) -> (u64, &'n str) {
         key.extend_from_slice(part.as_bytes());
         key.push(0);
     }
-    (xxhash_rust::xxh3::xxh3_64(&key), node)
+    (stable_hash(&key), node)
 }
 
 #[cfg(test)]

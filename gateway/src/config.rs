@@ -402,6 +402,14 @@ impl Config {
         Ok(config)
     }
 
+    /// The effective configuration as TOML, with every password, secret and token shown as
+    /// `***` (what `dotdo check-config` prints).
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        let mut value = Value::try_from(self)?;
+        redact(&mut value);
+        Ok(toml::to_string_pretty(&value)?)
+    }
+
     /// Every listener the gateway will bind, enabled ones only.
     pub fn listeners(&self) -> Vec<ListenerPlan> {
         let mut plans = Vec::new();
@@ -485,6 +493,23 @@ impl Config {
         self.redis.listen.set_port(0);
         self.postgres.listen.set_port(0);
         self.kafka.listen.set_port(0);
+    }
+}
+
+fn redact(value: &mut Value) {
+    const SECRET_KEYS: [&str; 4] = ["password", "requirepass", "secret", "token"];
+    match value {
+        Value::Table(t) => {
+            for (k, v) in t.iter_mut() {
+                if SECRET_KEYS.contains(&k.as_str()) && v.is_str() {
+                    *v = Value::String("***".into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
     }
 }
 
@@ -593,6 +618,30 @@ mod tests {
         assert!(Config::load(None, [], &["redis.shards=0".into()]).is_err());
         let err = Config::load(None, [], &["redis.listen=0.0.0.0:6379".into()]).unwrap_err();
         assert!(format!("{err:#}").contains("requirepass"), "{err:#}");
+    }
+
+    #[test]
+    fn printed_configuration_hides_every_secret() {
+        let c = Config::load(
+            None,
+            [],
+            &[
+                "admin.token=S1".into(),
+                "redis.requirepass=S2".into(),
+                r#"redis.users=[{name="u",password="S3"}]"#.into(),
+                r#"postgres.users=[{name="p",password="S4"}]"#.into(),
+                r#"kafka.sasl_users=[{username="k",password="S5"}]"#.into(),
+            ],
+        )
+        .unwrap();
+        let printed = c.to_redacted_toml().unwrap();
+        for secret in ["S1", "S2", "S3", "S4", "S5"] {
+            assert!(
+                !printed.contains(&format!("\"{secret}\"")),
+                "{secret} printed:\n{printed}"
+            );
+        }
+        assert!(printed.contains("requirepass = \"***\""), "{printed}");
     }
 
     #[test]

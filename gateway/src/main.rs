@@ -108,7 +108,7 @@ fn main() -> ExitCode {
             runtime.block_on(dotdo::store::run(c))
         }),
         Command::CheckConfig { config } => load(&config).and_then(|c| {
-            print!("{}", toml::to_string_pretty(&c)?);
+            print!("{}", c.to_redacted_toml()?);
             eprintln!("configuration OK");
             Ok(())
         }),

@@ -51,6 +51,14 @@ def test_gateway_shape(overlay):
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
     assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    # One gateway, never two at once (Redis images and Kafka groups live in its memory).
+    assert gw["spec"]["replicas"] == 1 and gw["spec"]["strategy"]["type"] == "Recreate"
+    # Every front-end listens on the pod address with its credentials from the Secret.
+    cfg = yaml_toml(config_map(docs, "dotdo-gateway-config"))
+    for proto, port in [("redis", 6379), ("postgres", 5432), ("kafka", 9092)]:
+        assert cfg[proto]["listen"] == f"0.0.0.0:{port}"
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in c["env"] if "valueFrom" in e}
+    assert {"DOTDO_REDIS__REQUIREPASS", "DOTDO_POSTGRES__USERS", "DOTDO_KAFKA__SASL_USERS"} <= set(env)
     ports = {p["name"] for p in c["ports"]}
     assert {"redis", "postgres", "kafka", "admin"} <= ports
     services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
@@ -109,8 +117,18 @@ def test_rendered_configs_pass_dotdo_check_config(overlay, prefix, tmp_path):
         DOTDO_ADMIN__TOKEN="t",
         DOTDO_BACKEND__REMOTE__SECRET="s",
         DOTDO_STORE__SECRET="s",
+        DOTDO_REDIS__REQUIREPASS="pw",
+        DOTDO_POSTGRES__USERS='[{ name = "app", password = "pw" }]',
+        DOTDO_KAFKA__SASL_USERS='[{ username = "app", password = "pw" }]',
     )
     res = subprocess.run(
         [dotdo_bin(), "check-config", "--config", str(path)], env=env, capture_output=True, text=True
     )
     assert res.returncode == 0, res.stderr
+    if prefix == "dotdo-gateway-config":
+        # Without the front-ends' credentials the gateway must refuse to listen publicly.
+        bare = {k: v for k, v in env.items() if not k.startswith(("DOTDO_REDIS", "DOTDO_POSTGRES", "DOTDO_KAFKA"))}
+        res = subprocess.run(
+            [dotdo_bin(), "check-config", "--config", str(path)], env=bare, capture_output=True, text=True
+        )
+        assert res.returncode != 0 and "without authentication" in res.stderr, res.stderr

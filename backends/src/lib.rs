@@ -86,7 +86,11 @@ pub struct StatementResult {
     pub rows: Vec<Vec<Value>>,
     /// Rows inserted, updated or deleted by this statement (0 for queries).
     pub rows_changed: u64,
-    /// The object's last insert rowid after this statement.
+    /// The rowid of the last row this batch inserted, up to and including this statement;
+    /// 0 while the batch has inserted nothing. (Not SQLite's connection-wide value, so the
+    /// same batch on the same data always answers the same, as replayed transactions need.)
+    /// A replayed transaction does not validate it at commit: read generated keys through
+    /// RETURNING where the client must see them.
     pub last_insert_id: i64,
 }
 

@@ -34,6 +34,17 @@ pub fn check_statement(index: usize, sql: &str) -> Result<(), Error> {
     }
 }
 
+/// True for statements that insert rows (INSERT, REPLACE, and upserts), judged by their
+/// first keyword, or by the first one after a leading `WITH` clause's name.
+pub(crate) fn inserts(sql: &str) -> bool {
+    let mut words = keywords(sql);
+    match words.next().as_deref() {
+        Some("INSERT" | "REPLACE") => true,
+        Some("WITH") => sql.to_ascii_uppercase().contains("INSERT"),
+        _ => false,
+    }
+}
+
 /// Upper-cased leading words of `sql`, skipping white space and `--`/`/* */` comments.
 fn keywords(sql: &str) -> impl Iterator<Item = String> + '_ {
     let mut rest = sql;

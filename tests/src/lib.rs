@@ -14,6 +14,9 @@ use std::time::Duration;
 
 pub const LISTENING_PREFIX: &str = "DOTDO_LISTENING ";
 
+/// The shared secret between test gateways and the `dotdo store` nodes they start.
+pub const STORE_SECRET: &str = "e2e-shared-secret";
+
 /// How long a start may take before the harness gives up (debug builds on a busy machine).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -40,6 +43,9 @@ pub fn dotdo_bin() -> PathBuf {
 /// A running `dotdo serve`.
 pub struct Dotdo {
     child: Option<Child>,
+    /// With `DOTDO_E2E_BACKEND=store`: the two `dotdo store` nodes this gateway's objects
+    /// live on, kept across restarts.
+    stores: Vec<Store>,
     dir: tempfile::TempDir,
     extra_toml: String,
     addrs: HashMap<String, SocketAddr>,
@@ -50,8 +56,14 @@ impl Dotdo {
     /// fresh data directory.
     pub fn start(extra_toml: &str) -> Dotdo {
         let dir = tempfile::tempdir().expect("temp dir");
+        let stores = match std::env::var("DOTDO_E2E_BACKEND").as_deref() {
+            Ok("store") => vec![Store::start(), Store::start()],
+            Ok("embedded") | Err(_) => Vec::new(),
+            Ok(other) => panic!("DOTDO_E2E_BACKEND={other}: expected embedded or store"),
+        };
         let mut d = Dotdo {
             child: None,
+            stores,
             dir,
             extra_toml: extra_toml.to_owned(),
             addrs: HashMap::new(),
@@ -92,8 +104,21 @@ impl Dotdo {
     fn spawn(&mut self) {
         let config = self.dir.path().join("dotdo.toml");
         let data = self.data_dir();
+        let backend = if self.stores.is_empty() {
+            String::new()
+        } else {
+            let nodes: Vec<String> = self
+                .stores
+                .iter()
+                .map(|s| format!("{:?}", s.url()))
+                .collect();
+            format!(
+                "[backend]\nkind = \"remote\"\n[backend.remote]\nnodes = [{}]\nsecret = \"{STORE_SECRET}\"\n",
+                nodes.join(", ")
+            )
+        };
         let toml = format!(
-            "[backend.embedded]\ndata_dir = {data:?}\n\n{}\n",
+            "[backend.embedded]\ndata_dir = {data:?}\n\n{backend}\n{}\n",
             self.extra_toml,
             data = data.display().to_string()
         );
@@ -173,6 +198,89 @@ impl Dotdo {
 }
 
 impl Drop for Dotdo {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `dotdo store` process with its own data directory.
+pub struct Store {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+}
+
+impl Store {
+    pub fn start() -> Store {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = Store {
+            child: None,
+            dir,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        s.spawn();
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn spawn(&mut self) {
+        let config = self.dir.path().join("store.toml");
+        let data = self.dir.path().join("data");
+        std::fs::write(
+            &config,
+            format!(
+                "[backend.embedded]\ndata_dir = {:?}\n[store]\nlisten = \"{}\"\nsecret = \"{STORE_SECRET}\"\n",
+                data.display().to_string(),
+                self.addr
+            ),
+        )
+        .expect("write store config");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("store.log"))
+            .expect("log file");
+        let mut child = Command::new(dotdo_bin())
+            .args(["store", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn dotdo store");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut line).expect("read store stdout");
+        let json = line
+            .trim()
+            .strip_prefix(LISTENING_PREFIX)
+            .unwrap_or_else(|| panic!("store did not report its port: {line:?}"));
+        let map: std::collections::HashMap<String, String> =
+            serde_json::from_str(json).expect("listening JSON");
+        self.addr = map["store"].parse().expect("store address");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL the store and wait for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same address and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Store {
     fn drop(&mut self) {
         self.kill();
     }

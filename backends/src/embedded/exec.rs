@@ -14,9 +14,14 @@ pub(crate) struct Ran {
 pub(crate) fn run_batch(conn: &Connection, batch: &[Statement]) -> Result<Ran, Error> {
     let mut results = Vec::with_capacity(batch.len());
     let mut wrote = false;
+    let mut inserted = false;
     for (index, stmt) in batch.iter().enumerate() {
-        let (result, w) = run_statement(conn, index, stmt)?;
+        let (mut result, w) = run_statement(conn, index, stmt)?;
         wrote |= w;
+        inserted |= result.rows_changed > 0 && crate::policy::inserts(&stmt.sql);
+        if !inserted {
+            result.last_insert_id = 0;
+        }
         results.push(result);
     }
     Ok(Ran { results, wrote })

@@ -405,3 +405,42 @@ async fn relaxed_durability_answers_and_keeps_data_across_a_clean_close() {
     let b = backend(&dir);
     assert_eq!(count(&b, &o).await, 51);
 }
+
+#[tokio::test]
+async fn answers_depend_only_on_the_batch_and_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("answers");
+    setup(&b, &o).await;
+    b.execute(&o, vec![Statement::new("INSERT INTO t (v) VALUES (1)")])
+        .await
+        .unwrap();
+    let read = || vec![Statement::new("SELECT count(*) FROM t")];
+    let first = b.dry_run(&o, read()).await.unwrap();
+    // A rolled-back insert in between must not leak into the next answer.
+    b.dry_run(&o, vec![Statement::new("INSERT INTO t (v) VALUES (2)")])
+        .await
+        .unwrap();
+    let second = b.dry_run(&o, read()).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(second[0].last_insert_id, 0);
+    let r = b
+        .execute(
+            &o,
+            vec![
+                Statement::new("UPDATE t SET v = 5"),
+                Statement::new("INSERT INTO t (v) VALUES (3)"),
+                Statement::new("SELECT 1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r[0].last_insert_id,
+            r[1].last_insert_id,
+            r[2].last_insert_id
+        ),
+        (0, 2, 2)
+    );
+}

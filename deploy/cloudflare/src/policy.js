@@ -32,6 +32,14 @@ const MANAGED_PRAGMAS = new Set([
   "WAL_AUTOCHECKPOINT", "JOURNAL_SIZE_LIMIT", "TEMP_STORE", "MMAP_SIZE",
 ]);
 
+// True for statements that insert rows (INSERT, REPLACE, upserts): the same rule as
+// backends/src/policy.rs, so last_insert_id means "last row this batch inserted" everywhere.
+export function inserts(sql) {
+  const [first = ""] = keywords(sql, 1);
+  if (first === "INSERT" || first === "REPLACE") return true;
+  return first === "WITH" && sql.toUpperCase().includes("INSERT");
+}
+
 // null if allowed, else the reason.
 export function forbiddenReason(sql) {
   const [first = "", second = ""] = keywords(sql, 2);

@@ -9,7 +9,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import * as wire from "./wire.js";
-import { forbiddenReason, isMultiStatement } from "./policy.js";
+import { forbiddenReason, inserts, isMultiStatement } from "./policy.js";
 
 const { Kind, ErrorCode, SqliteKind } = wire;
 
@@ -229,10 +229,10 @@ export class DotdoObject extends DurableObject {
 
   run(batch, params) {
     const results = [];
-    let [total, lastId] = this.sql
-      .exec("SELECT total_changes(), CAST(last_insert_rowid() AS TEXT)")
-      .raw()
-      .next().value;
+    // last_insert_id is the last row this batch inserted (0 until it inserts), never the
+    // connection's leftover value, so a replayed batch answers exactly as before.
+    let [total] = this.sql.exec("SELECT total_changes()").raw().next().value;
+    let lastId = "0";
     batch.forEach((s, index) => {
       let cursor;
       let raw;
@@ -271,7 +271,7 @@ export class DotdoObject extends DurableObject {
           .next().value;
         if (t !== total) rowsChanged = c;
         total = t;
-        lastId = l;
+        if (rowsChanged > 0 && inserts(sql)) lastId = l;
       }
       results.push({ columns, rows, rowsChanged, lastInsertId: BigInt(lastId) });
     });

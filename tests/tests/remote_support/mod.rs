@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dotdo_backend::remote::{RemoteBackend, RemoteConfig};
-use dotdo_e2e::{LISTENING_PREFIX, dotdo_bin};
 
-pub const SECRET: &str = "e2e-shared-secret";
+pub use dotdo_e2e::STORE_SECRET as SECRET;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,88 +20,8 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A `dotdo store` process with its own data directory.
-pub struct Store {
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    pub addr: SocketAddr,
-}
-
-impl Store {
-    pub fn start() -> Store {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut s = Store {
-            child: None,
-            dir,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        };
-        s.spawn();
-        s
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn spawn(&mut self) {
-        let config = self.dir.path().join("store.toml");
-        let data = self.dir.path().join("data");
-        std::fs::write(
-            &config,
-            format!(
-                "[backend.embedded]\ndata_dir = {:?}\n[store]\nlisten = \"{}\"\nsecret = \"{SECRET}\"\n",
-                data.display().to_string(),
-                self.addr
-            ),
-        )
-        .expect("write store config");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("store.log"))
-            .expect("log file");
-        let mut child = Command::new(dotdo_bin())
-            .args(["store", "--config"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn dotdo store");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        reader.read_line(&mut line).expect("read store stdout");
-        let json = line
-            .trim()
-            .strip_prefix(LISTENING_PREFIX)
-            .unwrap_or_else(|| panic!("store did not report its port: {line:?}"));
-        let map: std::collections::HashMap<String, String> =
-            serde_json::from_str(json).expect("listening JSON");
-        self.addr = map["store"].parse().expect("store address");
-        self.child = Some(child);
-    }
-
-    /// SIGKILL the store and wait for it.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Start again on the same address and data.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+#[allow(unused_imports)] // not every test file that includes this module starts stores
+pub use dotdo_e2e::Store;
 
 /// A workerd process serving deploy/cloudflare/workerd.capnp with storage in a temp dir.
 pub struct Workerd {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{ConstraintKind, Error, SqliteErrorKind};
-pub use policy::check_statement;
+pub use policy::{MAX_PARAMS, MAX_SQL_BYTES, check_limits, check_statement};
 pub use value::Value;
 
 /// The address of an object, like `idFromName` in Workers.

@@ -1,6 +1,32 @@
 //! What a batch may contain: exactly what a SQLite-backed Cloudflare Durable Object accepts.
 
-use crate::Error;
+use crate::{Error, Statement};
+
+/// Most parameters one statement may bind: a Durable Object's SQL API refuses more.
+pub const MAX_PARAMS: usize = 100;
+/// Longest SQL text of one statement, in bytes: a Durable Object's limit.
+pub const MAX_SQL_BYTES: usize = 100_000;
+
+/// Refuse a statement beyond a Durable Object's size limits, so that a front-end that keeps
+/// within them on the embedded backend keeps within them everywhere.
+pub fn check_limits(index: usize, stmt: &Statement) -> Result<(), Error> {
+    if stmt.params.len() > MAX_PARAMS {
+        return Err(Error::Forbidden {
+            index,
+            reason: format!(
+                "a statement binds at most {MAX_PARAMS} parameters (this one binds {})",
+                stmt.params.len()
+            ),
+        });
+    }
+    if stmt.sql.len() > MAX_SQL_BYTES {
+        return Err(Error::Forbidden {
+            index,
+            reason: format!("a statement's SQL is at most {MAX_SQL_BYTES} bytes"),
+        });
+    }
+    Ok(())
+}
 
 /// Refuse statements a Durable Object refuses: transaction control, ATTACH/DETACH, VACUUM,
 /// and the pragmas that change journaling or durability. `index` is the statement's place
@@ -95,6 +121,18 @@ mod tests {
         ] {
             assert!(check_statement(0, sql).is_err(), "{sql} should be refused");
         }
+    }
+
+    #[test]
+    fn refuses_statements_beyond_durable_object_limits() {
+        use super::{MAX_PARAMS, MAX_SQL_BYTES, check_limits};
+        use crate::{Statement, Value};
+        let ok = Statement::with_params("SELECT 1", vec![Value::Null; MAX_PARAMS]);
+        assert!(check_limits(0, &ok).is_ok());
+        let many = Statement::with_params("SELECT 1", vec![Value::Null; MAX_PARAMS + 1]);
+        assert!(check_limits(0, &many).is_err());
+        let long = Statement::new(format!("SELECT '{}'", "x".repeat(MAX_SQL_BYTES)));
+        assert!(check_limits(0, &long).is_err());
     }
 
     #[test]

@@ -6,11 +6,11 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const LISTENING_PREFIX: &str = "DOTDO_LISTENING ";
 
@@ -43,9 +43,9 @@ pub fn dotdo_bin() -> PathBuf {
 /// A running `dotdo serve`.
 pub struct Dotdo {
     child: Option<Child>,
-    /// With `DOTDO_E2E_BACKEND=store`: the two `dotdo store` nodes this gateway's objects
-    /// live on, kept across restarts.
-    stores: Vec<Store>,
+    /// With `DOTDO_E2E_BACKEND=store` or `workerd`: the nodes this gateway's objects live on,
+    /// started for it and kept across its restarts.
+    nodes: Nodes,
     dir: tempfile::TempDir,
     extra_toml: String,
     addrs: HashMap<String, SocketAddr>,
@@ -56,14 +56,9 @@ impl Dotdo {
     /// fresh data directory.
     pub fn start(extra_toml: &str) -> Dotdo {
         let dir = tempfile::tempdir().expect("temp dir");
-        let stores = match std::env::var("DOTDO_E2E_BACKEND").as_deref() {
-            Ok("store") => vec![Store::start(), Store::start()],
-            Ok("embedded") | Err(_) => Vec::new(),
-            Ok(other) => panic!("DOTDO_E2E_BACKEND={other}: expected embedded or store"),
-        };
         let mut d = Dotdo {
             child: None,
-            stores,
+            nodes: Nodes::from_env(),
             dir,
             extra_toml: extra_toml.to_owned(),
             addrs: HashMap::new(),
@@ -104,14 +99,11 @@ impl Dotdo {
     fn spawn(&mut self) {
         let config = self.dir.path().join("dotdo.toml");
         let data = self.data_dir();
-        let backend = if self.stores.is_empty() {
+        let urls = self.nodes.urls();
+        let backend = if urls.is_empty() {
             String::new()
         } else {
-            let nodes: Vec<String> = self
-                .stores
-                .iter()
-                .map(|s| format!("{:?}", s.url()))
-                .collect();
+            let nodes: Vec<String> = urls.iter().map(|u| format!("{u:?}")).collect();
             format!(
                 "[backend]\nkind = \"remote\"\n[backend.remote]\nnodes = [{}]\nsecret = \"{STORE_SECRET}\"\n",
                 nodes.join(", ")
@@ -194,6 +186,34 @@ impl Dotdo {
     pub fn kill_and_restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+}
+
+/// Where a test gateway's objects live, chosen by `DOTDO_E2E_BACKEND` so the same suites run
+/// unchanged on every backend: `embedded` (default), `store` (two `dotdo store` processes)
+/// or `workerd` (the Cloudflare worker in a real workerd).
+enum Nodes {
+    Embedded,
+    Stores(Vec<Store>),
+    Workerd(Workerd),
+}
+
+impl Nodes {
+    fn from_env() -> Nodes {
+        match std::env::var("DOTDO_E2E_BACKEND").as_deref() {
+            Ok("embedded") | Err(_) => Nodes::Embedded,
+            Ok("store") => Nodes::Stores(vec![Store::start(), Store::start()]),
+            Ok("workerd") => Nodes::Workerd(Workerd::start()),
+            Ok(other) => panic!("DOTDO_E2E_BACKEND={other}: expected embedded, store or workerd"),
+        }
+    }
+
+    fn urls(&self) -> Vec<String> {
+        match self {
+            Nodes::Embedded => Vec::new(),
+            Nodes::Stores(stores) => stores.iter().map(Store::url).collect(),
+            Nodes::Workerd(w) => vec![w.url()],
+        }
     }
 }
 
@@ -284,6 +304,122 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A workerd process serving deploy/cloudflare/workerd.capnp with storage in a temp dir.
+pub struct Workerd {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+}
+
+pub fn workerd_bin() -> PathBuf {
+    let bin = repo_root().join("tests/node/node_modules/.bin/workerd");
+    assert!(
+        bin.exists(),
+        "{} not found: run `npm install` in tests/node (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+impl Workerd {
+    pub fn start() -> Workerd {
+        let dir = tempfile::tempdir_in(tmpfs()).expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("do")).expect("storage dir");
+        let mut w = Workerd {
+            child: None,
+            dir,
+            addr: free_addr(),
+        };
+        w.spawn();
+        w
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("workerd.log"))
+            .expect("log file");
+        let child = Command::new(workerd_bin())
+            .arg("serve")
+            .arg(repo_root().join("deploy/cloudflare/workerd.capnp"))
+            .arg("--directory-path")
+            .arg(format!(
+                "do-storage={}",
+                self.dir.path().join("do").display()
+            ))
+            .arg("--socket-addr")
+            .arg(format!("http={}", self.addr))
+            .env("DOTDO_SECRET", STORE_SECRET)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn workerd");
+        self.child = Some(child);
+        let started = Instant::now();
+        while TcpStream::connect(self.addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "workerd did not start; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("workerd.log")).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL, then start again on the same address and storage.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Workerd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A RAM-backed directory when the machine has one (as the measurements used).
+fn tmpfs() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// An address free right now (workerd cannot report a port it chose itself).
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
 }
 
 /// Send a signal (`TERM`, `INT`, `KILL`, ...) to `pid`, with kill(1).

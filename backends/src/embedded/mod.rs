@@ -21,7 +21,9 @@ use tokio::sync::oneshot;
 
 pub use config::{Durability, EmbeddedConfig};
 
-use crate::{Backend, Batch, Error, ObjectId, StatementResult, Transaction, check_statement};
+use crate::{
+    Backend, Batch, Error, ObjectId, StatementResult, Transaction, check_limits, check_statement,
+};
 use actor::{Command, Request};
 use registry::Registry;
 
@@ -76,7 +78,7 @@ fn check_batch(batch: &Batch) -> Result<(), Error> {
     batch
         .iter()
         .enumerate()
-        .try_for_each(|(i, s)| check_statement(i, &s.sql))
+        .try_for_each(|(i, s)| check_statement(i, &s.sql).and_then(|()| check_limits(i, s)))
 }
 
 #[async_trait]

@@ -532,10 +532,10 @@ fn savepoint_error(e: dotdo_backend::Error) -> SqlError {
     }
 }
 
-/// Multi-row INSERTs for COPY rows, each within SQLite's bound-parameter limit.
+/// Multi-row INSERTs for COPY rows, each within a Durable Object's bound-parameter limit.
 fn insert_batch(plan: &CopyFrom, rows: Vec<Vec<Value>>) -> Vec<Statement> {
     let ncols = plan.columns.len().max(1);
-    let per_stmt = (30_000 / ncols).max(1);
+    let per_stmt = (dotdo_backend::MAX_PARAMS / ncols).max(1);
     let cols: Vec<String> = plan
         .columns
         .iter()

@@ -137,8 +137,9 @@ pub fn coalesce(batch: Vec<Statement>) -> Vec<Statement> {
         .collect()
 }
 
-/// Rows per merged statement (bounded so SQLite's parameter limit is never near).
-const MERGE_SIZES: [usize; 4] = [64, 16, 4, 1];
+/// Rows per merged statement: 25 rows of 4 parameters stay within a Durable Object's 100
+/// bound parameters per statement (`dotdo_backend::MAX_PARAMS`).
+const MERGE_SIZES: [usize; 4] = [25, 16, 4, 1];
 
 fn multi_sql(kind: &str, rows: usize) -> String {
     let tuple = |i: usize, n: usize| {

@@ -3,6 +3,9 @@
 //! Front-ends talk only to [`Backend`]; whether objects live in embedded SQLite files, in a
 //! `workerd`/Cloudflare worker or in `dotdo store` pods is a matter of configuration.
 
+/// The contract's scenarios, written once and run against every backend.
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod embedded;
 mod error;
 pub mod placement;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use dotdo_backend::remote::{RemoteBackend, conformance};
+use dotdo_backend::conformance;
+use dotdo_backend::remote::RemoteBackend;
 use dotdo_backend::{Backend, Error, ObjectId, Statement};
 use remote_support::{Store, client};
 
@@ -17,6 +18,7 @@ async fn the_contract_holds_on_two_store_processes() {
     let (a, b) = (Store::start(), Store::start());
     let remote = client(vec![a.url(), b.url()]);
     conformance::all(remote.as_ref(), "e2e/stores").await;
+    conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "e2e/stores").await;
     let owners: HashSet<&str> = (0..16)
         .map(|i| remote.node_of(&ObjectId::new("e2e/stores", format!("o{i}"))))
         .collect();

@@ -2,7 +2,7 @@
 
 mod remote_support;
 
-use dotdo_backend::remote::conformance;
+use dotdo_backend::conformance;
 use remote_support::{Workerd, client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -10,6 +10,7 @@ async fn the_contract_holds_on_workerd() {
     let w = Workerd::start();
     let remote = client(vec![w.url()]);
     conformance::all(remote.as_ref(), "e2e/workerd").await;
+    conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "e2e/workerd").await;
 }
 
 /// Writers on 8 objects while workerd is SIGKILLed and restarted on the same storage: every

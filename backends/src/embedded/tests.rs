@@ -10,6 +10,14 @@ fn backend(dir: &tempfile::TempDir) -> Arc<EmbeddedBackend> {
     EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).unwrap()
 }
 
+#[tokio::test]
+async fn the_contract_scenarios_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    crate::conformance::all(b.as_ref(), "conformance").await;
+    b.shutdown().await;
+}
+
 fn obj(name: &str) -> ObjectId {
     ObjectId::new("test/ns", name)
 }
@@ -31,38 +39,6 @@ async fn count(b: &EmbeddedBackend, o: &ObjectId) -> i64 {
         .await
         .unwrap();
     r[0].rows[0][0].as_i64().unwrap()
-}
-
-#[tokio::test]
-async fn values_round_trip_exactly() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = backend(&dir);
-    let o = obj("values");
-    setup(&b, &o).await;
-    let values = [
-        Value::Integer(i64::MAX),
-        Value::Integer(i64::MIN),
-        Value::Real(1.5e300),
-        Value::Text("héllo".into()),
-        Value::Blob(vec![0, 255, 1]),
-        Value::Null,
-    ];
-    let inserts = values
-        .iter()
-        .map(|v| Statement::new("INSERT INTO t (v) VALUES (?1)").bind(v.clone()))
-        .collect();
-    let r = b.execute(&o, inserts).await.unwrap();
-    assert_eq!(r.len(), 6);
-    assert!(r.iter().all(|s| s.rows_changed == 1));
-    assert_eq!(r[5].last_insert_id, 6);
-    let r = b
-        .execute(&o, vec![Statement::new("SELECT id, v FROM t ORDER BY id")])
-        .await
-        .unwrap();
-    assert_eq!(r[0].columns, vec!["id", "v"]);
-    let got: Vec<Value> = r[0].rows.iter().map(|row| row[1].clone()).collect();
-    assert_eq!(got, values);
-    b.shutdown().await;
 }
 
 #[tokio::test]
@@ -142,56 +118,6 @@ async fn futures_join_all(
 }
 
 #[tokio::test]
-async fn forbidden_statements_are_refused_before_anything_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = backend(&dir);
-    let o = obj("forbidden");
-    setup(&b, &o).await;
-    let err = b
-        .execute(
-            &o,
-            vec![
-                Statement::new("INSERT INTO t (u) VALUES ('x')"),
-                Statement::new("BEGIN"),
-            ],
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Forbidden { index: 1, .. }), "{err:?}");
-    assert_eq!(count(&b, &o).await, 0);
-    let err = b
-        .execute(&o, vec![Statement::new("SELECT 1; SELECT 2")])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
-    let err = b
-        .execute(&o, vec![Statement::new("SELECT ?1")])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Sqlite { .. }), "{err:?}");
-}
-
-#[tokio::test]
-async fn dry_run_answers_and_discards() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = backend(&dir);
-    let o = obj("dry");
-    setup(&b, &o).await;
-    let r = b
-        .dry_run(
-            &o,
-            vec![
-                Statement::new("INSERT INTO t (u) VALUES ('x')"),
-                Statement::new("SELECT count(*) FROM t"),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r[1].rows[0][0], Value::Integer(1));
-    assert_eq!(count(&b, &o).await, 0);
-}
-
-#[tokio::test]
 async fn data_survives_reopening_the_backend() {
     let dir = tempfile::tempdir().unwrap();
     let o = obj("reopen");
@@ -217,32 +143,6 @@ async fn data_survives_reopening_the_backend() {
         b.list_objects("test/ns").await.unwrap(),
         vec!["reopen".to_string()]
     );
-}
-
-#[tokio::test]
-async fn concurrent_writers_all_land() {
-    let dir = tempfile::tempdir().unwrap();
-    let b = backend(&dir);
-    let o = obj("concurrent");
-    setup(&b, &o).await;
-    let mut tasks = Vec::new();
-    for w in 0..64 {
-        let (b, o) = (b.clone(), o.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in 0..20 {
-                b.execute(
-                    &o,
-                    vec![Statement::new("INSERT INTO t (v) VALUES (?1)").bind(w * 1000 + i)],
-                )
-                .await
-                .unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert_eq!(count(&b, &o).await, 64 * 20);
 }
 
 #[tokio::test]

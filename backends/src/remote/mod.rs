@@ -13,8 +13,6 @@
 //! requests fail at once for `breaker_cooldown_ms`, then the node is tried again.
 
 mod config;
-#[cfg(any(test, feature = "conformance"))]
-pub mod conformance;
 mod endpoint;
 mod node;
 pub mod server;

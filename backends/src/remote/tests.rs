@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::response::IntoResponse;
 use tokio_util::sync::CancellationToken;
 
-use super::{RemoteBackend, RemoteConfig, Transport, conformance, server};
+use super::{RemoteBackend, RemoteConfig, Transport, server};
+use crate::conformance;
 use crate::embedded::{EmbeddedBackend, EmbeddedConfig};
 use crate::{Backend, Error, ObjectId, SharedBackend, Statement};
 
@@ -50,6 +51,7 @@ async fn the_contract_holds_over_websocket_on_two_stores() {
     let (a, b) = (store().await, store().await);
     let remote = client(&[&a, &b], Transport::Websocket);
     conformance::all(remote.as_ref(), "conf/ws").await;
+    conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "conf/ws").await;
     // Both stores hold objects.
     let owners: std::collections::HashSet<&str> = (0..32)
         .map(|i| remote.node_of(&ObjectId::new("x", format!("{i}"))))
@@ -62,6 +64,7 @@ async fn the_contract_holds_over_http() {
     let (a, b) = (store().await, store().await);
     let remote = client(&[&a, &b], Transport::Http);
     conformance::all(remote.as_ref(), "conf/http").await;
+    conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "conf/http").await;
 }
 
 #[tokio::test]

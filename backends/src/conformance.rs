@@ -27,14 +27,15 @@ async fn count(b: &dyn Backend, o: &ObjectId) -> i64 {
     r[0].rows[0][0].as_i64().unwrap()
 }
 
-/// Run every scenario.
+/// Run every scenario that holds on all backends. (A remote backend also runs
+/// [`a_concurrent_write_makes_commit_fail`]: only replayed transactions let another writer
+/// in while they are open.)
 pub async fn all(b: &dyn Backend, ns: &str) {
     values_round_trip_exactly(b, ns).await;
     a_failing_statement_rolls_back_its_whole_batch(b, ns).await;
     forbidden_statements_are_refused(b, ns).await;
     dry_run_answers_and_discards(b, ns).await;
     transactions_commit_roll_back_and_savepoints(b, ns).await;
-    a_concurrent_write_makes_commit_fail(b, ns).await;
     concurrent_writers_all_land(b, ns, 32, 10).await;
     objects_are_listed_and_deleted(b, ns).await;
 }
@@ -215,8 +216,6 @@ pub async fn transactions_commit_roll_back_and_savepoints(b: &dyn Backend, ns: &
         .unwrap();
     tx.rollback_to_savepoint("s1").await.unwrap();
     tx.release_savepoint("s1").await.unwrap();
-    // Nothing is visible outside the transaction before commit.
-    assert_eq!(count(b, &o).await, 0);
     tx.commit().await.unwrap();
     assert_eq!(count(b, &o).await, 1);
 
@@ -242,6 +241,8 @@ pub async fn a_concurrent_write_makes_commit_fail(b: &dyn Backend, ns: &str) {
     tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('from-tx')")])
         .await
         .unwrap();
+    // Nothing of the open transaction is visible outside it.
+    assert_eq!(count(b, &o).await, 0);
     b.execute(
         &o,
         vec![Statement::new("INSERT INTO t (u) VALUES ('other')")],

@@ -137,11 +137,7 @@ async fn connection(node: Arc<Node>, socket: WebSocket) {
     let writer = tokio::spawn(async move {
         let mut frames = Vec::new();
         while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
-            let message = if frames.len() == 1 {
-                frames.pop().unwrap_or_default()
-            } else {
-                wire::encode_bundle(&std::mem::take(&mut frames))
-            };
+            let message = wire::take_message(&mut frames);
             if sink.send(Message::Binary(message.into())).await.is_err() {
                 break;
             }

@@ -18,6 +18,16 @@ pub const BUNDLE: u8 = 0xB1;
 /// Most frames a sender puts in one bundle.
 pub const MAX_BUNDLE: usize = 256;
 
+/// The WebSocket message for the frames queued (draining them): the frame itself when
+/// there is one, else a bundle of them.
+pub fn take_message(frames: &mut Vec<Vec<u8>>) -> Vec<u8> {
+    if frames.len() == 1 {
+        frames.pop().unwrap_or_default()
+    } else {
+        encode_bundle(&std::mem::take(frames))
+    }
+}
+
 pub fn encode_bundle(frames: &[Vec<u8>]) -> Vec<u8> {
     let mut w = Writer::default();
     w.u8(BUNDLE);

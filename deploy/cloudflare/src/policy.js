@@ -40,6 +40,33 @@ export function inserts(sql) {
   return first === "WITH" && sql.toUpperCase().includes("INSERT");
 }
 
+// If a quoted string, quoted identifier or comment starts at i, the index just past it;
+// else i. SQLite's quoting: '..', "..", `..` (doubled to escape) and [..].
+export function skipQuotedOrComment(sql, i) {
+  const c = sql[i];
+  if (c === "'" || c === '"' || c === "`" || c === "[") {
+    const close = c === "[" ? "]" : c;
+    let j = i + 1;
+    while (j < sql.length) {
+      if (sql[j] === close) {
+        if (close !== "]" && sql[j + 1] === close) { j += 2; continue; }
+        break;
+      }
+      j++;
+    }
+    return j + 1;
+  }
+  if (c === "-" && sql[i + 1] === "-") {
+    const nl = sql.indexOf("\n", i);
+    return nl < 0 ? sql.length : nl + 1;
+  }
+  if (c === "/" && sql[i + 1] === "*") {
+    const end = sql.indexOf("*/", i + 2);
+    return end < 0 ? sql.length : end + 2;
+  }
+  return i;
+}
+
 // null if allowed, else the reason.
 export function forbiddenReason(sql) {
   const [first = "", second = ""] = keywords(sql, 2);
@@ -65,28 +92,10 @@ export function isMultiStatement(sql) {
   let sawEnd = false;
   while (i < sql.length) {
     const c = sql[i];
-    if (c === "'" || c === '"' || c === "`" || c === "[") {
-      const close = c === "[" ? "]" : c;
-      if (sawEnd) return true;
-      i++;
-      while (i < sql.length) {
-        if (sql[i] === close) {
-          if (close !== "]" && sql[i + 1] === close) { i += 2; continue; }
-          break;
-        }
-        i++;
-      }
-      i++;
-      continue;
-    }
-    if (c === "-" && sql[i + 1] === "-") {
-      const nl = sql.indexOf("\n", i);
-      i = nl < 0 ? sql.length : nl + 1;
-      continue;
-    }
-    if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end < 0 ? sql.length : end + 2;
+    const next = skipQuotedOrComment(sql, i);
+    if (next !== i) {
+      if (sawEnd && sql[i] !== "-" && sql[i] !== "/") return true;
+      i = next;
       continue;
     }
     if (c === ";") { sawEnd = true; i++; continue; }

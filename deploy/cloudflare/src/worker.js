@@ -9,7 +9,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import * as wire from "./wire.js";
-import { forbiddenReason, inserts, isMultiStatement } from "./policy.js";
+import { forbiddenReason, inserts, isMultiStatement, skipQuotedOrComment } from "./policy.js";
 
 const { Kind, ErrorCode, SqliteKind } = wire;
 
@@ -359,29 +359,8 @@ function placeholders(sql) {
   let i = 0;
   while (i < sql.length) {
     const c = sql[i];
-    if (c === "'" || c === '"' || c === "`" || c === "[") {
-      const close = c === "[" ? "]" : c;
-      i++;
-      while (i < sql.length) {
-        if (sql[i] === close) {
-          if (close !== "]" && sql[i + 1] === close) { i += 2; continue; }
-          break;
-        }
-        i++;
-      }
-      i++;
-      continue;
-    }
-    if (c === "-" && sql[i + 1] === "-") {
-      const nl = sql.indexOf("\n", i);
-      i = nl < 0 ? sql.length : nl + 1;
-      continue;
-    }
-    if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end < 0 ? sql.length : end + 2;
-      continue;
-    }
+    const next = skipQuotedOrComment(sql, i);
+    if (next !== i) { i = next; continue; }
     if (c === "?") {
       const m = sql.slice(i + 1).match(/^[0-9]*/)[0];
       const index = m ? Number(m) : max + 1;

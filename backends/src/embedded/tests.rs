@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{EmbeddedBackend, EmbeddedConfig};
-use crate::{Backend, ConstraintKind, Error, ObjectId, Statement, Value};
+use crate::{Backend, Error, ObjectId, Statement, Value};
 
 fn backend(dir: &tempfile::TempDir) -> Arc<EmbeddedBackend> {
     EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).unwrap()

@@ -194,6 +194,9 @@ impl Session {
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
                 self.blocking(server, name, &args, out).await
             }
+            "xread" | "xreadgroup" if cmd::stream::blocks(&args) => {
+                self.block_stream(server, spec, name, &args, out).await
+            }
             _ if spec.keys == Keys::None => {
                 let reply = cmd::connection::run(self, server, name, &args, out).await?;
                 if let Some(r) = reply {
@@ -474,6 +477,71 @@ impl Session {
                     Reply::NilArray
                 };
                 out.push(&nil, self.resp3);
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Session {
+    /// XREAD/XREADGROUP with BLOCK: serve at once if possible, else wait for writes (an XADD
+    /// from any connection wakes it) until the timeout, then answer a null array.
+    async fn block_stream(
+        &mut self,
+        server: &Arc<Server>,
+        spec: &'static Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let mut read = match cmd::stream::parse_read(args, name == "xreadgroup") {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(&e, self.resp3);
+                return Ok(());
+            }
+        };
+        let deadline = read
+            .block_ms
+            .filter(|ms| *ms > 0)
+            .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms.min(1 << 40)));
+        if !out.buf.is_empty() {
+            out.settle().await?;
+        }
+        let _blocked = server.block();
+        let mut first = true;
+        loop {
+            let notified = server.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let shards = self.shards_for(server, &[(spec, args)]).await?;
+            let (reply, tickets) = {
+                let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+                let reply = if first {
+                    cmd::stream::read_first(&mut view, &mut read, args)
+                } else {
+                    cmd::stream::read_once(&mut view, &read)
+                };
+                (reply.unwrap_or_else(Some), view.finish()?)
+            };
+            first = false;
+            out.add_tickets(tickets);
+            if let Some(r) = reply {
+                if name == "xreadgroup" {
+                    server.wake_blocked();
+                }
+                out.push(&r, self.resp3);
+                return Ok(());
+            }
+            let timed_out = match deadline {
+                None => {
+                    notified.await;
+                    false
+                }
+                Some(d) => tokio::time::timeout_at(d, notified).await.is_err(),
+            };
+            if timed_out {
+                out.push(&crate::frame::Reply::NilArray, self.resp3);
                 return Ok(());
             }
         }

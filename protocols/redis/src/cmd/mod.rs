@@ -8,6 +8,7 @@ pub mod list;
 pub mod script;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;
@@ -155,6 +156,22 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "zintercard" => zset::zintercard(v, a),
         "zrandmember" => zset::zrandmember(v, a),
         "zscan" => zset::zscan(v, a),
+
+        "xadd" => stream::xadd(v, a),
+        "xlen" => stream::xlen(v, a),
+        "xrange" => stream::xrange(v, a, false),
+        "xrevrange" => stream::xrange(v, a, true),
+        "xread" => stream::xread(v, a, false),
+        "xreadgroup" => stream::xread(v, a, true),
+        "xdel" => stream::xdel(v, a),
+        "xtrim" => stream::xtrim(v, a),
+        "xsetid" => stream::xsetid(v, a),
+        "xgroup" => stream::xgroup(v, a),
+        "xack" => stream::xack(v, a),
+        "xpending" => stream::xpending(v, a),
+        "xclaim" => stream::xclaim(v, a),
+        "xautoclaim" => stream::xautoclaim(v, a),
+        "xinfo" => stream::xinfo(v, a),
         other => Err(Reply::err(format!("ERR unknown command '{other}'"))),
     }
 }

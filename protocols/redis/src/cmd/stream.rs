@@ -947,7 +947,7 @@ fn help(cmd: &str, lines: &[&str]) -> Reply {
     ))];
     out.extend(lines.iter().map(|l| Reply::Simple((*l).to_owned())));
     out.push(Reply::Simple("HELP".into()));
-    out.push(Reply::Simple("    Print this help.".into()));
+    out.push(Reply::Simple("    Prints this help.".into()));
     Reply::Array(out)
 }
 

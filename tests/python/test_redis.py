@@ -263,3 +263,29 @@ def test_consumer_groups_ack_pending_claim(r, dotdo):
     groups = r.xinfo_groups("jobs")
     assert groups[0]["pending"] == 0 and groups[0]["last-delivered-id"] == late
     assert groups[0]["lag"] == 0
+
+
+def test_blmpop_and_bzmpop_are_woken_by_other_clients(r, dotdo):
+    host, port = dotdo.addr("redis")
+    result = {}
+
+    def waiter():
+        c = redis.Redis(host=host, port=port, decode_responses=True)
+        result["blmpop"] = c.execute_command("BLMPOP", 0, 2, "q1", "q2", "RIGHT", "COUNT", 5)
+        result["bzmpop"] = c.execute_command("BZMPOP", 0, 1, "zq", "MAX")
+        c.close()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)
+    r.rpush("q2", "a", "b")
+    time.sleep(0.3)
+    r.zadd("zq", {"m": 2, "n": 3})
+    t.join(20)
+    assert not t.is_alive()
+    assert result["blmpop"] == ["q2", ["b", "a"]]
+    key, popped = result["bzmpop"]
+    assert key == "zq" and [(m, float(s)) for m, s in popped] == [("n", 3.0)]
+    assert r.execute_command("BLMPOP", 0.05, 1, "q1", "LEFT") is None
+    assert r.zrangestore("copy", "zq", 0, -1) == 1
+    assert r.zrange("copy", 0, -1, withscores=True) == [("m", 2.0)]

@@ -194,6 +194,7 @@ impl Session {
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
                 self.blocking(server, name, &args, out).await
             }
+            "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, &args, out).await,
             "xread" | "xreadgroup" if cmd::stream::blocks(&args) => {
                 self.block_stream(server, spec, name, &args, out).await
             }
@@ -484,8 +485,8 @@ impl Session {
 }
 
 impl Session {
-    /// XREAD/XREADGROUP with BLOCK: serve at once if possible, else wait for writes (an XADD
-    /// from any connection wakes it) until the timeout, then answer a null array.
+    /// XREAD/XREADGROUP with BLOCK: served at once if possible, else when a write (an XADD from
+    /// any connection) makes it possible, or a null array at the timeout.
     async fn block_stream(
         &mut self,
         server: &Arc<Server>,
@@ -505,11 +506,69 @@ impl Session {
             .block_ms
             .filter(|ms| *ms > 0)
             .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms.min(1 << 40)));
+        let mut first = true;
+        self.block_until(server, spec, args, out, deadline, |view| {
+            if std::mem::take(&mut first) {
+                cmd::stream::read_first(view, &mut read, args)
+            } else {
+                cmd::stream::read_once(view, &read)
+            }
+        })
+        .await
+    }
+
+    /// BLMPOP/BZMPOP timeout numkeys key ... : LMPOP/ZMPOP that waits for an element.
+    async fn block_mpop(
+        &mut self,
+        server: &Arc<Server>,
+        spec: &'static Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let secs = match cmd::args::float_of(&args[1]).filter(|s| s.is_finite()) {
+            None => Err("ERR timeout is not a float or out of range"),
+            Some(s) if s < 0.0 => Err("ERR timeout is negative"),
+            Some(s) => Ok(s),
+        };
+        let secs = match secs {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(&crate::frame::Reply::err(e), self.resp3);
+                return Ok(());
+            }
+        };
+        let deadline = (secs > 0.0)
+            .then(|| tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(1e9)));
+        let zset = name == "bzmpop";
+        self.block_until(server, spec, args, out, deadline, |view| {
+            if zset {
+                cmd::zset::zmpop_once(view, &args[2..])
+            } else {
+                let r = cmd::list::lmpop(view, &args[2..])?;
+                Ok((r != crate::frame::Reply::NilArray).then_some(r))
+            }
+        })
+        .await
+    }
+
+    /// Run `attempt` under the locks of the command's shards until it serves something, waking
+    /// on every write, until `deadline` (`None`: forever); a timeout answers a null array.
+    /// An error from `attempt` is the reply.
+    async fn block_until(
+        &mut self,
+        server: &Arc<Server>,
+        spec: &'static Spec,
+        args: &[Bytes],
+        out: &mut Output,
+        deadline: Option<tokio::time::Instant>,
+        mut attempt: impl FnMut(&mut View) -> Result<Option<crate::frame::Reply>, crate::frame::Reply>,
+    ) -> Result<(), Error> {
+        // Replies already buffered leave before this client blocks.
         if !out.buf.is_empty() {
             out.settle().await?;
         }
         let _blocked = server.block();
-        let mut first = true;
         loop {
             let notified = server.changed.notified();
             tokio::pin!(notified);
@@ -517,17 +576,13 @@ impl Session {
             let shards = self.shards_for(server, &[(spec, args)]).await?;
             let (reply, tickets) = {
                 let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
-                let reply = if first {
-                    cmd::stream::read_first(&mut view, &mut read, args)
-                } else {
-                    cmd::stream::read_once(&mut view, &read)
-                };
-                (reply.unwrap_or_else(Some), view.finish()?)
+                let reply = attempt(&mut view).unwrap_or_else(Some);
+                (reply, view.finish()?)
             };
-            first = false;
+            let wrote = !tickets.is_empty();
             out.add_tickets(tickets);
             if let Some(r) = reply {
-                if name == "xreadgroup" {
+                if wrote {
                     server.wake_blocked();
                 }
                 out.push(&r, self.resp3);

@@ -107,6 +107,8 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "lmove" => list::lmove(v, a),
         "rpoplpush" => list::rpoplpush(v, a),
         "lmpop" => list::lmpop(v, &a[1..]),
+        // Inside MULTI (or a script) a blocking pop does not block.
+        "blmpop" => list::lmpop(v, &a[2..]),
 
         "sadd" => set::sadd(v, a),
         "srem" => set::srem(v, a),
@@ -156,6 +158,9 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "zintercard" => zset::zintercard(v, a),
         "zrandmember" => zset::zrandmember(v, a),
         "zscan" => zset::zscan(v, a),
+        "zmpop" => zset::zmpop(v, &a[1..]),
+        "bzmpop" => zset::zmpop(v, &a[2..]),
+        "zrangestore" => zset::zrangestore(v, a),
 
         "xadd" => stream::xadd(v, a),
         "xlen" => stream::xlen(v, a),

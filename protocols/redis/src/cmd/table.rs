@@ -104,7 +104,7 @@ specs! {
     "ltrim" 4 WD K1, "list"; "lpos" -3 R K1, "list"; "lmove" 5 W K2, "list";
     "rpoplpush" 3 W K2, "list"; "lmpop" -4 WD KA, "list";
     "blpop" -3 WD KS, "list"; "brpop" -3 WD KS, "list"; "blmove" 6 W K2, "list";
-    "brpoplpush" 4 W K2, "list";
+    "brpoplpush" 4 W K2, "list"; "blmpop" -5 WB KA, "list";
     "sadd" -3 WF K1, "set"; "srem" -3 WDF K1, "set"; "smembers" 2 R K1, "set";
     "sismember" 3 RF K1, "set"; "smismember" -3 RF K1, "set"; "scard" 2 RF K1, "set";
     "spop" -2 WDF K1, "set"; "srandmember" -2 R K1, "set"; "smove" 4 WF K2, "set";
@@ -125,6 +125,8 @@ specs! {
     "zunion" -3 R KA, "sorted_set"; "zinter" -3 R KA, "sorted_set";
     "zdiff" -3 R KA, "sorted_set"; "zintercard" -3 R KA, "sorted_set";
     "zrandmember" -2 R K1, "sorted_set"; "zscan" -3 R K1, "sorted_set";
+    "zmpop" -4 WD KA, "sorted_set"; "bzmpop" -5 WB KA, "sorted_set";
+    "zrangestore" -5 W K2, "sorted_set";
     "xadd" -5 WF K1, "stream"; "xlen" 2 RF K1, "stream"; "xrange" -4 R K1, "stream";
     "xrevrange" -4 R K1, "stream"; "xread" -4 RB KA, "stream"; "xreadgroup" -7 WB KA, "stream";
     "xdel" -3 WF K1, "stream"; "xtrim" -4 WD K1, "stream"; "xsetid" -3 WF K1, "stream";

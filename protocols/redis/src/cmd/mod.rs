@@ -5,6 +5,7 @@ pub mod connection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod lua_libs;
 pub mod script;
 pub mod server;
 pub mod set;

@@ -118,6 +118,7 @@ fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua:
     redis.set("LOG_NOTICE", 2)?;
     redis.set("LOG_WARNING", 3)?;
     globals.set("redis", redis.clone())?;
+    super::lua_libs::install(&lua)?;
     let chunk = lua.load(body).set_name("@user_script");
     let view = std::cell::RefCell::new(v);
     lua.scope(|scope| {

@@ -22,6 +22,26 @@ fn is_null(v: &LuaValue) -> bool {
     matches!(v, LuaValue::LightUserData(p) if p.0.is_null())
 }
 
+/// An error raised the way `luaL_error` raises it: prefixed with the script's position.
+fn fail(msg: impl std::fmt::Display) -> mlua::Error {
+    let line = LINE.with(|l| l.get());
+    mlua::Error::runtime(format!("user_script:{line}: {msg}"))
+}
+
+thread_local! {
+    /// The script line of the library call being run (set on entry to each call).
+    static LINE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Remember the calling script line, for `fail`.
+fn at(lua: &Lua) {
+    let line = lua
+        .inspect_stack(1, |d| d.current_line())
+        .flatten()
+        .unwrap_or(0);
+    LINE.with(|l| l.set(line));
+}
+
 fn number_of(v: &LuaValue) -> Option<f64> {
     match v {
         LuaValue::Integer(i) => Some(*i as f64),
@@ -68,6 +88,7 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "encode",
         lua.create_function(|lua, v: LuaValue| {
+            at(lua);
             let mut out = Vec::new();
             json_encode(&v, 0, &mut out)?;
             lua.create_string(&out)
@@ -76,9 +97,10 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "decode",
         lua.create_function(|lua, s: mlua::String| {
+            at(lua);
             let bytes = s.as_bytes();
             let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                mlua::Error::runtime(format!(
+                fail(format!(
                     "Expected value but found invalid token at character {}",
                     e.column()
                 ))
@@ -138,9 +160,7 @@ fn json_array_len(t: &Table) -> mlua::Result<Option<usize>> {
         }
     }
     if max > items * 2 && max > 10 {
-        return Err(mlua::Error::runtime(
-            "Cannot serialise table: excessively sparse array",
-        ));
+        return Err(fail("Cannot serialise table: excessively sparse array"));
     }
     Ok(Some(max))
 }
@@ -153,18 +173,14 @@ fn json_encode(v: &LuaValue, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()
         LuaValue::Integer(i) => out.extend(fmt_g14(*i as f64).as_bytes()),
         LuaValue::Number(n) => {
             if !n.is_finite() {
-                return Err(mlua::Error::runtime(
-                    "Cannot serialise number: must not be NaN or Inf",
-                ));
+                return Err(fail("Cannot serialise number: must not be NaN or Inf"));
             }
             out.extend(fmt_g14(*n).as_bytes())
         }
         LuaValue::String(s) => json_string(&s.as_bytes(), out),
         LuaValue::Table(t) => {
             if depth >= MAX_DEPTH {
-                return Err(mlua::Error::runtime(
-                    "Cannot serialise, excessive nesting (1001)",
-                ));
+                return Err(fail("Cannot serialise, excessive nesting (1001)"));
             }
             match json_array_len(t)? {
                 Some(n) if n > 0 => {
@@ -191,7 +207,7 @@ fn json_encode(v: &LuaValue, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()
                             k => match number_of(k) {
                                 Some(n) => json_string(fmt_g14(n).as_bytes(), out),
                                 None => {
-                                    return Err(mlua::Error::runtime(
+                                    return Err(fail(
                                         "Cannot serialise table: table key must be a number or string",
                                     ));
                                 }
@@ -205,7 +221,7 @@ fn json_encode(v: &LuaValue, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()
             }
         }
         other => {
-            return Err(mlua::Error::runtime(format!(
+            return Err(fail(format!(
                 "Cannot serialise {}: type not supported",
                 other.type_name()
             )));
@@ -248,8 +264,9 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "pack",
         lua.create_function(|lua, args: MultiValue| {
+            at(lua);
             if args.is_empty() {
-                return Err(mlua::Error::runtime("MessagePack pack needs input."));
+                return Err(fail("MessagePack pack needs input."));
             }
             let mut out = Vec::new();
             for v in args.iter() {
@@ -260,6 +277,7 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     )?;
     let unpack = |limit: Option<usize>, with_offset: bool| {
         move |lua: &Lua, (s, n, offset): (mlua::String, Option<i64>, Option<i64>)| {
+            at(lua);
             let bytes = s.as_bytes();
             let start = offset.unwrap_or(0).max(0) as usize;
             let mut pos = start.min(bytes.len());
@@ -398,7 +416,7 @@ fn mp_encode(v: &LuaValue, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> 
 }
 
 fn missing() -> mlua::Error {
-    mlua::Error::runtime("Missing bytes in input.")
+    fail("Missing bytes in input.")
 }
 
 fn take(b: &[u8], at: usize, n: usize) -> mlua::Result<&[u8]> {
@@ -412,7 +430,7 @@ fn be(b: &[u8]) -> u64 {
 /// Decode one value from the front of `b`: the value and the bytes it took.
 fn mp_decode(lua: &Lua, b: &[u8], depth: usize) -> mlua::Result<(LuaValue, usize)> {
     if depth > 1000 {
-        return Err(mlua::Error::runtime("Bad data format in input."));
+        return Err(fail("Bad data format in input."));
     }
     let tag = *b.first().ok_or_else(missing)?;
     let int = |v: i64, used: usize| Ok((LuaValue::Integer(v), used));
@@ -484,7 +502,7 @@ fn mp_decode(lua: &Lua, b: &[u8], depth: usize) -> mlua::Result<(LuaValue, usize
             }
             Ok((LuaValue::Table(t), pos))
         }
-        _ => Err(mlua::Error::runtime("Bad data format in input.")),
+        _ => Err(fail("Bad data format in input.")),
     }
 }
 
@@ -492,8 +510,7 @@ fn mp_decode(lua: &Lua, b: &[u8], depth: usize) -> mlua::Result<(LuaValue, usize
 
 /// LuaBitOp's argument conversion: a number taken modulo 2^32 as a signed 32-bit integer.
 fn tobit(v: &LuaValue) -> mlua::Result<i32> {
-    let n = number_of(v)
-        .ok_or_else(|| mlua::Error::runtime("bad argument to bit operation (number expected)"))?;
+    let n = number_of(v).ok_or_else(|| fail("bad argument to bit operation (number expected)"))?;
     // LuaBitOp adds 2^52 + 2^51 and takes the low word, which rounds to nearest even.
     let r = n.round_ties_even();
     Ok((r.rem_euclid(4_294_967_296.0) as u64) as u32 as i32)
@@ -507,7 +524,7 @@ fn bit(lua: &Lua) -> mlua::Result<Table> {
             let mut it = args.iter();
             let first = it
                 .next()
-                .ok_or_else(|| mlua::Error::runtime("bad argument #1 (number expected)"))?;
+                .ok_or_else(|| fail("bad argument #1 (number expected)"))?;
             let mut acc = tobit(first)?;
             for a in it {
                 acc = f(acc, tobit(a)?);

@@ -347,9 +347,11 @@ impl Session {
         let mut replies = Vec::with_capacity(queued.len());
         let mut wrote = false;
         for (name, spec, args) in &queued {
-            wrote |= spec.flags.contains(&"write");
+            let script = name == "eval" || name == "evalsha";
+            wrote |= spec.flags.contains(&"write") || script;
             let r = match spec.keys {
                 Keys::None => cmd::connection::in_transaction(self, name, args),
+                _ if script => cmd::script::eval_in_view(&server.scripts, &mut view, name, args),
                 _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
             };
             replies.push(r);

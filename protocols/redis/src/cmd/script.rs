@@ -74,6 +74,27 @@ pub fn check_same_slot(keys: &[Bytes]) -> Result<(), Reply> {
     Ok(())
 }
 
+/// EVAL/EVALSHA queued in MULTI, run on the transaction's view (every shard is locked).
+pub fn eval_in_view(scripts: &Scripts, v: &mut View, name: &str, args: &[Bytes]) -> Reply {
+    let body = if name == "evalsha" {
+        match scripts.get(&String::from_utf8_lossy(&args[1])) {
+            Some(b) => b,
+            None => return Reply::err(NOSCRIPT),
+        }
+    } else {
+        scripts.load(args[1].clone());
+        args[1].clone()
+    };
+    let (keys, argv) = match split_eval(args) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    if let Err(e) = check_same_slot(keys) {
+        return e;
+    }
+    run(v, &body, keys, argv)
+}
+
 /// Run `body` with the view locked. Lua states are cheap enough to create per call, and a
 /// fresh one per script keeps scripts from leaking globals into each other.
 pub fn run(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {

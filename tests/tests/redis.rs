@@ -121,6 +121,9 @@ fn acknowledged_writes_survive_sigkill() {
     assert_eq!(c.llen::<_, i64>("log").unwrap(), 2000);
 }
 
+/// A stream entry as the `redis` crate reads it: id and flat field/value list.
+type Entry = (String, Vec<String>);
+
 #[test]
 fn streams_and_consumer_groups_survive_sigkill() {
     let mut d = Dotdo::start("[redis]\nshards = 2\n");
@@ -177,7 +180,7 @@ fn streams_and_consumer_groups_survive_sigkill() {
     };
     d.kill_and_restart();
     let mut c = client(&d);
-    let ids: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+    let ids: Vec<Entry> = redis::cmd("XRANGE")
         .arg("events")
         .arg("-")
         .arg("+")
@@ -219,7 +222,7 @@ fn streams_and_consumer_groups_survive_sigkill() {
         .query::<String>(&mut c)
         .unwrap_err();
     assert!(err.to_string().contains("equal or smaller"), "{err}");
-    let next: Vec<(String, Vec<(String, Vec<String>)>)> = redis::cmd("XREADGROUP")
+    let next: Vec<(String, Vec<Entry>)> = redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg("workers")
         .arg("bob")

@@ -259,6 +259,12 @@ fn call_command(v: &mut View, args: &[Bytes]) -> Reply {
     if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
         return Reply::err("ERR This Redis command is not allowed from script");
     }
+    if matches!(name.as_str(), "xread" | "xreadgroup") && super::stream::blocks(args) {
+        return Reply::err(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&args[0])
+        ));
+    }
     match spec.keys {
         Keys::None => match name.as_str() {
             "ping" => Reply::Simple("PONG".into()),

@@ -196,7 +196,7 @@ impl Session {
             }
             "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, &args, out).await,
             "xread" | "xreadgroup" if cmd::stream::blocks(&args) => {
-                self.block_stream(server, spec, name, &args, out).await
+                self.block_stream(server, name, &args, out).await
             }
             _ if spec.keys == Keys::None => {
                 let reply = cmd::connection::run(self, server, name, &args, out).await?;
@@ -492,7 +492,6 @@ impl Session {
     async fn block_stream(
         &mut self,
         server: &Arc<Server>,
-        spec: &'static Spec,
         name: &str,
         args: &[Bytes],
         out: &mut Output,
@@ -508,8 +507,19 @@ impl Session {
             .block_ms
             .filter(|ms| *ms > 0)
             .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms.min(1 << 40)));
+        // Only the streams' shards, not every shard XREAD's key spec would lock.
+        let db = server.db(self.db)?;
+        let wanted: BTreeSet<u16> = read
+            .keys
+            .iter()
+            .map(|k| server.keyspace.slots.shard_of_key(k))
+            .collect();
+        let mut shards = Vec::with_capacity(wanted.len());
+        for i in wanted {
+            shards.push((i, db.shard(i).await?));
+        }
         let mut first = true;
-        self.block_until(server, spec, args, out, deadline, |view| {
+        self.block_until(server, &shards, out, deadline, |view| {
             if std::mem::take(&mut first) {
                 cmd::stream::read_first(view, &mut read, args)
             } else {
@@ -543,7 +553,8 @@ impl Session {
         let deadline = (secs > 0.0)
             .then(|| tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(1e9)));
         let zset = name == "bzmpop";
-        self.block_until(server, spec, args, out, deadline, |view| {
+        let shards = self.shards_for(server, &[(spec, args)]).await?;
+        self.block_until(server, &shards, out, deadline, |view| {
             if zset {
                 cmd::zset::zmpop_once(view, &args[2..])
             } else {
@@ -560,8 +571,7 @@ impl Session {
     async fn block_until(
         &mut self,
         server: &Arc<Server>,
-        spec: &'static Spec,
-        args: &[Bytes],
+        shards: &[(u16, Arc<Shard>)],
         out: &mut Output,
         deadline: Option<tokio::time::Instant>,
         mut attempt: impl FnMut(&mut View) -> Result<Option<crate::frame::Reply>, crate::frame::Reply>,
@@ -575,9 +585,8 @@ impl Session {
             let notified = server.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let shards = self.shards_for(server, &[(spec, args)]).await?;
             let (reply, tickets) = {
-                let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+                let mut view = View::lock(server.keyspace.slots, shards, now_ms(), self.resp3);
                 let reply = attempt(&mut view).unwrap_or_else(Some);
                 (reply, view.finish()?)
             };

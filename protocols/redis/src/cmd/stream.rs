@@ -488,7 +488,7 @@ pub fn xsetid(v: &mut View, a: &[Bytes]) -> CmdResult {
 
 /// Where an XREAD/XREADGROUP read starts on one stream.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum From {
+pub enum ReadFrom {
     /// `$`: entries added after the call.
     Last,
     /// `>`: entries never delivered to the group.
@@ -504,7 +504,7 @@ pub struct ReadArgs {
     group: Option<(Bytes, Bytes)>,
     noack: bool,
     pub keys: Vec<Bytes>,
-    pub from: Vec<From>,
+    pub from: Vec<ReadFrom>,
 }
 
 pub fn parse_read(a: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
@@ -595,14 +595,14 @@ fn resolve(v: &mut View, r: &mut ReadArgs, a: &[Bytes]) -> Result<(), Reply> {
                     "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
                 ));
             }
-            b"$" => From::After(s.map_or(StreamId::MIN, |s| s.last_id)),
+            b"$" => ReadFrom::After(s.map_or(StreamId::MIN, |s| s.last_id)),
             b">" if r.group.is_none() => {
                 return Err(Reply::err(
                     "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
                 ));
             }
-            b">" => From::New,
-            other => From::After(parse_strict(other)?),
+            b">" => ReadFrom::New,
+            other => ReadFrom::After(parse_strict(other)?),
         };
         r.from.push(from);
     }
@@ -622,7 +622,7 @@ pub fn read_once(v: &mut View, r: &ReadArgs) -> Result<Option<Reply>, Reply> {
         let top = s.entries.keys().next_back().copied();
         let entries = match &r.group {
             None => {
-                let From::After(gt) = from else { continue };
+                let ReadFrom::After(gt) = from else { continue };
                 if top.is_none_or(|t| t <= *gt) {
                     continue;
                 }
@@ -642,7 +642,7 @@ pub fn read_once(v: &mut View, r: &ReadArgs) -> Result<Option<Reply>, Reply> {
                     return Err(nogroup(key, gname));
                 };
                 let serve = match from {
-                    From::After(_) => true,
+                    ReadFrom::After(_) => true,
                     _ => top.is_some_and(|t| t > group_last),
                 };
                 m.touch_consumer(gname, cname, now);
@@ -650,7 +650,7 @@ pub fn read_once(v: &mut View, r: &ReadArgs) -> Result<Option<Reply>, Reply> {
                     continue;
                 }
                 match from {
-                    From::After(gt) => history(&mut m, gname, cname, *gt, r.count, now),
+                    ReadFrom::After(gt) => history(&mut m, gname, cname, *gt, r.count, now),
                     _ => deliver(&mut m, gname, cname, group_last, r.count, r.noack, now),
                 }
             }

@@ -134,6 +134,26 @@ fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua:
     )?;
     redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    // Replication controls are no-ops in Redis 7 (scripts replicate by effects); kept so that
+    // scripts written for older servers run.
+    redis.set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    for name in ["set_repl", "breakpoint", "debug"] {
+        redis.set(name, lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    }
+    redis.set("REPL_NONE", 0)?;
+    redis.set("REPL_AOF", 1)?;
+    redis.set("REPL_SLAVE", 2)?;
+    redis.set("REPL_REPLICA", 2)?;
+    redis.set("REPL_ALL", 3)?;
+    redis.set("REDIS_VERSION", super::server::VERSION)?;
+    let num = super::server::VERSION
+        .split('.')
+        .filter_map(|p| p.parse::<i64>().ok())
+        .fold(0, |acc, p| acc * 256 + p);
+    redis.set("REDIS_VERSION_NUM", num)?;
     redis.set("LOG_DEBUG", 0)?;
     redis.set("LOG_VERBOSE", 1)?;
     redis.set("LOG_NOTICE", 2)?;

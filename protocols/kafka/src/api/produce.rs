@@ -103,7 +103,7 @@ async fn finish(
             let (error_code, base_offset, log_start) = match out {
                 Outcome::Failed(code) => (code, -1, -1),
                 Outcome::Queued(rx, log) => {
-                    let start = log.subscribe().borrow().1;
+                    let start = log.subscribe().borrow().log_start;
                     match rx.await {
                         Ok(Ok(results)) => {
                             let error = results

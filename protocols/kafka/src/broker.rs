@@ -30,6 +30,7 @@ pub struct Broker {
     pub config: Config,
     pub store: Arc<Store>,
     pub groups: Coordinator,
+    pub txns: crate::txn::Transactions,
     topics: RwLock<BTreeMap<String, Topic>>,
     loaded: OnceCell<()>,
     admin: tokio::sync::Mutex<()>,
@@ -58,6 +59,7 @@ impl Broker {
         Self {
             store: Arc::new(Store::new(backend, names)),
             groups: Coordinator::new(timing),
+            txns: Default::default(),
             topics: RwLock::new(BTreeMap::new()),
             loaded: OnceCell::new(),
             admin: tokio::sync::Mutex::new(()),

@@ -181,7 +181,10 @@ mod tests {
             let mut bytes = control_batch(7, 3, commit, 1234);
             let info = split_batches(bytes.clone()).expect("valid")[0].clone();
             assert!(info.control && info.transactional);
-            assert_eq!((info.producer_id, info.producer_epoch, info.offset_count), (7, 3, 1));
+            assert_eq!(
+                (info.producer_id, info.producer_epoch, info.offset_count),
+                (7, 3, 1)
+            );
             let set = RecordBatchDecoder::decode(&mut bytes).expect("decodes");
             let r = &set.records[0];
             assert!(r.control && r.transactional);

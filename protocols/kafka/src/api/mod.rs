@@ -1,5 +1,7 @@
 //! One file per Kafka API, and the one `match` that dispatches to them.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -8,6 +10,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -23,6 +26,7 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -81,6 +85,12 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::DescribeCluster, 0, 1),
+    // Transactions in the client's forms (v4+ AddPartitionsToTxn is broker-to-broker;
+    // EndTxn v5 and AddPartitionsToTxn v5 are KIP-890's per-transaction epochs).
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
     // v0 handshakes are followed by unframed tokens; clients that matter use v1.
     (ApiKey::SaslHandshake, 1, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
@@ -240,6 +250,10 @@ async fn dispatch(
         ApiKey::ListGroups => route!(list_groups, broker, body, ctx, pre, key),
         ApiKey::DeleteGroups => route!(delete_groups, broker, body, ctx, pre, key),
         ApiKey::InitProducerId => route!(init_producer_id, broker, body, ctx, pre, key),
+        ApiKey::AddPartitionsToTxn => route!(add_partitions_to_txn, broker, body, ctx, pre, key),
+        ApiKey::AddOffsetsToTxn => route!(add_offsets_to_txn, broker, body, ctx, pre, key),
+        ApiKey::TxnOffsetCommit => route!(txn_offset_commit, broker, body, ctx, pre, key),
+        ApiKey::EndTxn => route!(end_txn, broker, body, ctx, pre, key),
         other => return Err(Error::Malformed(format!("unsupported api {other:?}"))),
     }?;
     Ok(Some(frame))

@@ -46,8 +46,6 @@ pub fn start(broker: Arc<Broker>, req: ProduceRequest, ctx: Ctx, pre: Preamble) 
 fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
     let request_error = if !matches!(req.acks, -1..=1) {
         Some(errors::INVALID_REQUIRED_ACKS)
-    } else if req.transactional_id.is_some() {
-        Some(errors::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     } else {
         None
     };
@@ -68,7 +66,13 @@ fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
                         return Outcome::Failed(errors::INVALID_RECORD);
                     };
                     match records::split_batches(data) {
-                        Ok(b) if b.iter().any(|b| b.transactional || b.control) => {
+                        // Markers come only from the coordinator; transactional batches
+                        // only with the producer's transactional id.
+                        Ok(b)
+                            if b.iter().any(|b| {
+                                b.control || (b.transactional && req.transactional_id.is_none())
+                            }) =>
+                        {
                             Outcome::Failed(errors::INVALID_RECORD)
                         }
                         Ok(batches) => Outcome::Queued(log.enqueue(batches), log),

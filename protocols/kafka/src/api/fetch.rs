@@ -28,6 +28,13 @@ const MAX_ROWS: i64 = 512;
 
 pub async fn handle(b: &Broker, req: FetchRequest, _ctx: &Ctx) -> Result<FetchResponse> {
     b.ensure_loaded().await?;
+    // KIP-227: this broker creates no fetch sessions (it answers session id 0, so clients
+    // keep sending full fetches); an incremental fetch naming a session is refused.
+    if req.session_id != 0 {
+        return Ok(FetchResponse::default()
+            .with_error_code(errors::FETCH_SESSION_ID_NOT_FOUND)
+            .with_session_id(0));
+    }
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     loop {

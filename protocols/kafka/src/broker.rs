@@ -257,6 +257,22 @@ impl Broker {
         Ok(errors::NONE)
     }
 
+    /// Set a topic's retention (-1: unlimited).
+    pub async fn set_retention(
+        &self,
+        name: &str,
+        retention_ms: i64,
+        retention_bytes: i64,
+    ) -> Result<()> {
+        let _admin = self.admin.lock().await;
+        cluster::set_retention(&self.store, name, retention_ms, retention_bytes).await?;
+        if let Some(t) = self.topics.write().get_mut(name) {
+            t.retention_ms = retention_ms;
+            t.retention_bytes = retention_bytes;
+        }
+        Ok(())
+    }
+
     /// The partition's log handle, if the partition exists.
     pub fn log(&self, topic: &str, partition: i32) -> Option<Arc<PartitionLog>> {
         let t = self.topic(topic)?;

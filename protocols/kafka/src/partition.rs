@@ -124,6 +124,13 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// DeleteRecords: move the log start to `offset`; returns the new log start.
+    pub async fn delete_before(&self, offset: i64) -> Result<i64> {
+        let b = partition::delete_before(&self.store, &self.object, offset).await?;
+        self.advance(b);
+        Ok(b.log_start)
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Bounds> {
         self.bounds.subscribe()
     }

@@ -161,7 +161,7 @@ pub async fn apply_retention(
                 ),
                 Statement::with_params(include_str!("../sql/retention_bytes.sql"), vec![Value::Integer(max_bytes)]),
                 Statement::new(
-                    "UPDATE log SET start_offset = COALESCE((SELECT MIN(base_offset) FROM batches), next_offset)",
+                    "UPDATE log SET start_offset = MAX(start_offset, COALESCE((SELECT MIN(base_offset) FROM batches), next_offset))",
                 ),
                 Statement::new(
                     "DELETE FROM aborted_txns WHERE last_offset < (SELECT start_offset FROM log)",
@@ -171,6 +171,33 @@ pub async fn apply_retention(
         )
         .await?;
     bounds_at(&res, 4)
+}
+
+/// DeleteRecords: the log starts at `offset` (at most the high watermark); batches wholly
+/// below it are deleted. Returns the new bounds.
+pub async fn delete_before(store: &Store, obj: &ObjectId, offset: i64) -> Result<Bounds> {
+    let at = Value::Integer(offset);
+    let res = store
+        .execute(
+            obj,
+            &SCHEMA,
+            vec![
+                Statement::with_params(
+                    "DELETE FROM batches WHERE last_offset < MIN(?1, (SELECT next_offset FROM log))",
+                    vec![at.clone()],
+                ),
+                Statement::with_params(
+                    "UPDATE log SET start_offset = MAX(start_offset, MIN(?1, next_offset))",
+                    vec![at.clone()],
+                ),
+                Statement::new(
+                    "DELETE FROM aborted_txns WHERE last_offset < (SELECT start_offset FROM log)",
+                ),
+                bounds_statement(),
+            ],
+        )
+        .await?;
+    bounds_at(&res, 3)
 }
 
 /// `(code, base_offset)` of the append whose result statement is `results[at]`.

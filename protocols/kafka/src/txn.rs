@@ -7,7 +7,7 @@
 //! the producer's epoch bumped, fencing it, as Kafka's coordinator does; that includes
 //! transactions left open by a restart.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,13 @@ type Entry = Arc<tokio::sync::Mutex<Option<Txn>>>;
 #[derive(Default)]
 pub struct Transactions {
     entries: Mutex<HashMap<String, Entry>>,
+    /// Per producer id with an open transaction, the partitions added to it: a
+    /// transactional batch for any other partition is refused, so no partition is left
+    /// holding its last stable offset for a transaction that will write it no marker.
+    open: Mutex<HashMap<i64, HashSet<(String, i32)>>>,
+    /// The current epoch of every transactional producer id, so that a fenced producer's
+    /// batches get INVALID_PRODUCER_EPOCH first, as Kafka answers them.
+    epochs: Mutex<HashMap<i64, i16>>,
     loaded: OnceCell<()>,
 }
 
@@ -41,13 +48,52 @@ impl Transactions {
             .get_or_try_init(|| async {
                 let all = txn::load(&b.store).await?;
                 let mut entries = self.entries.lock();
+                let mut open = self.open.lock();
+                let mut epochs = self.epochs.lock();
                 for (id, t) in all {
+                    epochs.insert(t.producer_id, t.producer_epoch);
+                    if t.state == State::Ongoing {
+                        open.insert(t.producer_id, t.partitions.iter().cloned().collect());
+                    }
                     entries.insert(id, Arc::new(tokio::sync::Mutex::new(Some(t))));
                 }
                 Ok::<_, crate::Error>(())
             })
             .await?;
         Ok(())
+    }
+
+    /// Whether a producer may write transactional batches to the partition: its epoch is
+    /// current (else INVALID_PRODUCER_EPOCH) and it added the partition to its open
+    /// transaction (else INVALID_TXN_STATE). Before the coordinator has loaded (just after
+    /// a start) nothing is refused here; the partition still checks epochs.
+    pub fn verify(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> i16 {
+        if !self.loaded.initialized() {
+            return errors::NONE;
+        }
+        if self
+            .epochs
+            .lock()
+            .get(&producer_id)
+            .is_some_and(|&current| producer_epoch < current)
+        {
+            return errors::INVALID_PRODUCER_EPOCH;
+        }
+        let open = self.open.lock();
+        if open
+            .get(&producer_id)
+            .is_some_and(|p| p.contains(&(topic.to_owned(), partition)))
+        {
+            errors::NONE
+        } else {
+            errors::INVALID_TXN_STATE
+        }
     }
 
     async fn entry(&self, b: &Broker, id: &str) -> Result<Entry> {
@@ -94,6 +140,7 @@ impl Transactions {
                     return Ok(Err(errors::INVALID_PRODUCER_EPOCH));
                 }
                 let bumped = t.producer_epoch.saturating_add(1);
+                self.open.lock().remove(&t.producer_id);
                 match t.state {
                     State::Ongoing | State::PrepareAbort => {
                         if let Err(code) = complete(b, id, t, false, bumped).await? {
@@ -120,6 +167,9 @@ impl Transactions {
             }
         };
         txn::save(&b.store, id, &next, Change::default()).await?;
+        self.epochs
+            .lock()
+            .insert(next.producer_id, next.producer_epoch);
         let out = (next.producer_id, next.producer_epoch);
         *slot = Some(next);
         Ok(Ok(out))
@@ -163,6 +213,7 @@ impl Transactions {
             .cloned()
             .collect();
         next.partitions.extend(new.iter().cloned());
+        let open_now: HashSet<(String, i32)> = next.partitions.iter().cloned().collect();
         txn::save(
             &b.store,
             id,
@@ -173,6 +224,7 @@ impl Transactions {
             },
         )
         .await?;
+        self.open.lock().insert(next.producer_id, open_now);
         *t = next;
         Ok(vec![errors::NONE; partitions.len()])
     }
@@ -255,6 +307,7 @@ impl Transactions {
         match (t.state, commit) {
             (State::Ongoing, _) | (State::PrepareCommit, true) | (State::PrepareAbort, false) => {
                 let epoch = t.producer_epoch;
+                self.open.lock().remove(&t.producer_id);
                 Ok(complete(b, id, t, commit, epoch)
                     .await?
                     .err()
@@ -283,6 +336,7 @@ impl Transactions {
             let outcome = match t.state {
                 State::Ongoing if now - t.started_ms > t.timeout_ms => {
                     tracing::info!(transactional_id = %id, "aborting a timed-out transaction");
+                    self.open.lock().remove(&t.producer_id);
                     let bumped = t.producer_epoch.saturating_add(1);
                     complete(b, &id, t, false, bumped).await?
                 }
@@ -296,6 +350,7 @@ impl Transactions {
                 }
                 _ => Ok(()),
             };
+            self.epochs.lock().insert(t.producer_id, t.producer_epoch);
             if let Err(code) = outcome {
                 tracing::warn!(transactional_id = %id, code, "ending a transaction failed; will retry");
             }

@@ -553,7 +553,7 @@ async fn transactions_fence_old_epochs_and_hide_aborted_data_from_read_committed
     let dir = tempfile::tempdir().unwrap();
     let b = start(backend(dir.path())).await;
     let mut c = Client::connect(b.addr).await;
-    create(&mut c, "tx", 1).await;
+    create(&mut c, "tx", 2).await;
     let tid = TransactionalId(StrBytes::from_static_str("t1"));
     let init = |pid: i64, epoch: i16| {
         InitProducerIdRequest::default()
@@ -586,6 +586,11 @@ async fn transactions_fence_old_epochs_and_hide_aborted_data_from_read_committed
         .call(&produce(txn_batch(&["a", "b"], (pid, epoch, 0))), 8)
         .await;
     assert_eq!(produce_result(&r), (0, 0));
+    // Partition 1 was not added to the transaction: INVALID_TXN_STATE.
+    let stray = produce_req("tx", 1, txn_batch(&["stray"], (pid, epoch, 0)))
+        .with_transactional_id(Some(tid.clone()));
+    let r = c.call(&stray, 8).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 48);
 
     // The open transaction holds the last stable offset at its first offset.
     let committed_fetch = |offset| fetch_req("tx", offset, 0).with_isolation_level(1);

@@ -75,7 +75,26 @@ fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
                         {
                             Outcome::Failed(errors::INVALID_RECORD)
                         }
-                        Ok(batches) => Outcome::Queued(log.enqueue(batches), log),
+                        // A transactional batch must be for a partition its producer
+                        // added to its open transaction (as KIP-890 verifies).
+                        Ok(batches) => {
+                            let refused = batches
+                                .iter()
+                                .filter(|b| b.transactional)
+                                .map(|b| {
+                                    broker.txns.verify(
+                                        b.producer_id,
+                                        b.producer_epoch,
+                                        &topic.name.0,
+                                        p.index,
+                                    )
+                                })
+                                .find(|&code| code != errors::NONE);
+                            match refused {
+                                Some(code) => Outcome::Failed(code),
+                                None => Outcome::Queued(log.enqueue(batches), log),
+                            }
+                        }
                         Err(code) => Outcome::Failed(code),
                     }
                 })

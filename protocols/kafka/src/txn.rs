@@ -36,6 +36,10 @@ pub struct Transactions {
     /// The current epoch of every transactional producer id, so that a fenced producer's
     /// batches get INVALID_PRODUCER_EPOCH first, as Kafka answers them.
     epochs: Mutex<HashMap<i64, i16>>,
+    /// Offsets held by unfinished transactions: `(group, topic, partition)` to the
+    /// transactional ids holding them. OffsetFetch with `require_stable` answers
+    /// UNSTABLE_OFFSET_COMMIT for these (KIP-447).
+    pending: Mutex<HashMap<(String, String, i32), HashSet<String>>>,
     loaded: OnceCell<()>,
 }
 
@@ -50,8 +54,17 @@ impl Transactions {
                 let mut entries = self.entries.lock();
                 let mut open = self.open.lock();
                 let mut epochs = self.epochs.lock();
+                let mut pending = self.pending.lock();
                 for (id, t) in all {
                     epochs.insert(t.producer_id, t.producer_epoch);
+                    for (group, offsets) in &t.offsets {
+                        for c in offsets {
+                            pending
+                                .entry((group.clone(), c.topic.clone(), c.partition))
+                                .or_default()
+                                .insert(id.clone());
+                        }
+                    }
                     if t.state == State::Ongoing {
                         open.insert(t.producer_id, t.partitions.iter().cloned().collect());
                     }
@@ -143,12 +156,12 @@ impl Transactions {
                 self.open.lock().remove(&t.producer_id);
                 match t.state {
                     State::Ongoing | State::PrepareAbort => {
-                        if let Err(code) = complete(b, id, t, false, bumped).await? {
+                        if let Err(code) = complete(self, b, id, t, false, bumped).await? {
                             return Ok(Err(code));
                         }
                     }
                     State::PrepareCommit => {
-                        if let Err(code) = complete(b, id, t, true, t.producer_epoch).await? {
+                        if let Err(code) = complete(self, b, id, t, true, t.producer_epoch).await? {
                             return Ok(Err(code));
                         }
                     }
@@ -283,8 +296,23 @@ impl Transactions {
             },
         )
         .await?;
+        let mut pending = self.pending.lock();
+        for c in &offsets {
+            pending
+                .entry((group_id.to_owned(), c.topic.clone(), c.partition))
+                .or_default()
+                .insert(id.to_owned());
+        }
+        drop(pending);
         *t = next;
         Ok(errors::NONE)
+    }
+
+    /// Whether a transaction holds an uncommitted offset for the group's partition.
+    pub fn offset_pending(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.pending
+            .lock()
+            .contains_key(&(group.to_owned(), topic.to_owned(), partition))
     }
 
     /// EndTxn: commit or abort the open transaction.
@@ -308,7 +336,7 @@ impl Transactions {
             (State::Ongoing, _) | (State::PrepareCommit, true) | (State::PrepareAbort, false) => {
                 let epoch = t.producer_epoch;
                 self.open.lock().remove(&t.producer_id);
-                Ok(complete(b, id, t, commit, epoch)
+                Ok(complete(self, b, id, t, commit, epoch)
                     .await?
                     .err()
                     .unwrap_or(errors::NONE))
@@ -338,15 +366,15 @@ impl Transactions {
                     tracing::info!(transactional_id = %id, "aborting a timed-out transaction");
                     self.open.lock().remove(&t.producer_id);
                     let bumped = t.producer_epoch.saturating_add(1);
-                    complete(b, &id, t, false, bumped).await?
+                    complete(self, b, &id, t, false, bumped).await?
                 }
                 State::PrepareCommit => {
                     let epoch = t.producer_epoch;
-                    complete(b, &id, t, true, epoch).await?
+                    complete(self, b, &id, t, true, epoch).await?
                 }
                 State::PrepareAbort => {
                     let epoch = t.producer_epoch;
-                    complete(b, &id, t, false, epoch).await?
+                    complete(self, b, &id, t, false, epoch).await?
                 }
                 _ => Ok(()),
             };
@@ -398,6 +426,7 @@ fn begin(t: &Txn) -> Txn {
 /// offsets on commit, then record completion. `Err(code)` leaves the decision recorded,
 /// to be finished by a retry or by [`Transactions::expire`].
 async fn complete(
+    txns: &Transactions,
     b: &Broker,
     id: &str,
     t: &mut Txn,
@@ -456,6 +485,10 @@ async fn complete(
         },
     )
     .await?;
+    txns.pending.lock().retain(|_, holders| {
+        holders.remove(id);
+        !holders.is_empty()
+    });
     *t = next;
     Ok(Ok(()))
 }

@@ -626,3 +626,76 @@ async fn transactions_fence_old_epochs_and_hide_aborted_data_from_read_committed
     );
     b.cancel.cancel();
 }
+
+#[tokio::test]
+async fn offsets_sent_to_a_transaction_are_unstable_until_it_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(backend(dir.path())).await;
+    let mut c = Client::connect(b.addr).await;
+    create(&mut c, "src", 1).await;
+    let tid = TransactionalId(StrBytes::from_static_str("eos"));
+    let group = GroupId(StrBytes::from_static_str("eos-group"));
+    let r = c
+        .call(
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(tid.clone()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+            4,
+        )
+        .await;
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+    let r = c
+        .call(
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(tid.clone())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_group_id(group.clone()),
+            3,
+        )
+        .await;
+    assert_eq!(r.error_code, 0);
+    let commit = TxnOffsetCommitRequest::default()
+        .with_transactional_id(tid.clone())
+        .with_group_id(group.clone())
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("src")))
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(42),
+                ]),
+        ]);
+    let r = c.call(&commit, 3).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    let fetch = |stable: bool| {
+        OffsetFetchRequest::default()
+            .with_group_id(group.clone())
+            .with_require_stable(stable)
+            .with_topics(Some(vec![
+                offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("src")))
+                    .with_partition_indexes(vec![0]),
+            ]))
+    };
+    let offset = |r: &OffsetFetchResponse| {
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.committed_offset)
+    };
+    assert_eq!(offset(&c.call(&fetch(true), 7).await).0, 88); // UNSTABLE_OFFSET_COMMIT
+    assert_eq!(offset(&c.call(&fetch(false), 7).await), (0, -1));
+    let end = EndTxnRequest::default()
+        .with_transactional_id(tid)
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_committed(true);
+    assert_eq!(c.call(&end, 3).await.error_code, 0);
+    assert_eq!(offset(&c.call(&fetch(true), 7).await), (0, 42));
+    b.cancel.cancel();
+}

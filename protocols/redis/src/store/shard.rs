@@ -311,10 +311,11 @@ async fn write_loop(
             .await
         {
             Ok(_) => {
-                durable.send_modify(|d| d.seq = last);
                 took = sent.elapsed();
+                // Read before the release, so no released client's next command is counted.
                 target = s.state.lock().seq + (last - taken);
                 taken = last;
+                durable.send_modify(|d| d.seq = last);
             }
             Err(e) => {
                 let id = &s.id;

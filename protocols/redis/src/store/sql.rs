@@ -120,11 +120,14 @@ fn full_row_write(s: &Statement) -> Option<(u8, &[u8], &[u8])> {
 pub fn coalesce(batch: Vec<Statement>) -> Vec<Statement> {
     let mut seen = std::collections::HashSet::new();
     let mut keep = vec![true; batch.len()];
+    // Runs of writes to one row (a pipeline of SETs or INCRs of one key) skip the hashing.
+    let mut previous = None;
     for (i, s) in batch.iter().enumerate().rev() {
-        if let Some(row) = full_row_write(s)
-            && !seen.insert(row)
-        {
-            keep[i] = false;
+        if let Some(row) = full_row_write(s) {
+            if previous == Some(row) || !seen.insert(row) {
+                keep[i] = false;
+            }
+            previous = Some(row);
         }
     }
     if keep.iter().all(|k| *k) {

@@ -13,15 +13,14 @@ use super::config::Durability;
 use super::exec::{self, control, quote_ident, run_batch};
 use super::files;
 use super::registry::{Registry, Slot};
-use crate::{Batch, Error, ObjectId, StatementResult};
+use crate::{Batch, Error, ObjectId, StatementResult, replay};
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 pub(crate) enum Command {
     Execute {
         batch: Batch,
-        /// Run and answer, then roll back (replay with validation).
-        discard: bool,
+        mode: Mode,
         reply: Reply<Vec<StatementResult>>,
     },
     Begin {
@@ -33,6 +32,18 @@ pub(crate) enum Command {
     /// Close if nothing else is queued (eviction or shutdown).
     Close,
 }
+
+/// What becomes of a batch's effects.
+pub(crate) enum Mode {
+    Apply,
+    /// Run and answer, then roll back (a replayed transaction's dry run).
+    Discard,
+    /// Apply only if the first statements answer as these did (a replayed transaction's
+    /// commit); otherwise roll back and fail with `SerializationFailure`.
+    Checked(Vec<StatementResult>),
+}
+
+type Job = (Batch, Mode, Reply<Vec<StatementResult>>, Instant);
 
 pub(crate) struct Request {
     pub command: Command,
@@ -164,12 +175,8 @@ impl Actor {
             let Queued { request, permit } = q;
             drop(permit);
             match request.command {
-                Command::Execute {
-                    batch,
-                    discard,
-                    reply,
-                } => {
-                    group.push((batch, discard, reply, request.enqueued));
+                Command::Execute { batch, mode, reply } => {
+                    group.push((batch, mode, reply, request.enqueued));
                 }
                 other => {
                     special = Some((other, request.enqueued));
@@ -205,16 +212,31 @@ impl Actor {
     }
 
     /// One SQLite transaction for the whole group, each batch atomic within it, one fsync.
-    fn run_group(&mut self, group: Vec<(Batch, bool, Reply<Vec<StatementResult>>, Instant)>) {
+    ///
+    /// Batches that write nothing (dry runs, reads) run first: they see only data that is
+    /// already durable (the previous group's fsync covered it), so their replies leave at
+    /// once instead of waiting for this group's fsync. The group's batches were all queued
+    /// together, so any order among them is a valid one.
+    fn run_group(&mut self, group: Vec<Job>) {
         let Some(conn) = self.conn.as_ref() else {
             return;
         };
-        let mut held: Vec<Held> = Vec::with_capacity(group.len());
+        let (early, late): (Vec<Job>, Vec<Job>) = group
+            .into_iter()
+            .partition(|(batch, mode, _, _)| writes_nothing(conn, batch, mode));
+        let count = early.len() + late.len();
+        for (batch, mode, reply, enqueued) in early {
+            let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
+            metrics::histogram!("dotdo_backend_batch_seconds")
+                .record(enqueued.elapsed().as_secs_f64());
+            let _ = reply.send(result);
+        }
+        let mut held: Vec<Held> = Vec::with_capacity(late.len());
         let mut in_tx = false;
         // Batches whose effects are in the open transaction, so lost if it is lost.
         let mut pending_from = 0;
         let mut wrote = false;
-        for (batch, discard, reply, enqueued) in group {
+        for (batch, mode, reply, enqueued) in late {
             if !in_tx {
                 if let Err(e) = control(conn, "BEGIN") {
                     held.push((reply, Err(e), enqueued));
@@ -223,7 +245,7 @@ impl Actor {
                 in_tx = true;
                 pending_from = held.len();
             }
-            let result = run_atomically(conn, &batch, discard);
+            let result = run_atomically(conn, &batch, &mode);
             if result.is_err() && conn.is_autocommit() {
                 // The error rolled back the whole transaction (OR ROLLBACK, I/O errors...):
                 // the batches before it in this group are gone too, so they fail with it.
@@ -234,6 +256,7 @@ impl Actor {
                     }
                 }
             }
+            let discard = matches!(mode, Mode::Discard);
             let result = result.map(|ran| {
                 wrote |= ran.wrote && !discard;
                 ran.results
@@ -246,8 +269,8 @@ impl Actor {
                 *r = Err(e.clone());
             }
         }
-        metrics::counter!("dotdo_backend_batches_total").increment(held.len() as u64);
-        metrics::histogram!("dotdo_backend_group_size").record(held.len() as f64);
+        metrics::counter!("dotdo_backend_batches_total").increment(count as u64);
+        metrics::histogram!("dotdo_backend_group_size").record(count as f64);
         self.dirty |= wrote;
         let gate = self.output_gate();
         for (reply, result, enqueued) in held {
@@ -374,7 +397,7 @@ impl Actor {
         };
         match op {
             TxOp::Execute(batch, reply) => {
-                let result = run_atomically(conn, &batch, false).map(|ran| ran.results);
+                let result = run_atomically(conn, &batch, &Mode::Apply).map(|ran| ran.results);
                 // Some errors (OR ROLLBACK, I/O) end the whole transaction: so does this one.
                 let ended = result.is_err() && conn.is_autocommit();
                 let _ = reply.send(result);
@@ -520,20 +543,41 @@ fn fail(command: Command, error: &Error) {
     }
 }
 
-/// Run `batch` so that it is atomic on its own inside a larger transaction. A single
-/// statement already is (SQLite undoes a failed statement's partial effects), so only
-/// longer batches, and dry runs, pay for a savepoint.
-fn run_atomically(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
-    if batch.len() == 1 && !discard {
-        return run_batch(conn, batch);
+/// Whether a batch leaves nothing behind: a dry run, or statements that only read.
+/// (Statements that fail to prepare count as writes; they fail later, in order.)
+fn writes_nothing(conn: &Connection, batch: &Batch, mode: &Mode) -> bool {
+    match mode {
+        Mode::Discard => true,
+        Mode::Checked(_) => false,
+        Mode::Apply => batch
+            .iter()
+            .all(|s| conn.prepare_cached(&s.sql).is_ok_and(|st| st.readonly())),
     }
-    run_in_savepoint(conn, batch, discard)
 }
 
-fn run_in_savepoint(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
+/// Run `batch` so that it is atomic on its own inside a larger transaction. A single
+/// statement already is (SQLite undoes a failed statement's partial effects), so only
+/// longer batches, dry runs and checked batches pay for a savepoint.
+fn run_atomically(conn: &Connection, batch: &Batch, mode: &Mode) -> Result<exec::Ran, Error> {
+    if batch.len() == 1 && matches!(mode, Mode::Apply) {
+        return run_batch(conn, batch);
+    }
     control(conn, "SAVEPOINT dotdo_batch")?;
     let ran = run_batch(conn, batch);
-    if ran.is_err() || discard {
+    let ran = match mode {
+        Mode::Checked(expected) => ran
+            .map_err(|e| replay::replayed_failure(e, expected.len()))
+            .and_then(
+                |ran| match replay::first_difference(&ran.results, expected) {
+                    Some(i) => Err(Error::SerializationFailure(format!(
+                        "statement {i} of the transaction answers differently at commit"
+                    ))),
+                    None => Ok(ran),
+                },
+            ),
+        _ => ran,
+    };
+    if ran.is_err() || matches!(mode, Mode::Discard) {
         control(conn, "ROLLBACK TO dotdo_batch")?;
     }
     control(conn, "RELEASE dotdo_batch")?;

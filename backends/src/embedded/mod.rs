@@ -24,7 +24,7 @@ pub use config::{Durability, EmbeddedConfig};
 use crate::{
     Backend, Batch, Error, ObjectId, StatementResult, Transaction, check_limits, check_statement,
 };
-use actor::{Command, Request};
+use actor::{Command, Mode, Request};
 use registry::Registry;
 
 /// The embedded SQLite backend. Cheap to share behind an `Arc`.
@@ -91,7 +91,7 @@ impl Backend for EmbeddedBackend {
         check_batch(&batch)?;
         self.request(object, |reply| Command::Execute {
             batch,
-            discard: false,
+            mode: Mode::Apply,
             reply,
         })
         .await
@@ -105,10 +105,28 @@ impl Backend for EmbeddedBackend {
         check_batch(&batch)?;
         self.request(object, |reply| Command::Execute {
             batch,
-            discard: true,
+            mode: Mode::Discard,
             reply,
         })
         .await
+    }
+
+    /// Runs inside the actor's group commit, so the commits of concurrent replayed
+    /// transactions share one fsync.
+    async fn execute_checked(
+        &self,
+        object: &ObjectId,
+        batch: Batch,
+        expected: Vec<StatementResult>,
+    ) -> Result<(), Error> {
+        check_batch(&batch)?;
+        self.request(object, |reply| Command::Execute {
+            batch,
+            mode: Mode::Checked(expected),
+            reply,
+        })
+        .await
+        .map(drop)
     }
 
     async fn begin(&self, object: &ObjectId) -> Result<Box<dyn Transaction>, Error> {

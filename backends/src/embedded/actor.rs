@@ -1,6 +1,5 @@
 //! The actor that owns one object's SQLite connection: group commit behind an output gate.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +12,14 @@ use super::config::Durability;
 use super::exec::{self, control, quote_ident, run_batch};
 use super::files;
 use super::registry::{Registry, Slot};
+use super::syncer::{Held, Syncer};
 use crate::{Batch, Error, ObjectId, StatementResult, replay};
+
+/// Reads map the database file instead of copying each page with a `pread` system call
+/// (the page cache is shared, so this costs no private memory).
+const MMAP_BYTES: u64 = 1 << 30;
+/// SQLite's own page cache per open object; it grows only as pages are used.
+const CACHE_KIB: u64 = 16 * 1024;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
@@ -65,13 +71,6 @@ pub(crate) enum TxOp {
     Rollback(Reply<()>),
 }
 
-/// A reply waiting at the output gate, with when its request was queued.
-type Held = (
-    Reply<Vec<StatementResult>>,
-    Result<Vec<StatementResult>, Error>,
-    Instant,
-);
-
 pub(crate) struct Actor {
     id: ObjectId,
     path: PathBuf,
@@ -79,13 +78,8 @@ pub(crate) struct Actor {
     slot: Arc<Slot>,
     rx: Receiver<Queued>,
     conn: Option<Connection>,
-    wal: Option<File>,
-    /// Committed to the WAL but not yet covered by an fsync.
-    dirty: bool,
-    last_sync: Instant,
-    /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
-    /// proves nothing. The object must be closed and recovered from what is on disk.
-    poisoned: bool,
+    /// The output gate's fsync thread, while `conn` is open.
+    syncer: Option<Syncer>,
 }
 
 impl Actor {
@@ -103,10 +97,7 @@ impl Actor {
             slot,
             rx,
             conn: None,
-            wal: None,
-            dirty: false,
-            last_sync: Instant::now(),
-            poisoned: false,
+            syncer: None,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
         std::thread::Builder::new()
@@ -143,7 +134,7 @@ impl Actor {
             if self.serve(first) {
                 return;
             }
-            if self.poisoned {
+            if self.syncer.as_ref().is_some_and(Syncer::poisoned) {
                 self.fail_queue_and_close(Error::Io(format!("WAL sync of {} failed", self.id)));
                 return;
             }
@@ -153,7 +144,7 @@ impl Actor {
     fn wait_time(&self) -> Duration {
         let cfg = self.registry.config();
         let idle = cfg.idle_timeout();
-        if self.dirty && cfg.durability == Durability::Relaxed {
+        if self.pending() && cfg.durability == Durability::Relaxed {
             idle.min(cfg.relaxed_sync())
         } else {
             idle
@@ -225,11 +216,17 @@ impl Actor {
             .into_iter()
             .partition(|(batch, mode, _, _)| writes_nothing(conn, batch, mode));
         let count = early.len() + late.len();
-        for (batch, mode, reply, enqueued) in early {
-            let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
-            metrics::histogram!("dotdo_backend_batch_seconds")
-                .record(enqueued.elapsed().as_secs_f64());
-            let _ = reply.send(result);
+        let gate = self.registry.config().durability == Durability::Full;
+        let answered: Vec<Held> = early
+            .into_iter()
+            .map(|(batch, mode, reply, enqueued)| {
+                let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
+                (reply, result, enqueued)
+            })
+            .collect();
+        // They saw what earlier groups committed, which may still be on its way to disk.
+        if let Some(syncer) = &self.syncer {
+            syncer.release(answered, gate);
         }
         let mut held: Vec<Held> = Vec::with_capacity(late.len());
         let mut in_tx = false;
@@ -271,59 +268,41 @@ impl Actor {
         }
         metrics::counter!("dotdo_backend_batches_total").increment(count as u64);
         metrics::histogram!("dotdo_backend_group_size").record(count as f64);
-        self.dirty |= wrote;
-        let gate = self.output_gate();
-        for (reply, result, enqueued) in held {
-            let result = match (&gate, result) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(()), r) => r,
-            };
-            metrics::histogram!("dotdo_backend_batch_seconds")
-                .record(enqueued.elapsed().as_secs_f64());
-            let _ = reply.send(result);
+        if let Some(syncer) = &self.syncer {
+            if wrote {
+                syncer.committed();
+            }
+            // The syncer releases them after an fsync; meanwhile the next group runs.
+            syncer.release(held, gate);
         }
+    }
+
+    fn pending(&self) -> bool {
+        self.syncer.as_ref().is_some_and(Syncer::pending)
     }
 
     /// Make everything committed so far durable before any reply leaves (Full durability).
     fn output_gate(&mut self) -> Result<(), Error> {
-        if !self.dirty || self.registry.config().durability == Durability::Relaxed {
+        if !self.pending() || self.registry.config().durability == Durability::Relaxed {
             return Ok(());
         }
         self.sync_wal()
     }
 
     fn sync_if_due(&mut self) {
-        if self.dirty
-            && self.last_sync.elapsed() >= self.registry.config().relaxed_sync()
-            && let Err(e) = self.sync_wal()
-        {
+        let due = self.syncer.as_ref().is_some_and(|s| {
+            s.pending() && s.since_last_sync() >= self.registry.config().relaxed_sync()
+        });
+        if due && let Err(e) = self.sync_wal() {
             tracing::error!(object = %self.id, error = %e, "background WAL sync failed");
         }
     }
 
     fn sync_wal(&mut self) -> Result<(), Error> {
-        if self.wal.is_none() {
-            let mut p = self.path.as_os_str().to_owned();
-            p.push("-wal");
-            let wal = File::open(PathBuf::from(p))
-                .map_err(|e| Error::Io(format!("opening WAL of {}: {e}", self.id)))?;
-            // The WAL was created since the last directory sync: make its entry durable.
-            if let Some(dir) = self.path.parent() {
-                files::sync_dir(dir)?;
-            }
-            self.wal = Some(wal);
+        match self.syncer.as_mut() {
+            Some(s) => s.wait(),
+            None => Ok(()),
         }
-        if let Some(wal) = &self.wal
-            && let Err(e) = wal.sync_data()
-        {
-            tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
-            self.poisoned = true;
-            return Err(Error::Io(format!("syncing WAL of {}: {e}", self.id)));
-        }
-        metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
-        self.dirty = false;
-        self.last_sync = Instant::now();
-        Ok(())
     }
 
     fn serve_transaction(
@@ -421,7 +400,9 @@ impl Actor {
             TxOp::Commit(reply) => {
                 let result = match control(conn, "COMMIT") {
                     Ok(()) => {
-                        self.dirty = true;
+                        if let Some(s) = &self.syncer {
+                            s.committed();
+                        }
                         self.output_gate()
                     }
                     Err(e) => {
@@ -454,6 +435,8 @@ impl Actor {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA wal_autocheckpoint = {};
+             PRAGMA mmap_size = {MMAP_BYTES};
+             PRAGMA cache_size = -{CACHE_KIB};
              SELECT count(*) FROM sqlite_master;",
             cfg.wal_autocheckpoint_pages
         );
@@ -472,8 +455,8 @@ impl Actor {
         if !existed && let Some(dir) = self.path.parent() {
             files::sync_dir(dir)?;
         }
+        self.syncer = Some(Syncer::start(&self.id, &self.path)?);
         self.conn = Some(conn);
-        self.wal = None;
         self.registry.opened();
         Ok(())
     }
@@ -481,15 +464,14 @@ impl Actor {
     /// Close the connection cleanly: checkpoint, sync, and let SQLite remove the WAL.
     fn close_conn(&mut self) {
         if let Some(conn) = self.conn.take() {
-            if self.dirty
-                && let Err(e) = self.sync_wal()
-            {
+            if let Err(e) = self.sync_wal() {
                 tracing::error!(object = %self.id, error = %e, "final WAL sync failed");
             }
+            // Every held reply has left before the WAL goes away.
+            self.syncer = None;
             if let Err((_, e)) = conn.close() {
                 tracing::warn!(object = %self.id, error = %e, "closing object");
             }
-            self.wal = None;
             self.registry.closed_conn();
         }
     }

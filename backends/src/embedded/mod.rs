@@ -11,6 +11,7 @@ mod config;
 mod exec;
 mod files;
 mod registry;
+mod syncer;
 mod transaction;
 
 use std::sync::Arc;

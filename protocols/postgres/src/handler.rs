@@ -103,7 +103,7 @@ pub struct Conn {
 pub struct Prepared {
     pub sql: String,
     /// The translation and the catalog generation it was made against.
-    cache: Arc<parking_lot::Mutex<Option<(u64, Plan)>>>,
+    cache: Arc<parking_lot::Mutex<Option<(u64, Arc<Plan>)>>>,
 }
 
 pub struct StatementParser;
@@ -206,14 +206,14 @@ impl Conn {
     }
 
     /// A prepared statement's plan, translated again only when the catalog changed.
-    async fn prepared_plan(session: &mut Session, stmt: &Prepared) -> Result<Plan, SqlError> {
+    async fn prepared_plan(session: &mut Session, stmt: &Prepared) -> Result<Arc<Plan>, SqlError> {
         let (generation, catalog) = session.catalog().await?;
         if let Some((g, plan)) = stmt.cache.lock().as_ref()
             && *g == generation
         {
             return Ok(plan.clone());
         }
-        let plan = session.translate(&stmt.sql, &catalog)?;
+        let plan = Arc::new(session.translate(&stmt.sql, &catalog)?);
         *stmt.cache.lock() = Some((generation, plan.clone()));
         Ok(plan)
     }

@@ -272,12 +272,16 @@ impl Session {
         let Some(txn) = self.txn.take() else {
             return Ok(());
         };
+        // Only a locking transaction can hold DDL that a rollback undoes.
+        let may_hold_ddl = matches!(txn, Txn::Locking(_));
         let txn = txn.into_handle();
         if commit {
             txn.commit().await?;
         } else {
             txn.rollback().await?;
-            self.db.invalidate();
+            if may_hold_ddl {
+                self.db.invalidate();
+            }
         }
         Ok(())
     }

@@ -14,10 +14,14 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(Config::default()).await
+}
+
+async fn start_with(config: Config) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend =
         EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).expect("backend");
-    let server = Server::new(Config::default(), backend).expect("server");
+    let server = Server::new(config, backend).expect("server");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
@@ -545,4 +549,36 @@ async fn blocks_with_clock_random_and_ddl_commit() {
     c.batch_execute("INSERT INTO side VALUES (1)")
         .await
         .expect("table committed");
+}
+
+/// `transactions = "locking"`: blocks hold the writer; savepoints, rollback and DDL work.
+#[tokio::test]
+async fn locking_blocks_commit_and_roll_back() {
+    let h = start_with(Config {
+        transactions: dotdo_postgres::TransactionMode::Locking,
+        ..Config::default()
+    })
+    .await;
+    let c = connect(&h, "app").await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .expect("create");
+    c.batch_execute(
+        "BEGIN; INSERT INTO t VALUES (1); SAVEPOINT s; INSERT INTO t VALUES (2); \
+         ROLLBACK TO SAVEPOINT s; CREATE TABLE u (x int); COMMIT",
+    )
+    .await
+    .expect("block");
+    c.batch_execute("BEGIN; INSERT INTO t VALUES (3); ROLLBACK")
+        .await
+        .expect("rolled back");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1);
+    c.batch_execute("INSERT INTO u VALUES (1)")
+        .await
+        .expect("u committed");
 }

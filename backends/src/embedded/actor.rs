@@ -77,8 +77,7 @@ pub(crate) struct Actor {
     registry: Arc<Registry>,
     slot: Arc<Slot>,
     rx: Receiver<Queued>,
-    conn: Option<Connection>,
-    /// The output gate's fsync thread, while `conn` is open.
+    /// The output gate's fsync thread, while the connection (`slot.db`) is open.
     syncer: Option<Syncer>,
 }
 
@@ -96,7 +95,6 @@ impl Actor {
             registry,
             slot,
             rx,
-            conn: None,
             syncer: None,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
@@ -209,7 +207,11 @@ impl Actor {
     /// once instead of waiting for this group's fsync. The group's batches were all queued
     /// together, so any order among them is a valid one.
     fn run_group(&mut self, group: Vec<Job>) {
-        let Some(conn) = self.conn.as_ref() else {
+        // Held to the end, so direct readers never see the group's open transaction, and
+        // see its commit only together with the count of commits awaiting a sync.
+        let slot = self.slot.clone();
+        let db = slot.db.lock();
+        let Some(conn) = db.as_ref() else {
             return;
         };
         let (early, late): (Vec<Job>, Vec<Job>) = group
@@ -320,7 +322,10 @@ impl Actor {
             let _ = reply.send(Err(e));
             return;
         }
-        let Some(conn) = self.conn.as_ref() else {
+        // Held for the whole transaction: direct readers must not see it.
+        let slot = self.slot.clone();
+        let db = slot.db.lock();
+        let Some(conn) = db.as_ref() else {
             let _ = reply.send(Err(Error::ShuttingDown));
             return;
         };
@@ -340,7 +345,7 @@ impl Actor {
             match ops.recv_timeout(poll) {
                 Ok(op) => {
                     idle_since = Instant::now();
-                    if self.transaction_op(op) {
+                    if self.transaction_op(conn, op) {
                         break;
                     }
                 }
@@ -349,12 +354,12 @@ impl Actor {
                         || self.registry.is_shutting_down()
                     {
                         tracing::info!(object = %self.id, "rolling back an idle transaction");
-                        self.rollback_open_transaction();
+                        let _ = control(conn, "ROLLBACK");
                         break;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.rollback_open_transaction();
+                    let _ = control(conn, "ROLLBACK");
                     break;
                 }
             }
@@ -363,17 +368,8 @@ impl Actor {
         self.slot.touch();
     }
 
-    fn rollback_open_transaction(&self) {
-        if let Some(conn) = &self.conn {
-            let _ = control(conn, "ROLLBACK");
-        }
-    }
-
     /// Apply one operation of an interactive transaction; true when it ended the transaction.
-    fn transaction_op(&mut self, op: TxOp) -> bool {
-        let Some(conn) = self.conn.as_ref() else {
-            return true;
-        };
+    fn transaction_op(&mut self, conn: &Connection, op: TxOp) -> bool {
         match op {
             TxOp::Execute(batch, reply) => {
                 let result = run_atomically(conn, &batch, &Mode::Apply).map(|ran| ran.results);
@@ -455,15 +451,20 @@ impl Actor {
         if !existed && let Some(dir) = self.path.parent() {
             files::sync_dir(dir)?;
         }
-        self.syncer = Some(Syncer::start(&self.id, &self.path)?);
-        self.conn = Some(conn);
+        self.syncer = Some(Syncer::start(
+            &self.id,
+            &self.path,
+            self.slot.durable.clone(),
+        )?);
+        *self.slot.db.lock() = Some(conn);
         self.registry.opened();
         Ok(())
     }
 
     /// Close the connection cleanly: checkpoint, sync, and let SQLite remove the WAL.
     fn close_conn(&mut self) {
-        if let Some(conn) = self.conn.take() {
+        let conn = self.slot.db.lock().take();
+        if let Some(conn) = conn {
             if let Err(e) = self.sync_wal() {
                 tracing::error!(object = %self.id, error = %e, "final WAL sync failed");
             }

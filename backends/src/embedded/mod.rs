@@ -90,6 +90,9 @@ impl Backend for EmbeddedBackend {
         batch: Batch,
     ) -> Result<Vec<StatementResult>, Error> {
         check_batch(&batch)?;
+        if let Some(result) = self.registry.try_read(object, &batch) {
+            return result;
+        }
         self.request(object, |reply| Command::Execute {
             batch,
             mode: Mode::Apply,

@@ -33,8 +33,9 @@ enum Job {
     Barrier(Sender<Result<(), Error>>),
 }
 
+/// What is committed and what is durable, shared by the actor, its syncer and readers.
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     committed: AtomicU64,
     synced: AtomicU64,
     /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
@@ -49,10 +50,21 @@ pub(crate) struct Syncer {
     last_sync: Instant,
 }
 
+impl Shared {
+    /// Every commit is durable (and no sync has failed).
+    pub(crate) fn all_durable(&self) -> bool {
+        !self.poisoned.load(Ordering::SeqCst)
+            && self.committed.load(Ordering::SeqCst) <= self.synced.load(Ordering::SeqCst)
+    }
+}
+
 impl Syncer {
     /// A syncer for the WAL beside the database at `db_path` (opened at the first sync).
-    pub(crate) fn start(id: &ObjectId, db_path: &std::path::Path) -> Result<Self, Error> {
-        let shared = Arc::new(Shared::default());
+    pub(crate) fn start(
+        id: &ObjectId,
+        db_path: &std::path::Path,
+        shared: Arc<Shared>,
+    ) -> Result<Self, Error> {
         let (jobs, rx) = crossbeam_channel::unbounded();
         let mut wal = db_path.as_os_str().to_owned();
         wal.push("-wal");

@@ -210,6 +210,7 @@ impl Actor {
         // Held to the end, so direct readers never see the group's open transaction, and
         // see its commit only together with the count of commits awaiting a sync.
         let slot = self.slot.clone();
+        let _busy = Busy::flag(&slot);
         let db = slot.db.lock();
         let Some(conn) = db.as_ref() else {
             return;
@@ -324,6 +325,7 @@ impl Actor {
         }
         // Held for the whole transaction: direct readers must not see it.
         let slot = self.slot.clone();
+        let _busy = Busy::flag(&slot);
         let db = slot.db.lock();
         let Some(conn) = db.as_ref() else {
             let _ = reply.send(Err(Error::ShuttingDown));
@@ -523,6 +525,26 @@ fn fail(command: Command, error: &Error) {
             let _ = reply.send(Err(error.clone()));
         }
         Command::Close => {}
+    }
+}
+
+/// Marks the actor as using the connection until dropped (after the lock guard, declared
+/// before it).
+struct Busy<'a>(&'a Slot);
+
+impl<'a> Busy<'a> {
+    fn flag(slot: &'a Slot) -> Self {
+        slot.actor_busy
+            .store(true, std::sync::atomic::Ordering::Release);
+        Busy(slot)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0
+            .actor_busy
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 }
 

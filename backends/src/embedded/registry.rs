@@ -21,6 +21,9 @@ use super::exec::run_batch;
 use super::syncer::Shared;
 use crate::{Batch, Error, ObjectId, StatementResult};
 
+/// How long a direct read waits for another direct read to finish with the connection.
+const READER_WAIT: Duration = Duration::from_micros(500);
+
 pub(crate) struct Slot {
     /// True once the actor has stopped taking requests.
     gate: Mutex<bool>,
@@ -32,6 +35,9 @@ pub(crate) struct Slot {
     /// The object's SQLite connection while open. The actor holds the lock for each group
     /// and each interactive transaction; readers may take it between them.
     pub(crate) db: Mutex<Option<Connection>>,
+    /// The actor holds (or is about to take) `db`: readers go to its queue instead of
+    /// waiting for the lock (which a transaction may hold for long).
+    pub(crate) actor_busy: AtomicBool,
     pub(crate) durable: Arc<Shared>,
 }
 
@@ -155,6 +161,7 @@ impl Registry {
             epoch: self.epoch,
             closing: Mutex::new(None),
             db: Mutex::new(None),
+            actor_busy: AtomicBool::new(false),
             durable: Arc::default(),
         });
         slot.touch();
@@ -187,7 +194,11 @@ impl Registry {
             _ => return None,
         };
         let relaxed = self.config.durability == Durability::Relaxed;
-        let db = slot.db.try_lock()?;
+        if slot.actor_busy.load(Ordering::Acquire) {
+            return None;
+        }
+        // Another reader holds it for a few microseconds; the actor flags itself first.
+        let db = slot.db.try_lock_for(READER_WAIT)?;
         let conn = db.as_ref()?;
         // Checked under the lock: commits are counted before the actor lets it go.
         if !(relaxed || slot.durable.all_durable()) || !conn.is_autocommit() {

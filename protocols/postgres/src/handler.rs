@@ -101,12 +101,15 @@ pub struct Conn {
     parser: Arc<StatementParser>,
 }
 
+/// A translation and the catalog generation it was made against.
+type CachedPlan = (u64, Arc<Plan>);
+
 /// A prepared statement: its text; translation happens against the session's catalog.
 #[derive(Clone, Debug)]
 pub struct Prepared {
     pub sql: String,
     /// The translation and the catalog generation it was made against.
-    cache: Arc<parking_lot::Mutex<Option<(u64, Arc<Plan>)>>>,
+    cache: Arc<parking_lot::Mutex<Option<CachedPlan>>>,
 }
 
 pub struct StatementParser;

@@ -109,19 +109,6 @@ pub fn format_timestamp(micros: i64) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_round_trip() {
-        assert_eq!(parse_date("2000-01-01"), Some(10957));
-        assert_eq!(format_date(10957), "2000-01-01");
-        let t = parse_timestamp_micros("2024-02-29 12:34:56.5+00").expect("parses");
-        assert_eq!(format_timestamp(t), "2024-02-29 12:34:56.5");
-    }
-}
-
 /// The current UTC time as `YYYY-MM-DD HH:MM:SS.SSS`, a time value SQLite's date functions take.
 pub fn utc_now_text() -> String {
     let ms = std::time::SystemTime::now()
@@ -137,4 +124,17 @@ pub fn utc_now_text() -> String {
         secs % 60,
         ms_of_day % 1000
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(parse_date("2000-01-01"), Some(10957));
+        assert_eq!(format_date(10957), "2000-01-01");
+        let t = parse_timestamp_micros("2024-02-29 12:34:56.5+00").expect("parses");
+        assert_eq!(format_timestamp(t), "2024-02-29 12:34:56.5");
+    }
 }

@@ -311,6 +311,7 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
                 }
                 l.items.push_back(bytes_of(value));
             }
+            Value::Stream(st) => st.load_row(&sub, &bytes_of(value)),
             Value::Str(_) => {}
         }
     }

@@ -5,7 +5,7 @@ use dotdo_backend::{Statement, Value};
 
 /// The schema, one statement per `;`, run (idempotently) whenever a shard is loaded.
 pub const SCHEMA: &str = include_str!("schema.sql");
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub const LOAD_KEYS: &str = "SELECT key, kind, expires_at, value FROM keys";
 pub const LOAD_ELEMS: &str = "SELECT key, sub, value, score FROM elems ORDER BY key, sub";
@@ -269,7 +269,7 @@ mod tests {
                 assert_eq!(a.cmp(&b), list_pos(a).cmp(&list_pos(b)));
             }
         }
-        assert_eq!(schema_statements().len(), 4);
+        assert_eq!(schema_statements().len(), 5);
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub async fn all(b: &dyn Backend, ns: &str) {
     forbidden_statements_are_refused(b, ns).await;
     dry_run_answers_and_discards(b, ns).await;
     transactions_commit_roll_back_and_savepoints(b, ns).await;
+    execute_checked_commits_only_unchanged_answers(b, ns).await;
     concurrent_writers_all_land(b, ns, 32, 10).await;
     objects_are_listed_and_deleted(b, ns).await;
 }
@@ -225,6 +226,100 @@ pub async fn transactions_commit_roll_back_and_savepoints(b: &dyn Backend, ns: &
         .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(count(b, &o).await, 1);
+}
+
+/// The commit of a replayed transaction: applied when every statement answers as the
+/// client saw it, refused with a serialization failure (and nothing applied) when one
+/// answers differently or now fails.
+pub async fn execute_checked_commits_only_unchanged_answers(b: &dyn Backend, ns: &str) {
+    let o = ObjectId::new(ns, "checked");
+    setup(b, &o).await;
+    let batch = |u: &str| {
+        vec![
+            Statement::new("SELECT count(*) FROM t"),
+            Statement::with_params("INSERT INTO t (u) VALUES (?1)", vec![Value::from(u)]),
+        ]
+    };
+    let seen = b.dry_run(&o, batch("a")).await.unwrap();
+    assert_eq!(seen[0].rows[0][0], Value::Integer(0));
+    b.execute_checked(&o, batch("a"), seen.clone())
+        .await
+        .unwrap();
+    assert_eq!(count(b, &o).await, 1);
+
+    // The count the client saw (0) is no longer what the batch answers.
+    let err = b.execute_checked(&o, batch("b"), seen).await.unwrap_err();
+    assert!(matches!(err, Error::SerializationFailure(_)), "{err:?}");
+    assert_eq!(count(b, &o).await, 1);
+
+    // A statement that answered before and now fails: a serialization failure too.
+    let insert = vec![Statement::new("INSERT INTO t (u) VALUES ('c')")];
+    let seen = b.dry_run(&o, insert.clone()).await.unwrap();
+    b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('c')")])
+        .await
+        .unwrap();
+    let err = b.execute_checked(&o, insert, seen).await.unwrap_err();
+    assert!(matches!(err, Error::SerializationFailure(_)), "{err:?}");
+    assert_eq!(count(b, &o).await, 2);
+
+    // Statements past the checked ones answer freely; their own errors stay theirs.
+    let err = b
+        .execute_checked(
+            &o,
+            vec![Statement::new("INSERT INTO t (u) VALUES ('a')")],
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.constraint(), Some(ConstraintKind::Unique), "{err:?}");
+}
+
+/// Replay with validation on any backend: each statement answered by a dry run, the
+/// commit checked, a racing write turning the commit into a serialization failure.
+pub async fn replayed_transactions_validate(b: crate::SharedBackend, ns: &str) {
+    use crate::Transaction;
+    let o = ObjectId::new(ns, "replayed");
+    setup(b.as_ref(), &o).await;
+    let mut tx = crate::replay::ReplayTransaction::new(b.clone(), o.clone());
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+        .await
+        .unwrap();
+    tx.savepoint("s").await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('b')")])
+        .await
+        .unwrap();
+    tx.rollback_to_savepoint("s").await.unwrap();
+    let r = tx
+        .execute(vec![Statement::new("SELECT count(*) FROM t")])
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows[0][0], Value::Integer(1));
+    Box::new(tx).commit().await.unwrap();
+    assert_eq!(count(b.as_ref(), &o).await, 1);
+
+    let mut tx = crate::replay::ReplayTransaction::new(b.clone(), o.clone());
+    tx.execute(vec![Statement::new("SELECT count(*) FROM t")])
+        .await
+        .unwrap();
+    b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('x')")])
+        .await
+        .unwrap();
+    let err = Box::new(tx).commit().await.unwrap_err();
+    assert!(matches!(err, Error::SerializationFailure(_)), "{err:?}");
+
+    // Switching to a locking transaction replays the prefix and keeps its savepoints.
+    let mut tx = crate::replay::ReplayTransaction::new(b.clone(), o.clone());
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('y')")])
+        .await
+        .unwrap();
+    tx.savepoint("s").await.unwrap();
+    tx.execute(vec![Statement::new("INSERT INTO t (u) VALUES ('z')")])
+        .await
+        .unwrap();
+    let mut locked = tx.into_locking().await.unwrap();
+    locked.rollback_to_savepoint("s").await.unwrap();
+    locked.commit().await.unwrap();
+    assert_eq!(count(b.as_ref(), &o).await, 3);
 }
 
 /// Replay with validation: a write that lands between a transaction's read and its commit

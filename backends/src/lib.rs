@@ -11,6 +11,7 @@ mod error;
 pub mod placement;
 mod policy;
 pub mod remote;
+pub mod replay;
 mod value;
 
 use std::borrow::Cow;
@@ -112,6 +113,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Replay-with-validation transactions are built on this.
     async fn dry_run(&self, object: &ObjectId, batch: Batch)
     -> Result<Vec<StatementResult>, Error>;
+
+    /// Run `batch` atomically and commit it only if each of its first `expected.len()`
+    /// statements answers as `expected` says (the same columns, rows and rows changed);
+    /// otherwise change nothing and fail with `SerializationFailure`, as also when one of
+    /// them now fails. This is the commit of a [`replay::ReplayTransaction`]. Durable when it
+    /// returns, like `execute`.
+    async fn execute_checked(
+        &self,
+        object: &ObjectId,
+        batch: Batch,
+        expected: Vec<StatementResult>,
+    ) -> Result<(), Error> {
+        replay::execute_checked_by_locking(self, object, batch, expected).await
+    }
 
     /// Start an interactive transaction on `object`, waiting at most the backend's lock
     /// timeout for the object's writer.

@@ -44,6 +44,9 @@ pub struct PostgresSection {
     pub scram_iterations: usize,
     /// Rows per batch while loading COPY FROM STDIN. Default 5000.
     pub copy_batch_rows: usize,
+    /// `"optimistic"` (replay with validation, 40001 on conflict) or `"locking"` (a block
+    /// holds its database's writer). Default optimistic.
+    pub transactions: dotdo_postgres::TransactionMode,
 }
 
 impl Default for PostgresSection {
@@ -57,6 +60,7 @@ impl Default for PostgresSection {
             trust_loopback: p.trust_loopback,
             scram_iterations: p.scram_iterations,
             copy_batch_rows: p.copy_batch_rows,
+            transactions: p.transactions,
         }
     }
 }
@@ -68,6 +72,7 @@ impl PostgresSection {
             trust_loopback: self.trust_loopback,
             scram_iterations: self.scram_iterations,
             copy_batch_rows: self.copy_batch_rows,
+            transactions: self.transactions,
         }
     }
 

@@ -19,6 +19,7 @@ async fn the_contract_holds_on_two_store_processes() {
     let remote = client(vec![a.url(), b.url()]);
     conformance::all(remote.as_ref(), "e2e/stores").await;
     conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "e2e/stores").await;
+    conformance::replayed_transactions_validate(remote.clone(), "e2e/stores").await;
     let owners: HashSet<&str> = (0..16)
         .map(|i| remote.node_of(&ObjectId::new("e2e/stores", format!("o{i}"))))
         .collect();

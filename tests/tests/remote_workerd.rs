@@ -11,6 +11,7 @@ async fn the_contract_holds_on_workerd() {
     let remote = client(vec![w.url()]);
     conformance::all(remote.as_ref(), "e2e/workerd").await;
     conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "e2e/workerd").await;
+    conformance::replayed_transactions_validate(remote.clone(), "e2e/workerd").await;
 }
 
 /// Writers on 8 objects while workerd is SIGKILLed and restarted on the same storage: every

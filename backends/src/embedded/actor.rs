@@ -1,6 +1,5 @@
 //! The actor that owns one object's SQLite connection: group commit behind an output gate.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,15 +12,21 @@ use super::config::Durability;
 use super::exec::{self, control, quote_ident, run_batch};
 use super::files;
 use super::registry::{Registry, Slot};
-use crate::{Batch, Error, ObjectId, StatementResult};
+use super::syncer::{Held, Syncer};
+use crate::{Batch, Error, ObjectId, StatementResult, replay};
+
+/// Reads map the database file instead of copying each page with a `pread` system call
+/// (the page cache is shared, so this costs no private memory).
+const MMAP_BYTES: u64 = 1 << 30;
+/// SQLite's own page cache per open object; it grows only as pages are used.
+const CACHE_KIB: u64 = 16 * 1024;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
 pub(crate) enum Command {
     Execute {
         batch: Batch,
-        /// Run and answer, then roll back (replay with validation).
-        discard: bool,
+        mode: Mode,
         reply: Reply<Vec<StatementResult>>,
     },
     Begin {
@@ -33,6 +38,18 @@ pub(crate) enum Command {
     /// Close if nothing else is queued (eviction or shutdown).
     Close,
 }
+
+/// What becomes of a batch's effects.
+pub(crate) enum Mode {
+    Apply,
+    /// Run and answer, then roll back (a replayed transaction's dry run).
+    Discard,
+    /// Apply only if the first statements answer as these did (a replayed transaction's
+    /// commit); otherwise roll back and fail with `SerializationFailure`.
+    Checked(Vec<StatementResult>),
+}
+
+type Job = (Batch, Mode, Reply<Vec<StatementResult>>, Instant);
 
 pub(crate) struct Request {
     pub command: Command,
@@ -54,27 +71,14 @@ pub(crate) enum TxOp {
     Rollback(Reply<()>),
 }
 
-/// A reply waiting at the output gate, with when its request was queued.
-type Held = (
-    Reply<Vec<StatementResult>>,
-    Result<Vec<StatementResult>, Error>,
-    Instant,
-);
-
 pub(crate) struct Actor {
     id: ObjectId,
     path: PathBuf,
     registry: Arc<Registry>,
     slot: Arc<Slot>,
     rx: Receiver<Queued>,
-    conn: Option<Connection>,
-    wal: Option<File>,
-    /// Committed to the WAL but not yet covered by an fsync.
-    dirty: bool,
-    last_sync: Instant,
-    /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
-    /// proves nothing. The object must be closed and recovered from what is on disk.
-    poisoned: bool,
+    /// The output gate's fsync thread, while the connection (`slot.db`) is open.
+    syncer: Option<Syncer>,
 }
 
 impl Actor {
@@ -91,11 +95,7 @@ impl Actor {
             registry,
             slot,
             rx,
-            conn: None,
-            wal: None,
-            dirty: false,
-            last_sync: Instant::now(),
-            poisoned: false,
+            syncer: None,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
         std::thread::Builder::new()
@@ -132,7 +132,7 @@ impl Actor {
             if self.serve(first) {
                 return;
             }
-            if self.poisoned {
+            if self.syncer.as_ref().is_some_and(Syncer::poisoned) {
                 self.fail_queue_and_close(Error::Io(format!("WAL sync of {} failed", self.id)));
                 return;
             }
@@ -142,7 +142,7 @@ impl Actor {
     fn wait_time(&self) -> Duration {
         let cfg = self.registry.config();
         let idle = cfg.idle_timeout();
-        if self.dirty && cfg.durability == Durability::Relaxed {
+        if self.pending() && cfg.durability == Durability::Relaxed {
             idle.min(cfg.relaxed_sync())
         } else {
             idle
@@ -164,12 +164,8 @@ impl Actor {
             let Queued { request, permit } = q;
             drop(permit);
             match request.command {
-                Command::Execute {
-                    batch,
-                    discard,
-                    reply,
-                } => {
-                    group.push((batch, discard, reply, request.enqueued));
+                Command::Execute { batch, mode, reply } => {
+                    group.push((batch, mode, reply, request.enqueued));
                 }
                 other => {
                     special = Some((other, request.enqueued));
@@ -205,16 +201,42 @@ impl Actor {
     }
 
     /// One SQLite transaction for the whole group, each batch atomic within it, one fsync.
-    fn run_group(&mut self, group: Vec<(Batch, bool, Reply<Vec<StatementResult>>, Instant)>) {
-        let Some(conn) = self.conn.as_ref() else {
+    ///
+    /// Batches that write nothing (dry runs, reads) run first: they see only data that is
+    /// already durable (the previous group's fsync covered it), so their replies leave at
+    /// once instead of waiting for this group's fsync. The group's batches were all queued
+    /// together, so any order among them is a valid one.
+    fn run_group(&mut self, group: Vec<Job>) {
+        // Held to the end, so direct readers never see the group's open transaction, and
+        // see its commit only together with the count of commits awaiting a sync.
+        let slot = self.slot.clone();
+        let _busy = Busy::flag(&slot);
+        let db = slot.db.lock();
+        let Some(conn) = db.as_ref() else {
             return;
         };
-        let mut held: Vec<Held> = Vec::with_capacity(group.len());
+        let (early, late): (Vec<Job>, Vec<Job>) = group
+            .into_iter()
+            .partition(|(batch, mode, _, _)| writes_nothing(conn, batch, mode));
+        let count = early.len() + late.len();
+        let gate = self.registry.config().durability == Durability::Full;
+        let answered: Vec<Held> = early
+            .into_iter()
+            .map(|(batch, mode, reply, enqueued)| {
+                let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
+                (reply, result, enqueued)
+            })
+            .collect();
+        // They saw what earlier groups committed, which may still be on its way to disk.
+        if let Some(syncer) = &self.syncer {
+            syncer.release(answered, gate);
+        }
+        let mut held: Vec<Held> = Vec::with_capacity(late.len());
         let mut in_tx = false;
         // Batches whose effects are in the open transaction, so lost if it is lost.
         let mut pending_from = 0;
         let mut wrote = false;
-        for (batch, discard, reply, enqueued) in group {
+        for (batch, mode, reply, enqueued) in late {
             if !in_tx {
                 if let Err(e) = control(conn, "BEGIN") {
                     held.push((reply, Err(e), enqueued));
@@ -223,7 +245,7 @@ impl Actor {
                 in_tx = true;
                 pending_from = held.len();
             }
-            let result = run_atomically(conn, &batch, discard);
+            let result = run_atomically(conn, &batch, &mode);
             if result.is_err() && conn.is_autocommit() {
                 // The error rolled back the whole transaction (OR ROLLBACK, I/O errors...):
                 // the batches before it in this group are gone too, so they fail with it.
@@ -234,6 +256,7 @@ impl Actor {
                     }
                 }
             }
+            let discard = matches!(mode, Mode::Discard);
             let result = result.map(|ran| {
                 wrote |= ran.wrote && !discard;
                 ran.results
@@ -246,61 +269,43 @@ impl Actor {
                 *r = Err(e.clone());
             }
         }
-        metrics::counter!("dotdo_backend_batches_total").increment(held.len() as u64);
-        metrics::histogram!("dotdo_backend_group_size").record(held.len() as f64);
-        self.dirty |= wrote;
-        let gate = self.output_gate();
-        for (reply, result, enqueued) in held {
-            let result = match (&gate, result) {
-                (Err(e), _) => Err(e.clone()),
-                (Ok(()), r) => r,
-            };
-            metrics::histogram!("dotdo_backend_batch_seconds")
-                .record(enqueued.elapsed().as_secs_f64());
-            let _ = reply.send(result);
+        metrics::counter!("dotdo_backend_batches_total").increment(count as u64);
+        metrics::histogram!("dotdo_backend_group_size").record(count as f64);
+        if let Some(syncer) = &self.syncer {
+            if wrote {
+                syncer.committed();
+            }
+            // The syncer releases them after an fsync; meanwhile the next group runs.
+            syncer.release(held, gate);
         }
+    }
+
+    fn pending(&self) -> bool {
+        self.syncer.as_ref().is_some_and(Syncer::pending)
     }
 
     /// Make everything committed so far durable before any reply leaves (Full durability).
     fn output_gate(&mut self) -> Result<(), Error> {
-        if !self.dirty || self.registry.config().durability == Durability::Relaxed {
+        if !self.pending() || self.registry.config().durability == Durability::Relaxed {
             return Ok(());
         }
         self.sync_wal()
     }
 
     fn sync_if_due(&mut self) {
-        if self.dirty
-            && self.last_sync.elapsed() >= self.registry.config().relaxed_sync()
-            && let Err(e) = self.sync_wal()
-        {
+        let due = self.syncer.as_ref().is_some_and(|s| {
+            s.pending() && s.since_last_sync() >= self.registry.config().relaxed_sync()
+        });
+        if due && let Err(e) = self.sync_wal() {
             tracing::error!(object = %self.id, error = %e, "background WAL sync failed");
         }
     }
 
     fn sync_wal(&mut self) -> Result<(), Error> {
-        if self.wal.is_none() {
-            let mut p = self.path.as_os_str().to_owned();
-            p.push("-wal");
-            let wal = File::open(PathBuf::from(p))
-                .map_err(|e| Error::Io(format!("opening WAL of {}: {e}", self.id)))?;
-            // The WAL was created since the last directory sync: make its entry durable.
-            if let Some(dir) = self.path.parent() {
-                files::sync_dir(dir)?;
-            }
-            self.wal = Some(wal);
+        match self.syncer.as_mut() {
+            Some(s) => s.wait(),
+            None => Ok(()),
         }
-        if let Some(wal) = &self.wal
-            && let Err(e) = wal.sync_data()
-        {
-            tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
-            self.poisoned = true;
-            return Err(Error::Io(format!("syncing WAL of {}: {e}", self.id)));
-        }
-        metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
-        self.dirty = false;
-        self.last_sync = Instant::now();
-        Ok(())
     }
 
     fn serve_transaction(
@@ -318,7 +323,11 @@ impl Actor {
             let _ = reply.send(Err(e));
             return;
         }
-        let Some(conn) = self.conn.as_ref() else {
+        // Held for the whole transaction: direct readers must not see it.
+        let slot = self.slot.clone();
+        let _busy = Busy::flag(&slot);
+        let db = slot.db.lock();
+        let Some(conn) = db.as_ref() else {
             let _ = reply.send(Err(Error::ShuttingDown));
             return;
         };
@@ -338,7 +347,7 @@ impl Actor {
             match ops.recv_timeout(poll) {
                 Ok(op) => {
                     idle_since = Instant::now();
-                    if self.transaction_op(op) {
+                    if self.transaction_op(conn, op) {
                         break;
                     }
                 }
@@ -347,12 +356,12 @@ impl Actor {
                         || self.registry.is_shutting_down()
                     {
                         tracing::info!(object = %self.id, "rolling back an idle transaction");
-                        self.rollback_open_transaction();
+                        let _ = control(conn, "ROLLBACK");
                         break;
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.rollback_open_transaction();
+                    let _ = control(conn, "ROLLBACK");
                     break;
                 }
             }
@@ -361,20 +370,11 @@ impl Actor {
         self.slot.touch();
     }
 
-    fn rollback_open_transaction(&self) {
-        if let Some(conn) = &self.conn {
-            let _ = control(conn, "ROLLBACK");
-        }
-    }
-
     /// Apply one operation of an interactive transaction; true when it ended the transaction.
-    fn transaction_op(&mut self, op: TxOp) -> bool {
-        let Some(conn) = self.conn.as_ref() else {
-            return true;
-        };
+    fn transaction_op(&mut self, conn: &Connection, op: TxOp) -> bool {
         match op {
             TxOp::Execute(batch, reply) => {
-                let result = run_atomically(conn, &batch, false).map(|ran| ran.results);
+                let result = run_atomically(conn, &batch, &Mode::Apply).map(|ran| ran.results);
                 // Some errors (OR ROLLBACK, I/O) end the whole transaction: so does this one.
                 let ended = result.is_err() && conn.is_autocommit();
                 let _ = reply.send(result);
@@ -398,7 +398,9 @@ impl Actor {
             TxOp::Commit(reply) => {
                 let result = match control(conn, "COMMIT") {
                     Ok(()) => {
-                        self.dirty = true;
+                        if let Some(s) = &self.syncer {
+                            s.committed();
+                        }
                         self.output_gate()
                     }
                     Err(e) => {
@@ -431,6 +433,8 @@ impl Actor {
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
              PRAGMA wal_autocheckpoint = {};
+             PRAGMA mmap_size = {MMAP_BYTES};
+             PRAGMA cache_size = -{CACHE_KIB};
              SELECT count(*) FROM sqlite_master;",
             cfg.wal_autocheckpoint_pages
         );
@@ -449,24 +453,28 @@ impl Actor {
         if !existed && let Some(dir) = self.path.parent() {
             files::sync_dir(dir)?;
         }
-        self.conn = Some(conn);
-        self.wal = None;
+        self.syncer = Some(Syncer::start(
+            &self.id,
+            &self.path,
+            self.slot.durable.clone(),
+        )?);
+        *self.slot.db.lock() = Some(conn);
         self.registry.opened();
         Ok(())
     }
 
     /// Close the connection cleanly: checkpoint, sync, and let SQLite remove the WAL.
     fn close_conn(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if self.dirty
-                && let Err(e) = self.sync_wal()
-            {
+        let conn = self.slot.db.lock().take();
+        if let Some(conn) = conn {
+            if let Err(e) = self.sync_wal() {
                 tracing::error!(object = %self.id, error = %e, "final WAL sync failed");
             }
+            // Every held reply has left before the WAL goes away.
+            self.syncer = None;
             if let Err((_, e)) = conn.close() {
                 tracing::warn!(object = %self.id, error = %e, "closing object");
             }
-            self.wal = None;
             self.registry.closed_conn();
         }
     }
@@ -520,20 +528,61 @@ fn fail(command: Command, error: &Error) {
     }
 }
 
-/// Run `batch` so that it is atomic on its own inside a larger transaction. A single
-/// statement already is (SQLite undoes a failed statement's partial effects), so only
-/// longer batches, and dry runs, pay for a savepoint.
-fn run_atomically(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
-    if batch.len() == 1 && !discard {
-        return run_batch(conn, batch);
+/// Marks the actor as using the connection until dropped (after the lock guard, declared
+/// before it).
+struct Busy<'a>(&'a Slot);
+
+impl<'a> Busy<'a> {
+    fn flag(slot: &'a Slot) -> Self {
+        slot.actor_busy
+            .store(true, std::sync::atomic::Ordering::Release);
+        Busy(slot)
     }
-    run_in_savepoint(conn, batch, discard)
 }
 
-fn run_in_savepoint(conn: &Connection, batch: &Batch, discard: bool) -> Result<exec::Ran, Error> {
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0
+            .actor_busy
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Whether a batch leaves nothing behind: a dry run, or statements that only read.
+/// (Statements that fail to prepare count as writes; they fail later, in order.)
+fn writes_nothing(conn: &Connection, batch: &Batch, mode: &Mode) -> bool {
+    match mode {
+        Mode::Discard => true,
+        Mode::Checked(_) => false,
+        Mode::Apply => batch
+            .iter()
+            .all(|s| conn.prepare_cached(&s.sql).is_ok_and(|st| st.readonly())),
+    }
+}
+
+/// Run `batch` so that it is atomic on its own inside a larger transaction. A single
+/// statement already is (SQLite undoes a failed statement's partial effects), so only
+/// longer batches, dry runs and checked batches pay for a savepoint.
+fn run_atomically(conn: &Connection, batch: &Batch, mode: &Mode) -> Result<exec::Ran, Error> {
+    if batch.len() == 1 && matches!(mode, Mode::Apply) {
+        return run_batch(conn, batch);
+    }
     control(conn, "SAVEPOINT dotdo_batch")?;
     let ran = run_batch(conn, batch);
-    if ran.is_err() || discard {
+    let ran = match mode {
+        Mode::Checked(expected) => ran
+            .map_err(|e| replay::replayed_failure(e, expected.len()))
+            .and_then(
+                |ran| match replay::first_difference(&ran.results, expected) {
+                    Some(i) => Err(Error::SerializationFailure(format!(
+                        "statement {i} of the transaction answers differently at commit"
+                    ))),
+                    None => Ok(ran),
+                },
+            ),
+        _ => ran,
+    };
+    if ran.is_err() || matches!(mode, Mode::Discard) {
         control(conn, "ROLLBACK TO dotdo_batch")?;
     }
     control(conn, "RELEASE dotdo_batch")?;

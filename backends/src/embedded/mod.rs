@@ -11,6 +11,7 @@ mod config;
 mod exec;
 mod files;
 mod registry;
+mod syncer;
 mod transaction;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub use config::{Durability, EmbeddedConfig};
 use crate::{
     Backend, Batch, Error, ObjectId, StatementResult, Transaction, check_limits, check_statement,
 };
-use actor::{Command, Request};
+use actor::{Command, Mode, Request};
 use registry::Registry;
 
 /// The embedded SQLite backend. Cheap to share behind an `Arc`.
@@ -89,9 +90,12 @@ impl Backend for EmbeddedBackend {
         batch: Batch,
     ) -> Result<Vec<StatementResult>, Error> {
         check_batch(&batch)?;
+        if let Some(result) = self.registry.try_read(object, &batch) {
+            return result;
+        }
         self.request(object, |reply| Command::Execute {
             batch,
-            discard: false,
+            mode: Mode::Apply,
             reply,
         })
         .await
@@ -103,12 +107,44 @@ impl Backend for EmbeddedBackend {
         batch: Batch,
     ) -> Result<Vec<StatementResult>, Error> {
         check_batch(&batch)?;
+        // Reads leave nothing to discard.
+        if let Some(result) = self.registry.try_read(object, &batch) {
+            return result;
+        }
         self.request(object, |reply| Command::Execute {
             batch,
-            discard: true,
+            mode: Mode::Discard,
             reply,
         })
         .await
+    }
+
+    /// Runs inside the actor's group commit, so the commits of concurrent replayed
+    /// transactions share one fsync.
+    async fn execute_checked(
+        &self,
+        object: &ObjectId,
+        batch: Batch,
+        expected: Vec<StatementResult>,
+    ) -> Result<(), Error> {
+        check_batch(&batch)?;
+        // A block that only read commits by reading the same again.
+        if let Some(result) = self.registry.try_read(object, &batch) {
+            let got = result.map_err(|e| crate::replay::replayed_failure(e, expected.len()))?;
+            return match crate::replay::first_difference(&got, &expected) {
+                Some(i) => Err(Error::SerializationFailure(format!(
+                    "statement {i} of the transaction answers differently at commit"
+                ))),
+                None => Ok(()),
+            };
+        }
+        self.request(object, |reply| Command::Execute {
+            batch,
+            mode: Mode::Checked(expected),
+            reply,
+        })
+        .await
+        .map(drop)
     }
 
     async fn begin(&self, object: &ObjectId) -> Result<Box<dyn Transaction>, Error> {

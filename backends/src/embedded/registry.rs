@@ -13,9 +13,16 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use tokio::sync::{Semaphore, watch};
 
+use rusqlite::Connection;
+
 use super::actor::{Actor, Command, Queued, Request};
-use super::config::EmbeddedConfig;
-use crate::{Error, ObjectId};
+use super::config::{Durability, EmbeddedConfig};
+use super::exec::run_batch;
+use super::syncer::Shared;
+use crate::{Batch, Error, ObjectId, StatementResult};
+
+/// How long a direct read waits for another direct read to finish with the connection.
+const READER_WAIT: Duration = Duration::from_micros(500);
 
 pub(crate) struct Slot {
     /// True once the actor has stopped taking requests.
@@ -25,6 +32,13 @@ pub(crate) struct Slot {
     last_used_ms: AtomicU64,
     epoch: Instant,
     closing: Mutex<Option<watch::Sender<bool>>>,
+    /// The object's SQLite connection while open. The actor holds the lock for each group
+    /// and each interactive transaction; readers may take it between them.
+    pub(crate) db: Mutex<Option<Connection>>,
+    /// The actor holds (or is about to take) `db`: readers go to its queue instead of
+    /// waiting for the lock (which a transaction may hold for long).
+    pub(crate) actor_busy: AtomicBool,
+    pub(crate) durable: Arc<Shared>,
 }
 
 impl Slot {
@@ -146,6 +160,9 @@ impl Registry {
             last_used_ms: AtomicU64::new(0),
             epoch: self.epoch,
             closing: Mutex::new(None),
+            db: Mutex::new(None),
+            actor_busy: AtomicBool::new(false),
+            durable: Arc::default(),
         });
         slot.touch();
         map.insert(id.clone(), Entry::Open(slot.clone()));
@@ -161,6 +178,41 @@ impl Registry {
             close_request(&victim);
         }
         Lookup::Open(slot)
+    }
+
+    /// Answer a batch of reads at once on the calling thread, without the actor: only when
+    /// the object is open and idle (no group or transaction running, nothing waiting for an
+    /// fsync, so everything visible is durable) and every statement only reads. `None`
+    /// means "ask the actor".
+    pub(crate) fn try_read(
+        &self,
+        id: &ObjectId,
+        batch: &Batch,
+    ) -> Option<Result<Vec<StatementResult>, Error>> {
+        let slot = match self.objects.lock().get(id) {
+            Some(Entry::Open(slot)) => slot.clone(),
+            _ => return None,
+        };
+        let relaxed = self.config.durability == Durability::Relaxed;
+        if slot.actor_busy.load(Ordering::Acquire) {
+            return None;
+        }
+        // Another reader holds it for a few microseconds; the actor flags itself first.
+        let db = slot.db.try_lock_for(READER_WAIT)?;
+        let conn = db.as_ref()?;
+        // Checked under the lock: commits are counted before the actor lets it go.
+        if !(relaxed || slot.durable.all_durable()) || !conn.is_autocommit() {
+            return None;
+        }
+        let reads_only = batch
+            .iter()
+            .all(|s| conn.prepare_cached(&s.sql).is_ok_and(|st| st.readonly()));
+        if !reads_only {
+            return None;
+        }
+        slot.touch();
+        metrics::counter!("dotdo_backend_direct_reads_total").increment(1);
+        Some(run_batch(conn, batch).map(|ran| ran.results))
     }
 
     pub(crate) fn dequeued(&self) {

@@ -15,6 +15,7 @@ async fn the_contract_scenarios_hold() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir);
     crate::conformance::all(b.as_ref(), "conformance").await;
+    crate::conformance::replayed_transactions_validate(b.clone(), "conformance").await;
     b.shutdown().await;
 }
 

@@ -16,7 +16,6 @@ mod config;
 mod endpoint;
 mod node;
 pub mod server;
-mod transaction;
 pub mod wire;
 
 use std::sync::Arc;
@@ -127,11 +126,30 @@ impl Backend for RemoteBackend {
         if self.shut.load(Ordering::Acquire) {
             return Err(Error::ShuttingDown);
         }
-        let me = self.me.upgrade().ok_or(Error::ShuttingDown)?;
-        Ok(Box::new(transaction::ReplayTransaction::new(
+        // A node cannot hold a transaction across round trips: replay with validation.
+        let me: crate::SharedBackend = self.me.upgrade().ok_or(Error::ShuttingDown)?;
+        Ok(Box::new(crate::replay::ReplayTransaction::new(
             me,
             object.clone(),
         )))
+    }
+
+    async fn execute_checked(
+        &self,
+        object: &ObjectId,
+        batch: Batch,
+        expected: Vec<StatementResult>,
+    ) -> Result<(), Error> {
+        let checked = expected.len();
+        // A node may report a checked statement that now fails as its own error.
+        match self
+            .request(Kind::ExecuteChecked, object, batch, expected)
+            .await
+            .map_err(|e| crate::replay::replayed_failure(e, checked))?
+        {
+            Reply::Done | Reply::Results(_) => Ok(()),
+            _ => Err(Error::Invalid("node answered a checked batch oddly".into())),
+        }
     }
 
     /// Asks every node; fails if one cannot answer, since the list would be incomplete.

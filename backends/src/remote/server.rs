@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::wire::{self, Kind, Reply, Request};
-use crate::{Error, SharedBackend, StatementResult};
+use crate::{Error, SharedBackend};
 
 /// Requests one WebSocket may have running at once; more wait (back-pressure on the socket).
 const IN_FLIGHT_PER_CONNECTION: usize = 4096;
@@ -204,57 +204,10 @@ pub async fn run(backend: &SharedBackend, req: Request) -> Reply {
         Kind::ListObjects => backend.list_objects(&o.namespace).await.map(Reply::Names),
         Kind::DeleteObject => backend.delete_object(o).await.map(|()| Reply::Done),
         Kind::Ping => Ok(Reply::Done),
-        Kind::ExecuteChecked => execute_checked(backend, &req).await.map(|()| Reply::Done),
+        Kind::ExecuteChecked => backend
+            .execute_checked(o, req.batch, req.expected)
+            .await
+            .map(|()| Reply::Done),
     };
     result.unwrap_or_else(Reply::Error)
-}
-
-/// Commit of a replayed transaction: run the whole batch holding the object's writer, and
-/// commit only if every statement answers as it did when the client saw it.
-async fn execute_checked(backend: &SharedBackend, req: &Request) -> Result<(), Error> {
-    let mut tx = backend.begin(&req.object).await?;
-    let got = match tx.execute(req.batch.clone()).await {
-        Ok(got) => got,
-        Err(e) => {
-            let _ = tx.rollback().await;
-            return Err(serialization_failure_if_replayed(e, &req.expected));
-        }
-    };
-    if let Some(i) = first_difference(&got, &req.expected) {
-        let _ = tx.rollback().await;
-        return Err(Error::SerializationFailure(format!(
-            "statement {i} of the transaction answers differently at commit"
-        )));
-    }
-    tx.commit().await
-}
-
-/// A statement that succeeded when the client ran it and now fails means the data changed
-/// underneath the transaction.
-fn serialization_failure_if_replayed(e: Error, expected: &[StatementResult]) -> Error {
-    match e {
-        Error::Sqlite { index, message, .. } if index < expected.len() => {
-            Error::SerializationFailure(format!(
-                "statement {index} of the transaction now fails: {message}"
-            ))
-        }
-        e => e,
-    }
-}
-
-/// Whether a statement answers as the client saw it: the same columns, rows and rows changed.
-/// `last_insert_id` is left out: a row inserted without RETURNING may take another rowid at
-/// commit when other transactions inserted meanwhile, and the client never saw it (a front-end
-/// that shows a generated key reads it through RETURNING, whose rows are compared).
-fn same_answer(a: &StatementResult, b: &StatementResult) -> bool {
-    a.columns == b.columns && a.rows == b.rows && a.rows_changed == b.rows_changed
-}
-
-/// The first statement whose result differs from what the client saw.
-pub fn first_difference(got: &[StatementResult], expected: &[StatementResult]) -> Option<usize> {
-    expected
-        .iter()
-        .zip(got)
-        .position(|(e, g)| !same_answer(e, g))
-        .or_else(|| (got.len() < expected.len()).then_some(got.len()))
 }

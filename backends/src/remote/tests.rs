@@ -52,6 +52,7 @@ async fn the_contract_holds_over_websocket_on_two_stores() {
     let remote = client(&[&a, &b], Transport::Websocket);
     conformance::all(remote.as_ref(), "conf/ws").await;
     conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "conf/ws").await;
+    conformance::replayed_transactions_validate(remote.clone(), "conf/ws").await;
     // Both stores hold objects.
     let owners: std::collections::HashSet<&str> = (0..32)
         .map(|i| remote.node_of(&ObjectId::new("x", format!("{i}"))))
@@ -65,6 +66,7 @@ async fn the_contract_holds_over_http() {
     let remote = client(&[&a, &b], Transport::Http);
     conformance::all(remote.as_ref(), "conf/http").await;
     conformance::a_concurrent_write_makes_commit_fail(remote.as_ref(), "conf/http").await;
+    conformance::replayed_transactions_validate(remote.clone(), "conf/http").await;
 }
 
 #[tokio::test]

@@ -26,7 +26,10 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
-use pgwire::messages::extendedquery::{Bind, BindComplete, Execute};
+use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::{
+    Bind, BindComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::EmptyQueryResponse;
 use pgwire::messages::simplequery::Query as QueryMessage;
 use tokio::sync::{Mutex, MutexGuard};
@@ -98,12 +101,15 @@ pub struct Conn {
     parser: Arc<StatementParser>,
 }
 
+/// A translation and the catalog generation it was made against.
+type CachedPlan = (u64, Arc<Plan>);
+
 /// A prepared statement: its text; translation happens against the session's catalog.
 #[derive(Clone, Debug)]
 pub struct Prepared {
     pub sql: String,
     /// The translation and the catalog generation it was made against.
-    cache: Arc<parking_lot::Mutex<Option<(u64, Plan)>>>,
+    cache: Arc<parking_lot::Mutex<Option<CachedPlan>>>,
 }
 
 pub struct StatementParser;
@@ -206,14 +212,14 @@ impl Conn {
     }
 
     /// A prepared statement's plan, translated again only when the catalog changed.
-    async fn prepared_plan(session: &mut Session, stmt: &Prepared) -> Result<Plan, SqlError> {
+    async fn prepared_plan(session: &mut Session, stmt: &Prepared) -> Result<Arc<Plan>, SqlError> {
         let (generation, catalog) = session.catalog().await?;
         if let Some((g, plan)) = stmt.cache.lock().as_ref()
             && *g == generation
         {
             return Ok(plan.clone());
         }
-        let plan = session.translate(&stmt.sql, &catalog)?;
+        let plan = Arc::new(session.translate(&stmt.sql, &catalog)?);
         *stmt.cache.lock() = Some((generation, plan.clone()));
         Ok(plan)
     }
@@ -494,6 +500,53 @@ impl ExtendedQueryHandler for Conn {
             ))),
             None => Err(PgWireError::StatementNotFound(statement_name.to_owned())),
         }
+    }
+
+    /// As pgwire's, but the description is buffered (`feed`) until Sync flushes, so a
+    /// Bind/Describe/Execute/Sync round (libpq's `PQexecPrepared`) is answered in one write.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+        let (parameters, fields) = match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => match client.portal_store().get_statement(name) {
+                Some(Entry::Value(stmt)) => {
+                    let r = self.do_describe_statement(client, &stmt).await?;
+                    (Some(r.parameters), r.fields)
+                }
+                Some(Entry::Empty) => (Some(Vec::new()), Vec::new()),
+                None => return Err(PgWireError::StatementNotFound(name.to_owned())),
+            },
+            TARGET_TYPE_BYTE_PORTAL => match client.portal_store().get_portal(name) {
+                Some(Entry::Value(portal)) => {
+                    (None, self.do_describe_portal(client, &portal).await?.fields)
+                }
+                Some(Entry::Empty) => (None, Vec::new()),
+                None => return Err(PgWireError::PortalNotFound(name.to_owned())),
+            },
+            other => return Err(PgWireError::InvalidTargetType(other)),
+        };
+        if let Some(types) = parameters {
+            let oids = types.iter().map(Type::oid).collect();
+            client
+                .feed(PgWireBackendMessage::ParameterDescription(
+                    ParameterDescription::new(oids),
+                ))
+                .await?;
+        }
+        let message = if fields.is_empty() {
+            PgWireBackendMessage::NoData(NoData::new())
+        } else {
+            PgWireBackendMessage::RowDescription(RowDescription::new(
+                fields.iter().map(Into::into).collect(),
+            ))
+        };
+        client.feed(message).await?;
+        Ok(())
     }
 
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>

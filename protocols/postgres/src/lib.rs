@@ -42,6 +42,25 @@ pub struct Config {
     pub scram_iterations: usize,
     /// Rows per batch when loading COPY FROM STDIN. Default: 5000.
     pub copy_batch_rows: usize,
+    /// How transaction blocks run. Default: optimistic.
+    pub transactions: TransactionMode,
+}
+
+/// How a transaction block (`BEGIN … COMMIT`) runs on its database's object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransactionMode {
+    /// Replay with validation: nothing is held between round trips; each statement is
+    /// answered by a dry run of the block so far, and COMMIT applies the block only if every
+    /// statement still answers as the client saw it, else fails with 40001 (as PostgreSQL's
+    /// SERIALIZABLE does). Concurrent blocks run side by side and their commits share one
+    /// fsync. Blocks that grow long, run DDL or COPY, or call random()/gen_random_uuid()
+    /// switch to a locking transaction on the way.
+    #[default]
+    Optimistic,
+    /// Every block holds its object's writer from its first statement to COMMIT: no 40001,
+    /// but blocks on one database run one at a time.
+    Locking,
 }
 
 impl Default for Config {
@@ -51,6 +70,7 @@ impl Default for Config {
             trust_loopback: true,
             scram_iterations: 4096,
             copy_batch_rows: 5000,
+            transactions: TransactionMode::Optimistic,
         }
     }
 }

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use dotdo_backend::replay::ReplayTransaction;
 use dotdo_backend::{SharedBackend, Statement, StatementResult, Transaction, Value};
 use dotdo_sql::{Catalog, Context, CopyFrom, OutColumn, PgType, Plan, Query, SqlError, code};
 use pgwire::messages::response::TransactionStatus;
 
-use crate::Server;
 use crate::copy;
 use crate::database::Database;
+use crate::{Server, TransactionMode};
 
 /// What running one plan produced, for the wire layer to send.
 pub enum Outcome {
@@ -42,12 +43,45 @@ struct CopyIn {
     own_txn: bool,
 }
 
+/// Statements and bytes a replayed (optimistic) block may hold before it switches to a
+/// locking transaction: each statement replays the whole block, so its cost grows with
+/// the square of the length, and a long block is the one most likely to lose a race.
+const MAX_REPLAY_STATEMENTS: usize = 64;
+const MAX_REPLAY_BYTES: usize = 256 * 1024;
+
+/// The transaction behind a block.
+enum Txn {
+    /// Optimistic: replay with validation, nothing held on the object.
+    Replay(ReplayTransaction),
+    /// The backend's own transaction (on the embedded backend, the object's writer).
+    Locking(Box<dyn Transaction>),
+}
+
+impl Txn {
+    fn handle(&mut self) -> &mut dyn Transaction {
+        match self {
+            Txn::Replay(r) => r,
+            Txn::Locking(t) => t.as_mut(),
+        }
+    }
+
+    fn into_handle(self) -> Box<dyn Transaction> {
+        match self {
+            Txn::Replay(r) => Box::new(r),
+            Txn::Locking(t) => t,
+        }
+    }
+}
+
 pub struct Session {
     server: Arc<Server>,
     pub db: Arc<Database>,
     pub user: String,
     pub pid: i32,
-    txn: Option<Box<dyn Transaction>>,
+    txn: Option<Txn>,
+    /// `now()` for the open block: the time of its first statement, as PostgreSQL's
+    /// transaction timestamp (and so that a replayed block answers the same at commit).
+    txn_time: Option<String>,
     in_block: bool,
     failed: bool,
     settings: HashMap<String, String>,
@@ -84,6 +118,7 @@ impl Session {
             user: user.to_owned(),
             pid,
             txn: None,
+            txn_time: None,
             in_block: false,
             failed: false,
             settings: HashMap::new(),
@@ -110,7 +145,9 @@ impl Session {
             return Ok(c);
         }
         let db = self.db.clone();
-        if let Some(txn) = self.txn.as_mut() {
+        // A replayed block holds no DDL (DDL makes it lock), so only a locking one can see
+        // a catalog the object's committed one is not.
+        if let Some(Txn::Locking(txn)) = self.txn.as_mut() {
             db.reload_in(txn.as_mut()).await?;
             if let Some(c) = db.cached() {
                 return Ok(c);
@@ -170,26 +207,81 @@ impl Session {
         }
     }
 
-    async fn ensure_txn(&mut self) -> Result<&mut Box<dyn Transaction>, SqlError> {
+    async fn ensure_txn(&mut self) -> Result<&mut dyn Transaction, SqlError> {
         if self.txn.is_none() {
-            self.txn = Some(self.backend().begin(&self.db.object).await?);
+            let txn = match self.server.config.transactions {
+                TransactionMode::Optimistic => Txn::Replay(ReplayTransaction::new(
+                    self.backend().clone(),
+                    self.db.object.clone(),
+                )),
+                TransactionMode::Locking => {
+                    Txn::Locking(self.backend().begin(&self.db.object).await?)
+                }
+            };
+            self.txn = Some(txn);
         }
         self.txn
             .as_mut()
+            .map(Txn::handle)
             .ok_or_else(|| SqlError::new(code::INTERNAL_ERROR, "no transaction"))
+    }
+
+    /// The block's transaction, switched to a locking one if it is replayed and `batch`
+    /// (with `ddl` when it changes the schema, or when `force`) should not be replayed.
+    async fn locking_txn_for(
+        &mut self,
+        batch: &[Statement],
+        ddl: bool,
+        force: bool,
+    ) -> Result<&mut dyn Transaction, SqlError> {
+        self.ensure_txn().await?;
+        let escalate = match &self.txn {
+            Some(Txn::Replay(r)) => {
+                force
+                    || ddl
+                    || r.len() + batch.len() > MAX_REPLAY_STATEMENTS
+                    || r.bytes() > MAX_REPLAY_BYTES
+                    || batch
+                        .iter()
+                        .any(|s| dotdo_sql::translate::draws_random(&s.sql))
+            }
+            _ => false,
+        };
+        if escalate && let Some(Txn::Replay(r)) = self.txn.take() {
+            self.txn = Some(Txn::Locking(r.into_locking().await?));
+        }
+        self.ensure_txn().await
+    }
+
+    /// Fix the clock of `batch` to the block's start.
+    fn fix_now(&mut self, batch: &mut [Statement]) {
+        let at = self
+            .txn_time
+            .get_or_insert_with(dotdo_sql::datetime::utc_now_text);
+        for s in batch {
+            if let Some(sql) = dotdo_sql::translate::fix_now(&s.sql, at) {
+                s.sql = sql.into();
+            }
+        }
     }
 
     async fn finish_txn(&mut self, commit: bool) -> Result<(), SqlError> {
         self.in_block = false;
         self.failed = false;
+        self.txn_time = None;
         let Some(txn) = self.txn.take() else {
             return Ok(());
         };
+        // Only a locking transaction can hold DDL that a rollback undoes.
+        let may_hold_ddl = matches!(txn, Txn::Locking(_));
+        let txn = txn.into_handle();
         if commit {
             txn.commit().await?;
         } else {
             txn.rollback().await?;
-            self.db.invalidate();
+            if may_hold_ddl {
+                self.db.invalidate();
+            }
         }
         Ok(())
     }
@@ -235,11 +327,14 @@ impl Session {
             Plan::RollbackTo(name) => {
                 self.require_block("ROLLBACK TO SAVEPOINT")?;
                 let db = self.db.clone();
-                let txn = self.ensure_txn().await?;
-                txn.rollback_to_savepoint(name)
+                self.ensure_txn()
+                    .await?
+                    .rollback_to_savepoint(name)
                     .await
                     .map_err(savepoint_error)?;
-                db.reload_in(txn.as_mut()).await?;
+                if let Some(Txn::Locking(txn)) = self.txn.as_mut() {
+                    db.reload_in(txn.as_mut()).await?;
+                }
                 self.failed = false;
                 Ok(Outcome::Command("ROLLBACK".into()))
             }
@@ -304,9 +399,12 @@ impl Session {
                 Ok(Outcome::Command("DROP DATABASE".into()))
             }
             Plan::CopyFrom(c) => {
+                // COPY loads in batches that a replay would resend at every flush: it locks.
                 let own_txn = !self.in_block;
                 if own_txn {
-                    self.ensure_txn().await?;
+                    self.txn = Some(Txn::Locking(self.backend().begin(&self.db.object).await?));
+                } else {
+                    self.locking_txn_for(&[], false, true).await?;
                 }
                 self.copy = Some(CopyIn {
                     plan: c.clone(),
@@ -372,10 +470,11 @@ impl Session {
         }
         let db = self.db.clone();
         let mut results = if self.in_block {
-            let txn = self.ensure_txn().await?;
+            self.fix_now(&mut batch);
+            let txn = self.locking_txn_for(&batch, q.ddl, false).await?;
             let results = txn.execute(batch).await?;
             if q.ddl {
-                db.reload_in(txn.as_mut()).await?;
+                db.reload_in(txn).await?;
             }
             results
         } else {
@@ -463,7 +562,7 @@ impl Session {
         c.count += rows.len();
         let batch = insert_batch(&c.plan, rows);
         let result = match self.txn.as_mut() {
-            Some(txn) => txn.execute(batch).await.map_err(SqlError::from),
+            Some(txn) => txn.handle().execute(batch).await.map_err(SqlError::from),
             None => Err(SqlError::new(
                 code::INTERNAL_ERROR,
                 "COPY without a transaction",
@@ -515,7 +614,7 @@ impl Session {
     /// Roll back whatever is open when the connection goes away.
     pub async fn close(&mut self) {
         if let Some(txn) = self.txn.take() {
-            let _ = txn.rollback().await;
+            let _ = txn.into_handle().rollback().await;
         }
     }
 }
@@ -623,16 +722,15 @@ impl Session {
         if let Some(main) = batch.get_mut(q.main) {
             main.params = vec![Value::Null; q.params.len()];
         }
-        let result = if self.in_block {
+        let result = if let Some(Txn::Locking(txn)) = self.txn.as_mut() {
             // Only reads may run inside the block's transaction to be described.
             if !q.read_only {
                 return fields;
             }
-            match self.ensure_txn().await {
-                Ok(txn) => txn.execute(batch).await,
-                Err(_) => return fields,
-            }
+            txn.execute(batch).await
         } else {
+            // Outside a block, or in a replayed one (which holds no DDL): the object's
+            // committed schema names the columns.
             self.backend().dry_run(&self.db.object, batch).await
         };
         match result {

@@ -14,10 +14,14 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(Config::default()).await
+}
+
+async fn start_with(config: Config) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let backend =
         EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).expect("backend");
-    let server = Server::new(Config::default(), backend).expect("server");
+    let server = Server::new(config, backend).expect("server");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
@@ -427,4 +431,154 @@ async fn a_dropped_connection_releases_its_transaction() {
         .expect("count")
         .get(0);
     assert_eq!(n, 1);
+}
+
+/// Optimistic blocks: two open at once on one database both commit (neither waits for the
+/// other), and a block whose reads another commit changed fails at COMMIT with 40001,
+/// leaving nothing behind.
+#[tokio::test]
+async fn concurrent_blocks_commit_side_by_side_and_conflicts_get_40001() {
+    let h = start().await;
+    let a = connect(&h, "app").await;
+    let b = connect(&h, "app").await;
+    a.batch_execute("CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL)")
+        .await
+        .expect("create");
+    a.batch_execute("INSERT INTO acct VALUES (1, 100), (2, 100)")
+        .await
+        .expect("seed");
+
+    a.batch_execute("BEGIN").await.expect("begin a");
+    b.batch_execute("BEGIN").await.expect("begin b");
+    a.execute("UPDATE acct SET bal = bal + $1 WHERE id = 1", &[&5i32])
+        .await
+        .expect("a writes");
+    b.execute("UPDATE acct SET bal = bal + $1 WHERE id = 1", &[&7i32])
+        .await
+        .expect("b writes");
+    b.batch_execute("COMMIT").await.expect("commit b");
+    // a read nothing that b changed (its UPDATE still changes one row): it commits too.
+    a.batch_execute("COMMIT").await.expect("commit a");
+    let bal: i32 = a
+        .query_one("SELECT bal FROM acct WHERE id = 1", &[])
+        .await
+        .expect("read")
+        .get(0);
+    assert_eq!(bal, 112);
+
+    a.batch_execute("BEGIN").await.expect("begin a");
+    let seen: i32 = a
+        .query_one("SELECT bal FROM acct WHERE id = 2", &[])
+        .await
+        .expect("a reads")
+        .get(0);
+    a.execute("UPDATE acct SET bal = $1 WHERE id = 2", &[&(seen - 30)])
+        .await
+        .expect("a writes");
+    b.execute("UPDATE acct SET bal = bal - 50 WHERE id = 2", &[])
+        .await
+        .expect("b commits meanwhile");
+    let err = a
+        .batch_execute("COMMIT")
+        .await
+        .expect_err("a lost the race");
+    assert_eq!(code(&err), "40001");
+    let bal: i32 = a
+        .query_one("SELECT bal FROM acct WHERE id = 2", &[])
+        .await
+        .expect("connection lives, outside a block")
+        .get(0);
+    assert_eq!(bal, 50);
+}
+
+/// now() is the block's start time in every statement of it; a block that draws random
+/// values or runs DDL still commits (it switches to a locking transaction).
+#[tokio::test]
+async fn blocks_with_clock_random_and_ddl_commit() {
+    let h = start().await;
+    let c = connect(&h, "app").await;
+    c.batch_execute("CREATE TABLE ev (id serial PRIMARY KEY, at timestamptz, r float8)")
+        .await
+        .expect("create");
+    c.batch_execute("BEGIN").await.expect("begin");
+    let first: String = c
+        .query_one("SELECT now()::text", &[])
+        .await
+        .expect("now")
+        .get(0);
+    c.batch_execute(
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 2000) \
+         INSERT INTO ev (at) SELECT now() FROM s",
+    )
+    .await
+    .expect("insert");
+    let second: String = c
+        .query_one("SELECT now()::text", &[])
+        .await
+        .expect("now again")
+        .get(0);
+    assert_eq!(first, second);
+    c.batch_execute("UPDATE ev SET r = random()")
+        .await
+        .expect("random");
+    let r: f64 = c
+        .query_one("SELECT r FROM ev WHERE id = 1", &[])
+        .await
+        .expect("read r")
+        .get(0);
+    c.batch_execute("CREATE TABLE side (x int)")
+        .await
+        .expect("ddl");
+    c.batch_execute("COMMIT").await.expect("commit");
+    let row = c
+        .query_one(
+            "SELECT count(*), count(DISTINCT at), min(at)::text FROM ev",
+            &[],
+        )
+        .await
+        .expect("count");
+    assert_eq!(row.get::<_, i64>(0), 2000);
+    assert_eq!(row.get::<_, i64>(1), 1);
+    assert_eq!(row.get::<_, String>(2), first);
+    let again: f64 = c
+        .query_one("SELECT r FROM ev WHERE id = 1", &[])
+        .await
+        .expect("r kept")
+        .get(0);
+    assert_eq!(again, r);
+    c.batch_execute("INSERT INTO side VALUES (1)")
+        .await
+        .expect("table committed");
+}
+
+/// `transactions = "locking"`: blocks hold the writer; savepoints, rollback and DDL work.
+#[tokio::test]
+async fn locking_blocks_commit_and_roll_back() {
+    let h = start_with(Config {
+        transactions: dotdo_postgres::TransactionMode::Locking,
+        ..Config::default()
+    })
+    .await;
+    let c = connect(&h, "app").await;
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .expect("create");
+    c.batch_execute(
+        "BEGIN; INSERT INTO t VALUES (1); SAVEPOINT s; INSERT INTO t VALUES (2); \
+         ROLLBACK TO SAVEPOINT s; CREATE TABLE u (x int); COMMIT",
+    )
+    .await
+    .expect("block");
+    c.batch_execute("BEGIN; INSERT INTO t VALUES (3); ROLLBACK")
+        .await
+        .expect("rolled back");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1);
+    c.batch_execute("INSERT INTO u VALUES (1)")
+        .await
+        .expect("u committed");
 }

@@ -109,6 +109,23 @@ pub fn format_timestamp(micros: i64) -> String {
     out
 }
 
+/// The current UTC time as `YYYY-MM-DD HH:MM:SS.SSS`, a time value SQLite's date functions take.
+pub fn utc_now_text() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, m, d) = civil_from_days(days);
+    let secs = ms_of_day / 1000;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        ms_of_day % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

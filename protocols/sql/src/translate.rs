@@ -558,6 +558,30 @@ fn func_args(f: &ast::Function) -> Vec<Expr> {
 }
 
 const NOW_SQL: &str = "strftime('%Y-%m-%d %H:%M:%f+00', 'now')";
+const TODAY_SQL: &str = "date('now')";
+const TIME_SQL: &str = "strftime('%H:%M:%f+00', 'now')";
+
+/// Fix `now()` and its kin in translated SQL to `at` (`YYYY-MM-DD HH:MM:SS.SSS`, UTC), the
+/// start of the transaction, as PostgreSQL does; `None` when the SQL does not read the clock.
+/// (A replayed transaction must answer the same at commit as when the client ran it.)
+pub fn fix_now(sql: &str, at: &str) -> Option<String> {
+    if !sql.contains("'now')") {
+        return None;
+    }
+    let fixed = |template: &str| template.replace("'now'", &format!("'{at}'"));
+    Some(
+        sql.replace(NOW_SQL, &fixed(NOW_SQL))
+            .replace(TODAY_SQL, &fixed(TODAY_SQL))
+            .replace(TIME_SQL, &fixed(TIME_SQL)),
+    )
+}
+
+/// Whether translated SQL draws random values, so answers it gave cannot be replayed.
+pub fn draws_random(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"random"))
+}
 const UUID_SQL: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
 
 fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
@@ -616,8 +640,8 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 | "statement_timestamp"
                 | "clock_timestamp"
                 | "localtimestamp" => Some(raw(NOW_SQL)),
-                "current_date" => Some(raw("date('now')")),
-                "current_time" => Some(raw("strftime('%H:%M:%f+00', 'now')")),
+                "current_date" => Some(raw(TODAY_SQL)),
+                "current_time" => Some(raw(TIME_SQL)),
                 "version" => Some(lit(VERSION_STRING)),
                 "current_database" | "current_catalog" => Some(lit(ctx.database)),
                 "current_schema" => Some(lit("public")),

@@ -1,0 +1,218 @@
+//! The output gate's fsync, on its own thread: the actor commits the next group while the
+//! previous one's WAL sync is in flight, and the syncer releases replies once a sync covers
+//! everything they may have seen.
+//!
+//! Invariant: a reply handed to [`Syncer::release`] leaves only after an fsync that began
+//! after every commit made before it was handed over (or at once when none was pending).
+//! Commits are counted (`committed`) after SQLite's COMMIT returns, and the syncer reads the
+//! count before each fsync, so `synced` never claims a commit the fsync did not cover.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::actor::Reply;
+use super::files;
+use crate::{Error, ObjectId, StatementResult};
+
+/// A reply waiting at the output gate, with when its request was queued.
+pub(crate) type Held = (
+    Reply<Vec<StatementResult>>,
+    Result<Vec<StatementResult>, Error>,
+    Instant,
+);
+
+enum Job {
+    Release(Vec<Held>),
+    /// Answered once everything committed before it is durable.
+    Barrier(Sender<Result<(), Error>>),
+}
+
+/// What is committed and what is durable, shared by the actor, its syncer and readers.
+#[derive(Default)]
+pub(crate) struct Shared {
+    committed: AtomicU64,
+    synced: AtomicU64,
+    /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
+    /// proves nothing. The object must be closed and recovered from what is on disk.
+    poisoned: AtomicBool,
+}
+
+pub(crate) struct Syncer {
+    jobs: Option<Sender<Job>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    last_sync: Instant,
+}
+
+impl Shared {
+    /// Every commit is durable (and no sync has failed).
+    pub(crate) fn all_durable(&self) -> bool {
+        !self.poisoned.load(Ordering::SeqCst)
+            && self.committed.load(Ordering::SeqCst) <= self.synced.load(Ordering::SeqCst)
+    }
+}
+
+impl Syncer {
+    /// A syncer for the WAL beside the database at `db_path` (opened at the first sync).
+    pub(crate) fn start(
+        id: &ObjectId,
+        db_path: &std::path::Path,
+        shared: Arc<Shared>,
+    ) -> Result<Self, Error> {
+        let (jobs, rx) = crossbeam_channel::unbounded();
+        let mut wal = db_path.as_os_str().to_owned();
+        wal.push("-wal");
+        let worker = Worker {
+            id: id.clone(),
+            wal_path: PathBuf::from(wal),
+            dir: db_path.parent().map(std::path::Path::to_path_buf),
+            wal: None,
+            shared: shared.clone(),
+        };
+        let name = format!("sync:{}", id.name.chars().take(10).collect::<String>());
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || worker.run(&rx))
+            .map_err(|e| Error::Io(format!("starting a WAL sync thread: {e}")))?;
+        Ok(Self {
+            jobs: Some(jobs),
+            shared,
+            thread: Some(thread),
+            last_sync: Instant::now(),
+        })
+    }
+
+    /// A transaction that wrote has committed to the WAL.
+    pub(crate) fn committed(&self) {
+        self.shared.committed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Commits not yet covered by an fsync.
+    pub(crate) fn pending(&self) -> bool {
+        self.shared.committed.load(Ordering::SeqCst) > self.shared.synced.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn since_last_sync(&self) -> std::time::Duration {
+        self.last_sync.elapsed()
+    }
+
+    /// Send `replies` once everything committed so far is durable; at once when `gate` is
+    /// false (relaxed durability) or nothing is pending.
+    pub(crate) fn release(&self, replies: Vec<Held>, gate: bool) {
+        if replies.is_empty() {
+            return;
+        }
+        if gate && (self.pending() || self.poisoned()) {
+            if let Some(jobs) = &self.jobs
+                && let Err(crossbeam_channel::SendError(Job::Release(replies))) =
+                    jobs.send(Job::Release(replies))
+            {
+                send_all(replies, &Err(Error::ShuttingDown));
+            }
+            return;
+        }
+        send_all(replies, &Ok(()));
+    }
+
+    /// Block until everything committed so far is durable.
+    pub(crate) fn wait(&mut self) -> Result<(), Error> {
+        if !self.pending() && !self.poisoned() {
+            return Ok(());
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let jobs = self.jobs.as_ref().ok_or(Error::ShuttingDown)?;
+        jobs.send(Job::Barrier(tx))
+            .map_err(|_| Error::ShuttingDown)?;
+        let result = rx.recv().map_err(|_| Error::ShuttingDown)?;
+        self.last_sync = Instant::now();
+        result
+    }
+}
+
+impl Drop for Syncer {
+    /// Finish the queued releases, then stop the thread.
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn send_all(replies: Vec<Held>, gate: &Result<(), Error>) {
+    for (reply, result, enqueued) in replies {
+        let result = match (gate, result) {
+            (Err(e), _) => Err(e.clone()),
+            (Ok(()), r) => r,
+        };
+        metrics::histogram!("dotdo_backend_batch_seconds").record(enqueued.elapsed().as_secs_f64());
+        let _ = reply.send(result);
+    }
+}
+
+struct Worker {
+    id: ObjectId,
+    wal_path: PathBuf,
+    dir: Option<PathBuf>,
+    wal: Option<File>,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    fn run(mut self, rx: &Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter());
+            let gate = self.sync();
+            for job in jobs {
+                match job {
+                    Job::Release(replies) => send_all(replies, &gate),
+                    Job::Barrier(tx) => {
+                        let _ = tx.send(gate.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Make every commit counted so far durable.
+    fn sync(&mut self) -> Result<(), Error> {
+        let failed = || Error::Io(format!("WAL sync of {} failed", self.id));
+        if self.shared.poisoned.load(Ordering::SeqCst) {
+            return Err(failed());
+        }
+        let target = self.shared.committed.load(Ordering::SeqCst);
+        if target <= self.shared.synced.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if self.wal.is_none() {
+            let wal = File::open(&self.wal_path)
+                .map_err(|e| Error::Io(format!("opening WAL of {}: {e}", self.id)))?;
+            // The WAL was created since the last directory sync: make its entry durable.
+            if let Some(dir) = &self.dir {
+                files::sync_dir(dir)?;
+            }
+            self.wal = Some(wal);
+        }
+        if let Some(wal) = &self.wal
+            && let Err(e) = wal.sync_data()
+        {
+            tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
+            self.shared.poisoned.store(true, Ordering::SeqCst);
+            return Err(failed());
+        }
+        metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
+        self.shared.synced.store(target, Ordering::SeqCst);
+        Ok(())
+    }
+}

@@ -14,6 +14,15 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::server::LISTENING_PREFIX;
 
+/// The runtime `dotdo store` runs on: `store.io_threads` workers (one per core for 0).
+pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.store.io_threads > 0 {
+        builder.worker_threads(config.store.io_threads);
+    }
+    builder.enable_all().build()
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let Some(secret) = config.store.secret.clone().filter(|s| !s.is_empty()) else {
         bail!("dotdo store needs store.secret (DOTDO_STORE__SECRET), shared with the gateways");

@@ -23,7 +23,11 @@ pub(crate) struct Node {
     pub(crate) url: String,
     endpoint: Result<Endpoint, String>,
     config: Arc<RemoteConfig>,
-    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    /// The live WebSocket, if any; read on every call without waiting.
+    conn: Mutex<Option<Arc<Conn>>>,
+    /// Held while a WebSocket is being opened, so that callers wait for one connection
+    /// instead of each opening their own.
+    opening: tokio::sync::Mutex<()>,
     breaker: Mutex<Breaker>,
     next_id: AtomicU64,
     /// Set once the node (or a proxy before it) refused the WebSocket upgrade: from then on
@@ -50,7 +54,8 @@ impl Node {
             endpoint: Endpoint::parse(&url),
             url,
             config,
-            conn: tokio::sync::Mutex::new(None),
+            conn: Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
             breaker: Mutex::new(Breaker::default()),
             next_id: AtomicU64::new(1),
             http_only: AtomicBool::new(false),
@@ -130,7 +135,7 @@ impl Node {
         }
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(frame)) => decode(&frame, req.id),
+            Ok(Ok(reply)) => reply.map_err(|e| Lost::AfterSend(e.to_string())),
             Ok(Err(_)) => Err(Lost::AfterSend("connection lost before the reply".into())),
             Err(_) => {
                 conn.pending.lock().remove(&req.id);
@@ -144,18 +149,27 @@ impl Node {
 
     /// The live connection, opening one if there is none.
     async fn connection(&self) -> Result<Arc<Conn>, String> {
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.closed.load(Ordering::Acquire)) {
-            return Ok(c.clone());
+        if let Some(c) = self.live() {
+            return Ok(c);
         }
-        *slot = None;
+        let _opening = self.opening.lock().await;
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
         let timeout = Duration::from_millis(self.config.connect_timeout_ms);
         let endpoint = self.endpoint.as_ref().map_err(Clone::clone)?;
         let conn = tokio::time::timeout(timeout, Conn::open(endpoint, &self.config))
             .await
             .map_err(|_| format!("connect timed out after {} ms", timeout.as_millis()))??;
-        *slot = Some(conn.clone());
+        *self.conn.lock() = Some(conn.clone());
         Ok(conn)
+    }
+
+    fn live(&self) -> Option<Arc<Conn>> {
+        let slot = self.conn.lock();
+        slot.as_ref()
+            .filter(|c| !c.closed.load(Ordering::Acquire))
+            .cloned()
     }
 
     async fn call_http(&self, req: &Request) -> Result<Reply, Lost> {
@@ -244,10 +258,13 @@ async fn http_connect(endpoint: &Endpoint) -> Result<HttpSender, String> {
     Ok(sender)
 }
 
+/// A reply as the connection's reader decoded it.
+type Decoded = Result<Reply, wire::FrameError>;
+
 /// One WebSocket to a node, shared by every request to it.
 struct Conn {
     out: mpsc::Sender<Vec<u8>>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Decoded>>>,
     closed: AtomicBool,
 }
 
@@ -282,11 +299,23 @@ impl Conn {
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
         });
-        // Writer: everything queued leaves in one bundle, one message.
+        // Writer: everything queued leaves in one bundle, one message. Callers woken by one
+        // bundle of replies queue their next requests within microseconds of each other, so
+        // the writer lets them run once before it sends: one message for the wave, not one
+        // per caller.
         let writer_conn = conn.clone();
         tokio::spawn(async move {
             let mut frames = Vec::new();
             while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
+                if frames.len() < wire::MAX_BUNDLE {
+                    tokio::task::yield_now().await;
+                    while frames.len() < wire::MAX_BUNDLE {
+                        match rx.try_recv() {
+                            Ok(f) => frames.push(f),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 let message = wire::take_message(&mut frames);
                 if sink.send(Message::Binary(message.into())).await.is_err() {
                     break;
@@ -313,8 +342,9 @@ impl Conn {
                     else {
                         continue;
                     };
-                    if let Some(waiter) = reader_conn.pending.lock().remove(&id) {
-                        let _ = waiter.send(frame.to_vec());
+                    let waiter = reader_conn.pending.lock().remove(&id);
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(wire::decode_response(frame).map(|r| r.reply));
                     }
                 }
             }

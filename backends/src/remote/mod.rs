@@ -10,7 +10,8 @@
 //! `Unavailable` and nothing happened; a batch whose reply was lost (connection dropped,
 //! timeout) is `UnknownOutcome` and is never re-sent; requests without effects (dry runs,
 //! listings, deletes) are retried once. After `breaker_failures` consecutive failures a node's
-//! requests fail at once for `breaker_cooldown_ms`, then the node is tried again.
+//! requests fail at once for `breaker_cooldown_ms`; then one request probes the node while the
+//! rest keep failing fast, and its outcome closes the breaker or opens it again.
 
 mod config;
 mod endpoint;

@@ -69,9 +69,14 @@ impl Node {
     pub(crate) async fn call(&self, mut req: Request) -> Result<Reply, Error> {
         let idempotent = req.kind.is_idempotent();
         let mut attempt = 0;
+        // Set while this call is the half-open breaker's one probe; dropping the call (its
+        // caller gave up) frees the probe slot for the next request.
+        let mut probe = ProbeSlot(None);
         loop {
             attempt += 1;
-            self.breaker_allows()?;
+            if self.breaker_admits()? {
+                probe.0 = Some(&self.breaker);
+            }
             req.id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let http =
                 self.config.transport == Transport::Http || self.http_only.load(Ordering::Relaxed);
@@ -112,13 +117,19 @@ impl Node {
         }
     }
 
-    fn breaker_allows(&self) -> Result<(), Error> {
-        match self.breaker.lock().open_for() {
-            None => Ok(()),
-            Some(left) => Err(Error::Unavailable(format!(
+    /// Whether a request may go to the node now; true when it is the half-open probe.
+    fn breaker_admits(&self) -> Result<bool, Error> {
+        match self.breaker.lock().admit() {
+            Admit::Closed => Ok(false),
+            Admit::Probe => Ok(true),
+            Admit::Open(left) => Err(Error::Unavailable(format!(
                 "backend node {} is down (circuit open, next try in {} ms)",
                 self.url,
                 left.as_millis()
+            ))),
+            Admit::Probing => Err(Error::Unavailable(format!(
+                "backend node {} is down (circuit half-open, a probe request is in flight)",
+                self.url
             ))),
         }
     }
@@ -361,22 +372,46 @@ impl Conn {
 }
 
 /// Opens after `breaker_failures` consecutive failures and stays open for
-/// `breaker_cooldown_ms`; then lets requests through again (half-open), reopening on the
-/// next failure.
+/// `breaker_cooldown_ms`; then half-open: exactly one request goes through as a probe while
+/// the others keep failing fast. The probe's success closes the breaker; its failure opens it
+/// for another cooldown.
 #[derive(Default)]
 struct Breaker {
     failures: u32,
     open_until: Option<Instant>,
+    /// Half-open and the probe is in flight.
+    probing: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Admit {
+    Closed,
+    Probe,
+    Probing,
+    Open(Duration),
 }
 
 impl Breaker {
-    fn open_for(&self) -> Option<Duration> {
-        let until = self.open_until?;
-        until.checked_duration_since(Instant::now())
+    fn admit(&mut self) -> Admit {
+        let Some(until) = self.open_until else {
+            return Admit::Closed;
+        };
+        if let Some(left) = until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            Admit::Open(left)
+        } else if self.probing {
+            Admit::Probing
+        } else {
+            self.probing = true;
+            Admit::Probe
+        }
     }
 
     fn failure(&mut self, config: &RemoteConfig) {
         self.failures += 1;
+        self.probing = false;
         if self.failures >= config.breaker_failures {
             self.open_until =
                 Some(Instant::now() + Duration::from_millis(config.breaker_cooldown_ms));
@@ -386,5 +421,67 @@ impl Breaker {
     fn success(&mut self) {
         self.failures = 0;
         self.open_until = None;
+        self.probing = false;
+    }
+}
+
+/// The breaker whose probe this call is, if it is one.
+struct ProbeSlot<'a>(Option<&'a Mutex<Breaker>>);
+
+impl Drop for ProbeSlot<'_> {
+    fn drop(&mut self) {
+        // After success or failure `probing` is already false; this matters only for a call
+        // dropped mid-flight, which must not keep the breaker half-open for ever.
+        if let Some(b) = self.0 {
+            b.lock().probing = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_half_open_breaker_lets_one_probe_through() {
+        let config = RemoteConfig {
+            breaker_failures: 2,
+            breaker_cooldown_ms: 0,
+            ..RemoteConfig::default()
+        };
+        let mut b = Breaker::default();
+        assert_eq!(b.admit(), Admit::Closed);
+        b.failure(&config);
+        assert_eq!(b.admit(), Admit::Closed);
+        b.failure(&config);
+        // The cooldown (zero here) is over: one probe, everyone else waits for it.
+        assert_eq!(b.admit(), Admit::Probe);
+        assert_eq!(b.admit(), Admit::Probing);
+        b.failure(&config);
+        assert_eq!(b.admit(), Admit::Probe);
+        b.success();
+        assert_eq!(b.admit(), Admit::Closed);
+
+        let config = RemoteConfig {
+            breaker_failures: 1,
+            breaker_cooldown_ms: 60_000,
+            ..RemoteConfig::default()
+        };
+        b.failure(&config);
+        assert!(matches!(b.admit(), Admit::Open(left) if left > Duration::from_secs(50)));
+    }
+
+    #[test]
+    fn a_dropped_probe_frees_the_slot() {
+        let config = RemoteConfig {
+            breaker_failures: 1,
+            breaker_cooldown_ms: 0,
+            ..RemoteConfig::default()
+        };
+        let breaker = Mutex::new(Breaker::default());
+        breaker.lock().failure(&config);
+        assert_eq!(breaker.lock().admit(), Admit::Probe);
+        drop(ProbeSlot(Some(&breaker)));
+        assert_eq!(breaker.lock().admit(), Admit::Probe);
     }
 }

@@ -23,6 +23,31 @@ pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().build()
 }
 
+/// `GET /metrics`: the store's Prometheus metrics (requests by kind, errors, open sockets,
+/// and the embedded backend's own), without the secret, like `/healthz`.
+fn metrics_router() -> axum::Router {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+        .ok();
+    metrics::gauge!("dotdo_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let body = handle.as_ref().map(|h| h.render()).unwrap_or_default();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    body,
+                )
+            }
+        }),
+    )
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let Some(secret) = config.store.secret.clone().filter(|s| !s.is_empty()) else {
         bail!("dotdo store needs store.secret (DOTDO_STORE__SECRET), shared with the gateways");
@@ -52,7 +77,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         on_signal.cancel();
     });
     // Stops accepting, lets every socket finish its running batches, then closes the objects.
-    server::serve(listener, backend, secret, cancel).await?;
+    server::serve_with(listener, backend, secret, cancel, metrics_router()).await?;
     tracing::info!("store shut down cleanly");
     Ok(())
 }

@@ -61,12 +61,23 @@ fn router_for(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Serve `router` on `listener` until `cancel` fires, then drain and shut the backend down.
+/// Serve the node on `listener` until `cancel` fires, then drain and shut the backend down.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     backend: SharedBackend,
     secret: String,
     cancel: CancellationToken,
+) -> std::io::Result<()> {
+    serve_with(listener, backend, secret, cancel, Router::new()).await
+}
+
+/// [`serve`], with `extra` routes beside the wire's (`dotdo store` adds `/metrics`).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    backend: SharedBackend,
+    secret: String,
+    cancel: CancellationToken,
+    extra: Router,
 ) -> std::io::Result<()> {
     let sockets = TaskTracker::new();
     let app = router_for(Arc::new(Node {
@@ -74,7 +85,8 @@ pub async fn serve(
         secret,
         cancel: cancel.clone(),
         sockets: sockets.clone(),
-    }));
+    }))
+    .merge(extra);
     // Replies are small messages sent while earlier ones may be unacknowledged: without
     // TCP_NODELAY, Nagle would hold them back for the peer's delayed ACK.
     let listener = listener.tap_io(|tcp| {
@@ -140,6 +152,13 @@ async fn batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -
 /// replies ready at the same moment leave in one bundle, one message. Sending waits only if
 /// the peer stops reading, which is back-pressure on it.
 async fn connection(node: Arc<Node>, socket: WebSocket) {
+    let sockets = metrics::gauge!("dotdo_store_sockets");
+    sockets.increment(1.0);
+    serve_socket(&node, socket).await;
+    sockets.decrement(1.0);
+}
+
+async fn serve_socket(node: &Arc<Node>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let mut running = FuturesUnordered::new();
     let mut reading = true;
@@ -174,7 +193,7 @@ async fn connection(node: Arc<Node>, socket: WebSocket) {
                 };
                 match wire::split_bundle(&frame) {
                     Ok(frames) => {
-                        running.extend(frames.into_iter().map(|f| handle_request(&node, f)));
+                        running.extend(frames.into_iter().map(|f| handle_request(node, f)));
                         continue;
                     }
                     Err(e) => vec![wire::encode_response(&wire::Response {
@@ -220,6 +239,27 @@ async fn handle_frame(node: &Node, frame: &[u8]) -> Vec<u8> {
 
 /// Run one decoded request against the backend.
 pub async fn run(backend: &SharedBackend, req: Request) -> Reply {
+    let kind = kind_label(req.kind);
+    metrics::counter!("dotdo_store_requests_total", "kind" => kind).increment(1);
+    let reply = run_request(backend, req).await;
+    if matches!(reply, Reply::Error(_)) {
+        metrics::counter!("dotdo_store_request_errors_total", "kind" => kind).increment(1);
+    }
+    reply
+}
+
+fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Execute => "execute",
+        Kind::DryRun => "dry_run",
+        Kind::ListObjects => "list_objects",
+        Kind::DeleteObject => "delete_object",
+        Kind::Ping => "ping",
+        Kind::ExecuteChecked => "execute_checked",
+    }
+}
+
+async fn run_request(backend: &SharedBackend, req: Request) -> Reply {
     let o = &req.object;
     let result = match req.kind {
         Kind::Execute => backend.execute(o, req.batch).await.map(Reply::Results),

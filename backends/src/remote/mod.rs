@@ -53,6 +53,29 @@ impl RemoteBackend {
         }))
     }
 
+    /// Ping every node at once: each node's URL and whether it answered. A node whose
+    /// breaker is open counts as down without being contacted.
+    pub async fn probe(&self) -> Vec<(String, Result<(), Error>)> {
+        let pings = self.nodes.iter().map(|n| async move {
+            let reply = n
+                .call(Request {
+                    id: 0,
+                    kind: Kind::Ping,
+                    object: ObjectId::new("", ""),
+                    batch: Vec::new(),
+                    expected: Vec::new(),
+                })
+                .await;
+            let outcome = match reply {
+                Ok(Reply::Done) => Ok(()),
+                Ok(Reply::Error(e)) | Err(e) => Err(e),
+                Ok(_) => Err(Error::Invalid("node answered a ping oddly".into())),
+            };
+            (n.url.clone(), outcome)
+        });
+        futures::future::join_all(pings).await
+    }
+
     /// The URL of the node that holds `object`.
     pub fn node_of(&self, object: &ObjectId) -> &str {
         &self.node(object).url

@@ -86,7 +86,11 @@ function serveSocket(ws, env) {
     }
     for (const [key, group] of groups) {
       const stub = env.OBJECTS.get(env.OBJECTS.idFromName(key));
-      const replies = group.length === 1 ? stub.handle(group[0]).then((r) => [r]) : stub.handleMany(group);
+      // A frame is a view into the whole message, and a call serializes a view's entire
+      // buffer: hand each object only its own bytes, its frames bundled in one buffer.
+      const replies = group.length === 1
+        ? stub.handle(group[0].slice()).then((r) => [r])
+        : stub.handleBundle(wire.encodeBundle(group));
       replies.then(
         (rs) => send(wire.encodeBundle(rs)),
         (e) => send(wire.encodeBundle(group.map((f) => workerError(f, e)))),
@@ -180,6 +184,11 @@ export class DotdoObject extends DurableObject {
 
   async handle(frame) {
     return (await this.handleMany([frame]))[0];
+  }
+
+  // handleMany for frames bundled in one buffer (as deploy/WIRE.md bundles them).
+  async handleBundle(bytes) {
+    return this.handleMany(wire.splitBundle(bytes));
   }
 
   async delete(req) {

@@ -37,6 +37,9 @@ pub(crate) struct Node {
         Mutex<Vec<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>>,
 }
 
+/// Most times the writer yields to let a wave of requests gather before sending it.
+const WAVE_ROUNDS: usize = 4;
+
 /// Marks a WebSocket upgrade refused with a plain HTTP answer (not a refused secret).
 const WS_REFUSED: &str = "WebSocket upgrade refused";
 
@@ -311,20 +314,29 @@ impl Conn {
             closed: AtomicBool::new(false),
         });
         // Writer: everything queued leaves in one bundle, one message. Callers woken by one
-        // bundle of replies queue their next requests within microseconds of each other, so
-        // the writer lets them run once before it sends: one message for the wave, not one
-        // per caller.
+        // bundle of replies queue their next requests within microseconds of each other
+        // (on every worker thread), so the writer lets them run before it sends, as long as
+        // more keep coming (a few rounds at most): one message for the wave, not one per
+        // caller. A node that groups what arrives together (a store's group commit) then
+        // runs the wave as one group instead of several.
         let writer_conn = conn.clone();
         tokio::spawn(async move {
             let mut frames = Vec::new();
             while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
-                if frames.len() < wire::MAX_BUNDLE {
+                for _ in 0..WAVE_ROUNDS {
+                    if frames.len() >= wire::MAX_BUNDLE {
+                        break;
+                    }
                     tokio::task::yield_now().await;
+                    let before = frames.len();
                     while frames.len() < wire::MAX_BUNDLE {
                         match rx.try_recv() {
                             Ok(f) => frames.push(f),
                             Err(_) => break,
                         }
+                    }
+                    if frames.len() == before {
+                        break;
                     }
                 }
                 let message = wire::take_message(&mut frames);

@@ -67,14 +67,17 @@ for P in $PIPELINES; do
     else tests=$READ_TESTS; peer=$mem; label="no persistence"; bar=0.5; fi
     redis-cli -p "$peer" flushall >/dev/null
     redis-cli -p "$dotdo" flushall >/dev/null
-    declare -A theirs=()
-    while read -r t rps; do theirs[$t]=$rps; done < <(bench "$peer" "$tests" "$P")
-    while read -r t rps; do
-      r=${theirs[$t]:-0}
+    # One test at a time on each server in turn, in the same order on both (LPOP pops what
+    # LPUSH pushed), so that load from elsewhere drifting during the run hits both alike.
+    IFS=, read -ra each <<< "$tests"
+    for one in "${each[@]}"; do
+      read -r t r < <(bench "$peer" "$one" "$P")
+      read -r _ rps < <(bench "$dotdo" "$one" "$P")
+      r=${r:-0}
+      rps=${rps:-0}
       ratio=$(python3 -c "print(f'{$rps/$r:.2f}' if $r else 'n/a')")
       ok=$(python3 -c "print('ok' if $r and $rps/$r >= $bar else 'BELOW')")
       printf '%-12s %3s %14s %14s %7s  %s (bar %sx: %s)\n' "$t" "$P" "$r" "$rps" "$ratio" "$label" "$bar" "$ok"
-    done < <(bench "$dotdo" "$tests" "$P")
-    unset theirs
+    done
   done
 done

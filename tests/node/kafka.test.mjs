@@ -61,3 +61,53 @@ test('kafkajs admin, producer and consumer group', async () => {
   await admin.deleteTopics({ topics: [topic] });
   await admin.disconnect();
 });
+
+test('kafkajs transactions: commit, abort, sendOffsets, read_committed consumer', async () => {
+  const topic = `jstx-${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+
+  const producer = kafka.producer({
+    transactionalId: `tx-${Date.now()}`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  const committed = await producer.transaction();
+  await committed.send({ topic, messages: [{ value: 'c1', partition: 0 }, { value: 'c2', partition: 1 }] });
+  const groupId = `jstxg-${Date.now()}`;
+  await committed.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: '1' }] }] });
+  await committed.commit();
+  const aborted = await producer.transaction();
+  await aborted.send({ topic, messages: [{ value: 'a1', partition: 0 }, { value: 'a2', partition: 1 }] });
+  await aborted.abort();
+  const last = await producer.transaction();
+  await last.send({ topic, messages: [{ value: 'c3', partition: 0 }] });
+  await last.commit();
+  await producer.disconnect();
+
+  const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+  assert.equal(offsets[0].partitions.find((p) => p.partition === 0).offset, '1');
+
+  const consumer = kafka.consumer({ groupId: `jsrc-${Date.now()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = [];
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${seen}`)), 60000);
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value.toString());
+        if (seen.length === 3) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  assert.deepEqual([...seen].sort(), ['c1', 'c2', 'c3']);
+  await admin.deleteTopics({ topics: [topic] });
+  await admin.disconnect();
+});

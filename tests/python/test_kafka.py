@@ -284,3 +284,57 @@ def test_kafka_python_sasl_scram(dotdo_factory):
                              group_id=topic_name("ksg"), **conf)
     assert [m.value for m in consumer] == [b"hello"]
     consumer.close()
+
+
+def test_confluent_delete_records_moves_the_log_start(kafka):
+    topic = topic_name("delrec")
+    create_topic(kafka, topic, 1)
+    p = Producer({"bootstrap.servers": bootstrap(kafka), "acks": "all", "linger.ms": 0})
+    for i in range(10):
+        p.produce(topic, value=str(i).encode())
+        p.flush(10)  # one batch per message
+    admin = AdminClient({"bootstrap.servers": bootstrap(kafka)})
+    fut = admin.delete_records([TopicPartition(topic, 0, 6)])
+    deleted = list(fut.values())[0].result(30)
+    assert deleted.low_watermark == 6
+    c = Consumer({"bootstrap.servers": bootstrap(kafka), "group.id": topic_name("delrec"), "auto.offset.reset": "earliest"})
+    assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False) == (6, 10)
+    c.assign([TopicPartition(topic, 0, -2)])  # OFFSET_BEGINNING
+    values = []
+    deadline = time.time() + 30
+    while len(values) < 4 and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is not None and m.error() is None:
+            values.append(m.value())
+    c.close()
+    assert values == [b"6", b"7", b"8", b"9"]
+    # Beyond the high watermark: OFFSET_OUT_OF_RANGE.
+    with pytest.raises(Exception):
+        list(admin.delete_records([TopicPartition(topic, 0, 99)]).values())[0].result(30)
+
+
+def test_confluent_alter_topic_retention(kafka):
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    topic = topic_name("cfg")
+    create_topic(kafka, topic, 1)
+    admin = AdminClient({"bootstrap.servers": bootstrap(kafka)})
+    res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET),
+    ])
+    list(admin.incremental_alter_configs([res]).values())[0].result(30)
+    described = list(admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values())[0].result(30)
+    assert described["retention.ms"].value == "3600000"
+    assert not described["retention.ms"].is_read_only
+    # Settings this broker does not apply are refused, not silently accepted.
+    bad = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+        ConfigEntry("segment.bytes", "1000", incremental_operation=AlterConfigOpType.SET),
+    ])
+    with pytest.raises(Exception):
+        list(admin.incremental_alter_configs([bad]).values())[0].result(30)
+    reset = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+    ])
+    list(admin.incremental_alter_configs([reset]).values())[0].result(30)
+    described = list(admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values())[0].result(30)
+    assert described["retention.ms"].value == "604800000"  # the broker default

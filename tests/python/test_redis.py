@@ -192,3 +192,100 @@ def test_a_blocked_client_that_leaves_takes_nothing(r, dotdo):
     time.sleep(0.3)
     assert r.lrange("jobs", 0, -1) == ["j1"]
     assert r.info("clients")["blocked_clients"] == 0
+
+
+def test_streams_read_and_block_woken_by_another_client(r, dotdo):
+    first = r.xadd("events", {"n": "1"})
+    assert r.xlen("events") == 1
+    assert r.xrange("events") == [(first, {"n": "1"})]
+    got = {}
+
+    def reader():
+        host, port = dotdo.addr("redis")
+        c = redis.Redis(host=host, port=port, decode_responses=True)
+        got["xread"] = c.xread({"events": "$"}, block=0)
+        c.close()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.3)
+    second = r.xadd("events", {"n": "2"}, maxlen=1000, approximate=True)
+    t.join(10)
+    assert not t.is_alive()
+    assert got["xread"] == [["events", [(second, {"n": "2"})]]]
+    # A block that runs out answers None.
+    assert not r.xread({"events": "$"}, block=50)
+    assert r.xrevrange("events", count=1) == [(second, {"n": "2"})]
+    info = r.xinfo_stream("events")
+    assert info["length"] == 2 and info["last-entry"] == (second, {"n": "2"})
+
+
+def test_consumer_groups_ack_pending_claim(r, dotdo):
+    r.xgroup_create("jobs", "workers", id="0", mkstream=True)
+    ids = [r.xadd("jobs", {"job": str(i)}) for i in range(3)]
+    got = {}
+
+    def worker():
+        host, port = dotdo.addr("redis")
+        c = redis.Redis(host=host, port=port, decode_responses=True)
+        # Drain what is there, then block for the next job.
+        got["first"] = c.xreadgroup("workers", "w1", {"jobs": ">"})
+        got["blocked"] = c.xreadgroup("workers", "w1", {"jobs": ">"}, block=0)
+        c.close()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    time.sleep(0.3)
+    late = r.xadd("jobs", {"job": "late"})
+    t.join(10)
+    assert not t.is_alive()
+    assert [i for i, _ in got["first"][0][1]] == ids
+    assert got["blocked"] == [["jobs", [(late, {"job": "late"})]]]
+
+    assert r.xack("jobs", "workers", ids[0]) == 1
+    summary = r.xpending("jobs", "workers")
+    assert summary["pending"] == 3
+    assert summary["min"] == ids[1] and summary["max"] == late
+    assert summary["consumers"] == [{"name": "w1", "pending": 3}]
+    detail = r.xpending_range("jobs", "workers", min="-", max="+", count=10)
+    assert [d["message_id"] for d in detail] == [ids[1], ids[2], late]
+    assert all(d["consumer"] == "w1" and d["times_delivered"] == 1 for d in detail)
+
+    # Another worker takes over an entry, then everything left idle.
+    claimed = r.xclaim("jobs", "workers", "w2", min_idle_time=0, message_ids=[ids[1]])
+    assert claimed == [(ids[1], {"job": "1"})]
+    cursor, entries, deleted = r.xautoclaim("jobs", "workers", "w2", min_idle_time=0, count=10)
+    assert cursor == "0-0" and deleted == []
+    assert [i for i, _ in entries] == [ids[1], ids[2], late]
+    consumers = {c["name"]: c["pending"] for c in r.xinfo_consumers("jobs", "workers")}
+    assert consumers == {"w1": 0, "w2": 3}
+    assert r.xack("jobs", "workers", ids[1], ids[2], late) == 3
+    groups = r.xinfo_groups("jobs")
+    assert groups[0]["pending"] == 0 and groups[0]["last-delivered-id"] == late
+    assert groups[0]["lag"] == 0
+
+
+def test_blmpop_and_bzmpop_are_woken_by_other_clients(r, dotdo):
+    host, port = dotdo.addr("redis")
+    result = {}
+
+    def waiter():
+        c = redis.Redis(host=host, port=port, decode_responses=True)
+        result["blmpop"] = c.execute_command("BLMPOP", 0, 2, "q1", "q2", "RIGHT", "COUNT", 5)
+        result["bzmpop"] = c.execute_command("BZMPOP", 0, 1, "zq", "MAX")
+        c.close()
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)
+    r.rpush("q2", "a", "b")
+    time.sleep(0.3)
+    r.zadd("zq", {"m": 2, "n": 3})
+    t.join(20)
+    assert not t.is_alive()
+    assert result["blmpop"] == ["q2", ["b", "a"]]
+    key, popped = result["bzmpop"]
+    assert key == "zq" and [(m, float(s)) for m, s in popped] == [("n", 3.0)]
+    assert r.execute_command("BLMPOP", 0.05, 1, "q1", "LEFT") is None
+    assert r.zrangestore("copy", "zq", 0, -1) == 1
+    assert r.zrange("copy", 0, -1, withscores=True) == [("m", 2.0)]

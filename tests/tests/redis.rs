@@ -120,3 +120,116 @@ fn acknowledged_writes_survive_sigkill() {
     assert_eq!(c.get::<_, i64>("k1999").unwrap(), 1999);
     assert_eq!(c.llen::<_, i64>("log").unwrap(), 2000);
 }
+
+/// A stream entry as the `redis` crate reads it: id and flat field/value list.
+type Entry = (String, Vec<String>);
+
+#[test]
+fn streams_and_consumer_groups_survive_sigkill() {
+    let mut d = Dotdo::start("[redis]\nshards = 2\n");
+    let info_groups = |c: &mut redis::Connection| -> Vec<Vec<redis::Value>> {
+        redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg("events")
+            .query(c)
+            .unwrap()
+    };
+    let before = {
+        let mut c = client(&d);
+        for i in 1..=5 {
+            let _: String = redis::cmd("XADD")
+                .arg("events")
+                .arg(format!("{i}-0"))
+                .arg("n")
+                .arg(i)
+                .query(&mut c)
+                .unwrap();
+        }
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg("events")
+            .arg("workers")
+            .arg("0")
+            .query(&mut c)
+            .unwrap();
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("workers")
+            .arg("alice")
+            .arg("COUNT")
+            .arg(3)
+            .arg("STREAMS")
+            .arg("events")
+            .arg(">")
+            .query(&mut c)
+            .unwrap();
+        let acked: i64 = redis::cmd("XACK")
+            .arg("events")
+            .arg("workers")
+            .arg("1-0")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(acked, 1);
+        let deleted: i64 = redis::cmd("XDEL")
+            .arg("events")
+            .arg("4-0")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(deleted, 1);
+        info_groups(&mut c)
+    };
+    d.kill_and_restart();
+    let mut c = client(&d);
+    let ids: Vec<Entry> = redis::cmd("XRANGE")
+        .arg("events")
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .unwrap();
+    let ids: Vec<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["1-0", "2-0", "3-0", "5-0"]);
+    assert_eq!(info_groups(&mut c), before);
+    // The pending entries, their owner and delivery counts came back too.
+    let pending: Vec<(String, String, i64, i64)> = redis::cmd("XPENDING")
+        .arg("events")
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query(&mut c)
+        .unwrap();
+    let owners: Vec<(&str, &str, i64)> = pending
+        .iter()
+        .map(|(id, who, _, n)| (id.as_str(), who.as_str(), *n))
+        .collect();
+    assert_eq!(owners, [("2-0", "alice", 1), ("3-0", "alice", 1)]);
+    // The counters survived: the next auto id follows the last one, deleted ids stay known.
+    let info: std::collections::HashMap<String, redis::Value> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg("events")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        info["max-deleted-entry-id"],
+        redis::Value::BulkString(b"4-0".to_vec())
+    );
+    assert_eq!(info["entries-added"], redis::Value::Int(5));
+    let err = redis::cmd("XADD")
+        .arg("events")
+        .arg("5-0")
+        .arg("n")
+        .arg(6)
+        .query::<String>(&mut c)
+        .unwrap_err();
+    assert!(err.to_string().contains("equal or smaller"), "{err}");
+    let next: Vec<(String, Vec<Entry>)> = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("bob")
+        .arg("STREAMS")
+        .arg("events")
+        .arg(">")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(next[0].1[0].0, "5-0");
+}

@@ -30,6 +30,7 @@ pub struct Broker {
     pub config: Config,
     pub store: Arc<Store>,
     pub groups: Coordinator,
+    pub txns: crate::txn::Transactions,
     topics: RwLock<BTreeMap<String, Topic>>,
     loaded: OnceCell<()>,
     admin: tokio::sync::Mutex<()>,
@@ -58,6 +59,7 @@ impl Broker {
         Self {
             store: Arc::new(Store::new(backend, names)),
             groups: Coordinator::new(timing),
+            txns: Default::default(),
             topics: RwLock::new(BTreeMap::new()),
             loaded: OnceCell::new(),
             admin: tokio::sync::Mutex::new(()),
@@ -253,6 +255,22 @@ impl Broker {
             t.partitions = count;
         }
         Ok(errors::NONE)
+    }
+
+    /// Set a topic's retention (-1: unlimited).
+    pub async fn set_retention(
+        &self,
+        name: &str,
+        retention_ms: i64,
+        retention_bytes: i64,
+    ) -> Result<()> {
+        let _admin = self.admin.lock().await;
+        cluster::set_retention(&self.store, name, retention_ms, retention_bytes).await?;
+        if let Some(t) = self.topics.write().get_mut(name) {
+            t.retention_ms = retention_ms;
+            t.retention_bytes = retention_bytes;
+        }
+        Ok(())
     }
 
     /// The partition's log handle, if the partition exists.

@@ -54,6 +54,9 @@ pub struct JoinArgs {
     pub protocols: Vec<(String, Bytes)>,
     pub session_timeout_ms: i32,
     pub rebalance_timeout_ms: i32,
+    /// JoinGroup v4+: a member without an id gets one with MEMBER_ID_REQUIRED and joins
+    /// with it (KIP-394), so a client that times out mid-join leaves no ghost member.
+    pub require_known_member_id: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -127,6 +130,8 @@ pub struct Group {
     pub protocol: Option<String>,
     pub leader: Option<String>,
     pub members: IndexMap<String, Member>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, until when they may join.
+    pending_ids: std::collections::HashMap<String, Instant>,
     timing: Timing,
     rebalance_deadline: Option<Instant>,
     not_before: Option<Instant>,
@@ -142,6 +147,7 @@ impl Group {
             protocol: None,
             leader: None,
             members: IndexMap::new(),
+            pending_ids: std::collections::HashMap::new(),
             timing,
             rebalance_deadline: None,
             not_before: None,
@@ -166,6 +172,7 @@ impl Group {
         {
             return fail(errors::INCONSISTENT_GROUP_PROTOCOL);
         }
+        self.pending_ids.retain(|_, until| *until > now);
         let member_id = if args.member_id.is_empty() {
             let existing = args.group_instance_id.as_ref().and_then(|inst| {
                 self.members
@@ -173,8 +180,24 @@ impl Group {
                     .find(|m| m.group_instance_id.as_ref() == Some(inst))
                     .map(|m| m.id.clone())
             });
-            existing.unwrap_or_else(|| format!("{}-{}", args.client_id, uuid::Uuid::new_v4()))
-        } else if self.members.contains_key(&args.member_id) {
+            match existing {
+                Some(id) => id,
+                None => {
+                    let id = format!("{}-{}", args.client_id, uuid::Uuid::new_v4());
+                    if args.require_known_member_id && args.group_instance_id.is_none() {
+                        self.pending_ids.insert(id.clone(), now + session);
+                        return Pending::Ready(JoinResult {
+                            error: errors::MEMBER_ID_REQUIRED,
+                            member_id: id,
+                            ..Default::default()
+                        });
+                    }
+                    id
+                }
+            }
+        } else if self.members.contains_key(&args.member_id)
+            || self.pending_ids.remove(&args.member_id).is_some()
+        {
             args.member_id.clone()
         } else {
             return fail(errors::UNKNOWN_MEMBER_ID);

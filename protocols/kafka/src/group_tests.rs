@@ -208,3 +208,33 @@ async fn commits_follow_kafka_generation_rules() {
         errors::ILLEGAL_GENERATION
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn v4_join_without_member_id_gets_one_and_must_rejoin_with_it() {
+    let c = Coordinator::new(timing());
+    let g = c.group("g");
+    let first = join(
+        &g,
+        JoinArgs {
+            require_known_member_id: true,
+            ..args("")
+        },
+    )
+    .await;
+    assert_eq!(first.error, errors::MEMBER_ID_REQUIRED);
+    assert!(!first.member_id.is_empty());
+    assert!(g.group.lock().members.is_empty());
+    let again = join(
+        &g,
+        JoinArgs {
+            require_known_member_id: true,
+            ..args(&first.member_id)
+        },
+    )
+    .await;
+    assert_eq!(again.error, errors::NONE);
+    assert_eq!(again.member_id, first.member_id);
+    // An id never handed out is refused.
+    let stranger = join(&g, args("made-up")).await;
+    assert_eq!(stranger.error, errors::UNKNOWN_MEMBER_ID);
+}

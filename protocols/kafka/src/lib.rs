@@ -16,6 +16,7 @@ pub mod records;
 pub mod sasl;
 pub mod server;
 pub mod store;
+pub mod txn;
 
 pub use config::Config;
 pub use error::Error;

@@ -13,16 +13,34 @@ use tokio::sync::{OnceCell, mpsc, oneshot, watch};
 use crate::error::Result;
 use crate::errors;
 use crate::records::BatchInfo;
-use crate::store::{Store, int_at, partition};
+use crate::store::{Store, partition};
 
-/// `(high_watermark, log_start_offset)`.
-pub type Bounds = (i64, i64);
+pub use crate::store::partition::Bounds;
 
 /// Per-batch outcome: `(error_code, base_offset)`.
 pub type AppendReply = std::result::Result<Vec<(i16, i64)>, i16>;
 
+/// What goes on the log: a producer's batches, or a transaction marker.
+enum Work {
+    Batches(Vec<BatchInfo>),
+    Marker {
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    },
+}
+
+impl Work {
+    fn len(&self) -> usize {
+        match self {
+            Work::Batches(b) => b.len(),
+            Work::Marker { .. } => 1,
+        }
+    }
+}
+
 struct AppendJob {
-    batches: Vec<BatchInfo>,
+    work: Work,
     reply: oneshot::Sender<AppendReply>,
 }
 
@@ -38,7 +56,7 @@ impl PartitionLog {
     /// Create the handle and start its writer task.
     pub fn start(store: Arc<Store>, object: ObjectId, max_group: usize) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (bounds, _) = watch::channel((0, 0));
+        let (bounds, _) = watch::channel(Bounds::default());
         let log = Arc::new(Self {
             object,
             queue: tx,
@@ -53,9 +71,26 @@ impl PartitionLog {
     /// Queue `batches` for appending. Queue order is append order, so callers that
     /// enqueue in request order keep producers' sequences in order.
     pub fn enqueue(&self, batches: Vec<BatchInfo>) -> oneshot::Receiver<AppendReply> {
+        self.push(Work::Batches(batches))
+    }
+
+    /// Queue a transaction's COMMIT or ABORT marker; the reply carries its offset.
+    pub fn enqueue_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> oneshot::Receiver<AppendReply> {
+        self.push(Work::Marker {
+            producer_id,
+            producer_epoch,
+            commit,
+        })
+    }
+
+    fn push(&self, work: Work) -> oneshot::Receiver<AppendReply> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError(job)) = self.queue.send(AppendJob { batches, reply: tx })
-        {
+        if let Err(mpsc::error::SendError(job)) = self.queue.send(AppendJob { work, reply: tx }) {
             let _ = job.reply.send(Err(errors::UNKNOWN_TOPIC_OR_PARTITION));
         }
         rx
@@ -89,6 +124,13 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// DeleteRecords: move the log start to `offset`; returns the new log start.
+    pub async fn delete_before(&self, offset: i64) -> Result<i64> {
+        let b = partition::delete_before(&self.store, &self.object, offset).await?;
+        self.advance(b);
+        Ok(b.log_start)
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Bounds> {
         self.bounds.subscribe()
     }
@@ -96,12 +138,14 @@ impl PartitionLog {
     /// Raise the bounds; never lowers them, whatever order updates arrive in.
     fn advance(&self, b: Bounds) {
         self.bounds.send_if_modified(|cur| {
-            if b.0 > cur.0 || b.1 > cur.1 {
-                *cur = (cur.0.max(b.0), cur.1.max(b.1));
-                true
-            } else {
-                false
-            }
+            let next = Bounds {
+                high_watermark: cur.high_watermark.max(b.high_watermark),
+                log_start: cur.log_start.max(b.log_start),
+                last_stable: cur.last_stable.max(b.last_stable),
+            };
+            let changed = next != *cur;
+            *cur = next;
+            changed
         });
     }
 }
@@ -113,11 +157,11 @@ async fn writer(
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
-        let mut count = jobs[0].batches.len();
+        let mut count = jobs[0].work.len();
         while count < max_group {
             match rx.try_recv() {
                 Ok(job) => {
-                    count += job.batches.len();
+                    count += job.work.len();
                     jobs.push(job);
                 }
                 Err(_) => break,
@@ -135,10 +179,27 @@ async fn writer(
 
 async fn append_group(log: &PartitionLog, jobs: Vec<AppendJob>) {
     let mut stmts = Vec::new();
-    for b in jobs.iter().flat_map(|j| &j.batches) {
-        partition::append_statements(b, &mut stmts);
+    // Per job, the indexes of its appends' result statements.
+    let mut at: Vec<Vec<usize>> = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        at.push(match &job.work {
+            Work::Batches(batches) => batches
+                .iter()
+                .map(|b| partition::append_statements(b, &mut stmts))
+                .collect(),
+            Work::Marker {
+                producer_id,
+                producer_epoch,
+                commit,
+            } => vec![partition::marker_statements(
+                *producer_id,
+                *producer_epoch,
+                *commit,
+                &mut stmts,
+            )],
+        });
     }
-    let total = stmts.len() / partition::STATEMENTS_PER_APPEND;
+    let bounds_at = stmts.len();
     stmts.push(partition::bounds_statement());
     let res = log
         .store
@@ -155,21 +216,16 @@ async fn append_group(log: &PartitionLog, jobs: Vec<AppendJob>) {
         }
     };
     // `bounds()` may not have loaded yet; these are newer than anything it could read.
-    if let (Ok(hw), Ok(start)) = (
-        int_at(&results, total * partition::STATEMENTS_PER_APPEND, 0, 0),
-        int_at(&results, total * partition::STATEMENTS_PER_APPEND, 0, 1),
-    ) {
-        log.advance((hw, start));
+    if let Ok(b) = partition::bounds_at(&results, bounds_at) {
+        log.advance(b);
     }
-    let mut i = 0;
-    for job in jobs {
-        let mut out = Vec::with_capacity(job.batches.len());
-        for _ in &job.batches {
-            out.push(
-                partition::append_result(&results, i).unwrap_or((errors::KAFKA_STORAGE_ERROR, -1)),
-            );
-            i += 1;
-        }
+    for (job, at) in jobs.into_iter().zip(at) {
+        let out = at
+            .into_iter()
+            .map(|i| {
+                partition::append_result(&results, i).unwrap_or((errors::KAFKA_STORAGE_ERROR, -1))
+            })
+            .collect();
         let _ = job.reply.send(Ok(out));
     }
 }

@@ -85,6 +85,37 @@ fn parse_batch(bytes: Bytes) -> Result<BatchInfo, i16> {
     })
 }
 
+/// A control batch holding one COMMIT or ABORT marker for a producer's transaction; its
+/// base offset is 0, patched like any other when served.
+pub fn control_batch(producer_id: i64, producer_epoch: i16, commit: bool, now_ms: i64) -> Bytes {
+    // One control record: attributes, timestamp delta, offset delta, key (version, type),
+    // value (version, coordinator epoch), no headers; lengths are zigzag varints.
+    let record: [u8; 16] = {
+        let kind = u8::from(commit);
+        [0, 0, 0, 8, 0, 0, 0, kind, 12, 0, 0, 0, 0, 0, 0, 0]
+    };
+    let mut b = Vec::with_capacity(HEADER_LEN + 1 + record.len());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    let batch_len = (HEADER_LEN + 1 + record.len() - 12) as i32;
+    b.extend_from_slice(&batch_len.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    b.push(2);
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&0x30i16.to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes());
+    b.extend_from_slice(&now_ms.to_be_bytes());
+    b.extend_from_slice(&now_ms.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
+    b.extend_from_slice(&producer_epoch.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes());
+    b.extend_from_slice(&1i32.to_be_bytes());
+    b.push(32);
+    b.extend_from_slice(&record);
+    let crc = crc32c::crc32c(&b[CRC_START..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(b)
+}
+
 /// Overwrite a stored batch's base offset with the one the log assigned.
 pub fn patch_base_offset(dst: &mut [u8], base_offset: i64) {
     if dst.len() >= 8 {
@@ -141,6 +172,25 @@ mod tests {
         assert_eq!(batches[0].record_count, 3);
         assert_eq!(batches[0].max_timestamp, 1002);
         assert_eq!(batches[1].offset_count, 1);
+    }
+
+    #[test]
+    fn control_batches_decode_as_markers() {
+        use kafka_protocol::records::RecordBatchDecoder;
+        for commit in [false, true] {
+            let mut bytes = control_batch(7, 3, commit, 1234);
+            let info = split_batches(bytes.clone()).expect("valid")[0].clone();
+            assert!(info.control && info.transactional);
+            assert_eq!(
+                (info.producer_id, info.producer_epoch, info.offset_count),
+                (7, 3, 1)
+            );
+            let set = RecordBatchDecoder::decode(&mut bytes).expect("decodes");
+            let r = &set.records[0];
+            assert!(r.control && r.transactional);
+            let key = r.key.clone().expect("control key");
+            assert_eq!(&key[..], &[0, 0, 0, u8::from(commit)]);
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ impl Server {
         config.validate()?;
         let broker = Arc::new(Broker::new(config, backend));
         crate::broker::spawn_retention(&broker);
+        crate::txn::spawn_expiry(&broker);
         Ok(Arc::new(Self { broker }))
     }
 

@@ -514,3 +514,188 @@ async fn retention_by_bytes_drops_the_oldest_batches() {
     );
     b.cancel.cancel();
 }
+
+#[tokio::test]
+async fn incremental_fetch_sessions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(backend(dir.path())).await;
+    let mut c = Client::connect(b.addr).await;
+    create(&mut c, "sess", 1).await;
+    // A full fetch asking for a new session (epoch 0) gets session id 0: no session.
+    let f = c
+        .call(&fetch_req("sess", 0, 0).with_session_epoch(0), 11)
+        .await;
+    assert_eq!((f.error_code, f.session_id), (0, 0));
+    // An incremental fetch naming a session the broker never created.
+    let f = c
+        .call(
+            &fetch_req("sess", 0, 0)
+                .with_session_id(77)
+                .with_session_epoch(1),
+            11,
+        )
+        .await;
+    assert_eq!(f.error_code, 70); // FETCH_SESSION_ID_NOT_FOUND
+    b.cancel.cancel();
+}
+
+fn txn_batch(values: &[&str], producer: (i64, i16, i32)) -> Bytes {
+    let mut b = batch(values, producer, Compression::None).to_vec();
+    // Set the transactional attribute bit and recompute the CRC.
+    b[22] |= 0x10;
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(b)
+}
+
+#[tokio::test]
+async fn transactions_fence_old_epochs_and_hide_aborted_data_from_read_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(backend(dir.path())).await;
+    let mut c = Client::connect(b.addr).await;
+    create(&mut c, "tx", 2).await;
+    let tid = TransactionalId(StrBytes::from_static_str("t1"));
+    let init = |pid: i64, epoch: i16| {
+        InitProducerIdRequest::default()
+            .with_transactional_id(Some(tid.clone()))
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+    };
+    let r = c.call(&init(-1, -1), 4).await;
+    assert_eq!(r.error_code, 0);
+    let (pid, epoch) = (r.producer_id.0, r.producer_epoch);
+    let add = |epoch: i16| {
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(tid.clone())
+            .with_v3_and_below_producer_id(ProducerId(pid))
+            .with_v3_and_below_producer_epoch(epoch)
+            .with_v3_and_below_topics(vec![
+                add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("tx")))
+                    .with_partitions(vec![0]),
+            ])
+    };
+    let r = c.call(&add(epoch), 3).await;
+    assert_eq!(
+        r.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code,
+        0
+    );
+    let produce = |records| produce_req("tx", 0, records).with_transactional_id(Some(tid.clone()));
+    let r = c
+        .call(&produce(txn_batch(&["a", "b"], (pid, epoch, 0))), 8)
+        .await;
+    assert_eq!(produce_result(&r), (0, 0));
+    // Partition 1 was not added to the transaction: INVALID_TXN_STATE.
+    let stray = produce_req("tx", 1, txn_batch(&["stray"], (pid, epoch, 0)))
+        .with_transactional_id(Some(tid.clone()));
+    let r = c.call(&stray, 8).await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 48);
+
+    // The open transaction holds the last stable offset at its first offset.
+    let committed_fetch = |offset| fetch_req("tx", offset, 0).with_isolation_level(1);
+    let f = c.call(&committed_fetch(0), 11).await;
+    let p = &f.responses[0].partitions[0];
+    assert_eq!((p.high_watermark, p.last_stable_offset), (2, 0));
+    assert!(fetched(&f).is_empty());
+
+    // A new producer with the same id aborts the transaction and fences the old epoch.
+    let r = c.call(&init(-1, -1), 4).await;
+    assert_eq!((r.error_code, r.producer_id.0), (0, pid));
+    assert!(r.producer_epoch > epoch);
+    let r = c
+        .call(&produce(txn_batch(&["zombie"], (pid, epoch, 2))), 8)
+        .await;
+    assert_eq!(r.responses[0].partition_responses[0].error_code, 47);
+    let end = EndTxnRequest::default()
+        .with_transactional_id(tid.clone())
+        .with_producer_id(ProducerId(pid))
+        .with_producer_epoch(epoch)
+        .with_committed(true);
+    assert_eq!(c.call(&end, 3).await.error_code, 90); // PRODUCER_FENCED
+
+    // The abort marker is at offset 2; read_committed sees the aborted range listed.
+    let f = c.call(&committed_fetch(0), 11).await;
+    let p = &f.responses[0].partitions[0];
+    assert_eq!((p.high_watermark, p.last_stable_offset), (3, 3));
+    let aborted = p.aborted_transactions.clone().unwrap();
+    assert_eq!(aborted.len(), 1);
+    assert_eq!(
+        (aborted[0].producer_id.0, aborted[0].first_offset),
+        (pid, 0)
+    );
+    b.cancel.cancel();
+}
+
+#[tokio::test]
+async fn offsets_sent_to_a_transaction_are_unstable_until_it_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(backend(dir.path())).await;
+    let mut c = Client::connect(b.addr).await;
+    create(&mut c, "src", 1).await;
+    let tid = TransactionalId(StrBytes::from_static_str("eos"));
+    let group = GroupId(StrBytes::from_static_str("eos-group"));
+    let r = c
+        .call(
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(tid.clone()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+            4,
+        )
+        .await;
+    let (pid, epoch) = (r.producer_id, r.producer_epoch);
+    let r = c
+        .call(
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(tid.clone())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_group_id(group.clone()),
+            3,
+        )
+        .await;
+    assert_eq!(r.error_code, 0);
+    let commit = TxnOffsetCommitRequest::default()
+        .with_transactional_id(tid.clone())
+        .with_group_id(group.clone())
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_generation_id(-1)
+        .with_topics(vec![
+            txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("src")))
+                .with_partitions(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                        .with_partition_index(0)
+                        .with_committed_offset(42),
+                ]),
+        ]);
+    let r = c.call(&commit, 3).await;
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    let fetch = |stable: bool| {
+        OffsetFetchRequest::default()
+            .with_group_id(group.clone())
+            .with_require_stable(stable)
+            .with_topics(Some(vec![
+                offset_fetch_request::OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("src")))
+                    .with_partition_indexes(vec![0]),
+            ]))
+    };
+    let offset = |r: &OffsetFetchResponse| {
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.committed_offset)
+    };
+    assert_eq!(offset(&c.call(&fetch(true), 7).await).0, 88); // UNSTABLE_OFFSET_COMMIT
+    assert_eq!(offset(&c.call(&fetch(false), 7).await), (0, -1));
+    let end = EndTxnRequest::default()
+        .with_transactional_id(tid)
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch)
+        .with_committed(true);
+    assert_eq!(c.call(&end, 3).await.error_code, 0);
+    assert_eq!(offset(&c.call(&fetch(true), 7).await), (0, 42));
+    b.cancel.cancel();
+}

@@ -194,6 +194,10 @@ impl Session {
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
                 self.blocking(server, name, &args, out).await
             }
+            "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, &args, out).await,
+            "xread" | "xreadgroup" if cmd::stream::blocks(&args) => {
+                self.block_stream(server, name, &args, out).await
+            }
             _ if spec.keys == Keys::None => {
                 let reply = cmd::connection::run(self, server, name, &args, out).await?;
                 if let Some(r) = reply {
@@ -343,9 +347,11 @@ impl Session {
         let mut replies = Vec::with_capacity(queued.len());
         let mut wrote = false;
         for (name, spec, args) in &queued {
-            wrote |= spec.flags.contains(&"write");
+            let script = name == "eval" || name == "evalsha";
+            wrote |= spec.flags.contains(&"write") || script;
             let r = match spec.keys {
                 Keys::None => cmd::connection::in_transaction(self, name, args),
+                _ if script => cmd::script::eval_in_view(&server.scripts, &mut view, name, args),
                 _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
             };
             replies.push(r);
@@ -474,6 +480,134 @@ impl Session {
                     Reply::NilArray
                 };
                 out.push(&nil, self.resp3);
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Session {
+    /// XREAD/XREADGROUP with BLOCK: served at once if possible, else when a write (an XADD from
+    /// any connection) makes it possible, or a null array at the timeout.
+    async fn block_stream(
+        &mut self,
+        server: &Arc<Server>,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let mut read = match cmd::stream::parse_read(args, name == "xreadgroup") {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(&e, self.resp3);
+                return Ok(());
+            }
+        };
+        let deadline = read
+            .block_ms
+            .filter(|ms| *ms > 0)
+            .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms.min(1 << 40)));
+        // Only the streams' shards, not every shard XREAD's key spec would lock.
+        let db = server.db(self.db)?;
+        let wanted: BTreeSet<u16> = read
+            .keys
+            .iter()
+            .map(|k| server.keyspace.slots.shard_of_key(k))
+            .collect();
+        let mut shards = Vec::with_capacity(wanted.len());
+        for i in wanted {
+            shards.push((i, db.shard(i).await?));
+        }
+        let mut first = true;
+        self.block_until(server, &shards, out, deadline, |view| {
+            if std::mem::take(&mut first) {
+                cmd::stream::read_first(view, &mut read, args)
+            } else {
+                cmd::stream::read_once(view, &read)
+            }
+        })
+        .await
+    }
+
+    /// BLMPOP/BZMPOP timeout numkeys key ... : LMPOP/ZMPOP that waits for an element.
+    async fn block_mpop(
+        &mut self,
+        server: &Arc<Server>,
+        spec: &'static Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let secs = match cmd::args::float_of(&args[1]).filter(|s| s.is_finite()) {
+            None => Err("ERR timeout is not a float or out of range"),
+            Some(s) if s < 0.0 => Err("ERR timeout is negative"),
+            Some(s) => Ok(s),
+        };
+        let secs = match secs {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(&crate::frame::Reply::err(e), self.resp3);
+                return Ok(());
+            }
+        };
+        let deadline = (secs > 0.0)
+            .then(|| tokio::time::Instant::now() + Duration::from_secs_f64(secs.min(1e9)));
+        let zset = name == "bzmpop";
+        let shards = self.shards_for(server, &[(spec, args)]).await?;
+        self.block_until(server, &shards, out, deadline, |view| {
+            if zset {
+                cmd::zset::zmpop_once(view, &args[2..])
+            } else {
+                let r = cmd::list::lmpop(view, &args[2..])?;
+                Ok((r != crate::frame::Reply::NilArray).then_some(r))
+            }
+        })
+        .await
+    }
+
+    /// Run `attempt` under the locks of the command's shards until it serves something, waking
+    /// on every write, until `deadline` (`None`: forever); a timeout answers a null array.
+    /// An error from `attempt` is the reply.
+    async fn block_until(
+        &mut self,
+        server: &Arc<Server>,
+        shards: &[(u16, Arc<Shard>)],
+        out: &mut Output,
+        deadline: Option<tokio::time::Instant>,
+        mut attempt: impl FnMut(&mut View) -> Result<Option<crate::frame::Reply>, crate::frame::Reply>,
+    ) -> Result<(), Error> {
+        // Replies already buffered leave before this client blocks.
+        if !out.buf.is_empty() {
+            out.settle().await?;
+        }
+        let _blocked = server.block();
+        loop {
+            let notified = server.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (reply, tickets) = {
+                let mut view = View::lock(server.keyspace.slots, shards, now_ms(), self.resp3);
+                let reply = attempt(&mut view).unwrap_or_else(Some);
+                (reply, view.finish()?)
+            };
+            let wrote = !tickets.is_empty();
+            out.add_tickets(tickets);
+            if let Some(r) = reply {
+                if wrote {
+                    server.wake_blocked();
+                }
+                out.push(&r, self.resp3);
+                return Ok(());
+            }
+            let timed_out = match deadline {
+                None => {
+                    notified.await;
+                    false
+                }
+                Some(d) => tokio::time::timeout_at(d, notified).await.is_err(),
+            };
+            if timed_out {
+                out.push(&crate::frame::Reply::NilArray, self.resp3);
                 return Ok(());
             }
         }

@@ -1,4 +1,5 @@
-//! DescribeConfigs: the topic and broker settings this broker has (read-only defaults).
+//! DescribeConfigs: the topic and broker settings this broker has. A topic's retention
+//! settings can be altered (AlterConfigs); the rest are read-only.
 
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
@@ -12,8 +13,9 @@ use crate::errors;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
-/// `DEFAULT_CONFIG` in Kafka's ConfigSource.
+/// `DEFAULT_CONFIG` and `DYNAMIC_TOPIC_CONFIG` in Kafka's ConfigSource.
 const SOURCE_DEFAULT: i8 = 5;
+const SOURCE_TOPIC: i8 = 1;
 
 pub async fn handle(
     b: &Broker,
@@ -27,6 +29,15 @@ pub async fn handle(
             .with_resource_type(r.resource_type)
             .with_resource_name(r.resource_name.clone());
         let topic = b.topic(&r.resource_name);
+        let mut altered = Vec::new();
+        if let Some(t) = &topic {
+            if t.retention_ms != b.config.retention_ms {
+                altered.push("retention.ms");
+            }
+            if t.retention_bytes != b.config.retention_bytes {
+                altered.push("retention.bytes");
+            }
+        }
         let entries: Vec<(&str, String)> = match (r.resource_type, topic) {
             (TOPIC, Some(t)) => {
                 vec![
@@ -68,11 +79,17 @@ pub async fn handle(
             .into_iter()
             .filter(|(name, _)| keys.as_ref().is_none_or(|k| k.iter().any(|k| k == name)))
             .map(|(name, value)| {
+                let alterable = r.resource_type == TOPIC && name.starts_with("retention.");
+                let source = if altered.contains(&name) {
+                    SOURCE_TOPIC
+                } else {
+                    SOURCE_DEFAULT
+                };
                 DescribeConfigsResourceResult::default()
                     .with_name(s(name))
                     .with_value(Some(s(value)))
-                    .with_read_only(true)
-                    .with_config_source(SOURCE_DEFAULT)
+                    .with_read_only(!alterable)
+                    .with_config_source(source)
             })
             .collect();
         out = out.with_configs(configs);

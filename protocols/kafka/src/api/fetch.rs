@@ -1,11 +1,15 @@
 //! Fetch: whole stored batches from the fetch offset on, long-polling on `min_bytes`.
+//! read_committed fetches stop at the last stable offset and list the aborted
+//! transactions in what they return.
 
 use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::future::select_all;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -24,6 +28,13 @@ const MAX_ROWS: i64 = 512;
 
 pub async fn handle(b: &Broker, req: FetchRequest, _ctx: &Ctx) -> Result<FetchResponse> {
     b.ensure_loaded().await?;
+    // KIP-227: this broker creates no fetch sessions (it answers session id 0, so clients
+    // keep sending full fetches); an incremental fetch naming a session is refused.
+    if req.session_id != 0 {
+        return Ok(FetchResponse::default()
+            .with_error_code(errors::FETCH_SESSION_ID_NOT_FOUND)
+            .with_session_id(0));
+    }
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     loop {
@@ -51,6 +62,7 @@ type Gathered = (
 );
 
 async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
+    let read_committed = req.isolation_level == 1;
     let mut budget = i64::from(req.max_bytes.max(0));
     let mut total = 0i64;
     let mut watches = Vec::new();
@@ -66,24 +78,53 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
                 continue;
             };
             watches.push(log.subscribe());
-            let (hw, start) = log.bounds().await?;
+            let bounds = log.bounds().await?;
+            let (hw, start) = (bounds.high_watermark, bounds.log_start);
+            let visible = if read_committed {
+                bounds.last_stable
+            } else {
+                hw
+            };
             data = data
                 .with_high_watermark(hw)
-                .with_last_stable_offset(hw)
+                .with_last_stable_offset(bounds.last_stable)
                 .with_log_start_offset(start);
             if p.fetch_offset > hw || p.fetch_offset < start {
                 errors_seen = true;
                 partitions.push(data.with_error_code(errors::OFFSET_OUT_OF_RANGE));
                 continue;
             }
-            if p.fetch_offset == hw || (budget <= 0 && total > 0) {
+            if p.fetch_offset >= visible || (budget <= 0 && total > 0) {
+                if read_committed {
+                    data = data.with_aborted_transactions(Some(Vec::new()));
+                }
                 partitions.push(data);
                 continue;
             }
             let limit = i64::from(p.partition_max_bytes.max(0));
             let max = limit.min(budget);
-            let rows =
-                partition::read(&b.store, &log.object, p.fetch_offset, hw, MAX_ROWS, max).await?;
+            let (rows, aborted) = partition::read(
+                &b.store,
+                &log.object,
+                p.fetch_offset,
+                visible,
+                MAX_ROWS,
+                max,
+                read_committed,
+            )
+            .await?;
+            if let Some(aborted) = aborted {
+                data = data.with_aborted_transactions(Some(
+                    aborted
+                        .into_iter()
+                        .map(|(pid, first)| {
+                            AbortedTransaction::default()
+                                .with_producer_id(ProducerId(pid))
+                                .with_first_offset(first)
+                        })
+                        .collect(),
+                ));
+            }
             let mut out = BytesMut::new();
             for (base, batch) in rows {
                 let len = batch.len() as i64;

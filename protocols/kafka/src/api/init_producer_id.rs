@@ -1,11 +1,11 @@
-//! InitProducerId: producer ids for idempotent producers (transactions are not supported).
+//! InitProducerId: producer ids for idempotent producers, and for transactional ones a
+//! new epoch from the transaction coordinator.
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
 use super::Ctx;
 use crate::broker::Broker;
 use crate::error::Result;
-use crate::errors;
 use crate::store::cluster;
 
 pub async fn handle(
@@ -14,11 +14,29 @@ pub async fn handle(
     _ctx: &Ctx,
 ) -> Result<InitProducerIdResponse> {
     let resp = InitProducerIdResponse::default();
-    if req.transactional_id.is_some() {
-        return Ok(resp
-            .with_error_code(errors::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1));
+    if let Some(id) = &req.transactional_id {
+        b.ensure_loaded().await?;
+        return Ok(
+            match b
+                .txns
+                .init_producer(
+                    b,
+                    id,
+                    req.transaction_timeout_ms,
+                    req.producer_id.0,
+                    req.producer_epoch,
+                )
+                .await?
+            {
+                Ok((pid, epoch)) => resp
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch),
+                Err(code) => resp
+                    .with_error_code(code)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            },
+        );
     }
     // KIP-360: a producer that lost track of its sequences bumps its epoch.
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX {

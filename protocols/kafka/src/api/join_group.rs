@@ -32,6 +32,7 @@ pub async fn handle(b: &Broker, req: JoinGroupRequest, ctx: &Ctx) -> Result<Join
         } else {
             req.rebalance_timeout_ms
         },
+        require_known_member_id: ctx.version >= 4,
     };
     let group = b.groups.group(&req.group_id.0);
     let pending = group.with(|g, now| g.join(args, now));

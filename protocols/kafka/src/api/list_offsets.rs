@@ -22,6 +22,7 @@ pub async fn handle(
 ) -> Result<ListOffsetsResponse> {
     b.ensure_loaded().await?;
     let mut topics = Vec::with_capacity(req.topics.len());
+    let isolation_level = req.isolation_level;
     for t in req.topics {
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in t.partitions {
@@ -32,13 +33,20 @@ pub async fn handle(
                 partitions.push(r.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
-            let (hw, start) = log.bounds().await?;
+            let bounds = log.bounds().await?;
+            let (hw, start) = (bounds.high_watermark, bounds.log_start);
+            // read_committed consumers see the log up to the last stable offset.
+            let latest = if isolation_level == 1 {
+                bounds.last_stable
+            } else {
+                hw
+            };
             let (timestamp, offset) = match p.timestamp {
-                LATEST | MAX_TIMESTAMP => (-1, hw),
+                LATEST | MAX_TIMESTAMP => (-1, latest),
                 EARLIEST => (-1, start),
                 ts => match partition::offset_for_timestamp(&b.store, &log.object, ts).await? {
-                    Some(o) => (ts, o.max(start)),
-                    None => (-1, -1),
+                    Some(o) if o < latest => (ts, o.max(start)),
+                    _ => (-1, -1),
                 },
             };
             partitions.push(r.with_timestamp(timestamp).with_offset(offset));

@@ -1,13 +1,18 @@
 //! One file per Kafka API, and the one `match` that dispatches to them.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -23,6 +28,7 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -80,7 +86,16 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    // Transactions in the client's forms (v4+ AddPartitionsToTxn is broker-to-broker;
+    // EndTxn v5 and AddPartitionsToTxn v5 are KIP-890's per-transaction epochs).
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::TxnOffsetCommit, 0, 3),
     // v0 handshakes are followed by unframed tokens; clients that matter use v1.
     (ApiKey::SaslHandshake, 1, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
@@ -239,7 +254,23 @@ async fn dispatch(
         ApiKey::DescribeGroups => route!(describe_groups, broker, body, ctx, pre, key),
         ApiKey::ListGroups => route!(list_groups, broker, body, ctx, pre, key),
         ApiKey::DeleteGroups => route!(delete_groups, broker, body, ctx, pre, key),
+        ApiKey::DeleteRecords => route!(delete_records, broker, body, ctx, pre, key),
+        ApiKey::IncrementalAlterConfigs => route!(alter_configs, broker, body, ctx, pre, key),
+        ApiKey::AlterConfigs => {
+            let req = codec::decode_body(&mut body, ctx.version)?;
+            let resp = alter_configs::handle_legacy(&broker, req, &ctx).await?;
+            codec::encode_response(
+                pre.correlation_id,
+                key.response_header_version(ctx.version),
+                &resp,
+                ctx.version,
+            )
+        }
         ApiKey::InitProducerId => route!(init_producer_id, broker, body, ctx, pre, key),
+        ApiKey::AddPartitionsToTxn => route!(add_partitions_to_txn, broker, body, ctx, pre, key),
+        ApiKey::AddOffsetsToTxn => route!(add_offsets_to_txn, broker, body, ctx, pre, key),
+        ApiKey::TxnOffsetCommit => route!(txn_offset_commit, broker, body, ctx, pre, key),
+        ApiKey::EndTxn => route!(end_txn, broker, body, ctx, pre, key),
         other => return Err(Error::Malformed(format!("unsupported api {other:?}"))),
     }?;
     Ok(Some(frame))

@@ -10,6 +10,7 @@ use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicNam
 use super::{Ctx, s};
 use crate::broker::Broker;
 use crate::error::Result;
+use crate::errors;
 use crate::store::group::{self, Committed};
 
 pub async fn handle(
@@ -18,6 +19,11 @@ pub async fn handle(
     _ctx: &Ctx,
 ) -> Result<OffsetFetchResponse> {
     let committed = group::fetch(&b.store, &req.group_id.0).await?;
+    // KIP-447: a read_committed consumer asks for stable offsets; one a transaction still
+    // holds is answered UNSTABLE_OFFSET_COMMIT, and the client retries.
+    let unstable = |topic: &str, partition: i32| {
+        req.require_stable && b.txns.offset_pending(&req.group_id.0, topic, partition)
+    };
     let mut by_topic: BTreeMap<String, Vec<Committed>> = BTreeMap::new();
     for c in committed {
         by_topic.entry(c.topic.clone()).or_default().push(c);
@@ -42,7 +48,14 @@ pub async fn handle(
                 let partitions = t
                     .partition_indexes
                     .iter()
-                    .map(|&p| entry(have.and_then(|h| h.iter().find(|c| c.partition == p)), p))
+                    .map(|&p| {
+                        let e = entry(have.and_then(|h| h.iter().find(|c| c.partition == p)), p);
+                        if unstable(&t.name.0, p) {
+                            e.with_error_code(errors::UNSTABLE_OFFSET_COMMIT)
+                        } else {
+                            e
+                        }
+                    })
                     .collect();
                 OffsetFetchResponseTopic::default()
                     .with_name(t.name)

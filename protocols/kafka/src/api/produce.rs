@@ -46,8 +46,6 @@ pub fn start(broker: Arc<Broker>, req: ProduceRequest, ctx: Ctx, pre: Preamble) 
 fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
     let request_error = if !matches!(req.acks, -1..=1) {
         Some(errors::INVALID_REQUIRED_ACKS)
-    } else if req.transactional_id.is_some() {
-        Some(errors::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     } else {
         None
     };
@@ -68,10 +66,35 @@ fn enqueue(broker: &Broker, req: &ProduceRequest) -> Vec<Vec<Outcome>> {
                         return Outcome::Failed(errors::INVALID_RECORD);
                     };
                     match records::split_batches(data) {
-                        Ok(b) if b.iter().any(|b| b.transactional || b.control) => {
+                        // Markers come only from the coordinator; transactional batches
+                        // only with the producer's transactional id.
+                        Ok(b)
+                            if b.iter().any(|b| {
+                                b.control || (b.transactional && req.transactional_id.is_none())
+                            }) =>
+                        {
                             Outcome::Failed(errors::INVALID_RECORD)
                         }
-                        Ok(batches) => Outcome::Queued(log.enqueue(batches), log),
+                        // A transactional batch must be for a partition its producer
+                        // added to its open transaction (as KIP-890 verifies).
+                        Ok(batches) => {
+                            let refused = batches
+                                .iter()
+                                .filter(|b| b.transactional)
+                                .map(|b| {
+                                    broker.txns.verify(
+                                        b.producer_id,
+                                        b.producer_epoch,
+                                        &topic.name.0,
+                                        p.index,
+                                    )
+                                })
+                                .find(|&code| code != errors::NONE);
+                            match refused {
+                                Some(code) => Outcome::Failed(code),
+                                None => Outcome::Queued(log.enqueue(batches), log),
+                            }
+                        }
                         Err(code) => Outcome::Failed(code),
                     }
                 })
@@ -103,7 +126,7 @@ async fn finish(
             let (error_code, base_offset, log_start) = match out {
                 Outcome::Failed(code) => (code, -1, -1),
                 Outcome::Queued(rx, log) => {
-                    let start = log.subscribe().borrow().1;
+                    let start = log.subscribe().borrow().log_start;
                     match rx.await {
                         Ok(Ok(results)) => {
                             let error = results

@@ -120,6 +120,25 @@ pub async fn set_partitions(store: &Store, name: &str, partitions: i32) -> Resul
     Ok(())
 }
 
+pub async fn set_retention(store: &Store, name: &str, ms: i64, bytes: i64) -> Result<()> {
+    let obj = store.names.cluster();
+    store
+        .execute(
+            &obj,
+            &SCHEMA,
+            vec![Statement::with_params(
+                "UPDATE topics SET retention_ms = ?2, retention_bytes = ?3 WHERE name = ?1",
+                vec![
+                    Value::Text(name.to_owned()),
+                    Value::Integer(ms),
+                    Value::Integer(bytes),
+                ],
+            )],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Allocate a fresh producer id.
 pub async fn next_producer_id(store: &Store) -> Result<i64> {
     let obj = store.names.cluster();

@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod group;
 pub mod partition;
+pub mod txn;
 
 use std::collections::HashSet;
 

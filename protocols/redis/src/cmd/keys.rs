@@ -182,6 +182,7 @@ pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
             }
             Value::Set(_) => "hashtable",
             Value::ZSet(z) if z.len() <= 128 => "listpack",
+            Value::Stream(_) => "stream",
             Value::ZSet(_) => "skiplist",
         };
         return Ok(Reply::bulk(enc));

@@ -5,9 +5,11 @@ pub mod connection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod lua_libs;
 pub mod script;
 pub mod server;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;
@@ -106,6 +108,8 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "lmove" => list::lmove(v, a),
         "rpoplpush" => list::rpoplpush(v, a),
         "lmpop" => list::lmpop(v, &a[1..]),
+        // Inside MULTI (or a script) a blocking pop does not block.
+        "blmpop" => list::lmpop(v, &a[2..]),
 
         "sadd" => set::sadd(v, a),
         "srem" => set::srem(v, a),
@@ -155,6 +159,25 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "zintercard" => zset::zintercard(v, a),
         "zrandmember" => zset::zrandmember(v, a),
         "zscan" => zset::zscan(v, a),
+        "zmpop" => zset::zmpop(v, &a[1..]),
+        "bzmpop" => zset::zmpop(v, &a[2..]),
+        "zrangestore" => zset::zrangestore(v, a),
+
+        "xadd" => stream::xadd(v, a),
+        "xlen" => stream::xlen(v, a),
+        "xrange" => stream::xrange(v, a, false),
+        "xrevrange" => stream::xrange(v, a, true),
+        "xread" => stream::xread(v, a, false),
+        "xreadgroup" => stream::xread(v, a, true),
+        "xdel" => stream::xdel(v, a),
+        "xtrim" => stream::xtrim(v, a),
+        "xsetid" => stream::xsetid(v, a),
+        "xgroup" => stream::xgroup(v, a),
+        "xack" => stream::xack(v, a),
+        "xpending" => stream::xpending(v, a),
+        "xclaim" => stream::xclaim(v, a),
+        "xautoclaim" => stream::xautoclaim(v, a),
+        "xinfo" => stream::xinfo(v, a),
         other => Err(Reply::err(format!("ERR unknown command '{other}'"))),
     }
 }

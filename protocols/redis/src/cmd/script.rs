@@ -74,6 +74,27 @@ pub fn check_same_slot(keys: &[Bytes]) -> Result<(), Reply> {
     Ok(())
 }
 
+/// EVAL/EVALSHA queued in MULTI, run on the transaction's view (every shard is locked).
+pub fn eval_in_view(scripts: &Scripts, v: &mut View, name: &str, args: &[Bytes]) -> Reply {
+    let body = if name == "evalsha" {
+        match scripts.get(&String::from_utf8_lossy(&args[1])) {
+            Some(b) => b,
+            None => return Reply::err(NOSCRIPT),
+        }
+    } else {
+        scripts.load(args[1].clone());
+        args[1].clone()
+    };
+    let (keys, argv) = match split_eval(args) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    if let Err(e) = check_same_slot(keys) {
+        return e;
+    }
+    run(v, &body, keys, argv)
+}
+
 /// Run `body` with the view locked. Lua states are cheap enough to create per call, and a
 /// fresh one per script keeps scripts from leaking globals into each other.
 pub fn run(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {
@@ -113,11 +134,32 @@ fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua:
     )?;
     redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    // Replication controls are no-ops in Redis 7 (scripts replicate by effects); kept so that
+    // scripts written for older servers run.
+    redis.set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    for name in ["set_repl", "breakpoint", "debug"] {
+        redis.set(name, lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    }
+    redis.set("REPL_NONE", 0)?;
+    redis.set("REPL_AOF", 1)?;
+    redis.set("REPL_SLAVE", 2)?;
+    redis.set("REPL_REPLICA", 2)?;
+    redis.set("REPL_ALL", 3)?;
+    redis.set("REDIS_VERSION", super::server::VERSION)?;
+    let num = super::server::VERSION
+        .split('.')
+        .filter_map(|p| p.parse::<i64>().ok())
+        .fold(0, |acc, p| acc * 256 + p);
+    redis.set("REDIS_VERSION_NUM", num)?;
     redis.set("LOG_DEBUG", 0)?;
     redis.set("LOG_VERBOSE", 1)?;
     redis.set("LOG_NOTICE", 2)?;
     redis.set("LOG_WARNING", 3)?;
     globals.set("redis", redis.clone())?;
+    super::lua_libs::install(&lua)?;
     let chunk = lua.load(body).set_name("@user_script");
     let view = std::cell::RefCell::new(v);
     lua.scope(|scope| {
@@ -236,6 +278,12 @@ fn call_command(v: &mut View, args: &[Bytes]) -> Reply {
     }
     if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
         return Reply::err("ERR This Redis command is not allowed from script");
+    }
+    if matches!(name.as_str(), "xread" | "xreadgroup") && super::stream::blocks(args) {
+        return Reply::err(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&args[0])
+        ));
     }
     match spec.keys {
         Keys::None => match name.as_str() {

@@ -655,3 +655,84 @@ pub fn zscan(v: &mut View, a: &[Bytes]) -> CmdResult {
         Reply::Array(out),
     ]))
 }
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT n]; `a` starts at numkeys. Also the step of
+/// BZMPOP: `None` when every key is empty.
+pub fn zmpop_once(v: &mut View, a: &[Bytes]) -> Result<Option<Reply>, Reply> {
+    let (keys, rest) = super::numkeys(a)?;
+    let where_ = rest.first().ok_or_else(syntax)?;
+    let max = if is(where_, "max") {
+        true
+    } else if is(where_, "min") {
+        false
+    } else {
+        return Err(syntax());
+    };
+    let count = match rest.get(1..) {
+        Some([c, n]) if is(c, "count") => {
+            let n = int(n)?;
+            if n <= 0 {
+                return Err(Reply::err("ERR count should be greater than 0"));
+            }
+            n as usize
+        }
+        Some([]) => 1,
+        _ => return Err(syntax()),
+    };
+    for key in keys {
+        if let Some(items) = pop_from(v, key, max, count)?
+            && !items.is_empty()
+        {
+            let items = items
+                .into_iter()
+                .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]))
+                .collect();
+            return Ok(Some(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::Array(items),
+            ])));
+        }
+    }
+    Ok(None)
+}
+
+pub fn zmpop(v: &mut View, a: &[Bytes]) -> CmdResult {
+    Ok(zmpop_once(v, a)?.unwrap_or(Reply::NilArray))
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
+pub fn zrangestore(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let base = RangeSpec {
+        by: By::Rank,
+        rev: false,
+        withscores: false,
+        limit: None,
+    };
+    if a[5..].iter().any(|o| is(o, "withscores")) {
+        return Err(syntax());
+    }
+    let spec = range_opts(&a[5..], base)?;
+    if spec.limit.is_some() && matches!(spec.by, By::Rank) {
+        return Err(Reply::err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    let items = match v.zset(&a[2])? {
+        Some(z) => select(z, &a[3], &a[4], &spec)?,
+        None => {
+            select(&ZSet::default(), &a[3], &a[4], &spec)?;
+            vec![]
+        }
+    };
+    let n = items.len() as i64;
+    let mut out = ZSet::default();
+    for (m, s) in items {
+        out.insert(m, s);
+    }
+    if n == 0 {
+        v.remove(&a[1])?;
+    } else {
+        v.put_value(&a[1], Value::ZSet(out), None)?;
+    }
+    Ok(Reply::Int(n))
+}

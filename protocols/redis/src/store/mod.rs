@@ -10,6 +10,7 @@
 
 mod shard;
 pub mod sql;
+pub mod stream;
 pub mod value;
 pub mod view;
 

@@ -1,14 +1,15 @@
--- Version 1 of a Redis shard object: key metadata and string values in `keys`, the
--- elements of hashes, lists, sets and sorted sets in `elems`.
+-- A Redis shard object: key metadata and string values in `keys`, the elements of hashes,
+-- lists, sets, sorted sets and streams in `elems`.
 CREATE TABLE IF NOT EXISTS _meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
--- kind: 0 string, 1 list, 2 hash, 3 set, 4 sorted set. expires_at: unix ms, NULL = never.
+-- kind: 0 string, 1 list, 2 hash, 3 set, 4 sorted set, 5 stream. expires_at: unix ms, NULL = never.
 CREATE TABLE IF NOT EXISTS keys (
     key BLOB PRIMARY KEY,
     kind INTEGER NOT NULL,
     expires_at INTEGER,
     value BLOB
 ) WITHOUT ROWID;
--- sub: hash field, set or sorted-set member, or a list position (8 bytes, order-preserving).
+-- sub: hash field, set or sorted-set member, a list position (8 bytes, order-preserving), or
+-- a stream's row (see store/stream.rs: meta, entries, groups, consumers, pending entries).
 CREATE TABLE IF NOT EXISTS elems (
     key BLOB NOT NULL,
     sub BLOB NOT NULL,
@@ -16,4 +17,7 @@ CREATE TABLE IF NOT EXISTS elems (
     score REAL,
     PRIMARY KEY (key, sub)
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 1);
+INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 2);
+-- Version 1 -> 2: streams (kind 5) were added, no existing row changes. A version 1 build refuses
+-- a version 2 object rather than skip the streams it cannot read.
+UPDATE _meta SET value = 2 WHERE name = 'schema_version' AND value = 1;

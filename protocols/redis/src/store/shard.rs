@@ -1,13 +1,14 @@
 //! One shard object: its in-memory image, and the writer that makes changes durable in order.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dotdo_backend::{ObjectId, SharedBackend, Statement, StatementResult, Value as SqlValue};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 use super::sql;
 use super::value::{Entry, KIND_LIST, KIND_ZSET, Value};
@@ -21,20 +22,16 @@ pub struct Durable {
     pub failed: Option<String>,
 }
 
-/// Changes of one command (or one transaction) on one shard: applied atomically.
-struct Unit {
-    seq: u64,
-    statements: Vec<Statement>,
-}
-
-/// Statements folded into one backend batch at most (more wait for the next batch).
-const MAX_BATCH_STATEMENTS: usize = 20_000;
-
 /// Scheduler rounds without new work after which the writer stops gathering a batch.
 const GATHER_ROUNDS: usize = 2;
 
+/// The writer waits for the clients a durable batch released only if that batch took at least
+/// `MIN_GATHER`, and for at most as long as it took, capped at `MAX_GATHER` (the timer's
+/// granularity is a millisecond, so a client that does not come back costs about that).
+const MIN_GATHER: Duration = Duration::from_micros(200);
+const MAX_GATHER: Duration = Duration::from_millis(2);
+
 /// The in-memory image of a shard, guarded by the shard's mutex.
-#[derive(Default)]
 pub struct ShardState {
     pub(super) map: HashMap<Bytes, Entry>,
     /// (expires_at, key) of every key with a TTL, for the active sweep.
@@ -43,9 +40,34 @@ pub struct ShardState {
     pub(super) pending: Vec<Statement>,
     /// Keys the command being applied modified (for empty collections and WATCH).
     pub(super) dirty: Vec<Bytes>,
-    /// The sequence number of the last unit handed to the writer.
+    /// Statements of finished commands that the writer has not taken yet, in the order the
+    /// commands applied to the image. The writer takes them all at once, under this lock, so
+    /// the object sees the changes in the image's order and a command's statements always
+    /// land in one batch.
+    outbox: Vec<Statement>,
+    /// The sequence number of the last command whose statements went to the outbox.
     pub(super) seq: u64,
+    /// The writer stopped after a failed write: the outbox is no longer kept.
+    stopped: bool,
+    /// The writer is waiting for the command with this sequence number (`u64::MAX`: not).
+    gather_target: u64,
     pub(super) watchers: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
+}
+
+impl Default for ShardState {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            expires: BTreeSet::new(),
+            pending: Vec::new(),
+            dirty: Vec::new(),
+            outbox: Vec::new(),
+            seq: 0,
+            stopped: false,
+            gather_target: u64::MAX,
+            watchers: HashMap::new(),
+        }
+    }
 }
 
 impl ShardState {
@@ -132,12 +154,17 @@ impl ShardState {
         }
         if !self.pending.is_empty() {
             self.seq += 1;
-            let unit = Unit {
-                seq: self.seq,
-                statements: std::mem::take(&mut self.pending),
-            };
-            // A closed writer means the shard failed; `durable.failed` already says why.
-            let _ = shard.writer.send(unit);
+            if self.stopped {
+                // The shard failed; `durable.failed` says why and no reply will be released.
+                self.pending.clear();
+            } else {
+                let was_idle = self.outbox.is_empty();
+                // `append` keeps `pending`'s buffer for the next command.
+                self.outbox.append(&mut self.pending);
+                if was_idle || self.seq == self.gather_target {
+                    shard.wake.notify_one();
+                }
+            }
         }
         self.seq
     }
@@ -147,8 +174,15 @@ impl ShardState {
 pub struct Shard {
     pub id: ObjectId,
     pub state: Mutex<ShardState>,
-    writer: mpsc::UnboundedSender<Unit>,
+    /// Tells the writer the outbox has work (or, on drop, that the shard is gone).
+    wake: Arc<Notify>,
     durable: watch::Receiver<Durable>,
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
 }
 
 impl Shard {
@@ -174,15 +208,21 @@ impl Shard {
             )));
         }
         let state = build_image(keys, elems);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
         let (durable_tx, durable_rx) = watch::channel(Durable::default());
-        tokio::spawn(write_loop(backend, id.clone(), rx, durable_tx));
-        Ok(Arc::new(Shard {
+        let shard = Arc::new(Shard {
             id,
             state: Mutex::new(state),
-            writer: tx,
+            wake: wake.clone(),
             durable: durable_rx,
-        }))
+        });
+        tokio::spawn(write_loop(
+            backend,
+            Arc::downgrade(&shard),
+            wake,
+            durable_tx,
+        ));
+        Ok(shard)
     }
 
     /// Whether everything up to `seq` is durable already (`Err` if the shard failed).
@@ -208,45 +248,81 @@ impl Shard {
     }
 }
 
-/// Hand units to the backend in order; everything queued while one batch runs is folded
+/// Hand the outbox to the backend in order; everything that queues while one batch runs goes
 /// into the next, so one fsync covers many commands.
 async fn write_loop(
     backend: SharedBackend,
-    id: ObjectId,
-    mut rx: mpsc::UnboundedReceiver<Unit>,
+    shard: Weak<Shard>,
+    wake: Arc<Notify>,
     durable: watch::Sender<Durable>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut last = first.seq;
-        let mut batch = first.statements;
-        // When a batch becomes durable, every client it released sends its next commands
-        // at about the same time. Yielding a few times lets those connection tasks run and
-        // queue their work, so it joins this batch instead of waiting a whole fsync for the
-        // next one (the convoy a writer that starts at once falls into).
-        let mut idle_rounds = 0;
-        while batch.len() < MAX_BATCH_STATEMENTS && idle_rounds < GATHER_ROUNDS {
-            let before = last;
-            while batch.len() < MAX_BATCH_STATEMENTS {
-                match rx.try_recv() {
-                    Ok(unit) => {
-                        last = unit.seq;
-                        batch.extend(unit.statements);
+    // The sequence number the gathering waits for (the commands queued while the last batch
+    // ran, plus as many as it released), and how long the last batch took.
+    let (mut taken, mut target, mut took) = (0u64, 0u64, Duration::ZERO);
+    loop {
+        let Some(s) = shard.upgrade() else { return };
+        let mut queued = s.state.lock().outbox.len();
+        if queued == 0 {
+            drop(s);
+            // A permit stored by `notify_one` since the check is not lost.
+            wake.notified().await;
+            continue;
+        }
+        // When a batch becomes durable, the clients it released send their next commands;
+        // the writer waits for them (woken by the command that reaches `target`) for up to
+        // about as long as the last batch took, so they join this batch instead of taking
+        // turns with the clients already queued, each half of them paying for an fsync.
+        // When fsyncs are cheap, a batch missed costs little and waiting is not worth it.
+        if took >= MIN_GATHER {
+            let deadline = tokio::time::Instant::now() + took.min(MAX_GATHER);
+            loop {
+                {
+                    let mut st = s.state.lock();
+                    if st.seq >= target {
+                        break;
                     }
-                    Err(_) => break,
+                    st.gather_target = target;
+                }
+                if tokio::time::timeout_at(deadline, wake.notified())
+                    .await
+                    .is_err()
+                {
+                    break;
                 }
             }
-            idle_rounds = if last == before { idle_rounds + 1 } else { 0 };
-            tokio::task::yield_now().await;
+            s.state.lock().gather_target = u64::MAX;
         }
+        // Then yielding a few times lets connection tasks that are about to queue work do so
+        // (each round also polls the sockets) before the batch leaves.
+        let mut idle_rounds = 0;
+        while idle_rounds < GATHER_ROUNDS {
+            tokio::task::yield_now().await;
+            let now = s.state.lock().outbox.len();
+            idle_rounds = if now == queued { idle_rounds + 1 } else { 0 };
+            queued = now;
+        }
+        let (batch, last) = {
+            let mut st = s.state.lock();
+            (std::mem::take(&mut st.outbox), st.seq)
+        };
+        let sent = Instant::now();
         match backend
-            .execute(&id, sql::merge_rows(sql::coalesce(batch)))
+            .execute(&s.id, sql::merge_rows(sql::coalesce(batch)))
             .await
         {
             Ok(_) => {
+                took = sent.elapsed();
+                // Read before the release, so no released client's next command is counted.
+                target = s.state.lock().seq + (last - taken);
+                taken = last;
                 durable.send_modify(|d| d.seq = last);
             }
             Err(e) => {
+                let id = &s.id;
                 tracing::error!(object = %id, error = %e, "durable write failed; shard stops");
+                let mut st = s.state.lock();
+                st.stopped = true;
+                st.outbox = Vec::new();
                 durable.send_modify(|d| d.failed = Some(format!("write to {id} failed: {e}")));
                 return;
             }
@@ -311,6 +387,7 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
                 }
                 l.items.push_back(bytes_of(value));
             }
+            Value::Stream(st) => st.load_row(&sub, &bytes_of(value)),
             Value::Str(_) => {}
         }
     }

@@ -5,7 +5,7 @@ use dotdo_backend::{Statement, Value};
 
 /// The schema, one statement per `;`, run (idempotently) whenever a shard is loaded.
 pub const SCHEMA: &str = include_str!("schema.sql");
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 pub const LOAD_KEYS: &str = "SELECT key, kind, expires_at, value FROM keys";
 pub const LOAD_ELEMS: &str = "SELECT key, sub, value, score FROM elems ORDER BY key, sub";
@@ -120,11 +120,14 @@ fn full_row_write(s: &Statement) -> Option<(u8, &[u8], &[u8])> {
 pub fn coalesce(batch: Vec<Statement>) -> Vec<Statement> {
     let mut seen = std::collections::HashSet::new();
     let mut keep = vec![true; batch.len()];
+    // Runs of writes to one row (a pipeline of SETs or INCRs of one key) skip the hashing.
+    let mut previous = None;
     for (i, s) in batch.iter().enumerate().rev() {
-        if let Some(row) = full_row_write(s)
-            && !seen.insert(row)
-        {
-            keep[i] = false;
+        if let Some(row) = full_row_write(s) {
+            if previous == Some(row) || !seen.insert(row) {
+                keep[i] = false;
+            }
+            previous = Some(row);
         }
     }
     if keep.iter().all(|k| *k) {
@@ -269,7 +272,7 @@ mod tests {
                 assert_eq!(a.cmp(&b), list_pos(a).cmp(&list_pos(b)));
             }
         }
-        assert_eq!(schema_statements().len(), 4);
+        assert_eq!(schema_statements().len(), 5);
     }
 
     #[test]

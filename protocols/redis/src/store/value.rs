@@ -5,12 +5,15 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 
+use super::stream::Stream;
+
 /// Kinds as stored in the `keys.kind` column.
 pub const KIND_STRING: i64 = 0;
 pub const KIND_LIST: i64 = 1;
 pub const KIND_HASH: i64 = 2;
 pub const KIND_SET: i64 = 3;
 pub const KIND_ZSET: i64 = 4;
+pub const KIND_STREAM: i64 = 5;
 
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -19,6 +22,7 @@ pub enum Value {
     Hash(HashMap<Bytes, Bytes>),
     Set(HashSet<Bytes>),
     ZSet(ZSet),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -29,6 +33,7 @@ impl Value {
             Value::Hash(_) => KIND_HASH,
             Value::Set(_) => KIND_SET,
             Value::ZSet(_) => KIND_ZSET,
+            Value::Stream(_) => KIND_STREAM,
         }
     }
 
@@ -39,6 +44,7 @@ impl Value {
             KIND_HASH => Value::Hash(HashMap::new()),
             KIND_SET => Value::Set(HashSet::new()),
             KIND_ZSET => Value::ZSet(ZSet::default()),
+            KIND_STREAM => Value::Stream(Box::default()),
             _ => return None,
         })
     }
@@ -51,6 +57,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -62,6 +69,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // A stream stays when its last entry goes (XDEL, XTRIM), as in Redis.
+            Value::Stream(_) => false,
         }
     }
 }

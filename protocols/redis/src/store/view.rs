@@ -11,8 +11,9 @@ use parking_lot::MutexGuard;
 
 use super::shard::{Shard, ShardState};
 use super::sql;
+use super::stream::{Stream, StreamMut};
 use super::value::{
-    Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STRING, KIND_ZSET, List, Value, ZSet,
+    Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STREAM, KIND_STRING, KIND_ZSET, List, Value, ZSet,
 };
 use crate::error::Error;
 use crate::frame::{Reply, errors};
@@ -184,6 +185,11 @@ impl<'a> View<'a> {
             Value::List(l) => st.pending.extend(l.items.iter().enumerate().map(|(i, v)| {
                 sql::put_elem(key, &sql::list_pos(l.head + i as i64), Some(v), None)
             })),
+            Value::Stream(s) => st.pending.extend(
+                s.rows()
+                    .iter()
+                    .map(|(sub, v)| sql::put_elem(key, sub, Some(v), None)),
+            ),
         }
         st.set_expiry_index(key, None, expires_at);
         st.map.insert(key.clone(), Entry { value, expires_at });
@@ -317,6 +323,30 @@ impl<'a> View<'a> {
             Some((Value::List(list), pending)) => Some(ListMut {
                 key: key.clone(),
                 list,
+                pending,
+            }),
+            _ => None,
+        })
+    }
+}
+
+impl View<'_> {
+    pub fn stream(&mut self, key: &Bytes) -> Result<Option<&Stream>, Reply> {
+        Ok(match self.coll(key, KIND_STREAM)? {
+            Some(Value::Stream(s)) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub fn stream_mut(
+        &mut self,
+        key: &Bytes,
+        create: bool,
+    ) -> Result<Option<StreamMut<'_>>, Reply> {
+        Ok(match self.coll_mut(key, KIND_STREAM, create)? {
+            Some((Value::Stream(s), pending)) => Some(StreamMut {
+                key: key.clone(),
+                s,
                 pending,
             }),
             _ => None,

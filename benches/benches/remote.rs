@@ -9,7 +9,13 @@
 //!   cargo bench -p dotdo-benches --bench remote
 //!
 //! `DOTDO_BIN` and `WORKERD_BIN` override where they are looked for; `BENCH_SECONDS` sets
-//! the time per scenario (default 5).
+//! the time per scenario (default 5); `BENCH_ONLY=embedded,store,workerd` picks backends and
+//! `BENCH_OBJECTS=1,16` the object counts; `BENCH_DATA=/dev/shm` puts the embedded and store
+//! data there (to see CPU cost alone, with fsync made free).
+//!
+//! Besides batches per second, each row gives the CPU time spent per batch by every process
+//! involved (this one and the nodes), which moves far less than throughput when other work
+//! loads the machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot set up should stop
 
@@ -37,8 +43,48 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Batches per second of `writers` tasks inserting one row per batch into `objects` objects.
-async fn run(backend: SharedBackend, ns: &str, writers: u64, objects: u64, secs: u64) -> f64 {
+/// CPU time (user + system) used so far by process `pid`, or this process for `None`.
+fn cpu_time(pid: Option<u32>) -> Duration {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3; utime and
+    // stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Duration::from_millis(f.iter().sum::<u64>() * 10)
+}
+
+fn cpu_of(pids: &[u32]) -> Duration {
+    cpu_time(None) + pids.iter().map(|p| cpu_time(Some(*p))).sum::<Duration>()
+}
+
+/// What one scenario measured.
+struct Measured {
+    rate: f64,
+    /// CPU time of every process involved, per batch.
+    cpu_per_batch: Duration,
+}
+
+/// Batches per second of `writers` tasks inserting one row per batch into `objects` objects,
+/// and the CPU that cost in this process and in `pids`.
+async fn run(
+    backend: SharedBackend,
+    pids: &[u32],
+    writers: u64,
+    objects: u64,
+    secs: u64,
+) -> Measured {
+    let ns = "bench";
     let ids: Vec<ObjectId> = (0..objects)
         .map(|i| ObjectId::new(ns, format!("o{i}")))
         .collect();
@@ -65,15 +111,20 @@ async fn run(backend: SharedBackend, ns: &str, writers: u64, objects: u64, secs:
         })
         .collect();
     tokio::time::sleep(warmup).await;
-    let (start_n, started) = (done.load(Ordering::Relaxed), Instant::now());
+    let (start_n, started, start_cpu) =
+        (done.load(Ordering::Relaxed), Instant::now(), cpu_of(pids));
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let n = done.load(Ordering::Relaxed) - start_n;
     let rate = n as f64 / started.elapsed().as_secs_f64();
+    let cpu = cpu_of(pids).saturating_sub(start_cpu);
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
     }
-    rate
+    Measured {
+        rate,
+        cpu_per_batch: cpu / n.max(1) as u32,
+    }
 }
 
 struct Proc(Child);
@@ -160,6 +211,14 @@ fn start_workerd(dir: &Path) -> (Proc, String) {
     (Proc(child), format!("http://{addr}"))
 }
 
+/// A fresh directory for embedded or store data: under `BENCH_DATA`, else the system's.
+fn data_dir() -> tempfile::TempDir {
+    match std::env::var_os("BENCH_DATA") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
 fn remote(nodes: Vec<String>) -> SharedBackend {
     RemoteBackend::open(RemoteConfig::new(nodes, SECRET)).unwrap()
 }
@@ -174,49 +233,71 @@ fn main() {
     if !benching {
         return;
     }
+    let only = std::env::var("BENCH_ONLY").unwrap_or_else(|_| "embedded,store,workerd".into());
+    let wanted = |b: &str| only.split(',').any(|o| o.trim() == b);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut rows: Vec<(String, f64)> = Vec::new();
+    let mut rows: Vec<(String, Measured)> = Vec::new();
     rt.block_on(async {
-        for (writers, objects) in [(64, 1), (64, 16)] {
-            let dir = tempfile::tempdir().unwrap();
-            let embedded: SharedBackend =
-                EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).unwrap();
-            let r = run(embedded.clone(), "bench", writers, objects, secs).await;
-            embedded.shutdown().await;
-            rows.push((format!("embedded {writers} writers / {objects} objects"), r));
-
-            let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-            let (_pa, ua) = start_store(a.path());
-            let (_pb, ub) = start_store(b.path());
-            let r = run(remote(vec![ua, ub]), "bench", writers, objects, secs).await;
-            rows.push((
-                format!("2 dotdo stores {writers} writers / {objects} objects"),
-                r,
-            ));
-
-            let w =
-                tempfile::tempdir_in("/dev/shm").unwrap_or_else(|_| tempfile::tempdir().unwrap());
-            let (_pw, uw) = start_workerd(w.path());
-            let r = run(remote(vec![uw]), "bench", writers, objects, secs).await;
-            rows.push((format!("workerd {writers} writers / {objects} objects"), r));
+        let objects_list = std::env::var("BENCH_OBJECTS").unwrap_or_else(|_| "1,16".into());
+        let objects_list: Vec<u64> = objects_list
+            .split(',')
+            .filter_map(|o| o.trim().parse().ok())
+            .collect();
+        for (writers, objects) in objects_list.into_iter().map(|o| (64, o)) {
+            if wanted("embedded") {
+                let dir = data_dir();
+                let embedded: SharedBackend =
+                    EmbeddedBackend::open(EmbeddedConfig::with_data_dir(dir.path())).unwrap();
+                let m = run(embedded.clone(), &[], writers, objects, secs).await;
+                embedded.shutdown().await;
+                rows.push((format!("embedded {writers} writers / {objects} objects"), m));
+            }
+            if wanted("store") {
+                let (a, b) = (data_dir(), data_dir());
+                let (pa, ua) = start_store(a.path());
+                let (pb, ub) = start_store(b.path());
+                let pids = [pa.0.id(), pb.0.id()];
+                let m = run(remote(vec![ua, ub]), &pids, writers, objects, secs).await;
+                rows.push((
+                    format!("2 dotdo stores {writers} writers / {objects} objects"),
+                    m,
+                ));
+            }
+            if wanted("workerd") {
+                let w = tempfile::tempdir_in("/dev/shm")
+                    .unwrap_or_else(|_| tempfile::tempdir().unwrap());
+                let (pw, uw) = start_workerd(w.path());
+                let m = run(remote(vec![uw]), &[pw.0.id()], writers, objects, secs).await;
+                rows.push((format!("workerd {writers} writers / {objects} objects"), m));
+            }
         }
     });
-    println!("\n{:<48} {:>12}", "scenario", "batches/s");
-    for (name, r) in &rows {
-        println!("{name:<48} {r:>12.0}");
+    println!(
+        "\n{:<48} {:>12} {:>16}",
+        "scenario", "batches/s", "CPU us/batch"
+    );
+    for (name, m) in &rows {
+        println!(
+            "{name:<48} {:>12.0} {:>16.1}",
+            m.rate,
+            m.cpu_per_batch.as_secs_f64() * 1e6
+        );
     }
-    let rate = |p: &str| rows.iter().find(|(n, _)| n == p).map(|(_, r)| *r).unwrap();
+    let rate = |p: &str| rows.iter().find(|(n, _)| n == p).map(|(_, m)| m.rate);
     for objects in [1, 16] {
         let e = rate(&format!("embedded 64 writers / {objects} objects"));
         let s = rate(&format!("2 dotdo stores 64 writers / {objects} objects"));
-        println!(
-            "stores / embedded at 64 writers, {objects} objects: {:.2}x (bar >= 0.5x)",
-            s / e
-        );
+        if let (Some(e), Some(s)) = (e, s) {
+            println!(
+                "stores / embedded at 64 writers, {objects} objects: {:.2}x (bar >= 0.5x)",
+                s / e
+            );
+        }
     }
-    let w = rate("workerd 64 writers / 16 objects");
-    println!("workerd 64 writers / 16 objects: {w:.0} batches/s (bar >= 9000)");
+    if let Some(w) = rate("workerd 64 writers / 16 objects") {
+        println!("workerd 64 writers / 16 objects: {w:.0} batches/s (bar >= 9000)");
+    }
 }

@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use dotdo_backend::remote::RemoteBackend;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// What the admin endpoints report.
@@ -20,7 +21,12 @@ pub struct AdminState {
     pub token: Option<String>,
     /// Every listener's name and bound address.
     pub listening: Vec<(String, SocketAddr)>,
+    /// With the remote backend: the client whose nodes `/readyz` pings.
+    pub nodes: Option<Arc<RemoteBackend>>,
 }
+
+/// How long `/readyz` waits for the nodes' pings.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn router(state: Arc<AdminState>) -> Router {
     Router::new()
@@ -35,12 +41,36 @@ pub async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener>
     Ok(tokio::net::TcpListener::bind(listen).await?)
 }
 
+/// Ready once the listeners are up and, with the remote backend, at least one node answers
+/// a ping: with some nodes down the gateway still serves the objects on the others, so it
+/// stays ready and lists which nodes are down; with none it can serve nothing.
 async fn readyz(State(state): State<Arc<AdminState>>) -> Response {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    if !state.ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response();
     }
+    let Some(remote) = &state.nodes else {
+        return (StatusCode::OK, "ready\n").into_response();
+    };
+    let probed = tokio::time::timeout(PROBE_TIMEOUT, remote.probe())
+        .await
+        .unwrap_or_default();
+    let up = probed.iter().filter(|(_, r)| r.is_ok()).count();
+    let mut body = String::from(if up > 0 { "ready\n" } else { "not ready\n" });
+    if probed.is_empty() {
+        body.push_str("nodes: no answer in time\n");
+    }
+    for (url, outcome) in &probed {
+        match outcome {
+            Ok(()) => body.push_str(&format!("node {url}: up\n")),
+            Err(e) => body.push_str(&format!("node {url}: down ({e})\n")),
+        }
+    }
+    let status = if up > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
 }
 
 fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {

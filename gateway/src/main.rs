@@ -102,10 +102,7 @@ fn main() -> ExitCode {
                 c.use_ephemeral_ports();
             }
             init_logging(&c);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(dotdo::store::run(c))
+            dotdo::store::runtime(&c)?.block_on(dotdo::store::run(c))
         }),
         Command::CheckConfig { config } => load(&config).and_then(|c| {
             print!("{}", c.to_redacted_toml()?);

@@ -21,7 +21,7 @@ pub const LISTENING_PREFIX: &str = "DOTDO_LISTENING ";
 
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow::Result<()> {
     metrics::gauge!("dotdo_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-    let backend = backend::open(&config.backend)?;
+    let (backend, nodes) = backend::open_with_nodes(&config.backend)?;
     let planned = frontends::build(&config, &backend)?;
 
     let mut bound = Vec::with_capacity(planned.len());
@@ -48,6 +48,7 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow:
         metrics,
         token: config.admin.token.clone(),
         listening: listening.clone(),
+        nodes,
     });
     let tracker = TaskTracker::new();
     let stop_accepting = CancellationToken::new();

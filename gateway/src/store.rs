@@ -14,6 +14,40 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::server::LISTENING_PREFIX;
 
+/// The runtime `dotdo store` runs on: `store.io_threads` workers (one per core for 0).
+pub fn runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.store.io_threads > 0 {
+        builder.worker_threads(config.store.io_threads);
+    }
+    builder.enable_all().build()
+}
+
+/// `GET /metrics`: the store's Prometheus metrics (requests by kind, errors, open sockets,
+/// and the embedded backend's own), without the secret, like `/healthz`.
+fn metrics_router() -> axum::Router {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics disabled"))
+        .ok();
+    metrics::gauge!("dotdo_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let body = handle.as_ref().map(|h| h.render()).unwrap_or_default();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    body,
+                )
+            }
+        }),
+    )
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let Some(secret) = config.store.secret.clone().filter(|s| !s.is_empty()) else {
         bail!("dotdo store needs store.secret (DOTDO_STORE__SECRET), shared with the gateways");
@@ -43,7 +77,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         on_signal.cancel();
     });
     // Stops accepting, lets every socket finish its running batches, then closes the objects.
-    server::serve(listener, backend, secret, cancel).await?;
+    server::serve_with(listener, backend, secret, cancel, metrics_router()).await?;
     tracing::info!("store shut down cleanly");
     Ok(())
 }

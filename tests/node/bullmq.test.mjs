@@ -2,43 +2,8 @@
 // MULTI with scripts (flows), all under one hash tag so every key lives on one shard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir, homedir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { FlowProducer, Queue, QueueEvents, Worker } from 'bullmq';
-
-function dotdoBin() {
-  if (process.env.DOTDO_BIN) return process.env.DOTDO_BIN;
-  const target = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache/dotdo/target');
-  return join(target, 'debug', 'dotdo');
-}
-
-async function startDotdo() {
-  const dir = mkdtempSync(join(tmpdir(), 'dotdo-node-'));
-  const config = join(dir, 'dotdo.toml');
-  writeFileSync(config, `[backend.embedded]\ndata_dir = "${join(dir, 'data')}"\n`);
-  const bin = dotdoBin();
-  assert.ok(existsSync(bin), `${bin} missing: run cargo build -p dotdo`);
-  const proc = spawn(bin, ['serve', '--ephemeral-ports', '--config', config], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const addrs = await new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout });
-    rl.on('line', (line) => {
-      if (line.startsWith('DOTDO_LISTENING ')) resolve(JSON.parse(line.slice(16)));
-    });
-    proc.on('exit', () => reject(new Error('dotdo exited before listening')));
-  });
-  return {
-    addrs,
-    stop() {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { startDotdo } from './harness.mjs';
 
 test('a BullMQ worker processes the jobs a queue adds', async () => {
   const dotdo = await startDotdo();

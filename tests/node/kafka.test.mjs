@@ -1,43 +1,8 @@
 // The Kafka front-end through kafkajs: admin, producer, consumer group.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir, homedir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
-
-function dotdoBin() {
-  if (process.env.DOTDO_BIN) return process.env.DOTDO_BIN;
-  const target = process.env.CARGO_TARGET_DIR || join(homedir(), '.cache/dotdo/target');
-  return join(target, 'debug', 'dotdo');
-}
-
-async function startDotdo(extraToml) {
-  const dir = mkdtempSync(join(tmpdir(), 'dotdo-node-'));
-  const config = join(dir, 'dotdo.toml');
-  writeFileSync(config, `[backend.embedded]\ndata_dir = "${join(dir, 'data')}"\n\n${extraToml}\n`);
-  const bin = dotdoBin();
-  assert.ok(existsSync(bin), `${bin} missing: run cargo build -p dotdo`);
-  const proc = spawn(bin, ['serve', '--ephemeral-ports', '--config', config], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const addrs = await new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout });
-    rl.on('line', (line) => {
-      if (line.startsWith('DOTDO_LISTENING ')) resolve(JSON.parse(line.slice(16)));
-    });
-    proc.on('exit', () => reject(new Error('dotdo exited before listening')));
-  });
-  return {
-    addrs,
-    stop() {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { startDotdo } from './harness.mjs';
 
 let dotdo;
 let kafka;

@@ -1,40 +1,17 @@
 // node-postgres (pg) against dotdo's PostgreSQL front-end, through the real binary.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir, homedir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
+import { startDotdo } from "./harness.mjs";
 
-function dotdoBin() {
-  if (process.env.DOTDO_BIN) return process.env.DOTDO_BIN;
-  const target = process.env.CARGO_TARGET_DIR || join(homedir(), ".cache/dotdo/target");
-  return join(target, "debug", "dotdo");
-}
-
-async function startDotdo() {
-  const dir = mkdtempSync(join(tmpdir(), "dotdo-node-"));
-  const config = join(dir, "dotdo.toml");
-  writeFileSync(config, `[backend.embedded]\ndata_dir = "${join(dir, "data")}"\n`);
-  const proc = spawn(dotdoBin(), ["serve", "--ephemeral-ports", "--config", config], {
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  const addrs = await new Promise((resolve, reject) => {
-    let buf = "";
-    proc.stdout.on("data", (chunk) => {
-      buf += chunk;
-      const line = buf.split("\n").find((l) => l.startsWith("DOTDO_LISTENING "));
-      if (line) resolve(JSON.parse(line.slice("DOTDO_LISTENING ".length)));
-    });
-    proc.on("exit", (code) => reject(new Error(`dotdo exited with ${code}`)));
-  });
-  const [host, port] = addrs.postgres.split(":");
-  return { host, port: Number(port), stop: () => proc.kill("SIGTERM") };
+async function startPostgres() {
+  const d = await startDotdo();
+  const [host, port] = d.addrs.postgres.split(":");
+  return { host, port: Number(port), stop: d.stop };
 }
 
 test("node-postgres: typed rows, parameters, transactions and errors", async () => {
-  const d = await startDotdo();
+  const d = await startPostgres();
   const client = new pg.Client({ host: d.host, port: d.port, user: "postgres", database: "app" });
   try {
     await client.connect();

@@ -1,16 +1,24 @@
-"""pytest harness: start the real dotdo binary on ephemeral ports with its own data dir."""
+"""pytest harness: start the real dotdo binary on ephemeral ports with its own data dir.
+
+`DOTDO_E2E_BACKEND=store` puts every object on two `dotdo store` processes and `=workerd`
+on the Cloudflare worker in a real workerd, as the Rust harness (tests/src/lib.rs) does, so
+the same suites run unchanged on every backend."""
 
 import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 
 import pytest
 
 LISTENING_PREFIX = "DOTDO_LISTENING "
+STORE_SECRET = "dotdo-e2e-secret"
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def dotdo_bin() -> str:
@@ -18,6 +26,95 @@ def dotdo_bin() -> str:
         return os.environ["DOTDO_BIN"]
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/dotdo/target"))
     return os.path.join(target, "debug", "dotdo")
+
+
+def _read_listening(proc) -> dict:
+    """The ports a dotdo process reports on its first stdout line."""
+    line = proc.stdout.readline()
+    if not line.startswith(LISTENING_PREFIX):
+        raise RuntimeError(f"dotdo did not report its ports: {line!r}")
+    return json.loads(line[len(LISTENING_PREFIX):])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Nodes:
+    """The nodes a gateway's objects live on, per DOTDO_E2E_BACKEND (none for embedded)."""
+
+    def __init__(self, dir: pathlib.Path):
+        self.procs = []
+        self.urls = []
+        backend = os.environ.get("DOTDO_E2E_BACKEND", "embedded")
+        if backend == "store":
+            for i in range(2):
+                self._store(dir / f"store{i}")
+        elif backend == "workerd":
+            self._workerd(dir / "workerd")
+        elif backend != "embedded":
+            raise RuntimeError(f"DOTDO_E2E_BACKEND={backend}: expected embedded, store or workerd")
+
+    def _store(self, dir: pathlib.Path):
+        dir.mkdir()
+        config = dir / "store.toml"
+        config.write_text(
+            f'[backend.embedded]\ndata_dir = "{dir / "data"}"\n'
+            f'[store]\nlisten = "127.0.0.1:0"\nsecret = "{STORE_SECRET}"\n'
+        )
+        proc = subprocess.Popen(
+            [dotdo_bin(), "store", "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=open(dir / "store.log", "ab"),
+            text=True,
+        )
+        self.procs.append(proc)
+        self.urls.append(f"http://{_read_listening(proc)['store']}")
+
+    def _workerd(self, dir: pathlib.Path):
+        shm = pathlib.Path("/dev/shm")
+        storage = pathlib.Path(tempfile.mkdtemp(prefix="dotdo-py-do-", dir=shm if shm.is_dir() else None))
+        dir.mkdir()
+        port = _free_port()
+        workerd = REPO / "tests/node/node_modules/.bin/workerd"
+        assert workerd.exists(), f"{workerd} missing: npm install in tests/node"
+        proc = subprocess.Popen(
+            [str(workerd), "serve", str(REPO / "deploy/cloudflare/workerd.capnp"),
+             "--directory-path", f"do-storage={storage}", "--socket-addr", f"http=127.0.0.1:{port}"],
+            env={**os.environ, "DOTDO_SECRET": STORE_SECRET},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(dir / "workerd.log", "ab"),
+        )
+        self.procs.append(proc)
+        self.storage = storage
+        started = time.monotonic()
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() - started > 60 or proc.poll() is not None:
+                    raise RuntimeError("workerd did not start")
+                time.sleep(0.05)
+        self.urls.append(f"http://127.0.0.1:{port}")
+
+    def toml(self) -> str:
+        if not self.urls:
+            return ""
+        nodes = ", ".join(f'"{u}"' for u in self.urls)
+        return f'[backend]\nkind = "remote"\n[backend.remote]\nnodes = [{nodes}]\nsecret = "{STORE_SECRET}"\n'
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if getattr(self, "storage", None):
+            subprocess.run(["rm", "-rf", str(self.storage)], check=False)
 
 
 class Dotdo:
@@ -29,6 +126,7 @@ class Dotdo:
         self.extra_toml = extra_toml
         self.proc = None
         self.addrs = {}
+        self.nodes = _Nodes(self.dir)
         self._spawn()
 
     @property
@@ -46,7 +144,7 @@ class Dotdo:
     def _spawn(self):
         config = self.dir / "dotdo.toml"
         config.write_text(
-            f'[backend.embedded]\ndata_dir = "{self.data_dir}"\n\n{self.extra_toml}\n'
+            f'[backend.embedded]\ndata_dir = "{self.data_dir}"\n{self.nodes.toml()}\n{self.extra_toml}\n'
         )
         log = open(self.dir / "dotdo.log", "ab")
         bin_path = dotdo_bin()
@@ -96,6 +194,7 @@ class Dotdo:
 
     def close(self):
         self.kill()
+        self.nodes.close()
         self._tmp.cleanup()
 
 

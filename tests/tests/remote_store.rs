@@ -196,3 +196,40 @@ fn owned_pair(remote: &RemoteBackend, url: &str) -> (ObjectId, ObjectId) {
     }
     (on.unwrap(), off.unwrap())
 }
+
+/// `GET /metrics` on a store (with curl, as Prometheus would scrape it) counts the requests
+/// it served, by kind, and the sockets open to it; it needs no secret, like `/healthz`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_serves_prometheus_metrics() {
+    let store = Store::start();
+    let remote = client(vec![store.url()]);
+    let o = ObjectId::new("e2e/metrics", "o");
+    remote
+        .execute(&o, vec![Statement::new("CREATE TABLE t (a)")])
+        .await
+        .unwrap();
+    remote
+        .dry_run(&o, vec![Statement::new("SELECT 1")])
+        .await
+        .unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail", &format!("{}/metrics", store.url())])
+        .output()
+        .expect("curl is installed by the test command");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = String::from_utf8(out.stdout).unwrap();
+    let value = |prefix: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit_once(' '))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{body}"))
+    };
+    assert_eq!(value("dotdo_store_requests_total{kind=\"execute\"}"), 1.0);
+    assert_eq!(value("dotdo_store_requests_total{kind=\"dry_run\"}"), 1.0);
+    assert_eq!(value("dotdo_store_sockets"), 1.0);
+}

@@ -10,7 +10,8 @@
 //! `Unavailable` and nothing happened; a batch whose reply was lost (connection dropped,
 //! timeout) is `UnknownOutcome` and is never re-sent; requests without effects (dry runs,
 //! listings, deletes) are retried once. After `breaker_failures` consecutive failures a node's
-//! requests fail at once for `breaker_cooldown_ms`, then the node is tried again.
+//! requests fail at once for `breaker_cooldown_ms`; then one request probes the node while the
+//! rest keep failing fast, and its outcome closes the breaker or opens it again.
 
 mod config;
 mod endpoint;
@@ -49,6 +50,29 @@ impl RemoteBackend {
             me: me.clone(),
             shut: AtomicBool::new(false),
         }))
+    }
+
+    /// Ping every node at once: each node's URL and whether it answered. A node whose
+    /// breaker is open counts as down without being contacted.
+    pub async fn probe(&self) -> Vec<(String, Result<(), Error>)> {
+        let pings = self.nodes.iter().map(|n| async move {
+            let reply = n
+                .call(Request {
+                    id: 0,
+                    kind: Kind::Ping,
+                    object: ObjectId::new("", ""),
+                    batch: Vec::new(),
+                    expected: Vec::new(),
+                })
+                .await;
+            let outcome = match reply {
+                Ok(Reply::Done) => Ok(()),
+                Ok(Reply::Error(e)) | Err(e) => Err(e),
+                Ok(_) => Err(Error::Invalid("node answered a ping oddly".into())),
+            };
+            (n.url.clone(), outcome)
+        });
+        futures::future::join_all(pings).await
     }
 
     /// The URL of the node that holds `object`.

@@ -23,7 +23,11 @@ pub(crate) struct Node {
     pub(crate) url: String,
     endpoint: Result<Endpoint, String>,
     config: Arc<RemoteConfig>,
-    conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
+    /// The live WebSocket, if any; read on every call without waiting.
+    conn: Mutex<Option<Arc<Conn>>>,
+    /// Held while a WebSocket is being opened, so that callers wait for one connection
+    /// instead of each opening their own.
+    opening: tokio::sync::Mutex<()>,
     breaker: Mutex<Breaker>,
     next_id: AtomicU64,
     /// Set once the node (or a proxy before it) refused the WebSocket upgrade: from then on
@@ -32,6 +36,9 @@ pub(crate) struct Node {
     http_pool:
         Mutex<Vec<hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>>>,
 }
+
+/// Most times the writer yields to let a wave of requests gather before sending it.
+const WAVE_ROUNDS: usize = 4;
 
 /// Marks a WebSocket upgrade refused with a plain HTTP answer (not a refused secret).
 const WS_REFUSED: &str = "WebSocket upgrade refused";
@@ -50,7 +57,8 @@ impl Node {
             endpoint: Endpoint::parse(&url),
             url,
             config,
-            conn: tokio::sync::Mutex::new(None),
+            conn: Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
             breaker: Mutex::new(Breaker::default()),
             next_id: AtomicU64::new(1),
             http_only: AtomicBool::new(false),
@@ -64,9 +72,14 @@ impl Node {
     pub(crate) async fn call(&self, mut req: Request) -> Result<Reply, Error> {
         let idempotent = req.kind.is_idempotent();
         let mut attempt = 0;
+        // Set while this call is the half-open breaker's one probe; dropping the call (its
+        // caller gave up) frees the probe slot for the next request.
+        let mut probe = ProbeSlot(None);
         loop {
             attempt += 1;
-            self.breaker_allows()?;
+            if self.breaker_admits()? {
+                probe.0 = Some(&self.breaker);
+            }
             req.id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let http =
                 self.config.transport == Transport::Http || self.http_only.load(Ordering::Relaxed);
@@ -107,13 +120,19 @@ impl Node {
         }
     }
 
-    fn breaker_allows(&self) -> Result<(), Error> {
-        match self.breaker.lock().open_for() {
-            None => Ok(()),
-            Some(left) => Err(Error::Unavailable(format!(
+    /// Whether a request may go to the node now; true when it is the half-open probe.
+    fn breaker_admits(&self) -> Result<bool, Error> {
+        match self.breaker.lock().admit() {
+            Admit::Closed => Ok(false),
+            Admit::Probe => Ok(true),
+            Admit::Open(left) => Err(Error::Unavailable(format!(
                 "backend node {} is down (circuit open, next try in {} ms)",
                 self.url,
                 left.as_millis()
+            ))),
+            Admit::Probing => Err(Error::Unavailable(format!(
+                "backend node {} is down (circuit half-open, a probe request is in flight)",
+                self.url
             ))),
         }
     }
@@ -130,7 +149,7 @@ impl Node {
         }
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
         match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(frame)) => decode(&frame, req.id),
+            Ok(Ok(reply)) => reply.map_err(|e| Lost::AfterSend(e.to_string())),
             Ok(Err(_)) => Err(Lost::AfterSend("connection lost before the reply".into())),
             Err(_) => {
                 conn.pending.lock().remove(&req.id);
@@ -144,18 +163,27 @@ impl Node {
 
     /// The live connection, opening one if there is none.
     async fn connection(&self) -> Result<Arc<Conn>, String> {
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.closed.load(Ordering::Acquire)) {
-            return Ok(c.clone());
+        if let Some(c) = self.live() {
+            return Ok(c);
         }
-        *slot = None;
+        let _opening = self.opening.lock().await;
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
         let timeout = Duration::from_millis(self.config.connect_timeout_ms);
         let endpoint = self.endpoint.as_ref().map_err(Clone::clone)?;
         let conn = tokio::time::timeout(timeout, Conn::open(endpoint, &self.config))
             .await
             .map_err(|_| format!("connect timed out after {} ms", timeout.as_millis()))??;
-        *slot = Some(conn.clone());
+        *self.conn.lock() = Some(conn.clone());
         Ok(conn)
+    }
+
+    fn live(&self) -> Option<Arc<Conn>> {
+        let slot = self.conn.lock();
+        slot.as_ref()
+            .filter(|c| !c.closed.load(Ordering::Acquire))
+            .cloned()
     }
 
     async fn call_http(&self, req: &Request) -> Result<Reply, Lost> {
@@ -244,10 +272,13 @@ async fn http_connect(endpoint: &Endpoint) -> Result<HttpSender, String> {
     Ok(sender)
 }
 
+/// A reply as the connection's reader decoded it.
+type Decoded = Result<Reply, wire::FrameError>;
+
 /// One WebSocket to a node, shared by every request to it.
 struct Conn {
     out: mpsc::Sender<Vec<u8>>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Decoded>>>,
     closed: AtomicBool,
 }
 
@@ -282,11 +313,32 @@ impl Conn {
             pending: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
         });
-        // Writer: everything queued leaves in one bundle, one message.
+        // Writer: everything queued leaves in one bundle, one message. Callers woken by one
+        // bundle of replies queue their next requests within microseconds of each other
+        // (on every worker thread), so the writer lets them run before it sends, as long as
+        // more keep coming (a few rounds at most): one message for the wave, not one per
+        // caller. A node that groups what arrives together (a store's group commit) then
+        // runs the wave as one group instead of several.
         let writer_conn = conn.clone();
         tokio::spawn(async move {
             let mut frames = Vec::new();
             while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
+                for _ in 0..WAVE_ROUNDS {
+                    if frames.len() >= wire::MAX_BUNDLE {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                    let before = frames.len();
+                    while frames.len() < wire::MAX_BUNDLE {
+                        match rx.try_recv() {
+                            Ok(f) => frames.push(f),
+                            Err(_) => break,
+                        }
+                    }
+                    if frames.len() == before {
+                        break;
+                    }
+                }
                 let message = wire::take_message(&mut frames);
                 if sink.send(Message::Binary(message.into())).await.is_err() {
                     break;
@@ -313,8 +365,9 @@ impl Conn {
                     else {
                         continue;
                     };
-                    if let Some(waiter) = reader_conn.pending.lock().remove(&id) {
-                        let _ = waiter.send(frame.to_vec());
+                    let waiter = reader_conn.pending.lock().remove(&id);
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(wire::decode_response(frame).map(|r| r.reply));
                     }
                 }
             }
@@ -331,22 +384,46 @@ impl Conn {
 }
 
 /// Opens after `breaker_failures` consecutive failures and stays open for
-/// `breaker_cooldown_ms`; then lets requests through again (half-open), reopening on the
-/// next failure.
+/// `breaker_cooldown_ms`; then half-open: exactly one request goes through as a probe while
+/// the others keep failing fast. The probe's success closes the breaker; its failure opens it
+/// for another cooldown.
 #[derive(Default)]
 struct Breaker {
     failures: u32,
     open_until: Option<Instant>,
+    /// Half-open and the probe is in flight.
+    probing: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Admit {
+    Closed,
+    Probe,
+    Probing,
+    Open(Duration),
 }
 
 impl Breaker {
-    fn open_for(&self) -> Option<Duration> {
-        let until = self.open_until?;
-        until.checked_duration_since(Instant::now())
+    fn admit(&mut self) -> Admit {
+        let Some(until) = self.open_until else {
+            return Admit::Closed;
+        };
+        if let Some(left) = until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            Admit::Open(left)
+        } else if self.probing {
+            Admit::Probing
+        } else {
+            self.probing = true;
+            Admit::Probe
+        }
     }
 
     fn failure(&mut self, config: &RemoteConfig) {
         self.failures += 1;
+        self.probing = false;
         if self.failures >= config.breaker_failures {
             self.open_until =
                 Some(Instant::now() + Duration::from_millis(config.breaker_cooldown_ms));
@@ -356,5 +433,67 @@ impl Breaker {
     fn success(&mut self) {
         self.failures = 0;
         self.open_until = None;
+        self.probing = false;
+    }
+}
+
+/// The breaker whose probe this call is, if it is one.
+struct ProbeSlot<'a>(Option<&'a Mutex<Breaker>>);
+
+impl Drop for ProbeSlot<'_> {
+    fn drop(&mut self) {
+        // After success or failure `probing` is already false; this matters only for a call
+        // dropped mid-flight, which must not keep the breaker half-open for ever.
+        if let Some(b) = self.0 {
+            b.lock().probing = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_half_open_breaker_lets_one_probe_through() {
+        let config = RemoteConfig {
+            breaker_failures: 2,
+            breaker_cooldown_ms: 0,
+            ..RemoteConfig::default()
+        };
+        let mut b = Breaker::default();
+        assert_eq!(b.admit(), Admit::Closed);
+        b.failure(&config);
+        assert_eq!(b.admit(), Admit::Closed);
+        b.failure(&config);
+        // The cooldown (zero here) is over: one probe, everyone else waits for it.
+        assert_eq!(b.admit(), Admit::Probe);
+        assert_eq!(b.admit(), Admit::Probing);
+        b.failure(&config);
+        assert_eq!(b.admit(), Admit::Probe);
+        b.success();
+        assert_eq!(b.admit(), Admit::Closed);
+
+        let config = RemoteConfig {
+            breaker_failures: 1,
+            breaker_cooldown_ms: 60_000,
+            ..RemoteConfig::default()
+        };
+        b.failure(&config);
+        assert!(matches!(b.admit(), Admit::Open(left) if left > Duration::from_secs(50)));
+    }
+
+    #[test]
+    fn a_dropped_probe_frees_the_slot() {
+        let config = RemoteConfig {
+            breaker_failures: 1,
+            breaker_cooldown_ms: 0,
+            ..RemoteConfig::default()
+        };
+        let breaker = Mutex::new(Breaker::default());
+        breaker.lock().failure(&config);
+        assert_eq!(breaker.lock().admit(), Admit::Probe);
+        drop(ProbeSlot(Some(&breaker)));
+        assert_eq!(breaker.lock().admit(), Admit::Probe);
     }
 }

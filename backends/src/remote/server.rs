@@ -15,15 +15,17 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::{SinkExt, StreamExt};
-use tokio::sync::{Semaphore, mpsc};
+use axum::serve::ListenerExt;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, SinkExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::wire::{self, Kind, Reply, Request};
 use crate::{Error, SharedBackend};
 
-/// Requests one WebSocket may have running at once; more wait (back-pressure on the socket).
+/// Requests one WebSocket may have running at once; beyond that the socket is not read
+/// (back-pressure). A bundle read in one go may overshoot it by up to `wire::MAX_BUNDLE`.
 const IN_FLIGHT_PER_CONNECTION: usize = 4096;
 
 struct Node {
@@ -59,12 +61,23 @@ fn router_for(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Serve `router` on `listener` until `cancel` fires, then drain and shut the backend down.
+/// Serve the node on `listener` until `cancel` fires, then drain and shut the backend down.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     backend: SharedBackend,
     secret: String,
     cancel: CancellationToken,
+) -> std::io::Result<()> {
+    serve_with(listener, backend, secret, cancel, Router::new()).await
+}
+
+/// [`serve`], with `extra` routes beside the wire's (`dotdo store` adds `/metrics`).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    backend: SharedBackend,
+    secret: String,
+    cancel: CancellationToken,
+    extra: Router,
 ) -> std::io::Result<()> {
     let sockets = TaskTracker::new();
     let app = router_for(Arc::new(Node {
@@ -72,7 +85,13 @@ pub async fn serve(
         secret,
         cancel: cancel.clone(),
         sockets: sockets.clone(),
-    }));
+    }))
+    .merge(extra);
+    // Replies are small messages sent while earlier ones may be unacknowledged: without
+    // TCP_NODELAY, Nagle would hold them back for the peer's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -128,60 +147,83 @@ async fn batch(State(node): State<Arc<Node>>, headers: HeaderMap, body: Bytes) -
         .into_response()
 }
 
-/// One multiplexed WebSocket: a reader that spawns a task per request, and a writer that
-/// sends replies in the order they finish.
+/// One multiplexed WebSocket. Requests run concurrently inside this one task (no task per
+/// request: the backend's replies wake this task once for however many finished), and the
+/// replies ready at the same moment leave in one bundle, one message. Sending waits only if
+/// the peer stops reading, which is back-pressure on it.
 async fn connection(node: Arc<Node>, socket: WebSocket) {
+    let sockets = metrics::gauge!("dotdo_store_sockets");
+    sockets.increment(1.0);
+    serve_socket(&node, socket).await;
+    sockets.decrement(1.0);
+}
+
+async fn serve_socket(node: &Arc<Node>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(1024);
-    // Replies that finish together leave in one bundle, one message.
-    let writer = tokio::spawn(async move {
-        let mut frames = Vec::new();
-        while rx.recv_many(&mut frames, wire::MAX_BUNDLE).await > 0 {
-            let message = wire::take_message(&mut frames);
-            if sink.send(Message::Binary(message.into())).await.is_err() {
-                break;
+    let mut running = FuturesUnordered::new();
+    let mut reading = true;
+    while reading || !running.is_empty() {
+        let ready = tokio::select! {
+            biased;
+            Some(reply) = running.next(), if !running.is_empty() => {
+                // The backend releases a whole group of replies at once (one fsync covers
+                // them): let the rest land before sending, so they share one message.
+                tokio::task::yield_now().await;
+                let mut ready = vec![reply];
+                while ready.len() < wire::MAX_BUNDLE {
+                    match running.next().now_or_never() {
+                        Some(Some(reply)) => ready.push(reply),
+                        _ => break,
+                    }
+                }
+                ready
             }
-        }
-        let _ = sink.close().await;
-    });
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT_PER_CONNECTION));
-    loop {
-        let msg = tokio::select! {
-            m = stream.next() => m,
-            () = node.cancel.cancelled() => break,
-        };
-        let Some(Ok(msg)) = msg else { break };
-        let frame = match msg {
-            Message::Binary(b) => b,
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        let frames = match wire::split_bundle(&frame) {
-            Ok(f) => f.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>(),
-            Err(e) => {
-                let reply = wire::encode_response(&wire::Response {
-                    id: 0,
-                    reply: Reply::Error(Error::Invalid(e.to_string())),
-                });
-                let _ = tx.send(reply).await;
+            () = node.cancel.cancelled(), if reading => {
+                reading = false;
                 continue;
             }
+            msg = stream.next(), if reading && running.len() < IN_FLIGHT_PER_CONNECTION => {
+                let frame = match msg {
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                        reading = false;
+                        continue;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match wire::split_bundle(&frame) {
+                    Ok(frames) => {
+                        running.extend(frames.into_iter().map(|f| handle_request(node, f)));
+                        continue;
+                    }
+                    Err(e) => vec![wire::encode_response(&wire::Response {
+                        id: 0,
+                        reply: Reply::Error(Error::Invalid(e.to_string())),
+                    })],
+                }
+            }
         };
-        for frame in frames {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let (node, tx) = (node.clone(), tx.clone());
-            tokio::spawn(async move {
-                let reply = handle_frame(&node, &frame).await;
-                let _ = tx.send(reply).await;
-                drop(permit);
-            });
+        let mut ready = ready;
+        let message = wire::take_message(&mut ready);
+        if sink.send(Message::Binary(message.into())).await.is_err() {
+            // The peer is gone: what still runs finishes, its replies have nowhere to go.
+            break;
         }
     }
-    drop(tx);
-    // The writer ends once every running request has sent its reply.
-    let _ = writer.await;
+    let _ = sink.close().await;
+}
+
+/// Decode `frame` now (so the future borrows nothing from it) and run it.
+fn handle_request(node: &Arc<Node>, frame: &[u8]) -> impl Future<Output = Vec<u8>> + use<> {
+    let node = node.clone();
+    let decoded = wire::decode_request(frame).map_err(|e| (wire::peek_request_id(frame), e));
+    async move {
+        let (id, reply) = match decoded {
+            Ok(req) => (req.id, run(&node.backend, req).await),
+            Err((id, e)) => (id.unwrap_or(0), Reply::Error(Error::Invalid(e.to_string()))),
+        };
+        wire::encode_response(&wire::Response { id, reply })
+    }
 }
 
 async fn handle_frame(node: &Node, frame: &[u8]) -> Vec<u8> {
@@ -197,6 +239,27 @@ async fn handle_frame(node: &Node, frame: &[u8]) -> Vec<u8> {
 
 /// Run one decoded request against the backend.
 pub async fn run(backend: &SharedBackend, req: Request) -> Reply {
+    let kind = kind_label(req.kind);
+    metrics::counter!("dotdo_store_requests_total", "kind" => kind).increment(1);
+    let reply = run_request(backend, req).await;
+    if matches!(reply, Reply::Error(_)) {
+        metrics::counter!("dotdo_store_request_errors_total", "kind" => kind).increment(1);
+    }
+    reply
+}
+
+fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Execute => "execute",
+        Kind::DryRun => "dry_run",
+        Kind::ListObjects => "list_objects",
+        Kind::DeleteObject => "delete_object",
+        Kind::Ping => "ping",
+        Kind::ExecuteChecked => "execute_checked",
+    }
+}
+
+async fn run_request(backend: &SharedBackend, req: Request) -> Reply {
     let o = &req.object;
     let result = match req.kind {
         Kind::Execute => backend.execute(o, req.batch).await.map(Reply::Results),

@@ -86,7 +86,11 @@ function serveSocket(ws, env) {
     }
     for (const [key, group] of groups) {
       const stub = env.OBJECTS.get(env.OBJECTS.idFromName(key));
-      const replies = group.length === 1 ? stub.handle(group[0]).then((r) => [r]) : stub.handleMany(group);
+      // A frame is a view into the whole message, and a call serializes a view's entire
+      // buffer: hand each object only its own bytes, its frames bundled in one buffer.
+      const replies = group.length === 1
+        ? stub.handle(group[0].slice()).then((r) => [r])
+        : stub.handleBundle(wire.encodeBundle(group));
       replies.then(
         (rs) => send(wire.encodeBundle(rs)),
         (e) => send(wire.encodeBundle(group.map((f) => workerError(f, e)))),
@@ -140,42 +144,75 @@ class Reject {
   }
 }
 
+// {req} for a frame that decodes, else {reply} with the error to send back.
+function decodeOrReply(frame) {
+  try {
+    return { req: wire.decodeRequest(frame) };
+  } catch (e) {
+    return { reply: wire.encodeError(wire.peekRequestId(frame), { code: ErrorCode.Invalid, message: e.message }) };
+  }
+}
+
 export class DotdoObject extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.registered = false;
+    // total_changes() as of the end of the last statement run here (read lazily once per
+    // activation); every write in this object goes through run(), which keeps it current.
+    this.totalChanges = undefined;
   }
 
-  // Several requests in one call; each batch still runs in its own transaction.
+  // Several requests in one call, run back to back with no await between them (each batch
+  // still its own transactionSync), so one turn of the object answers them all and the
+  // output gate releases them together. Only the first write of an activation (which
+  // registers the name) and a delete wait on the directory.
   async handleMany(frames) {
+    const reqs = frames.map(decodeOrReply);
+    if (!this.registered) {
+      const first = reqs.find((r) => r.req && (r.req.kind === Kind.Execute || r.req.kind === Kind.ExecuteChecked));
+      if (first) await this.register(first.req);
+    }
     const out = [];
-    for (const frame of frames) out.push(await this.handle(frame));
+    for (const r of reqs) {
+      if (r.reply) out.push(r.reply);
+      else if (r.req.kind === Kind.DeleteObject) out.push(await this.delete(r.req));
+      else out.push(this.answer(r.req));
+    }
     return out;
   }
 
   async handle(frame) {
-    let req;
+    return (await this.handleMany([frame]))[0];
+  }
+
+  // handleMany for frames bundled in one buffer (as deploy/WIRE.md bundles them).
+  async handleBundle(bytes) {
+    return this.handleMany(wire.splitBundle(bytes));
+  }
+
+  async delete(req) {
     try {
-      req = wire.decodeRequest(frame);
+      await this.ctx.storage.deleteAll();
+      await directory(this.env, req.namespace).forget(req.name);
+      this.registered = false;
+      this.totalChanges = undefined;
+      return wire.encodeDone(req.id);
     } catch (e) {
-      return wire.encodeError(wire.peekRequestId(frame), { code: ErrorCode.Invalid, message: e.message });
+      return wire.encodeError(req.id, { code: ErrorCode.Io, message: String(e && e.message) });
     }
+  }
+
+  // The reply to a decoded request that needs nothing from outside the object.
+  answer(req) {
     try {
       switch (req.kind) {
         case Kind.Execute:
-          await this.register(req);
           return wire.encodeResults(req.id, this.transact(req.batch, null, false));
         case Kind.DryRun:
           return wire.encodeResults(req.id, this.transact(req.batch, null, true));
         case Kind.ExecuteChecked:
-          await this.register(req);
           this.transact(req.batch, req.expected, false);
-          return wire.encodeDone(req.id);
-        case Kind.DeleteObject:
-          await this.ctx.storage.deleteAll();
-          await directory(this.env, req.namespace).forget(req.name);
-          this.registered = false;
           return wire.encodeDone(req.id);
         default:
           return wire.encodeError(req.id, { code: ErrorCode.Invalid, message: "unexpected request kind" });
@@ -231,7 +268,9 @@ export class DotdoObject extends DurableObject {
     const results = [];
     // last_insert_id is the last row this batch inserted (0 until it inserts), never the
     // connection's leftover value, so a replayed batch answers exactly as before.
-    let [total] = this.sql.exec("SELECT total_changes()").raw().next().value;
+    if (this.totalChanges === undefined) {
+      [this.totalChanges] = this.sql.exec("SELECT total_changes()").raw().next().value;
+    }
     let lastId = "0";
     batch.forEach((s, index) => {
       let cursor;
@@ -269,8 +308,8 @@ export class DotdoObject extends DurableObject {
           .exec("SELECT total_changes(), changes(), CAST(last_insert_rowid() AS TEXT)")
           .raw()
           .next().value;
-        if (t !== total) rowsChanged = c;
-        total = t;
+        if (t !== this.totalChanges) rowsChanged = c;
+        this.totalChanges = t;
         if (rowsChanged > 0 && inserts(sql)) lastId = l;
       }
       results.push({ columns, rows, rowsChanged, lastInsertId: BigInt(lastId) });

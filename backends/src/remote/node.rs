@@ -101,14 +101,17 @@ impl Node {
                     return Ok(reply);
                 }
                 Err(lost) => {
-                    self.breaker.lock().failure(&self.config);
                     let (sent, why) = match lost {
                         Lost::NotSent(w) => (false, w),
                         Lost::AfterSend(w) => (true, w),
                     };
-                    if attempt < 2 && (!sent || idempotent) {
+                    // A retry is part of the same call: the breaker counts failed calls, not
+                    // attempts, and a failed probe reopens it at once.
+                    if attempt < 2 && (!sent || idempotent) && probe.0.is_none() {
+                        tracing::debug!(node = %self.url, %why, "retrying a request");
                         continue;
                     }
+                    self.breaker.lock().failure(&self.config, &why);
                     let why = format!("backend node {}: {why}", self.url);
                     return Err(if sent && !idempotent {
                         Error::UnknownOutcome(why)
@@ -125,8 +128,8 @@ impl Node {
         match self.breaker.lock().admit() {
             Admit::Closed => Ok(false),
             Admit::Probe => Ok(true),
-            Admit::Open(left) => Err(Error::Unavailable(format!(
-                "backend node {} is down (circuit open, next try in {} ms)",
+            Admit::Open(left, why) => Err(Error::Unavailable(format!(
+                "backend node {} is down (circuit open, next try in {} ms; last failure: {why})",
                 self.url,
                 left.as_millis()
             ))),
@@ -393,6 +396,8 @@ struct Breaker {
     open_until: Option<Instant>,
     /// Half-open and the probe is in flight.
     probing: bool,
+    /// Why the last failed call failed, for the fast-fail errors.
+    last_failure: String,
 }
 
 #[derive(Debug, PartialEq)]
@@ -400,7 +405,7 @@ enum Admit {
     Closed,
     Probe,
     Probing,
-    Open(Duration),
+    Open(Duration, String),
 }
 
 impl Breaker {
@@ -412,7 +417,7 @@ impl Breaker {
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
         {
-            Admit::Open(left)
+            Admit::Open(left, self.last_failure.clone())
         } else if self.probing {
             Admit::Probing
         } else {
@@ -421,8 +426,9 @@ impl Breaker {
         }
     }
 
-    fn failure(&mut self, config: &RemoteConfig) {
+    fn failure(&mut self, config: &RemoteConfig, why: &str) {
         self.failures += 1;
+        self.last_failure = why.to_owned();
         self.probing = false;
         if self.failures >= config.breaker_failures {
             self.open_until =
@@ -463,13 +469,13 @@ mod tests {
         };
         let mut b = Breaker::default();
         assert_eq!(b.admit(), Admit::Closed);
-        b.failure(&config);
+        b.failure(&config, "refused");
         assert_eq!(b.admit(), Admit::Closed);
-        b.failure(&config);
+        b.failure(&config, "refused");
         // The cooldown (zero here) is over: one probe, everyone else waits for it.
         assert_eq!(b.admit(), Admit::Probe);
         assert_eq!(b.admit(), Admit::Probing);
-        b.failure(&config);
+        b.failure(&config, "refused");
         assert_eq!(b.admit(), Admit::Probe);
         b.success();
         assert_eq!(b.admit(), Admit::Closed);
@@ -479,8 +485,8 @@ mod tests {
             breaker_cooldown_ms: 60_000,
             ..RemoteConfig::default()
         };
-        b.failure(&config);
-        assert!(matches!(b.admit(), Admit::Open(left) if left > Duration::from_secs(50)));
+        b.failure(&config, "refused");
+        assert!(matches!(b.admit(), Admit::Open(left, _) if left > Duration::from_secs(50)));
     }
 
     #[test]
@@ -491,7 +497,7 @@ mod tests {
             ..RemoteConfig::default()
         };
         let breaker = Mutex::new(Breaker::default());
-        breaker.lock().failure(&config);
+        breaker.lock().failure(&config, "refused");
         assert_eq!(breaker.lock().admit(), Admit::Probe);
         drop(ProbeSlot(Some(&breaker)));
         assert_eq!(breaker.lock().admit(), Admit::Probe);

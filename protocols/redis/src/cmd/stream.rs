@@ -788,24 +788,13 @@ pub fn blocks(a: &[Bytes]) -> bool {
 
 /// XGROUP CREATE|SETID|DESTROY|CREATECONSUMER|DELCONSUMER|HELP
 pub fn xgroup(v: &mut View, a: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    let arity_ok = match sub.as_str() {
-        "create" | "setid" => a.len() >= 5,
-        "destroy" => a.len() == 4,
-        "createconsumer" | "delconsumer" => a.len() == 5,
-        "help" => a.len() == 2,
-        _ => {
-            return Err(Reply::err(format!(
-                "ERR unknown subcommand '{}'. Try XGROUP HELP.",
-                String::from_utf8_lossy(&a[1])
-            )));
-        }
-    };
-    if !arity_ok {
-        return Err(Reply::err(format!(
-            "ERR wrong number of arguments for 'xgroup|{sub}' command"
-        )));
-    }
+    let sub = subcommand(a, "XGROUP", |sub, n| match sub {
+        "create" | "setid" => Some(n >= 5),
+        "destroy" => Some(n == 4),
+        "createconsumer" | "delconsumer" => Some(n == 5),
+        "help" => Some(n == 2),
+        _ => None,
+    })?;
     if sub == "help" {
         return Ok(help(
             "XGROUP",
@@ -1278,24 +1267,13 @@ pub fn xautoclaim(v: &mut View, a: &[Bytes]) -> CmdResult {
 
 /// XINFO STREAM|GROUPS|CONSUMERS|HELP
 pub fn xinfo(v: &mut View, a: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    let arity_ok = match sub.as_str() {
-        "stream" => a.len() >= 3,
-        "groups" => a.len() == 3,
-        "consumers" => a.len() == 4,
-        "help" => a.len() == 2,
-        _ => {
-            return Err(Reply::err(format!(
-                "ERR unknown subcommand '{}'. Try XINFO HELP.",
-                String::from_utf8_lossy(&a[1])
-            )));
-        }
-    };
-    if !arity_ok {
-        return Err(Reply::err(format!(
-            "ERR wrong number of arguments for 'xinfo|{sub}' command"
-        )));
-    }
+    let sub = subcommand(a, "XINFO", |sub, n| match sub {
+        "stream" => Some(n >= 3),
+        "groups" => Some(n == 3),
+        "consumers" => Some(n == 4),
+        "help" => Some(n == 2),
+        _ => None,
+    })?;
     if sub == "help" {
         return Ok(help(
             "XINFO",
@@ -1452,6 +1430,27 @@ fn stream_info(s: &Stream, a: &[Bytes]) -> CmdResult {
         .collect();
     pairs.push(("groups", Reply::Array(groups)));
     Ok(map(pairs))
+}
+
+/// The lower-cased subcommand of a container command (`XGROUP CREATE`, ...), with Redis's
+/// errors for an unknown one (`arity` answers `None`) or a wrong argument count.
+fn subcommand(
+    a: &[Bytes],
+    command: &str,
+    arity: impl Fn(&str, usize) -> Option<bool>,
+) -> Result<String, Reply> {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match arity(&sub, a.len()) {
+        None => Err(Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try {command} HELP.",
+            String::from_utf8_lossy(&a[1])
+        ))),
+        Some(false) => Err(Reply::err(format!(
+            "ERR wrong number of arguments for '{}|{sub}' command",
+            command.to_ascii_lowercase()
+        ))),
+        Some(true) => Ok(sub),
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub mod code {
     pub const QUERY_CANCELED: &str = "57014";
     pub const CANNOT_CONNECT_NOW: &str = "57P03";
     pub const INTERNAL_ERROR: &str = "XX000";
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
     pub const UNDEFINED_PARAMETER: &str = "42704";
     pub const SAVEPOINT_EXCEPTION: &str = "3B001";
 }
@@ -108,6 +110,9 @@ fn constraint_target(message: &str) -> (String, Vec<String>) {
 }
 
 fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
+    if let Some(e) = crate::sequence::raised(message) {
+        return e;
+    }
     match kind {
         SqliteErrorKind::Constraint(c) => {
             let (table, cols) = constraint_target(message);
@@ -180,6 +185,21 @@ fn from_sqlite_message(message: &str) -> SqlError {
         return SqlError::new(
             code::DUPLICATE_TABLE,
             format!("relation \"{t}\" already exists"),
+        );
+    }
+    if let Some(t) = message
+        .strip_prefix("trigger _pg_seq_")
+        .and_then(|t| t.strip_suffix(" already exists"))
+    {
+        return SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{t}\" already exists"),
+        );
+    }
+    if let Some(t) = message.strip_prefix("no such trigger: _pg_seq_") {
+        return SqlError::new(
+            code::UNDEFINED_TABLE,
+            format!("sequence \"{t}\" does not exist"),
         );
     }
     if message.starts_with("index ") && message.ends_with(" already exists") {

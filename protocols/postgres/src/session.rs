@@ -541,13 +541,20 @@ impl Session {
                 )
             }),
             SeqCall::Next(name) => {
-                let results = self.run_sequence(vec![sequence::advance(&name)]).await?;
-                let value = results
-                    .first()
-                    .and_then(|r| r.rows.first())
-                    .and_then(|row| row.first())
-                    .and_then(Value::as_i64)
-                    .ok_or_else(|| sequence::missing(&name))?;
+                let results = self.run_sequence(sequence::advance(&name)).await?;
+                let row = |i: usize| results.get(i).and_then(|r| r.rows.first());
+                let int = |row: &Vec<Value>, i: usize| row.get(i).and_then(Value::as_i64);
+                let Some(value) = row(0).and_then(|r| int(r, 0)) else {
+                    return Err(match row(1) {
+                        Some(r) => sequence::exhausted(
+                            &name,
+                            int(r, 0).unwrap_or(1),
+                            int(r, 1).unwrap_or(0),
+                            int(r, 2).unwrap_or(0),
+                        ),
+                        None => sequence::missing(&name),
+                    });
+                };
                 self.currval.insert(name, value);
                 self.lastval = Some(value);
                 Ok(value)

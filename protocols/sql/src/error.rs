@@ -34,6 +34,7 @@ pub mod code {
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
+    pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: &str = "2200H";
     pub const UNDEFINED_PARAMETER: &str = "42704";
     pub const SAVEPOINT_EXCEPTION: &str = "3B001";
 }
@@ -110,9 +111,6 @@ fn constraint_target(message: &str) -> (String, Vec<String>) {
 }
 
 fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
-    if let Some(e) = crate::sequence::raised(message) {
-        return e;
-    }
     match kind {
         SqliteErrorKind::Constraint(c) => {
             let (table, cols) = constraint_target(message);
@@ -188,15 +186,17 @@ fn from_sqlite_message(message: &str) -> SqlError {
         );
     }
     if let Some(t) = message
-        .strip_prefix("trigger _pg_seq_")
+        .strip_prefix("view ")
         .and_then(|t| t.strip_suffix(" already exists"))
+        .map(|t| t.trim_matches('"'))
+        .and_then(|t| t.strip_prefix("_pg_seq_"))
     {
         return SqlError::new(
             code::DUPLICATE_TABLE,
             format!("relation \"{t}\" already exists"),
         );
     }
-    if let Some(t) = message.strip_prefix("no such trigger: _pg_seq_") {
+    if let Some(t) = message.strip_prefix("no such view: _pg_seq_") {
         return SqlError::new(
             code::UNDEFINED_TABLE,
             format!("sequence \"{t}\" does not exist"),

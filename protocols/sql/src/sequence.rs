@@ -1,7 +1,8 @@
 //! Sequences: `CREATE/DROP SEQUENCE` and the calls `nextval`, `currval`, `setval`, `lastval`.
 //!
-//! A sequence is a row of `_pg_sequences` in the database's object, guarded by a trigger
-//! named after it that raises PostgreSQL's error when `nextval` runs past the end. Calls in
+//! A sequence is a row of `_pg_sequences` in the database's object, with an empty view
+//! `_pg_seq_<name>` that reserves its name (so SQLite reports duplicates and missing
+//! sequences on DDL). Calls in
 //! a statement are translated to markers (`dotdo_nextval('s')`) that the session resolves
 //! before running the statement: it advances the sequence in a statement of its own (so the
 //! value is taken even if the statement fails, as in PostgreSQL), keeps `currval` per
@@ -21,10 +22,7 @@ pub enum SeqCall {
     Last,
 }
 
-/// Prefix of the messages our triggers raise: `dotdo:<sqlstate>:<message>`.
-pub const RAISE_PREFIX: &str = "dotdo:";
-
-fn trigger_name(seq: &str) -> String {
+fn reserved_name(seq: &str) -> String {
     crate::translate::quote_ident(&format!("_pg_seq_{seq}"))
 }
 
@@ -53,7 +51,7 @@ fn int_of(e: &Expr) -> Result<i64, SqlError> {
     })
 }
 
-/// `CREATE SEQUENCE`: the row and its trigger.
+/// `CREATE SEQUENCE`: the row and the view that reserves its name.
 pub fn create(
     name: &str,
     if_not_exists: bool,
@@ -103,19 +101,12 @@ pub fn create(
             format!("START value ({start}) cannot be greater than MAXVALUE ({max})"),
         ));
     }
-    let quoted = name.replace('\'', "''");
-    let end = if increment > 0 {
-        format!("maximum value of sequence \"{quoted}\" ({max})")
-    } else {
-        format!("minimum value of sequence \"{quoted}\" ({min})")
-    };
     let not_exists = if if_not_exists { "IF NOT EXISTS " } else { "" };
     Ok(vec![
+        // The view holds the name, so that SQLite refuses a second sequence of that name.
         Statement::new(format!(
-            "CREATE TRIGGER {not_exists}{} BEFORE UPDATE ON _pg_sequences \
-             WHEN NEW.name = '{quoted}' AND NEW.last_value IS NULL \
-             BEGIN SELECT RAISE(ABORT, '{RAISE_PREFIX}2200H:nextval: reached {end}'); END",
-            trigger_name(name)
+            "CREATE VIEW {not_exists}{} AS SELECT 1",
+            reserved_name(name)
         )),
         Statement::with_params(
             "INSERT OR IGNORE INTO _pg_sequences \
@@ -133,13 +124,13 @@ pub fn create(
     ])
 }
 
-/// `DROP SEQUENCE`: the row and its trigger.
+/// `DROP SEQUENCE`: the row and the view that reserves its name.
 pub fn drop(name: &str, if_exists: bool) -> Vec<Statement> {
     vec![
         Statement::new(format!(
-            "DROP TRIGGER {}{}",
+            "DROP VIEW {}{}",
             if if_exists { "IF EXISTS " } else { "" },
-            trigger_name(name)
+            reserved_name(name)
         )),
         Statement::with_params(
             "DELETE FROM _pg_sequences WHERE name = ?1",
@@ -254,18 +245,41 @@ pub fn find_call(sql: &str) -> Option<(std::ops::Range<usize>, SeqCall)> {
     Some((r.start + start + 6..r.end + start + 6, call))
 }
 
-/// Advances sequence `name` and returns its new value (one row, or none if it is missing).
-pub fn advance(name: &str) -> Statement {
-    Statement::with_params(
-        "UPDATE _pg_sequences SET is_called = 1, last_value = CASE \
-         WHEN is_called = 0 THEN last_value \
-         WHEN increment > 0 AND last_value > max_value - increment \
-           THEN CASE WHEN cycle THEN min_value ELSE NULL END \
-         WHEN increment < 0 AND last_value < min_value - increment \
-           THEN CASE WHEN cycle THEN max_value ELSE NULL END \
-         ELSE last_value + increment END \
-         WHERE name = ?1 RETURNING last_value",
-        vec![SqlValue::Text(name.to_owned())],
+/// Advances sequence `name`: the first statement returns its new value (no row when it is
+/// missing or has reached its end without CYCLE); the second its `increment, min_value,
+/// max_value` (no row when it is missing), for the error.
+pub fn advance(name: &str) -> Vec<Statement> {
+    let name = SqlValue::Text(name.to_owned());
+    vec![
+        Statement::with_params(
+            "UPDATE _pg_sequences SET is_called = 1, last_value = CASE \
+             WHEN is_called = 0 THEN last_value \
+             WHEN increment > 0 AND last_value > max_value - increment THEN min_value \
+             WHEN increment < 0 AND last_value < min_value - increment THEN max_value \
+             ELSE last_value + increment END \
+             WHERE name = ?1 AND (is_called = 0 OR cycle <> 0 \
+               OR (increment > 0 AND last_value <= max_value - increment) \
+               OR (increment < 0 AND last_value >= min_value - increment)) \
+             RETURNING last_value",
+            vec![name.clone()],
+        ),
+        Statement::with_params(
+            "SELECT increment, min_value, max_value FROM _pg_sequences WHERE name = ?1",
+            vec![name],
+        ),
+    ]
+}
+
+/// The error of a `nextval` that found sequence `name` at its end.
+pub fn exhausted(name: &str, increment: i64, min: i64, max: i64) -> SqlError {
+    let end = if increment > 0 {
+        format!("maximum value of sequence \"{name}\" ({max})")
+    } else {
+        format!("minimum value of sequence \"{name}\" ({min})")
+    };
+    SqlError::new(
+        code::SEQUENCE_GENERATOR_LIMIT_EXCEEDED,
+        format!("nextval: reached {end}"),
     )
 }
 
@@ -302,17 +316,6 @@ pub fn missing(name: &str) -> SqlError {
         code::UNDEFINED_TABLE,
         format!("relation \"{name}\" does not exist"),
     )
-}
-
-/// The error a sequence trigger raised, if `message` is one.
-pub fn raised(message: &str) -> Option<SqlError> {
-    let rest = message.strip_prefix(RAISE_PREFIX)?;
-    let (state, text) = rest.split_once(':')?;
-    let state: &'static str = match state {
-        "2200H" => "2200H",
-        _ => return None,
-    };
-    Some(SqlError::new(state, text.to_owned()))
 }
 
 /// Is the SQL a sequence call marker holder (so the session must resolve it)?

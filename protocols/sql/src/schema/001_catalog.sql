@@ -17,6 +17,6 @@ CREATE TABLE IF NOT EXISTS _pg_sequences (
     max_value INTEGER NOT NULL,
     start_value INTEGER NOT NULL,
     cycle INTEGER NOT NULL,
-    last_value INTEGER,
+    last_value INTEGER NOT NULL,
     is_called INTEGER NOT NULL
 );

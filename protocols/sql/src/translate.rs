@@ -329,8 +329,32 @@ fn translate_statement(
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            match ins.source.as_mut() {
+                Some(src) => sequence_defaults(src, &mut ins.columns, &table, catalog)?,
+                None => {
+                    // DEFAULT VALUES: the sequence columns get their values, the rest
+                    // SQLite's defaults.
+                    let defaults = sequence_default_exprs(&table, catalog);
+                    if !defaults.is_empty() {
+                        let names: Vec<String> =
+                            defaults.iter().map(|(c, _)| quote_ident(&c.name)).collect();
+                        let exprs: Vec<String> =
+                            defaults.iter().map(|(_, e)| e.to_string()).collect();
+                        let sql = format!(
+                            "INSERT INTO t ({}) VALUES ({})",
+                            names.join(", "),
+                            exprs.join(", ")
+                        );
+                        if let Ok(mut p) = Parser::parse_sql(&PostgreSqlDialect {}, &sql)
+                            && let Some(Statement::Insert(parsed)) = p.pop()
+                        {
+                            ins.columns = parsed.columns;
+                            ins.source = parsed.source;
+                        }
+                    }
+                }
+            }
             if let Some(src) = ins.source.as_mut() {
-                sequence_defaults(src, &mut ins.columns, &table, catalog)?;
                 coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
             let mut stmt = Statement::Insert(ins);
@@ -912,19 +936,12 @@ fn cast_expr(
 
 /// Literal strings inserted into typed columns are converted as PostgreSQL would
 /// (`'t'` into a boolean, `'\x00'` into bytea), and checked (22P02).
-/// Columns whose default calls `nextval` get it written into each VALUES row, since the
-/// session resolves sequence calls in the statement's text (SQLite never sees `nextval`).
-fn sequence_defaults(
-    src: &mut ast::Query,
-    columns: &mut Vec<ObjectName>,
-    table: &str,
-    catalog: &Catalog,
-) -> Result<(), SqlError> {
+/// The columns of `table` whose default calls `nextval`, with that default parsed.
+fn sequence_default_exprs<'a>(table: &str, catalog: &'a Catalog) -> Vec<(&'a Column, Expr)> {
     let Some(t) = catalog.table(&table.trim_matches('"').to_ascii_lowercase()) else {
-        return Ok(());
+        return Vec::new();
     };
-    let seq_cols: Vec<(&Column, Expr)> = t
-        .columns
+    t.columns
         .iter()
         .filter_map(|c| {
             let d = c.default.as_deref()?;
@@ -939,12 +956,37 @@ fn sequence_defaults(
                 .ok()?;
             Some((c, expr))
         })
-        .collect();
+        .collect()
+}
+
+/// Columns whose default calls `nextval` get it written into each VALUES row, since the
+/// session resolves sequence calls in the statement's text (SQLite never sees `nextval`).
+fn sequence_defaults(
+    src: &mut ast::Query,
+    columns: &mut Vec<ObjectName>,
+    table: &str,
+    catalog: &Catalog,
+) -> Result<(), SqlError> {
+    let Some(t) = catalog.table(&table.trim_matches('"').to_ascii_lowercase()) else {
+        return Ok(());
+    };
+    let seq_cols = sequence_default_exprs(table, catalog);
     if seq_cols.is_empty() {
         return Ok(());
     }
     let SetExpr::Values(values) = src.body.as_mut() else {
-        return Ok(());
+        // One value per row cannot be written into a SELECT's text.
+        let omitted = |c: &Column| {
+            !columns
+                .iter()
+                .any(|n| object_name(n).eq_ignore_ascii_case(&c.name))
+        };
+        if !columns.is_empty() && seq_cols.iter().all(|(c, _)| !omitted(c)) {
+            return Ok(());
+        }
+        return Err(SqlError::unsupported(
+            "INSERT ... SELECT into a table with a nextval() default is not supported: list the column and call nextval() in the SELECT",
+        ));
     };
     if columns.is_empty() {
         let width = values.rows.iter().map(|r| r.len()).max().unwrap_or(0);

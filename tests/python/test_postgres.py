@@ -111,6 +111,13 @@ def test_sequences(dotdo_factory):
     with pytest.raises(psycopg.errors.NotNullViolation):
         a.execute("INSERT INTO items (label) VALUES (NULL)")
     assert a.execute("INSERT INTO items (label) VALUES (%s) RETURNING id", ("y",)).fetchone() == (50,)
+    # In a block, after other statements (the block switches to a locking transaction).
+    a.execute("CREATE SEQUENCE tx_ids")
+    with a.transaction():
+        a.execute("SELECT count(*) FROM items")
+        got = [a.execute("SELECT nextval('tx_ids')").fetchone()[0] for _ in range(3)]
+    assert got == [1, 2, 3]
+    assert a.execute("SELECT currval('tx_ids')").fetchone() == (3,)
     with pytest.raises(psycopg.errors.SequenceGeneratorLimitExceeded) as e:
         a.execute("SELECT nextval('ids')")
     assert e.value.diag.message_primary == 'nextval: reached maximum value of sequence "ids" (50)'

@@ -88,3 +88,49 @@ def test_errors_and_transactions(dotdo):
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 1
         with pytest.raises(psycopg.errors.UndefinedTable):
             conn.execute("SELECT * FROM nope")
+
+
+def test_sequences(dotdo_factory):
+    d = dotdo_factory()
+    a = connect(d, "seq")
+    a.execute("CREATE SEQUENCE ids START 10 INCREMENT BY 10 MAXVALUE 50")
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState) as e:
+        a.execute("SELECT currval('ids')")
+    assert e.value.diag.message_primary == 'currval of sequence "ids" is not yet defined in this session'
+    with pytest.raises(psycopg.errors.UndefinedTable) as e:
+        a.execute("SELECT nextval('nope')")
+    assert e.value.diag.message_primary == 'relation "nope" does not exist'
+    assert a.execute("SELECT nextval('ids')").fetchone() == (10,)
+    b = connect(d, "seq")
+    # Values are shared by sessions; currval is each session's own.
+    assert b.execute("SELECT nextval('ids')").fetchone() == (20,)
+    assert a.execute("SELECT currval('ids'), lastval()").fetchone() == (10, 10)
+    # A rolled-back statement keeps the value it took, as in PostgreSQL.
+    a.execute("CREATE TABLE items (id bigint PRIMARY KEY DEFAULT nextval('ids'), label text NOT NULL)")
+    a.execute("INSERT INTO items (label) VALUES ('x')")
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        a.execute("INSERT INTO items (label) VALUES (NULL)")
+    assert a.execute("INSERT INTO items (label) VALUES (%s) RETURNING id", ("y",)).fetchone() == (50,)
+    # In a block, after other statements (the block switches to a locking transaction).
+    a.execute("CREATE SEQUENCE tx_ids")
+    with a.transaction():
+        a.execute("SELECT count(*) FROM items")
+        got = [a.execute("SELECT nextval('tx_ids')").fetchone()[0] for _ in range(3)]
+    assert got == [1, 2, 3]
+    assert a.execute("SELECT currval('tx_ids')").fetchone() == (3,)
+    with pytest.raises(psycopg.errors.SequenceGeneratorLimitExceeded) as e:
+        a.execute("SELECT nextval('ids')")
+    assert e.value.diag.message_primary == 'nextval: reached maximum value of sequence "ids" (50)'
+    assert a.execute("SELECT setval('ids', 10, false)").fetchone() == (10,)
+    a.close()
+    b.close()
+    # Sequence state is durable in the database's object.
+    d.kill_and_restart()
+    c = connect(d, "seq")
+    assert c.execute("SELECT nextval('ids')").fetchone() == (10,)
+    assert c.execute("SELECT id FROM items ORDER BY id").fetchall() == [(30,), (50,)]
+    c.execute("DROP SEQUENCE ids")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        c.execute("DROP SEQUENCE ids")
+    c.execute("DROP SEQUENCE IF EXISTS ids")
+    c.close()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use dotdo_backend::replay::ReplayTransaction;
 use dotdo_backend::{SharedBackend, Statement, StatementResult, Transaction, Value};
+use dotdo_sql::sequence::{self, SeqCall};
 use dotdo_sql::{Catalog, Context, CopyFrom, OutColumn, PgType, Plan, Query, SqlError, code};
 use pgwire::messages::response::TransactionStatus;
 
@@ -86,6 +87,10 @@ pub struct Session {
     failed: bool,
     settings: HashMap<String, String>,
     copy: Option<CopyIn>,
+    /// `currval` of each sequence this session called `nextval` (or `setval`) on.
+    currval: HashMap<String, i64>,
+    /// `lastval`: the value the session's last `nextval` returned.
+    lastval: Option<i64>,
 }
 
 fn default_setting(name: &str) -> Option<&'static str> {
@@ -123,6 +128,8 @@ impl Session {
             failed: false,
             settings: HashMap::new(),
             copy: None,
+            currval: HashMap::new(),
+            lastval: None,
         }
     }
 
@@ -468,6 +475,9 @@ impl Session {
         if let Some(main) = batch.get_mut(q.main) {
             main.params = params;
         }
+        if !q.ddl {
+            self.resolve_sequences(&mut batch).await?;
+        }
         let db = self.db.clone();
         let mut results = if self.in_block {
             self.fix_now(&mut batch);
@@ -488,6 +498,102 @@ impl Session {
             Ok(results.swap_remove(q.main))
         } else {
             Ok(StatementResult::default())
+        }
+    }
+
+    /// Resolve the sequence calls in `batch`, left to right, to the values they return.
+    /// Each runs as a statement of its own before the batch: outside a block it commits at
+    /// once, so a value is taken even if the batch then fails (as in PostgreSQL, where
+    /// `nextval` is never rolled back). Inside a block it runs in the block's transaction,
+    /// made locking (a replay would draw other values); a rolled-back block gives its
+    /// values back, unlike PostgreSQL, but never hands one out twice.
+    async fn resolve_sequences(&mut self, batch: &mut [Statement]) -> Result<(), SqlError> {
+        for s in batch.iter_mut() {
+            while let Some((range, call)) = sequence::find_call(&s.sql) {
+                let value = self.sequence_call(call).await?;
+                let mut sql = s.sql.to_string();
+                sql.replace_range(range, &value.to_string());
+                s.sql = sql.into();
+            }
+        }
+        Ok(())
+    }
+
+    async fn sequence_call(&mut self, call: SeqCall) -> Result<i64, SqlError> {
+        match call {
+            SeqCall::Curr(name) => {
+                if let Some(v) = self.currval.get(&name) {
+                    return Ok(*v);
+                }
+                let results = self.run_sequence(vec![sequence::exists(&name)]).await?;
+                if results.first().is_none_or(|r| r.rows.is_empty()) {
+                    return Err(sequence::missing(&name));
+                }
+                Err(SqlError::new(
+                    code::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("currval of sequence \"{name}\" is not yet defined in this session"),
+                ))
+            }
+            SeqCall::Last => self.lastval.ok_or_else(|| {
+                SqlError::new(
+                    code::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "lastval is not yet defined in this session",
+                )
+            }),
+            SeqCall::Next(name) => {
+                let results = self.run_sequence(sequence::advance(&name)).await?;
+                let row = |i: usize| results.get(i).and_then(|r| r.rows.first());
+                let int = |row: &Vec<Value>, i: usize| row.get(i).and_then(Value::as_i64);
+                let Some(value) = row(0).and_then(|r| int(r, 0)) else {
+                    return Err(match row(1) {
+                        Some(r) => sequence::exhausted(
+                            &name,
+                            int(r, 0).unwrap_or(1),
+                            int(r, 1).unwrap_or(0),
+                            int(r, 2).unwrap_or(0),
+                        ),
+                        None => sequence::missing(&name),
+                    });
+                };
+                self.currval.insert(name, value);
+                self.lastval = Some(value);
+                Ok(value)
+            }
+            SeqCall::Set(name, value, called) => {
+                let results = self
+                    .run_sequence(sequence::set(&name, value, called))
+                    .await?;
+                let row = results
+                    .get(1)
+                    .and_then(|r| r.rows.first())
+                    .ok_or_else(|| sequence::missing(&name))?;
+                let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
+                let (min, max) = (int(1), int(2));
+                if value < min || value > max {
+                    return Err(SqlError::new(
+                        code::NUMERIC_VALUE_OUT_OF_RANGE,
+                        format!(
+                            "setval: value {value} is out of bounds for sequence \"{name}\" ({min}..{max})"
+                        ),
+                    ));
+                }
+                if called {
+                    self.currval.insert(name, value);
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    async fn run_sequence(
+        &mut self,
+        batch: Vec<Statement>,
+    ) -> Result<Vec<StatementResult>, SqlError> {
+        if self.in_block {
+            let txn = self.locking_txn_for(&batch, false, true).await?;
+            Ok(txn.execute(batch).await?)
+        } else {
+            Ok(self.backend().execute(&self.db.object, batch).await?)
         }
     }
 

@@ -32,6 +32,9 @@ pub mod code {
     pub const QUERY_CANCELED: &str = "57014";
     pub const CANNOT_CONNECT_NOW: &str = "57P03";
     pub const INTERNAL_ERROR: &str = "XX000";
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
+    pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: &str = "2200H";
     pub const UNDEFINED_PARAMETER: &str = "42704";
     pub const SAVEPOINT_EXCEPTION: &str = "3B001";
 }
@@ -180,6 +183,23 @@ fn from_sqlite_message(message: &str) -> SqlError {
         return SqlError::new(
             code::DUPLICATE_TABLE,
             format!("relation \"{t}\" already exists"),
+        );
+    }
+    if let Some(t) = message
+        .strip_prefix("view ")
+        .and_then(|t| t.strip_suffix(" already exists"))
+        .map(|t| t.trim_matches('"'))
+        .and_then(|t| t.strip_prefix("_pg_seq_"))
+    {
+        return SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{t}\" already exists"),
+        );
+    }
+    if let Some(t) = message.strip_prefix("no such view: _pg_seq_") {
+        return SqlError::new(
+            code::UNDEFINED_TABLE,
+            format!("sequence \"{t}\" does not exist"),
         );
     }
     if message.starts_with("index ") && message.ends_with(" already exists") {

@@ -207,6 +207,7 @@ fn function_type(f: &ast::Function, scope: &Scope, catalog: &Catalog) -> Option<
         | "clock_timestamp" => PgType::Timestamptz,
         "current_date" => PgType::Date,
         "gen_random_uuid" | "uuid_generate_v4" => PgType::Uuid,
+        "nextval" | "currval" | "setval" | "lastval" => PgType::Int8,
         "random" | "sqrt" | "power" | "pow" | "exp" | "ln" | "log" | "pi" => PgType::Float8,
         "json_build_object" | "json_agg" | "to_json" | "json_build_array" => PgType::Json,
         "jsonb_build_object" | "jsonb_agg" | "to_jsonb" | "jsonb_build_array" => PgType::Jsonb,

@@ -329,6 +329,31 @@ fn translate_statement(
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            match ins.source.as_mut() {
+                Some(src) => sequence_defaults(src, &mut ins.columns, &table, catalog)?,
+                None => {
+                    // DEFAULT VALUES: the sequence columns get their values, the rest
+                    // SQLite's defaults.
+                    let defaults = sequence_default_exprs(&table, catalog);
+                    if !defaults.is_empty() {
+                        let names: Vec<String> =
+                            defaults.iter().map(|(c, _)| quote_ident(&c.name)).collect();
+                        let exprs: Vec<String> =
+                            defaults.iter().map(|(_, e)| e.to_string()).collect();
+                        let sql = format!(
+                            "INSERT INTO t ({}) VALUES ({})",
+                            names.join(", "),
+                            exprs.join(", ")
+                        );
+                        if let Ok(mut p) = Parser::parse_sql(&PostgreSqlDialect {}, &sql)
+                            && let Some(Statement::Insert(parsed)) = p.pop()
+                        {
+                            ins.columns = parsed.columns;
+                            ins.source = parsed.source;
+                        }
+                    }
+                }
+            }
             if let Some(src) = ins.source.as_mut() {
                 coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
@@ -380,6 +405,15 @@ fn translate_statement(
             )))
         }
         Statement::CreateTable(ct) => create_table(ct, ctx),
+        Statement::CreateSequence {
+            if_not_exists,
+            name,
+            sequence_options,
+            ..
+        } => Ok(Plan::Query(ddl(
+            crate::sequence::create(&object_name(&name), if_not_exists, &sequence_options)?,
+            "CREATE SEQUENCE",
+        ))),
         Statement::CreateIndex(mut ci) => {
             ci.using = None;
             ci.concurrently = false;
@@ -633,6 +667,10 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
             let name = f.name.to_string().to_ascii_lowercase();
             let name = name.trim_start_matches("pg_catalog.");
             let args = func_args(f);
+            if let Some(m) = crate::sequence::marker(name, &args) {
+                *e = Expr::Nested(Box::new(raw(&m?)));
+                return Ok(());
+            }
             let replacement = match name {
                 "now"
                 | "current_timestamp"
@@ -898,6 +936,93 @@ fn cast_expr(
 
 /// Literal strings inserted into typed columns are converted as PostgreSQL would
 /// (`'t'` into a boolean, `'\x00'` into bytea), and checked (22P02).
+/// The columns of `table` whose default calls `nextval`, with that default parsed.
+fn sequence_default_exprs<'a>(table: &str, catalog: &'a Catalog) -> Vec<(&'a Column, Expr)> {
+    let Some(t) = catalog.table(&table.trim_matches('"').to_ascii_lowercase()) else {
+        return Vec::new();
+    };
+    t.columns
+        .iter()
+        .filter_map(|c| {
+            let d = c.default.as_deref()?;
+            // A serial column's recorded default names no sequence: SQLite numbers it.
+            let serial = format!("nextval('{}_{}_seq'::regclass)", t.name, c.name);
+            if !d.to_ascii_lowercase().contains("nextval") || d == serial {
+                return None;
+            }
+            let expr = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(d)
+                .and_then(|mut p| p.parse_expr())
+                .ok()?;
+            Some((c, expr))
+        })
+        .collect()
+}
+
+/// Columns whose default calls `nextval` get it written into each VALUES row, since the
+/// session resolves sequence calls in the statement's text (SQLite never sees `nextval`).
+fn sequence_defaults(
+    src: &mut ast::Query,
+    columns: &mut Vec<ObjectName>,
+    table: &str,
+    catalog: &Catalog,
+) -> Result<(), SqlError> {
+    let Some(t) = catalog.table(&table.trim_matches('"').to_ascii_lowercase()) else {
+        return Ok(());
+    };
+    let seq_cols = sequence_default_exprs(table, catalog);
+    if seq_cols.is_empty() {
+        return Ok(());
+    }
+    let SetExpr::Values(values) = src.body.as_mut() else {
+        // One value per row cannot be written into a SELECT's text.
+        let omitted = |c: &Column| {
+            !columns
+                .iter()
+                .any(|n| object_name(n).eq_ignore_ascii_case(&c.name))
+        };
+        if !columns.is_empty() && seq_cols.iter().all(|(c, _)| !omitted(c)) {
+            return Ok(());
+        }
+        return Err(SqlError::unsupported(
+            "INSERT ... SELECT into a table with a nextval() default is not supported: list the column and call nextval() in the SELECT",
+        ));
+    };
+    if columns.is_empty() {
+        let width = values.rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        *columns = t
+            .columns
+            .iter()
+            .take(width)
+            .map(|c| ObjectName::from(vec![ast::Ident::new(c.name.clone())]))
+            .collect();
+    }
+    for (col, expr) in seq_cols {
+        let pos = columns
+            .iter()
+            .position(|c| object_name(c).eq_ignore_ascii_case(&col.name));
+        match pos {
+            Some(i) => {
+                for row in &mut values.rows {
+                    if let Some(Expr::Identifier(id)) = row.get(i)
+                        && id.quote_style.is_none()
+                        && id.value.eq_ignore_ascii_case("default")
+                    {
+                        row[i] = expr.clone();
+                    }
+                }
+            }
+            None => {
+                columns.push(ObjectName::from(vec![ast::Ident::new(col.name.clone())]));
+                for row in &mut values.rows {
+                    row.push(expr.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn coerce_insert_values(
     src: &mut ast::Query,
     columns: &[ObjectName],
@@ -973,7 +1098,12 @@ fn column_sql(
                     return Err(e);
                 }
                 default = Some(expr.to_string());
-                parts.push(format!("DEFAULT ({stmt_expr})"));
+                let sql = stmt_expr.to_string();
+                // A sequence call is written into each INSERT instead (see
+                // `sequence_defaults`): SQLite cannot run it.
+                if !crate::sequence::has_calls(&sql) {
+                    parts.push(format!("DEFAULT ({sql})"));
+                }
             }
             ColumnOption::PrimaryKey(_) => {
                 primary = true;
@@ -1277,7 +1407,13 @@ fn drop(
         ast::ObjectType::Index => ("INDEX", "DROP INDEX"),
         ast::ObjectType::View => ("VIEW", "DROP VIEW"),
         ast::ObjectType::Schema => return Ok(Plan::Utility("DROP SCHEMA")),
-        ast::ObjectType::Sequence => return Ok(Plan::Utility("DROP SEQUENCE")),
+        ast::ObjectType::Sequence => {
+            let batch = names
+                .iter()
+                .flat_map(|n| crate::sequence::drop(&object_name(n), if_exists))
+                .collect();
+            return Ok(Plan::Query(ddl(batch, "DROP SEQUENCE")));
+        }
         other => {
             return Err(SqlError::unsupported(format!(
                 "DROP {other} is not supported"

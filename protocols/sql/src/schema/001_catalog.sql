@@ -10,3 +10,13 @@ CREATE TABLE IF NOT EXISTS _pg_columns (
     PRIMARY KEY (tbl, col)
 );
 INSERT OR IGNORE INTO _meta (key, value) VALUES ('pg_catalog_version', 1);
+CREATE TABLE IF NOT EXISTS _pg_sequences (
+    name TEXT PRIMARY KEY,
+    increment INTEGER NOT NULL,
+    min_value INTEGER NOT NULL,
+    max_value INTEGER NOT NULL,
+    start_value INTEGER NOT NULL,
+    cycle INTEGER NOT NULL,
+    last_value INTEGER NOT NULL,
+    is_called INTEGER NOT NULL
+);

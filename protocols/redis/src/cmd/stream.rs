@@ -166,13 +166,7 @@ fn parse_add_or_trim(a: &[Bytes], xadd: bool) -> Result<AddArgs, Reply> {
             if trim != Trim::None {
                 return Err(incompatible());
             }
-            approx = false;
-            if more >= 2 && a[i + 1].as_ref() == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && a[i + 1].as_ref() == b"=" {
-                i += 1;
-            }
+            approx = trim_operator(a, &mut i, more);
             let n = int(&a[i + 1])?;
             if n < 0 {
                 return Err(Reply::err("ERR The MAXLEN argument must be >= 0."));
@@ -183,13 +177,7 @@ fn parse_add_or_trim(a: &[Bytes], xadd: bool) -> Result<AddArgs, Reply> {
             if trim != Trim::None {
                 return Err(incompatible());
             }
-            approx = false;
-            if more >= 2 && a[i + 1].as_ref() == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && a[i + 1].as_ref() == b"=" {
-                i += 1;
-            }
+            approx = trim_operator(a, &mut i, more);
             trim = Trim::MinId(parse_strict(&a[i + 1])?);
             i += 1;
         } else if is(opt, "limit") && more > 0 {
@@ -1450,6 +1438,23 @@ fn subcommand(
             command.to_ascii_lowercase()
         ))),
         Some(true) => Ok(sub),
+    }
+}
+
+/// The optional `~` (approximate) or `=` (exact) after MAXLEN/MINID at `a[*i]`, with `more`
+/// arguments after the option: steps over it and says whether trimming is approximate.
+fn trim_operator(a: &[Bytes], i: &mut usize, more: usize) -> bool {
+    let op = if more >= 2 { a[*i + 1].as_ref() } else { b"" };
+    match op {
+        b"~" => {
+            *i += 1;
+            true
+        }
+        b"=" => {
+            *i += 1;
+            false
+        }
+        _ => false,
     }
 }
 

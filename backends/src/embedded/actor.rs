@@ -549,14 +549,11 @@ impl Drop for Busy<'_> {
 }
 
 /// Whether a batch leaves nothing behind: a dry run, or statements that only read.
-/// (Statements that fail to prepare count as writes; they fail later, in order.)
 fn writes_nothing(conn: &Connection, batch: &Batch, mode: &Mode) -> bool {
     match mode {
         Mode::Discard => true,
         Mode::Checked(_) => false,
-        Mode::Apply => batch
-            .iter()
-            .all(|s| conn.prepare_cached(&s.sql).is_ok_and(|st| st.readonly())),
+        Mode::Apply => exec::reads_only(conn, batch),
     }
 }
 

@@ -82,6 +82,14 @@ fn run_statement(
 
 /// Run a statement we wrote ourselves (transaction control, savepoints), kept prepared: the
 /// group-commit path runs several of these per batch.
+/// Whether every statement of `batch` only reads (SQLite's own verdict on the prepared
+/// statement). A statement that fails to prepare counts as a write: it fails later, in order.
+pub(crate) fn reads_only(conn: &Connection, batch: &[Statement]) -> bool {
+    batch
+        .iter()
+        .all(|s| conn.prepare_cached(&s.sql).is_ok_and(|st| st.readonly()))
+}
+
 pub(crate) fn control(conn: &Connection, sql: &str) -> Result<(), Error> {
     let mut st = conn.prepare_cached(sql).map_err(|e| sqlite_error(0, e))?;
     st.raw_execute().map(drop).map_err(|e| sqlite_error(0, e))

@@ -17,7 +17,7 @@ use rusqlite::Connection;
 
 use super::actor::{Actor, Command, Queued, Request};
 use super::config::{Durability, EmbeddedConfig};
-use super::exec::run_batch;
+use super::exec::{reads_only, run_batch};
 use super::syncer::Shared;
 use crate::{Batch, Error, ObjectId, StatementResult};
 
@@ -204,10 +204,7 @@ impl Registry {
         if !(relaxed || slot.durable.all_durable()) || !conn.is_autocommit() {
             return None;
         }
-        let reads_only = batch
-            .iter()
-            .all(|s| conn.prepare_cached(&s.sql).is_ok_and(|st| st.readonly()));
-        if !reads_only {
+        if !reads_only(conn, batch) {
             return None;
         }
         slot.touch();

@@ -7,6 +7,10 @@
 #
 #   benches/redis_side_by_side.sh            # -n 200000 -c 50, -P 1 and -P 16
 #   N=50000 benches/redis_side_by_side.sh    # quicker
+#
+# Besides requests/s, each line gives the CPU time (user + system, all threads, from
+# /proc/<pid>/stat) each server spent per request during that test: it moves far less with
+# the machine's load than requests/s, and is what an optimisation can actually change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dotdo/target}"
@@ -36,6 +40,7 @@ start_redis() { # name, extra args...
   mkdir -p "$work/$name"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$work/$name" --save '' "$@" >"$work/$name.log" 2>&1 &
   echo $! >> "$work/pids"
+  echo $! > "$work/$name.pid"
   until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
   echo "$port"
 }
@@ -45,9 +50,13 @@ start_dotdo() {
     --set "backend.embedded.data_dir=\"$work/dotdo\"" --set admin.enabled=false "${EXTRA_SET[@]/#/--set=}" \
     >"$work/dotdo.out" 2>"$work/dotdo.log" &
   echo $! >> "$work/pids"
+  echo $! > "$work/dotdo.pid"
   until grep -q DOTDO_LISTENING "$work/dotdo.out" 2>/dev/null; do sleep 0.1; done
   grep -o '"redis":"[^"]*"' "$work/dotdo.out" | sed 's/.*:\([0-9]*\)"$/\1/'
 }
+
+# CPU clock ticks (utime + stime) a process has used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # Prints "TEST rps" lines.
 bench() { # port, tests, pipeline
@@ -59,25 +68,39 @@ bench() { # port, tests, pipeline
 aof=$(start_redis aof --appendonly yes --appendfsync always)
 mem=$(start_redis mem --appendonly no)
 dotdo=$(start_dotdo)
+aof_pid=$(cat "$work/aof.pid")
+mem_pid=$(cat "$work/mem.pid")
+dotdo_pid=$(cat "$work/dotdo.pid")
+hz=$(getconf CLK_TCK)
+# µs of CPU per request from two tick counts.
+per_req() { python3 -c "print(f'{($2 - $1) * 1e6 / $hz / $N:.1f}')"; }
 
-printf '%-12s %3s %14s %14s %7s  %s\n' test P redis dotdo ratio peer
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-12s %3s %10s %10s %7s %8s %8s  %s\n' test P redis dotdo ratio 'redis µs' 'dotdo µs' peer
 for P in $PIPELINES; do
   for kind in write read; do
-    if [ $kind = write ]; then tests=$WRITE_TESTS; peer=$aof; label="aof always"; bar=1.0
-    else tests=$READ_TESTS; peer=$mem; label="no persistence"; bar=0.5; fi
+    if [ $kind = write ]; then tests=$WRITE_TESTS; peer=$aof; peer_pid=$aof_pid; label="aof always"; bar=1.0
+    else tests=$READ_TESTS; peer=$mem; peer_pid=$mem_pid; label="no persistence"; bar=0.5; fi
     redis-cli -p "$peer" flushall >/dev/null
     redis-cli -p "$dotdo" flushall >/dev/null
     # One test at a time on each server in turn, in the same order on both (LPOP pops what
     # LPUSH pushed), so that load from elsewhere drifting during the run hits both alike.
     IFS=, read -ra each <<< "$tests"
     for one in "${each[@]}"; do
+      c0=$(ticks "$peer_pid")
       read -r t r < <(bench "$peer" "$one" "$P")
+      c1=$(ticks "$peer_pid")
+      d0=$(ticks "$dotdo_pid")
       read -r _ rps < <(bench "$dotdo" "$one" "$P")
+      d1=$(ticks "$dotdo_pid")
+      rus=$(per_req "$c0" "$c1")
+      dus=$(per_req "$d0" "$d1")
       r=${r:-0}
       rps=${rps:-0}
       ratio=$(python3 -c "print(f'{$rps/$r:.2f}' if $r else 'n/a')")
       ok=$(python3 -c "print('ok' if $r and $rps/$r >= $bar else 'BELOW')")
-      printf '%-12s %3s %14s %14s %7s  %s (bar %sx: %s)\n' "$t" "$P" "$r" "$rps" "$ratio" "$label" "$bar" "$ok"
+      printf '%-12s %3s %10s %10s %7s %8s %8s  %s (bar %sx: %s)\n' "$t" "$P" "$r" "$rps" "$ratio" "$rus" "$dus" "$label" "$bar" "$ok"
     done
   done
 done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -640,3 +640,139 @@ async fn lua_scripts_run_atomically_on_the_keys_shard() {
     assert!(c.pttl::<_, i64>("rl:user").await.unwrap() > 0);
     t.stop().await;
 }
+
+/// Every key with its type, contents and whether it has a TTL, in key order.
+async fn dump(c: &mut redis::aio::MultiplexedConnection) -> Vec<(String, String, String, bool)> {
+    let mut keys: Vec<String> = c.keys("*").await.unwrap();
+    keys.sort();
+    let mut out = Vec::new();
+    for k in keys {
+        let t: String = cmd("TYPE").arg(&k).query_async(c).await.unwrap();
+        let body = match t.as_str() {
+            "string" => c.get::<_, String>(&k).await.unwrap(),
+            "list" => format!("{:?}", c.lrange::<_, Vec<String>>(&k, 0, -1).await.unwrap()),
+            "hash" => {
+                let mut h: Vec<(String, String)> = c.hgetall(&k).await.unwrap();
+                h.sort();
+                format!("{h:?}")
+            }
+            "set" => {
+                let mut s: Vec<String> = c.smembers(&k).await.unwrap();
+                s.sort();
+                format!("{s:?}")
+            }
+            "zset" => format!(
+                "{:?}",
+                c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1)
+                    .await
+                    .unwrap()
+            ),
+            "stream" => format!(
+                "{:?}",
+                cmd("XRANGE")
+                    .arg(&k)
+                    .arg("-")
+                    .arg("+")
+                    .query_async::<Value>(c)
+                    .await
+                    .unwrap()
+            ),
+            other => other.to_string(),
+        };
+        let ttl: i64 = c.pttl(&k).await.unwrap();
+        out.push((k, t, body, ttl > 0));
+    }
+    out
+}
+
+/// One pipeline (so one batch) that changes the same rows many ways: type changes, deletes
+/// and re-creation, pops and pushes at both ends, overwrites with the same and other values,
+/// TTL changes, whole-list rewrites, renames, streams; what a restart loads is what was
+/// acknowledged.
+#[tokio::test]
+async fn a_batch_of_changes_to_the_same_rows_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = {
+        let t = TestServer::start(dir.path(), cfg()).await;
+        let mut c = t.client().await;
+        let mut p = pipe();
+        for round in 0..3 {
+            let r = round.to_string();
+            p.cmd("RPUSH")
+                .arg("{a}l")
+                .arg(&r)
+                .arg("x")
+                .arg("y")
+                .ignore();
+            p.cmd("LPUSH").arg("{a}l").arg("front").ignore();
+            p.cmd("LPOP").arg("{a}l").ignore();
+            p.cmd("RPOP").arg("{a}l").ignore();
+            p.cmd("LSET")
+                .arg("{a}l")
+                .arg(0)
+                .arg(format!("set{r}"))
+                .ignore();
+            p.cmd("HSET")
+                .arg("{a}h")
+                .arg("f")
+                .arg("1")
+                .arg("g")
+                .arg(&r)
+                .ignore();
+            p.cmd("HSET").arg("{a}h").arg("f").arg("1").ignore();
+            p.cmd("HDEL").arg("{a}h").arg("g").ignore();
+            p.cmd("SADD").arg("{a}s").arg("m").arg(&r).ignore();
+            p.cmd("SREM").arg("{a}s").arg("m").ignore();
+            p.cmd("ZADD")
+                .arg("{a}z")
+                .arg(1)
+                .arg("m")
+                .arg(2)
+                .arg(&r)
+                .ignore();
+            p.cmd("ZADD").arg("{a}z").arg(1).arg("m").ignore();
+            p.cmd("ZPOPMIN").arg("{a}z").ignore();
+            p.cmd("SET").arg("{a}t").arg("str").ignore();
+            p.cmd("DEL").arg("{a}t").ignore();
+            p.cmd("HSET").arg("{a}t").arg("f").arg("v").ignore();
+            p.cmd("SET").arg("{a}t").arg(format!("again{r}")).ignore();
+            p.cmd("EXPIRE").arg("{a}t").arg(1000).ignore();
+            p.cmd("PERSIST").arg("{a}t").ignore();
+            p.cmd("EXPIRE").arg("{a}h").arg(1000).ignore();
+            p.cmd("RPUSH")
+                .arg("{a}r")
+                .arg("a")
+                .arg("b")
+                .arg("a")
+                .ignore();
+            p.cmd("LREM").arg("{a}r").arg(1).arg("a").ignore();
+            p.cmd("RENAME").arg("{a}r").arg("{a}moved").ignore();
+            p.cmd("DEL").arg("{a}x").ignore();
+            p.cmd("XADD").arg("{a}x").arg("*").arg("f").arg(&r).ignore();
+            p.cmd("DEL").arg("{a}x").ignore();
+            p.cmd("HSET").arg("{a}x").arg("k").arg(&r).ignore();
+            p.cmd("DEL").arg("{a}x").ignore();
+            p.cmd("XADD").arg("{a}x").arg("*").arg("g").arg(&r).ignore();
+            p.cmd("INCR").arg("{a}n").ignore();
+            p.cmd("MSET")
+                .arg("{a}m")
+                .arg(&r)
+                .arg("{a}m")
+                .arg("last")
+                .ignore();
+        }
+        // A list emptied and rebuilt in the same batch reuses its positions.
+        p.cmd("RPUSH").arg("{a}e").arg("1").arg("2").ignore();
+        p.cmd("DEL").arg("{a}e").ignore();
+        p.cmd("LPUSH").arg("{a}e").arg("3").ignore();
+        let _: () = p.query_async(&mut c).await.unwrap();
+        let before = dump(&mut c).await;
+        t.stop().await;
+        before
+    };
+    assert!(before.len() >= 9, "{before:?}");
+    let t = TestServer::start(dir.path(), cfg()).await;
+    let mut c = t.client().await;
+    assert_eq!(dump(&mut c).await, before);
+    t.stop().await;
+}

@@ -1,6 +1,6 @@
 //! One shard object: its in-memory image, and the writer that makes changes durable in order.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 
 use super::sql;
-use super::value::{Entry, KIND_LIST, KIND_ZSET, Value};
+use super::value::{Entry, KIND_LIST, KIND_STRING, KIND_ZSET, Value};
 use crate::error::Error;
 
 /// How far a shard's changes are durable.
@@ -31,22 +31,85 @@ const GATHER_ROUNDS: usize = 2;
 const MIN_GATHER: Duration = Duration::from_micros(200);
 const MAX_GATHER: Duration = Duration::from_millis(2);
 
+/// An element row's `sub`: a member or field, or a list position (kept as a number, so
+/// pushes and pops allocate nothing here).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Sub {
+    Member(Bytes),
+    Pos(i64),
+}
+
+/// Rows changed since the writer last took the shard's changes. The writer writes each as the
+/// image then holds it (or deletes it), so a row changed by a thousand commands in one batch
+/// costs one write, and a command costs a set insertion instead of a statement.
+///
+/// Invariant: every change to a `keys` row, and to an `elems` row of a hash, list, set or
+/// sorted set, is recorded here; changes to a stream's rows and range deletes (a collection's
+/// deletion, FLUSHDB) go to the statement log instead, which the writer runs first. A row
+/// recorded here gets the image's state whatever the log did to it; a row not recorded here
+/// changed only through the log, in order, so it also ends as the image holds it. A stream's
+/// rows are never recorded here: a recorded row of a key that is now a stream was changed
+/// before the key became a stream, i.e. before the deletion that the log also holds, so the
+/// log decides it.
+#[derive(Default)]
+pub(super) struct Unsaved {
+    keys: HashSet<Bytes>,
+    elems: HashMap<Bytes, HashSet<Sub>>,
+}
+
+fn record_elem(unsaved: &mut Unsaved, changed: &mut bool, key: &Bytes, sub: Sub) {
+    *changed = true;
+    match unsaved.elems.get_mut(key) {
+        Some(subs) => {
+            subs.insert(sub);
+        }
+        None => {
+            unsaved.elems.insert(key.clone(), HashSet::from([sub]));
+        }
+    }
+}
+
+/// Where a collection's writer records its changes while the shard's entry is borrowed.
+pub(super) struct Recorder<'a> {
+    unsaved: &'a mut Unsaved,
+    changed: &'a mut bool,
+    /// The statement log, for a stream's rows.
+    pub(super) pending: &'a mut Vec<Statement>,
+}
+
+impl Recorder<'_> {
+    pub(super) fn elem(&mut self, key: &Bytes, sub: Sub) {
+        record_elem(self.unsaved, self.changed, key, sub);
+    }
+
+    /// Log the deletion of every element row of `key` (see `ShardState::drop_elems`).
+    pub(super) fn drop_elems(&mut self, key: &Bytes) {
+        self.unsaved.elems.remove(key);
+        self.pending.push(sql::del_elems(key));
+    }
+}
+
 /// The in-memory image of a shard, guarded by the shard's mutex.
 pub struct ShardState {
     pub(super) map: HashMap<Bytes, Entry>,
     /// (expires_at, key) of every key with a TTL, for the active sweep.
     pub(super) expires: BTreeSet<(i64, Bytes)>,
-    /// Statements of the command being applied, not yet handed to the writer.
+    /// Logged statements of the command being applied, not yet handed to the writer.
     pub(super) pending: Vec<Statement>,
+    /// The command being applied recorded a change in `unsaved`.
+    changed: bool,
     /// Keys the command being applied modified (for empty collections and WATCH).
     pub(super) dirty: Vec<Bytes>,
-    /// Statements of finished commands that the writer has not taken yet, in the order the
-    /// commands applied to the image. The writer takes them all at once, under this lock, so
-    /// the object sees the changes in the image's order and a command's statements always
-    /// land in one batch.
+    /// Logged statements of finished commands that the writer has not taken yet, in the order
+    /// the commands applied to the image. The writer takes them and `unsaved` all at once,
+    /// under this lock, so a batch leaves the object exactly as the image was at that moment
+    /// and a command's changes always land in one batch.
     outbox: Vec<Statement>,
-    /// The sequence number of the last command whose statements went to the outbox.
+    unsaved: Unsaved,
+    /// The sequence number of the last command that changed anything.
     pub(super) seq: u64,
+    /// The sequence number of the last command whose changes the writer took.
+    taken: u64,
     /// The writer stopped after a failed write: the outbox is no longer kept.
     stopped: bool,
     /// The writer is waiting for the command with this sequence number (`u64::MAX`: not).
@@ -60,9 +123,12 @@ impl Default for ShardState {
             map: HashMap::new(),
             expires: BTreeSet::new(),
             pending: Vec::new(),
+            changed: false,
             dirty: Vec::new(),
             outbox: Vec::new(),
+            unsaved: Unsaved::default(),
             seq: 0,
+            taken: 0,
             stopped: false,
             gather_target: u64::MAX,
             watchers: HashMap::new(),
@@ -105,11 +171,56 @@ impl ShardState {
         }
     }
 
+    /// Record that `key`'s row in `keys` changed (the writer saves it as the image has it).
+    pub(super) fn key_changed(&mut self, key: &Bytes) {
+        self.changed = true;
+        if !self.unsaved.keys.contains(key) {
+            self.unsaved.keys.insert(key.clone());
+        }
+    }
+
+    /// Record that an element row of `key` changed.
+    pub(super) fn elem_changed(&mut self, key: &Bytes, sub: Sub) {
+        record_elem(&mut self.unsaved, &mut self.changed, key, sub);
+    }
+
+    /// Log the deletion of every element row of `key`; element changes recorded before it
+    /// need no write of their own any more (the image holds none of them now).
+    pub(super) fn drop_elems(&mut self, key: &Bytes) {
+        self.unsaved.elems.remove(key);
+        self.pending.push(sql::del_elems(key));
+    }
+
+    /// `key`'s entry, with where its writer records changes while the entry is borrowed.
+    pub(super) fn collection_mut(&mut self, key: &Bytes) -> Option<(&mut Entry, Recorder<'_>)> {
+        let ShardState {
+            map,
+            unsaved,
+            changed,
+            pending,
+            ..
+        } = self;
+        map.get_mut(key).map(|e| {
+            (
+                e,
+                Recorder {
+                    unsaved,
+                    changed,
+                    pending,
+                },
+            )
+        })
+    }
+
     /// Drop `key` from the image and record its deletion. Returns the old entry.
     pub(super) fn delete(&mut self, key: &Bytes) -> Option<Entry> {
         let old = self.map.remove(key)?;
         self.set_expiry_index(key, old.expires_at, None);
-        self.pending.extend(sql::del_key(key));
+        self.key_changed(key);
+        // A string has no element rows (they were deleted when it became a string).
+        if old.value.kind() != KIND_STRING {
+            self.drop_elems(key);
+        }
         self.touch(key);
         Some(old)
     }
@@ -120,6 +231,9 @@ impl ShardState {
         self.dirty.extend(keys);
         self.map.clear();
         self.expires.clear();
+        // The log empties both tables; nothing recorded before needs a write of its own.
+        self.unsaved = Unsaved::default();
+        self.changed = true;
         self.pending.extend(sql::clear());
     }
 
@@ -152,13 +266,15 @@ impl ShardState {
             }
             self.dirty.clear();
         }
-        if !self.pending.is_empty() {
+        if self.changed || !self.pending.is_empty() {
+            self.changed = false;
             self.seq += 1;
             if self.stopped {
                 // The shard failed; `durable.failed` says why and no reply will be released.
                 self.pending.clear();
+                self.unsaved = Unsaved::default();
             } else {
-                let was_idle = self.outbox.is_empty();
+                let was_idle = self.seq == self.taken + 1;
                 // `append` keeps `pending`'s buffer for the next command.
                 self.outbox.append(&mut self.pending);
                 if was_idle || self.seq == self.gather_target {
@@ -167,6 +283,77 @@ impl ShardState {
             }
         }
         self.seq
+    }
+
+    /// Commands whose changes the writer has not taken yet.
+    fn queued(&self) -> u64 {
+        self.seq - self.taken
+    }
+
+    /// Take every change made so far, as the statements that repeat it on the object, and
+    /// the sequence number they bring the object to.
+    fn take(&mut self) -> (Vec<Statement>, sql::Rows, u64) {
+        let log = std::mem::take(&mut self.outbox);
+        let unsaved = std::mem::take(&mut self.unsaved);
+        self.taken = self.seq;
+        let mut rows = sql::Rows::default();
+        for key in unsaved.keys {
+            match self.map.get(&key) {
+                Some(e) => {
+                    let value = match &e.value {
+                        Value::Str(s) => Some(&s[..]),
+                        _ => None,
+                    };
+                    rows.put_key(&key, e.value.kind(), e.expires_at, value);
+                }
+                None => rows.del_key(&key),
+            }
+        }
+        for (key, subs) in unsaved.elems {
+            let entry = self.map.get(&key);
+            for sub in subs {
+                let bytes;
+                let sub: &[u8] = match &sub {
+                    Sub::Member(m) => m,
+                    Sub::Pos(p) => {
+                        bytes = sql::list_pos(*p);
+                        &bytes
+                    }
+                };
+                match entry.map(|e| elem_now(&e.value, sub)) {
+                    None | Some(ElemNow::Absent) => rows.del_elem(&key, sub),
+                    Some(ElemNow::Row(value, score)) => rows.put_elem(&key, sub, value, score),
+                    Some(ElemNow::Logged) => {}
+                }
+            }
+        }
+        (log, rows, self.taken)
+    }
+}
+
+/// What an element row holds in the image.
+enum ElemNow<'a> {
+    Row(Option<&'a [u8]>, Option<f64>),
+    Absent,
+    /// A stream's row: its changes are in the statement log.
+    Logged,
+}
+
+fn elem_now<'a>(value: &'a Value, sub: &[u8]) -> ElemNow<'a> {
+    let row = match value {
+        Value::Str(_) => None,
+        Value::Hash(h) => h.get(sub).map(|v| (Some(&v[..]), None)),
+        Value::Set(s) => s.contains(sub).then_some((None, None)),
+        Value::ZSet(z) => z.score(sub).map(|s| (None, Some(s))),
+        Value::List(l) => sql::list_pos_decode(sub)
+            .and_then(|p| usize::try_from(p.checked_sub(l.head)?).ok())
+            .and_then(|i| l.items.get(i))
+            .map(|v| (Some(&v[..]), None)),
+        Value::Stream(_) => return ElemNow::Logged,
+    };
+    match row {
+        Some((v, s)) => ElemNow::Row(v, s),
+        None => ElemNow::Absent,
     }
 }
 
@@ -261,7 +448,7 @@ async fn write_loop(
     let (mut taken, mut target, mut took) = (0u64, 0u64, Duration::ZERO);
     loop {
         let Some(s) = shard.upgrade() else { return };
-        let mut queued = s.state.lock().outbox.len();
+        let mut queued = s.state.lock().queued();
         if queued == 0 {
             drop(s);
             // A permit stored by `notify_one` since the check is not lost.
@@ -297,19 +484,15 @@ async fn write_loop(
         let mut idle_rounds = 0;
         while idle_rounds < GATHER_ROUNDS {
             tokio::task::yield_now().await;
-            let now = s.state.lock().outbox.len();
+            let now = s.state.lock().queued();
             idle_rounds = if now == queued { idle_rounds + 1 } else { 0 };
             queued = now;
         }
-        let (batch, last) = {
-            let mut st = s.state.lock();
-            (std::mem::take(&mut st.outbox), st.seq)
-        };
+        let (log, rows, last) = s.state.lock().take();
+        let mut batch = sql::merge_rows(sql::coalesce(log));
+        rows.append_to(&mut batch);
         let sent = Instant::now();
-        match backend
-            .execute(&s.id, sql::merge_rows(sql::coalesce(batch)))
-            .await
-        {
+        match backend.execute(&s.id, batch).await {
             Ok(_) => {
                 took = sent.elapsed();
                 // Read before the release, so no released client's next command is counted.
@@ -323,6 +506,7 @@ async fn write_loop(
                 let mut st = s.state.lock();
                 st.stopped = true;
                 st.outbox = Vec::new();
+                st.unsaved = Unsaved::default();
                 durable.send_modify(|d| d.failed = Some(format!("write to {id} failed: {e}")));
                 return;
             }

@@ -17,7 +17,6 @@ static PUT_KEY: &str = "INSERT INTO keys (key, kind, expires_at, value) VALUES (
      value = excluded.value";
 static DEL_KEY: &str = "DELETE FROM keys WHERE key = ?1";
 static DEL_ELEMS: &str = "DELETE FROM elems WHERE key = ?1";
-static SET_EXPIRY: &str = "UPDATE keys SET expires_at = ?2 WHERE key = ?1";
 static PUT_ELEM: &str = "INSERT INTO elems (key, sub, value, score) VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (key, sub) DO UPDATE SET value = excluded.value, score = excluded.score";
 static DEL_ELEM: &str = "DELETE FROM elems WHERE key = ?1 AND sub = ?2";
@@ -59,19 +58,8 @@ pub fn put_key(
     )
 }
 
-pub fn del_key(key: &Bytes) -> [Statement; 2] {
-    [
-        Statement::with_params(DEL_KEY, vec![blob(key)]),
-        Statement::with_params(DEL_ELEMS, vec![blob(key)]),
-    ]
-}
-
 pub fn del_elems(key: &Bytes) -> Statement {
     Statement::with_params(DEL_ELEMS, vec![blob(key)])
-}
-
-pub fn set_expiry(key: &Bytes, expires_at: Option<i64>) -> Statement {
-    Statement::with_params(SET_EXPIRY, vec![blob(key), expires_at.into()])
 }
 
 pub fn put_elem(key: &Bytes, sub: &[u8], value: Option<&[u8]>, score: Option<f64>) -> Statement {
@@ -166,6 +154,13 @@ fn multi_sql(kind: &str, rows: usize) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        "del_key" => format!(
+            "DELETE FROM keys WHERE key IN ({})",
+            (1..=rows)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         _ => format!(
             "DELETE FROM elems WHERE (key, sub) IN (VALUES {})",
             (0..rows)
@@ -180,13 +175,93 @@ fn multi_sql(kind: &str, rows: usize) -> String {
 static MULTI_SQL: std::sync::LazyLock<Vec<(&'static str, usize, &'static str)>> =
     std::sync::LazyLock::new(|| {
         let mut v = Vec::new();
-        for kind in ["put_elem", "put_key", "del_elem"] {
+        for kind in ["put_elem", "put_key", "del_elem", "del_key"] {
             for n in MERGE_SIZES.into_iter().filter(|&n| n > 1) {
                 v.push((kind, n, &*Box::leak(multi_sql(kind, n).into_boxed_str())));
             }
         }
         v
     });
+
+fn multi(kind: &str, rows: usize) -> Option<&'static str> {
+    MULTI_SQL
+        .iter()
+        .find(|(k, n, _)| *k == kind && *n == rows)
+        .map(|(_, _, sql)| *sql)
+}
+
+/// Rows to write as the image holds them, by kind, their parameters laid end to end; they
+/// become multi-row statements (every row of a kind is a distinct row, so their order does
+/// not matter).
+#[derive(Default)]
+pub struct Rows {
+    put_keys: Vec<Value>,
+    del_keys: Vec<Value>,
+    put_elems: Vec<Value>,
+    del_elems: Vec<Value>,
+}
+
+impl Rows {
+    pub fn put_key(
+        &mut self,
+        key: &[u8],
+        kind: i64,
+        expires_at: Option<i64>,
+        value: Option<&[u8]>,
+    ) {
+        self.put_keys.extend([
+            blob(key),
+            Value::Integer(kind),
+            expires_at.into(),
+            value.map_or(Value::Null, blob),
+        ]);
+    }
+
+    pub fn del_key(&mut self, key: &[u8]) {
+        self.del_keys.push(blob(key));
+    }
+
+    pub fn put_elem(&mut self, key: &[u8], sub: &[u8], value: Option<&[u8]>, score: Option<f64>) {
+        self.put_elems.extend([
+            blob(key),
+            blob(sub),
+            value.map_or(Value::Null, blob),
+            score.into(),
+        ]);
+    }
+
+    pub fn del_elem(&mut self, key: &[u8], sub: &[u8]) {
+        self.del_elems.extend([blob(key), blob(sub)]);
+    }
+
+    /// Append the statements that write every row.
+    pub fn append_to(self, out: &mut Vec<Statement>) {
+        for (kind, single, width, params) in [
+            ("put_key", PUT_KEY, 4, self.put_keys),
+            ("del_key", DEL_KEY, 1, self.del_keys),
+            ("put_elem", PUT_ELEM, 4, self.put_elems),
+            ("del_elem", DEL_ELEM, 2, self.del_elems),
+        ] {
+            let mut rest = params.into_iter();
+            let mut left = rest.len() / width;
+            while left > 0 {
+                let n = MERGE_SIZES.into_iter().find(|&n| n <= left).unwrap_or(1);
+                let sql = if n == 1 { Some(single) } else { multi(kind, n) };
+                let params: Vec<Value> = rest.by_ref().take(n * width).collect();
+                match sql {
+                    Some(sql) => out.push(Statement::with_params(sql, params)),
+                    // Every merged size is built: unreachable, but never drop a row.
+                    None => out.extend(
+                        params
+                            .chunks(width)
+                            .map(|p| Statement::with_params(single, p.to_vec())),
+                    ),
+                }
+                left -= n;
+            }
+        }
+    }
+}
 
 fn merge_kind(s: &Statement) -> Option<&'static str> {
     let sql: &str = &s.sql;
@@ -221,10 +296,7 @@ pub fn merge_rows(batch: Vec<Statement>) -> Vec<Statement> {
             if n == 1 {
                 out.extend(rest.next());
             } else {
-                let sql = MULTI_SQL
-                    .iter()
-                    .find(|(k, rows, _)| *k == kind && *rows == n)
-                    .map(|(_, _, sql)| *sql);
+                let sql = multi(kind, n);
                 let group: Vec<Statement> = rest.by_ref().take(n).collect();
                 match sql {
                     Some(sql) => out.push(Statement::with_params(
@@ -281,7 +353,7 @@ mod tests {
         let mut batch: Vec<Statement> = (0..70u8)
             .map(|i| put_elem(&k, &[i], Some(b"v"), None))
             .collect();
-        batch.push(set_expiry(&k, None));
+        batch.push(del_elems(&k));
         batch.extend((0..5u8).map(|i| del_elem(&k, &[i])));
         let params: Vec<Value> = batch.iter().flat_map(|s| s.params.clone()).collect();
         let merged = merge_rows(batch);
@@ -296,7 +368,7 @@ mod tests {
         let k = Bytes::from_static(b"k");
         let batch = vec![
             put_key(&k, 0, None, Some(&Bytes::from_static(b"1"))),
-            set_expiry(&k, Some(5)),
+            del_elems(&k),
             put_elem(&k, b"f", Some(b"a"), None),
             put_key(&k, 0, None, Some(&Bytes::from_static(b"2"))),
             del_elems(&k),

@@ -5,11 +5,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use dotdo_backend::Statement;
 use dotdo_shard::SlotMap;
 use parking_lot::MutexGuard;
 
-use super::shard::{Shard, ShardState};
+use super::shard::{Recorder, Shard, ShardState, Sub};
 use super::sql;
 use super::stream::{Stream, StreamMut};
 use super::value::{
@@ -136,20 +135,33 @@ impl<'a> View<'a> {
         expires_at: Option<i64>,
     ) -> Result<(), Reply> {
         let st = self.st(key)?;
-        let old = st.map.insert(
-            key.clone(),
-            Entry {
-                value: Value::Str(value.clone()),
-                expires_at,
-            },
-        );
-        let old_exp = old.as_ref().and_then(|e| e.expires_at);
-        if old.is_some_and(|e| e.value.kind() != KIND_STRING) {
-            st.pending.push(sql::del_elems(key));
+        let (old_kind, old_exp) = match st.map.get_mut(key) {
+            // Overwrite in place: no new map slot, no key clone.
+            Some(e) if matches!(e.value, Value::Str(_)) => {
+                let old_exp = e.expires_at;
+                e.value = Value::Str(value);
+                e.expires_at = expires_at;
+                (Some(KIND_STRING), old_exp)
+            }
+            _ => {
+                let old = st.map.insert(
+                    key.clone(),
+                    Entry {
+                        value: Value::Str(value),
+                        expires_at,
+                    },
+                );
+                (
+                    old.as_ref().map(|e| e.value.kind()),
+                    old.and_then(|e| e.expires_at),
+                )
+            }
+        };
+        if old_kind.is_some_and(|k| k != KIND_STRING) {
+            st.drop_elems(key);
         }
         st.set_expiry_index(key, old_exp, expires_at);
-        st.pending
-            .push(sql::put_key(key, KIND_STRING, expires_at, Some(&value)));
+        st.key_changed(key);
         st.touch(key);
         Ok(())
     }
@@ -169,22 +181,22 @@ impl<'a> View<'a> {
         if value.is_empty_collection() {
             return Ok(());
         }
-        st.pending
-            .push(sql::put_key(key, value.kind(), expires_at, None));
+        st.key_changed(key);
         match &value {
             Value::Str(_) => {}
-            Value::Hash(h) => st
-                .pending
-                .extend(h.iter().map(|(f, v)| sql::put_elem(key, f, Some(v), None))),
-            Value::Set(s) => st
-                .pending
-                .extend(s.iter().map(|m| sql::put_elem(key, m, None, None))),
-            Value::ZSet(z) => st
-                .pending
-                .extend(z.iter().map(|(m, s)| sql::put_elem(key, m, None, Some(s)))),
-            Value::List(l) => st.pending.extend(l.items.iter().enumerate().map(|(i, v)| {
-                sql::put_elem(key, &sql::list_pos(l.head + i as i64), Some(v), None)
-            })),
+            Value::Hash(h) => h
+                .keys()
+                .for_each(|f| st.elem_changed(key, Sub::Member(f.clone()))),
+            Value::Set(s) => s
+                .iter()
+                .for_each(|m| st.elem_changed(key, Sub::Member(m.clone()))),
+            Value::ZSet(z) => z
+                .iter()
+                .for_each(|(m, _)| st.elem_changed(key, Sub::Member(m.clone()))),
+            Value::List(l) => {
+                (0..l.items.len() as i64).for_each(|i| st.elem_changed(key, Sub::Pos(l.head + i)))
+            }
+            // A stream's rows are always logged (see `Unsaved`).
             Value::Stream(s) => st.pending.extend(
                 s.rows()
                     .iter()
@@ -213,7 +225,7 @@ impl<'a> View<'a> {
         entry.expires_at = expires_at;
         let st = self.st(key)?;
         st.set_expiry_index(key, old, expires_at);
-        st.pending.push(sql::set_expiry(key, expires_at));
+        st.key_changed(key);
         st.touch(key);
         Ok(true)
     }
@@ -233,7 +245,7 @@ impl<'a> View<'a> {
         key: &Bytes,
         kind: i64,
         create: bool,
-    ) -> Result<Option<(&mut Value, &mut Vec<Statement>)>, Reply> {
+    ) -> Result<Option<(&mut Value, Recorder<'_>)>, Reply> {
         match self.live(key)? {
             Some(e) if e.value.kind() != kind => return Err(wrongtype()),
             Some(_) => {}
@@ -248,13 +260,12 @@ impl<'a> View<'a> {
                         expires_at: None,
                     },
                 );
-                st.pending.push(sql::put_key(key, kind, None, None));
+                st.key_changed(key);
             }
         }
         let st = self.st(key)?;
         st.touch(key);
-        let ShardState { map, pending, .. } = st;
-        Ok(map.get_mut(key).map(|e| (&mut e.value, pending)))
+        Ok(st.collection_mut(key).map(|(e, rec)| (&mut e.value, rec)))
     }
 
     pub fn hash(&mut self, key: &Bytes) -> Result<Option<&HashMap<Bytes, Bytes>>, Reply> {
@@ -287,10 +298,10 @@ impl<'a> View<'a> {
 
     pub fn hash_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<HashMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_HASH, create)? {
-            Some((Value::Hash(map), pending)) => Some(HashMut {
+            Some((Value::Hash(map), rec)) => Some(HashMut {
                 key: key.clone(),
                 map,
-                pending,
+                rec,
             }),
             _ => None,
         })
@@ -298,10 +309,10 @@ impl<'a> View<'a> {
 
     pub fn set_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<SetMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_SET, create)? {
-            Some((Value::Set(set), pending)) => Some(SetMut {
+            Some((Value::Set(set), rec)) => Some(SetMut {
                 key: key.clone(),
                 set,
-                pending,
+                rec,
             }),
             _ => None,
         })
@@ -309,10 +320,10 @@ impl<'a> View<'a> {
 
     pub fn zset_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<ZSetMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_ZSET, create)? {
-            Some((Value::ZSet(z), pending)) => Some(ZSetMut {
+            Some((Value::ZSet(z), rec)) => Some(ZSetMut {
                 key: key.clone(),
                 z,
-                pending,
+                rec,
             }),
             _ => None,
         })
@@ -320,10 +331,10 @@ impl<'a> View<'a> {
 
     pub fn list_mut(&mut self, key: &Bytes, create: bool) -> Result<Option<ListMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_LIST, create)? {
-            Some((Value::List(list), pending)) => Some(ListMut {
+            Some((Value::List(list), rec)) => Some(ListMut {
                 key: key.clone(),
                 list,
-                pending,
+                rec,
             }),
             _ => None,
         })
@@ -344,10 +355,10 @@ impl View<'_> {
         create: bool,
     ) -> Result<Option<StreamMut<'_>>, Reply> {
         Ok(match self.coll_mut(key, KIND_STREAM, create)? {
-            Some((Value::Stream(s), pending)) => Some(StreamMut {
+            Some((Value::Stream(s), rec)) => Some(StreamMut {
                 key: key.clone(),
                 s,
-                pending,
+                pending: rec.pending,
             }),
             _ => None,
         })
@@ -357,7 +368,7 @@ impl View<'_> {
 pub struct HashMut<'v> {
     key: Bytes,
     map: &'v mut HashMap<Bytes, Bytes>,
-    pending: &'v mut Vec<Statement>,
+    rec: Recorder<'v>,
 }
 
 impl HashMut<'_> {
@@ -367,14 +378,25 @@ impl HashMut<'_> {
 
     /// Returns true when the field is new.
     pub fn insert(&mut self, field: Bytes, value: Bytes) -> bool {
-        self.pending
-            .push(sql::put_elem(&self.key, &field, Some(&value), None));
-        self.map.insert(field, value).is_none()
+        match self.map.get_mut(&field) {
+            // The same value again changes no row.
+            Some(old) if *old == value => false,
+            Some(old) => {
+                *old = value;
+                self.rec.elem(&self.key, Sub::Member(field));
+                false
+            }
+            None => {
+                self.rec.elem(&self.key, Sub::Member(field.clone()));
+                self.map.insert(field, value);
+                true
+            }
+        }
     }
 
     pub fn remove(&mut self, field: &[u8]) -> Option<Bytes> {
-        let old = self.map.remove(field)?;
-        self.pending.push(sql::del_elem(&self.key, field));
+        let (field, old) = self.map.remove_entry(field)?;
+        self.rec.elem(&self.key, Sub::Member(field));
         Some(old)
     }
 }
@@ -382,7 +404,7 @@ impl HashMut<'_> {
 pub struct SetMut<'v> {
     key: Bytes,
     set: &'v mut HashSet<Bytes>,
-    pending: &'v mut Vec<Statement>,
+    rec: Recorder<'v>,
 }
 
 impl SetMut<'_> {
@@ -394,16 +416,15 @@ impl SetMut<'_> {
         if self.set.contains(&member) {
             return false;
         }
-        self.pending
-            .push(sql::put_elem(&self.key, &member, None, None));
+        self.rec.elem(&self.key, Sub::Member(member.clone()));
         self.set.insert(member)
     }
 
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        if !self.set.remove(member) {
+        let Some(member) = self.set.take(member) else {
             return false;
-        }
-        self.pending.push(sql::del_elem(&self.key, member));
+        };
+        self.rec.elem(&self.key, Sub::Member(member));
         true
     }
 }
@@ -411,7 +432,7 @@ impl SetMut<'_> {
 pub struct ZSetMut<'v> {
     key: Bytes,
     z: &'v mut ZSet,
-    pending: &'v mut Vec<Statement>,
+    rec: Recorder<'v>,
 }
 
 impl ZSetMut<'_> {
@@ -420,14 +441,18 @@ impl ZSetMut<'_> {
     }
 
     pub fn insert(&mut self, member: Bytes, score: f64) -> Option<f64> {
-        self.pending
-            .push(sql::put_elem(&self.key, &member, None, Some(score)));
-        self.z.insert(member, score)
+        let old = self.z.insert(member.clone(), score);
+        // The same score again changes no row.
+        if old != Some(score) {
+            self.rec.elem(&self.key, Sub::Member(member));
+        }
+        old
     }
 
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let old = self.z.remove(member)?;
-        self.pending.push(sql::del_elem(&self.key, member));
+        self.rec
+            .elem(&self.key, Sub::Member(Bytes::copy_from_slice(member)));
         Some(old)
     }
 }
@@ -435,7 +460,7 @@ impl ZSetMut<'_> {
 pub struct ListMut<'v> {
     key: Bytes,
     list: &'v mut List,
-    pending: &'v mut Vec<Statement>,
+    rec: Recorder<'v>,
 }
 
 impl ListMut<'_> {
@@ -451,31 +476,25 @@ impl ListMut<'_> {
         self.list.items.is_empty()
     }
 
-    fn put(&mut self, pos: i64, value: &Bytes) {
-        self.pending.push(sql::put_elem(
-            &self.key,
-            &sql::list_pos(pos),
-            Some(value),
-            None,
-        ));
+    fn changed(&mut self, pos: i64) {
+        self.rec.elem(&self.key, Sub::Pos(pos));
     }
 
     pub fn push_front(&mut self, value: Bytes) {
         self.list.head -= 1;
-        self.put(self.list.head, &value);
+        self.changed(self.list.head);
         self.list.items.push_front(value);
     }
 
     pub fn push_back(&mut self, value: Bytes) {
         let pos = self.list.head + self.list.items.len() as i64;
-        self.put(pos, &value);
+        self.changed(pos);
         self.list.items.push_back(value);
     }
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
         let v = self.list.items.pop_front()?;
-        self.pending
-            .push(sql::del_elem(&self.key, &sql::list_pos(self.list.head)));
+        self.changed(self.list.head);
         self.list.head += 1;
         Some(v)
     }
@@ -483,27 +502,25 @@ impl ListMut<'_> {
     pub fn pop_back(&mut self) -> Option<Bytes> {
         let v = self.list.items.pop_back()?;
         let pos = self.list.head + self.list.items.len() as i64;
-        self.pending
-            .push(sql::del_elem(&self.key, &sql::list_pos(pos)));
+        self.changed(pos);
         Some(v)
     }
 
     /// Overwrite element `index` (which must be in range).
     pub fn set(&mut self, index: usize, value: Bytes) {
         if index < self.list.items.len() {
-            self.put(self.list.head + index as i64, &value);
+            self.changed(self.list.head + index as i64);
             self.list.items[index] = value;
         }
     }
 
     /// Replace every element (for edits in the middle: LINSERT, LREM).
     pub fn replace_all(&mut self, items: VecDeque<Bytes>) {
-        self.pending.push(sql::del_elems(&self.key));
+        self.rec.drop_elems(&self.key);
         self.list.items = items;
         self.list.head = 0;
-        for i in 0..self.list.items.len() {
-            let v = self.list.items[i].clone();
-            self.put(i as i64, &v);
+        for i in 0..self.list.items.len() as i64 {
+            self.changed(i);
         }
     }
 }

@@ -643,21 +643,24 @@ async fn lua_scripts_run_atomically_on_the_keys_shard() {
 
 /// Every key with its type, contents and whether it has a TTL, in key order.
 async fn dump(c: &mut redis::aio::MultiplexedConnection) -> Vec<(String, String, String, bool)> {
-    let mut keys: Vec<String> = c.keys("*").await.unwrap();
+    let mut keys: Vec<String> = c.keys("*").await.expect("dump");
     keys.sort();
     let mut out = Vec::new();
     for k in keys {
-        let t: String = cmd("TYPE").arg(&k).query_async(c).await.unwrap();
+        let t: String = cmd("TYPE").arg(&k).query_async(c).await.expect("dump");
         let body = match t.as_str() {
-            "string" => c.get::<_, String>(&k).await.unwrap(),
-            "list" => format!("{:?}", c.lrange::<_, Vec<String>>(&k, 0, -1).await.unwrap()),
+            "string" => c.get::<_, String>(&k).await.expect("dump"),
+            "list" => format!(
+                "{:?}",
+                c.lrange::<_, Vec<String>>(&k, 0, -1).await.expect("dump")
+            ),
             "hash" => {
-                let mut h: Vec<(String, String)> = c.hgetall(&k).await.unwrap();
+                let mut h: Vec<(String, String)> = c.hgetall(&k).await.expect("dump");
                 h.sort();
                 format!("{h:?}")
             }
             "set" => {
-                let mut s: Vec<String> = c.smembers(&k).await.unwrap();
+                let mut s: Vec<String> = c.smembers(&k).await.expect("dump");
                 s.sort();
                 format!("{s:?}")
             }
@@ -665,7 +668,7 @@ async fn dump(c: &mut redis::aio::MultiplexedConnection) -> Vec<(String, String,
                 "{:?}",
                 c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1)
                     .await
-                    .unwrap()
+                    .expect("dump")
             ),
             "stream" => format!(
                 "{:?}",
@@ -675,11 +678,11 @@ async fn dump(c: &mut redis::aio::MultiplexedConnection) -> Vec<(String, String,
                     .arg("+")
                     .query_async::<Value>(c)
                     .await
-                    .unwrap()
+                    .expect("dump")
             ),
             other => other.to_string(),
         };
-        let ttl: i64 = c.pttl(&k).await.unwrap();
+        let ttl: i64 = c.pttl(&k).await.expect("dump");
         out.push((k, t, body, ttl > 0));
     }
     out

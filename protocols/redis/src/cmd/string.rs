@@ -5,8 +5,8 @@ use bytes::{Bytes, BytesMut};
 use super::args::{self, int, is, syntax};
 use crate::codec::format_incr as format_double;
 use crate::frame::{Reply, errors};
-use crate::store::View;
 use crate::store::view::CmdResult;
+use crate::store::{Entry, Value, View};
 
 /// Longest string SETRANGE/APPEND may build (Redis's `proto-max-bulk-len` default).
 const MAX_STRING: usize = 512 * 1024 * 1024;
@@ -193,14 +193,21 @@ pub fn mset(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
 }
 
 pub fn incr_by(v: &mut View, key: &Bytes, by: i64) -> CmdResult {
-    let cur = match v.get_str(key)? {
-        None => 0,
-        Some(s) => args::strict_i64(&s).ok_or_else(|| Reply::err(errors::NOT_INT))?,
+    // One lookup for the value and its TTL.
+    let (cur, ttl) = match v.get(key)? {
+        None => (0, None),
+        Some(Entry {
+            value: Value::Str(s),
+            expires_at,
+        }) => (
+            args::strict_i64(s).ok_or_else(|| Reply::err(errors::NOT_INT))?,
+            *expires_at,
+        ),
+        Some(_) => return Err(Reply::err(errors::WRONGTYPE)),
     };
     let new = cur
         .checked_add(by)
         .ok_or_else(|| Reply::err(errors::OVERFLOW))?;
-    let ttl = v.ttl_of(key)?.flatten();
     v.set_str(key, args::int_bytes(new), ttl)?;
     Ok(Reply::Int(new))
 }

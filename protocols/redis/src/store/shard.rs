@@ -260,7 +260,9 @@ impl ShardState {
                 {
                     self.delete(key);
                 }
-                if let Some(flags) = self.watchers.remove(key) {
+                if !self.watchers.is_empty()
+                    && let Some(flags) = self.watchers.remove(key)
+                {
                     flags.iter().for_each(|f| f.store(true, Ordering::Release));
                 }
             }

@@ -313,15 +313,17 @@ impl ShardState {
         }
         for (key, subs) in unsaved.elems {
             let entry = self.map.get(&key);
-            for sub in subs {
-                let bytes;
-                let sub: &[u8] = match &sub {
-                    Sub::Member(m) => m,
-                    Sub::Pos(p) => {
-                        bytes = sql::list_pos(*p);
-                        &bytes
-                    }
-                };
+            // In row order, so SQLite walks each B-tree page once (pushes fill pages in turn).
+            let mut subs: Vec<SubRow> = subs
+                .into_iter()
+                .map(|sub| match sub {
+                    Sub::Member(m) => SubRow::Member(m),
+                    Sub::Pos(p) => SubRow::Pos(sql::list_pos(p)),
+                })
+                .collect();
+            subs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+            for sub in &subs {
+                let sub = sub.as_ref();
                 match entry.map(|e| elem_now(&e.value, sub)) {
                     None | Some(ElemNow::Absent) => rows.del_elem(&key, sub),
                     Some(ElemNow::Row(value, score)) => rows.put_elem(&key, sub, value, score),
@@ -330,6 +332,21 @@ impl ShardState {
             }
         }
         (log, rows, self.taken)
+    }
+}
+
+/// A `Sub` as the bytes of its row.
+enum SubRow {
+    Member(Bytes),
+    Pos([u8; 8]),
+}
+
+impl AsRef<[u8]> for SubRow {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            SubRow::Member(m) => m,
+            SubRow::Pos(p) => p,
+        }
     }
 }
 

@@ -764,6 +764,16 @@ async fn a_batch_of_changes_to_the_same_rows_survives_restart() {
                 .arg("last")
                 .ignore();
         }
+        // Runs of pops at both ends (saved as range deletes), with pushes between.
+        p.cmd("RPUSH")
+            .arg("{a}q")
+            .arg(&["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"])
+            .ignore();
+        p.cmd("LPOP").arg("{a}q").arg(3).ignore();
+        p.cmd("RPOP").arg("{a}q").arg(2).ignore();
+        p.cmd("LPOP").arg("{a}q").ignore();
+        p.cmd("LPUSH").arg("{a}q").arg("new").ignore();
+        p.cmd("RPOP").arg("{a}q").ignore();
         // A list emptied and rebuilt in the same batch reuses its positions.
         p.cmd("RPUSH").arg("{a}e").arg("1").arg("2").ignore();
         p.cmd("DEL").arg("{a}e").ignore();

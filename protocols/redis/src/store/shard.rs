@@ -318,17 +318,41 @@ impl ShardState {
                 .into_iter()
                 .map(|sub| match sub {
                     Sub::Member(m) => SubRow::Member(m),
-                    Sub::Pos(p) => SubRow::Pos(sql::list_pos(p)),
+                    Sub::Pos(p) => SubRow::Pos(p, sql::list_pos(p)),
                 })
                 .collect();
             subs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+            // Positions popped in a row go as one range delete: once the log has run, every
+            // element row of a key that is a list now is one of its positions (a type change
+            // deleted the others, in the log), and a list's rows must be exactly its items.
+            let is_list = matches!(entry.map(|e| &e.value), Some(Value::List(_)));
+            let mut popped: Option<(i64, i64)> = None;
             for sub in &subs {
-                let sub = sub.as_ref();
-                match entry.map(|e| elem_now(&e.value, sub)) {
-                    None | Some(ElemNow::Absent) => rows.del_elem(&key, sub),
-                    Some(ElemNow::Row(value, score)) => rows.put_elem(&key, sub, value, score),
+                let bytes = sub.as_ref();
+                let now = entry.map(|e| elem_now(&e.value, bytes));
+                if is_list
+                    && let SubRow::Pos(p, _) = sub
+                    && matches!(now, Some(ElemNow::Absent))
+                {
+                    popped = match popped {
+                        Some((lo, hi)) if hi.checked_add(1) == Some(*p) => Some((lo, *p)),
+                        other => {
+                            if let Some(range) = other {
+                                rows.del_positions(&key, range);
+                            }
+                            Some((*p, *p))
+                        }
+                    };
+                    continue;
+                }
+                match now {
+                    None | Some(ElemNow::Absent) => rows.del_elem(&key, bytes),
+                    Some(ElemNow::Row(value, score)) => rows.put_elem(&key, bytes, value, score),
                     Some(ElemNow::Logged) => {}
                 }
+            }
+            if let Some(range) = popped {
+                rows.del_positions(&key, range);
             }
         }
         (log, rows, self.taken)
@@ -338,14 +362,14 @@ impl ShardState {
 /// A `Sub` as the bytes of its row.
 enum SubRow {
     Member(Bytes),
-    Pos([u8; 8]),
+    Pos(i64, [u8; 8]),
 }
 
 impl AsRef<[u8]> for SubRow {
     fn as_ref(&self) -> &[u8] {
         match self {
             SubRow::Member(m) => m,
-            SubRow::Pos(p) => p,
+            SubRow::Pos(_, p) => p,
         }
     }
 }

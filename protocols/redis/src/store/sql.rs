@@ -20,6 +20,7 @@ static DEL_ELEMS: &str = "DELETE FROM elems WHERE key = ?1";
 static PUT_ELEM: &str = "INSERT INTO elems (key, sub, value, score) VALUES (?1, ?2, ?3, ?4) \
      ON CONFLICT (key, sub) DO UPDATE SET value = excluded.value, score = excluded.score";
 static DEL_ELEM: &str = "DELETE FROM elems WHERE key = ?1 AND sub = ?2";
+static DEL_POSITIONS: &str = "DELETE FROM elems WHERE key = ?1 AND sub BETWEEN ?2 AND ?3";
 static CLEAR_KEYS: &str = "DELETE FROM keys";
 static CLEAR_ELEMS: &str = "DELETE FROM elems";
 
@@ -199,6 +200,8 @@ pub struct Rows {
     del_keys: Vec<Value>,
     put_elems: Vec<Value>,
     del_elems: Vec<Value>,
+    /// Ranges of list positions, one statement each.
+    del_ranges: Vec<Statement>,
 }
 
 impl Rows {
@@ -234,8 +237,21 @@ impl Rows {
         self.del_elems.extend([blob(key), blob(sub)]);
     }
 
+    /// Delete list positions `lo..=hi` of `key`.
+    pub fn del_positions(&mut self, key: &[u8], (lo, hi): (i64, i64)) {
+        if lo == hi {
+            self.del_elem(key, &list_pos(lo));
+        } else {
+            self.del_ranges.push(Statement::with_params(
+                DEL_POSITIONS,
+                vec![blob(key), blob(&list_pos(lo)), blob(&list_pos(hi))],
+            ));
+        }
+    }
+
     /// Append the statements that write every row.
     pub fn append_to(self, out: &mut Vec<Statement>) {
+        out.extend(self.del_ranges);
         for (kind, single, width, params) in [
             ("put_key", PUT_KEY, 4, self.put_keys),
             ("del_key", DEL_KEY, 1, self.del_keys),

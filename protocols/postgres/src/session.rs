@@ -10,8 +10,10 @@ use dotdo_sql::sequence::{self, SeqCall};
 use dotdo_sql::{Catalog, Context, CopyFrom, OutColumn, PgType, Plan, Query, SqlError, code};
 use pgwire::messages::response::TransactionStatus;
 
+use crate::cancel::{self, Registration};
 use crate::copy;
 use crate::database::Database;
+use crate::notify::{Inbox, SessionNotify};
 use crate::{Server, TransactionMode};
 
 /// What running one plan produced, for the wire layer to send.
@@ -91,6 +93,10 @@ pub struct Session {
     currval: HashMap<String, i64>,
     /// `lastval`: the value the session's last `nextval` returned.
     lastval: Option<i64>,
+    /// LISTEN/NOTIFY state.
+    pub notify: SessionNotify,
+    /// This connection's entry for cancel requests.
+    cancel: Registration,
 }
 
 fn default_setting(name: &str) -> Option<&'static str> {
@@ -116,9 +122,19 @@ fn default_setting(name: &str) -> Option<&'static str> {
 }
 
 impl Session {
-    pub fn new(server: Arc<Server>, database: &str, user: &str, pid: i32) -> Self {
+    pub fn new(
+        server: Arc<Server>,
+        database: &str,
+        user: &str,
+        pid: i32,
+        inbox: Arc<Inbox>,
+        cancel: Registration,
+    ) -> Self {
+        let db = server.databases.get(database);
         Self {
-            db: server.databases.get(database),
+            notify: SessionNotify::new(server.notifier.clone(), inbox, &db.name, pid),
+            cancel,
+            db,
             server,
             user: user.to_owned(),
             pid,
@@ -186,7 +202,15 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let result = self.run_inner(plan, params, static_types).await;
+        let result = if self.cancellable(plan) {
+            let canceled = self.cancel.slot.start();
+            tokio::select! {
+                result = self.run_inner(plan, params, static_types) => result,
+                Ok(()) = canceled => Err(cancel::canceled()),
+            }
+        } else {
+            self.run_inner(plan, params, static_types).await
+        };
         if result.is_err() && self.in_block {
             self.failed = true;
         }
@@ -195,6 +219,17 @@ impl Session {
 
     pub fn in_block(&self) -> bool {
         self.in_block
+    }
+
+    /// Whether a cancel request may interrupt `plan` halfway: a sleep, a read, or any
+    /// statement of a block (which the cancel then fails, so nothing of it commits). A
+    /// write outside a block runs to its end, as one whose cancel comes too late.
+    fn cancellable(&self, plan: &Plan) -> bool {
+        match plan {
+            Plan::Sleep { .. } => true,
+            Plan::Query(q) => q.read_only || self.in_block,
+            _ => false,
+        }
     }
 
     /// Open the implicit transaction of a multi-statement Query.
@@ -277,14 +312,18 @@ impl Session {
         self.failed = false;
         self.txn_time = None;
         let Some(txn) = self.txn.take() else {
+            self.end_notify(commit);
             return Ok(());
         };
         // Only a locking transaction can hold DDL that a rollback undoes.
         let may_hold_ddl = matches!(txn, Txn::Locking(_));
         let txn = txn.into_handle();
         if commit {
-            txn.commit().await?;
+            let committed = txn.commit().await;
+            self.end_notify(committed.is_ok());
+            committed?;
         } else {
+            self.end_notify(false);
             txn.rollback().await?;
             if may_hold_ddl {
                 self.db.invalidate();
@@ -451,6 +490,54 @@ impl Session {
                 })
             }
             Plan::Utility(tag) => Ok(Outcome::Command((*tag).into())),
+            Plan::Listen(channel) => {
+                self.notify.listen(channel.clone(), self.in_block);
+                Ok(Outcome::Command("LISTEN".into()))
+            }
+            Plan::Unlisten(channel) => {
+                self.notify.unlisten(channel.clone(), self.in_block);
+                Ok(Outcome::Command("UNLISTEN".into()))
+            }
+            Plan::Notify {
+                channel,
+                payload,
+                column,
+            } => {
+                let params = text_params(&params);
+                let channel = channel.resolve(&params).unwrap_or_default();
+                let payload = payload.resolve(&params).unwrap_or_default();
+                dotdo_sql::notify::check_channel(&channel)?;
+                dotdo_sql::notify::check_payload(&payload)?;
+                self.notify.notify(channel, payload, self.in_block);
+                Ok(match column {
+                    Some(c) => void_row(c),
+                    None => Outcome::Command("NOTIFY".into()),
+                })
+            }
+            Plan::Sleep { seconds, column } => {
+                let params = text_params(&params);
+                if let Some(s) = seconds.resolve(&params) {
+                    let secs = dotdo_sql::notify::sleep_seconds(&s)?;
+                    if secs > 0.0 {
+                        let d = std::time::Duration::try_from_secs_f64(secs)
+                            .unwrap_or(std::time::Duration::MAX);
+                        tokio::time::sleep(d).await;
+                    }
+                }
+                Ok(void_row(column))
+            }
+        }
+    }
+
+    /// The block ended: its LISTEN/UNLISTEN and NOTIFY take effect if it committed.
+    fn end_notify(&mut self, committed: bool) {
+        if !self.notify.has_pending() {
+            return;
+        }
+        if committed {
+            self.notify.commit();
+        } else {
+            self.notify.rollback();
         }
     }
 
@@ -719,9 +806,33 @@ impl Session {
 
     /// Roll back whatever is open when the connection goes away.
     pub async fn close(&mut self) {
+        self.notify.rollback();
         if let Some(txn) = self.txn.take() {
             let _ = txn.into_handle().rollback().await;
         }
+    }
+}
+
+/// Parameters as the text a session call reads.
+fn text_params(params: &[Value]) -> Vec<Option<String>> {
+    params
+        .iter()
+        .map(|v| match v {
+            Value::Null => None,
+            Value::Text(s) => Some(s.clone()),
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Real(f) => Some(f.to_string()),
+            Value::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        })
+        .collect()
+}
+
+/// The one row of a function returning `void`: an empty value.
+fn void_row(column: &str) -> Outcome {
+    Outcome::Rows {
+        fields: vec![(column.to_owned(), PgType::Text)],
+        rows: vec![vec![Value::Text(String::new())]],
+        tag: "SELECT".into(),
     }
 }
 
@@ -862,6 +973,10 @@ pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
             .map(|c| (c.name.clone(), c.ty.unwrap_or(PgType::Text)))
             .collect(),
         Plan::Show(name) => vec![(name.clone(), PgType::Text)],
+        Plan::Notify {
+            column: Some(c), ..
+        }
+        | Plan::Sleep { column: c, .. } => vec![(c.clone(), PgType::Text)],
         _ => Vec::new(),
     }
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod datetime;
 pub mod error;
 mod infer;
+pub mod notify;
 pub mod sequence;
 pub mod split;
 pub mod translate;

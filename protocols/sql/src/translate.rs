@@ -100,8 +100,24 @@ pub enum Plan {
     },
     CopyFrom(CopyFrom),
     CopyTo(CopyTo),
-    /// Accepted and done with nothing to run (VACUUM, ANALYZE, LISTEN, ...): the tag.
+    /// Accepted and done with nothing to run (VACUUM, ANALYZE, ...): the tag.
     Utility(&'static str),
+    /// `LISTEN channel`.
+    Listen(String),
+    /// `UNLISTEN channel`, or `UNLISTEN *` (`None`).
+    Unlisten(Option<String>),
+    /// `NOTIFY channel, 'payload'`, or `SELECT pg_notify(channel, payload)` when `column`
+    /// names the result column of the call.
+    Notify {
+        channel: crate::notify::Arg,
+        payload: crate::notify::Arg,
+        column: Option<String>,
+    },
+    /// `SELECT pg_sleep(seconds)`: sleeps in the session, where a cancel request reaches it.
+    Sleep {
+        seconds: crate::notify::Arg,
+        column: String,
+    },
 }
 
 pub const SERVER_VERSION: &str = "15.8";
@@ -203,13 +219,8 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "VACUUM" => Plan::Utility("VACUUM"),
         "ANALYZE" | "ANALYSE" => Plan::Utility("ANALYZE"),
         "CHECKPOINT" => Plan::Utility("CHECKPOINT"),
-        // No session can LISTEN, so UNLISTEN has nothing to undo (poolers send it on reset).
-        "UNLISTEN" => Plan::Utility("UNLISTEN"),
-        "LISTEN" | "NOTIFY" => {
-            return Err(SqlError::unsupported(
-                "LISTEN and NOTIFY are not supported yet",
-            ));
-        }
+        "LISTEN" | "UNLISTEN" | "NOTIFY" => crate::notify::statement(sql)?,
+        "SELECT" if crate::notify::may_be_call(sql) => return crate::notify::call(sql),
         "DEALLOCATE" => Plan::Utility("DEALLOCATE"),
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),

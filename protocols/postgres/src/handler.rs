@@ -27,10 +27,10 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::Sync as SyncMessage;
 use pgwire::messages::extendedquery::{
     Bind, BindComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
-use pgwire::messages::extendedquery::Sync as SyncMessage;
 use pgwire::messages::response::{
     EmptyQueryResponse, NotificationResponse, ReadyForQuery, TransactionStatus,
 };
@@ -54,11 +54,7 @@ pub struct Handlers {
 
 impl Handlers {
     pub fn new(server: Arc<Server>, peer: SocketAddr) -> Self {
-        let startup = Arc::new(Startup::for_peer(
-            &server.config,
-            peer,
-            server.pids.clone(),
-        ));
+        let startup = Arc::new(Startup::for_peer(&server.config, peer, server.pids.clone()));
         Self {
             conn: Arc::new(Conn {
                 server,

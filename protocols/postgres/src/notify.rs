@@ -159,7 +159,8 @@ impl SessionNotify {
         if in_block {
             self.changes.push(Change::Unlisten(channel));
         } else {
-            self.notifier.unlisten(&self.db, self.id, channel.as_deref());
+            self.notifier
+                .unlisten(&self.db, self.id, channel.as_deref());
         }
     }
 

@@ -15,6 +15,7 @@ use crate::copy;
 use crate::database::Database;
 use crate::notify::{Inbox, SessionNotify};
 use crate::{Server, TransactionMode};
+use dotdo_sql::notify::Arg;
 
 /// What running one plan produced, for the wire layer to send.
 pub enum Outcome {
@@ -503,9 +504,9 @@ impl Session {
                 payload,
                 column,
             } => {
-                let params = text_params(&params);
-                let channel = channel.resolve(&params).unwrap_or_default();
-                let payload = payload.resolve(&params).unwrap_or_default();
+                let channel = self.resolve_arg(channel, &params).await?;
+                let payload = self.resolve_arg(payload, &params).await?;
+                let (channel, payload) = (channel.unwrap_or_default(), payload.unwrap_or_default());
                 dotdo_sql::notify::check_channel(&channel)?;
                 dotdo_sql::notify::check_payload(&payload)?;
                 self.notify.notify(channel, payload, self.in_block);
@@ -515,8 +516,7 @@ impl Session {
                 })
             }
             Plan::Sleep { seconds, column } => {
-                let params = text_params(&params);
-                if let Some(s) = seconds.resolve(&params) {
+                if let Some(s) = self.resolve_arg(seconds, &params).await? {
                     let secs = dotdo_sql::notify::sleep_seconds(&s)?;
                     if secs > 0.0 {
                         let d = std::time::Duration::try_from_secs_f64(secs)
@@ -527,6 +527,31 @@ impl Session {
                 Ok(void_row(column))
             }
         }
+    }
+
+    /// A session call's argument as text (`None` for NULL); an expression is evaluated by
+    /// the database with the statement's parameters.
+    async fn resolve_arg(
+        &mut self,
+        arg: &Arg,
+        params: &[Value],
+    ) -> Result<Option<String>, SqlError> {
+        let value = match arg {
+            Arg::Const(v) => return Ok(v.clone()),
+            Arg::Param(i) => params.get(*i).cloned().unwrap_or(Value::Null),
+            Arg::Expr(e) => {
+                let (_, catalog) = self.catalog().await?;
+                let Plan::Query(q) = self.translate(&format!("SELECT {e}"), &catalog)? else {
+                    return Err(SqlError::unsupported("this argument of a session function"));
+                };
+                let mut result = self.execute(&q, params.to_vec()).await?;
+                match result.rows.pop().and_then(|mut r| r.drain(..).next()) {
+                    Some(v) => v,
+                    None => Value::Null,
+                }
+            }
+        };
+        Ok(text_value(value))
     }
 
     /// The block ended: its LISTEN/UNLISTEN and NOTIFY take effect if it committed.
@@ -813,18 +838,15 @@ impl Session {
     }
 }
 
-/// Parameters as the text a session call reads.
-fn text_params(params: &[Value]) -> Vec<Option<String>> {
-    params
-        .iter()
-        .map(|v| match v {
-            Value::Null => None,
-            Value::Text(s) => Some(s.clone()),
-            Value::Integer(i) => Some(i.to_string()),
-            Value::Real(f) => Some(f.to_string()),
-            Value::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        })
-        .collect()
+/// A value as the text a session call reads.
+fn text_value(v: Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Text(s) => Some(s),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(f) => Some(f.to_string()),
+        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+    }
 }
 
 /// The one row of a function returning `void`: an empty value.

@@ -22,16 +22,8 @@ pub enum Arg {
     Const(Option<String>),
     /// `$n`, 0-based.
     Param(usize),
-}
-
-impl Arg {
-    /// The argument's text, with `params` bound (already decoded to text by the caller).
-    pub fn resolve(&self, params: &[Option<String>]) -> Option<String> {
-        match self {
-            Arg::Const(v) => v.clone(),
-            Arg::Param(i) => params.get(*i).cloned().flatten(),
-        }
-    }
+    /// Any other expression, evaluated by the database as `SELECT <expr>`.
+    Expr(String),
 }
 
 /// A session call and the column name its one result row carries.
@@ -50,7 +42,9 @@ pub fn statement(sql: &str) -> Result<Plan, SqlError> {
     }
     Ok(match parsed.remove(0) {
         Statement::LISTEN { channel } => Plan::Listen(channel_name(&channel)?),
-        Statement::UNLISTEN { channel } if channel.value == "*" && channel.quote_style.is_none() => {
+        Statement::UNLISTEN { channel }
+            if channel.value == "*" && channel.quote_style.is_none() =>
+        {
             Plan::Unlisten(None)
         }
         Statement::UNLISTEN { channel } => Plan::Unlisten(Some(channel_name(&channel)?)),
@@ -66,8 +60,16 @@ pub fn statement(sql: &str) -> Result<Plan, SqlError> {
     })
 }
 
+/// A channel given as an identifier: cut to 63 bytes, as PostgreSQL cuts identifiers.
 fn channel_name(ident: &ast::Ident) -> Result<String, SqlError> {
-    let name = ident_name(ident);
+    let mut name = ident_name(ident);
+    if name.len() >= CHANNEL_MAX {
+        let mut end = CHANNEL_MAX - 1;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
     check_channel(&name)?;
     Ok(name)
 }
@@ -103,9 +105,9 @@ pub fn check_payload(payload: &str) -> Result<(), SqlError> {
 /// Whether `sql` (a SELECT) may be a session call: a cheap test before parsing.
 pub fn may_be_call(sql: &str) -> bool {
     let bytes = sql.as_bytes();
-    bytes.windows(9).any(|w| {
-        w.eq_ignore_ascii_case(b"pg_notify") || w[..8].eq_ignore_ascii_case(b"pg_sleep")
-    })
+    bytes
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"pg_notify") || w[..8].eq_ignore_ascii_case(b"pg_sleep"))
 }
 
 /// `SELECT pg_notify(a, b)` or `SELECT pg_sleep(s)` with nothing else (no FROM, one
@@ -144,10 +146,7 @@ pub fn call(sql: &str) -> Result<Option<Plan>, SqlError> {
         let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
             return Ok(None);
         };
-        let Some(arg) = argument(e) else {
-            return Ok(None);
-        };
-        args.push(arg);
+        args.push(argument(e).unwrap_or_else(|| Arg::Expr(e.to_string())));
     }
     let column = alias.unwrap_or_else(|| name.to_owned());
     Ok(match (name, args.len()) {
@@ -167,7 +166,10 @@ pub fn call(sql: &str) -> Result<Option<Plan>, SqlError> {
         ("pg_notify" | "pg_sleep", _) => {
             return Err(SqlError::new(
                 code::UNDEFINED_FUNCTION,
-                format!("function {name} with {} arguments does not exist", args.len()),
+                format!(
+                    "function {name} with {} arguments does not exist",
+                    args.len()
+                ),
             ));
         }
         _ => None,
@@ -218,10 +220,33 @@ pub fn param_types(plan: &Plan) -> Vec<PgType> {
         .filter_map(|a| match a {
             Arg::Param(i) => Some(i + 1),
             Arg::Const(_) => None,
+            // Parameters inside an expression count as well: their highest number.
+            Arg::Expr(e) => highest_param(e),
         })
         .max()
         .unwrap_or(0);
     vec![ty; n]
+}
+
+fn highest_param(expr: &str) -> Option<usize> {
+    let mut best = None;
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let digits: String = expr[i + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(n) = digits.parse::<usize>() {
+                best = best.max(Some(n));
+            }
+            i += 1 + digits.len();
+        } else {
+            i += 1;
+        }
+    }
+    best
 }
 
 /// The seconds `pg_sleep` was given, as PostgreSQL reads a float8 argument.
@@ -253,7 +278,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let long = format!("LISTEN {}", "x".repeat(64));
-        assert_eq!(statement(&long).err().map(|e| e.code), Some("22023"));
+        assert!(matches!(statement(&long), Ok(Plan::Listen(c)) if c.len() == 63));
+        assert_eq!(
+            check_channel(&"x".repeat(64)).err().map(|e| e.code),
+            Some("22023")
+        );
     }
 
     #[test]

@@ -752,6 +752,12 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                // n copies of s: hex(zeroblob(n)) is n "00" pairs, each replaced by s.
+                "repeat" if args.len() == 2 => Some(raw(&format!(
+                    "replace(hex(zeroblob(max({n}, 0))), '00', {s})",
+                    s = args[0],
+                    n = args[1]
+                ))),
                 "array_to_string" => args.first().cloned(),
                 "current_schemas" => Some(lit("public")),
                 "array_position" => Some(raw("1")),

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod datetime;
+pub mod describe;
 pub mod error;
 mod infer;
 pub mod notify;

@@ -324,6 +324,18 @@ fn translate_statement(
         Statement::Query(mut q) => {
             strip_locks(&mut q);
             let columns = infer::query_columns(&q, catalog);
+            if crate::describe::reads_catalog(&q) {
+                if crate::describe::query_is_empty(&q) {
+                    return Ok(Plan::Query(single(
+                        crate::describe::no_rows(&columns),
+                        Some(columns),
+                        params,
+                        "SELECT",
+                        true,
+                    )));
+                }
+                crate::describe::rewrite(&mut q);
+            }
             let mut stmt = Statement::Query(q);
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
@@ -739,19 +751,32 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 "set_config" => args.get(1).cloned(),
                 "pg_get_userbyid" => Some(lit("postgres")),
                 "pg_get_expr" => args.first().cloned(),
-                "format_type" => args.first().map(|t| {
-                    raw(&format!(
-                        "(CASE {t} WHEN 16 THEN 'boolean' WHEN 21 THEN 'smallint' WHEN 23 THEN 'integer' WHEN 20 THEN 'bigint' \
-                         WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
-                         WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
-                         WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
-                         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
-                    ))
-                }),
+                "format_type" if args.len() == 2 => Some(raw(&format!(
+                    "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \
+                     WHEN {t} = 1042 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')' \
+                     WHEN {t} = 1700 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')' \
+                     ELSE {plain} END)",
+                    t = args[0],
+                    m = args[1],
+                    plain = format_type_sql(&args[0]),
+                ))),
+                "format_type" => args.first().map(|t| raw(&format_type_sql(t))),
                 "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" => {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                "pg_get_indexdef" => args
+                    .first()
+                    .map(|i| raw(&format!("(SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i})"))),
+                "pg_get_constraintdef" => args
+                    .first()
+                    .map(|c| raw(&format!("(SELECT _val FROM _pg_lookup_condef WHERE _key = {c})"))),
+                "pg_partition_ancestors" => args.first().cloned(),
+                "pg_get_function_result"
+                | "pg_get_function_arguments"
+                | "pg_get_triggerdef"
+                | "pg_get_statisticsobjdef_columns"
+                | "pg_relation_is_publishable" => Some(raw("NULL")),
                 // n copies of s: hex(zeroblob(n)) is n "00" pairs, each replaced by s.
                 "repeat" if args.len() == 2 => Some(raw(&format!(
                     "replace(hex(zeroblob(max({n}, 0))), '00', {s})",
@@ -878,6 +903,17 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
         _ => {}
     }
     Ok(())
+}
+
+/// The name `format_type` gives a type oid, as SQL over the oid expression `t`.
+fn format_type_sql(t: &Expr) -> String {
+    format!(
+        "(CASE {t} WHEN 16 THEN 'boolean' WHEN 21 THEN 'smallint' WHEN 23 THEN 'integer' WHEN 20 THEN 'bigint' \
+         WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
+         WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
+         WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
+         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
+    )
 }
 
 fn quote_str(s: &str) -> String {
@@ -1209,6 +1245,7 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
                 .iter()
                 .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
         });
+    let checks = crate::describe::record_checks(&ct, &table);
     let mut cols = Vec::new();
     let mut defs = Vec::new();
     for c in &ct.columns {
@@ -1263,6 +1300,7 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
         }
     } else {
         batch.extend(catalog::record_table(&t));
+        batch.extend(checks);
     }
     Ok(Plan::Query(ddl(batch, "CREATE TABLE")))
 }

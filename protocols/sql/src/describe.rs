@@ -9,8 +9,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    self, DataType, Expr, FunctionArguments, JoinOperator, Query, SelectItem, SetExpr,
-    SetOperator, TableFactor, Value,
+    self, DataType, Expr, FunctionArguments, JoinOperator, Query, SelectItem, SetExpr, SetOperator,
+    TableFactor, Value,
 };
 
 /// Catalog relations that hold no rows in a dotdo database.
@@ -124,7 +124,9 @@ fn aggregate(e: &Expr) -> bool {
                 || name.ends_with("_agg")
                 || name.starts_with("bool_")
         }
-        Expr::Cast { expr, .. } | Expr::Nested(expr) | Expr::UnaryOp { expr, .. } => aggregate(expr),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) | Expr::UnaryOp { expr, .. } => {
+            aggregate(expr)
+        }
         Expr::BinaryOp { left, right, .. } => aggregate(left) || aggregate(right),
         _ => false,
     }
@@ -188,9 +190,10 @@ pub fn rewrite(q: &mut Query) {
             }
             let alias = alias.unwrap_or_else(|| match inner.as_ref() {
                 Expr::Identifier(i) => i.clone(),
-                Expr::CompoundIdentifier(parts) => {
-                    parts.last().cloned().unwrap_or_else(|| ast::Ident::new("regclass"))
-                }
+                Expr::CompoundIdentifier(parts) => parts
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| ast::Ident::new("regclass")),
                 _ => ast::Ident::new("regclass"),
             });
             *item = SelectItem::ExprWithAlias {
@@ -303,7 +306,10 @@ mod tests {
     use sqlparser::parser::Parser;
 
     fn query(sql: &str) -> Query {
-        match Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().remove(0) {
+        match Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0)
+        {
             ast::Statement::Query(q) => *q,
             other => panic!("{other}"),
         }
@@ -344,7 +350,9 @@ mod tests {
         assert!(text.contains("'{}' AS memberof"), "{text}");
         assert!(text.contains("NULL AS coll"), "{text}");
         assert!(
-            text.contains("(SELECT _val FROM _pg_lookup_relname WHERE _key = conrelid) AS conrelid"),
+            text.contains(
+                "(SELECT _val FROM _pg_lookup_relname WHERE _key = conrelid) AS conrelid"
+            ),
             "{text}"
         );
         assert!(text.contains("VALUES (16386)"), "{text}");

@@ -765,12 +765,16 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
-                "pg_get_indexdef" => args
-                    .first()
-                    .map(|i| raw(&format!("(SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i})"))),
-                "pg_get_constraintdef" => args
-                    .first()
-                    .map(|c| raw(&format!("(SELECT _val FROM _pg_lookup_condef WHERE _key = {c})"))),
+                "pg_get_indexdef" => args.first().map(|i| {
+                    raw(&format!(
+                        "(SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i})"
+                    ))
+                }),
+                "pg_get_constraintdef" => args.first().map(|c| {
+                    raw(&format!(
+                        "(SELECT _val FROM _pg_lookup_condef WHERE _key = {c})"
+                    ))
+                }),
                 "pg_partition_ancestors" => args.first().cloned(),
                 "pg_get_function_result"
                 | "pg_get_function_arguments"

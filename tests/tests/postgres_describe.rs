@@ -1,0 +1,80 @@
+//! psql's describe commands (`\d table`, `\du`, `\df`, `\ds`, `\dt`, `\di`) print the same
+//! against dotdo as against a real PostgreSQL 15 given the same schema.
+
+use std::process::Command;
+
+use dotdo_e2e::Dotdo;
+use dotdo_e2e::pg15::Postgres;
+
+fn psql(port: u16, db: &str, args: &[&str]) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .args(["-U", "postgres", "-d", db])
+        .args(args)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("run psql (apt package postgresql-client)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "psql {args:?} on port {port}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const SCHEMA: &str = "
+CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE, name varchar(100),
+    age int DEFAULT 0, score numeric(6,2), active boolean NOT NULL DEFAULT true, created timestamptz);
+CREATE TABLE posts (id bigserial PRIMARY KEY, user_id int NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    title text, body text, CHECK (length(title) > 0));
+CREATE INDEX posts_user ON posts (user_id);
+CREATE TABLE tags (name text PRIMARY KEY, weight int CHECK (weight >= 0));
+";
+
+#[test]
+fn psql_describe_commands_print_what_postgres_15_prints() {
+    let pg = Postgres::start();
+    let d = Dotdo::start("");
+    let dotdo_port = d.addr("postgres").port();
+    for port in [pg.port, dotdo_port] {
+        psql(
+            port,
+            "postgres",
+            &["-c", "CREATE DATABASE app", "-c", "CREATE DATABASE seqs"],
+        );
+        psql(port, "app", &["-c", SCHEMA]);
+        // `serial` columns have no sequence of their own in dotdo yet: \ds lists these.
+        psql(
+            port,
+            "seqs",
+            &[
+                "-c",
+                "CREATE SEQUENCE counter",
+                "-c",
+                "CREATE SEQUENCE ids START 100",
+            ],
+        );
+    }
+    let mut diffs = Vec::new();
+    for (db, cmd) in [
+        ("app", "\\d users"),
+        ("app", "\\d posts"),
+        ("app", "\\d tags"),
+        ("app", "\\du"),
+        ("app", "\\df"),
+        ("app", "\\dt"),
+        ("app", "\\di"),
+        ("seqs", "\\ds"),
+    ] {
+        let expected = psql(pg.port, db, &["-c", cmd]);
+        let got = psql(dotdo_port, db, &["-c", cmd]);
+        if expected != got {
+            diffs.push(format!(
+                "{cmd}: PostgreSQL 15 prints\n{expected}\ndotdo prints\n{got}"
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}

@@ -1684,7 +1684,8 @@ mod tests {
             q.batch[0].sql
         );
         assert!(q.ddl);
-        assert_eq!(q.batch.len(), 5);
+        // CREATE, forget, three columns, and the (empty) CHECK record.
+        assert_eq!(q.batch.len(), 6);
     }
 
     #[test]

@@ -31,6 +31,18 @@ CREATE TABLE posts (id bigserial PRIMARY KEY, user_id int NOT NULL REFERENCES us
     title text, body text, CHECK (length(title) > 0));
 CREATE INDEX posts_user ON posts (user_id);
 CREATE TABLE tags (name text PRIMARY KEY, weight int CHECK (weight >= 0));
+CREATE TABLE owners (id int PRIMARY KEY);
+CREATE TABLE items (id serial PRIMARY KEY, name text, qty int, note text NOT NULL DEFAULT 'x');
+CREATE INDEX items_name ON items (name);
+ALTER TABLE items ALTER COLUMN qty SET DEFAULT 7;
+ALTER TABLE items ALTER COLUMN note DROP NOT NULL;
+ALTER TABLE items ALTER COLUMN note SET DEFAULT 'y';
+ALTER TABLE items ALTER COLUMN qty SET NOT NULL;
+ALTER TABLE items ADD CONSTRAINT items_qty_check CHECK (qty >= 0);
+ALTER TABLE items ADD COLUMN owner int;
+ALTER TABLE items ADD CONSTRAINT items_owner_fkey FOREIGN KEY (owner) REFERENCES owners(id);
+ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name);
+ALTER TABLE items RENAME COLUMN note TO remark;
 ";
 
 #[test]
@@ -62,6 +74,8 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\d users"),
         ("app", "\\d posts"),
         ("app", "\\d tags"),
+        ("app", "\\d items"),
+        ("app", "\\d owners"),
         ("app", "\\du"),
         ("app", "\\df"),
         ("app", "\\dt"),

@@ -491,6 +491,25 @@ impl Session {
                 })
             }
             Plan::Utility(tag) => Ok(Outcome::Command((*tag).into())),
+            Plan::Rebuild(r) => {
+                let schema = self
+                    .run_sequence(dotdo_sql::alter::read_schema(&r.table))
+                    .await?;
+                let batch = dotdo_sql::alter::rebuild_batch(r, &schema)?;
+                let q = Query {
+                    batch,
+                    main: 0,
+                    columns: None,
+                    params: Vec::new(),
+                    tag: "ALTER TABLE",
+                    ddl: true,
+                    read_only: false,
+                };
+                self.execute(&q, Vec::new())
+                    .await
+                    .map_err(|e| dotdo_sql::alter::rebuild_error(r, &schema, e))?;
+                Ok(Outcome::Command("ALTER TABLE".into()))
+            }
             Plan::Listen(channel) => {
                 self.notify.listen(channel.clone(), self.in_block);
                 Ok(Outcome::Command("LISTEN".into()))

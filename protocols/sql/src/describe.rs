@@ -284,7 +284,7 @@ pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::S
 }
 
 /// The first column an expression names: PostgreSQL names a table CHECK after it.
-fn first_column(e: &Expr) -> Option<String> {
+pub(crate) fn first_column(e: &Expr) -> Option<String> {
     let mut found = None;
     let _ = ast::visit_expressions(e, |x| {
         match x {

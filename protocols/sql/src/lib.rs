@@ -3,6 +3,7 @@
 //! Shared by the PostgreSQL wire front-end and (later) the Supabase REST front-end, so it
 //! knows nothing about the wire.
 
+pub mod alter;
 pub mod catalog;
 pub mod datetime;
 pub mod describe;

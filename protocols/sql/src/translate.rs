@@ -113,6 +113,8 @@ pub enum Plan {
         payload: crate::notify::Arg,
         column: Option<String>,
     },
+    /// ALTER TABLE forms that rebuild the table (see `alter`).
+    Rebuild(crate::alter::Rebuild),
     /// `SELECT pg_sleep(seconds)`: sleeps in the session, where a cancel request reaches it.
     Sleep {
         seconds: crate::notify::Arg,
@@ -909,6 +911,38 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// A default expression as SQLite runs it (`None` for a sequence call, which INSERTs write
+/// themselves) and as PostgreSQL prints it.
+fn default_sql(expr: &Expr, ctx: &Context<'_>) -> Result<(Option<String>, String), SqlError> {
+    let mut sqlite = expr.clone();
+    let mut err = None;
+    let _ = ast::visit_expressions_mut(&mut sqlite, |e| {
+        if let Err(x) = rewrite_expr(e, ctx) {
+            err = Some(x);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let sqlite = sqlite.to_string();
+    let sqlite = (!crate::sequence::has_calls(&sqlite)).then_some(sqlite);
+    Ok((sqlite, expr.to_string()))
+}
+
+/// A default as PostgreSQL prints it (`pg_get_expr`): a string constant carries its
+/// column's type, as `'x'::text`.
+fn default_text(expr: &Expr, ty: PgType) -> String {
+    let text = expr.to_string();
+    let is_string =
+        matches!(expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    match ty {
+        PgType::Text if is_string => format!("{text}::text"),
+        PgType::Varchar if is_string => format!("{text}::character varying"),
+        _ => text,
+    }
+}
+
 /// The name `format_type` gives a type oid, as SQL over the oid expression `t`.
 fn format_type_sql(t: &Expr) -> String {
     format!(
@@ -1154,7 +1188,7 @@ fn column_sql(
                 if let Some(e) = err {
                     return Err(e);
                 }
-                default = Some(expr.to_string());
+                default = Some(default_text(expr, ty));
                 let sql = stmt_expr.to_string();
                 // A sequence call is written into each INSERT instead (see
                 // `sequence_defaults`): SQLite cannot run it.
@@ -1317,6 +1351,7 @@ fn alter_table(
     let table = object_name(&at.name);
     let existing = catalog.table(&table).cloned();
     let mut batch = Vec::new();
+    let mut changes = Vec::new();
     let qt = quote_ident(&table);
     for op in at.operations {
         match op {
@@ -1383,6 +1418,10 @@ fn alter_table(
                 )));
                 batch.push(SqliteStatement::with_params(
                     "UPDATE _pg_columns SET tbl = ?2 WHERE tbl = ?1",
+                    vec![SqlValue::Text(table.clone()), SqlValue::Text(new.clone())],
+                ));
+                batch.push(SqliteStatement::with_params(
+                    "UPDATE _pg_checks SET tbl = ?2 WHERE tbl = ?1",
                     vec![SqlValue::Text(table.clone()), SqlValue::Text(new)],
                 ));
             }
@@ -1426,18 +1465,73 @@ fn alter_table(
                         cols.join(", ")
                     )));
                 }
-                // Foreign keys and checks cannot be added to an existing SQLite table.
-                _ => {
-                    return Err(SqlError::unsupported(
-                        "ALTER TABLE ADD CONSTRAINT is only supported for PRIMARY KEY and UNIQUE",
-                    ));
+                // SQLite adds checks and foreign keys only by rebuilding the table.
+                TableConstraint::Check(chk) => {
+                    let name = chk.name.as_ref().map_or_else(
+                        || match crate::describe::first_column(&chk.expr) {
+                            Some(c) => format!("{table}_{c}_check"),
+                            None => format!("{table}_check"),
+                        },
+                        ident_name,
+                    );
+                    changes.push(crate::alter::Change::AddCheck {
+                        name,
+                        expr: chk.expr.to_string(),
+                    });
+                }
+                fk @ TableConstraint::ForeignKey(_) => {
+                    changes.push(crate::alter::Change::AddForeignKey(fk.to_string()));
+                }
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "ALTER TABLE ADD {other} is not supported"
+                    )));
                 }
             },
-            ast::AlterTableOperation::AlterColumn { .. }
-            | ast::AlterTableOperation::DropConstraint { .. } => {
-                return Err(SqlError::unsupported(
-                    "this ALTER TABLE form is not supported",
-                ));
+            ast::AlterTableOperation::AlterColumn { column_name, op } => {
+                let column = ident_name(&column_name);
+                changes.push(match op {
+                    ast::AlterColumnOperation::SetNotNull => crate::alter::Change::NotNull {
+                        column,
+                        not_null: true,
+                    },
+                    ast::AlterColumnOperation::DropNotNull => crate::alter::Change::NotNull {
+                        column,
+                        not_null: false,
+                    },
+                    ast::AlterColumnOperation::DropDefault => crate::alter::Change::Default {
+                        column,
+                        default: None,
+                    },
+                    ast::AlterColumnOperation::SetDefault { value } => {
+                        let (sqlite, _) = default_sql(&value, ctx)?;
+                        let ty = existing
+                            .as_ref()
+                            .and_then(|t| t.column(&column))
+                            .map_or(PgType::Unknown, |c| c.ty);
+                        let pg = default_text(&value, ty);
+                        crate::alter::Change::Default {
+                            column,
+                            default: Some((sqlite, pg)),
+                        }
+                    }
+                    other => {
+                        return Err(SqlError::unsupported(format!(
+                            "ALTER TABLE ALTER COLUMN {other} is not supported"
+                        )));
+                    }
+                });
+            }
+            ast::AlterTableOperation::DropConstraint {
+                if_exists, name, ..
+            } => {
+                let name = ident_name(&name);
+                if name.ends_with("_pkey") {
+                    return Err(SqlError::unsupported(
+                        "ALTER TABLE DROP CONSTRAINT of a primary key is not supported",
+                    ));
+                }
+                changes.push(crate::alter::Change::DropConstraint { name, if_exists });
             }
             other => {
                 return Err(SqlError::unsupported(format!(
@@ -1445,6 +1539,20 @@ fn alter_table(
                 )));
             }
         }
+    }
+    if !changes.is_empty() {
+        if !batch.is_empty() {
+            return Err(SqlError::unsupported(
+                "this combination of ALTER TABLE actions is not supported: run them one at a time",
+            ));
+        }
+        if existing.is_none() {
+            return Err(SqlError::new(
+                code::UNDEFINED_TABLE,
+                format!("relation \"{table}\" does not exist"),
+            ));
+        }
+        return Ok(Plan::Rebuild(crate::alter::Rebuild { table, changes }));
     }
     if existing.is_none() && !batch.is_empty() {
         // Let SQLite report the missing relation (42P01) by touching it first.

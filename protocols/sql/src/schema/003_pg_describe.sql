@@ -85,3 +85,15 @@ DROP VIEW IF EXISTS _pg_lookup_relname;
 CREATE VIEW _pg_lookup_relname (_key, _val) AS SELECT oid, relname FROM pg_class;
 DROP VIEW IF EXISTS _pg_lookup_reloid;
 CREATE VIEW _pg_lookup_reloid (_key, _val) AS SELECT relname, oid FROM pg_class
+;
+DROP VIEW IF EXISTS pg_sequences;
+CREATE VIEW pg_sequences (schemaname, sequencename, sequenceowner, data_type, start_value, min_value, max_value, increment_by, cycle, cache_size, last_value) AS
+    SELECT 'public', name, 'postgres', 'bigint', start_value, min_value, max_value, increment, CASE cycle WHEN 0 THEN 'f' ELSE 't' END, 1,
+           CASE WHEN is_called THEN last_value END
+    FROM _pg_sequences;
+DROP VIEW IF EXISTS _pg_is_sequences;
+CREATE VIEW _pg_is_sequences (sequence_catalog, sequence_schema, sequence_name, data_type, numeric_precision, numeric_precision_radix, numeric_scale,
+                              start_value, minimum_value, maximum_value, increment, cycle_option) AS
+    SELECT (SELECT value FROM _meta WHERE key = 'database'), 'public', name, 'bigint', 64, 2, 0,
+           CAST(start_value AS TEXT), CAST(min_value AS TEXT), CAST(max_value AS TEXT), CAST(increment AS TEXT), CASE cycle WHEN 0 THEN 'NO' ELSE 'YES' END
+    FROM _pg_sequences

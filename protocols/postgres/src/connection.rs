@@ -41,6 +41,9 @@ pub async fn process(
         return Ok(());
     };
     let (startup, conn, cancel) = handlers.parts();
+    // Between commands: not inside an extended-protocol exchange (Parse … Sync), where
+    // PostgreSQL would not interject a notification either.
+    let mut between_commands = true;
     loop {
         let msg = match socket.state() {
             PgWireConnectionState::AwaitingStartup
@@ -49,7 +52,7 @@ pub async fn process(
                 msg = socket.next() => msg,
             },
             PgWireConnectionState::ReadyForQuery
-                if socket.transaction_status() == TransactionStatus::Idle =>
+                if between_commands && socket.transaction_status() == TransactionStatus::Idle =>
             {
                 tokio::select! {
                     msg = socket.next() => msg,
@@ -80,6 +83,10 @@ pub async fn process(
             _ => msg.is_extended_query(),
         };
         let is_cancel = matches!(msg, PgWireFrontendMessage::CancelRequest(_));
+        between_commands = match &msg {
+            PgWireFrontendMessage::Sync(_) | PgWireFrontendMessage::Query(_) => true,
+            m => !m.is_extended_query(),
+        };
         if let Err(e) = process_message(
             msg,
             &mut socket,

@@ -491,6 +491,19 @@ impl Session {
                 })
             }
             Plan::Utility(tag) => Ok(Outcome::Command((*tag).into())),
+            Plan::AlterSequence(a) => {
+                let current = self.run_sequence(vec![sequence::read(&a.name)]).await?;
+                let Some(row) = current.first().and_then(|r| r.rows.first()) else {
+                    if a.if_exists {
+                        return Ok(Outcome::Command("ALTER SEQUENCE".into()));
+                    }
+                    return Err(sequence::missing(&a.name));
+                };
+                let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
+                let batch = sequence::alter(a, [int(0), int(1), int(2), int(3), int(4)])?;
+                self.run_sequence(batch).await?;
+                Ok(Outcome::Command("ALTER SEQUENCE".into()))
+            }
             Plan::Rebuild(r) => {
                 let schema = self
                     .run_sequence(dotdo_sql::alter::read_schema(&r.table))

@@ -113,6 +113,8 @@ pub enum Plan {
         payload: crate::notify::Arg,
         column: Option<String>,
     },
+    /// `ALTER SEQUENCE`: the session reads the sequence, then writes it.
+    AlterSequence(crate::sequence::Alter),
     /// ALTER TABLE forms that rebuild the table (see `alter`).
     Rebuild(crate::alter::Rebuild),
     /// `SELECT pg_sleep(seconds)`: sleeps in the session, where a cancel request reaches it.
@@ -226,6 +228,7 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "DEALLOCATE" => Plan::Utility("DEALLOCATE"),
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
+        "ALTER" if w(1) == "SEQUENCE" => Plan::AlterSequence(crate::sequence::parse_alter(sql)?),
         "CREATE" if w(1) == "DATABASE" => Plan::CreateDatabase(object_name_after(sql, 2)?),
         "DROP" if w(1) == "DATABASE" => {
             let if_exists = w(2) == "IF";

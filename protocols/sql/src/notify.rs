@@ -76,6 +76,7 @@ fn channel_name(ident: &ast::Ident) -> Result<String, SqlError> {
 
 /// PostgreSQL's checks on a channel name (async.c `Async_Notify`).
 pub fn check_channel(name: &str) -> Result<(), SqlError> {
+    check_nul(name)?;
     if name.is_empty() {
         return Err(SqlError::new(
             code::INVALID_PARAMETER_VALUE,
@@ -91,8 +92,20 @@ pub fn check_channel(name: &str) -> Result<(), SqlError> {
     Ok(())
 }
 
+/// A text value never holds NUL in PostgreSQL, and NotificationResponse could not carry it.
+fn check_nul(text: &str) -> Result<(), SqlError> {
+    if text.contains('\0') {
+        return Err(SqlError::new(
+            "22021",
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        ));
+    }
+    Ok(())
+}
+
 /// PostgreSQL's check on a payload.
 pub fn check_payload(payload: &str) -> Result<(), SqlError> {
+    check_nul(payload)?;
     if payload.len() >= PAYLOAD_MAX {
         return Err(SqlError::new(
             code::INVALID_PARAMETER_VALUE,

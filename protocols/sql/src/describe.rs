@@ -29,6 +29,7 @@ const EMPTY: &[&str] = &[
     "pg_rewrite",
     "pg_event_trigger",
     "pg_foreign_table",
+    "pg_depend",
 ];
 
 /// Whether `q` reads a `pg_` relation: only those queries go through the passes below.

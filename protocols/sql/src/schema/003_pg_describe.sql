@@ -66,7 +66,7 @@ CREATE VIEW pg_roles (oid, rolname, rolsuper, rolinherit, rolcreaterole, rolcrea
     VALUES (10, 'postgres', 't', 't', 't', 't', 't', 't', -1, '********', NULL, 't', NULL);
 DROP VIEW IF EXISTS pg_sequence;
 CREATE VIEW pg_sequence (seqrelid, seqtypid, seqstart, seqincrement, seqmax, seqmin, seqcache, seqcycle) AS
-    SELECT CAST(900000000 + rowid AS INTEGER), 20, start_value, increment, max_value, min_value, 1, CASE cycle WHEN 1 THEN 't' ELSE 'f' END FROM _pg_sequences
+    SELECT CAST(900000000 + rowid AS INTEGER), 20, start_value, increment, max_value, min_value, 1, cycle <> 0 FROM _pg_sequences
 ;
 DROP VIEW IF EXISTS pg_attribute;
 CREATE VIEW pg_attribute (attrelid, attname, atttypid, atttypmod, attnum, attnotnull, atthasdef, attisdropped, attidentity, attgenerated, attcollation, attstorage, attcompression, attstattarget, attlen) AS

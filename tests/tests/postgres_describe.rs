@@ -65,7 +65,7 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
                 "-c",
                 "CREATE SEQUENCE counter",
                 "-c",
-                "CREATE SEQUENCE ids START 100",
+                "CREATE SEQUENCE ids START 100 INCREMENT BY 5 MAXVALUE 1000 CYCLE",
             ],
         );
     }
@@ -81,6 +81,8 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\dt"),
         ("app", "\\di"),
         ("seqs", "\\ds"),
+        ("seqs", "\\d counter"),
+        ("seqs", "\\d ids"),
     ] {
         let expected = psql(pg.port, db, &["-c", cmd]);
         let got = psql(dotdo_port, db, &["-c", cmd]);

@@ -38,6 +38,43 @@ pub enum Change {
         name: String,
         if_exists: bool,
     },
+    /// With the indexes and constraints that use the column, as PostgreSQL drops them.
+    DropColumn {
+        column: String,
+    },
+}
+
+/// `ALTER TABLE … DROP COLUMN` as SQLite does it, for a column nothing else uses.
+pub fn drop_column_in_place(table: &str, column: &str) -> Vec<Statement> {
+    vec![
+        Statement::new(format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            quote_ident(table),
+            quote_ident(column)
+        )),
+        Statement::with_params(
+            "DELETE FROM _pg_columns WHERE tbl = ?1 AND col = ?2",
+            vec![
+                Value::Text(table.to_owned()),
+                Value::Text(column.to_owned()),
+            ],
+        ),
+    ]
+}
+
+/// Whether SQL text (an index, a constraint, an expression) names `column`.
+fn mentions(sql: &str, column: &str) -> bool {
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&SQLiteDialect {}, sql).tokenize();
+    tokens.unwrap_or_default().into_iter().any(|t| match t {
+        sqlparser::tokenizer::Token::Word(w) => {
+            if w.quote_style.is_some() {
+                w.value == column
+            } else {
+                w.value.eq_ignore_ascii_case(column)
+            }
+        }
+        _ => false,
+    })
 }
 
 /// A table to rebuild with `changes`.
@@ -142,6 +179,39 @@ pub fn rebuild_batch(r: &Rebuild, schema: &[StatementResult]) -> Result<Vec<Stat
     };
     let mut catalog = Vec::new();
     let mut drop_indexes = Vec::new();
+    // A column no index, key or constraint uses is dropped in place: no copy of the rows.
+    if let [Change::DropColumn { column }] = r.changes.as_slice() {
+        let used = rows
+            .iter()
+            .any(|row| text(row, 0) == "index" && mentions(&text(row, 2), column))
+            || ct
+                .constraints
+                .iter()
+                .any(|c| mentions(&c.to_string(), column))
+            || ct.columns.iter().any(|c| {
+                ident_name(&c.name) == *column
+                    && c.options.iter().any(|o| {
+                        matches!(
+                            o.option,
+                            ColumnOption::PrimaryKey(_)
+                                | ColumnOption::Unique(_)
+                                | ColumnOption::ForeignKey(_)
+                                | ColumnOption::Check(_)
+                        )
+                    })
+            });
+        if !used {
+            return Ok(drop_column_in_place(table, column));
+        }
+    }
+    for row in rows.iter().filter(|row| text(row, 0) == "index") {
+        if r.changes
+            .iter()
+            .any(|c| matches!(c, Change::DropColumn { column } if mentions(&text(row, 2), column)))
+        {
+            drop_indexes.push(text(row, 1));
+        }
+    }
     for change in &r.changes {
         apply(
             &mut ct,
@@ -217,6 +287,23 @@ fn apply(
 ) -> Result<(), SqlError> {
     let t = || Value::Text(table.to_owned());
     match change {
+        Change::DropColumn { column: name } => {
+            column(ct, name, table)?;
+            ct.columns.retain(|c| ident_name(&c.name) != *name);
+            ct.constraints.retain(|c| !mentions(&c.to_string(), name));
+            for (check, def) in checks {
+                if mentions(def, name) {
+                    catalog.push(catalog_update(
+                        "DELETE FROM _pg_checks WHERE tbl = ?1 AND name = ?2",
+                        vec![t(), Value::Text(check.clone())],
+                    ));
+                }
+            }
+            catalog.push(catalog_update(
+                "DELETE FROM _pg_columns WHERE tbl = ?1 AND col = ?2",
+                vec![t(), Value::Text(name.clone())],
+            ));
+        }
         Change::Default {
             column: name,
             default,

@@ -1377,17 +1377,26 @@ fn alter_table(
                 let pos = existing.as_ref().map_or(0, |t| t.columns.len()) as i64 + 1;
                 batch.push(catalog::record_column(&table, pos, &col));
             }
-            ast::AlterTableOperation::DropColumn { column_names, .. } => {
+            ast::AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
                 for c in column_names {
                     let name = ident_name(&c);
-                    batch.push(SqliteStatement::new(format!(
-                        "ALTER TABLE {qt} DROP COLUMN {}",
-                        quote_ident(&name)
-                    )));
-                    batch.push(SqliteStatement::with_params(
-                        "DELETE FROM _pg_columns WHERE tbl = ?1 AND col = ?2",
-                        vec![SqlValue::Text(table.clone()), SqlValue::Text(name)],
-                    ));
+                    let known = existing.as_ref().is_none_or(|t| t.column(&name).is_some());
+                    if !known {
+                        if if_exists {
+                            continue;
+                        }
+                        return Err(SqlError::new(
+                            code::UNDEFINED_COLUMN,
+                            format!("column \"{name}\" of relation \"{table}\" does not exist"),
+                        ));
+                    }
+                    // The session drops it in place, or rebuilds the table when indexes or
+                    // constraints use it (SQLite refuses to drop those columns).
+                    changes.push(crate::alter::Change::DropColumn { column: name });
                 }
             }
             ast::AlterTableOperation::RenameColumn {
@@ -1540,6 +1549,18 @@ fn alter_table(
                 return Err(SqlError::unsupported(format!(
                     "ALTER TABLE {other} is not supported"
                 )));
+            }
+        }
+    }
+    if !batch.is_empty()
+        && changes
+            .iter()
+            .all(|c| matches!(c, crate::alter::Change::DropColumn { .. }))
+    {
+        // With other actions, a column is dropped in place, as SQLite allows.
+        for c in changes.drain(..) {
+            if let crate::alter::Change::DropColumn { column } = c {
+                batch.extend(crate::alter::drop_column_in_place(&table, &column));
             }
         }
     }

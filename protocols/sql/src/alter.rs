@@ -228,17 +228,20 @@ pub fn rebuild_batch(r: &Rebuild, schema: &[StatementResult]) -> Result<Vec<Stat
         .map(|c| quote_ident(&ident_name(&c.name)))
         .collect();
     let columns = columns.join(", ");
-    ct.name = ast::ObjectName::from(vec![ast::Ident::with_quote('"', NEW)]);
+    // The rows wait in a copy while the table is made again under its own name: renaming a
+    // new table into place would make SQLite re-check every view, and fail on those that
+    // name the table while it is gone.
     let qt = quote_ident(table);
+    let copy = quote_ident(NEW);
     let mut batch = vec![
-        Statement::new(format!("DROP TABLE IF EXISTS {}", quote_ident(NEW))),
+        Statement::new(format!("DROP TABLE IF EXISTS {copy}")),
+        Statement::new(format!("CREATE TABLE {copy} AS SELECT {columns} FROM {qt}")),
+        Statement::new(format!("DROP TABLE {qt}")),
         Statement::new(ct.to_string()),
         Statement::new(format!(
-            "INSERT INTO {} ({columns}) SELECT {columns} FROM {qt}",
-            quote_ident(NEW)
+            "INSERT INTO {qt} ({columns}) SELECT {columns} FROM {copy}"
         )),
-        Statement::new(format!("DROP TABLE {qt}")),
-        Statement::new(format!("ALTER TABLE {} RENAME TO {qt}", quote_ident(NEW))),
+        Statement::new(format!("DROP TABLE {copy}")),
     ];
     // Indexes and triggers went with the old table: make them again, but those dropped.
     for row in rows.iter().filter(|row| text(row, 0) != "table") {
@@ -520,7 +523,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let create = &batch[1].sql;
+        let create = &batch[3].sql;
         assert!(
             create.contains("\"b\" INTEGER DEFAULT (5) NOT NULL"),
             "{create}"

@@ -43,6 +43,8 @@ ALTER TABLE items ADD COLUMN owner int;
 ALTER TABLE items ADD CONSTRAINT items_owner_fkey FOREIGN KEY (owner) REFERENCES owners(id);
 ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name);
 ALTER TABLE items RENAME COLUMN note TO remark;
+CREATE VIEW user_posts (uid, title) AS
+    SELECT u.id, p.title, count(*) AS n, max(u.score) AS best FROM users u JOIN posts p ON p.user_id = u.id GROUP BY 1, 2;
 ";
 
 #[test]
@@ -76,6 +78,8 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\d tags"),
         ("app", "\\d items"),
         ("app", "\\d owners"),
+        ("app", "\\d user_posts"),
+        ("app", "\\dv"),
         ("app", "\\du"),
         ("app", "\\df"),
         ("app", "\\dt"),

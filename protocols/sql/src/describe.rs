@@ -284,6 +284,38 @@ pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::S
     out
 }
 
+/// Statements recording a view's columns and the types inference gives them, for
+/// `pg_attribute` (`\\d view`); a column whose type is not known is `text`.
+pub fn record_view(
+    cv: &ast::CreateView,
+    catalog: &crate::Catalog,
+) -> Vec<dotdo_backend::Statement> {
+    use dotdo_backend::{Statement, Value as V};
+    let view = crate::translate::object_name(&cv.name);
+    let inferred = crate::infer::query_columns(&cv.query, catalog);
+    let mut out = vec![Statement::with_params(
+        "DELETE FROM _pg_view_columns WHERE view = ?1",
+        vec![V::Text(view.clone())],
+    )];
+    for (i, c) in inferred.iter().enumerate() {
+        let name = cv
+            .columns
+            .get(i)
+            .map_or_else(|| c.name.clone(), |d| crate::translate::ident_name(&d.name));
+        let ty = c.ty.unwrap_or(crate::PgType::Text);
+        out.push(Statement::with_params(
+            "INSERT OR REPLACE INTO _pg_view_columns (view, col, pos, typ) VALUES (?1, ?2, ?3, ?4)",
+            vec![
+                V::Text(view.clone()),
+                V::Text(name),
+                V::Integer(i as i64 + 1),
+                V::Text(ty.catalog_key()),
+            ],
+        ));
+    }
+    out
+}
+
 /// The first column an expression names: PostgreSQL names a table CHECK after it.
 pub(crate) fn first_column(e: &Expr) -> Option<String> {
     let mut found = None;

@@ -459,12 +459,12 @@ fn translate_statement(
             )))
         }
         Statement::CreateView(cv) => {
+            let columns = crate::describe::record_view(&cv, catalog);
             let mut stmt = Statement::CreateView(cv);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(ddl(
-                vec![SqliteStatement::new(stmt.to_string())],
-                "CREATE VIEW",
-            )))
+            let mut batch = vec![SqliteStatement::new(stmt.to_string())];
+            batch.extend(columns);
+            Ok(Plan::Query(ddl(batch, "CREATE VIEW")))
         }
         Statement::AlterTable(at) => alter_table(at, catalog, ctx),
         Statement::Drop {

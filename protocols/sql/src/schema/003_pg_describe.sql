@@ -1,4 +1,5 @@
 CREATE TABLE IF NOT EXISTS _pg_checks (tbl TEXT NOT NULL, name TEXT NOT NULL, def TEXT NOT NULL, PRIMARY KEY (tbl, name));
+CREATE TABLE IF NOT EXISTS _pg_view_columns (view TEXT NOT NULL, col TEXT NOT NULL, pos INTEGER NOT NULL, typ TEXT NOT NULL, PRIMARY KEY (view, col));
 DROP VIEW IF EXISTS _pg_user_tables;
 CREATE VIEW _pg_user_tables (oid, name) AS
     SELECT CAST(16384 + rootpage AS INTEGER), name FROM sqlite_schema
@@ -25,7 +26,8 @@ CREATE VIEW _pg_indexes (oid, name, tbloid, tbl, isunique, isprimary, contype, c
 DROP VIEW IF EXISTS pg_class;
 CREATE VIEW pg_class (oid, relname, relnamespace, relkind, relowner, relam, reltuples, relhasindex, relpersistence, relispartition,
                       relchecks, relhasrules, relhastriggers, relrowsecurity, relforcerowsecurity, reltablespace, reloftype, relreplident, reltoastrelid, relpartbound) AS
-    SELECT CAST(16384 + s.rootpage AS INTEGER), s.name, 2200, CASE s.type WHEN 'table' THEN 'r' ELSE 'v' END, 10,
+    -- A view has no pages: its oid comes from its row in sqlite_schema.
+    SELECT CAST(CASE s.type WHEN 'view' THEN 800000000 + s.rowid ELSE 16384 + s.rootpage END AS INTEGER), s.name, 2200, CASE s.type WHEN 'table' THEN 'r' ELSE 'v' END, 10,
            CASE s.type WHEN 'table' THEN 2 ELSE 0 END, -1,
            CASE WHEN EXISTS (SELECT 1 FROM _pg_indexes AS x WHERE x.tbl = s.name) THEN 't' ELSE 'f' END, 'p', 'f',
            (SELECT count(*) FROM _pg_checks AS k WHERE k.tbl = s.name), 'f',
@@ -73,6 +75,10 @@ CREATE VIEW pg_attribute (attrelid, attname, atttypid, atttypmod, attnum, attnot
     SELECT CAST(16384 + s.rootpage AS INTEGER), c.col, CASE WHEN c.typ LIKE 'numeric%' THEN 1700 ELSE CAST(c.typ AS INTEGER) END, c.typmod, c.pos,
            CASE c.not_null WHEN 1 THEN 't' ELSE 'f' END, c.dflt IS NOT NULL, 0, '', '', 0, 'p', '', -1, -1
     FROM _pg_columns AS c JOIN sqlite_schema AS s ON s.name = c.tbl AND s.type = 'table'
+    UNION ALL
+    SELECT CAST(800000000 + s.rowid AS INTEGER), v.col, CASE WHEN v.typ LIKE 'numeric%' THEN 1700 ELSE CAST(v.typ AS INTEGER) END, -1, v.pos,
+           'f', 0, 0, '', '', 0, 'p', '', -1, -1
+    FROM _pg_view_columns AS v JOIN sqlite_schema AS s ON s.name = v.view AND s.type = 'view'
 ;
 -- Lookups for pg_get_indexdef, pg_get_constraintdef and regclass names: their columns are
 -- named so that no outer column (oid, relname) is captured by the subquery they serve.

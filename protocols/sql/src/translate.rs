@@ -770,6 +770,13 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                // With a column number, that column's definition (its name here).
+                "pg_get_indexdef" if args.len() >= 2 => Some(raw(&format!(
+                    "(CASE WHEN {n} = 0 THEN (SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i}) \
+                     ELSE (SELECT _val FROM _pg_lookup_indexcol WHERE _key = {i} AND _pos = {n}) END)",
+                    i = args[0],
+                    n = args[1]
+                ))),
                 "pg_get_indexdef" => args.first().map(|i| {
                     raw(&format!(
                         "(SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i})"

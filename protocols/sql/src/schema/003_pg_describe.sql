@@ -23,6 +23,16 @@ CREATE VIEW _pg_indexes (oid, name, tbloid, tbl, isunique, isprimary, contype, c
     FROM _pg_user_tables AS t
     WHERE EXISTS (SELECT 1 FROM pragma_table_info(t.name) WHERE pk > 0)
       AND NOT EXISTS (SELECT 1 FROM pragma_index_list(t.name) WHERE origin = 'pk');
+DROP VIEW IF EXISTS _pg_index_columns;
+CREATE VIEW _pg_index_columns (idxoid, tbl, col, pos) AS
+    SELECT CAST(16384 + i.rootpage AS INTEGER), t.name, ii.name, ii.seqno + 1
+    FROM _pg_user_tables AS t JOIN pragma_index_list(t.name) AS il JOIN sqlite_schema AS i ON i.name = il.name
+         JOIN pragma_index_info(il.name) AS ii
+    WHERE ii.name IS NOT NULL
+    UNION ALL
+    SELECT CAST(1000000000 + t.oid AS INTEGER), t.name, ti.name, ti.pk
+    FROM _pg_user_tables AS t JOIN pragma_table_info(t.name) AS ti
+    WHERE ti.pk > 0 AND NOT EXISTS (SELECT 1 FROM pragma_index_list(t.name) WHERE origin = 'pk');
 DROP VIEW IF EXISTS pg_class;
 CREATE VIEW pg_class (oid, relname, relnamespace, relkind, relowner, relam, reltuples, relhasindex, relpersistence, relispartition,
                       relchecks, relhasrules, relhastriggers, relrowsecurity, relforcerowsecurity, reltablespace, reloftype, relreplident, reltoastrelid, relpartbound) AS
@@ -43,9 +53,12 @@ CREATE VIEW pg_class (oid, relname, relnamespace, relkind, relowner, relam, relt
     UNION ALL
     SELECT CAST(900000000 + rowid AS INTEGER), name, 2200, 'S', 10, 0, -1, 'f', 'p', 'f', 0, 'f', 'f', 'f', 'f', 0, 0, 'n', 0, NULL FROM _pg_sequences;
 DROP VIEW IF EXISTS pg_index;
-CREATE VIEW pg_index (indexrelid, indrelid, indisunique, indisprimary, indisclustered, indisvalid, indisreplident, indisexclusion, indimmediate, indnatts) AS
-    SELECT oid, tbloid, CASE isunique WHEN 1 THEN 't' ELSE 'f' END, CASE isprimary WHEN 1 THEN 't' ELSE 'f' END, 'f', 't', 'f', 'f', 't', 1
-    FROM _pg_indexes;
+CREATE VIEW pg_index (indexrelid, indrelid, indisunique, indisprimary, indisclustered, indisvalid, indisreplident, indisexclusion, indimmediate,
+                      indnatts, indnkeyatts, indnullsnotdistinct, indpred) AS
+    SELECT x.oid, x.tbloid, CASE x.isunique WHEN 1 THEN 't' ELSE 'f' END, CASE x.isprimary WHEN 1 THEN 't' ELSE 'f' END, 'f', 't', 'f', 'f', 1,
+           (SELECT count(*) FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid),
+           (SELECT count(*) FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid), 'f', NULL
+    FROM _pg_indexes AS x;
 DROP VIEW IF EXISTS pg_constraint;
 CREATE VIEW pg_constraint (oid, conname, connamespace, contype, condeferrable, condeferred, convalidated, conrelid, contypid, conindid, conparentid, confrelid, _def) AS
     SELECT CAST(500000000 + oid AS INTEGER), name, 2200, contype, 'f', 'f', 't', tbloid, 0, oid, 0, 0,
@@ -79,6 +92,10 @@ CREATE VIEW pg_attribute (attrelid, attname, atttypid, atttypmod, attnum, attnot
     SELECT CAST(800000000 + s.rowid AS INTEGER), v.col, CASE WHEN v.typ LIKE 'numeric%' THEN 1700 ELSE CAST(v.typ AS INTEGER) END, -1, v.pos,
            'f', 0, 0, '', '', 0, 'p', '', -1, -1
     FROM _pg_view_columns AS v JOIN sqlite_schema AS s ON s.name = v.view AND s.type = 'view'
+    UNION ALL
+    SELECT ic.idxoid, ic.col, CASE WHEN c.typ LIKE 'numeric%' THEN 1700 ELSE CAST(c.typ AS INTEGER) END, c.typmod, ic.pos,
+           'f', 0, 0, '', '', 0, 'p', '', -1, -1
+    FROM _pg_index_columns AS ic JOIN _pg_columns AS c ON c.tbl = ic.tbl AND c.col = ic.col
 ;
 -- Lookups for pg_get_indexdef, pg_get_constraintdef and regclass names: their columns are
 -- named so that no outer column (oid, relname) is captured by the subquery they serve.
@@ -103,3 +120,6 @@ CREATE VIEW _pg_is_sequences (sequence_catalog, sequence_schema, sequence_name, 
     SELECT (SELECT value FROM _meta WHERE key = 'database'), 'public', name, 'bigint', 64, 2, 0,
            CAST(start_value AS TEXT), CAST(min_value AS TEXT), CAST(max_value AS TEXT), CAST(increment AS TEXT), CASE cycle WHEN 0 THEN 'NO' ELSE 'YES' END
     FROM _pg_sequences
+;
+DROP VIEW IF EXISTS _pg_lookup_indexcol;
+CREATE VIEW _pg_lookup_indexcol (_key, _pos, _val) AS SELECT idxoid, pos, col FROM _pg_index_columns

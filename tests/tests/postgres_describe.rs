@@ -88,6 +88,7 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\df"),
         ("app", "\\dt"),
         ("app", "\\di"),
+        ("app", "\\dn"),
         ("seqs", "\\ds"),
         ("seqs", "\\d counter"),
         ("seqs", "\\d ids"),

@@ -754,7 +754,13 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     None
                 }
                 "set_config" => args.get(1).cloned(),
-                "pg_get_userbyid" => Some(lit("postgres")),
+                // The public schema belongs to pg_database_owner (6171) in PostgreSQL 15.
+                "pg_get_userbyid" => Some(match args.first() {
+                    Some(u) => raw(&format!(
+                        "(CASE {u} WHEN 6171 THEN 'pg_database_owner' ELSE 'postgres' END)"
+                    )),
+                    None => lit("postgres"),
+                }),
                 "pg_get_expr" => args.first().cloned(),
                 "format_type" if args.len() == 2 => Some(raw(&format!(
                     "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \

@@ -123,3 +123,6 @@ CREATE VIEW _pg_is_sequences (sequence_catalog, sequence_schema, sequence_name, 
 ;
 DROP VIEW IF EXISTS _pg_lookup_indexcol;
 CREATE VIEW _pg_lookup_indexcol (_key, _pos, _val) AS SELECT idxoid, pos, col FROM _pg_index_columns
+;
+DROP VIEW IF EXISTS pg_namespace;
+CREATE VIEW pg_namespace (oid, nspname, nspowner) AS VALUES (11, 'pg_catalog', 10), (2200, 'public', 6171), (13000, 'information_schema', 10)

@@ -32,6 +32,8 @@ CREATE TABLE posts (id bigserial PRIMARY KEY, user_id int NOT NULL REFERENCES us
 CREATE INDEX posts_user ON posts (user_id);
 CREATE TABLE tags (name text PRIMARY KEY, weight int CHECK (weight >= 0));
 CREATE TABLE owners (id int PRIMARY KEY);
+CREATE TABLE badges (id int PRIMARY KEY, owner int CONSTRAINT badge_owner REFERENCES owners(id),
+    tag text, CONSTRAINT badge_tag FOREIGN KEY (tag) REFERENCES tags(name) ON UPDATE CASCADE);
 CREATE TABLE items (id serial PRIMARY KEY, name text, qty int, note text NOT NULL DEFAULT 'x');
 CREATE INDEX items_name ON items (name);
 ALTER TABLE items ALTER COLUMN qty SET DEFAULT 7;
@@ -40,7 +42,7 @@ ALTER TABLE items ALTER COLUMN note SET DEFAULT 'y';
 ALTER TABLE items ALTER COLUMN qty SET NOT NULL;
 ALTER TABLE items ADD CONSTRAINT items_qty_check CHECK (qty >= 0);
 ALTER TABLE items ADD COLUMN owner int;
-ALTER TABLE items ADD CONSTRAINT items_owner_fkey FOREIGN KEY (owner) REFERENCES owners(id);
+ALTER TABLE items ADD CONSTRAINT item_owner FOREIGN KEY (owner) REFERENCES owners(id);
 ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name);
 ALTER TABLE items RENAME COLUMN note TO remark;
 CREATE VIEW user_posts (uid, title) AS
@@ -78,6 +80,7 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\d tags"),
         ("app", "\\d items"),
         ("app", "\\d owners"),
+        ("app", "\\d badges"),
         ("app", "\\d user_posts"),
         ("app", "\\d posts_user"),
         ("app", "\\d users_pkey"),

@@ -402,6 +402,11 @@ fn apply(
             let Some(fk) = parsed.take() else {
                 return Err(SqlError::syntax("syntax error in FOREIGN KEY"));
             };
+            if let TableConstraint::ForeignKey(f) = &fk
+                && let Some(name) = &f.name
+            {
+                catalog.push(crate::describe::record_fkey(table, name, &f.columns));
+            }
             ct.constraints.push(fk);
         }
         Change::DropConstraint { name, if_exists } => {
@@ -439,6 +444,10 @@ fn apply(
                 _ => true,
             });
             let mut found = ct.constraints.len() != before;
+            catalog.push(catalog_update(
+                "DELETE FROM _pg_fkeys WHERE tbl = ?1 AND name = ?2",
+                vec![t(), Value::Text(name.clone())],
+            ));
             for col in &mut ct.columns {
                 let cname = ident_name(&col.name);
                 let before = col.options.len();

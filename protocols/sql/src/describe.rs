@@ -271,10 +271,33 @@ pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::S
             checks.push((name, format!("CHECK ({})", chk.expr)));
         }
     }
-    let mut out = vec![Statement::with_params(
-        "DELETE FROM _pg_checks WHERE tbl = ?1",
-        vec![V::Text(table.to_owned())],
-    )];
+    let mut out = vec![
+        Statement::with_params(
+            "DELETE FROM _pg_checks WHERE tbl = ?1",
+            vec![V::Text(table.to_owned())],
+        ),
+        Statement::with_params(
+            "DELETE FROM _pg_fkeys WHERE tbl = ?1",
+            vec![V::Text(table.to_owned())],
+        ),
+    ];
+    // Foreign keys with names of their own (SQLite does not report them).
+    for c in &ct.columns {
+        for o in &c.options {
+            if let ast::ColumnOption::ForeignKey(fk) = &o.option
+                && let Some(name) = fk.name.as_ref().or(o.name.as_ref())
+            {
+                out.push(record_fkey(table, name, &[c.name.clone()]));
+            }
+        }
+    }
+    for c in &ct.constraints {
+        if let ast::TableConstraint::ForeignKey(fk) = c
+            && let Some(name) = &fk.name
+        {
+            out.push(record_fkey(table, name, &fk.columns));
+        }
+    }
     for (name, def) in checks {
         out.push(Statement::with_params(
             "INSERT OR REPLACE INTO _pg_checks (tbl, name, def) VALUES (?1, ?2, ?3)",
@@ -314,6 +337,23 @@ pub fn record_view(
         ));
     }
     out
+}
+
+/// The statement recording foreign key `name` of `table` on `columns`.
+pub fn record_fkey(
+    table: &str,
+    name: &ast::Ident,
+    columns: &[ast::Ident],
+) -> dotdo_backend::Statement {
+    let cols: Vec<String> = columns.iter().map(crate::translate::ident_name).collect();
+    dotdo_backend::Statement::with_params(
+        "INSERT OR REPLACE INTO _pg_fkeys (tbl, cols, name) VALUES (?1, ?2, ?3)",
+        vec![
+            dotdo_backend::Value::Text(table.to_owned()),
+            dotdo_backend::Value::Text(cols.join(",")),
+            dotdo_backend::Value::Text(crate::translate::ident_name(name)),
+        ],
+    )
 }
 
 /// The first column an expression names: PostgreSQL names a table CHECK after it.

@@ -1447,6 +1447,10 @@ fn alter_table(
                 ));
                 batch.push(SqliteStatement::with_params(
                     "UPDATE _pg_checks SET tbl = ?2 WHERE tbl = ?1",
+                    vec![SqlValue::Text(table.clone()), SqlValue::Text(new.clone())],
+                ));
+                batch.push(SqliteStatement::with_params(
+                    "UPDATE _pg_fkeys SET tbl = ?2 WHERE tbl = ?1",
                     vec![SqlValue::Text(table.clone()), SqlValue::Text(new)],
                 ));
             }
@@ -1829,8 +1833,8 @@ mod tests {
             q.batch[0].sql
         );
         assert!(q.ddl);
-        // CREATE, forget, three columns, and the (empty) CHECK record.
-        assert_eq!(q.batch.len(), 6);
+        // CREATE, forget, three columns, and clearing the CHECK and foreign key records.
+        assert_eq!(q.batch.len(), 7);
     }
 
     #[test]

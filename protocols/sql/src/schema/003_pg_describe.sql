@@ -1,4 +1,5 @@
 CREATE TABLE IF NOT EXISTS _pg_checks (tbl TEXT NOT NULL, name TEXT NOT NULL, def TEXT NOT NULL, PRIMARY KEY (tbl, name));
+CREATE TABLE IF NOT EXISTS _pg_fkeys (tbl TEXT NOT NULL, cols TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (tbl, cols));
 CREATE TABLE IF NOT EXISTS _pg_view_columns (view TEXT NOT NULL, col TEXT NOT NULL, pos INTEGER NOT NULL, typ TEXT NOT NULL, PRIMARY KEY (view, col));
 DROP VIEW IF EXISTS _pg_user_tables;
 CREATE VIEW _pg_user_tables (oid, name) AS
@@ -65,14 +66,17 @@ CREATE VIEW pg_constraint (oid, conname, connamespace, contype, condeferrable, c
            CASE contype WHEN 'p' THEN 'PRIMARY KEY (' ELSE 'UNIQUE (' END || cols || ')'
     FROM _pg_indexes WHERE contype IS NOT NULL
     UNION ALL
-    SELECT CAST(600000000 + t.oid * 64 + fk.id AS INTEGER),
-           t.name || '_' || group_concat(fk."from", '_') || '_fkey', 2200, 'f', 'f', 'f', 't', t.oid, 0, 0, 0,
-           (SELECT r.oid FROM _pg_user_tables AS r WHERE r.name = fk."table"),
-           'FOREIGN KEY (' || group_concat(fk."from", ', ') || ') REFERENCES ' || fk."table" || '(' || group_concat(fk."to", ', ') || ')'
-           || CASE max(fk.on_update) WHEN 'NO ACTION' THEN '' ELSE ' ON UPDATE ' || max(fk.on_update) END
-           || CASE max(fk.on_delete) WHEN 'NO ACTION' THEN '' ELSE ' ON DELETE ' || max(fk.on_delete) END
-    FROM _pg_user_tables AS t JOIN pragma_foreign_key_list(t.name) AS fk
-    GROUP BY t.oid, fk.id
+    SELECT CAST(600000000 + g.toid * 64 + g.id AS INTEGER),
+           coalesce((SELECT k.name FROM _pg_fkeys AS k WHERE k.tbl = g.tname AND k.cols = g.cols),
+                    g.tname || '_' || replace(g.cols, ',', '_') || '_fkey'), 2200, 'f', 'f', 'f', 't', g.toid, 0, 0, 0,
+           (SELECT r.oid FROM _pg_user_tables AS r WHERE r.name = g.ftable),
+           'FOREIGN KEY (' || replace(g.cols, ',', ', ') || ') REFERENCES ' || g.ftable || '(' || g.tcols || ')'
+           || CASE g.upd WHEN 'NO ACTION' THEN '' ELSE ' ON UPDATE ' || g.upd END
+           || CASE g.del WHEN 'NO ACTION' THEN '' ELSE ' ON DELETE ' || g.del END
+    FROM (SELECT t.oid AS toid, t.name AS tname, fk.id AS id, fk."table" AS ftable, group_concat(fk."from", ',') AS cols,
+                 group_concat(fk."to", ', ') AS tcols, max(fk.on_update) AS upd, max(fk.on_delete) AS del
+          FROM _pg_user_tables AS t JOIN pragma_foreign_key_list(t.name) AS fk
+          GROUP BY t.oid, fk.id) AS g
     UNION ALL
     SELECT CAST(700000000 + t.oid * 64 + c.rowid % 64 AS INTEGER), c.name, 2200, 'c', 'f', 'f', 't', t.oid, 0, 0, 0, 0, c.def
     FROM _pg_checks AS c JOIN _pg_user_tables AS t ON t.name = c.tbl;

@@ -287,7 +287,7 @@ pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::S
             if let ast::ColumnOption::ForeignKey(fk) = &o.option
                 && let Some(name) = fk.name.as_ref().or(o.name.as_ref())
             {
-                out.push(record_fkey(table, name, &[c.name.clone()]));
+                out.push(record_fkey(table, name, std::slice::from_ref(&c.name)));
             }
         }
     }

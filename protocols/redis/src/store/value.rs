@@ -150,6 +150,13 @@ impl ZSet {
         self.order.iter().map(|(s, m)| (m, s.0))
     }
 
+    /// Members with a score of at least `min`, in (score, member) order.
+    pub fn from_score(&self, min: f64) -> impl Iterator<Item = (&Bytes, f64)> {
+        self.order
+            .range((Score(min), Bytes::new())..)
+            .map(|(s, m)| (m, s.0))
+    }
+
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         let s = *self.scores.get(member)?;
         Some(

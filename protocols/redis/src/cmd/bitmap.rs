@@ -1,0 +1,597 @@
+//! Bitmaps on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and BITFIELD_RO,
+//! with redis-server 7's argument order, errors and edge cases.
+
+use bytes::Bytes;
+
+use super::args::{self, is, syntax};
+use crate::frame::Reply;
+use crate::store::View;
+use crate::store::view::CmdResult;
+
+/// Largest byte index a bit offset may reach (Redis's `proto-max-bulk-len` default, 512 MB).
+const MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+
+/// A bit offset as `getBitOffsetFromArgument` reads it; `#n` (BITFIELD) multiplies by `bits`.
+fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64, Reply> {
+    let bad = || Reply::err(BAD_OFFSET);
+    let (digits, mul) = match (arg.first(), hash_bits) {
+        (Some(b'#'), Some(bits)) => (&arg[1..], i64::from(bits)),
+        _ => (arg, 1),
+    };
+    let n = args::strict_i64(digits)
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(bad)?;
+    if n < 0 || (n as u64 >> 3) >= MAX_BYTES {
+        return Err(bad());
+    }
+    Ok(n as u64)
+}
+
+/// The string at `key` as bytes to edit, grown with zeroes to hold byte `min_len - 1`,
+/// its TTL, and whether it was created or grown.
+fn for_write(
+    v: &mut View,
+    key: &Bytes,
+    min_len: usize,
+) -> Result<(Vec<u8>, Option<i64>, bool), Reply> {
+    let cur = v.get_str(key)?;
+    let ttl = match cur {
+        Some(_) => v.ttl_of(key)?.flatten(),
+        None => None,
+    };
+    let existed = cur.is_some();
+    let mut buf = cur.map(|b| b.to_vec()).unwrap_or_default();
+    let grown = buf.len() < min_len;
+    if grown {
+        buf.resize(min_len, 0);
+    }
+    Ok((buf, ttl, grown || !existed))
+}
+
+pub fn setbit(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let offset = bit_offset(&a[2], None)?;
+    let on = match args::strict_i64(&a[3]) {
+        Some(b @ (0 | 1)) => b as u8,
+        _ => return Err(Reply::err("ERR bit is not an integer or out of range")),
+    };
+    let byte = (offset >> 3) as usize;
+    let (mut buf, ttl, dirty) = for_write(v, &a[1], byte + 1)?;
+    let shift = 7 - (offset & 7) as u8;
+    let old = (buf[byte] >> shift) & 1;
+    if dirty || old != on {
+        buf[byte] = (buf[byte] & !(1 << shift)) | (on << shift);
+        v.set_str(&a[1], Bytes::from(buf), ttl)?;
+    }
+    Ok(Reply::Int(i64::from(old)))
+}
+
+pub fn getbit(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let offset = bit_offset(&a[2], None)?;
+    let s = v.get_str(&a[1])?.unwrap_or_default();
+    let byte = (offset >> 3) as usize;
+    let bit = s.get(byte).map_or(0, |b| (b >> (7 - (offset & 7))) & 1);
+    Ok(Reply::Int(i64::from(bit)))
+}
+
+/// A byte range resolved from BITCOUNT/BITPOS arguments, with the masks of bits outside a
+/// BIT range in its first and last byte.
+struct Span {
+    start: i64,
+    end: i64,
+    first_mask: u8,
+    last_mask: u8,
+}
+
+fn span(mut start: i64, mut end: i64, len: usize, bit_unit: bool) -> Span {
+    let mut total = len as i64;
+    if bit_unit {
+        total <<= 3;
+    }
+    if start < 0 {
+        start += total;
+    }
+    if end < 0 {
+        end += total;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= total {
+        end = total - 1;
+    }
+    let (mut first_mask, mut last_mask) = (0, 0);
+    if bit_unit && start <= end {
+        first_mask = !((1u16 << (8 - (start & 7))) - 1) as u8;
+        last_mask = ((1u16 << (7 - (end & 7))) - 1) as u8;
+        start >>= 3;
+        end >>= 3;
+    }
+    Span {
+        start,
+        end,
+        first_mask,
+        last_mask,
+    }
+}
+
+fn unit(arg: &[u8]) -> Result<bool, Reply> {
+    if is(arg, "bit") {
+        Ok(true)
+    } else if is(arg, "byte") {
+        Ok(false)
+    } else {
+        Err(syntax())
+    }
+}
+
+pub fn bitcount(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let Some(s) = v.get_str(&a[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let sp = match a.len() {
+        2 => Span {
+            start: 0,
+            end: s.len() as i64 - 1,
+            first_mask: 0,
+            last_mask: 0,
+        },
+        4 | 5 => {
+            let (start, end) = (args::int(&a[2])?, args::int(&a[3])?);
+            if start < 0 && end < 0 && start > end {
+                return Ok(Reply::Int(0));
+            }
+            let bit_unit = match a.get(4) {
+                Some(u) => unit(u)?,
+                None => false,
+            };
+            span(start, end, s.len(), bit_unit)
+        }
+        _ => return Err(syntax()),
+    };
+    if sp.start > sp.end {
+        return Ok(Reply::Int(0));
+    }
+    let (from, to) = (sp.start as usize, sp.end as usize);
+    let mut count: i64 = s[from..=to].iter().map(|b| i64::from(b.count_ones())).sum();
+    count -= i64::from((s[from] & sp.first_mask).count_ones());
+    count -= i64::from((s[to] & sp.last_mask).count_ones());
+    Ok(Reply::Int(count))
+}
+
+/// The first `bit` in `bytes` (big-endian bit order); for 0 past the end when all are set,
+/// -1 for 1 when none is.
+fn first_bit(bytes: &[u8], bit: bool) -> i64 {
+    for (i, &b) in bytes.iter().enumerate() {
+        let b = if bit { b } else { !b };
+        if b != 0 {
+            return i as i64 * 8 + i64::from(b.leading_zeros());
+        }
+    }
+    if bit { -1 } else { bytes.len() as i64 * 8 }
+}
+
+pub fn bitpos(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let bit = match args::int(&a[2])? {
+        0 => false,
+        1 => true,
+        _ => return Err(Reply::err("ERR The bit argument must be 1 or 0.")),
+    };
+    let Some(s) = v.get_str(&a[1])? else {
+        return Ok(Reply::Int(if bit { -1 } else { 0 }));
+    };
+    let len = s.len();
+    let (sp, end_given) = match a.len() {
+        3 => (
+            Span {
+                start: 0,
+                end: len as i64 - 1,
+                first_mask: 0,
+                last_mask: 0,
+            },
+            false,
+        ),
+        4..=6 => {
+            let start = args::int(&a[3])?;
+            let bit_unit = match a.get(5) {
+                Some(u) => unit(u)?,
+                None => false,
+            };
+            let end = match a.get(4) {
+                Some(e) => args::int(e)?,
+                None if bit_unit => ((len as i64) << 3) + 7,
+                None => len as i64 - 1,
+            };
+            (span(start, end, len, bit_unit), a.len() >= 5)
+        }
+        _ => return Err(syntax()),
+    };
+    if sp.start > sp.end {
+        return Ok(Reply::Int(-1));
+    }
+    let (first, last) = (sp.start as usize, sp.end as usize);
+    // Bits outside a BIT range are forced to the opposite of what is sought.
+    let mut bytes = s[first..=last].to_vec();
+    let force = |b: &mut u8, mask: u8| {
+        if bit {
+            *b &= !mask;
+        } else {
+            *b |= mask;
+        }
+    };
+    if let Some(b) = bytes.first_mut() {
+        force(b, sp.first_mask);
+    }
+    if let Some(b) = bytes.last_mut() {
+        force(b, sp.last_mask);
+    }
+    let pos = first_bit(&bytes, bit);
+    if end_given && !bit && pos == bytes.len() as i64 * 8 {
+        return Ok(Reply::Int(-1));
+    }
+    Ok(Reply::Int(if pos == -1 {
+        -1
+    } else {
+        pos + (first as i64) * 8
+    }))
+}
+
+pub fn bitop(v: &mut View, a: &[Bytes]) -> CmdResult {
+    #[derive(PartialEq)]
+    enum Op {
+        And,
+        Or,
+        Xor,
+        Not,
+    }
+    let op = [
+        ("and", Op::And),
+        ("or", Op::Or),
+        ("xor", Op::Xor),
+        ("not", Op::Not),
+    ]
+    .into_iter()
+    .find(|(w, _)| is(&a[1], w))
+    .map(|(_, op)| op)
+    .ok_or_else(syntax)?;
+    if op == Op::Not && a.len() != 4 {
+        return Err(Reply::err(
+            "ERR BITOP NOT must be called with a single source key.",
+        ));
+    }
+    let mut srcs = Vec::with_capacity(a.len() - 3);
+    for key in &a[3..] {
+        srcs.push(v.get_str(key)?.unwrap_or_default());
+    }
+    let max = srcs.iter().map(Bytes::len).max().unwrap_or(0);
+    let dest = &a[2];
+    if max == 0 {
+        v.remove(dest)?;
+        return Ok(Reply::Int(0));
+    }
+    let byte_at = |s: &Bytes, j: usize| s.get(j).copied().unwrap_or(0);
+    let mut out = vec![0u8; max];
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut acc = byte_at(&srcs[0], j);
+        for s in &srcs[1..] {
+            let b = byte_at(s, j);
+            match op {
+                Op::And => acc &= b,
+                Op::Or => acc |= b,
+                Op::Xor => acc ^= b,
+                Op::Not => {}
+            }
+        }
+        *o = if op == Op::Not { !acc } else { acc };
+    }
+    v.set_str(dest, Bytes::from(out), None)?;
+    Ok(Reply::Int(max as i64))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum FieldOp {
+    Get,
+    Set,
+    Incr,
+}
+
+struct Field {
+    op: FieldOp,
+    offset: u64,
+    value: i64,
+    overflow: Overflow,
+    bits: u32,
+    signed: bool,
+}
+
+const BAD_TYPE: &str = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+
+fn field_type(arg: &[u8]) -> Result<(bool, u32), Reply> {
+    let bad = || Reply::err(BAD_TYPE);
+    let signed = match arg.first() {
+        Some(b'i') => true,
+        Some(b'u') => false,
+        _ => return Err(bad()),
+    };
+    let bits = args::strict_i64(&arg[1..]).ok_or_else(bad)?;
+    if bits < 1 || bits > if signed { 64 } else { 63 } {
+        return Err(bad());
+    }
+    Ok((signed, bits as u32))
+}
+
+fn parse_fields(a: &[Bytes]) -> Result<Vec<Field>, Reply> {
+    let mut out = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut j = 2;
+    while j < a.len() {
+        let rem = a.len() - j - 1;
+        let sub = &a[j];
+        let op = if is(sub, "get") && rem >= 2 {
+            FieldOp::Get
+        } else if is(sub, "set") && rem >= 3 {
+            FieldOp::Set
+        } else if is(sub, "incrby") && rem >= 3 {
+            FieldOp::Incr
+        } else if is(sub, "overflow") && rem >= 1 {
+            let w = &a[j + 1];
+            overflow = if is(w, "wrap") {
+                Overflow::Wrap
+            } else if is(w, "sat") {
+                Overflow::Sat
+            } else if is(w, "fail") {
+                Overflow::Fail
+            } else {
+                return Err(Reply::err("ERR Invalid OVERFLOW type specified"));
+            };
+            j += 2;
+            continue;
+        } else {
+            return Err(syntax());
+        };
+        let (signed, bits) = field_type(&a[j + 1])?;
+        let offset = bit_offset(&a[j + 2], Some(bits))?;
+        let value = if op == FieldOp::Get {
+            0
+        } else {
+            args::int(&a[j + 3])?
+        };
+        out.push(Field {
+            op,
+            offset,
+            value,
+            overflow,
+            bits,
+            signed,
+        });
+        j += if op == FieldOp::Get { 3 } else { 4 };
+    }
+    Ok(out)
+}
+
+fn get_unsigned(p: &[u8], offset: u64, bits: u32) -> u64 {
+    let mut value = 0u64;
+    for j in 0..u64::from(bits) {
+        let o = offset + j;
+        let b = p.get((o >> 3) as usize).copied().unwrap_or(0);
+        value = (value << 1) | u64::from((b >> (7 - (o & 7))) & 1);
+    }
+    value
+}
+
+fn get_signed(p: &[u8], offset: u64, bits: u32) -> i64 {
+    let mut v = get_unsigned(p, offset, bits) as i64;
+    if bits < 64 && v & (1i64 << (bits - 1)) != 0 {
+        v |= -1i64 << bits;
+    }
+    v
+}
+
+fn set_unsigned(p: &mut [u8], offset: u64, bits: u32, value: u64) {
+    for j in 0..u64::from(bits) {
+        let bit = u8::from(value & (1u64 << (u64::from(bits) - 1 - j)) != 0);
+        let o = offset + j;
+        if let Some(b) = p.get_mut((o >> 3) as usize) {
+            let shift = 7 - (o & 7) as u8;
+            *b = (*b & !(1 << shift)) | (bit << shift);
+        }
+    }
+}
+
+/// `value + incr` in an unsigned field of `bits`: `Some(result)` unless FAIL overflowed.
+fn add_unsigned(value: u64, incr: i64, bits: u32, ow: Overflow) -> (bool, u64) {
+    let max = (1u64 << bits) - 1;
+    let wrap = || value.wrapping_add(incr as u64) & max;
+    let maxincr = max.wrapping_sub(value) as i64;
+    let minincr = value.wrapping_neg() as i64;
+    if value > max || (incr > 0 && incr > maxincr) {
+        (true, if ow == Overflow::Sat { max } else { wrap() })
+    } else if incr < 0 && incr < minincr {
+        (true, if ow == Overflow::Sat { 0 } else { wrap() })
+    } else {
+        (false, value.wrapping_add(incr as u64))
+    }
+}
+
+fn add_signed(value: i64, incr: i64, bits: u32, ow: Overflow) -> (bool, i64) {
+    let max = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
+    let min = -max - 1;
+    let maxincr = (max as u64).wrapping_sub(value as u64) as i64;
+    let minincr = min.wrapping_sub(value);
+    let wrap = || {
+        let mut c = (value as u64).wrapping_add(incr as u64);
+        if bits < 64 {
+            let mask = u64::MAX << bits;
+            if c & (1u64 << (bits - 1)) != 0 {
+                c |= mask;
+            } else {
+                c &= !mask;
+            }
+        }
+        c as i64
+    };
+    if value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr) {
+        (true, if ow == Overflow::Sat { max } else { wrap() })
+    } else if value < min
+        || (bits != 64 && incr < minincr)
+        || (value < 0 && incr < 0 && incr < minincr)
+    {
+        (true, if ow == Overflow::Sat { min } else { wrap() })
+    } else {
+        (false, value.wrapping_add(incr))
+    }
+}
+
+/// One SET or INCRBY on `buf`: the reply, and whether the field changed.
+fn apply_write(buf: &mut [u8], f: &Field) -> (Reply, bool) {
+    if f.signed {
+        let old = get_signed(buf, f.offset, f.bits);
+        let (overflow, new, ret) = if f.op == FieldOp::Incr {
+            let (o, n) = add_signed(old, f.value, f.bits, f.overflow);
+            (o, n, n)
+        } else {
+            let (o, n) = add_signed(f.value, 0, f.bits, f.overflow);
+            (o, n, old)
+        };
+        if overflow && f.overflow == Overflow::Fail {
+            return (Reply::Nil, false);
+        }
+        set_unsigned(buf, f.offset, f.bits, new as u64);
+        (Reply::Int(ret), old != new)
+    } else {
+        let old = get_unsigned(buf, f.offset, f.bits);
+        let (overflow, new, ret) = if f.op == FieldOp::Incr {
+            let (o, n) = add_unsigned(old, f.value, f.bits, f.overflow);
+            (o, n, n)
+        } else {
+            let (o, n) = add_unsigned(f.value as u64, 0, f.bits, f.overflow);
+            (o, n, old)
+        };
+        if overflow && f.overflow == Overflow::Fail {
+            return (Reply::Nil, false);
+        }
+        set_unsigned(buf, f.offset, f.bits, new);
+        (Reply::Int(ret as i64), old != new)
+    }
+}
+
+fn read_field(buf: &[u8], f: &Field) -> Reply {
+    if f.signed {
+        Reply::Int(get_signed(buf, f.offset, f.bits))
+    } else {
+        Reply::Int(get_unsigned(buf, f.offset, f.bits) as i64)
+    }
+}
+
+/// BITFIELD and BITFIELD_RO (`read_only`: only GET is allowed).
+pub fn bitfield(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
+    let fields = parse_fields(a)?;
+    let key = &a[1];
+    let highest = fields
+        .iter()
+        .filter(|f| f.op != FieldOp::Get)
+        .map(|f| f.offset + u64::from(f.bits) - 1)
+        .max();
+    let Some(highest) = highest else {
+        let s = v.get_str(key)?.unwrap_or_default();
+        return Ok(Reply::Array(
+            fields.iter().map(|f| read_field(&s, f)).collect(),
+        ));
+    };
+    if read_only {
+        return Err(Reply::err(
+            "ERR BITFIELD_RO only supports the GET subcommand",
+        ));
+    }
+    let (mut buf, ttl, dirty) = for_write(v, key, (highest >> 3) as usize + 1)?;
+    let mut changed = dirty;
+    let mut out = Vec::with_capacity(fields.len());
+    for f in &fields {
+        if f.op == FieldOp::Get {
+            out.push(read_field(&buf, f));
+        } else {
+            let (r, c) = apply_write(&mut buf, f);
+            changed |= c;
+            out.push(r);
+        }
+    }
+    if changed {
+        v.set_str(key, Bytes::from(buf), ttl)?;
+    }
+    Ok(Reply::Array(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_bounded() {
+        assert_eq!(bit_offset(b"7", None).ok(), Some(7));
+        assert!(bit_offset(b"-1", None).is_err());
+        assert!(bit_offset(b"4294967296", None).is_err());
+        assert_eq!(bit_offset(b"4294967295", None).ok(), Some(4294967295));
+        assert!(bit_offset(b"#2", None).is_err());
+        assert_eq!(bit_offset(b"#2", Some(8)).ok(), Some(16));
+        assert!(bit_offset(b"#9223372036854775807", Some(64)).is_err());
+        assert!(bit_offset(b"", None).is_err());
+    }
+
+    #[test]
+    fn fields_wrap_saturate_and_fail() {
+        assert_eq!(add_unsigned(250, 10, 8, Overflow::Wrap), (true, 4));
+        assert_eq!(add_unsigned(250, 10, 8, Overflow::Sat), (true, 255));
+        assert_eq!(add_unsigned(5, -10, 8, Overflow::Sat), (true, 0));
+        assert_eq!(add_signed(127, 1, 8, Overflow::Wrap), (true, -128));
+        assert_eq!(add_signed(-128, -1, 8, Overflow::Sat), (true, -128));
+        assert_eq!(
+            add_signed(i64::MAX, 1, 64, Overflow::Wrap),
+            (true, i64::MIN)
+        );
+        assert_eq!(
+            add_signed(i64::MIN, i64::MIN, 64, Overflow::Sat),
+            (true, i64::MIN)
+        );
+        let mut buf = [0u8; 2];
+        set_unsigned(&mut buf, 4, 8, 0xab);
+        assert_eq!(buf, [0x0a, 0xb0]);
+        assert_eq!(get_unsigned(&buf, 4, 8), 0xab);
+        assert_eq!(get_signed(&buf, 4, 8), -85);
+        // Reads past the end are zeroes; writes past it are dropped, never a panic.
+        assert_eq!(get_unsigned(&buf, 60, 63), 0);
+        set_unsigned(&mut buf, 60, 63, u64::MAX);
+    }
+
+    #[test]
+    fn first_bits() {
+        assert_eq!(first_bit(&[0, 0x10], true), 11);
+        assert_eq!(first_bit(&[0, 0], true), -1);
+        assert_eq!(first_bit(&[0xff, 0xfe], false), 15);
+        assert_eq!(first_bit(&[0xff], false), 8);
+        assert_eq!(first_bit(&[], false), 0);
+    }
+
+    #[test]
+    fn spans_clamp() {
+        let s = span(-100, 100, 3, false);
+        assert_eq!((s.start, s.end), (0, 2));
+        let s = span(5, 12, 3, true);
+        assert_eq!(
+            (s.start, s.end, s.first_mask, s.last_mask),
+            (0, 1, 0xf8, 0x07)
+        );
+        let s = span(0, -1, 0, false);
+        assert!(s.start > s.end);
+    }
+}

@@ -388,10 +388,23 @@ fn search(v: &mut View, a: &[Bytes], src: usize, flavor: Flavor) -> CmdResult {
         order = Order::Asc;
     }
     let mut found = points_in(z, &shape, if o.any { o.count } else { 0 });
-    match order {
-        Order::Asc => found.sort_by(|x, y| x.dist.total_cmp(&y.dist)),
-        Order::Desc => found.sort_by(|x, y| y.dist.total_cmp(&x.dist)),
-        Order::None => {}
+    if order != Order::None {
+        let cmp = |x: &Point, y: &Point| {
+            let c = if x.dist > y.dist {
+                std::cmp::Ordering::Greater
+            } else if x.dist == y.dist {
+                std::cmp::Ordering::Equal
+            } else {
+                std::cmp::Ordering::Less
+            };
+            if order == Order::Desc { c.reverse() } else { c }
+        };
+        if o.count != 0 && o.count < found.len() {
+            // Redis's partial quicksort for COUNT: equal distances land where it puts them.
+            super::pqsort::pqsort(&mut found, cmp, 0, o.count - 1);
+        } else {
+            found.sort_by(cmp);
+        }
     }
     if o.count != 0 {
         found.truncate(o.count);

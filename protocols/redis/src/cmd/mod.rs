@@ -10,6 +10,7 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod lua_libs;
+pub mod pqsort;
 pub mod script;
 pub mod server;
 pub mod set;

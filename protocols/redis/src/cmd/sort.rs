@@ -190,10 +190,16 @@ pub fn sort(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
             }
         }
         let by_pattern = by.is_some();
-        items.sort_by(|x, y| {
+        let cmp = |x: &Item, y: &Item| {
             let c = compare(x, y, alpha, by_pattern);
             if desc { c.reverse() } else { c }
-        });
+        };
+        if by_pattern && (start != 0 || end != len - 1) {
+            // Redis sorts a LIMIT range with its partial quicksort; equal keys land as it puts them.
+            super::pqsort::pqsort(&mut items, cmp, start as usize, end as usize);
+        } else {
+            items.sort_by(cmp);
+        }
         if bad {
             return Err(Reply::err(
                 "ERR One or more scores can't be converted into double",

@@ -1,11 +1,11 @@
 //! Bitmaps on strings: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD and BITFIELD_RO,
 //! with redis-server 7's argument order, errors and edge cases.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::args::{self, is, syntax};
-use crate::frame::Reply;
-use crate::store::View;
+use crate::frame::{Reply, errors};
+use crate::store::{Entry, Value, View};
 use crate::store::view::CmdResult;
 
 /// Largest byte index a bit offset may reach (Redis's `proto-max-bulk-len` default, 512 MB).
@@ -29,25 +29,58 @@ fn bit_offset(arg: &[u8], hash_bits: Option<u32>) -> Result<u64, Reply> {
     Ok(n as u64)
 }
 
-/// The string at `key` as bytes to edit, grown with zeroes to hold byte `min_len - 1`,
-/// its TTL, and whether it was created or grown.
-fn for_write(
-    v: &mut View,
-    key: &Bytes,
-    min_len: usize,
-) -> Result<(Vec<u8>, Option<i64>, bool), Reply> {
-    let cur = v.get_str(key)?;
-    let ttl = match cur {
-        Some(_) => v.ttl_of(key)?.flatten(),
-        None => None,
+/// A string being edited in place: taken out of the image (without a copy when nothing else
+/// holds it), and put back by `commit` (changed: written) or `restore` (unchanged).
+struct Editing {
+    buf: BytesMut,
+    ttl: Option<i64>,
+    /// Created or grown: written even if no bit changes.
+    dirty: bool,
+    existed: bool,
+}
+
+/// The string at `key`, grown with zeroes to hold byte `min_len - 1`.
+fn for_write(v: &mut View, key: &Bytes, min_len: usize) -> Result<Editing, Reply> {
+    let (cur, ttl) = match v.live(key)? {
+        None => (None, None),
+        Some(Entry {
+            value: Value::Str(s),
+            expires_at,
+        }) => (Some(std::mem::take(s)), *expires_at),
+        Some(_) => return Err(Reply::err(errors::WRONGTYPE)),
     };
     let existed = cur.is_some();
-    let mut buf = cur.map(|b| b.to_vec()).unwrap_or_default();
+    let mut buf = match cur {
+        Some(b) => b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..])),
+        None => BytesMut::new(),
+    };
     let grown = buf.len() < min_len;
     if grown {
         buf.resize(min_len, 0);
     }
-    Ok((buf, ttl, grown || !existed))
+    Ok(Editing {
+        buf,
+        ttl,
+        dirty: grown || !existed,
+        existed,
+    })
+}
+
+impl Editing {
+    fn commit(self, v: &mut View, key: &Bytes) -> Result<(), Reply> {
+        v.set_str(key, self.buf.freeze(), self.ttl)
+    }
+
+    /// Put the unchanged string back (nothing to write).
+    fn restore(self, v: &mut View, key: &Bytes) -> Result<(), Reply> {
+        if !self.existed {
+            return Ok(());
+        }
+        if let Some(e) = v.live(key)? {
+            e.value = Value::Str(self.buf.freeze());
+        }
+        Ok(())
+    }
 }
 
 pub fn setbit(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -57,12 +90,14 @@ pub fn setbit(v: &mut View, a: &[Bytes]) -> CmdResult {
         _ => return Err(Reply::err("ERR bit is not an integer or out of range")),
     };
     let byte = (offset >> 3) as usize;
-    let (mut buf, ttl, dirty) = for_write(v, &a[1], byte + 1)?;
+    let mut ed = for_write(v, &a[1], byte + 1)?;
     let shift = 7 - (offset & 7) as u8;
-    let old = (buf[byte] >> shift) & 1;
-    if dirty || old != on {
-        buf[byte] = (buf[byte] & !(1 << shift)) | (on << shift);
-        v.set_str(&a[1], Bytes::from(buf), ttl)?;
+    let old = (ed.buf[byte] >> shift) & 1;
+    if ed.dirty || old != on {
+        ed.buf[byte] = (ed.buf[byte] & !(1 << shift)) | (on << shift);
+        ed.commit(v, &a[1])?;
+    } else {
+        ed.restore(v, &a[1])?;
     }
     Ok(Reply::Int(i64::from(old)))
 }
@@ -514,20 +549,22 @@ pub fn bitfield(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    let (mut buf, ttl, dirty) = for_write(v, key, (highest >> 3) as usize + 1)?;
-    let mut changed = dirty;
+    let mut ed = for_write(v, key, (highest >> 3) as usize + 1)?;
+    let mut changed = ed.dirty;
     let mut out = Vec::with_capacity(fields.len());
     for f in &fields {
         if f.op == FieldOp::Get {
-            out.push(read_field(&buf, f));
+            out.push(read_field(&ed.buf, f));
         } else {
-            let (r, c) = apply_write(&mut buf, f);
+            let (r, c) = apply_write(&mut ed.buf, f);
             changed |= c;
             out.push(r);
         }
     }
     if changed {
-        v.set_str(key, Bytes::from(buf), ttl)?;
+        ed.commit(v, key)?;
+    } else {
+        ed.restore(v, key)?;
     }
     Ok(Reply::Array(out))
 }

@@ -5,8 +5,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::args::{self, is, syntax};
 use crate::frame::{Reply, errors};
-use crate::store::{Entry, Value, View};
 use crate::store::view::CmdResult;
+use crate::store::{Entry, Value, View};
 
 /// Largest byte index a bit offset may reach (Redis's `proto-max-bulk-len` default, 512 MB).
 const MAX_BYTES: u64 = 512 * 1024 * 1024;

@@ -401,7 +401,7 @@ fn search(v: &mut View, a: &[Bytes], src: usize, flavor: Flavor) -> CmdResult {
         };
         if o.count != 0 && o.count < found.len() {
             // Redis's partial quicksort for COUNT: equal distances land where it puts them.
-            super::pqsort::pqsort(&mut found, cmp, 0, o.count - 1);
+            super::pqsort::pqsort(&mut found, cmp, 0, o.count as i64 - 1);
         } else {
             found.sort_by(cmp);
         }

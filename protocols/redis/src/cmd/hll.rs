@@ -563,6 +563,28 @@ mod tests {
             let _ = merge_into(&mut [0; REGISTERS], &bad);
             let _ = to_dense(&mut bad.clone());
         }
+        // Random opcode soup after a sparse header: every path answers, none panics.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let mut h = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+            let len = (next() % 40) as usize;
+            h.extend((0..len).map(|_| next() as u8));
+            let _ = histogram(&h);
+            let _ = merge_into(&mut [0; REGISTERS], &h);
+            for _ in 0..4 {
+                let idx = (next() % REGISTERS as u64) as usize;
+                let count = (next() % 51) as u8 + 1;
+                if set_register(&mut h, idx, count).is_err() {
+                    break;
+                }
+            }
+        }
         assert!(!is_hll(b"HYLL\x00short"));
         assert!(!is_hll(b"HYLX\x01\0\0\0\0\0\0\0\0\0\0\0"));
     }

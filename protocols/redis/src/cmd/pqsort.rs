@@ -29,14 +29,16 @@ fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
 }
 
 /// Sort `v` enough that positions `lrange..=rrange` hold what a full sort would put there.
-pub fn pqsort<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering, lrange: usize, rrange: usize) {
+/// (`rrange` may be -1, as Redis passes for an empty LIMIT.)
+pub fn pqsort<T>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering, lrange: i64, rrange: i64) {
     let n = v.len();
     run(v, 0, n, &cmp, lrange, rrange);
 }
 
 /// Whether `[start, start + len)` holds none of `l..=r`.
-fn outside(start: usize, len: usize, l: usize, r: usize) -> bool {
-    (l < start && r < start) || (l >= start + len && r >= start + len)
+fn outside(start: usize, len: usize, l: i64, r: i64) -> bool {
+    let (first, last) = (start as i64, (start + len) as i64 - 1);
+    (l < first && r < first) || (l > last && r > last)
 }
 
 fn run<T>(
@@ -44,8 +46,8 @@ fn run<T>(
     mut a: usize,
     mut n: usize,
     cmp: &impl Fn(&T, &T) -> Ordering,
-    l: usize,
-    r: usize,
+    l: i64,
+    r: i64,
 ) {
     loop {
         if n < 7 {
@@ -147,7 +149,7 @@ mod tests {
                 continue;
             }
             let (l, r) = (len / 3, (len / 2).max(len / 3));
-            pqsort(&mut v, |a, b| a.cmp(b), l, r);
+            pqsort(&mut v, |a, b| a.cmp(b), l as i64, r as i64);
             assert_eq!(v[l..=r], sorted[l..=r], "len {len}");
         }
     }

@@ -196,7 +196,7 @@ pub fn sort(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
         };
         if by_pattern && (start != 0 || end != len - 1) {
             // Redis sorts a LIMIT range with its partial quicksort; equal keys land as it puts them.
-            super::pqsort::pqsort(&mut items, cmp, start as usize, end as usize);
+            super::pqsort::pqsort(&mut items, cmp, start, end);
         } else {
             items.sort_by(cmp);
         }

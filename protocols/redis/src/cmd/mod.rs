@@ -1,12 +1,14 @@
 //! Commands: one file per family, and the single dispatch match for commands on keys.
 
 pub mod args;
+pub mod bitfield;
 pub mod bitmap;
 pub mod connection;
 pub mod geo;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
+pub mod hll_sketch;
 pub mod keys;
 pub mod list;
 pub mod lua_libs;
@@ -190,8 +192,8 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "bitcount" => bitmap::bitcount(v, a),
         "bitpos" => bitmap::bitpos(v, a),
         "bitop" => bitmap::bitop(v, a),
-        "bitfield" => bitmap::bitfield(v, a, false),
-        "bitfield_ro" => bitmap::bitfield(v, a, true),
+        "bitfield" => bitfield::bitfield(v, a, false),
+        "bitfield_ro" => bitfield::bitfield(v, a, true),
         "pfadd" => hll::pfadd(v, a),
         "pfcount" => hll::pfcount(v, a),
         "pfmerge" => hll::pfmerge(v, a),

@@ -134,3 +134,23 @@ def test_multi_key_commands_across_shards_and_scripts(r):
     assert r.eval("return redis.call('bitpos', KEYS[1], 1)", 1, "{t}b") == 3
     with pytest.raises(redis.ResponseError, match="hash to the same slot"):
         r.eval("return redis.call('pfmerge', KEYS[1], KEYS[2])", 2, "hll:a", "hll:b")
+
+
+def test_object_idletime_counts_from_the_last_access(r):
+    import time
+
+    r.set("cold", "v")
+    r.set("warm", "v")
+    time.sleep(2.1)
+    # TYPE, TTL, EXISTS and OBJECT itself do not count as an access (as in Redis).
+    r.type("cold")
+    r.ttl("cold")
+    r.exists("cold")
+    assert r.object("idletime", "cold") >= 2
+    pipe = r.pipeline(transaction=False)
+    pipe.get("warm").object("idletime", "warm").object("idletime", "cold")
+    _, warm, cold = pipe.execute()
+    assert warm < 2 <= cold
+    assert r.object("idletime", "missing") is None
+    with pytest.raises(redis.ResponseError, match="An LFU maxmemory policy is not selected"):
+        r.object("freq", "cold")

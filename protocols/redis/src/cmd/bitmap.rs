@@ -46,6 +46,7 @@ pub(super) fn for_write(v: &mut View, key: &Bytes, min_len: usize) -> Result<Edi
         Some(Entry {
             value: Value::Str(s),
             expires_at,
+            ..
         }) => (Some(std::mem::take(s)), *expires_at),
         Some(_) => return Err(Reply::err(errors::WRONGTYPE)),
     };

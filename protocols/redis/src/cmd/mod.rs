@@ -61,7 +61,8 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "setrange" => string::setrange(v, a),
 
         "del" | "unlink" => keys::del(v, a),
-        "exists" | "touch" => keys::exists(v, a),
+        "exists" => keys::exists(v, a, false),
+        "touch" => keys::exists(v, a, true),
         "type" => keys::type_(v, a),
         "rename" => keys::rename(v, a, false),
         "renamenx" => keys::rename(v, a, true),

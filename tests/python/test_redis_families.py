@@ -154,3 +154,16 @@ def test_object_idletime_counts_from_the_last_access(r):
     assert r.object("idletime", "missing") is None
     with pytest.raises(redis.ResponseError, match="An LFU maxmemory policy is not selected"):
         r.object("freq", "cold")
+
+
+def test_a_script_cannot_reach_keys_on_other_shards_through_patterns(r):
+    # A list key and a BY key on another shard object (4 shards: 4096 slots each).
+    def quarter(key):
+        return r.execute_command("CLUSTER", "KEYSLOT", key) // 4096
+
+    other = next(f"w{i}_" for i in range(1000) if quarter(f"w{i}_1") != quarter("{t}l"))
+    r.rpush("{t}l", 1)
+    r.set(f"{other}1", 5)
+    assert r.sort("{t}l", by=f"{other}*", get=f"{other}*") == ["5"]
+    with pytest.raises(redis.ResponseError, match="non local key"):
+        r.eval(f"return redis.call('sort', KEYS[1], 'GET', '{other}*')", 1, "{t}l")

@@ -82,13 +82,18 @@ impl<'a> View<'a> {
         self.parts.iter_mut().map(|(_, _, st)| &mut **st)
     }
 
+    /// The locked state of `key`'s shard. Only a script reaches a key outside the locked shards
+    /// (every other command locks the shards of all its keys), and Redis Cluster's wording for
+    /// that is the answer.
     pub fn st(&mut self, key: &[u8]) -> Result<&mut ShardState, Reply> {
         let want = self.slots.shard_of_key(key);
         self.parts
             .iter_mut()
             .find(|(i, _, _)| *i == want)
             .map(|(_, _, st)| &mut **st)
-            .ok_or_else(|| Reply::err("ERR internal error: key outside the command's shards"))
+            .ok_or_else(|| {
+                Reply::err("ERR Script attempted to access a non local key in a cluster node")
+            })
     }
 
     /// The entry of `key` unless missing or expired (an expired key is deleted here); counts

@@ -43,7 +43,13 @@ pub fn float_of(b: &[u8]) -> Option<f64> {
     if lower.contains("inf") || lower.contains("nan") {
         return None;
     }
-    s.parse::<f64>().ok()
+    let v = s.parse::<f64>().ok()?;
+    // strtod's ERANGE, which Redis refuses: overflow to infinity, or underflow to zero.
+    let mantissa = lower.split('e').next().unwrap_or("");
+    if v.is_infinite() || (v == 0.0 && mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c))) {
+        return None;
+    }
+    Some(v)
 }
 
 pub fn float(b: &[u8]) -> Result<f64, Reply> {
@@ -178,6 +184,17 @@ mod tests {
         ] {
             assert_eq!(strict_i64(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn floats_out_of_range_are_refused() {
+        assert_eq!(float_of(b"1e400"), None);
+        assert_eq!(float_of(b"-1e400"), None);
+        assert_eq!(float_of(b"1e-400"), None);
+        assert_eq!(float_of(b"0e10"), Some(0.0));
+        assert_eq!(float_of(b"0.000"), Some(0.0));
+        assert!(float_of(b"1e-310").is_some_and(|v| v > 0.0));
+        assert_eq!(float_of(b"inf"), Some(f64::INFINITY));
     }
 
     #[test]

@@ -128,13 +128,31 @@ pub fn decode(long_r: Range, lat_r: Range, h: Hash) -> Option<Area> {
     })
 }
 
+/// `(uint64_t)score` as x86-64 compiles it, for scores no GEOADD wrote (negative, huge,
+/// infinite): values past `i64` become `i64::MIN`'s bits, negatives wrap.
+fn c_to_u64(x: f64) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let cvtt = |y: f64| -> u64 {
+        if y.is_nan() || y >= TWO_63 || y < -TWO_63 {
+            i64::MIN as u64
+        } else {
+            y.trunc() as i64 as u64
+        }
+    };
+    if x < TWO_63 {
+        cvtt(x)
+    } else {
+        cvtt(x - TWO_63) ^ (1 << 63)
+    }
+}
+
 /// The (longitude, latitude) a 52-bit score stands for: the centre of its cell.
 pub fn decode_score(score: f64) -> Option<(f64, f64)> {
     let area = decode(
         WGS84_LONG,
         WGS84_LAT,
         Hash {
-            bits: score as u64,
+            bits: c_to_u64(score),
             step: STEP_MAX,
         },
     )?;
@@ -371,6 +389,15 @@ mod tests {
         assert!((lon - 13.361389).abs() < 1e-5 && (lat - 38.115556).abs() < 1e-5);
         let d = distance(13.361389, 38.115556, 15.087269, 37.502669);
         assert!((d - 166274.15).abs() < 1.0, "{d}");
+    }
+
+    #[test]
+    fn scores_convert_as_c_does() {
+        assert_eq!(c_to_u64(-1.0), u64::MAX);
+        assert_eq!(c_to_u64(f64::INFINITY), 0);
+        assert_eq!(c_to_u64(f64::NEG_INFINITY), 1 << 63);
+        assert_eq!(c_to_u64(3.0), 3);
+        assert_eq!(c_to_u64(1e19), 10_000_000_000_000_000_000);
     }
 
     #[test]

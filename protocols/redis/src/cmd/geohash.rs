@@ -133,7 +133,7 @@ pub fn decode(long_r: Range, lat_r: Range, h: Hash) -> Option<Area> {
 fn c_to_u64(x: f64) -> u64 {
     const TWO_63: f64 = 9_223_372_036_854_775_808.0;
     let cvtt = |y: f64| -> u64 {
-        if y.is_nan() || y >= TWO_63 || y < -TWO_63 {
+        if !(-TWO_63..TWO_63).contains(&y) {
             i64::MIN as u64
         } else {
             y.trunc() as i64 as u64

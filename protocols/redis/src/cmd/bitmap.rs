@@ -195,11 +195,20 @@ pub fn bitcount(v: &mut View, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(count))
 }
 
-/// The first `bit` in `bytes` (big-endian bit order); for 0 past the end when all are set,
-/// -1 for 1 when none is.
-fn first_bit(bytes: &[u8], bit: bool) -> i64 {
+/// The first `bit` in `bytes` (big-endian bit order), bits under `first_mask` in the first
+/// byte and `last_mask` in the last counting as the opposite; for 0 past the end when all are
+/// set, -1 for 1 when none is.
+fn first_bit(bytes: &[u8], bit: bool, first_mask: u8, last_mask: u8) -> i64 {
+    let last = bytes.len().saturating_sub(1);
     for (i, &b) in bytes.iter().enumerate() {
-        let b = if bit { b } else { !b };
+        let mut mask = 0;
+        if i == 0 {
+            mask |= first_mask;
+        }
+        if i == last {
+            mask |= last_mask;
+        }
+        let b = if bit { b & !mask } else { !(b | mask) };
         if b != 0 {
             return i as i64 * 8 + i64::from(b.leading_zeros());
         }
@@ -246,22 +255,8 @@ pub fn bitpos(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(-1));
     }
     let (first, last) = (sp.start as usize, sp.end as usize);
-    // Bits outside a BIT range are forced to the opposite of what is sought.
-    let mut bytes = s[first..=last].to_vec();
-    let force = |b: &mut u8, mask: u8| {
-        if bit {
-            *b &= !mask;
-        } else {
-            *b |= mask;
-        }
-    };
-    if let Some(b) = bytes.first_mut() {
-        force(b, sp.first_mask);
-    }
-    if let Some(b) = bytes.last_mut() {
-        force(b, sp.last_mask);
-    }
-    let pos = first_bit(&bytes, bit);
+    let bytes = &s[first..=last];
+    let pos = first_bit(bytes, bit, sp.first_mask, sp.last_mask);
     if end_given && !bit && pos == bytes.len() as i64 * 8 {
         return Ok(Reply::Int(-1));
     }
@@ -342,11 +337,14 @@ mod tests {
 
     #[test]
     fn first_bits() {
-        assert_eq!(first_bit(&[0, 0x10], true), 11);
-        assert_eq!(first_bit(&[0, 0], true), -1);
-        assert_eq!(first_bit(&[0xff, 0xfe], false), 15);
-        assert_eq!(first_bit(&[0xff], false), 8);
-        assert_eq!(first_bit(&[], false), 0);
+        assert_eq!(first_bit(&[0, 0x10], true, 0, 0), 11);
+        assert_eq!(first_bit(&[0, 0], true, 0, 0), -1);
+        assert_eq!(first_bit(&[0xff, 0xfe], false, 0, 0), 15);
+        assert_eq!(first_bit(&[0xff], false, 0, 0), 8);
+        assert_eq!(first_bit(&[], false, 0, 0), 0);
+        // Masked bits count as the opposite of the one sought.
+        assert_eq!(first_bit(&[0x80, 0x01], true, 0x80, 0x01), -1);
+        assert_eq!(first_bit(&[0x7f, 0xfe], false, 0x80, 0x01), 16);
     }
 
     #[test]

@@ -121,6 +121,18 @@ fn dense_put(regs: &mut [u8], i: usize, val: u8) {
     }
 }
 
+/// Every register of a dense sketch in order: each 3 bytes pack 4 registers, LSB first.
+fn dense_registers(h: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    h[HDR..].chunks_exact(3).flat_map(|b| {
+        [
+            b[0] & 63,
+            (b[0] >> 6 | b[1] << 2) & 63,
+            (b[1] >> 4 | b[2] << 4) & 63,
+            b[2] >> 2,
+        ]
+    })
+}
+
 /// Raise register `i` to `count` if lower; true when it changed.
 fn dense_set(h: &mut [u8], i: usize, count: u8) -> bool {
     let regs = &mut h[HDR..];
@@ -306,8 +318,8 @@ pub(super) fn set_register(h: &mut Vec<u8>, index: usize, count: u8) -> Result<b
 /// Fold the sketch's registers into `max` (register-wise maximum).
 pub(super) fn merge_into(max: &mut [u8; REGISTERS], h: &[u8]) -> Result<(), Corrupt> {
     if h[4] == DENSE {
-        for (i, m) in max.iter_mut().enumerate() {
-            *m = (*m).max(dense_get(&h[HDR..], i));
+        for (m, r) in max.iter_mut().zip(dense_registers(h)) {
+            *m = (*m).max(r);
         }
         return Ok(());
     }
@@ -336,8 +348,8 @@ pub(super) fn merge_into(max: &mut [u8; REGISTERS], h: &[u8]) -> Result<(), Corr
 pub(super) fn histogram(h: &[u8]) -> Result<[u32; 64], Corrupt> {
     let mut histo = [0u32; 64];
     if h[4] == DENSE {
-        for i in 0..REGISTERS {
-            histo[usize::from(dense_get(&h[HDR..], i))] += 1;
+        for r in dense_registers(h) {
+            histo[usize::from(r)] += 1;
         }
         return Ok(histo);
     }
@@ -433,6 +445,11 @@ mod tests {
         let mut dense = h.clone();
         to_dense(&mut dense).unwrap();
         assert_eq!(estimate(&histogram(&dense).unwrap()), n);
+        let unpacked: Vec<u8> = (0..REGISTERS)
+            .map(|i| dense_get(&dense[HDR..], i))
+            .collect();
+        assert_eq!(dense_registers(&dense).collect::<Vec<_>>(), unpacked);
+        assert_eq!(unpacked, max);
     }
 
     #[test]

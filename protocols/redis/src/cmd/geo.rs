@@ -21,7 +21,8 @@ pub fn run(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "georadius" => search(v, a, 1, Flavor::Radius { ro: false }),
         "georadius_ro" => search(v, a, 1, Flavor::Radius { ro: true }),
         "georadiusbymember" => search(v, a, 1, Flavor::Member { ro: false }),
-        _ => search(v, a, 1, Flavor::Member { ro: true }),
+        "georadiusbymember_ro" => search(v, a, 1, Flavor::Member { ro: true }),
+        other => Err(Reply::err(format!("ERR unknown command '{other}'"))),
     }
 }
 

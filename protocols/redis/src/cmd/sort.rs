@@ -123,7 +123,7 @@ pub fn sort(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
     let mut dontsort = o.by.as_ref().is_some_and(|b| !b.contains(&b'*'));
     let mut alpha = o.alpha;
     let mut by = o.by.clone();
-    let (elems, is_set): (Vec<Bytes>, bool) = match v.get(&a[1])? {
+    let (mut elems, is_set): (Vec<Bytes>, bool) = match v.get(&a[1])? {
         None => (Vec::new(), false),
         Some(Entry { value, .. }) => match value {
             Value::List(List { items, .. }) => (items.iter().cloned().collect(), false),
@@ -132,7 +132,6 @@ pub fn sort(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
             _ => return Err(Reply::err(errors::WRONGTYPE)),
         },
     };
-    let mut elems = elems;
     let mut desc = o.desc;
     if dontsort && is_set {
         if o.store.is_none() && is_intset(&elems) {

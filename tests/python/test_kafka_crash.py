@@ -5,7 +5,7 @@ import threading
 import time
 import uuid
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 PARTITIONS = 4
@@ -170,7 +170,20 @@ def test_group_resumes_from_committed_offsets_after_sigkill(dotdo_factory):
         m = second.poll(0.5)
         if m is not None and m.error() is None:
             after.append(m)
+    # The committed positions carry the leader epoch of the batches they were read from;
+    # seeking to one makes librdkafka validate it (OffsetForLeaderEpoch) before fetching.
+    part = before[-1].partition()
+    (tp,) = second.committed([TopicPartition(topic, part)], timeout=30)
+    assert (tp.offset, tp.leader_epoch) == (resume_at[part], 0)
+    second.seek(tp)
+    again = None
+    deadline = time.time() + 30
+    while again is None and time.time() < deadline:
+        m = second.poll(0.5)
+        if m is not None and m.error() is None and m.partition() == part:
+            again = m
     second.close()
+    assert again is not None and again.offset() == resume_at[part]
     first_offsets = {}
     for m in after:
         first_offsets.setdefault(m.partition(), m.offset())

@@ -760,10 +760,32 @@ async fn leader_epochs_are_zero_and_offset_for_leader_epoch_ends_at_the_high_wat
     assert_eq!(answer(&c.call(&ask(0, -1, 4), 4).await), (0, -1, -1));
     assert_eq!(answer(&c.call(&ask(0, 1, 0), 4).await), (75, -1, -1));
     assert_eq!(answer(&c.call(&ask(7, 0, 0), 4).await), (3, -1, -1));
-    // Fetch and ListOffsets check the client's current epoch the same way.
+    // Fetch and ListOffsets check the client's current epoch the same way; ListOffsets
+    // names the epoch from v4 on (kcat's librdkafka 2.0 asks with v2).
     let mut req = fetch_req("epochs", 0, 0);
     req.topics[0].partitions[0].current_leader_epoch = 2;
     let f = c.call(&req, 11).await;
     assert_eq!(f.responses[0].partitions[0].error_code, 75);
+    let latest = |current: i32| {
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(topic())
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_current_leader_epoch(current)
+                            .with_timestamp(-1),
+                    ]),
+            ])
+    };
+    let answer = |r: &ListOffsetsResponse| {
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.offset, p.leader_epoch)
+    };
+    assert_eq!(answer(&c.call(&latest(-1), 2).await), (0, 3, -1));
+    assert_eq!(answer(&c.call(&latest(0), 7).await), (0, 3, 0));
+    assert_eq!(answer(&c.call(&latest(3), 7).await).0, 75);
     b.cancel.cancel();
 }

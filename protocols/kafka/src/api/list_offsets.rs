@@ -16,11 +16,7 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 
-pub async fn handle(
-    b: &Broker,
-    req: ListOffsetsRequest,
-    _ctx: &Ctx,
-) -> Result<ListOffsetsResponse> {
+pub async fn handle(b: &Broker, req: ListOffsetsRequest, ctx: &Ctx) -> Result<ListOffsetsResponse> {
     b.ensure_loaded().await?;
     let mut topics = Vec::with_capacity(req.topics.len());
     let isolation_level = req.isolation_level;
@@ -55,7 +51,12 @@ pub async fn handle(
                     _ => (-1, -1),
                 },
             };
-            let epoch = if offset >= 0 { LEADER_EPOCH } else { -1 };
+            // The epoch of the batch holding the offset (v4+; earlier versions have no field).
+            let epoch = if offset >= 0 && ctx.version >= 4 {
+                LEADER_EPOCH
+            } else {
+                -1
+            };
             partitions.push(
                 r.with_timestamp(timestamp)
                     .with_offset(offset)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side Kafka throughput with a librdkafka client in C (benches/kafka/load.c, linked
 # against the librdkafka that confluent-kafka ships, since tansu cannot answer Debian's
-# older librdkafka): 1 KiB messages, acks=all, 8 partitions, one producer process for all
-# partitions and then one consumer process for all of them (on a 2-core machine, 8 client
-# processes spend a third more CPU per message than one, CPU the brokers then lack), against
+# older librdkafka): 1 KiB messages, acks=all, 8 partitions, by default one producer process
+# for all partitions and then one consumer process for all of them (on a 2-core machine, 8
+# client processes spend a third more CPU per message than one, CPU the brokers then lack;
+# tansu, though, is several times slower with one client process than with eight), against
 # dotdo (release build) and tansu (SQLite storage) on this machine, plus the disk's fsync'd
 # sequential write bandwidth as the physical ceiling. Prints a table with ratios, and each
 # broker's CPU time (user + system, from /proc/<pid>/stat) per MB moved, which the machine's
@@ -13,10 +14,17 @@
 # env:   TANSU_BIN=path to a tansu binary (default: installed into ~/.cache/dotdo/tansu with
 #        `cargo install tansu --features libsql` when missing)
 #        PARTITIONS (default 8)
+#        PROCS=client processes per phase, each with its share of the partitions (default 1;
+#        PROCS=8 is one process per partition). The same for both brokers.
+#        DOTDO_BIN=path to a dotdo binary (default: the release build, built first)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MESSAGES=${1:-400000}
 PARTITIONS=${PARTITIONS:-8}
+PROCS=${PROCS:-1}
+if [ $((PARTITIONS % PROCS)) -ne 0 ]; then echo "PROCS must divide PARTITIONS" >&2; exit 2; fi
+PER_PROC=$((MESSAGES / PROCS))
+MESSAGES=$((PER_PROC * PROCS))
 TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/dotdo/target}
 WORK=$(mktemp -d /tmp/kafka-bench.XXXXXX)
 PIDS=()
@@ -27,7 +35,11 @@ trap cleanup EXIT
 python3 -c "import confluent_kafka" 2>/dev/null || pip install -q confluent-kafka
 RDKAFKA=$(python3 -c "import confluent_kafka, glob, os; print(glob.glob(os.path.dirname(os.path.dirname(confluent_kafka.__file__)) + '/confluent_kafka.libs/librdkafka-*.so*')[0])")
 cc -O2 -o "$WORK/load" benches/kafka/load.c "$RDKAFKA" -Wl,-rpath,"$(dirname "$RDKAFKA")"
-cargo build --release -q -p dotdo
+DOTDO_BIN=${DOTDO_BIN:-}
+if [ -z "$DOTDO_BIN" ]; then
+  cargo build --release -q -p dotdo
+  DOTDO_BIN=$TARGET/release/dotdo
+fi
 TANSU_BIN=${TANSU_BIN:-$HOME/.cache/dotdo/tansu/bin/tansu}
 if [ ! -x "$TANSU_BIN" ]; then
   cargo install -q tansu --features libsql --root "$HOME/.cache/dotdo/tansu"
@@ -61,6 +73,9 @@ PY
   sleep 1
 }
 
+# The partitions client process $1 of $PROCS produces to and consumes from.
+range() { echo "$(($1 * PARTITIONS / PROCS))-$((($1 + 1) * PARTITIONS / PROCS - 1))"; }
+
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"; }
 
@@ -71,13 +86,23 @@ load() {
   create_topic "$bootstrap" "$topic"
   c0=$(cpu_s "$pid")
   start=$(date +%s.%N)
-  "$WORK/load" produce "$bootstrap" "$topic" "0-$((PARTITIONS - 1))" "$MESSAGES" 1024 \
-    acks=all linger.ms=5 batch.size=1000000 \
-    queue.buffering.max.kbytes=1048576 queue.buffering.max.messages=1000000
+  local pids=() i
+  for i in $(seq 0 $((PROCS - 1))); do
+    "$WORK/load" produce "$bootstrap" "$topic" "$(range "$i")" "$PER_PROC" 1024 \
+      acks=all linger.ms=5 batch.size=1000000 \
+      queue.buffering.max.kbytes=1048576 queue.buffering.max.messages=1000000 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i"; done
   mid=$(date +%s.%N)
   c1=$(cpu_s "$pid")
-  "$WORK/load" consume "$bootstrap" "$topic" "0-$((PARTITIONS - 1))" "$MESSAGES" \
-    fetch.wait.max.ms=100 fetch.max.bytes=52428800 max.partition.fetch.bytes=10485760
+  pids=()
+  for i in $(seq 0 $((PROCS - 1))); do
+    "$WORK/load" consume "$bootstrap" "$topic" "$(range "$i")" "$PER_PROC" \
+      fetch.wait.max.ms=100 fetch.max.bytes=52428800 max.partition.fetch.bytes=10485760 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i"; done
   end=$(date +%s.%N)
   c2=$(cpu_s "$pid")
   echo "$(python3 -c "print($mid - $start, $end - $mid, $c1 - $c0, $c2 - $c1)")"
@@ -93,7 +118,7 @@ data_dir = "$WORK/dotdo/data"
 [admin]
 enabled = false
 TOML
-"$TARGET/release/dotdo" serve --ephemeral-ports --config "$WORK/dotdo/dotdo.toml" \
+"$DOTDO_BIN" serve --ephemeral-ports --config "$WORK/dotdo/dotdo.toml" \
   > "$WORK/dotdo/stdout" 2> "$WORK/dotdo/log" &
 PIDS+=($!)
 DOTDO_PID=$!
@@ -111,7 +136,7 @@ PIDS+=($!)
 TANSU_PID=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$TANSU_PORT) 2>/dev/null && break; sleep 0.1; done
 
-echo "dotdo: $DOTDO_ADDR   tansu: 127.0.0.1:$TANSU_PORT   $MESSAGES x 1 KiB, $PARTITIONS partitions, acks=all, librdkafka $(python3 -c 'import confluent_kafka; print(confluent_kafka.libversion()[0])')"
+echo "dotdo: $DOTDO_ADDR   tansu: 127.0.0.1:$TANSU_PORT   $MESSAGES x 1 KiB, $PARTITIONS partitions, $PROCS client process(es), acks=all, librdkafka $(python3 -c 'import confluent_kafka; print(confluent_kafka.libversion()[0])')"
 uptime
 dotdo_s=$(load "$DOTDO_ADDR" "$DOTDO_PID")
 tansu_s=$(load "127.0.0.1:$TANSU_PORT" "$TANSU_PID" || echo "0 0 0 0")

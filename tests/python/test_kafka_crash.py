@@ -105,8 +105,8 @@ def test_sigkill_mid_produce_loses_no_acknowledged_message(dotdo_factory):
 def test_group_resumes_from_committed_offsets_after_sigkill(dotdo_factory):
     """A group's committed offsets survive a SIGKILL; its members rejoin the restarted
     broker (membership is not kept, as a Kafka coordinator fail-over also makes members
-    rejoin) and resume exactly after them. librdkafka validates the committed position's
-    leader epoch with OffsetForLeaderEpoch before fetching from it."""
+    rejoin) and resume exactly after them. The committed offsets carry leader epoch 0, and
+    seeking to one makes librdkafka validate it with OffsetForLeaderEpoch."""
     import logging
 
     d = dotdo_factory("[kafka]\ngroup_initial_rebalance_delay_ms = 100\n")

@@ -1,13 +1,13 @@
 //! OffsetForLeaderEpoch: where a leader epoch's log ends, so a consumer can check that the
-//! log it read was not truncated (KIP-320; librdkafka asks when it resumes from a committed
-//! offset or sees a new leader epoch).
+//! log it read was not truncated (KIP-320; librdkafka asks when it seeks to a position that
+//! carries an epoch, such as a committed offset, or sees a partition's leader epoch change).
 //!
 //! This broker is the only leader every partition has had, so every partition is in epoch
 //! [`LEADER_EPOCH`] for good: it is what Metadata, ListOffsets and fetched batches say, and
 //! its log ends at the high watermark (acknowledged data is never truncated). A later
 //! epoch is unknown here (-1, -1, as Kafka answers an epoch it has not seen); a consumer
-//! holding a position past the high watermark (a deleted and re-created topic) learns of
-//! the truncation from this answer.
+//! holding a position past the high watermark (a deleted and re-created topic) is told
+//! where the log now ends, as after a truncation.
 
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,

@@ -427,8 +427,15 @@ impl Actor {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
             Connection::open_with_flags(&self.path, flags).map_err(|e| exec::sqlite_error(0, e))?;
+        let storage = cfg.storage(&self.id);
+        // The page size counts only before the first write (journal_mode = WAL is one).
+        let page_size = storage
+            .page_size
+            .map(|p| format!("PRAGMA page_size = {p};"))
+            .unwrap_or_default();
         let setup = format!(
-            "PRAGMA locking_mode = EXCLUSIVE;
+            "{page_size}
+             PRAGMA locking_mode = EXCLUSIVE;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
@@ -436,7 +443,7 @@ impl Actor {
              PRAGMA mmap_size = {MMAP_BYTES};
              PRAGMA cache_size = -{CACHE_KIB};
              SELECT count(*) FROM sqlite_master;",
-            cfg.wal_autocheckpoint_pages
+            storage.wal_autocheckpoint_pages
         );
         conn.execute_batch(&setup)
             .map_err(|e| exec::sqlite_error(0, e))?;

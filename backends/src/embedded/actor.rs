@@ -12,7 +12,7 @@ use super::config::Durability;
 use super::exec::{self, control, quote_ident, run_batch};
 use super::files;
 use super::registry::{Registry, Slot};
-use super::syncer::{Held, Syncer};
+use super::syncer::{Held, Syncer, send_now};
 use crate::{Batch, Error, ObjectId, StatementResult, replay};
 
 /// Reads map the database file instead of copying each page with a `pread` system call
@@ -42,8 +42,12 @@ pub(crate) enum Command {
 /// What becomes of a batch's effects.
 pub(crate) enum Mode {
     Apply,
-    /// Run and answer, then roll back (a replayed transaction's dry run).
+    /// Run and answer, then roll back (a Describe's discarded run).
     Discard,
+    /// As `Discard`, and the reply leaves at once, ahead of the output gate: a replayed
+    /// transaction's dry run, whose answers stand only once the transaction ends, and its
+    /// end waits at the gate (`Backend::dry_run_provisional`).
+    Provisional,
     /// Apply only if the first statements answer as these did (a replayed transaction's
     /// commit); otherwise roll back and fail with `SerializationFailure`.
     Checked(Vec<StatementResult>),
@@ -220,13 +224,15 @@ impl Actor {
             .partition(|(batch, mode, _, _)| writes_nothing(conn, batch, mode));
         let count = early.len() + late.len();
         let gate = self.registry.config().durability == Durability::Full;
-        let answered: Vec<Held> = early
-            .into_iter()
-            .map(|(batch, mode, reply, enqueued)| {
-                let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
-                (reply, result, enqueued)
-            })
-            .collect();
+        let mut answered: Vec<Held> = Vec::with_capacity(early.len());
+        for (batch, mode, reply, enqueued) in early {
+            let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
+            if matches!(mode, Mode::Provisional) {
+                send_now((reply, result, enqueued));
+            } else {
+                answered.push((reply, result, enqueued));
+            }
+        }
         // They saw what earlier groups committed, which may still be on its way to disk.
         if let Some(syncer) = &self.syncer {
             syncer.release(answered, gate);
@@ -256,7 +262,7 @@ impl Actor {
                     }
                 }
             }
-            let discard = matches!(mode, Mode::Discard);
+            let discard = matches!(mode, Mode::Discard | Mode::Provisional);
             let result = result.map(|ran| {
                 wrote |= ran.wrote && !discard;
                 ran.results
@@ -551,7 +557,7 @@ impl Drop for Busy<'_> {
 /// Whether a batch leaves nothing behind: a dry run, or statements that only read.
 fn writes_nothing(conn: &Connection, batch: &Batch, mode: &Mode) -> bool {
     match mode {
-        Mode::Discard => true,
+        Mode::Discard | Mode::Provisional => true,
         Mode::Checked(_) => false,
         Mode::Apply => exec::reads_only(conn, batch),
     }
@@ -579,7 +585,7 @@ fn run_atomically(conn: &Connection, batch: &Batch, mode: &Mode) -> Result<exec:
             ),
         _ => ran,
     };
-    if ran.is_err() || matches!(mode, Mode::Discard) {
+    if ran.is_err() || matches!(mode, Mode::Discard | Mode::Provisional) {
         control(conn, "ROLLBACK TO dotdo_batch")?;
     }
     control(conn, "RELEASE dotdo_batch")?;

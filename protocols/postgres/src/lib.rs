@@ -10,6 +10,7 @@ mod database;
 mod encode;
 mod handler;
 mod session;
+mod simple;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod datetime;
 pub mod error;
 mod infer;
+pub mod literals;
 pub mod sequence;
 pub mod split;
 pub mod translate;

@@ -36,7 +36,12 @@ impl SimpleCache {
         catalog: &Catalog,
     ) -> Result<(Arc<Plan>, Vec<Value>), SqlError> {
         let Some(lifted) = literals::lift(sql) else {
-            return Ok((Arc::new(session.translate(sql, catalog)?), Vec::new()));
+            let plan = session.translate(sql, catalog)?;
+            // Translation may come to depend on session settings: start over when they change.
+            if matches!(plan, Plan::Set { .. } | Plan::Reset(_)) {
+                self.entries.clear();
+            }
+            return Ok((Arc::new(plan), Vec::new()));
         };
         match self.entries.get(&lifted.key) {
             Some((g, Some(plan))) if *g == generation => {

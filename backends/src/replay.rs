@@ -101,9 +101,12 @@ impl ReplayTransaction {
 
     /// Continue as a locking transaction ([`crate::Backend::begin`]): replay what was run so
     /// far, with its savepoints, and check it answers as before (else `SerializationFailure`).
+    /// The provisional answers given so far are made to stand first ([`crate::Backend::sync`]),
+    /// since the locking transaction's own end covers only what it runs.
     pub async fn into_locking(mut self) -> Result<Box<dyn Transaction>, Error> {
         self.check_open()?;
         self.done = true;
+        self.settle().await?;
         let mut tx = self.backend.begin(&self.object).await?;
         let mut from = 0;
         let mut marks = self.savepoints.iter().peekable();

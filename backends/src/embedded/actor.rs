@@ -206,10 +206,10 @@ impl Actor {
 
     /// One SQLite transaction for the whole group, each batch atomic within it, one fsync.
     ///
-    /// Batches that write nothing (dry runs, reads) run first: they see only data that is
-    /// already durable (the previous group's fsync covered it), so their replies leave at
-    /// once instead of waiting for this group's fsync. The group's batches were all queued
-    /// together, so any order among them is a valid one.
+    /// Batches that write nothing (dry runs, reads) run first, so their replies need not wait
+    /// for this group's fsync, only for the one covering what earlier groups committed
+    /// (provisional dry runs not even for that: their transaction's end waits instead). The
+    /// group's batches were all queued together, so any order among them is a valid one.
     fn run_group(&mut self, group: Vec<Job>) {
         // Held to the end, so direct readers never see the group's open transaction, and
         // see its commit only together with the count of commits awaiting a sync.

@@ -46,6 +46,7 @@ use crate::auth::Startup;
 use crate::encode::{Field, data_row, field_info};
 use crate::notify::Inbox;
 use crate::session::{Outcome, Session};
+use crate::simple::SimpleCache;
 
 pub struct Handlers {
     conn: Arc<Conn>,
@@ -61,6 +62,7 @@ impl Handlers {
                 session: Mutex::new(None),
                 parser: Arc::new(StatementParser),
                 inbox: Arc::default(),
+                simple: parking_lot::Mutex::default(),
             }),
             startup,
         }
@@ -123,6 +125,8 @@ pub struct Conn {
     session: Mutex<Option<Session>>,
     parser: Arc<StatementParser>,
     inbox: Arc<Inbox>,
+    /// Translations of simple-protocol statements, by shape.
+    simple: parking_lot::Mutex<SimpleCache>,
 }
 
 /// A translation and the catalog generation it was made against.
@@ -237,10 +241,15 @@ impl Conn {
         guard
     }
 
-    /// Translate against the current catalog.
-    async fn plan(session: &mut Session, sql: &str) -> Result<Plan, SqlError> {
-        let (_, catalog) = session.catalog().await?;
-        session.translate(sql, &catalog)
+    /// Translate a simple-protocol statement against the current catalog: the plan and the
+    /// literals it takes as parameters (see `simple`).
+    async fn plan(
+        &self,
+        session: &mut Session,
+        sql: &str,
+    ) -> Result<(Arc<Plan>, Vec<Value>), SqlError> {
+        let (generation, catalog) = session.catalog().await?;
+        self.simple.lock().plan(session, sql, generation, &catalog)
     }
 
     /// A prepared statement's plan, translated again only when the catalog changed.
@@ -333,8 +342,8 @@ impl SimpleQueryHandler for Conn {
         }
         let mut failed = false;
         for sql in statements {
-            let outcome = match Self::plan(session, sql).await {
-                Ok(plan) => session.run(&plan, Vec::new(), false).await,
+            let outcome = match self.plan(session, sql).await {
+                Ok((plan, params)) => session.run(&plan, params, false).await,
                 Err(e) => {
                     session.fail_block();
                     Err(e)

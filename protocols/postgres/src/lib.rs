@@ -13,6 +13,7 @@ mod encode;
 mod handler;
 mod notify;
 mod session;
+mod simple;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -302,7 +302,10 @@ impl Session {
             .txn_time
             .get_or_insert_with(dotdo_sql::datetime::utc_now_text);
         for s in batch {
-            if let Some(sql) = dotdo_sql::translate::fix_now(&s.sql, at) {
+            if let Some(sql) = dotdo_sql::translate::fix_now_param(&s.sql, s.params.len() + 1) {
+                s.sql = sql.into();
+                s.params.push(Value::Text(at.clone()));
+            } else if let Some(sql) = dotdo_sql::translate::fix_now(&s.sql, at) {
                 s.sql = sql.into();
             }
         }

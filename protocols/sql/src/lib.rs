@@ -9,6 +9,7 @@ pub mod datetime;
 pub mod describe;
 pub mod error;
 mod infer;
+pub mod literals;
 pub mod notify;
 pub mod sequence;
 pub mod split;

@@ -638,6 +638,30 @@ pub fn fix_now(sql: &str, at: &str) -> Option<String> {
     )
 }
 
+/// As [`fix_now`], but the clock reads parameter `?index` (to be bound to the block's start),
+/// so the statement's text is the same in every transaction and SQLite's prepared statement
+/// is reused. `None` when the SQL does not read the clock or has anonymous `?` parameters.
+pub fn fix_now_param(sql: &str, index: usize) -> Option<String> {
+    if !sql.contains("'now')") {
+        return None;
+    }
+    let b = sql.as_bytes();
+    let anonymous = b
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'?' && !b.get(i + 1).is_some_and(u8::is_ascii_digit));
+    if anonymous {
+        return None;
+    }
+    let param = format!("?{index}");
+    let fixed = |template: &str| template.replace("'now'", &param);
+    let out = sql
+        .replace(NOW_SQL, &fixed(NOW_SQL))
+        .replace(TODAY_SQL, &fixed(TODAY_SQL))
+        .replace(TIME_SQL, &fixed(TIME_SQL));
+    (out != sql).then_some(out)
+}
+
 /// Whether translated SQL draws random values, so answers it gave cannot be replayed.
 pub fn draws_random(sql: &str) -> bool {
     sql.as_bytes()
@@ -1787,6 +1811,19 @@ mod tests {
             user: "u",
             backend_pid: 1,
         }
+    }
+
+    #[test]
+    fn the_clock_of_a_block_is_a_parameter() {
+        let c = Catalog::default();
+        let sql = sql_of(translate("SELECT now(), current_date, $1", &c, &ctx()).unwrap());
+        let fixed = fix_now_param(&sql, 2).unwrap();
+        assert!(
+            !fixed.contains("'now'") && fixed.matches("?2").count() == 2,
+            "{fixed}"
+        );
+        assert_eq!(fix_now_param("SELECT 1", 1), None);
+        assert_eq!(fix_now_param(&format!("{sql} WHERE x = ?"), 2), None);
     }
 
     fn sql_of(plan: Plan) -> String {

@@ -35,6 +35,7 @@ pub async fn all(b: &dyn Backend, ns: &str) {
     a_failing_statement_rolls_back_its_whole_batch(b, ns).await;
     forbidden_statements_are_refused(b, ns).await;
     dry_run_answers_and_discards(b, ns).await;
+    provisional_dry_runs_answer_discard_and_sync(b, ns).await;
     transactions_commit_roll_back_and_savepoints(b, ns).await;
     execute_checked_commits_only_unchanged_answers(b, ns).await;
     concurrent_writers_all_land(b, ns, 32, 10).await;
@@ -192,6 +193,49 @@ pub async fn dry_run_answers_and_discards(b: &dyn Backend, ns: &str) {
         .unwrap();
     assert_eq!(r[1].rows[0][0], Value::Integer(1));
     assert_eq!(count(b, &o).await, 0);
+}
+
+/// A provisional dry run answers as a dry run does (its reply may only leave earlier), and
+/// `sync` then returns once what it saw is durable.
+pub async fn provisional_dry_runs_answer_discard_and_sync(b: &dyn Backend, ns: &str) {
+    let o = ObjectId::new(ns, "provisional");
+    setup(b, &o).await;
+    b.execute(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+        .await
+        .unwrap();
+    let r = b
+        .dry_run_provisional(
+            &o,
+            vec![
+                Statement::new("UPDATE t SET v = 5 WHERE u = 'a'"),
+                Statement::new("SELECT v FROM t WHERE u = 'a'"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows_changed, 1);
+    assert_eq!(r[1].rows[0][0], Value::Integer(5));
+    let err = b
+        .dry_run_provisional(&o, vec![Statement::new("INSERT INTO t (u) VALUES ('a')")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Sqlite {
+                kind: crate::SqliteErrorKind::Constraint(ConstraintKind::Unique),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    b.sync(&o).await.unwrap();
+    let r = b
+        .execute(&o, vec![Statement::new("SELECT v FROM t WHERE u = 'a'")])
+        .await
+        .unwrap();
+    assert_eq!(r[0].rows[0][0], Value::Null);
+    assert_eq!(count(b, &o).await, 1);
 }
 
 pub async fn transactions_commit_roll_back_and_savepoints(b: &dyn Backend, ns: &str) {

@@ -114,6 +114,27 @@ pub trait Backend: Send + Sync + 'static {
     async fn dry_run(&self, object: &ObjectId, batch: Batch)
     -> Result<Vec<StatementResult>, Error>;
 
+    /// As [`Backend::dry_run`], but the reply may leave before the data it saw is durable
+    /// (it need not wait at the output gate). For a [`replay::ReplayTransaction`], whose
+    /// answers stand only once the transaction ends: its COMMIT ([`Backend::execute_checked`])
+    /// and its ROLLBACK ([`Backend::sync`]) return only when everything it may have seen is
+    /// durable. A backend that cannot tell answers as `dry_run` does.
+    async fn dry_run_provisional(
+        &self,
+        object: &ObjectId,
+        batch: Batch,
+    ) -> Result<Vec<StatementResult>, Error> {
+        self.dry_run(object, batch).await
+    }
+
+    /// Return once everything `object` committed so far is durable, so every answer given so
+    /// far (provisional ones included) stands. Backends whose every reply waits at the
+    /// output gate have nothing to wait for.
+    async fn sync(&self, object: &ObjectId) -> Result<(), Error> {
+        let _ = object;
+        Ok(())
+    }
+
     /// Run `batch` atomically and commit it only if each of its first `expected.len()`
     /// statements answers as `expected` says (the same columns, rows and rows changed);
     /// otherwise change nothing and fail with `SerializationFailure`, as also when one of

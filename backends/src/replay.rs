@@ -3,7 +3,20 @@
 //! The client keeps the transaction's statements and the answers they gave; nothing is held
 //! on the object between round trips. Each new batch is answered by a dry run of the whole
 //! prefix plus the batch (its effects discarded); the prefix must still answer as before, or
-//! the transaction has lost a race (`SerializationFailure`). `commit` hands everything to
+//! the transaction has lost a race (`SerializationFailure`).
+//!
+//! Those answers are provisional ([`crate::Backend::dry_run_provisional`]): they may show
+//! data another transaction committed that is not yet durable, so they are not held at the
+//! output gate. What makes that safe is that the transaction's end waits instead: `commit`
+//! returns only once the commit is durable, and the commit's fsync covers everything
+//! committed before it, so everything any answer saw; `rollback` (and a commit with nothing
+//! left to apply) waits for [`crate::Backend::sync`]. As PostgreSQL says of its
+//! serializable transactions, data read in a transaction is not to be relied on until the
+//! transaction has committed; here it is also durable by the time the client hears the
+//! transaction ended, either way. Only a crash before the end can leave a client holding an
+//! answer whose data is lost, and then the client never heard its transaction end.
+//!
+//! `commit` hands everything to
 //! [`Backend::execute_checked`], which runs it atomically and commits only if every answer
 //! is unchanged. The commit is the transaction's serialisation point: if every statement
 //! answers there exactly as the client saw it, running the transaction at that instant
@@ -29,6 +42,8 @@ pub struct ReplayTransaction {
     bytes: usize,
     /// Savepoint names with the number of statements before each.
     savepoints: Vec<(String, usize)>,
+    /// An answer was given that may rest on data not yet durable.
+    provisional: bool,
     done: bool,
 }
 
@@ -41,6 +56,7 @@ impl ReplayTransaction {
             answers: Vec::new(),
             bytes: 0,
             savepoints: Vec::new(),
+            provisional: false,
             done: false,
         }
     }
@@ -57,6 +73,15 @@ impl ReplayTransaction {
     /// SQL text and parameter bytes held so far.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Wait until every answer given stands (see the module's comment).
+    async fn settle(&self) -> Result<(), Error> {
+        if self.provisional {
+            self.backend.sync(&self.object).await
+        } else {
+            Ok(())
+        }
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -76,9 +101,12 @@ impl ReplayTransaction {
 
     /// Continue as a locking transaction ([`crate::Backend::begin`]): replay what was run so
     /// far, with its savepoints, and check it answers as before (else `SerializationFailure`).
+    /// The provisional answers given so far are made to stand first ([`crate::Backend::sync`]),
+    /// since the locking transaction's own end covers only what it runs.
     pub async fn into_locking(mut self) -> Result<Box<dyn Transaction>, Error> {
         self.check_open()?;
         self.done = true;
+        self.settle().await?;
         let mut tx = self.backend.begin(&self.object).await?;
         let mut from = 0;
         let mut marks = self.savepoints.iter().peekable();
@@ -125,7 +153,8 @@ impl Transaction for ReplayTransaction {
         }
         let mut all = self.statements.clone();
         all.extend(batch.iter().cloned());
-        let mut got = match self.backend.dry_run(&self.object, all).await {
+        self.provisional = true;
+        let mut got = match self.backend.dry_run_provisional(&self.object, all).await {
             Ok(r) => r,
             Err(e) => return Err(shift_error(e, prefix)),
         };
@@ -170,7 +199,7 @@ impl Transaction for ReplayTransaction {
         self.check_open()?;
         self.done = true;
         if self.statements.is_empty() {
-            return Ok(());
+            return self.settle().await;
         }
         let statements = std::mem::take(&mut self.statements);
         let answers = std::mem::take(&mut self.answers);
@@ -180,9 +209,10 @@ impl Transaction for ReplayTransaction {
     }
 
     async fn rollback(mut self: Box<Self>) -> Result<(), Error> {
-        // Nothing reached the object: dropping the statements is the rollback.
+        // Nothing reached the object: dropping the statements is the rollback, once what the
+        // answers saw is durable.
         self.done = true;
-        Ok(())
+        self.settle().await
     }
 }
 

@@ -1,12 +1,13 @@
-/* A librdkafka load client for benches/kafka/run.sh: produce or consume one partition.
+/* A librdkafka load client for benches/kafka/run.sh: produce to or consume partitions.
  *
- *   load produce BOOTSTRAP TOPIC PARTITION MESSAGES SIZE [key=value ...]
- *   load consume BOOTSTRAP TOPIC PARTITION MESSAGES [key=value ...]
+ *   load produce BOOTSTRAP TOPIC PARTITIONS MESSAGES SIZE [key=value ...]
+ *   load consume BOOTSTRAP TOPIC PARTITIONS MESSAGES [key=value ...]
  *
- * Produce sends MESSAGES values of SIZE bytes and waits for every delivery report; any
- * failed delivery exits 1. Consume reads the partition from the beginning until MESSAGES
- * messages arrived (exit 1 after 120 s without progress). key=value pairs are librdkafka
- * settings. Prints nothing on success.
+ * PARTITIONS is one partition (`3`) or a range (`0-7`). Produce sends MESSAGES values of
+ * SIZE bytes, spread round-robin over the partitions, and waits for every delivery report;
+ * any failed delivery exits 1. Consume reads the partitions from the beginning until
+ * MESSAGES messages arrived in all (exit 1 after 120 s without progress). key=value pairs
+ * are librdkafka settings. Prints nothing on success.
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -15,6 +16,17 @@
 #include <time.h>
 
 static long failed = 0;
+
+/* Parse `N` or `A-B` into [*first, *last]; exits on anything else. */
+static void partitions(const char *arg, int *first, int *last) {
+    char *end;
+    *first = (int)strtol(arg, &end, 10);
+    *last = *end == '-' ? (int)strtol(end + 1, &end, 10) : *first;
+    if (*end || *first < 0 || *last < *first) {
+        fprintf(stderr, "bad partitions: %s\n", arg);
+        exit(2);
+    }
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -46,8 +58,10 @@ static rd_kafka_conf_t *config(const char *bootstrap, int argc, char **argv) {
     return conf;
 }
 
-static int produce(const char *bootstrap, const char *topic, int partition, long n, size_t size,
-                   int argc, char **argv) {
+static int produce(const char *bootstrap, const char *topic, const char *range, long n,
+                   size_t size, int argc, char **argv) {
+    int first, last;
+    partitions(range, &first, &last);
     char err[512];
     rd_kafka_conf_t *conf = config(bootstrap, argc, argv);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -60,7 +74,7 @@ static int produce(const char *bootstrap, const char *topic, int partition, long
     memset(payload, 'x', size);
     for (long i = 0; i < n;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(first + (int)(i % (last - first + 1))),
             RD_KAFKA_V_VALUE(payload, size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -80,8 +94,10 @@ static int produce(const char *bootstrap, const char *topic, int partition, long
     return failed ? 1 : 0;
 }
 
-static int consume(const char *bootstrap, const char *topic, int partition, long n, int argc,
-                   char **argv) {
+static int consume(const char *bootstrap, const char *topic, const char *range, long n,
+                   int argc, char **argv) {
+    int first, last;
+    partitions(range, &first, &last);
     char err[512];
     rd_kafka_conf_t *conf = config(bootstrap, argc, argv);
     rd_kafka_conf_set(conf, "group.id", "bench-load", err, sizeof err);
@@ -91,21 +107,22 @@ static int consume(const char *bootstrap, const char *topic, int partition, long
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(last - first + 1);
+    for (int p = first; p <= last; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     long got = 0;
-    time_t last = time(NULL);
+    time_t progress = time(NULL);
     while (got < n) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m) {
-            if (time(NULL) - last > 120) break;
+            if (time(NULL) - progress > 120) break;
             continue;
         }
         if (!m->err) {
             got++;
-            last = time(NULL);
+            progress = time(NULL);
         }
         rd_kafka_message_destroy(m);
     }
@@ -120,12 +137,12 @@ static int consume(const char *bootstrap, const char *topic, int partition, long
 
 int main(int argc, char **argv) {
     if (argc >= 7 && !strcmp(argv[1], "produce"))
-        return produce(argv[2], argv[3], atoi(argv[4]), atol(argv[5]), (size_t)atol(argv[6]),
-                       argc - 7, argv + 7);
+        return produce(argv[2], argv[3], argv[4], atol(argv[5]), (size_t)atol(argv[6]), argc - 7,
+                       argv + 7);
     if (argc >= 6 && !strcmp(argv[1], "consume"))
-        return consume(argv[2], argv[3], atoi(argv[4]), atol(argv[5]), argc - 6, argv + 6);
+        return consume(argv[2], argv[3], argv[4], atol(argv[5]), argc - 6, argv + 6);
     fprintf(stderr,
-            "usage: load produce BOOTSTRAP TOPIC PARTITION MESSAGES SIZE [key=value ...]\n"
-            "       load consume BOOTSTRAP TOPIC PARTITION MESSAGES [key=value ...]\n");
+            "usage: load produce BOOTSTRAP TOPIC PARTITIONS MESSAGES SIZE [key=value ...]\n"
+            "       load consume BOOTSTRAP TOPIC PARTITIONS MESSAGES [key=value ...]\n");
     return 2;
 }

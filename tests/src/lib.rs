@@ -4,6 +4,8 @@
 //! The binary is `$DOTDO_BIN`, or `dotdo` beside the test executable's target directory;
 //! the test command builds it first (`cargo build -p dotdo`).
 
+pub mod pg15;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -12,7 +12,7 @@ use super::config::Durability;
 use super::exec::{self, control, quote_ident, run_batch};
 use super::files;
 use super::registry::{Registry, Slot};
-use super::syncer::{Held, Syncer};
+use super::syncer::{Held, Syncer, send_now};
 use crate::{Batch, Error, ObjectId, StatementResult, replay};
 
 /// Reads map the database file instead of copying each page with a `pread` system call
@@ -42,8 +42,12 @@ pub(crate) enum Command {
 /// What becomes of a batch's effects.
 pub(crate) enum Mode {
     Apply,
-    /// Run and answer, then roll back (a replayed transaction's dry run).
+    /// Run and answer, then roll back (a Describe's discarded run).
     Discard,
+    /// As `Discard`, and the reply leaves at once, ahead of the output gate: a replayed
+    /// transaction's dry run, whose answers stand only once the transaction ends, and its
+    /// end waits at the gate (`Backend::dry_run_provisional`).
+    Provisional,
     /// Apply only if the first statements answer as these did (a replayed transaction's
     /// commit); otherwise roll back and fail with `SerializationFailure`.
     Checked(Vec<StatementResult>),
@@ -202,10 +206,10 @@ impl Actor {
 
     /// One SQLite transaction for the whole group, each batch atomic within it, one fsync.
     ///
-    /// Batches that write nothing (dry runs, reads) run first: they see only data that is
-    /// already durable (the previous group's fsync covered it), so their replies leave at
-    /// once instead of waiting for this group's fsync. The group's batches were all queued
-    /// together, so any order among them is a valid one.
+    /// Batches that write nothing (dry runs, reads) run first, so their replies need not wait
+    /// for this group's fsync, only for the one covering what earlier groups committed
+    /// (provisional dry runs not even for that: their transaction's end waits instead). The
+    /// group's batches were all queued together, so any order among them is a valid one.
     fn run_group(&mut self, group: Vec<Job>) {
         // Held to the end, so direct readers never see the group's open transaction, and
         // see its commit only together with the count of commits awaiting a sync.
@@ -220,13 +224,15 @@ impl Actor {
             .partition(|(batch, mode, _, _)| writes_nothing(conn, batch, mode));
         let count = early.len() + late.len();
         let gate = self.registry.config().durability == Durability::Full;
-        let answered: Vec<Held> = early
-            .into_iter()
-            .map(|(batch, mode, reply, enqueued)| {
-                let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
-                (reply, result, enqueued)
-            })
-            .collect();
+        let mut answered: Vec<Held> = Vec::with_capacity(early.len());
+        for (batch, mode, reply, enqueued) in early {
+            let result = run_atomically(conn, &batch, &mode).map(|ran| ran.results);
+            if matches!(mode, Mode::Provisional) {
+                send_now((reply, result, enqueued));
+            } else {
+                answered.push((reply, result, enqueued));
+            }
+        }
         // They saw what earlier groups committed, which may still be on its way to disk.
         if let Some(syncer) = &self.syncer {
             syncer.release(answered, gate);
@@ -256,7 +262,7 @@ impl Actor {
                     }
                 }
             }
-            let discard = matches!(mode, Mode::Discard);
+            let discard = matches!(mode, Mode::Discard | Mode::Provisional);
             let result = result.map(|ran| {
                 wrote |= ran.wrote && !discard;
                 ran.results
@@ -427,8 +433,15 @@ impl Actor {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
             Connection::open_with_flags(&self.path, flags).map_err(|e| exec::sqlite_error(0, e))?;
+        let storage = cfg.storage(&self.id);
+        // The page size counts only before the first write (journal_mode = WAL is one).
+        let page_size = storage
+            .page_size
+            .map(|p| format!("PRAGMA page_size = {p};"))
+            .unwrap_or_default();
         let setup = format!(
-            "PRAGMA locking_mode = EXCLUSIVE;
+            "{page_size}
+             PRAGMA locking_mode = EXCLUSIVE;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
@@ -436,7 +449,7 @@ impl Actor {
              PRAGMA mmap_size = {MMAP_BYTES};
              PRAGMA cache_size = -{CACHE_KIB};
              SELECT count(*) FROM sqlite_master;",
-            cfg.wal_autocheckpoint_pages
+            storage.wal_autocheckpoint_pages
         );
         conn.execute_batch(&setup)
             .map_err(|e| exec::sqlite_error(0, e))?;
@@ -551,7 +564,7 @@ impl Drop for Busy<'_> {
 /// Whether a batch leaves nothing behind: a dry run, or statements that only read.
 fn writes_nothing(conn: &Connection, batch: &Batch, mode: &Mode) -> bool {
     match mode {
-        Mode::Discard => true,
+        Mode::Discard | Mode::Provisional => true,
         Mode::Checked(_) => false,
         Mode::Apply => exec::reads_only(conn, batch),
     }
@@ -579,7 +592,7 @@ fn run_atomically(conn: &Connection, batch: &Batch, mode: &Mode) -> Result<exec:
             ),
         _ => ran,
     };
-    if ran.is_err() || matches!(mode, Mode::Discard) {
+    if ran.is_err() || matches!(mode, Mode::Discard | Mode::Provisional) {
         control(conn, "ROLLBACK TO dotdo_batch")?;
     }
     control(conn, "RELEASE dotdo_batch")?;

@@ -3,7 +3,25 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::Error;
+use crate::{Error, ObjectId};
+
+/// Page size of objects that hold a log of large blobs (see [`EmbeddedConfig::storage`]):
+/// a 1 MiB record batch takes 32 overflow pages instead of 256, and SQLite writes each page
+/// with its own system calls (WAL frame, checkpoint read and write).
+pub const LOG_PAGE_SIZE: u32 = 32 * 1024;
+/// WAL bytes a log object accumulates before SQLite checkpoints it: a produce burst of up
+/// to this much per partition is written to disk once (into the WAL) rather than twice, and
+/// the checkpoint runs later (when the WAL reaches it again, or when the idle object
+/// closes). It also bounds the WAL that a restart reads back.
+pub const LOG_WAL_BYTES: u32 = 128 * 1024 * 1024;
+
+/// SQLite settings of one object's database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Storage {
+    /// Page size of a new database (an existing one keeps its own).
+    pub page_size: Option<u32>,
+    pub wal_autocheckpoint_pages: u32,
+}
 
 /// When replies are released relative to the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -42,7 +60,8 @@ pub struct EmbeddedConfig {
     pub durability: Durability,
     /// With `durability = "relaxed"`, the longest time between WAL syncs. Default 1 000 ms.
     pub relaxed_sync_ms: u64,
-    /// WAL pages between automatic checkpoints. Default 4 000.
+    /// WAL pages between automatic checkpoints. Default 4 000 (Kafka partition logs have
+    /// their own bound, `LOG_WAL_BYTES`).
     pub wal_autocheckpoint_pages: u32,
 }
 
@@ -97,6 +116,23 @@ impl EmbeddedConfig {
             return Err(Error::Invalid("backend.queue_depth is too large".into()));
         }
         Ok(())
+    }
+
+    /// The SQLite settings for `id`. Kafka partition logs (`kafka/<tenant>` objects named
+    /// `p/<topic>/<partition>`) hold large record batches appended in bursts, and get
+    /// larger pages and a larger WAL before checkpoints; every other object gets SQLite's
+    /// default page size and `wal_autocheckpoint_pages`.
+    pub(crate) fn storage(&self, id: &ObjectId) -> Storage {
+        if id.namespace.starts_with("kafka/") && id.name.starts_with("p/") {
+            return Storage {
+                page_size: Some(LOG_PAGE_SIZE),
+                wal_autocheckpoint_pages: LOG_WAL_BYTES / LOG_PAGE_SIZE,
+            };
+        }
+        Storage {
+            page_size: None,
+            wal_autocheckpoint_pages: self.wal_autocheckpoint_pages,
+        }
     }
 
     pub fn idle_timeout(&self) -> Duration {

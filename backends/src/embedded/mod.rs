@@ -119,6 +119,32 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
+    /// On the calling thread when the object is idle, else by the actor ahead of its group's
+    /// writes; either way the reply leaves at once, without waiting for the fsync of what
+    /// earlier groups committed (see `Backend::sync`).
+    async fn dry_run_provisional(
+        &self,
+        object: &ObjectId,
+        batch: Batch,
+    ) -> Result<Vec<StatementResult>, Error> {
+        check_batch(&batch)?;
+        if let Some(result) = self.registry.try_dry_run(object, &batch) {
+            return result;
+        }
+        self.request(object, |reply| Command::Execute {
+            batch,
+            mode: Mode::Provisional,
+            reply,
+        })
+        .await
+    }
+
+    /// An empty checked batch: its reply waits at the output gate like any other, behind
+    /// every commit made before it. Direct when everything is durable already.
+    async fn sync(&self, object: &ObjectId) -> Result<(), Error> {
+        self.execute_checked(object, Vec::new(), Vec::new()).await
+    }
+
     /// Runs inside the actor's group commit, so the commits of concurrent replayed
     /// transactions share one fsync.
     async fn execute_checked(

@@ -17,7 +17,7 @@ use rusqlite::Connection;
 
 use super::actor::{Actor, Command, Queued, Request};
 use super::config::{Durability, EmbeddedConfig};
-use super::exec::{reads_only, run_batch};
+use super::exec::{control, reads_only, run_batch};
 use super::syncer::Shared;
 use crate::{Batch, Error, ObjectId, StatementResult};
 
@@ -212,6 +212,33 @@ impl Registry {
         Some(run_batch(conn, batch).map(|ran| ran.results))
     }
 
+    /// Answer a provisional dry run ([`crate::Backend::dry_run_provisional`]) at once on the
+    /// calling thread: only when the object is open and idle (no group or transaction
+    /// running). Unlike [`Registry::try_read`] it may run while commits await their fsync,
+    /// since its reply need not wait at the output gate. Its effects are rolled back before
+    /// the connection is let go, so the actor never sees them.
+    pub(crate) fn try_dry_run(
+        &self,
+        id: &ObjectId,
+        batch: &Batch,
+    ) -> Option<Result<Vec<StatementResult>, Error>> {
+        let slot = match self.objects.lock().get(id) {
+            Some(Entry::Open(slot)) => slot.clone(),
+            _ => return None,
+        };
+        if slot.actor_busy.load(Ordering::Acquire) {
+            return None;
+        }
+        let db = slot.db.try_lock_for(READER_WAIT)?;
+        let conn = db.as_ref()?;
+        if !conn.is_autocommit() {
+            return None;
+        }
+        slot.touch();
+        metrics::counter!("dotdo_backend_direct_dry_runs_total").increment(1);
+        Some(dry_run_on(conn, batch))
+    }
+
     pub(crate) fn dequeued(&self) {
         self.queued.fetch_sub(1, Ordering::Relaxed);
         metrics::gauge!("dotdo_backend_queue_depth").decrement(1.0);
@@ -286,6 +313,17 @@ impl Registry {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+}
+
+/// Run `batch` in a transaction of its own on `conn` and roll it back.
+fn dry_run_on(conn: &Connection, batch: &Batch) -> Result<Vec<StatementResult>, Error> {
+    control(conn, "BEGIN")?;
+    let ran = run_batch(conn, batch).map(|ran| ran.results);
+    // Some errors (OR ROLLBACK, I/O) have ended the transaction already.
+    if !conn.is_autocommit() {
+        control(conn, "ROLLBACK")?;
+    }
+    ran
 }
 
 fn close_request(slot: &Slot) {

@@ -149,6 +149,12 @@ impl Drop for Syncer {
     }
 }
 
+/// Send a reply that need not wait at the output gate.
+pub(crate) fn send_now((reply, result, enqueued): Held) {
+    metrics::histogram!("dotdo_backend_batch_seconds").record(enqueued.elapsed().as_secs_f64());
+    let _ = reply.send(result);
+}
+
 fn send_all(replies: Vec<Held>, gate: &Result<(), Error>) {
     for (reply, result, enqueued) in replies {
         let result = match (gate, result) {

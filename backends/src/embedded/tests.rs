@@ -332,3 +332,44 @@ async fn answers_depend_only_on_the_batch_and_the_data() {
         (0, 2, 2)
     );
 }
+
+/// Kafka partition logs get larger pages (new databases only) and a larger WAL bound; other
+/// objects keep SQLite's defaults. Data written under either survives a reopen.
+#[tokio::test]
+async fn kafka_partition_logs_get_their_own_storage_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |b: Arc<EmbeddedBackend>, o: ObjectId| async move {
+        let r = b
+            .execute(&o, vec![Statement::new("PRAGMA page_size")])
+            .await
+            .unwrap();
+        r[0].rows[0][0].as_i64().unwrap()
+    };
+    let log = ObjectId::new("kafka/default", "p/orders/3");
+    let other = ObjectId::new("kafka/default", "g/readers");
+    let cfg = EmbeddedConfig::with_data_dir(dir.path());
+    assert_eq!(
+        cfg.storage(&log).wal_autocheckpoint_pages,
+        super::config::LOG_WAL_BYTES / super::config::LOG_PAGE_SIZE
+    );
+    assert_eq!(
+        cfg.storage(&other).wal_autocheckpoint_pages,
+        cfg.wal_autocheckpoint_pages
+    );
+    for round in 0..2 {
+        let b = backend(&dir);
+        for o in [&log, &other] {
+            setup(&b, o).await;
+            b.execute(
+                o,
+                vec![Statement::new("INSERT INTO t (v) VALUES (?1)").bind(vec![7u8; 100_000])],
+            )
+            .await
+            .unwrap();
+            assert_eq!(count(&b, o).await, round + 1);
+        }
+        assert_eq!(page_size(b.clone(), log.clone()).await, 32 * 1024);
+        assert_eq!(page_size(b.clone(), other.clone()).await, 4096);
+        b.shutdown().await;
+    }
+}

@@ -68,7 +68,12 @@ pub fn encode_response<T: Encodable>(
     version: i16,
 ) -> Result<Bytes> {
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let mut out = BytesMut::with_capacity(64);
+    // Sized up front: a fetch response can be tens of MB, and growing a buffer that big by
+    // doubling copies it again at every step.
+    let size = 4
+        + header.compute_size(header_version).unwrap_or(0)
+        + body.compute_size(version).unwrap_or(0);
+    let mut out = BytesMut::with_capacity(size);
     out.put_i32(0);
     header
         .encode(&mut out, header_version)

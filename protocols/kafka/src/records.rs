@@ -116,10 +116,12 @@ pub fn control_batch(producer_id: i64, producer_epoch: i16, commit: bool, now_ms
     Bytes::from(b)
 }
 
-/// Overwrite a stored batch's base offset with the one the log assigned.
-pub fn patch_base_offset(dst: &mut [u8], base_offset: i64) {
-    if dst.len() >= 8 {
+/// Stamp a stored batch as served: the base offset the log assigned and the partition's
+/// leader epoch (producers send -1; neither field is covered by the CRC).
+pub fn patch_served(dst: &mut [u8], base_offset: i64, leader_epoch: i32) {
+    if dst.len() >= 16 {
         dst[..8].copy_from_slice(&base_offset.to_be_bytes());
+        dst[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
     }
 }
 

@@ -699,3 +699,93 @@ async fn offsets_sent_to_a_transaction_are_unstable_until_it_commits() {
     assert_eq!(offset(&c.call(&fetch(true), 7).await), (0, 42));
     b.cancel.cancel();
 }
+
+#[tokio::test]
+async fn leader_epochs_are_zero_and_offset_for_leader_epoch_ends_at_the_high_watermark() {
+    use kafka_protocol::messages::offset_for_leader_epoch_request::{
+        OffsetForLeaderPartition, OffsetForLeaderTopic,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(backend(dir.path())).await;
+    let mut c = Client::connect(b.addr).await;
+    create(&mut c, "epochs", 1).await;
+    let r = c
+        .call(
+            &produce_req(
+                "epochs",
+                0,
+                batch(&["a", "b", "c"], (-1, -1, -1), Compression::None),
+            ),
+            8,
+        )
+        .await;
+    assert_eq!(produce_result(&r), (0, 0));
+    let topic = || TopicName(StrBytes::from_static_str("epochs"));
+    let m = c
+        .call(
+            &MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(topic())),
+            ])),
+            9,
+        )
+        .await;
+    assert_eq!(m.topics[0].partitions[0].leader_epoch, 0);
+    // Served batches carry the epoch (the producer sent -1).
+    let f = c.call(&fetch_req("epochs", 0, 0), 11).await;
+    let data = f.responses[0].partitions[0].records.clone().unwrap();
+    assert_eq!(i32::from_be_bytes(data[12..16].try_into().unwrap()), 0);
+    let ask = |partition: i32, current: i32, epoch: i32| {
+        OffsetForLeaderEpochRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                OffsetForLeaderTopic::default()
+                    .with_topic(topic())
+                    .with_partitions(vec![
+                        OffsetForLeaderPartition::default()
+                            .with_partition(partition)
+                            .with_current_leader_epoch(current)
+                            .with_leader_epoch(epoch),
+                    ]),
+            ])
+    };
+    let answer = |r: &OffsetForLeaderEpochResponse| {
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.leader_epoch, p.end_offset)
+    };
+    for v in [2, 3, 4] {
+        let r = c.call(&ask(0, 0, 0), v).await;
+        assert_eq!(answer(&r), (0, 0, 3), "v{v}");
+    }
+    // An epoch this broker never had; a client ahead of (behind) the current epoch.
+    assert_eq!(answer(&c.call(&ask(0, -1, 4), 4).await), (0, -1, -1));
+    assert_eq!(answer(&c.call(&ask(0, 1, 0), 4).await), (75, -1, -1));
+    assert_eq!(answer(&c.call(&ask(7, 0, 0), 4).await), (3, -1, -1));
+    // Fetch and ListOffsets check the client's current epoch the same way; ListOffsets
+    // names the epoch from v4 on (kcat's librdkafka 2.0 asks with v2).
+    let mut req = fetch_req("epochs", 0, 0);
+    req.topics[0].partitions[0].current_leader_epoch = 2;
+    let f = c.call(&req, 11).await;
+    assert_eq!(f.responses[0].partitions[0].error_code, 75);
+    let latest = |current: i32| {
+        ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(topic())
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_current_leader_epoch(current)
+                            .with_timestamp(-1),
+                    ]),
+            ])
+    };
+    let answer = |r: &ListOffsetsResponse| {
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.offset, p.leader_epoch)
+    };
+    assert_eq!(answer(&c.call(&latest(-1), 2).await), (0, 3, -1));
+    assert_eq!(answer(&c.call(&latest(0), 7).await), (0, 3, 0));
+    assert_eq!(answer(&c.call(&latest(3), 7).await).0, 75);
+    b.cancel.cancel();
+}

@@ -54,15 +54,19 @@ impl ServerParameterProvider for Parameters {
 
 /// Trust (no password) for loopback peers, SCRAM-SHA-256 otherwise.
 pub enum Startup {
-    Trust,
+    Trust(Arc<RandomPidSecretKeyGenerator>),
     Scram(Box<SASLAuthStartupHandler<Parameters>>),
 }
 
 impl Startup {
-    pub fn for_peer(config: &Config, peer: SocketAddr) -> Startup {
+    pub fn for_peer(
+        config: &Config,
+        peer: SocketAddr,
+        pids: Arc<RandomPidSecretKeyGenerator>,
+    ) -> Startup {
         let trusted = config.users.is_empty() || (config.trust_loopback && peer.ip().is_loopback());
         if trusted {
-            return Startup::Trust;
+            return Startup::Trust(pids);
         }
         let mut scram = ScramAuth::new(Arc::new(Users {
             users: config.users.clone(),
@@ -70,7 +74,9 @@ impl Startup {
         }));
         scram.set_iterations(config.scram_iterations);
         Startup::Scram(Box::new(
-            SASLAuthStartupHandler::new(Arc::new(Parameters)).with_scram(scram),
+            SASLAuthStartupHandler::new(Arc::new(Parameters))
+                .with_scram(scram)
+                .with_pid_secret_key_generator(pids),
         ))
     }
 }
@@ -99,9 +105,6 @@ impl AuthSource for Users {
     }
 }
 
-static PIDS: std::sync::LazyLock<RandomPidSecretKeyGenerator> =
-    std::sync::LazyLock::new(RandomPidSecretKeyGenerator::default);
-
 #[async_trait]
 impl StartupHandler for Startup {
     async fn on_startup<C>(
@@ -116,11 +119,11 @@ impl StartupHandler for Startup {
     {
         match self {
             Startup::Scram(h) => h.on_startup(client, message).await,
-            Startup::Trust => {
+            Startup::Trust(pids) => {
                 if let PgWireFrontendMessage::Startup(ref startup) = message {
                     protocol_negotiation(client, startup).await?;
                     save_startup_parameters_to_metadata(client, startup);
-                    let (pid, key) = PIDS.generate(client);
+                    let (pid, key) = pids.generate(client);
                     client.set_pid_and_secret_key(pid, key);
                     finish_authentication(client, &Parameters).await?;
                 }

@@ -27,10 +27,13 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{NoData, ParameterDescription, RowDescription};
+use pgwire::messages::extendedquery::Sync as SyncMessage;
 use pgwire::messages::extendedquery::{
     Bind, BindComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
 };
-use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::response::{
+    EmptyQueryResponse, NotificationResponse, ReadyForQuery, TransactionStatus,
+};
 use pgwire::messages::simplequery::Query as QueryMessage;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -41,7 +44,9 @@ use dotdo_sql::{PgType, Plan, SqlError, code, types};
 use crate::Server;
 use crate::auth::Startup;
 use crate::encode::{Field, data_row, field_info};
+use crate::notify::Inbox;
 use crate::session::{Outcome, Session};
+use crate::simple::SimpleCache;
 
 pub struct Handlers {
     conn: Arc<Conn>,
@@ -50,15 +55,31 @@ pub struct Handlers {
 
 impl Handlers {
     pub fn new(server: Arc<Server>, peer: SocketAddr) -> Self {
-        let startup = Arc::new(Startup::for_peer(&server.config, peer));
+        let startup = Arc::new(Startup::for_peer(&server.config, peer, server.pids.clone()));
         Self {
             conn: Arc::new(Conn {
                 server,
                 session: Mutex::new(None),
                 parser: Arc::new(StatementParser),
+                inbox: Arc::default(),
+                simple: parking_lot::Mutex::default(),
             }),
             startup,
         }
+    }
+
+    /// The handlers the connection loop dispatches to.
+    pub fn parts(&self) -> (Arc<Startup>, Arc<Conn>, Arc<crate::cancel::Cancels>) {
+        (
+            self.startup.clone(),
+            self.conn.clone(),
+            self.conn.server.cancels.clone(),
+        )
+    }
+
+    /// The connection's incoming notifications.
+    pub fn inbox(&self) -> Arc<Inbox> {
+        self.conn.inbox.clone()
     }
 }
 
@@ -77,6 +98,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
         self.conn.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.conn.server.cancels.clone()
     }
 }
 
@@ -99,6 +124,9 @@ pub struct Conn {
     server: Arc<Server>,
     session: Mutex<Option<Session>>,
     parser: Arc<StatementParser>,
+    inbox: Arc<Inbox>,
+    /// Translations of simple-protocol statements, by shape.
+    simple: parking_lot::Mutex<SimpleCache>,
 }
 
 /// A translation and the catalog generation it was made against.
@@ -199,16 +227,29 @@ impl Conn {
                 .get("database")
                 .cloned()
                 .unwrap_or_else(|| user.clone());
-            let pid = client.pid_and_secret_key().0;
-            *guard = Some(Session::new(self.server.clone(), &db, &user, pid));
+            let (pid, key) = client.pid_and_secret_key();
+            let cancel = self.server.cancels.register(pid, &key);
+            *guard = Some(Session::new(
+                self.server.clone(),
+                &db,
+                &user,
+                pid,
+                self.inbox.clone(),
+                cancel,
+            ));
         }
         guard
     }
 
-    /// Translate against the current catalog.
-    async fn plan(session: &mut Session, sql: &str) -> Result<Plan, SqlError> {
-        let (_, catalog) = session.catalog().await?;
-        session.translate(sql, &catalog)
+    /// Translate a simple-protocol statement against the current catalog: the plan and the
+    /// literals it takes as parameters (see `simple`).
+    async fn plan(
+        &self,
+        session: &mut Session,
+        sql: &str,
+    ) -> Result<(Arc<Plan>, Vec<Value>), SqlError> {
+        let (generation, catalog) = session.catalog().await?;
+        self.simple.lock().plan(session, sql, generation, &catalog)
     }
 
     /// A prepared statement's plan, translated again only when the catalog changed.
@@ -301,8 +342,8 @@ impl SimpleQueryHandler for Conn {
         }
         let mut failed = false;
         for sql in statements {
-            let outcome = match Self::plan(session, sql).await {
-                Ok(plan) => session.run(&plan, Vec::new(), false).await,
+            let outcome = match self.plan(session, sql).await {
+                Ok((plan, params)) => session.run(&plan, params, false).await,
                 Err(e) => {
                     session.fail_block();
                     Err(e)
@@ -350,6 +391,7 @@ impl SimpleQueryHandler for Conn {
         let status = session.status();
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
+        send_notifications(client, &self.inbox, status).await?;
         send_ready_for_query(client, status).await?;
         Ok(())
     }
@@ -398,8 +440,32 @@ fn decode_params(portal: &Portal<Prepared>, inferred: &[PgType]) -> Result<Vec<V
 fn param_types(plan: &Plan) -> Vec<PgType> {
     match plan {
         Plan::Query(q) => q.params.clone(),
-        _ => Vec::new(),
+        other => dotdo_sql::notify::param_types(other),
     }
+}
+
+/// Notifications that arrived for this connection, sent before ReadyForQuery as PostgreSQL
+/// does when a command ends outside a transaction block (inside one they wait for its end).
+async fn send_notifications<C>(
+    client: &mut C,
+    inbox: &Inbox,
+    status: TransactionStatus,
+) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    if status != TransactionStatus::Idle {
+        return Ok(());
+    }
+    for n in inbox.drain() {
+        client
+            .feed(PgWireBackendMessage::NotificationResponse(
+                NotificationResponse::new(n.pid, n.channel, n.payload),
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 impl Conn {
@@ -546,6 +612,26 @@ impl ExtendedQueryHandler for Conn {
             ))
         };
         client.feed(message).await?;
+        Ok(())
+    }
+
+    /// As pgwire's, with the notifications that arrived sent before ReadyForQuery.
+    async fn on_sync<C>(&self, client: &mut C, _message: SyncMessage) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        let status = client.transaction_status();
+        send_notifications(client, &self.inbox, status).await?;
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                status,
+            )))
+            .await?;
+        client.flush().await?;
         Ok(())
     }
 

@@ -5,11 +5,15 @@
 //! and run as batches on that object, or inside an interactive `Transaction`.
 
 mod auth;
+mod cancel;
+mod connection;
 mod copy;
 mod database;
 mod encode;
 mod handler;
+mod notify;
 mod session;
+mod simple;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -98,6 +102,12 @@ pub struct Server {
     pub(crate) config: Config,
     pub(crate) backend: SharedBackend,
     pub(crate) databases: Databases,
+    /// Connections by cancel key (gateway-local).
+    pub(crate) cancels: Arc<cancel::Cancels>,
+    /// LISTEN/NOTIFY listeners (gateway-local).
+    pub(crate) notifier: Arc<notify::Notifier>,
+    /// Backend pids and cancel secrets, shared by every startup path so pids are unique.
+    pub(crate) pids: Arc<pgwire::api::RandomPidSecretKeyGenerator>,
     tracker: TaskTracker,
 }
 
@@ -108,6 +118,9 @@ impl Server {
             databases: Databases::new(backend.clone()),
             config,
             backend,
+            cancels: Arc::default(),
+            notifier: Arc::default(),
+            pids: Arc::default(),
             tracker: TaskTracker::new(),
         }))
     }
@@ -123,9 +136,10 @@ impl Server {
     ) {
         let _ = stream.set_nodelay(true);
         let handlers = handler::Handlers::new(self.clone(), peer);
+        let inbox = handlers.inbox();
         let task = self
             .tracker
-            .track_future(pgwire::tokio::process_socket(stream, tls, handlers));
+            .track_future(connection::process(stream, tls, handlers, inbox));
         tokio::select! {
             result = task => {
                 if let Err(e) = result {

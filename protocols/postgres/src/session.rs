@@ -10,9 +10,12 @@ use dotdo_sql::sequence::{self, SeqCall};
 use dotdo_sql::{Catalog, Context, CopyFrom, OutColumn, PgType, Plan, Query, SqlError, code};
 use pgwire::messages::response::TransactionStatus;
 
+use crate::cancel::{self, Registration};
 use crate::copy;
 use crate::database::Database;
+use crate::notify::{Inbox, SessionNotify};
 use crate::{Server, TransactionMode};
+use dotdo_sql::notify::Arg;
 
 /// What running one plan produced, for the wire layer to send.
 pub enum Outcome {
@@ -91,6 +94,10 @@ pub struct Session {
     currval: HashMap<String, i64>,
     /// `lastval`: the value the session's last `nextval` returned.
     lastval: Option<i64>,
+    /// LISTEN/NOTIFY state.
+    pub notify: SessionNotify,
+    /// This connection's entry for cancel requests.
+    cancel: Registration,
 }
 
 fn default_setting(name: &str) -> Option<&'static str> {
@@ -116,9 +123,19 @@ fn default_setting(name: &str) -> Option<&'static str> {
 }
 
 impl Session {
-    pub fn new(server: Arc<Server>, database: &str, user: &str, pid: i32) -> Self {
+    pub fn new(
+        server: Arc<Server>,
+        database: &str,
+        user: &str,
+        pid: i32,
+        inbox: Arc<Inbox>,
+        cancel: Registration,
+    ) -> Self {
+        let db = server.databases.get(database);
         Self {
-            db: server.databases.get(database),
+            notify: SessionNotify::new(server.notifier.clone(), inbox, &db.name, pid),
+            cancel,
+            db,
             server,
             user: user.to_owned(),
             pid,
@@ -186,7 +203,15 @@ impl Session {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let result = self.run_inner(plan, params, static_types).await;
+        let result = if self.cancellable(plan) {
+            let canceled = self.cancel.slot.start();
+            tokio::select! {
+                result = self.run_inner(plan, params, static_types) => result,
+                Ok(()) = canceled => Err(cancel::canceled()),
+            }
+        } else {
+            self.run_inner(plan, params, static_types).await
+        };
         if result.is_err() && self.in_block {
             self.failed = true;
         }
@@ -195,6 +220,17 @@ impl Session {
 
     pub fn in_block(&self) -> bool {
         self.in_block
+    }
+
+    /// Whether a cancel request may interrupt `plan` halfway: a sleep, a read, or any
+    /// statement of a block (which the cancel then fails, so nothing of it commits). A
+    /// write outside a block runs to its end, as one whose cancel comes too late.
+    fn cancellable(&self, plan: &Plan) -> bool {
+        match plan {
+            Plan::Sleep { .. } => true,
+            Plan::Query(q) => q.read_only || self.in_block,
+            _ => false,
+        }
     }
 
     /// Open the implicit transaction of a multi-statement Query.
@@ -266,7 +302,10 @@ impl Session {
             .txn_time
             .get_or_insert_with(dotdo_sql::datetime::utc_now_text);
         for s in batch {
-            if let Some(sql) = dotdo_sql::translate::fix_now(&s.sql, at) {
+            if let Some(sql) = dotdo_sql::translate::fix_now_param(&s.sql, s.params.len() + 1) {
+                s.sql = sql.into();
+                s.params.push(Value::Text(at.clone()));
+            } else if let Some(sql) = dotdo_sql::translate::fix_now(&s.sql, at) {
                 s.sql = sql.into();
             }
         }
@@ -277,14 +316,18 @@ impl Session {
         self.failed = false;
         self.txn_time = None;
         let Some(txn) = self.txn.take() else {
+            self.end_notify(commit);
             return Ok(());
         };
         // Only a locking transaction can hold DDL that a rollback undoes.
         let may_hold_ddl = matches!(txn, Txn::Locking(_));
         let txn = txn.into_handle();
         if commit {
-            txn.commit().await?;
+            let committed = txn.commit().await;
+            self.end_notify(committed.is_ok());
+            committed?;
         } else {
+            self.end_notify(false);
             txn.rollback().await?;
             if may_hold_ddl {
                 self.db.invalidate();
@@ -451,6 +494,110 @@ impl Session {
                 })
             }
             Plan::Utility(tag) => Ok(Outcome::Command((*tag).into())),
+            Plan::AlterSequence(a) => {
+                let current = self.run_sequence(vec![sequence::read(&a.name)]).await?;
+                let Some(row) = current.first().and_then(|r| r.rows.first()) else {
+                    if a.if_exists {
+                        return Ok(Outcome::Command("ALTER SEQUENCE".into()));
+                    }
+                    return Err(sequence::missing(&a.name));
+                };
+                let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
+                let batch = sequence::alter(a, [int(0), int(1), int(2), int(3), int(4)])?;
+                self.run_sequence(batch).await?;
+                Ok(Outcome::Command("ALTER SEQUENCE".into()))
+            }
+            Plan::Rebuild(r) => {
+                let schema = self
+                    .run_sequence(dotdo_sql::alter::read_schema(&r.table))
+                    .await?;
+                let batch = dotdo_sql::alter::rebuild_batch(r, &schema)?;
+                let q = Query {
+                    batch,
+                    main: 0,
+                    columns: None,
+                    params: Vec::new(),
+                    tag: "ALTER TABLE",
+                    ddl: true,
+                    read_only: false,
+                };
+                self.execute(&q, Vec::new())
+                    .await
+                    .map_err(|e| dotdo_sql::alter::rebuild_error(r, &schema, e))?;
+                Ok(Outcome::Command("ALTER TABLE".into()))
+            }
+            Plan::Listen(channel) => {
+                self.notify.listen(channel.clone(), self.in_block);
+                Ok(Outcome::Command("LISTEN".into()))
+            }
+            Plan::Unlisten(channel) => {
+                self.notify.unlisten(channel.clone(), self.in_block);
+                Ok(Outcome::Command("UNLISTEN".into()))
+            }
+            Plan::Notify {
+                channel,
+                payload,
+                column,
+            } => {
+                let channel = self.resolve_arg(channel, &params).await?;
+                let payload = self.resolve_arg(payload, &params).await?;
+                let (channel, payload) = (channel.unwrap_or_default(), payload.unwrap_or_default());
+                dotdo_sql::notify::check_channel(&channel)?;
+                dotdo_sql::notify::check_payload(&payload)?;
+                self.notify.notify(channel, payload, self.in_block);
+                Ok(match column {
+                    Some(c) => void_row(c),
+                    None => Outcome::Command("NOTIFY".into()),
+                })
+            }
+            Plan::Sleep { seconds, column } => {
+                if let Some(s) = self.resolve_arg(seconds, &params).await? {
+                    let secs = dotdo_sql::notify::sleep_seconds(&s)?;
+                    if secs > 0.0 {
+                        let d = std::time::Duration::try_from_secs_f64(secs)
+                            .unwrap_or(std::time::Duration::MAX);
+                        tokio::time::sleep(d).await;
+                    }
+                }
+                Ok(void_row(column))
+            }
+        }
+    }
+
+    /// A session call's argument as text (`None` for NULL); an expression is evaluated by
+    /// the database with the statement's parameters.
+    async fn resolve_arg(
+        &mut self,
+        arg: &Arg,
+        params: &[Value],
+    ) -> Result<Option<String>, SqlError> {
+        let value = match arg {
+            Arg::Const(v) => return Ok(v.clone()),
+            Arg::Param(i) => params.get(*i).cloned().unwrap_or(Value::Null),
+            Arg::Expr(e) => {
+                let (_, catalog) = self.catalog().await?;
+                let Plan::Query(q) = self.translate(&format!("SELECT {e}"), &catalog)? else {
+                    return Err(SqlError::unsupported("this argument of a session function"));
+                };
+                let mut result = self.execute(&q, params.to_vec()).await?;
+                match result.rows.pop().and_then(|mut r| r.drain(..).next()) {
+                    Some(v) => v,
+                    None => Value::Null,
+                }
+            }
+        };
+        Ok(text_value(value))
+    }
+
+    /// The block ended: its LISTEN/UNLISTEN and NOTIFY take effect if it committed.
+    fn end_notify(&mut self, committed: bool) {
+        if !self.notify.has_pending() {
+            return;
+        }
+        if committed {
+            self.notify.commit();
+        } else {
+            self.notify.rollback();
         }
     }
 
@@ -719,9 +866,30 @@ impl Session {
 
     /// Roll back whatever is open when the connection goes away.
     pub async fn close(&mut self) {
+        self.notify.rollback();
         if let Some(txn) = self.txn.take() {
             let _ = txn.into_handle().rollback().await;
         }
+    }
+}
+
+/// A value as the text a session call reads.
+fn text_value(v: Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Text(s) => Some(s),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(f) => Some(f.to_string()),
+        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+/// The one row of a function returning `void`: an empty value.
+fn void_row(column: &str) -> Outcome {
+    Outcome::Rows {
+        fields: vec![(column.to_owned(), PgType::Text)],
+        rows: vec![vec![Value::Text(String::new())]],
+        tag: "SELECT".into(),
     }
 }
 
@@ -862,6 +1030,10 @@ pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
             .map(|c| (c.name.clone(), c.ty.unwrap_or(PgType::Text)))
             .collect(),
         Plan::Show(name) => vec![(name.clone(), PgType::Text)],
+        Plan::Notify {
+            column: Some(c), ..
+        }
+        | Plan::Sleep { column: c, .. } => vec![(c.clone(), PgType::Text)],
         _ => Vec::new(),
     }
 }

@@ -582,3 +582,65 @@ async fn locking_blocks_commit_and_roll_back() {
         .await
         .expect("u committed");
 }
+
+/// Every catalog view must stay valid SQL for SQLite: one that is not breaks each later
+/// ALTER TABLE RENAME (SQLite re-checks all views then), whatever table it touches.
+#[tokio::test]
+async fn catalog_views_read_and_renames_still_work() {
+    let h = start().await;
+    let c = connect(&h, "app").await;
+    c.batch_execute(
+        "CREATE TABLE p (id int PRIMARY KEY, name text UNIQUE);
+         CREATE TABLE k (id serial PRIMARY KEY, p_id int CONSTRAINT k_p REFERENCES p(id), n int CHECK (n > 0));
+         CREATE INDEX k_n ON k (n);
+         CREATE VIEW kv AS SELECT id, n FROM k;
+         CREATE SEQUENCE s;",
+    )
+    .await
+    .expect("schema");
+    for view in [
+        "pg_class",
+        "pg_index",
+        "pg_constraint",
+        "pg_attribute",
+        "pg_roles",
+        "pg_sequence",
+        "pg_sequences",
+        "pg_namespace",
+        "information_schema.sequences",
+        "information_schema.columns",
+    ] {
+        let rows = c
+            .simple_query(&format!("SELECT * FROM {view}"))
+            .await
+            .unwrap_or_else(|e| panic!("{view}: {e:?}"));
+        assert!(
+            rows.iter().any(|m| matches!(m, SimpleQueryMessage::Row(_))),
+            "{view} has rows"
+        );
+    }
+    let defs = c
+        .simple_query("SELECT pg_get_constraintdef(oid, true) FROM pg_constraint ORDER BY 1")
+        .await
+        .expect("constraint definitions");
+    let defs: Vec<String> = defs
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        defs,
+        [
+            "CHECK (n > 0)",
+            "FOREIGN KEY (p_id) REFERENCES p(id)",
+            "PRIMARY KEY (id)",
+            "PRIMARY KEY (id)",
+            "UNIQUE (name)"
+        ]
+    );
+    c.batch_execute("ALTER TABLE p RENAME COLUMN name TO title; ALTER TABLE k RENAME TO k2")
+        .await
+        .expect("renames");
+}

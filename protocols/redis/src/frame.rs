@@ -18,6 +18,8 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     Push(Vec<Reply>),
     Double(f64),
+    /// A double already formatted (Redis's "human" long doubles): bulk in RESP2, `,` in RESP3.
+    DoubleText(String),
     Bool(bool),
     Verbatim(String),
 }

@@ -15,6 +15,7 @@ pub fn migrations(database: &str) -> Vec<Statement> {
     let mut out: Vec<Statement> = [
         include_str!("schema/001_catalog.sql"),
         include_str!("schema/002_pg_catalog.sql"),
+        include_str!("schema/003_pg_describe.sql"),
     ]
     .join("\n")
     .split(";\n")

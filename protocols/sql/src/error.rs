@@ -164,6 +164,13 @@ fn from_sqlite_message(message: &str) -> SqlError {
             format!("relation \"{t}\" does not exist"),
         );
     }
+    if message.starts_with("Cannot add a NOT NULL column with default value NULL") {
+        // ALTER TABLE ADD COLUMN … NOT NULL on a table with rows (SQLite names neither).
+        return SqlError::new(
+            code::NOT_NULL_VIOLATION,
+            "column of relation contains null values",
+        );
+    }
     if let Some(c) = message.strip_prefix("no such column: ") {
         return SqlError::new(
             code::UNDEFINED_COLUMN,

@@ -3,10 +3,14 @@
 //! Shared by the PostgreSQL wire front-end and (later) the Supabase REST front-end, so it
 //! knows nothing about the wire.
 
+pub mod alter;
 pub mod catalog;
 pub mod datetime;
+pub mod describe;
 pub mod error;
 mod infer;
+pub mod literals;
+pub mod notify;
 pub mod sequence;
 pub mod split;
 pub mod translate;

@@ -346,6 +346,24 @@ mod tests {
     }
 
     #[test]
+    fn parses_and_checks_alter_sequence() {
+        let a = parse_alter("ALTER SEQUENCE IF EXISTS public.\"S\" INCREMENT BY 2 NO MAXVALUE RESTART CYCLE OWNED BY NONE").unwrap();
+        assert_eq!(a.name, "S");
+        assert!(a.if_exists);
+        assert_eq!(a.increment, Some(2));
+        assert_eq!(a.max, Some(None));
+        assert_eq!(a.restart, Some(None));
+        assert_eq!(a.cycle, Some(true));
+        assert!(parse_alter("ALTER SEQUENCE s FROBNICATE").is_err());
+        let a = parse_alter("ALTER SEQUENCE s MINVALUE 10").unwrap();
+        let e = alter(&a, [1, 1, 5, 1, 0]).unwrap_err();
+        assert_eq!(e.message, "MINVALUE (10) must be less than MAXVALUE (5)");
+        let a = parse_alter("ALTER SEQUENCE s RESTART WITH 50").unwrap();
+        assert!(alter(&a, [1, 1, 10, 1, 0]).is_err());
+        assert_eq!(alter(&a, [1, 1, 100, 1, 0]).unwrap().len(), 1);
+    }
+
+    #[test]
     fn create_checks_bounds() {
         assert!(create("s", false, &[]).is_ok());
         let e = create(
@@ -359,4 +377,214 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, code::INVALID_PARAMETER_VALUE);
     }
+}
+
+/// `ALTER SEQUENCE`: the options given; `None` leaves one as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Alter {
+    pub name: String,
+    pub if_exists: bool,
+    pub rename: Option<String>,
+    pub increment: Option<i64>,
+    /// `Some(None)`: NO MINVALUE (the default for the direction).
+    pub min: Option<Option<i64>>,
+    pub max: Option<Option<i64>>,
+    pub start: Option<i64>,
+    /// `Some(None)`: RESTART at the start value.
+    pub restart: Option<Option<i64>>,
+    pub cycle: Option<bool>,
+}
+
+fn unquote_name(word: &str) -> String {
+    match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(q) => q.replace("\"\"", "\""),
+        None => word.to_ascii_lowercase(),
+    }
+}
+
+/// Parse `ALTER SEQUENCE …` (sqlparser does not know it).
+pub fn parse_alter(sql: &str) -> Result<Alter, SqlError> {
+    let words: Vec<&str> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let syntax = |near: &str| SqlError::syntax(format!("syntax error at or near \"{near}\""));
+    let mut i = 2;
+    let mut a = Alter::default();
+    if upper.get(i).map(String::as_str) == Some("IF")
+        && upper.get(i + 1).map(String::as_str) == Some("EXISTS")
+    {
+        a.if_exists = true;
+        i += 2;
+    }
+    let name = words.get(i).ok_or_else(|| syntax("end of input"))?;
+    a.name = unquote_name(name.rsplit('.').next().unwrap_or(name));
+    i += 1;
+    let num = |i: usize| -> Result<i64, SqlError> {
+        let w = words.get(i).ok_or_else(|| syntax("end of input"))?;
+        w.parse().map_err(|_| syntax(w))
+    };
+    let word = |i: usize| upper.get(i).map(String::as_str).unwrap_or("");
+    while i < words.len() {
+        match word(i) {
+            "RENAME" if word(i + 1) == "TO" => {
+                let new = words.get(i + 2).ok_or_else(|| syntax("end of input"))?;
+                a.rename = Some(unquote_name(new));
+                i += 3;
+            }
+            "AS" => i += 2,
+            "INCREMENT" => {
+                i += if word(i + 1) == "BY" { 2 } else { 1 };
+                a.increment = Some(num(i)?);
+                i += 1;
+            }
+            "MINVALUE" => {
+                a.min = Some(Some(num(i + 1)?));
+                i += 2;
+            }
+            "MAXVALUE" => {
+                a.max = Some(Some(num(i + 1)?));
+                i += 2;
+            }
+            "NO" => {
+                match word(i + 1) {
+                    "MINVALUE" => a.min = Some(None),
+                    "MAXVALUE" => a.max = Some(None),
+                    "CYCLE" => a.cycle = Some(false),
+                    other => return Err(syntax(other)),
+                }
+                i += 2;
+            }
+            "CYCLE" => {
+                a.cycle = Some(true);
+                i += 1;
+            }
+            "START" => {
+                i += if word(i + 1) == "WITH" { 2 } else { 1 };
+                a.start = Some(num(i)?);
+                i += 1;
+            }
+            "RESTART" => {
+                i += 1;
+                if word(i) == "WITH" {
+                    i += 1;
+                }
+                match words.get(i).and_then(|w| w.parse::<i64>().ok()) {
+                    Some(n) => {
+                        a.restart = Some(Some(n));
+                        i += 1;
+                    }
+                    None => a.restart = Some(None),
+                }
+            }
+            "CACHE" => i += 2,
+            // Sequences are not tied to columns here: ownership changes nothing.
+            "OWNED" if word(i + 1) == "BY" => i += 3,
+            other => return Err(syntax(other)),
+        }
+    }
+    Ok(a)
+}
+
+/// The row `ALTER SEQUENCE` reads: `increment, min_value, max_value, start_value, cycle`.
+pub fn read(name: &str) -> Statement {
+    Statement::with_params(
+        "SELECT increment, min_value, max_value, start_value, cycle FROM _pg_sequences WHERE name = ?1",
+        vec![SqlValue::Text(name.to_owned())],
+    )
+}
+
+/// The statements of `ALTER SEQUENCE` given the sequence's current `increment, min_value,
+/// max_value, start_value, cycle`, checked as PostgreSQL checks them.
+pub fn alter(a: &Alter, current: [i64; 5]) -> Result<Vec<Statement>, SqlError> {
+    let [inc0, min0, max0, start0, cycle0] = current;
+    let increment = a.increment.unwrap_or(inc0);
+    if increment == 0 {
+        return Err(SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            "INCREMENT must not be zero",
+        ));
+    }
+    let min = match a.min {
+        Some(Some(v)) => v,
+        Some(None) => {
+            if increment > 0 {
+                1
+            } else {
+                i64::MIN
+            }
+        }
+        None => min0,
+    };
+    let max = match a.max {
+        Some(Some(v)) => v,
+        Some(None) => {
+            if increment > 0 {
+                i64::MAX
+            } else {
+                -1
+            }
+        }
+        None => max0,
+    };
+    if min >= max {
+        return Err(SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            format!("MINVALUE ({min}) must be less than MAXVALUE ({max})"),
+        ));
+    }
+    let start = a.start.unwrap_or(start0);
+    let bound = |what: &str, v: i64| -> Result<(), SqlError> {
+        if v < min {
+            return Err(SqlError::new(
+                code::INVALID_PARAMETER_VALUE,
+                format!("{what} value ({v}) cannot be less than MINVALUE ({min})"),
+            ));
+        }
+        if v > max {
+            return Err(SqlError::new(
+                code::INVALID_PARAMETER_VALUE,
+                format!("{what} value ({v}) cannot be greater than MAXVALUE ({max})"),
+            ));
+        }
+        Ok(())
+    };
+    bound("START", start)?;
+    let restart = a.restart.map(|r| r.unwrap_or(start));
+    if let Some(r) = restart {
+        bound("RESTART", r)?;
+    }
+    let cycle = a.cycle.map_or(cycle0, i64::from);
+    let name = SqlValue::Text(a.name.clone());
+    let mut out = vec![Statement::with_params(
+        "UPDATE _pg_sequences SET increment = ?2, min_value = ?3, max_value = ?4, start_value = ?5, cycle = ?6, \
+         last_value = coalesce(?7, last_value), is_called = CASE WHEN ?7 IS NULL THEN is_called ELSE 0 END \
+         WHERE name = ?1",
+        vec![
+            name.clone(),
+            SqlValue::Integer(increment),
+            SqlValue::Integer(min),
+            SqlValue::Integer(max),
+            SqlValue::Integer(start),
+            SqlValue::Integer(cycle),
+            restart.map_or(SqlValue::Null, SqlValue::Integer),
+        ],
+    )];
+    if let Some(new) = &a.rename {
+        out.push(Statement::new(format!(
+            "DROP VIEW {}",
+            reserved_name(&a.name)
+        )));
+        out.push(Statement::new(format!(
+            "CREATE VIEW {} AS SELECT 1",
+            reserved_name(new)
+        )));
+        out.push(Statement::with_params(
+            "UPDATE _pg_sequences SET name = ?2 WHERE name = ?1",
+            vec![name, SqlValue::Text(new.clone())],
+        ));
+    }
+    Ok(out)
 }

@@ -100,8 +100,28 @@ pub enum Plan {
     },
     CopyFrom(CopyFrom),
     CopyTo(CopyTo),
-    /// Accepted and done with nothing to run (VACUUM, ANALYZE, LISTEN, ...): the tag.
+    /// Accepted and done with nothing to run (VACUUM, ANALYZE, ...): the tag.
     Utility(&'static str),
+    /// `LISTEN channel`.
+    Listen(String),
+    /// `UNLISTEN channel`, or `UNLISTEN *` (`None`).
+    Unlisten(Option<String>),
+    /// `NOTIFY channel, 'payload'`, or `SELECT pg_notify(channel, payload)` when `column`
+    /// names the result column of the call.
+    Notify {
+        channel: crate::notify::Arg,
+        payload: crate::notify::Arg,
+        column: Option<String>,
+    },
+    /// `ALTER SEQUENCE`: the session reads the sequence, then writes it.
+    AlterSequence(crate::sequence::Alter),
+    /// ALTER TABLE forms that rebuild the table (see `alter`).
+    Rebuild(crate::alter::Rebuild),
+    /// `SELECT pg_sleep(seconds)`: sleeps in the session, where a cancel request reaches it.
+    Sleep {
+        seconds: crate::notify::Arg,
+        column: String,
+    },
 }
 
 pub const SERVER_VERSION: &str = "15.8";
@@ -203,16 +223,12 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "VACUUM" => Plan::Utility("VACUUM"),
         "ANALYZE" | "ANALYSE" => Plan::Utility("ANALYZE"),
         "CHECKPOINT" => Plan::Utility("CHECKPOINT"),
-        // No session can LISTEN, so UNLISTEN has nothing to undo (poolers send it on reset).
-        "UNLISTEN" => Plan::Utility("UNLISTEN"),
-        "LISTEN" | "NOTIFY" => {
-            return Err(SqlError::unsupported(
-                "LISTEN and NOTIFY are not supported yet",
-            ));
-        }
+        "LISTEN" | "UNLISTEN" | "NOTIFY" => crate::notify::statement(sql)?,
+        "SELECT" if crate::notify::may_be_call(sql) => return crate::notify::call(sql),
         "DEALLOCATE" => Plan::Utility("DEALLOCATE"),
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
+        "ALTER" if w(1) == "SEQUENCE" => Plan::AlterSequence(crate::sequence::parse_alter(sql)?),
         "CREATE" if w(1) == "DATABASE" => Plan::CreateDatabase(object_name_after(sql, 2)?),
         "DROP" if w(1) == "DATABASE" => {
             let if_exists = w(2) == "IF";
@@ -313,6 +329,18 @@ fn translate_statement(
         Statement::Query(mut q) => {
             strip_locks(&mut q);
             let columns = infer::query_columns(&q, catalog);
+            if crate::describe::reads_catalog(&q) {
+                if crate::describe::query_is_empty(&q) {
+                    return Ok(Plan::Query(single(
+                        crate::describe::no_rows(&columns),
+                        Some(columns),
+                        params,
+                        "SELECT",
+                        true,
+                    )));
+                }
+                crate::describe::rewrite(&mut q);
+            }
             let mut stmt = Statement::Query(q);
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
@@ -431,12 +459,12 @@ fn translate_statement(
             )))
         }
         Statement::CreateView(cv) => {
+            let columns = crate::describe::record_view(&cv, catalog);
             let mut stmt = Statement::CreateView(cv);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(ddl(
-                vec![SqliteStatement::new(stmt.to_string())],
-                "CREATE VIEW",
-            )))
+            let mut batch = vec![SqliteStatement::new(stmt.to_string())];
+            batch.extend(columns);
+            Ok(Plan::Query(ddl(batch, "CREATE VIEW")))
         }
         Statement::AlterTable(at) => alter_table(at, catalog, ctx),
         Statement::Drop {
@@ -610,6 +638,30 @@ pub fn fix_now(sql: &str, at: &str) -> Option<String> {
     )
 }
 
+/// As [`fix_now`], but the clock reads parameter `?index` (to be bound to the block's start),
+/// so the statement's text is the same in every transaction and SQLite's prepared statement
+/// is reused. `None` when the SQL does not read the clock or has anonymous `?` parameters.
+pub fn fix_now_param(sql: &str, index: usize) -> Option<String> {
+    if !sql.contains("'now')") {
+        return None;
+    }
+    let b = sql.as_bytes();
+    let anonymous = b
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'?' && !b.get(i + 1).is_some_and(u8::is_ascii_digit));
+    if anonymous {
+        return None;
+    }
+    let param = format!("?{index}");
+    let fixed = |template: &str| template.replace("'now'", &param);
+    let out = sql
+        .replace(NOW_SQL, &fixed(NOW_SQL))
+        .replace(TODAY_SQL, &fixed(TODAY_SQL))
+        .replace(TIME_SQL, &fixed(TIME_SQL));
+    (out != sql).then_some(out)
+}
+
 /// Whether translated SQL draws random values, so answers it gave cannot be replayed.
 pub fn draws_random(sql: &str) -> bool {
     sql.as_bytes()
@@ -726,21 +778,57 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     None
                 }
                 "set_config" => args.get(1).cloned(),
-                "pg_get_userbyid" => Some(lit("postgres")),
-                "pg_get_expr" => args.first().cloned(),
-                "format_type" => args.first().map(|t| {
-                    raw(&format!(
-                        "(CASE {t} WHEN 16 THEN 'boolean' WHEN 21 THEN 'smallint' WHEN 23 THEN 'integer' WHEN 20 THEN 'bigint' \
-                         WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
-                         WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
-                         WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
-                         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
-                    ))
+                // The public schema belongs to pg_database_owner (6171) in PostgreSQL 15.
+                "pg_get_userbyid" => Some(match args.first() {
+                    Some(u) => raw(&format!(
+                        "(CASE {u} WHEN 6171 THEN 'pg_database_owner' ELSE 'postgres' END)"
+                    )),
+                    None => lit("postgres"),
                 }),
+                "pg_get_expr" => args.first().cloned(),
+                "format_type" if args.len() == 2 => Some(raw(&format!(
+                    "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \
+                     WHEN {t} = 1042 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')' \
+                     WHEN {t} = 1700 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')' \
+                     ELSE {plain} END)",
+                    t = args[0],
+                    m = args[1],
+                    plain = format_type_sql(&args[0]),
+                ))),
+                "format_type" => args.first().map(|t| raw(&format_type_sql(t))),
                 "pg_table_is_visible" | "pg_type_is_visible" | "pg_function_is_visible" => {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                // With a column number, that column's definition (its name here).
+                "pg_get_indexdef" if args.len() >= 2 => Some(raw(&format!(
+                    "(CASE WHEN {n} = 0 THEN (SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i}) \
+                     ELSE (SELECT _val FROM _pg_lookup_indexcol WHERE _key = {i} AND _pos = {n}) END)",
+                    i = args[0],
+                    n = args[1]
+                ))),
+                "pg_get_indexdef" => args.first().map(|i| {
+                    raw(&format!(
+                        "(SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i})"
+                    ))
+                }),
+                "pg_get_constraintdef" => args.first().map(|c| {
+                    raw(&format!(
+                        "(SELECT _val FROM _pg_lookup_condef WHERE _key = {c})"
+                    ))
+                }),
+                "pg_partition_ancestors" => args.first().cloned(),
+                "pg_get_function_result"
+                | "pg_get_function_arguments"
+                | "pg_get_triggerdef"
+                | "pg_get_statisticsobjdef_columns"
+                | "pg_relation_is_publishable" => Some(raw("NULL")),
+                // n copies of s: hex(zeroblob(n)) is n "00" pairs, each replaced by s.
+                "repeat" if args.len() == 2 => Some(raw(&format!(
+                    "replace(hex(zeroblob(max({n}, 0))), '00', {s})",
+                    s = args[0],
+                    n = args[1]
+                ))),
                 "array_to_string" => args.first().cloned(),
                 "current_schemas" => Some(lit("public")),
                 "array_position" => Some(raw("1")),
@@ -861,6 +949,49 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
         _ => {}
     }
     Ok(())
+}
+
+/// A default expression as SQLite runs it (`None` for a sequence call, which INSERTs write
+/// themselves) and as PostgreSQL prints it.
+fn default_sql(expr: &Expr, ctx: &Context<'_>) -> Result<(Option<String>, String), SqlError> {
+    let mut sqlite = expr.clone();
+    let mut err = None;
+    let _ = ast::visit_expressions_mut(&mut sqlite, |e| {
+        if let Err(x) = rewrite_expr(e, ctx) {
+            err = Some(x);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let sqlite = sqlite.to_string();
+    let sqlite = (!crate::sequence::has_calls(&sqlite)).then_some(sqlite);
+    Ok((sqlite, expr.to_string()))
+}
+
+/// A default as PostgreSQL prints it (`pg_get_expr`): a string constant carries its
+/// column's type, as `'x'::text`.
+fn default_text(expr: &Expr, ty: PgType) -> String {
+    let text = expr.to_string();
+    let is_string =
+        matches!(expr, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+    match ty {
+        PgType::Text if is_string => format!("{text}::text"),
+        PgType::Varchar if is_string => format!("{text}::character varying"),
+        _ => text,
+    }
+}
+
+/// The name `format_type` gives a type oid, as SQL over the oid expression `t`.
+fn format_type_sql(t: &Expr) -> String {
+    format!(
+        "(CASE {t} WHEN 16 THEN 'boolean' WHEN 21 THEN 'smallint' WHEN 23 THEN 'integer' WHEN 20 THEN 'bigint' \
+         WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
+         WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
+         WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
+         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
+    )
 }
 
 fn quote_str(s: &str) -> String {
@@ -1097,7 +1228,7 @@ fn column_sql(
                 if let Some(e) = err {
                     return Err(e);
                 }
-                default = Some(expr.to_string());
+                default = Some(default_text(expr, ty));
                 let sql = stmt_expr.to_string();
                 // A sequence call is written into each INSERT instead (see
                 // `sequence_defaults`): SQLite cannot run it.
@@ -1192,6 +1323,7 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
                 .iter()
                 .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
         });
+    let checks = crate::describe::record_checks(&ct, &table);
     let mut cols = Vec::new();
     let mut defs = Vec::new();
     for c in &ct.columns {
@@ -1246,6 +1378,7 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
         }
     } else {
         batch.extend(catalog::record_table(&t));
+        batch.extend(checks);
     }
     Ok(Plan::Query(ddl(batch, "CREATE TABLE")))
 }
@@ -1258,6 +1391,7 @@ fn alter_table(
     let table = object_name(&at.name);
     let existing = catalog.table(&table).cloned();
     let mut batch = Vec::new();
+    let mut changes = Vec::new();
     let qt = quote_ident(&table);
     for op in at.operations {
         match op {
@@ -1280,17 +1414,26 @@ fn alter_table(
                 let pos = existing.as_ref().map_or(0, |t| t.columns.len()) as i64 + 1;
                 batch.push(catalog::record_column(&table, pos, &col));
             }
-            ast::AlterTableOperation::DropColumn { column_names, .. } => {
+            ast::AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
                 for c in column_names {
                     let name = ident_name(&c);
-                    batch.push(SqliteStatement::new(format!(
-                        "ALTER TABLE {qt} DROP COLUMN {}",
-                        quote_ident(&name)
-                    )));
-                    batch.push(SqliteStatement::with_params(
-                        "DELETE FROM _pg_columns WHERE tbl = ?1 AND col = ?2",
-                        vec![SqlValue::Text(table.clone()), SqlValue::Text(name)],
-                    ));
+                    let known = existing.as_ref().is_none_or(|t| t.column(&name).is_some());
+                    if !known {
+                        if if_exists {
+                            continue;
+                        }
+                        return Err(SqlError::new(
+                            code::UNDEFINED_COLUMN,
+                            format!("column \"{name}\" of relation \"{table}\" does not exist"),
+                        ));
+                    }
+                    // The session drops it in place, or rebuilds the table when indexes or
+                    // constraints use it (SQLite refuses to drop those columns).
+                    changes.push(crate::alter::Change::DropColumn { column: name });
                 }
             }
             ast::AlterTableOperation::RenameColumn {
@@ -1324,6 +1467,14 @@ fn alter_table(
                 )));
                 batch.push(SqliteStatement::with_params(
                     "UPDATE _pg_columns SET tbl = ?2 WHERE tbl = ?1",
+                    vec![SqlValue::Text(table.clone()), SqlValue::Text(new.clone())],
+                ));
+                batch.push(SqliteStatement::with_params(
+                    "UPDATE _pg_checks SET tbl = ?2 WHERE tbl = ?1",
+                    vec![SqlValue::Text(table.clone()), SqlValue::Text(new.clone())],
+                ));
+                batch.push(SqliteStatement::with_params(
+                    "UPDATE _pg_fkeys SET tbl = ?2 WHERE tbl = ?1",
                     vec![SqlValue::Text(table.clone()), SqlValue::Text(new)],
                 ));
             }
@@ -1367,18 +1518,73 @@ fn alter_table(
                         cols.join(", ")
                     )));
                 }
-                // Foreign keys and checks cannot be added to an existing SQLite table.
-                _ => {
-                    return Err(SqlError::unsupported(
-                        "ALTER TABLE ADD CONSTRAINT is only supported for PRIMARY KEY and UNIQUE",
-                    ));
+                // SQLite adds checks and foreign keys only by rebuilding the table.
+                TableConstraint::Check(chk) => {
+                    let name = chk.name.as_ref().map_or_else(
+                        || match crate::describe::first_column(&chk.expr) {
+                            Some(c) => format!("{table}_{c}_check"),
+                            None => format!("{table}_check"),
+                        },
+                        ident_name,
+                    );
+                    changes.push(crate::alter::Change::AddCheck {
+                        name,
+                        expr: chk.expr.to_string(),
+                    });
+                }
+                fk @ TableConstraint::ForeignKey(_) => {
+                    changes.push(crate::alter::Change::AddForeignKey(fk.to_string()));
+                }
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "ALTER TABLE ADD {other} is not supported"
+                    )));
                 }
             },
-            ast::AlterTableOperation::AlterColumn { .. }
-            | ast::AlterTableOperation::DropConstraint { .. } => {
-                return Err(SqlError::unsupported(
-                    "this ALTER TABLE form is not supported",
-                ));
+            ast::AlterTableOperation::AlterColumn { column_name, op } => {
+                let column = ident_name(&column_name);
+                changes.push(match op {
+                    ast::AlterColumnOperation::SetNotNull => crate::alter::Change::NotNull {
+                        column,
+                        not_null: true,
+                    },
+                    ast::AlterColumnOperation::DropNotNull => crate::alter::Change::NotNull {
+                        column,
+                        not_null: false,
+                    },
+                    ast::AlterColumnOperation::DropDefault => crate::alter::Change::Default {
+                        column,
+                        default: None,
+                    },
+                    ast::AlterColumnOperation::SetDefault { value } => {
+                        let (sqlite, _) = default_sql(&value, ctx)?;
+                        let ty = existing
+                            .as_ref()
+                            .and_then(|t| t.column(&column))
+                            .map_or(PgType::Unknown, |c| c.ty);
+                        let pg = default_text(&value, ty);
+                        crate::alter::Change::Default {
+                            column,
+                            default: Some((sqlite, pg)),
+                        }
+                    }
+                    other => {
+                        return Err(SqlError::unsupported(format!(
+                            "ALTER TABLE ALTER COLUMN {other} is not supported"
+                        )));
+                    }
+                });
+            }
+            ast::AlterTableOperation::DropConstraint {
+                if_exists, name, ..
+            } => {
+                let name = ident_name(&name);
+                if name.ends_with("_pkey") {
+                    return Err(SqlError::unsupported(
+                        "ALTER TABLE DROP CONSTRAINT of a primary key is not supported",
+                    ));
+                }
+                changes.push(crate::alter::Change::DropConstraint { name, if_exists });
             }
             other => {
                 return Err(SqlError::unsupported(format!(
@@ -1386,6 +1592,32 @@ fn alter_table(
                 )));
             }
         }
+    }
+    if !batch.is_empty()
+        && changes
+            .iter()
+            .all(|c| matches!(c, crate::alter::Change::DropColumn { .. }))
+    {
+        // With other actions, a column is dropped in place, as SQLite allows.
+        for c in changes.drain(..) {
+            if let crate::alter::Change::DropColumn { column } = c {
+                batch.extend(crate::alter::drop_column_in_place(&table, &column));
+            }
+        }
+    }
+    if !changes.is_empty() {
+        if !batch.is_empty() {
+            return Err(SqlError::unsupported(
+                "this combination of ALTER TABLE actions is not supported: run them one at a time",
+            ));
+        }
+        if existing.is_none() {
+            return Err(SqlError::new(
+                code::UNDEFINED_TABLE,
+                format!("relation \"{table}\" does not exist"),
+            ));
+        }
+        return Ok(Plan::Rebuild(crate::alter::Rebuild { table, changes }));
     }
     if existing.is_none() && !batch.is_empty() {
         // Let SQLite report the missing relation (42P01) by touching it first.
@@ -1581,6 +1813,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_clock_of_a_block_is_a_parameter() {
+        let c = Catalog::default();
+        let sql = sql_of(translate("SELECT now(), current_date, $1", &c, &ctx()).unwrap());
+        let fixed = fix_now_param(&sql, 2).unwrap();
+        assert!(
+            !fixed.contains("'now'") && fixed.matches("?2").count() == 2,
+            "{fixed}"
+        );
+        assert_eq!(fix_now_param("SELECT 1", 1), None);
+        assert_eq!(fix_now_param(&format!("{sql} WHERE x = ?"), 2), None);
+    }
+
     fn sql_of(plan: Plan) -> String {
         match plan {
             Plan::Query(q) => q.batch[q.main].sql.to_string(),
@@ -1625,7 +1870,8 @@ mod tests {
             q.batch[0].sql
         );
         assert!(q.ddl);
-        assert_eq!(q.batch.len(), 5);
+        // CREATE, forget, three columns, and clearing the CHECK and foreign key records.
+        assert_eq!(q.batch.len(), 7);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Ctx;
+use super::offset_for_leader_epoch::{LEADER_EPOCH, check_current};
 use crate::broker::Broker;
 use crate::error::Result;
 use crate::errors;
@@ -77,6 +78,12 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
                 partitions.push(data.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
+            let code = check_current(p.current_leader_epoch);
+            if code != errors::NONE {
+                errors_seen = true;
+                partitions.push(data.with_error_code(code));
+                continue;
+            }
             watches.push(log.subscribe());
             let bounds = log.bounds().await?;
             let (hw, start) = (bounds.high_watermark, bounds.log_start);
@@ -125,7 +132,7 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
                         .collect(),
                 ));
             }
-            let mut out = BytesMut::new();
+            let mut out = BytesMut::with_capacity(rows.iter().map(|(_, b)| b.len()).sum());
             for (base, batch) in rows {
                 let len = batch.len() as i64;
                 let first = total == 0 && out.is_empty();
@@ -134,7 +141,7 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
                 }
                 let at = out.len();
                 out.extend_from_slice(&batch);
-                records::patch_base_offset(&mut out[at..], base);
+                records::patch_served(&mut out[at..], base, LEADER_EPOCH);
                 budget -= len;
             }
             total += out.len() as i64;

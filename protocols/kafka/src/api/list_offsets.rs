@@ -6,6 +6,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::Ctx;
+use super::offset_for_leader_epoch::{LEADER_EPOCH, check_current};
 use crate::broker::Broker;
 use crate::error::Result;
 use crate::errors;
@@ -15,11 +16,7 @@ const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
 const MAX_TIMESTAMP: i64 = -3;
 
-pub async fn handle(
-    b: &Broker,
-    req: ListOffsetsRequest,
-    _ctx: &Ctx,
-) -> Result<ListOffsetsResponse> {
+pub async fn handle(b: &Broker, req: ListOffsetsRequest, ctx: &Ctx) -> Result<ListOffsetsResponse> {
     b.ensure_loaded().await?;
     let mut topics = Vec::with_capacity(req.topics.len());
     let isolation_level = req.isolation_level;
@@ -33,6 +30,11 @@ pub async fn handle(
                 partitions.push(r.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
                 continue;
             };
+            let code = check_current(p.current_leader_epoch);
+            if code != errors::NONE {
+                partitions.push(r.with_error_code(code));
+                continue;
+            }
             let bounds = log.bounds().await?;
             let (hw, start) = (bounds.high_watermark, bounds.log_start);
             // read_committed consumers see the log up to the last stable offset.
@@ -49,7 +51,17 @@ pub async fn handle(
                     _ => (-1, -1),
                 },
             };
-            partitions.push(r.with_timestamp(timestamp).with_offset(offset));
+            // The epoch of the batch holding the offset (v4+; earlier versions have no field).
+            let epoch = if offset >= 0 && ctx.version >= 4 {
+                LEADER_EPOCH
+            } else {
+                -1
+            };
+            partitions.push(
+                r.with_timestamp(timestamp)
+                    .with_offset(offset)
+                    .with_leader_epoch(epoch),
+            );
         }
         topics.push(
             ListOffsetsTopicResponse::default()

@@ -5,6 +5,7 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
+use super::offset_for_leader_epoch::LEADER_EPOCH;
 use super::{Ctx, s};
 use crate::broker::{Broker, Topic};
 use crate::error::Result;
@@ -64,7 +65,7 @@ fn topic(b: &Broker, name: &str, found: std::result::Result<Topic, i16>) -> Meta
                         .with_error_code(errors::NONE)
                         .with_partition_index(i)
                         .with_leader_id(node)
-                        .with_leader_epoch(-1)
+                        .with_leader_epoch(LEADER_EPOCH)
                         .with_replica_nodes(vec![node])
                         .with_isr_nodes(vec![node])
                 })

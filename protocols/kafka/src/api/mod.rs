@@ -24,6 +24,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
@@ -69,6 +70,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 0, 9),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::OffsetCommit, 2, 8),
     (ApiKey::OffsetFetch, 1, 7),
@@ -239,6 +241,9 @@ async fn dispatch(
         ApiKey::Metadata => route!(metadata, broker, body, ctx, pre, key),
         ApiKey::Fetch => route!(fetch, broker, body, ctx, pre, key),
         ApiKey::ListOffsets => route!(list_offsets, broker, body, ctx, pre, key),
+        ApiKey::OffsetForLeaderEpoch => {
+            route!(offset_for_leader_epoch, broker, body, ctx, pre, key)
+        }
         ApiKey::CreateTopics => route!(create_topics, broker, body, ctx, pre, key),
         ApiKey::DeleteTopics => route!(delete_topics, broker, body, ctx, pre, key),
         ApiKey::CreatePartitions => route!(create_partitions, broker, body, ctx, pre, key),

@@ -1,1 +1,1 @@
-UPDATE log SET next_offset = next_offset + ?1 WHERE (SELECT code FROM verdict) = 0
+UPDATE log SET next_offset = next_offset + ?1 WHERE verdict_code = 0

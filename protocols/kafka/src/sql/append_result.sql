@@ -1,2 +1,2 @@
-SELECT verdict.code, CASE WHEN verdict.code = 0 THEN log.next_offset - ?1 ELSE verdict.dup_offset END
-FROM verdict, log
+SELECT verdict_code, CASE WHEN verdict_code = 0 THEN next_offset - ?1 ELSE verdict_dup END
+FROM log

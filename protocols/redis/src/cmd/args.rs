@@ -28,22 +28,32 @@ pub fn int(b: &[u8]) -> Result<i64, Reply> {
     strict_i64(b).ok_or_else(|| Reply::err(errors::NOT_INT))
 }
 
-/// A float as `strtold` reads it: `inf`, `+inf`, `-inf` and decimals; never NaN or spaces.
+/// A float as `strtod` reads it for Redis: decimals, `inf`/`infinity` with a sign; never NaN,
+/// spaces, or a value out of range (overflow to infinity, underflow to zero: `ERANGE`).
 pub fn float_of(b: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(b).ok()?;
     if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return None;
     }
-    let lower = s.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        _ => {}
-    }
-    if lower.contains("inf") || lower.contains("nan") {
+    // Rust reads the same decimals and `inf`/`infinity` spellings (any case), and `nan`.
+    let v = s.parse::<f64>().ok()?;
+    if v.is_nan() {
         return None;
     }
-    s.parse::<f64>().ok()
+    if v.is_infinite() {
+        // A literal infinity spells an `i`; any other infinity overflowed.
+        return b.iter().any(|c| c.eq_ignore_ascii_case(&b'i')).then_some(v);
+    }
+    if v == 0.0 {
+        let mantissa = b
+            .split(|c| c.eq_ignore_ascii_case(&b'e'))
+            .next()
+            .unwrap_or(b);
+        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+            return None;
+        }
+    }
+    Some(v)
 }
 
 pub fn float(b: &[u8]) -> Result<f64, Reply> {
@@ -178,6 +188,34 @@ mod tests {
         ] {
             assert_eq!(strict_i64(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn floats_out_of_range_are_refused() {
+        assert_eq!(float_of(b"1e400"), None);
+        assert_eq!(float_of(b"-1e400"), None);
+        assert_eq!(float_of(b"1e-400"), None);
+        assert_eq!(float_of(b"0e10"), Some(0.0));
+        assert_eq!(float_of(b"0.000"), Some(0.0));
+        assert!(float_of(b"1e-310").is_some_and(|v| v > 0.0));
+        assert_eq!(float_of(b"inf"), Some(f64::INFINITY));
+        assert_eq!(float_of(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(float_of(b"+INF"), Some(f64::INFINITY));
+        for bad in [
+            &b"nan"[..],
+            b"-nan",
+            b"infinite",
+            b"1 ",
+            b" 1",
+            b"",
+            b"0x10",
+            b"1e",
+            b"e1",
+        ] {
+            assert_eq!(float_of(bad), None, "{bad:?}");
+        }
+        assert_eq!(float_of(b".5"), Some(0.5));
+        assert_eq!(float_of(b"5."), Some(5.0));
     }
 
     #[test]

@@ -15,17 +15,25 @@ pub fn del(v: &mut View, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(n))
 }
 
-pub fn exists(v: &mut View, a: &[Bytes]) -> CmdResult {
+/// EXISTS, and TOUCH (`touch`: counts as an access, as in Redis).
+pub fn exists(v: &mut View, a: &[Bytes], touch: bool) -> CmdResult {
     let mut n = 0;
     for key in &a[1..] {
-        n += i64::from(v.exists(key)?);
+        let found = if touch {
+            v.exists(key)?
+        } else {
+            v.peek(key)?.is_some()
+        };
+        n += i64::from(found);
     }
     Ok(Reply::Int(n))
 }
 
 pub fn type_(v: &mut View, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Simple(
-        v.get(&a[1])?.map_or("none", |e| e.value.type_name()).into(),
+        v.peek(&a[1])?
+            .map_or("none", |e| e.value.type_name())
+            .into(),
     ))
 }
 
@@ -122,7 +130,7 @@ pub fn expire(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdRes
 
 /// TTL (`unit_ms` 1000) and PTTL (1); EXPIRETIME and PEXPIRETIME when `absolute`.
 pub fn ttl(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
-    Ok(Reply::Int(match v.ttl_of(&a[1])? {
+    Ok(Reply::Int(match v.peek(&a[1])?.map(|e| e.expires_at) {
         None => -2,
         Some(None) => -1,
         Some(Some(at)) if absolute => at / unit_ms,
@@ -145,27 +153,47 @@ pub fn persist(v: &mut View, a: &[Bytes]) -> CmdResult {
 
 pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
-    if is(sub, "help") {
+    let known = ["help", "encoding", "freq", "idletime", "refcount"]
+        .into_iter()
+        .find(|w| is(sub, w));
+    let Some(name) = known else {
+        return Err(Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    };
+    if a.len() != if name == "help" { 2 } else { 3 } {
+        return Err(Reply::err(format!(
+            "ERR wrong number of arguments for 'object|{name}' command"
+        )));
+    }
+    if name == "help" {
         return Ok(Reply::Array(
             [
                 "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "ENCODING <key>",
+                "    Return the kind of internal representation used in order to store the value",
+                "    associated with a <key>.",
                 "FREQ <key>",
+                "    Return the access frequency index of the <key>. The returned integer is",
+                "    proportional to the logarithm of the recent access frequency of the key.",
                 "IDLETIME <key>",
+                "    Return the idle time of the <key>, that is the approximated number of",
+                "    seconds elapsed since the last access to the key.",
                 "REFCOUNT <key>",
+                "    Return the number of references of the value associated with the specified",
+                "    <key>.",
+                "HELP",
+                "    Prints this help.",
             ]
             .iter()
             .map(|s| Reply::Simple((*s).into()))
             .collect(),
         ));
     }
-    let Some(key) = a.get(2).filter(|_| a.len() == 3) else {
-        return Err(Reply::err(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    };
-    let Some(entry) = v.get(key)? else {
+    let key = &a[2];
+    let now = v.now;
+    let Some(entry) = v.peek(key)? else {
         return Ok(Reply::Nil);
     };
     if is(sub, "encoding") {
@@ -190,13 +218,14 @@ pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
     if is(sub, "refcount") {
         return Ok(Reply::Int(1));
     }
-    if is(sub, "idletime") || is(sub, "freq") {
-        return Ok(Reply::Int(0));
+    if is(sub, "idletime") {
+        let idle = crate::store::value::access_clock(now).wrapping_sub(entry.accessed);
+        return Ok(Reply::Int(i64::from(idle)));
     }
-    Err(Reply::err(format!(
-        "ERR unknown subcommand '{}'. Try OBJECT HELP.",
-        String::from_utf8_lossy(sub)
-    )))
+    // FREQ: dotdo never evicts, so no LFU policy is ever in effect; Redis's answer then.
+    Err(Reply::err(
+        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+    ))
 }
 
 /// Every live key of the view's shards, expired ones left out.

@@ -1,14 +1,22 @@
 //! Commands: one file per family, and the single dispatch match for commands on keys.
 
 pub mod args;
+pub mod bitfield;
+pub mod bitmap;
 pub mod connection;
+pub mod geo;
+pub mod geohash;
 pub mod hash;
+pub mod hll;
+pub mod hll_sketch;
 pub mod keys;
 pub mod list;
 pub mod lua_libs;
+pub mod pqsort;
 pub mod script;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod table;
@@ -53,7 +61,8 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "setrange" => string::setrange(v, a),
 
         "del" | "unlink" => keys::del(v, a),
-        "exists" | "touch" => keys::exists(v, a),
+        "exists" => keys::exists(v, a, false),
+        "touch" => keys::exists(v, a, true),
         "type" => keys::type_(v, a),
         "rename" => keys::rename(v, a, false),
         "renamenx" => keys::rename(v, a, true),
@@ -178,6 +187,29 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "xclaim" => stream::xclaim(v, a),
         "xautoclaim" => stream::xautoclaim(v, a),
         "xinfo" => stream::xinfo(v, a),
+
+        "setbit" => bitmap::setbit(v, a),
+        "getbit" => bitmap::getbit(v, a),
+        "bitcount" => bitmap::bitcount(v, a),
+        "bitpos" => bitmap::bitpos(v, a),
+        "bitop" => bitmap::bitop(v, a),
+        "bitfield" => bitfield::bitfield(v, a, false),
+        "bitfield_ro" => bitfield::bitfield(v, a, true),
+        "pfadd" => hll::pfadd(v, a),
+        "pfcount" => hll::pfcount(v, a),
+        "pfmerge" => hll::pfmerge(v, a),
+        "geoadd"
+        | "geopos"
+        | "geodist"
+        | "geohash"
+        | "geosearch"
+        | "geosearchstore"
+        | "georadius"
+        | "georadius_ro"
+        | "georadiusbymember"
+        | "georadiusbymember_ro" => geo::run(name, v, a),
+        "sort" => sort::sort(v, a, false),
+        "sort_ro" => sort::sort(v, a, true),
         other => Err(Reply::err(format!("ERR unknown command '{other}'"))),
     }
 }

@@ -332,7 +332,7 @@ fn reply_to_lua(lua: &Lua, r: Reply) -> mlua::Result<LuaValue> {
         }
         Reply::Double(d) => LuaValue::String(lua.create_string(crate::codec::format_double(d))?),
         Reply::Bool(b) => LuaValue::Integer(i64::from(b)),
-        Reply::Verbatim(s) => LuaValue::String(lua.create_string(&s)?),
+        Reply::Verbatim(s) | Reply::DoubleText(s) => LuaValue::String(lua.create_string(&s)?),
     })
 }
 

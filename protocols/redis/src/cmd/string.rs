@@ -199,6 +199,7 @@ pub fn incr_by(v: &mut View, key: &Bytes, by: i64) -> CmdResult {
         Some(Entry {
             value: Value::Str(s),
             expires_at,
+            ..
         }) => (
             args::strict_i64(s).ok_or_else(|| Reply::err(errors::NOT_INT))?,
             *expires_at,

@@ -49,6 +49,8 @@ const C: &[&str] = &["fast", "loading", "stale"];
 const RB: &[&str] = &["readonly", "blocking", "movablekeys"];
 const WB: &[&str] = &["write", "blocking", "movablekeys"];
 const A: &[&str] = &["admin", "noscript"];
+const GM: &[&str] = &["write", "denyoom", "movablekeys"];
+const RM: &[&str] = &["readonly", "movablekeys"];
 const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const M: &[&str] = &["noscript", "loading", "stale", "fast"];
 const S: &[&str] = &[
@@ -133,6 +135,16 @@ specs! {
     "xgroup" -2 WD Keys::At(2, 2, 1), "stream"; "xack" -4 WF K1, "stream";
     "xpending" -3 R K1, "stream"; "xclaim" -6 WF K1, "stream"; "xautoclaim" -6 WF K1, "stream";
     "xinfo" -2 R Keys::At(2, 2, 1), "stream";
+    "setbit" 4 W K1, "bitmap"; "getbit" 3 RF K1, "bitmap"; "bitcount" -2 R K1, "bitmap";
+    "bitpos" -3 R K1, "bitmap"; "bitop" -4 W Keys::At(2, -1, 1), "bitmap";
+    "bitfield" -2 W K1, "bitmap"; "bitfield_ro" -2 RF K1, "bitmap";
+    "pfadd" -2 WF K1, "hyperloglog"; "pfcount" -2 R KN, "hyperloglog";
+    "pfmerge" -2 W KN, "hyperloglog";
+    "geoadd" -5 W K1, "geo"; "geopos" -2 R K1, "geo"; "geodist" -4 R K1, "geo";
+    "geohash" -2 R K1, "geo"; "geosearch" -7 R K1, "geo"; "geosearchstore" -8 W K2, "geo";
+    "georadius" -6 GM KA, "geo"; "georadius_ro" -6 R K1, "geo";
+    "georadiusbymember" -5 GM KA, "geo"; "georadiusbymember_ro" -5 R K1, "geo";
+    "sort" -2 GM KA, "generic"; "sort_ro" -2 RM KA, "generic";
     "ping" -1 C K0, "connection"; "echo" 2 C K0, "connection"; "select" 2 C K0, "connection";
     "auth" -2 M K0, "connection"; "hello" -1 M K0, "connection"; "client" -2 M K0, "connection";
     "quit" -1 M K0, "connection"; "reset" 1 M K0, "connection";

@@ -583,6 +583,7 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
             Entry {
                 value: v,
                 expires_at,
+                accessed: super::value::access_clock(super::now_ms()),
             },
         );
     }

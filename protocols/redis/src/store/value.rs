@@ -80,6 +80,13 @@ pub struct Entry {
     pub value: Value,
     /// Unix time in milliseconds; `None` never expires.
     pub expires_at: Option<i64>,
+    /// Unix time in seconds of the last command that used the key (OBJECT IDLETIME).
+    pub accessed: u32,
+}
+
+/// A time in unix milliseconds as an access clock (seconds; wraps in 2106, as Redis's wraps).
+pub fn access_clock(ms: i64) -> u32 {
+    (ms / 1000) as u32
 }
 
 /// A list; element `i` is stored at position `head + i`, so pushes and pops at either end
@@ -148,6 +155,13 @@ impl ZSet {
     /// Members in (score, member) order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Bytes, f64)> {
         self.order.iter().map(|(s, m)| (m, s.0))
+    }
+
+    /// Members with a score of at least `min`, in (score, member) order.
+    pub fn from_score(&self, min: f64) -> impl Iterator<Item = (&Bytes, f64)> {
+        self.order
+            .range((Score(min), Bytes::new())..)
+            .map(|(s, m)| (m, s.0))
     }
 
     pub fn rank(&self, member: &[u8]) -> Option<usize> {

@@ -13,6 +13,7 @@ use super::sql;
 use super::stream::{Stream, StreamMut};
 use super::value::{
     Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STREAM, KIND_STRING, KIND_ZSET, List, Value, ZSet,
+    access_clock,
 };
 use crate::error::Error;
 use crate::frame::{Reply, errors};
@@ -80,17 +81,39 @@ impl<'a> View<'a> {
         self.parts.iter_mut().map(|(_, _, st)| &mut **st)
     }
 
+    /// The locked state of `key`'s shard. Only a script reaches a key outside the locked shards
+    /// (every other command locks the shards of all its keys), and Redis Cluster's wording for
+    /// that is the answer.
     pub fn st(&mut self, key: &[u8]) -> Result<&mut ShardState, Reply> {
         let want = self.slots.shard_of_key(key);
         self.parts
             .iter_mut()
             .find(|(i, _, _)| *i == want)
             .map(|(_, _, st)| &mut **st)
-            .ok_or_else(|| Reply::err("ERR internal error: key outside the command's shards"))
+            .ok_or_else(|| {
+                Reply::err("ERR Script attempted to access a non local key in a cluster node")
+            })
     }
 
-    /// The entry of `key` unless missing or expired (an expired key is deleted here).
+    /// The entry of `key` unless missing or expired (an expired key is deleted here); counts
+    /// as an access.
     pub fn live(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
+        let clock = access_clock(self.now);
+        let entry = self.lookup(key)?;
+        if let Some(e) = entry {
+            e.accessed = clock;
+            return Ok(Some(e));
+        }
+        Ok(None)
+    }
+
+    /// The entry of `key` without counting an access (Redis's `LOOKUP_NOTOUCH`: OBJECT, TYPE,
+    /// TTL, EXISTS).
+    pub fn peek(&mut self, key: &Bytes) -> Result<Option<&Entry>, Reply> {
+        Ok(self.lookup(key)?.map(|e| &*e))
+    }
+
+    fn lookup(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
         let now = self.now;
         let st = self.st(key)?;
         let expired = match st.map.get(key) {
@@ -134,6 +157,7 @@ impl<'a> View<'a> {
         value: Bytes,
         expires_at: Option<i64>,
     ) -> Result<(), Reply> {
+        let clock = access_clock(self.now);
         let st = self.st(key)?;
         let (old_kind, old_exp) = match st.map.get_mut(key) {
             // Overwrite in place: no new map slot, no key clone.
@@ -141,6 +165,7 @@ impl<'a> View<'a> {
                 let old_exp = e.expires_at;
                 e.value = Value::Str(value);
                 e.expires_at = expires_at;
+                e.accessed = clock;
                 (Some(KIND_STRING), old_exp)
             }
             _ => {
@@ -149,6 +174,7 @@ impl<'a> View<'a> {
                     Entry {
                         value: Value::Str(value),
                         expires_at,
+                        accessed: clock,
                     },
                 );
                 (
@@ -176,6 +202,7 @@ impl<'a> View<'a> {
         if let Value::Str(s) = value {
             return self.set_str(key, s, expires_at);
         }
+        let clock = access_clock(self.now);
         let st = self.st(key)?;
         st.delete(key);
         if value.is_empty_collection() {
@@ -204,7 +231,14 @@ impl<'a> View<'a> {
             ),
         }
         st.set_expiry_index(key, None, expires_at);
-        st.map.insert(key.clone(), Entry { value, expires_at });
+        st.map.insert(
+            key.clone(),
+            Entry {
+                value,
+                expires_at,
+                accessed: clock,
+            },
+        );
         st.touch(key);
         Ok(())
     }
@@ -251,6 +285,7 @@ impl<'a> View<'a> {
             Some(_) => {}
             None if !create => return Ok(None),
             None => {
+                let clock = access_clock(self.now);
                 let st = self.st(key)?;
                 let value = Value::empty_of(kind).ok_or_else(wrongtype)?;
                 st.map.insert(
@@ -258,6 +293,7 @@ impl<'a> View<'a> {
                     Entry {
                         value,
                         expires_at: None,
+                        accessed: clock,
                     },
                 );
                 st.key_changed(key);

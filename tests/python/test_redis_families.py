@@ -1,0 +1,169 @@
+"""redis-py against dotdo: bitmaps, HyperLogLog, GEO and SORT (replies checked byte for byte
+against redis-server in tests/redis/corpus.txt; here the client library's view of them)."""
+
+import pytest
+import redis
+
+
+@pytest.fixture
+def r(dotdo):
+    host, port = dotdo.addr("redis")
+    client = redis.Redis(host=host, port=port, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def rb(dotdo):
+    host, port = dotdo.addr("redis")
+    client = redis.Redis(host=host, port=port)
+    yield client
+    client.close()
+
+
+def test_bitmaps(r, rb):
+    assert r.setbit("b", 7, 1) == 0
+    assert r.setbit("b", 7, 1) == 1
+    assert r.getbit("b", 7) == 1
+    assert r.getbit("b", 1000) == 0
+    assert rb.get("b") == b"\x01"
+    r.set("s", "foobar")
+    assert r.bitcount("s") == 26
+    assert r.bitcount("s", 1, 1) == 6
+    assert r.bitcount("s", 5, 30, mode="BIT") == 17
+    assert r.bitpos("s", 1) == 1
+    assert r.bitpos("s", 0, 2, -1) == 16
+    r.set("x", "ab")
+    assert r.bitop("AND", "dest", "s", "x") == 6
+    assert rb.get("dest")[:2] == bytes([ord("f") & ord("a"), ord("o") & ord("b")])
+    assert r.bitop("NOT", "inv", "x") == 2
+    assert rb.get("inv") == bytes([0xFF ^ ord("a"), 0xFF ^ ord("b")])
+    bf = r.bitfield("f")
+    bf.set("i8", 0, 100).get("i8", 0).incrby("i8", 0, 100)
+    assert bf.execute() == [0, 100, -56]
+    bf = r.bitfield("f", default_overflow="SAT")
+    bf.incrby("u8", "#1", 300).overflow("FAIL").incrby("u8", "#1", 1)
+    assert bf.execute() == [255, None]
+    assert r.bitfield_ro("f", "u8", 8, items=[("i8", 0)]) == [255, -56]
+    with pytest.raises(redis.ResponseError, match="bit offset is not an integer or out of range"):
+        r.setbit("b", 2**32, 1)
+    r.rpush("l", "a")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.getbit("l", 0)
+
+
+def test_hyperloglog(r, rb):
+    assert r.pfadd("h1", *[f"a{i}" for i in range(1000)]) == 1
+    assert r.pfadd("h1", "a1") == 0
+    n1 = r.pfcount("h1")
+    assert abs(n1 - 1000) < 30
+    assert rb.get("h1")[:4] == b"HYLL"
+    assert r.pfadd("h2", *[f"a{i}" for i in range(500, 3000)]) == 1
+    union = r.pfcount("h1", "h2")
+    assert abs(union - 3000) < 90
+    assert r.pfmerge("m", "h1", "h2") is True
+    assert r.pfcount("m") == union
+    # A dense sketch (more than ~3000 bytes sparse) keeps the exact same estimate.
+    assert len(rb.get("m")) == 12304
+    r.set("plain", "hello")
+    with pytest.raises(redis.ResponseError, match="not a valid HyperLogLog"):
+        r.pfadd("plain", "x")
+    assert r.pfcount("missing") == 0
+
+
+def test_geo(r):
+    assert r.geoadd("Sicily", [13.361389, 38.115556, "Palermo", 15.087269, 37.502669, "Catania"]) == 2
+    assert r.zscore("Sicily", "Palermo") == 3479099956230698
+    assert r.geodist("Sicily", "Palermo", "Catania") == pytest.approx(166274.1516)
+    assert r.geodist("Sicily", "Palermo", "Catania", unit="km") == pytest.approx(166.2742)
+    lon, lat = r.geopos("Sicily", "Palermo", "nobody")[0]
+    assert lon == pytest.approx(13.361389, abs=1e-5) and lat == pytest.approx(38.115556, abs=1e-5)
+    assert r.geopos("Sicily", "nobody") == [None]
+    assert r.geohash("Sicily", "Palermo", "Catania") == ["sqc8b49rny0", "sqdtr74hyu0"]
+    near = r.geosearch("Sicily", longitude=15, latitude=37, radius=200, unit="km", withdist=True, sort="ASC")
+    assert near == [["Catania", 56.4413], ["Palermo", 190.4424]]
+    assert r.georadiusbymember("Sicily", "Palermo", 100, unit="km") == ["Palermo"]
+    assert r.geosearchstore("near", "Sicily", longitude=15, latitude=37, radius=100, unit="km") == 1
+    assert r.zrange("near", 0, -1) == ["Catania"]
+    assert r.georadius("Sicily", 15, 37, 200, unit="km", store_dist="dists") == 2
+    assert r.zscore("dists", "Catania") == pytest.approx(56.4413, abs=1e-3)
+    assert r.geoadd("Sicily", [13.5, 38.2, "Palermo"], xx=True, ch=True) == 1
+    with pytest.raises(redis.ResponseError, match="invalid longitude,latitude pair"):
+        r.geoadd("Sicily", [200, 10, "bad"])
+
+
+def test_sort(r):
+    r.rpush("ids", 3, 1, 2)
+    r.mset({"w_1": 30, "w_2": 10, "w_3": 20, "name_1": "one", "name_2": "two", "name_3": "three"})
+    r.hset("obj_1", "age", 9)
+    r.hset("obj_2", "age", 7)
+    assert r.sort("ids") == ["1", "2", "3"]
+    assert r.sort("ids", desc=True, start=0, num=2) == ["3", "2"]
+    assert r.sort("ids", by="w_*") == ["2", "3", "1"]
+    assert r.sort("ids", by="w_*", get=["#", "name_*"], groups=True) == [
+        ("2", "two"),
+        ("3", "three"),
+        ("1", "one"),
+    ]
+    assert r.sort("ids", by="obj_*->age", get="obj_*->age") == [None, "7", "9"]
+    assert r.sort("ids", by="nosort") == ["3", "1", "2"]
+    assert r.sort("ids", by="w_*", store="out") == 3
+    assert r.lrange("out", 0, -1) == ["2", "3", "1"]
+    assert r.sort_ro("ids", by="w_*", desc=True) == ["1", "3", "2"]
+    r.rpush("words", "b", "c", "a")
+    assert r.sort("words", alpha=True) == ["a", "b", "c"]
+    with pytest.raises(redis.ResponseError, match="can't be converted into double"):
+        r.sort("words")
+
+
+def test_multi_key_commands_across_shards_and_scripts(r):
+    # Keys in different slots (and shards): these work as on a standalone redis-server.
+    r.set("alpha", "ab")
+    r.set("omega", "b")
+    assert r.bitop("OR", "zulu", "alpha", "omega") == 2
+    r.pfadd("hll:a", "x", "y")
+    r.pfadd("hll:b", "y", "z")
+    assert r.pfcount("hll:a", "hll:b") == 3
+    assert r.pfmerge("hll:c", "hll:a", "hll:b") is True
+    pipe = r.pipeline(transaction=True)
+    pipe.setbit("{t}b", 3, 1).bitcount("{t}b").pfadd("{t}h", "a").pfcount("{t}h")
+    pipe.geoadd("{t}g", [13.361389, 38.115556, "Palermo"]).rpush("{t}l", 2, 1).sort("{t}l")
+    assert pipe.execute() == [0, 1, 1, 1, 1, 2, ["1", "2"]]
+    assert r.eval("return redis.call('pfcount', KEYS[1], KEYS[2])", 2, "{t}h", "{t}h2") == 1
+    assert r.eval("return redis.call('bitpos', KEYS[1], 1)", 1, "{t}b") == 3
+    with pytest.raises(redis.ResponseError, match="hash to the same slot"):
+        r.eval("return redis.call('pfmerge', KEYS[1], KEYS[2])", 2, "hll:a", "hll:b")
+
+
+def test_object_idletime_counts_from_the_last_access(r):
+    import time
+
+    r.set("cold", "v")
+    r.set("warm", "v")
+    time.sleep(2.1)
+    # TYPE, TTL, EXISTS and OBJECT itself do not count as an access (as in Redis).
+    r.type("cold")
+    r.ttl("cold")
+    r.exists("cold")
+    assert r.object("idletime", "cold") >= 2
+    pipe = r.pipeline(transaction=False)
+    pipe.get("warm").object("idletime", "warm").object("idletime", "cold")
+    _, warm, cold = pipe.execute()
+    assert warm < 2 <= cold
+    assert r.object("idletime", "missing") is None
+    with pytest.raises(redis.ResponseError, match="An LFU maxmemory policy is not selected"):
+        r.object("freq", "cold")
+
+
+def test_a_script_cannot_reach_keys_on_other_shards_through_patterns(r):
+    # A list key and a BY key on another shard object (4 shards: 4096 slots each).
+    def quarter(key):
+        return r.execute_command("CLUSTER", "KEYSLOT", key) // 4096
+
+    other = next(f"w{i}_" for i in range(1000) if quarter(f"w{i}_1") != quarter("{t}l"))
+    r.rpush("{t}l", 1)
+    r.set(f"{other}1", 5)
+    assert r.sort("{t}l", by=f"{other}*", get=f"{other}*") == ["5"]
+    with pytest.raises(redis.ResponseError, match="non local key"):
+        r.eval(f"return redis.call('sort', KEYS[1], 'GET', '{other}*')", 1, "{t}l")

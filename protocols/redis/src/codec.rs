@@ -114,13 +114,14 @@ fn decode_multibulk(
         spans.push((start, len));
         pos = start + len + 2;
     }
-    let frame = buf.split_to(pos).freeze();
-    Ok(Some(
-        spans
-            .into_iter()
-            .map(|(s, l)| frame.slice(s..s + l))
-            .collect(),
-    ))
+    // Each argument gets its own allocation: a slice of the read buffer would keep the
+    // whole buffer alive for as long as the key or value it became is stored.
+    let args = spans
+        .into_iter()
+        .map(|(s, l)| Bytes::copy_from_slice(&buf[s..s + l]))
+        .collect();
+    buf.advance(pos);
+    Ok(Some(args))
 }
 
 fn decode_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -387,6 +388,20 @@ mod tests {
         );
         for cut in 0..full.len() {
             assert_eq!(dec(&full[..cut]).unwrap(), None, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn arguments_do_not_share_the_read_buffer() {
+        let mut b = BytesMut::from(&b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n"[..]);
+        let range = b.as_ptr_range();
+        let args = decode_request(&mut b, &Limits::default()).unwrap().unwrap();
+        assert_eq!(args[2], Bytes::from("value"));
+        for a in &args {
+            assert!(
+                !range.contains(&a.as_ptr()),
+                "an argument points into the read buffer"
+            );
         }
     }
 

@@ -21,6 +21,10 @@ pub const LISTENING_PREFIX: &str = "DOTDO_LISTENING ";
 
 pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow::Result<()> {
     metrics::gauge!("dotdo_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    // Installed first, on this runtime, before any front-end starts runtimes of its own
+    // (the Redis event loops): a client may signal as soon as the ports are announced.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let (backend, nodes) = backend::open_with_nodes(&config.backend)?;
     let planned = frontends::build(&config, &backend)?;
 
@@ -76,9 +80,6 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow:
             connections.clone(),
         );
     }
-    // Install the handlers before announcing the ports: a client may signal at once.
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     state.ready.store(true, Ordering::Release);
     report_listening(&listening)?;
     tokio::select! {

@@ -16,48 +16,17 @@ C="${C:-50}"
 PIPELINES="${PIPELINES:-1 16}"
 
 cargo build --release -p dotdo --bin dotdo >&2
-work=$(mktemp -d)
-cleanup() {
-  while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
-  sleep 0.5
-  rm -rf "$work"
-}
-touch "$work/pids"
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start_redis() { # name, extra args...
-  local name=$1; shift
-  local port; port=$(free_port)
-  mkdir -p "$work/$name"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$work/$name" --save '' "$@" >"$work/$name.log" 2>&1 &
-  echo $! >> "$work/pids"
-  echo $! > "$work/$name.pid"
-  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
-  echo "$port"
-}
-
-start_dotdo() {
-  "$CARGO_TARGET_DIR/release/dotdo" serve --ephemeral-ports \
-    --set "backend.embedded.data_dir=\"$work/dotdo\"" --set admin.enabled=false \
-    >"$work/dotdo.out" 2>"$work/dotdo.log" &
-  echo $! >> "$work/pids"
-  echo $! > "$work/dotdo.pid"
-  until grep -q DOTDO_LISTENING "$work/dotdo.out" 2>/dev/null; do sleep 0.1; done
-  grep -o '"redis":"[^"]*"' "$work/dotdo.out" | sed 's/.*:\([0-9]*\)"$/\1/'
-}
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# shellcheck source=benches/redis_servers.sh
+source benches/redis_servers.sh
 
 # Prints "rps cpu_us_per_command".
 bench() { # port, pid, pipeline, command...
   local port=$1 pid=$2 p=$3; shift 3
   local before after rps
-  before=$(cpu_ticks "$pid")
+  before=$(ticks "$pid")
   rps=$(redis-benchmark -p "$port" -q -n "$N" -c "$C" -P "$p" -r 100000 "$@" 2>/dev/null | tr '\r' '\n' |
     grep 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
-  after=$(cpu_ticks "$pid")
+  after=$(ticks "$pid")
   echo "${rps:-0} $(python3 -c "print(f'{($after - $before) * 1e6 / $(getconf CLK_TCK) / $N:.1f}')")"
 }
 

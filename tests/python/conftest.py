@@ -219,3 +219,15 @@ def dotdo():
     d = Dotdo()
     yield d
     d.close()
+
+
+@pytest.fixture
+def r(dotdo):
+    """A redis-py client (RESP2, decoded replies) on the module's dotdo, databases flushed."""
+    import redis
+
+    host, port = dotdo.addr("redis")
+    client = redis.Redis(host=host, port=port, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()

@@ -8,15 +8,6 @@ import redis
 
 
 @pytest.fixture
-def r(dotdo):
-    host, port = dotdo.addr("redis")
-    client = redis.Redis(host=host, port=port, decode_responses=True)
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def r3(dotdo):
     host, port = dotdo.addr("redis")
     client = redis.Redis(host=host, port=port, protocol=3, decode_responses=True)

@@ -6,15 +6,6 @@ import redis
 
 
 @pytest.fixture
-def r(dotdo):
-    host, port = dotdo.addr("redis")
-    client = redis.Redis(host=host, port=port, decode_responses=True)
-    client.flushall()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def rb(dotdo):
     host, port = dotdo.addr("redis")
     client = redis.Redis(host=host, port=port)

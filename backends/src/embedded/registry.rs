@@ -189,27 +189,16 @@ impl Registry {
         id: &ObjectId,
         batch: &Batch,
     ) -> Option<Result<Vec<StatementResult>, Error>> {
-        let slot = match self.objects.lock().get(id) {
-            Some(Entry::Open(slot)) => slot.clone(),
-            _ => return None,
-        };
         let relaxed = self.config.durability == Durability::Relaxed;
-        if slot.actor_busy.load(Ordering::Acquire) {
-            return None;
-        }
-        // Another reader holds it for a few microseconds; the actor flags itself first.
-        let db = slot.db.try_lock_for(READER_WAIT)?;
-        let conn = db.as_ref()?;
-        // Checked under the lock: commits are counted before the actor lets it go.
-        if !(relaxed || slot.durable.all_durable()) || !conn.is_autocommit() {
-            return None;
-        }
-        if !reads_only(conn, batch) {
-            return None;
-        }
-        slot.touch();
-        metrics::counter!("dotdo_backend_direct_reads_total").increment(1);
-        Some(run_batch(conn, batch).map(|ran| ran.results))
+        self.on_idle(id, |slot, conn| {
+            // Checked under the lock: commits are counted before the actor lets it go.
+            if !(relaxed || slot.durable.all_durable()) || !reads_only(conn, batch) {
+                return None;
+            }
+            slot.touch();
+            metrics::counter!("dotdo_backend_direct_reads_total").increment(1);
+            Some(run_batch(conn, batch).map(|ran| ran.results))
+        })
     }
 
     /// Answer a provisional dry run ([`crate::Backend::dry_run_provisional`]) at once on the
@@ -222,6 +211,21 @@ impl Registry {
         id: &ObjectId,
         batch: &Batch,
     ) -> Option<Result<Vec<StatementResult>, Error>> {
+        self.on_idle(id, |slot, conn| {
+            slot.touch();
+            metrics::counter!("dotdo_backend_direct_dry_runs_total").increment(1);
+            Some(dry_run_on(conn, batch))
+        })
+    }
+
+    /// Run `f` on the calling thread with an open object's connection, when the object is
+    /// idle: no group or transaction running on its actor, none open on the connection.
+    /// `None` means "ask the actor".
+    fn on_idle<T>(
+        &self,
+        id: &ObjectId,
+        f: impl FnOnce(&Slot, &Connection) -> Option<T>,
+    ) -> Option<T> {
         let slot = match self.objects.lock().get(id) {
             Some(Entry::Open(slot)) => slot.clone(),
             _ => return None,
@@ -229,14 +233,13 @@ impl Registry {
         if slot.actor_busy.load(Ordering::Acquire) {
             return None;
         }
+        // Another reader holds it for a few microseconds; the actor flags itself first.
         let db = slot.db.try_lock_for(READER_WAIT)?;
         let conn = db.as_ref()?;
         if !conn.is_autocommit() {
             return None;
         }
-        slot.touch();
-        metrics::counter!("dotdo_backend_direct_dry_runs_total").increment(1);
-        Some(dry_run_on(conn, batch))
+        f(&slot, conn)
     }
 
     pub(crate) fn dequeued(&self) {

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Ctx;
-use super::offset_for_leader_epoch::{LEADER_EPOCH, check_current};
+use super::offset_for_leader_epoch::{LEADER_EPOCH, leader_log};
 use crate::broker::Broker;
 use crate::error::Result;
 use crate::errors;
@@ -73,17 +73,14 @@ async fn gather(b: &Broker, req: &FetchRequest) -> Result<Gathered> {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let mut data = PartitionData::default().with_partition_index(p.partition);
-            let Some(log) = b.log(&topic.topic.0, p.partition) else {
-                errors_seen = true;
-                partitions.push(data.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
-                continue;
+            let log = match leader_log(b, &topic.topic.0, p.partition, p.current_leader_epoch) {
+                Ok(log) => log,
+                Err(code) => {
+                    errors_seen = true;
+                    partitions.push(data.with_error_code(code));
+                    continue;
+                }
             };
-            let code = check_current(p.current_leader_epoch);
-            if code != errors::NONE {
-                errors_seen = true;
-                partitions.push(data.with_error_code(code));
-                continue;
-            }
             watches.push(log.subscribe());
             let bounds = log.bounds().await?;
             let (hw, start) = (bounds.high_watermark, bounds.log_start);

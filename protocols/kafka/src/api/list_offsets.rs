@@ -6,10 +6,9 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use super::Ctx;
-use super::offset_for_leader_epoch::{LEADER_EPOCH, check_current};
+use super::offset_for_leader_epoch::{LEADER_EPOCH, leader_log};
 use crate::broker::Broker;
 use crate::error::Result;
-use crate::errors;
 use crate::store::partition;
 
 const LATEST: i64 = -1;
@@ -26,15 +25,13 @@ pub async fn handle(b: &Broker, req: ListOffsetsRequest, ctx: &Ctx) -> Result<Li
             let r = ListOffsetsPartitionResponse::default()
                 .with_partition_index(p.partition_index)
                 .with_leader_epoch(-1);
-            let Some(log) = b.log(&t.name.0, p.partition_index) else {
-                partitions.push(r.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
-                continue;
+            let log = match leader_log(b, &t.name.0, p.partition_index, p.current_leader_epoch) {
+                Ok(log) => log,
+                Err(code) => {
+                    partitions.push(r.with_error_code(code));
+                    continue;
+                }
             };
-            let code = check_current(p.current_leader_epoch);
-            if code != errors::NONE {
-                partitions.push(r.with_error_code(code));
-                continue;
-            }
             let bounds = log.bounds().await?;
             let (hw, start) = (bounds.high_watermark, bounds.log_start);
             // read_committed consumers see the log up to the last stable offset.

@@ -14,13 +14,33 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+use std::sync::Arc;
+
 use super::Ctx;
 use crate::broker::Broker;
 use crate::error::Result;
 use crate::errors;
+use crate::partition::PartitionLog;
 
 /// Every partition's leader epoch.
 pub const LEADER_EPOCH: i32 = 0;
+
+/// A partition's log for a request the client made in `current` epoch, or the partition's
+/// error code: UNKNOWN_TOPIC_OR_PARTITION, or the epoch's (see [`check_current`]).
+pub fn leader_log(
+    b: &Broker,
+    topic: &str,
+    partition: i32,
+    current: i32,
+) -> std::result::Result<Arc<PartitionLog>, i16> {
+    let log = b
+        .log(topic, partition)
+        .ok_or(errors::UNKNOWN_TOPIC_OR_PARTITION)?;
+    match check_current(current) {
+        errors::NONE => Ok(log),
+        code => Err(code),
+    }
+}
 
 /// The error for a request made in `current` epoch (-1: the client does not say):
 /// FENCED_LEADER_EPOCH for an older one, UNKNOWN_LEADER_EPOCH for a newer one.
@@ -46,15 +66,13 @@ pub async fn handle(
                 .with_partition(p.partition)
                 .with_leader_epoch(-1)
                 .with_end_offset(-1);
-            let Some(log) = b.log(&t.topic.0, p.partition) else {
-                partitions.push(r.with_error_code(errors::UNKNOWN_TOPIC_OR_PARTITION));
-                continue;
+            let log = match leader_log(b, &t.topic.0, p.partition, p.current_leader_epoch) {
+                Ok(log) => log,
+                Err(code) => {
+                    partitions.push(r.with_error_code(code));
+                    continue;
+                }
             };
-            let code = check_current(p.current_leader_epoch);
-            if code != errors::NONE {
-                partitions.push(r.with_error_code(code));
-                continue;
-            }
             if p.leader_epoch != LEADER_EPOCH {
                 partitions.push(r);
                 continue;

@@ -129,8 +129,8 @@ pub struct Conn {
     simple: parking_lot::Mutex<SimpleCache>,
 }
 
-/// A translation and the catalog generation it was made against.
-type CachedPlan = (u64, Arc<Plan>);
+/// A translation, and the catalog generation and `search_path` it was made against.
+type CachedPlan = (u64, String, Arc<Plan>);
 
 /// A prepared statement: its text; translation happens against the session's catalog.
 #[derive(Clone, Debug)]
@@ -255,13 +255,14 @@ impl Conn {
     /// A prepared statement's plan, translated again only when the catalog changed.
     async fn prepared_plan(session: &mut Session, stmt: &Prepared) -> Result<Arc<Plan>, SqlError> {
         let (generation, catalog) = session.catalog().await?;
-        if let Some((g, plan)) = stmt.cache.lock().as_ref()
+        if let Some((g, path, plan)) = stmt.cache.lock().as_ref()
             && *g == generation
+            && path == session.search_path()
         {
             return Ok(plan.clone());
         }
         let plan = Arc::new(session.translate(&stmt.sql, &catalog)?);
-        *stmt.cache.lock() = Some((generation, plan.clone()));
+        *stmt.cache.lock() = Some((generation, session.search_path().to_owned(), plan.clone()));
         Ok(plan)
     }
 }

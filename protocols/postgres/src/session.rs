@@ -180,11 +180,19 @@ impl Session {
         db.catalog(self.backend()).await
     }
 
+    /// The `search_path` setting: translations made under another one name other tables.
+    pub fn search_path(&self) -> &str {
+        self.settings
+            .get("search_path")
+            .map_or(dotdo_sql::namespace::DEFAULT_PATH, String::as_str)
+    }
+
     pub fn translate(&self, sql: &str, catalog: &Catalog) -> Result<Plan, SqlError> {
         let ctx = Context {
             database: &self.db.name,
             user: &self.user,
             backend_pid: self.pid,
+            search_path: self.search_path(),
         };
         dotdo_sql::translate(sql, catalog, &ctx)
     }

@@ -23,6 +23,8 @@ const MAX_ENTRIES: usize = 256;
 #[derive(Default)]
 pub struct SimpleCache {
     entries: HashMap<String, (u64, Option<Arc<Plan>>)>,
+    /// The `search_path` every entry was translated under.
+    search_path: String,
 }
 
 impl SimpleCache {
@@ -35,6 +37,10 @@ impl SimpleCache {
         generation: u64,
         catalog: &Catalog,
     ) -> Result<(Arc<Plan>, Vec<Value>), SqlError> {
+        if self.search_path != session.search_path() {
+            self.entries.clear();
+            self.search_path = session.search_path().to_owned();
+        }
         let Some(lifted) = literals::lift(sql) else {
             let plan = session.translate(sql, catalog)?;
             // Translation may come to depend on session settings: start over when they change.

@@ -16,6 +16,7 @@ pub fn migrations(database: &str) -> Vec<Statement> {
         include_str!("schema/001_catalog.sql"),
         include_str!("schema/002_pg_catalog.sql"),
         include_str!("schema/003_pg_describe.sql"),
+        include_str!("schema/004_schemas.sql"),
     ]
     .join("\n")
     .split(";\n")
@@ -30,10 +31,18 @@ pub fn migrations(database: &str) -> Vec<Statement> {
     out
 }
 
-/// Reads the whole catalog; feed its result to [`Catalog::from_result`].
+/// Reads the whole catalog; feed its result to [`Catalog::from_result`]. Column rows have
+/// no kind; the schemas (`n`) and every relation's stored name (by its SQLite type, or
+/// `sequence`) follow them.
 pub fn load_statement() -> Statement {
     Statement::new(
-        "SELECT tbl, col, pos, typ, typmod, not_null, dflt FROM _pg_columns ORDER BY tbl, pos",
+        "SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
+         UNION ALL SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
+         UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, type FROM sqlite_schema \
+             WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'pg\\_%' ESCAPE '\\' \
+         UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, 'sequence' FROM _pg_sequences \
+         ORDER BY 8, 1, 3",
     )
 }
 
@@ -69,15 +78,33 @@ impl Table {
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     tables: BTreeMap<String, Arc<Table>>,
+    /// Schemas created with CREATE SCHEMA (not public, pg_catalog, information_schema): oids.
+    namespaces: BTreeMap<String, i64>,
+    /// The stored (SQLite) name of every table, view, index and sequence, and its kind
+    /// (`table`, `view`, `index`, `sequence`).
+    relations: BTreeMap<String, String>,
 }
 
 impl Catalog {
     pub fn from_result(result: &StatementResult) -> Catalog {
         let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+        let mut namespaces = BTreeMap::new();
+        let mut relations = BTreeMap::new();
         for row in &result.rows {
             let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_owned();
             let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
             let tbl = text(0);
+            match row.get(7).and_then(Value::as_str) {
+                None => {}
+                Some("n") => {
+                    namespaces.insert(tbl, int(2));
+                    continue;
+                }
+                Some(kind) => {
+                    relations.insert(tbl, kind.to_owned());
+                    continue;
+                }
+            }
             let column = Column {
                 name: text(1),
                 ty: PgType::from_catalog_key(&text(3)),
@@ -96,14 +123,37 @@ impl Catalog {
         }
         Catalog {
             tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            namespaces,
+            relations,
         }
     }
 
+    /// A table by its stored name (as name resolution leaves it, possibly quoted).
     pub fn table(&self, name: &str) -> Option<&Arc<Table>> {
-        let name = name.rsplit('.').next().unwrap_or(name);
+        let name = name.trim_matches('"');
+        let name = name.strip_prefix("public.").unwrap_or(name);
         self.tables
             .get(name)
             .or_else(|| self.tables.get(&name.to_ascii_lowercase()))
+    }
+
+    /// The oid of a schema made with CREATE SCHEMA.
+    pub fn namespace(&self, name: &str) -> Option<i64> {
+        self.namespaces.get(name).copied()
+    }
+
+    pub fn namespaces(&self) -> impl Iterator<Item = (&String, &i64)> {
+        self.namespaces.iter()
+    }
+
+    /// Whether a table, view, index or sequence is stored under `name`.
+    pub fn has_relation(&self, name: &str) -> bool {
+        self.relations.contains_key(name) || self.tables.contains_key(name)
+    }
+
+    /// Stored names and kinds of every table, view, index and sequence.
+    pub fn relations(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.relations.iter()
     }
 
     /// A copy with `table` added (CTEs and derived tables while inferring types).

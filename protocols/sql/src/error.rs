@@ -102,8 +102,9 @@ fn constraint_target(message: &str) -> (String, Vec<String>) {
     let mut table = String::new();
     let mut cols = Vec::new();
     for item in list.split(", ") {
-        if let Some((t, c)) = item.split_once('.') {
-            table = t.to_owned();
+        // A table of another schema is stored as `s.t`: its constraints are named by `t`.
+        if let Some((t, c)) = item.rsplit_once('.') {
+            table = t.rsplit('.').next().unwrap_or(t).to_owned();
             cols.push(c.to_owned());
         }
     }
@@ -158,7 +159,7 @@ fn from_sqlite_message(message: &str) -> SqlError {
     // Newer SQLite appends " in <statement> at offset N"; PostgreSQL's messages do not.
     let message = message.split(" in ").next().unwrap_or(message);
     if let Some(t) = message.strip_prefix("no such table: ") {
-        let t = t.rsplit('.').next().unwrap_or(t);
+        let t = t.strip_prefix("main.").unwrap_or(t);
         return SqlError::new(
             code::UNDEFINED_TABLE,
             format!("relation \"{t}\" does not exist"),

@@ -382,7 +382,7 @@ fn set_expr_columns(body: &SetExpr, catalog: &Catalog) -> Vec<OutColumn> {
 
 pub fn returning_columns(items: &[SelectItem], table: &str, catalog: &Catalog) -> Vec<OutColumn> {
     let mut scope = Scope::default();
-    if let Some(t) = catalog.table(table.rsplit('.').next().unwrap_or(table).trim_matches('"')) {
+    if let Some(t) = catalog.table(table) {
         scope.tables.push((t.name.clone(), t.clone()));
     }
     items_columns(items, &scope, catalog)

@@ -10,6 +10,7 @@ pub mod describe;
 pub mod error;
 mod infer;
 pub mod literals;
+pub mod namespace;
 pub mod notify;
 pub mod sequence;
 pub mod split;

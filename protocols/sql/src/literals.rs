@@ -687,6 +687,7 @@ mod tests {
             database: "db",
             user: "u",
             backend_pid: 1,
+            search_path: crate::namespace::DEFAULT_PATH,
         };
         let lifted = lift(sql)?;
         let plan = crate::translate(sql, &catalog, &ctx).ok()?;
@@ -716,6 +717,7 @@ mod tests {
             database: "db",
             user: "u",
             backend_pid: 1,
+            search_path: crate::namespace::DEFAULT_PATH,
         };
         let sql = "SELECT s FROM t WHERE id = 5";
         let lifted = lift(sql).unwrap();

@@ -146,6 +146,12 @@ fn name_arg(e: &Expr) -> Option<String> {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => {
                 let s = s.trim();
+                // A stored name, quoted whole by `namespace::resolve`: `"s.seq"`.
+                if let Some(q) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"'))
+                    && !q.contains('"')
+                {
+                    return Some(q.to_owned());
+                }
                 let s = s.rsplit('.').next().unwrap_or(s);
                 Some(
                     match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {

@@ -22,6 +22,8 @@ pub struct Context<'a> {
     pub database: &'a str,
     pub user: &'a str,
     pub backend_pid: i32,
+    /// The session's `search_path` setting, as SHOW prints it.
+    pub search_path: &'a str,
 }
 
 /// One result column: its name and, when the catalog or the expression tells, its type.
@@ -291,7 +293,11 @@ fn parse_set(sql: &str) -> Result<(String, String), SqlError> {
             }
         },
     };
-    Ok((name.trim().to_ascii_lowercase(), unquote(value.trim())))
+    let name = name.trim().to_ascii_lowercase();
+    if name == "search_path" {
+        return Ok((name, crate::namespace::normalize_path(value)));
+    }
+    Ok((name, unquote(value.trim())))
 }
 
 fn unquote(v: &str) -> String {
@@ -324,6 +330,25 @@ fn translate_statement(
         Statement::ReleaseSavepoint { name } => return Ok(Plan::Release(name.value.clone())),
         _ => {}
     }
+    match &stmt {
+        Statement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => return crate::namespace::create(schema_name, *if_not_exists, catalog),
+        Statement::Drop {
+            object_type: ast::ObjectType::Schema,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => return crate::namespace::drop(names, *if_exists, *cascade, catalog),
+        Statement::AlterSchema(_) => {
+            return Err(SqlError::unsupported("ALTER SCHEMA is not supported"));
+        }
+        _ => {}
+    }
+    crate::namespace::resolve(&mut stmt, catalog, ctx)?;
     let params = infer::param_types(&stmt, catalog);
     match stmt {
         Statement::Query(mut q) => {
@@ -396,7 +421,7 @@ fn translate_statement(
             )))
         }
         Statement::Update(up) => {
-            let table = up.table.relation.to_string();
+            let table = relation_name(&up.table.relation);
             let returning = up
                 .returning
                 .as_ref()
@@ -415,7 +440,7 @@ fn translate_statement(
             let table = match &del.from {
                 ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t
                     .first()
-                    .map(|t| t.relation.to_string())
+                    .map(|t| relation_name(&t.relation))
                     .unwrap_or_default(),
             };
             let returning = del
@@ -493,7 +518,6 @@ fn translate_statement(
             legacy_options,
             ..
         } => copy(source, to, target, &options, &legacy_options, catalog, ctx),
-        Statement::CreateSchema { .. } => Ok(Plan::Utility("CREATE SCHEMA")),
         Statement::Comment { .. } => Ok(Plan::Utility("COMMENT")),
         Statement::Grant(_) => Ok(Plan::Utility("GRANT")),
         Statement::Revoke(_) => Ok(Plan::Utility("REVOKE")),
@@ -531,6 +555,14 @@ fn ddl(batch: Vec<SqliteStatement>, tag: &'static str) -> Query {
         tag,
         ddl: true,
         read_only: false,
+    }
+}
+
+/// The relation a table factor names, without its alias.
+fn relation_name(tf: &ast::TableFactor) -> String {
+    match tf {
+        ast::TableFactor::Table { name, .. } => name.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -734,7 +766,10 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 "current_time" => Some(raw(TIME_SQL)),
                 "version" => Some(lit(VERSION_STRING)),
                 "current_database" | "current_catalog" => Some(lit(ctx.database)),
-                "current_schema" => Some(lit("public")),
+                // `namespace::resolve` put the answer in as the argument.
+                "current_schema" | "current_schemas" => {
+                    Some(args.first().cloned().unwrap_or_else(|| lit("public")))
+                }
                 "current_user" | "session_user" | "user" => Some(lit(ctx.user)),
                 "pg_backend_pid" => Some(Expr::Value(
                     Value::Number(ctx.backend_pid.to_string(), false).into(),
@@ -830,7 +865,6 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     n = args[1]
                 ))),
                 "array_to_string" => args.first().cloned(),
-                "current_schemas" => Some(lit("public")),
                 "array_position" => Some(raw("1")),
                 "current_setting" => Some(lit("")),
                 "pg_typeof" => Some(lit("unknown")),
@@ -1638,7 +1672,6 @@ fn drop(
         ast::ObjectType::Table => ("TABLE", "DROP TABLE"),
         ast::ObjectType::Index => ("INDEX", "DROP INDEX"),
         ast::ObjectType::View => ("VIEW", "DROP VIEW"),
-        ast::ObjectType::Schema => return Ok(Plan::Utility("DROP SCHEMA")),
         ast::ObjectType::Sequence => {
             let batch = names
                 .iter()
@@ -1810,6 +1843,7 @@ mod tests {
             database: "db",
             user: "u",
             backend_pid: 1,
+            search_path: crate::namespace::DEFAULT_PATH,
         }
     }
 

@@ -1,0 +1,696 @@
+//! Schemas: CREATE/DROP SCHEMA, `search_path`, and relation names resolved to stored names.
+//!
+//! A relation of schema `s` is stored in the database's SQLite object as `"s.name"`; one of
+//! `public` under its bare name, as every earlier version stored it (so old databases keep
+//! their tables). Resolution runs on the parsed statement before anything else looks at it:
+//! afterwards every relation it names is its stored name, so the catalog, type inference
+//! and the SQLite text all agree. `pg_catalog` and `information_schema` names are left for
+//! the catalog rewrite.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use dotdo_backend::{Statement as SqliteStatement, Value as SqlValue};
+use sqlparser::ast::{
+    self, Expr, FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, TableFactor,
+    Value, VisitMut, VisitorMut,
+};
+
+use crate::catalog::Catalog;
+use crate::error::SqlError;
+use crate::translate::{Context, Plan, Query, ident_name, quote_ident};
+
+pub const UNDEFINED_SCHEMA: &str = "3F000";
+pub const DUPLICATE_SCHEMA: &str = "42P06";
+pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
+pub const RESERVED_NAME: &str = "42939";
+
+/// PostgreSQL's default `search_path`.
+pub const DEFAULT_PATH: &str = "\"$user\", public";
+
+const SYSTEM: [&str; 2] = ["pg_catalog", "information_schema"];
+
+/// The name a relation `name` of `schema` is stored under.
+pub fn stored_name(schema: &str, name: &str) -> String {
+    if schema == "public" {
+        name.to_owned()
+    } else {
+        format!("{schema}.{name}")
+    }
+}
+
+/// A stored name split into its schema and its name there.
+pub fn split_stored<'a>(catalog: &Catalog, stored: &'a str) -> (String, &'a str) {
+    for (i, _) in stored.match_indices('.') {
+        if catalog.namespace(&stored[..i]).is_some() {
+            return (stored[..i].to_owned(), &stored[i + 1..]);
+        }
+    }
+    ("public".to_owned(), stored)
+}
+
+fn schema_exists(catalog: &Catalog, schema: &str) -> bool {
+    schema == "public" || SYSTEM.contains(&schema) || catalog.namespace(schema).is_some()
+}
+
+/// Split a `search_path` value (or a qualified name) on commas outside double quotes.
+fn split_list(value: &str, sep: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if c == sep && !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// One element of a list as PostgreSQL reads it: double quotes keep case, else folded.
+fn unquote_ident(item: &str) -> String {
+    match item.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(q) => q.replace("\"\"", "\""),
+        None => item.to_ascii_lowercase(),
+    }
+}
+
+fn needs_quotes(name: &str) -> bool {
+    let mut chars = name.chars();
+    !chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$')
+}
+
+/// The value of `SET search_path` as SHOW prints it: `a, "$user", public`.
+pub fn normalize_path(raw: &str) -> String {
+    let raw = raw.trim().trim_end_matches(';').trim();
+    if raw.eq_ignore_ascii_case("default") {
+        return DEFAULT_PATH.to_owned();
+    }
+    split_list(raw, ',')
+        .iter()
+        .map(|item| {
+            let name = match item.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+                Some(s) => s.replace("''", "'"),
+                None => unquote_ident(item),
+            };
+            if needs_quotes(&name) {
+                quote_ident(&name)
+            } else {
+                name
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The schemas of `ctx`'s search path that exist, in order (`"$user"` is the user's schema
+/// when there is one).
+pub fn search_path(ctx: &Context<'_>, catalog: &Catalog) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in split_list(ctx.search_path, ',') {
+        let name = if item == "\"$user\"" || item == "$user" {
+            ctx.user.to_owned()
+        } else {
+            unquote_ident(&item)
+        };
+        if schema_exists(catalog, &name) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// `current_schema()`: the first existing schema on the path.
+pub fn current_schema(ctx: &Context<'_>, catalog: &Catalog) -> Option<String> {
+    search_path(ctx, catalog).into_iter().next()
+}
+
+/// `current_schemas(implicit)` as its text: `{pg_catalog,public}`.
+pub fn current_schemas(ctx: &Context<'_>, catalog: &Catalog, implicit: bool) -> String {
+    let mut path = search_path(ctx, catalog);
+    if implicit && !path.iter().any(|s| s == "pg_catalog") {
+        path.insert(0, "pg_catalog".to_owned());
+    }
+    let items: Vec<String> = path
+        .iter()
+        .map(|s| {
+            if needs_quotes(s) {
+                quote_ident(s)
+            } else {
+                s.clone()
+            }
+        })
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// The schema unqualified CREATEs go to.
+pub fn creation_schema(ctx: &Context<'_>, catalog: &Catalog) -> Result<String, SqlError> {
+    search_path(ctx, catalog)
+        .into_iter()
+        .find(|s| !SYSTEM.contains(&s.as_str()))
+        .ok_or_else(|| SqlError::new(UNDEFINED_SCHEMA, "no schema has been selected to create in"))
+}
+
+fn parts(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => ident_name(i),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// `(schema, name)` of a possibly qualified name; a database part is dropped.
+fn schema_and_name(name: &ObjectName) -> (Option<String>, String) {
+    let mut p = parts(name);
+    let last = p.pop().unwrap_or_default();
+    (p.pop(), last)
+}
+
+fn missing(name: &str) -> SqlError {
+    SqlError::new(
+        crate::code::UNDEFINED_TABLE,
+        format!("relation \"{name}\" does not exist"),
+    )
+}
+
+fn no_schema(schema: &str) -> SqlError {
+    SqlError::new(
+        UNDEFINED_SCHEMA,
+        format!("schema \"{schema}\" does not exist"),
+    )
+}
+
+/// Resolves the names of one statement.
+struct Resolver<'c, 'a> {
+    catalog: &'c Catalog,
+    ctx: &'c Context<'a>,
+    path: Vec<String>,
+    ctes: HashSet<String>,
+    /// Stored names of other schemas this statement's table factors now name.
+    qualified: HashSet<String>,
+}
+
+impl Resolver<'_, '_> {
+    /// The stored name a reference to an existing relation means; `None`: leave it.
+    fn reference(&self, schema: Option<&str>, name: &str) -> Result<Option<String>, SqlError> {
+        match schema {
+            Some(s) if SYSTEM.contains(&s) => Ok(None),
+            Some("public") => Ok(Some(name.to_owned())),
+            Some(s) if self.catalog.namespace(s).is_some() => Ok(Some(stored_name(s, name))),
+            Some(s) => Err(missing(&format!("{s}.{name}"))),
+            None if self.ctes.contains(name) => Ok(None),
+            None => {
+                for s in &self.path {
+                    if SYSTEM.contains(&s.as_str()) {
+                        continue;
+                    }
+                    let stored = stored_name(s, name);
+                    if self.catalog.has_relation(&stored) {
+                        return Ok(Some(stored));
+                    }
+                }
+                // A public relation when public is off the path is not there; a name that
+                // is already stored (`"s.t"`, from an earlier pass) is.
+                let already_stored = split_stored(self.catalog, name).0 != "public";
+                if self.catalog.has_relation(name) && !already_stored {
+                    return Err(missing(name));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// The stored name a new relation `name` gets.
+    fn target(&self, name: &ObjectName) -> Result<String, SqlError> {
+        let (schema, name) = schema_and_name(name);
+        let schema = match schema {
+            Some(s) if schema_exists(self.catalog, &s) => s,
+            Some(s) => return Err(no_schema(&s)),
+            None => creation_schema(self.ctx, self.catalog)?,
+        };
+        Ok(stored_name(&schema, &name))
+    }
+
+    fn resolve_name(&mut self, name: &mut ObjectName) -> Result<(), SqlError> {
+        let (schema, bare) = schema_and_name(name);
+        if let Some(stored) = self.reference(schema.as_deref(), &bare)? {
+            let single = name.0.len() == 1 && stored == bare;
+            if !single {
+                self.set_stored(name, &stored);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_stored(&mut self, name: &mut ObjectName, stored: &str) {
+        let (schema, _) = split_stored(self.catalog, stored);
+        let ident = if schema == "public" {
+            name.0
+                .last()
+                .and_then(|p| p.as_ident().cloned())
+                .unwrap_or_else(|| Ident::new(stored))
+        } else {
+            self.qualified.insert(stored.to_owned());
+            Ident::with_quote('"', stored)
+        };
+        name.0 = vec![ObjectNamePart::Identifier(ident)];
+    }
+
+    /// A sequence or regclass name in a string literal: its stored name, quoted.
+    fn literal_name(&self, text: &str) -> Result<Option<String>, SqlError> {
+        let items = split_list(text, '.');
+        let names: Vec<String> = items.iter().map(|i| unquote_ident(i)).collect();
+        let (schema, name) = match names.as_slice() {
+            [n] => (None, n.clone()),
+            [.., s, n] => (Some(s.as_str()), n.clone()),
+            [] => return Ok(None),
+        };
+        Ok(self
+            .reference(schema, &name)?
+            .map(|stored| quote_ident(&stored)))
+    }
+
+    fn expr(&mut self, e: &mut Expr) -> Result<(), SqlError> {
+        match e {
+            Expr::Function(f) => {
+                let fname = f.name.to_string().to_ascii_lowercase();
+                let fname = fname.trim_start_matches("pg_catalog.");
+                match fname {
+                    "nextval" | "currval" | "setval" => {
+                        if let FunctionArguments::List(l) = &mut f.args
+                            && let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))) =
+                                l.args.first_mut()
+                        {
+                            self.rename_literal(a)?;
+                        }
+                    }
+                    // The answer goes in as the argument: `translate` turns the call into it.
+                    "current_schema" => {
+                        let v = current_schema(self.ctx, self.catalog);
+                        set_args(f, vec![v.map_or(Expr::Value(Value::Null.into()), lit)]);
+                    }
+                    "current_schemas" => {
+                        let implicit = !matches!(first_arg(f), Some(Expr::Value(v)) if v.value == Value::Boolean(false));
+                        let v = current_schemas(self.ctx, self.catalog, implicit);
+                        set_args(f, vec![lit(v)]);
+                    }
+                    "pg_table_is_visible" => {
+                        if let Some(a) = first_arg(f) {
+                            let mut path = search_path(self.ctx, self.catalog);
+                            path.push("pg_catalog".into());
+                            let list: Vec<String> = path
+                                .iter()
+                                .map(|s| format!("'{}'", s.replace('\'', "''")))
+                                .collect();
+                            *e = Expr::Nested(Box::new(Expr::Identifier(Ident::new(format!(
+                                "EXISTS (SELECT 1 FROM pg_class AS _vis_c JOIN pg_namespace AS _vis_n ON _vis_n.oid = _vis_c.relnamespace \
+                                 WHERE _vis_c.oid = {a} AND _vis_n.nspname IN ({}))",
+                                list.join(", ")
+                            )))));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Expr::Cast {
+                expr, data_type, ..
+            } if data_type
+                .to_string()
+                .to_ascii_lowercase()
+                .ends_with("regclass") =>
+            {
+                self.rename_literal(expr)?;
+            }
+            Expr::CompoundIdentifier(idents) if idents.len() == 3 => {
+                let schema = ident_name(&idents[0]);
+                if schema == "public" || self.catalog.namespace(&schema).is_some() {
+                    idents.remove(0);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn rename_literal(&self, e: &mut Expr) -> Result<(), SqlError> {
+        match e {
+            Expr::Value(v) => {
+                if let Value::SingleQuotedString(s) = &v.value
+                    && let Some(stored) = self.literal_name(s)?
+                {
+                    v.value = Value::SingleQuotedString(stored);
+                }
+                Ok(())
+            }
+            Expr::Cast { expr, .. } | Expr::Nested(expr) => self.rename_literal(expr),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn lit(s: String) -> Expr {
+    Expr::Value(Value::SingleQuotedString(s).into())
+}
+
+fn first_arg(f: &ast::Function) -> Option<&Expr> {
+    match &f.args {
+        FunctionArguments::List(l) => match l.args.first() {
+            Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))) => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn set_args(f: &mut ast::Function, args: Vec<Expr>) {
+    f.args = FunctionArguments::List(ast::FunctionArgumentList {
+        duplicate_treatment: None,
+        args: args
+            .into_iter()
+            .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
+            .collect(),
+        clauses: Vec::new(),
+    });
+}
+
+impl VisitorMut for Resolver<'_, '_> {
+    type Break = SqlError;
+
+    fn pre_visit_query(&mut self, q: &mut ast::Query) -> ControlFlow<SqlError> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(ident_name(&cte.alias.name));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, name: &mut ObjectName) -> ControlFlow<SqlError> {
+        match self.resolve_name(name) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+
+    fn post_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<SqlError> {
+        // `FROM s.t` is `FROM "s.t" AS t`, so that `t.col` still names its columns.
+        if let TableFactor::Table { name, alias, .. } = tf
+            && alias.is_none()
+            && let [ObjectNamePart::Identifier(i)] = name.0.as_slice()
+            && self.qualified.contains(&i.value)
+        {
+            let (_, bare) = split_stored(self.catalog, &i.value);
+            *alias = Some(ast::TableAlias {
+                explicit: true,
+                name: Ident::with_quote('"', bare),
+                columns: Vec::new(),
+                at: None,
+            });
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<SqlError> {
+        match self.expr(e) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+}
+
+/// Resolve every relation `stmt` names to its stored name (see the module comment).
+pub fn resolve(stmt: &mut Statement, catalog: &Catalog, ctx: &Context<'_>) -> Result<(), SqlError> {
+    let mut r = Resolver {
+        catalog,
+        ctx,
+        path: search_path(ctx, catalog),
+        ctes: HashSet::new(),
+        qualified: HashSet::new(),
+    };
+    // Names of new relations are targets, not references: set them aside for the visit.
+    let placeholder = || ObjectName::from(vec![Ident::new("_pg_new_relation")]);
+    let mut target = None;
+    match stmt {
+        Statement::CreateTable(ct) => {
+            let stored = r.target(&ct.name)?;
+            for c in &mut ct.columns {
+                for o in &mut c.options {
+                    if let ast::ColumnOption::ForeignKey(fk) = &mut o.option {
+                        r.resolve_name(&mut fk.foreign_table)?;
+                    }
+                }
+            }
+            for c in &mut ct.constraints {
+                if let ast::TableConstraint::ForeignKey(fk) = c {
+                    r.resolve_name(&mut fk.foreign_table)?;
+                }
+            }
+            ct.name = placeholder();
+            target = Some(stored);
+        }
+        Statement::CreateView(cv) => {
+            target = Some(r.target(&cv.name)?);
+            cv.name = placeholder();
+        }
+        Statement::CreateSequence { name, .. } => {
+            let stored = r.target(name)?;
+            r.set_stored(name, &stored);
+        }
+        Statement::CreateIndex(ci) => {
+            r.resolve_name(&mut ci.table_name)?;
+            let table = ci.table_name.to_string();
+            let (schema, _) = split_stored(catalog, table.trim_matches('"'));
+            if let Some(n) = ci.name.as_mut() {
+                let (_, bare) = schema_and_name(n);
+                let stored = stored_name(&schema, &bare);
+                r.set_stored(n, &stored);
+            }
+        }
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            ..
+        } => {
+            for n in names.iter_mut() {
+                let (schema, bare) = schema_and_name(n);
+                match schema.as_deref() {
+                    Some(s) if !schema_exists(catalog, s) => {
+                        if !*if_exists {
+                            return Err(no_schema(s));
+                        }
+                    }
+                    _ if matches!(object_type, ast::ObjectType::Schema) => {}
+                    s => {
+                        if let Some(stored) = r.reference(s, &bare).ok().flatten() {
+                            r.set_stored(n, &stored);
+                        }
+                    }
+                }
+            }
+        }
+        Statement::AlterTable(at) => {
+            r.resolve_name(&mut at.name)?;
+            let table = at.name.to_string();
+            let (schema, _) = split_stored(catalog, table.trim_matches('"'));
+            for op in &mut at.operations {
+                if let ast::AlterTableOperation::RenameTable { table_name } = op {
+                    let (ast::RenameTableNameKind::To(n) | ast::RenameTableNameKind::As(n)) =
+                        table_name;
+                    let (_, bare) = schema_and_name(n);
+                    let stored = stored_name(&schema, &bare);
+                    r.set_stored(n, &stored);
+                }
+                if let ast::AlterTableOperation::AddConstraint {
+                    constraint: ast::TableConstraint::ForeignKey(fk),
+                    ..
+                } = op
+                {
+                    r.resolve_name(&mut fk.foreign_table)?;
+                }
+            }
+            // Resolved already: the visit must not resolve it twice.
+            let name = std::mem::replace(&mut at.name, placeholder());
+            let out = stmt.visit(&mut r);
+            if let Statement::AlterTable(at) = stmt {
+                at.name = name;
+            }
+            return out.break_value().map_or(Ok(()), Err);
+        }
+        Statement::Copy {
+            source: ast::CopySource::Table { table_name, .. },
+            ..
+        } => r.resolve_name(table_name)?,
+        _ => {}
+    }
+    if let ControlFlow::Break(e) = stmt.visit(&mut r) {
+        return Err(e);
+    }
+    if let Some(stored) = target {
+        let mut name = ObjectName::from(vec![Ident::new(stored.clone())]);
+        r.set_stored(&mut name, &stored);
+        match stmt {
+            Statement::CreateTable(ct) => ct.name = name,
+            Statement::CreateView(cv) => cv.name = name,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `CREATE SCHEMA`.
+pub fn create(
+    schema_name: &ast::SchemaName,
+    if_not_exists: bool,
+    catalog: &Catalog,
+) -> Result<Plan, SqlError> {
+    let name = match schema_name {
+        ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => {
+            schema_and_name(n).1
+        }
+        ast::SchemaName::UnnamedAuthorization(role) => ident_name(role),
+    };
+    if schema_exists(catalog, &name) {
+        if if_not_exists {
+            return Ok(Plan::Utility("CREATE SCHEMA"));
+        }
+        return Err(SqlError::new(
+            DUPLICATE_SCHEMA,
+            format!("schema \"{name}\" already exists"),
+        ));
+    }
+    if name.starts_with("pg_") {
+        return Err(SqlError::new(
+            RESERVED_NAME,
+            format!("unacceptable schema name \"{name}\""),
+        )
+        .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+    }
+    if name.contains('.') || name.starts_with('_') {
+        return Err(SqlError::unsupported(format!(
+            "schema name \"{name}\" is not supported (no '.', no leading '_')"
+        )));
+    }
+    Ok(ddl_plan(
+        vec![SqliteStatement::with_params(
+            "INSERT INTO _pg_namespaces (oid, name) VALUES ((SELECT coalesce(max(oid), 16999) + 1 FROM _pg_namespaces), ?1)",
+            vec![SqlValue::Text(name)],
+        )],
+        "CREATE SCHEMA",
+    ))
+}
+
+/// `DROP SCHEMA`: with CASCADE, its tables, views and sequences go too (indexes with
+/// their tables).
+pub fn drop(
+    names: &[ObjectName],
+    if_exists: bool,
+    cascade: bool,
+    catalog: &Catalog,
+) -> Result<Plan, SqlError> {
+    let mut batch = Vec::new();
+    for n in names {
+        let (_, name) = schema_and_name(n);
+        if SYSTEM.contains(&name.as_str()) {
+            return Err(SqlError::new(
+                DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop schema {name} because it is required by the database system"),
+            ));
+        }
+        if name == "public" {
+            return Err(SqlError::unsupported("DROP SCHEMA public is not supported"));
+        }
+        if catalog.namespace(&name).is_none() {
+            if if_exists {
+                continue;
+            }
+            return Err(no_schema(&name));
+        }
+        let members: Vec<(&String, &String)> = catalog
+            .relations()
+            .filter(|(stored, kind)| {
+                kind.as_str() != "index" && split_stored(catalog, stored).0 == name
+            })
+            .collect();
+        if !members.is_empty() && !cascade {
+            let detail: Vec<String> = members
+                .iter()
+                .map(|(stored, kind)| format!("{kind} {stored} depends on schema {name}"))
+                .collect();
+            return Err(SqlError::new(
+                DEPENDENT_OBJECTS_STILL_EXIST,
+                format!("cannot drop schema {name} because other objects depend on it"),
+            )
+            .with_detail(detail.join("\n")));
+        }
+        let mut order = members;
+        // Views first: they may read the tables.
+        order.sort_by_key(|(_, kind)| kind.as_str() != "view");
+        for (stored, kind) in order {
+            let param = || vec![SqlValue::Text(stored.clone())];
+            match kind.as_str() {
+                "view" => {
+                    batch.push(SqliteStatement::new(format!(
+                        "DROP VIEW IF EXISTS {}",
+                        quote_ident(stored)
+                    )));
+                    batch.push(SqliteStatement::with_params(
+                        "DELETE FROM _pg_view_columns WHERE view = ?1",
+                        param(),
+                    ));
+                }
+                "table" => {
+                    batch.push(SqliteStatement::new(format!(
+                        "DROP TABLE IF EXISTS {}",
+                        quote_ident(stored)
+                    )));
+                    for t in ["_pg_columns", "_pg_checks", "_pg_fkeys"] {
+                        batch.push(SqliteStatement::with_params(
+                            format!("DELETE FROM {t} WHERE tbl = ?1"),
+                            param(),
+                        ));
+                    }
+                }
+                "sequence" => batch.extend(crate::sequence::drop(stored, true)),
+                _ => {}
+            }
+        }
+        batch.push(SqliteStatement::with_params(
+            "DELETE FROM _pg_namespaces WHERE name = ?1",
+            vec![SqlValue::Text(name)],
+        ));
+    }
+    if batch.is_empty() {
+        return Ok(Plan::Utility("DROP SCHEMA"));
+    }
+    Ok(ddl_plan(batch, "DROP SCHEMA"))
+}
+
+fn ddl_plan(batch: Vec<SqliteStatement>, tag: &'static str) -> Plan {
+    Plan::Query(Query {
+        batch,
+        main: 0,
+        columns: None,
+        params: Vec::new(),
+        tag,
+        ddl: true,
+        read_only: false,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,9 +13,30 @@ use dotdo_e2e::pg15::Postgres;
 
 struct Client(tokio_postgres::Client);
 
+/// A client error that shows the server's message, so `statement error <regex>` can match it.
+#[derive(Debug)]
+struct DbError(String);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        DbError(match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        })
+    }
+}
+
 #[async_trait]
 impl AsyncDB for Client {
-    type Error = tokio_postgres::Error;
+    type Error = DbError;
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Self::Error> {
@@ -70,7 +91,8 @@ async fn run_file(host: String, port: u16, db: String, file: &Path) -> Result<()
                 &format!("host={host} port={port} user=postgres dbname={db}"),
                 NoTls,
             )
-            .await?;
+            .await
+            .map_err(DbError::from)?;
             tokio::spawn(conn);
             Ok(Client(client))
         }

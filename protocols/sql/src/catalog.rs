@@ -18,7 +18,8 @@ pub fn migrations(database: &str) -> Vec<Statement> {
         include_str!("schema/003_pg_describe.sql"),
         include_str!("schema/004_schemas.sql"),
     ]
-    .join("\n")
+    // A file's last statement may lack its semicolon.
+    .join(";\n")
     .split(";\n")
     .map(str::trim)
     .filter(|s| !s.is_empty())
@@ -33,7 +34,7 @@ pub fn migrations(database: &str) -> Vec<Statement> {
 
 /// Reads the whole catalog; feed its result to [`Catalog::from_result`]. Column rows have
 /// no kind; the schemas (`n`) and every relation's stored name (by its SQLite type, or
-/// `sequence`) follow them.
+/// `sequence`) and the foreign keys (`fk`: table, referenced table) follow them.
 pub fn load_statement() -> Statement {
     Statement::new(
         "SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
@@ -42,6 +43,8 @@ pub fn load_statement() -> Statement {
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'pg\\_%' ESCAPE '\\' \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, 'sequence' FROM _pg_sequences \
+         UNION ALL SELECT DISTINCT t.name, f.\"table\", 0, NULL, NULL, NULL, NULL, 'fk' \
+             FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table' \
          ORDER BY 8, 1, 3",
     )
 }
@@ -83,6 +86,8 @@ pub struct Catalog {
     /// The stored (SQLite) name of every table, view, index and sequence, and its kind
     /// (`table`, `view`, `index`, `sequence`).
     relations: BTreeMap<String, String>,
+    /// (table, table it references) for every foreign key.
+    references: Vec<(String, String)>,
 }
 
 impl Catalog {
@@ -90,6 +95,7 @@ impl Catalog {
         let mut tables: BTreeMap<String, Table> = BTreeMap::new();
         let mut namespaces = BTreeMap::new();
         let mut relations = BTreeMap::new();
+        let mut references = Vec::new();
         for row in &result.rows {
             let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_owned();
             let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
@@ -98,6 +104,10 @@ impl Catalog {
                 None => {}
                 Some("n") => {
                     namespaces.insert(tbl, int(2));
+                    continue;
+                }
+                Some("fk") => {
+                    references.push((tbl, text(1)));
                     continue;
                 }
                 Some(kind) => {
@@ -125,6 +135,7 @@ impl Catalog {
             tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
             namespaces,
             relations,
+            references,
         }
     }
 
@@ -149,6 +160,11 @@ impl Catalog {
     /// Whether a table, view, index or sequence is stored under `name`.
     pub fn has_relation(&self, name: &str) -> bool {
         self.relations.contains_key(name) || self.tables.contains_key(name)
+    }
+
+    /// (table, referenced table) of every foreign key.
+    pub fn references(&self) -> &[(String, String)] {
+        &self.references
     }
 
     /// Stored names and kinds of every table, view, index and sequence.

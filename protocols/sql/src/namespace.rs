@@ -637,10 +637,7 @@ pub fn drop(
             )
             .with_detail(detail.join("\n")));
         }
-        let mut order = members;
-        // Views first: they may read the tables.
-        order.sort_by_key(|(_, kind)| kind.as_str() != "view");
-        for (stored, kind) in order {
+        for (stored, kind) in drop_order(catalog, members) {
             let param = || vec![SqlValue::Text(stored.clone())];
             match kind.as_str() {
                 "view" => {
@@ -680,7 +677,31 @@ pub fn drop(
     Ok(ddl_plan(batch, "DROP SCHEMA"))
 }
 
-fn ddl_plan(batch: Vec<SqliteStatement>, tag: &'static str) -> Plan {
+/// Views first (they may read the tables), then each table before the tables it references
+/// (SQLite's DROP TABLE deletes the rows, which a referencing row would forbid).
+fn drop_order<'c>(
+    catalog: &'c Catalog,
+    mut members: Vec<(&'c String, &'c String)>,
+) -> Vec<(&'c String, &'c String)> {
+    members.sort_by_key(|(_, kind)| kind.as_str() != "view");
+    let mut out = Vec::new();
+    while !members.is_empty() {
+        let referenced = |name: &String, rest: &[(&String, &String)]| {
+            catalog.references().iter().any(|(child, parent)| {
+                parent == name && child != name && rest.iter().any(|(r, _)| *r == child)
+            })
+        };
+        let next = (0..members.len())
+            .find(|&i| !referenced(members[i].0, &members))
+            .unwrap_or(0);
+        out.push(members.remove(next));
+    }
+    out
+}
+
+fn ddl_plan(mut batch: Vec<SqliteStatement>, tag: &'static str) -> Plan {
+    // The main statement is bound to the client's parameters: it must take none.
+    batch.insert(0, SqliteStatement::new("SELECT 1 WHERE 0"));
     Plan::Query(Query {
         batch,
         main: 0,

@@ -1,4 +1,4 @@
-//! psql's describe commands (`\d table`, `\du`, `\df`, `\ds`, `\dt`, `\di`) print the same
+//! psql's describe commands (`\d table`, `\du`, `\df`, `\ds`, `\dt`, `\di`, `\dn`) print the same
 //! against dotdo as against a real PostgreSQL 15 given the same schema.
 
 use std::process::Command;
@@ -49,6 +49,16 @@ CREATE VIEW user_posts (uid, title) AS
     SELECT u.id, p.title, count(*) AS n, max(u.score) AS best FROM users u JOIN posts p ON p.user_id = u.id GROUP BY 1, 2;
 ";
 
+/// The same table name in two schemas, with an index, a foreign key and a view in one.
+const SCHEMAS: &str = "
+CREATE SCHEMA shop;
+CREATE TABLE items (id int PRIMARY KEY, label text);
+CREATE TABLE shop.items (id serial PRIMARY KEY, label text NOT NULL, qty int DEFAULT 1 CHECK (qty >= 0));
+CREATE INDEX items_label ON shop.items (label);
+CREATE TABLE shop.orders (id int PRIMARY KEY, item int NOT NULL REFERENCES shop.items (id));
+CREATE VIEW shop.labels AS SELECT label FROM shop.items;
+";
+
 #[test]
 fn psql_describe_commands_print_what_postgres_15_prints() {
     let pg = Postgres::start();
@@ -61,6 +71,8 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
             &["-c", "CREATE DATABASE app", "-c", "CREATE DATABASE seqs"],
         );
         psql(port, "app", &["-c", SCHEMA]);
+        psql(port, "postgres", &["-c", "CREATE DATABASE schemas"]);
+        psql(port, "schemas", &["-c", SCHEMAS]);
         // `serial` columns have no sequence of their own in dotdo yet: \ds lists these.
         psql(
             port,
@@ -92,6 +104,16 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\dt"),
         ("app", "\\di"),
         ("app", "\\dn"),
+        ("schemas", "\\dn"),
+        ("schemas", "\\dt"),
+        ("schemas", "\\dt shop.*"),
+        ("schemas", "\\dt *.items"),
+        ("schemas", "\\d shop.items"),
+        ("schemas", "\\d shop.orders"),
+        ("schemas", "\\d items"),
+        ("schemas", "\\di"),
+        ("schemas", "\\di shop.*"),
+        ("schemas", "\\dv shop.*"),
         ("seqs", "\\ds"),
         ("seqs", "\\d counter"),
         ("seqs", "\\d ids"),

@@ -438,7 +438,8 @@ fn apply(
             ct.constraints.retain(|c| match c {
                 TableConstraint::ForeignKey(fk) => {
                     let cols: Vec<String> = fk.columns.iter().map(ident_name).collect();
-                    let default_name = format!("{table}_{}_fkey", cols.join("_"));
+                    let default_name =
+                        format!("{}_{}_fkey", crate::namespace::bare(table), cols.join("_"));
                     fk.name.as_ref().map_or(default_name, ident_name) != *name
                 }
                 _ => true,
@@ -453,10 +454,10 @@ fn apply(
                 let before = col.options.len();
                 col.options.retain(|o| {
                     !(matches!(o.option, ColumnOption::ForeignKey(_))
-                        && o.name
-                            .as_ref()
-                            .map_or(format!("{table}_{cname}_fkey"), ident_name)
-                            == *name)
+                        && o.name.as_ref().map_or(
+                            format!("{}_{cname}_fkey", crate::namespace::bare(table)),
+                            ident_name,
+                        ) == *name)
                 });
                 found |= col.options.len() != before;
             }

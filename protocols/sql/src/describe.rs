@@ -246,6 +246,7 @@ pub fn rewrite(q: &mut Query) {
 pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::Statement> {
     use dotdo_backend::{Statement, Value as V};
     let mut checks: Vec<(String, String)> = Vec::new();
+    let short = crate::namespace::bare(table);
     for c in &ct.columns {
         for o in &c.options {
             if let ast::ColumnOption::Check(chk) = &o.option {
@@ -254,7 +255,7 @@ pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::S
                     .name
                     .as_ref()
                     .or(o.name.as_ref())
-                    .map_or(format!("{table}_{col}_check"), crate::translate::ident_name);
+                    .map_or(format!("{short}_{col}_check"), crate::translate::ident_name);
                 checks.push((name, format!("CHECK ({})", chk.expr)));
             }
         }
@@ -263,8 +264,8 @@ pub fn record_checks(ct: &ast::CreateTable, table: &str) -> Vec<dotdo_backend::S
         if let ast::TableConstraint::Check(chk) = c {
             let name = chk.name.as_ref().map_or_else(
                 || match first_column(&chk.expr) {
-                    Some(col) => format!("{table}_{col}_check"),
-                    None => format!("{table}_check"),
+                    Some(col) => format!("{short}_{col}_check"),
+                    None => format!("{short}_check"),
                 },
                 crate::translate::ident_name,
             );

@@ -39,6 +39,20 @@ pub fn stored_name(schema: &str, name: &str) -> String {
     }
 }
 
+/// A table's name without its schema, for the names PostgreSQL derives from it
+/// (`t_pkey`, `t_a_check`). Schema names hold no '.', so the first one ends the schema.
+pub fn bare(stored: &str) -> &str {
+    stored.split_once('.').map_or(stored, |(_, t)| t)
+}
+
+/// The stored name of `name` in the schema of stored table `table` (its indexes).
+pub fn sibling(table: &str, name: &str) -> String {
+    match table.split_once('.') {
+        Some((schema, _)) => format!("{schema}.{name}"),
+        None => name.to_owned(),
+    }
+}
+
 /// A stored name split into its schema and its name there.
 pub fn split_stored<'a>(catalog: &Catalog, stored: &'a str) -> (String, &'a str) {
     for (i, _) in stored.match_indices('.') {

@@ -1520,7 +1520,9 @@ fn alter_table(
                         .iter()
                         .map(|c| c.column.expr.to_string())
                         .collect();
-                    let name = pk.name.as_ref().map_or(format!("{table}_pkey"), ident_name);
+                    let name = pk.name.as_ref().map_or(format!("{table}_pkey"), |n| {
+                        crate::namespace::sibling(&table, &ident_name(n))
+                    });
                     batch.push(SqliteStatement::new(format!(
                         "CREATE UNIQUE INDEX {} ON {qt} ({})",
                         quote_ident(&name),
@@ -1545,7 +1547,9 @@ fn alter_table(
                     let name = u
                         .name
                         .as_ref()
-                        .map_or(format!("{table}_{}_key", cols.join("_")), ident_name);
+                        .map_or(format!("{table}_{}_key", cols.join("_")), |n| {
+                            crate::namespace::sibling(&table, &ident_name(n))
+                        });
                     batch.push(SqliteStatement::new(format!(
                         "CREATE UNIQUE INDEX {} ON {qt} ({})",
                         quote_ident(&name),
@@ -1556,8 +1560,8 @@ fn alter_table(
                 TableConstraint::Check(chk) => {
                     let name = chk.name.as_ref().map_or_else(
                         || match crate::describe::first_column(&chk.expr) {
-                            Some(c) => format!("{table}_{c}_check"),
-                            None => format!("{table}_check"),
+                            Some(c) => format!("{}_{c}_check", crate::namespace::bare(&table)),
+                            None => format!("{}_check", crate::namespace::bare(&table)),
                         },
                         ident_name,
                     );

@@ -136,6 +136,73 @@ def test_sequences(dotdo_factory):
     c.close()
 
 
+def test_schemas_and_search_path(dotdo_factory):
+    d = dotdo_factory()
+    a = connect(d, "schemas")
+    a.execute("CREATE SCHEMA tenant_a")
+    a.execute("CREATE SCHEMA tenant_b")
+    with pytest.raises(psycopg.errors.DuplicateSchema) as e:
+        a.execute("CREATE SCHEMA tenant_a")
+    assert e.value.diag.message_primary == 'schema "tenant_a" already exists'
+    for schema in ("tenant_a", "tenant_b"):
+        a.execute(f"CREATE TABLE {schema}.notes (id serial PRIMARY KEY, body text NOT NULL)")
+        a.execute(f"INSERT INTO {schema}.notes (body) VALUES (%s), (%s)", (f"{schema} 1", f"{schema} 2"))
+    assert a.execute("SELECT body FROM tenant_b.notes ORDER BY id").fetchall() == [("tenant_b 1",), ("tenant_b 2",)]
+    with pytest.raises(psycopg.errors.UndefinedTable) as e:
+        a.execute("SELECT * FROM notes")
+    assert e.value.diag.message_primary == 'relation "notes" does not exist'
+    with pytest.raises(psycopg.errors.InvalidSchemaName) as e:
+        a.execute("CREATE TABLE nope.t (a int)")
+    assert e.value.diag.message_primary == 'schema "nope" does not exist'
+    # One prepared statement, run under two search paths: each finds its own table.
+    query = "SELECT body FROM notes WHERE id = %s"
+    a.execute("SET search_path TO tenant_a, public")
+    assert a.execute(query, (1,), prepare=True).fetchone() == ("tenant_a 1",)
+    assert a.execute("SELECT current_schema()").fetchone() == ("tenant_a",)
+    a.execute("SET search_path = tenant_b")
+    assert a.execute(query, (1,), prepare=True).fetchone() == ("tenant_b 1",)
+    assert a.execute("SELECT body FROM notes WHERE id = 2").fetchone() == ("tenant_b 2",)
+    assert a.execute("SHOW search_path").fetchone() == ("tenant_b",)
+    # RETURNING and errors name the table as PostgreSQL does.
+    row = a.execute("INSERT INTO notes (body) VALUES ('b 3') RETURNING id, body").fetchone()
+    assert row == (3, "b 3")
+    with pytest.raises(psycopg.errors.UniqueViolation) as e:
+        a.execute("INSERT INTO notes (id, body) VALUES (1, 'dup')")
+    assert e.value.diag.message_primary == 'duplicate key value violates unique constraint "notes_pkey"'
+    # Another session keeps its own path.
+    b = connect(d, "schemas")
+    assert b.execute("SELECT count(*) FROM tenant_a.notes").fetchone() == (2,)
+    assert b.execute("SELECT current_schemas(false)").fetchone()[0] in ("{public}", ["public"])
+    # Reflection as SQLAlchemy does it.
+    tables = b.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY 1", ("tenant_b",)
+    ).fetchall()
+    assert tables == [("notes",)]
+    columns = b.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'tenant_a' AND table_name = 'notes' ORDER BY ordinal_position"
+    ).fetchall()
+    assert columns == [("id", "integer"), ("body", "text")]
+    a.execute("RESET search_path")
+    assert a.execute("SHOW search_path").fetchone() == ('"$user", public',)
+    a.close()
+    b.close()
+    # Schemas and their tables are durable in the database's object.
+    d.kill_and_restart()
+    c = connect(d, "schemas")
+    assert c.execute("SELECT body FROM tenant_a.notes ORDER BY id").fetchall() == [("tenant_a 1",), ("tenant_a 2",)]
+    assert c.execute("SELECT count(*) FROM tenant_b.notes").fetchone() == (3,)
+    names = c.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant%' ORDER BY 1").fetchall()
+    assert names == [("tenant_a",), ("tenant_b",)]
+    with pytest.raises(psycopg.errors.DependentObjectsStillExist):
+        c.execute("DROP SCHEMA tenant_a")
+    c.execute("DROP SCHEMA tenant_a CASCADE")
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        c.execute("SELECT * FROM tenant_a.notes")
+    assert c.execute("SELECT count(*) FROM tenant_b.notes").fetchone() == (3,)
+    c.close()
+
+
 def test_acknowledged_blocks_survive_sigkill(dotdo_factory):
     """Concurrent optimistic blocks (their statements answered before the data they saw is
     durable) under SIGKILL: every COMMIT that was acknowledged is there after restart, and

@@ -89,6 +89,10 @@ pub struct Session {
     in_block: bool,
     failed: bool,
     settings: HashMap<String, String>,
+    /// Settings as they were before the open block changed them: ROLLBACK restores these.
+    block_undo: HashMap<String, Option<String>>,
+    /// Settings as they were before SET LOCAL: the end of the block restores these.
+    local_undo: HashMap<String, Option<String>>,
     copy: Option<CopyIn>,
     /// `currval` of each sequence this session called `nextval` (or `setval`) on.
     currval: HashMap<String, i64>,
@@ -144,6 +148,8 @@ impl Session {
             in_block: false,
             failed: false,
             settings: HashMap::new(),
+            block_undo: HashMap::new(),
+            local_undo: HashMap::new(),
             copy: None,
             currval: HashMap::new(),
             lastval: None,
@@ -319,7 +325,40 @@ impl Session {
         }
     }
 
+    /// Change a setting as PostgreSQL does: a block's changes end with its ROLLBACK, SET
+    /// LOCAL's with the block, and SET LOCAL outside a block does nothing.
+    fn change_setting(&mut self, name: &str, value: Option<String>, local: bool) {
+        if local && !self.in_block {
+            return;
+        }
+        let old = self.settings.get(name).cloned();
+        if self.in_block {
+            self.block_undo
+                .entry(name.to_owned())
+                .or_insert_with(|| old.clone());
+            if local {
+                self.local_undo.entry(name.to_owned()).or_insert(old);
+            }
+        }
+        match value {
+            Some(v) => self.settings.insert(name.to_owned(), v),
+            None => self.settings.remove(name),
+        };
+    }
+
+    fn end_settings(&mut self, commit: bool) {
+        let block = std::mem::take(&mut self.block_undo);
+        let local = std::mem::take(&mut self.local_undo);
+        for (name, value) in if commit { local } else { block } {
+            match value {
+                Some(v) => self.settings.insert(name, v),
+                None => self.settings.remove(&name),
+            };
+        }
+    }
+
     async fn finish_txn(&mut self, commit: bool) -> Result<(), SqlError> {
+        self.end_settings(commit);
         self.in_block = false;
         self.failed = false;
         self.txn_time = None;
@@ -400,9 +439,22 @@ impl Session {
                 let result = self.execute(q, params).await?;
                 Ok(self.outcome(q, result, static_types))
             }
-            Plan::Set { name, value } => {
-                self.settings.insert(name.clone(), value.clone());
+            Plan::Set { name, value, local } => {
+                self.change_setting(name, Some(value.clone()), *local);
                 Ok(Outcome::Command("SET".into()))
+            }
+            Plan::SetConfig {
+                name,
+                value,
+                local,
+                column,
+            } => {
+                self.change_setting(name, Some(value.clone()), *local);
+                Ok(Outcome::Rows {
+                    fields: vec![(column.clone(), PgType::Text)],
+                    rows: vec![vec![Value::Text(value.clone())]],
+                    tag: "SELECT".into(),
+                })
             }
             Plan::Show(name) => {
                 let value = self
@@ -424,10 +476,13 @@ impl Session {
             }
             Plan::Reset(name) => {
                 match name {
-                    Some(n) => {
-                        self.settings.remove(n);
+                    Some(n) => self.change_setting(n, None, false),
+                    None => {
+                        let names: Vec<String> = self.settings.keys().cloned().collect();
+                        for n in names {
+                            self.change_setting(&n, None, false);
+                        }
                     }
-                    None => self.settings.clear(),
                 }
                 Ok(Outcome::Command(if name.is_some() {
                     "RESET".into()
@@ -1038,6 +1093,7 @@ pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
             .map(|c| (c.name.clone(), c.ty.unwrap_or(PgType::Text)))
             .collect(),
         Plan::Show(name) => vec![(name.clone(), PgType::Text)],
+        Plan::SetConfig { column, .. } => vec![(column.clone(), PgType::Text)],
         Plan::Notify {
             column: Some(c), ..
         }

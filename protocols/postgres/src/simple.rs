@@ -44,7 +44,10 @@ impl SimpleCache {
         let Some(lifted) = literals::lift(sql) else {
             let plan = session.translate(sql, catalog)?;
             // Translation may come to depend on session settings: start over when they change.
-            if matches!(plan, Plan::Set { .. } | Plan::Reset(_)) {
+            if matches!(
+                plan,
+                Plan::Set { .. } | Plan::SetConfig { .. } | Plan::Reset(_)
+            ) {
                 self.entries.clear();
             }
             return Ok((Arc::new(plan), Vec::new()));

@@ -713,6 +713,80 @@ fn drop_order<'c>(
     out
 }
 
+/// Whether `sql` may be a `SELECT set_config(...)` (see [`set_config_call`]).
+pub fn may_be_set_config(sql: &str) -> bool {
+    sql.as_bytes()
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"set_config"))
+}
+
+/// `SELECT set_config('name', 'value', is_local)` with constant arguments and nothing else:
+/// the session changes the setting. `None` for any other SELECT.
+pub fn set_config_call(sql: &str) -> Option<Plan> {
+    let mut parsed =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+            .ok()?;
+    let Some(Statement::Query(q)) = parsed.pop() else {
+        return None;
+    };
+    let ast::SetExpr::Select(select) = *q.body else {
+        return None;
+    };
+    if !parsed.is_empty() || !select.from.is_empty() || select.projection.len() != 1 {
+        return None;
+    }
+    let (f, column) = match &select.projection[0] {
+        ast::SelectItem::UnnamedExpr(Expr::Function(f)) => (f, "set_config".to_owned()),
+        ast::SelectItem::ExprWithAlias {
+            expr: Expr::Function(f),
+            alias,
+        } => (f, ident_name(alias)),
+        _ => return None,
+    };
+    let fname = f.name.to_string().to_ascii_lowercase();
+    if fname.trim_start_matches("pg_catalog.") != "set_config" {
+        return None;
+    }
+    let FunctionArguments::List(l) = &f.args else {
+        return None;
+    };
+    let consts: Vec<&Value> = l
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(Expr::Value(v))) => Some(&v.value),
+            _ => None,
+        })
+        .collect();
+    let [
+        Value::SingleQuotedString(name),
+        Value::SingleQuotedString(value),
+        local,
+    ] = consts.as_slice()
+    else {
+        return None;
+    };
+    let local = match local {
+        Value::Boolean(b) => *b,
+        Value::SingleQuotedString(s) => {
+            matches!(s.to_ascii_lowercase().as_str(), "t" | "true" | "on")
+        }
+        _ => return None,
+    };
+    let name = name.to_ascii_lowercase();
+    let value = if name == "search_path" {
+        normalize_path(value)
+    } else {
+        value.clone()
+    };
+    Some(Plan::SetConfig {
+        name,
+        value,
+        local,
+        column,
+    })
+}
+
 fn ddl_plan(mut batch: Vec<SqliteStatement>, tag: &'static str) -> Plan {
     // The main statement is bound to the client's parameters: it must take none.
     batch.insert(0, SqliteStatement::new("SELECT 1 WHERE 0"));

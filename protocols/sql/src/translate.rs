@@ -89,11 +89,20 @@ pub enum Plan {
     Release(String),
     RollbackTo(String),
     Query(Query),
+    /// `SET`; `local` for SET LOCAL, which lasts until the transaction block ends.
     Set {
         name: String,
         value: String,
+        local: bool,
     },
     Show(String),
+    /// `SELECT set_config(name, value, is_local)`: a SET answered with the value as a row.
+    SetConfig {
+        name: String,
+        value: String,
+        local: bool,
+        column: String,
+    },
     Reset(Option<String>),
     CreateDatabase(String),
     DropDatabase {
@@ -208,7 +217,11 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         }
         "SET" => {
             let (name, value) = parse_set(sql)?;
-            Plan::Set { name, value }
+            Plan::Set {
+                name,
+                value,
+                local: w(1) == "LOCAL",
+            }
         }
         "SHOW" => {
             let rest = rest_after(sql, "show").trim().trim_end_matches(';').trim();
@@ -227,6 +240,9 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "CHECKPOINT" => Plan::Utility("CHECKPOINT"),
         "LISTEN" | "UNLISTEN" | "NOTIFY" => crate::notify::statement(sql)?,
         "SELECT" if crate::notify::may_be_call(sql) => return crate::notify::call(sql),
+        "SELECT" if crate::namespace::may_be_set_config(sql) => {
+            return Ok(crate::namespace::set_config_call(sql));
+        }
         "DEALLOCATE" => Plan::Utility("DEALLOCATE"),
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
@@ -866,7 +882,12 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 ))),
                 "array_to_string" => args.first().cloned(),
                 "array_position" => Some(raw("1")),
-                "current_setting" => Some(lit("")),
+                "current_setting" => Some(match args.first() {
+                    Some(Expr::Value(v)) if matches!(&v.value, Value::SingleQuotedString(n) if n.eq_ignore_ascii_case("search_path")) => {
+                        lit(ctx.search_path)
+                    }
+                    _ => lit(""),
+                }),
                 "pg_typeof" => Some(lit("unknown")),
                 _ => None,
             };

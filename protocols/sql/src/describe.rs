@@ -141,7 +141,7 @@ fn factor_is_empty(f: &TableFactor) -> bool {
     }
 }
 
-fn is_regclass(t: &DataType) -> bool {
+pub(crate) fn is_regclass(t: &DataType) -> bool {
     let text = t.to_string().to_ascii_lowercase();
     text == "regclass" || text == "pg_catalog.regclass"
 }
@@ -151,7 +151,7 @@ fn raw(sql: &str) -> Expr {
 }
 
 /// The relation oid a `'name'::regclass` literal names, as SQL.
-fn regclass_literal(s: &str) -> Expr {
+pub(crate) fn regclass_literal(s: &str) -> Expr {
     if s.trim().parse::<i64>().is_ok() {
         return Expr::Value(Value::Number(s.trim().to_owned(), false).into());
     }

@@ -746,6 +746,18 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
             };
         }
         Expr::Cast {
+            expr, data_type, ..
+        } if crate::describe::is_regclass(data_type)
+            && matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) =>
+        {
+            // `'s.t'::regclass`: the relation's oid (its name resolved by `namespace`).
+            if let Expr::Value(v) = expr.as_ref()
+                && let Value::SingleQuotedString(s) = &v.value
+            {
+                *e = crate::describe::regclass_literal(s);
+            }
+        }
+        Expr::Cast {
             kind,
             expr,
             data_type,

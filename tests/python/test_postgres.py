@@ -203,6 +203,40 @@ def test_schemas_and_search_path(dotdo_factory):
     c.close()
 
 
+def test_databases_from_before_schemas_keep_their_tables(dotdo_factory):
+    """An object whose catalog predates schemas (no _pg_namespaces, the old views) is
+    migrated on first use: its public tables keep their names and rows."""
+    import sqlite3
+
+    d = dotdo_factory()
+    a = connect(d, "legacy")
+    a.execute("CREATE TABLE old_t (id int PRIMARY KEY, v text)")
+    a.execute("CREATE INDEX old_t_v ON old_t (v)")
+    a.execute("INSERT INTO old_t VALUES (1, 'kept'), (2, 'also kept')")
+    a.close()
+    assert d.stop() == 0
+    db = sqlite3.connect(d.data_dir / "ns-pg%2Flegacy" / "o-main.db")
+    db.executescript(
+        """
+        DROP VIEW _pg_split; DROP VIEW _pg_is_schemata; DROP TABLE _pg_namespaces;
+        DROP VIEW pg_namespace;
+        CREATE VIEW pg_namespace (oid, nspname, nspowner) AS VALUES (11, 'pg_catalog', 10), (2200, 'public', 6171), (13000, 'information_schema', 10);
+        UPDATE _meta SET value = 3 WHERE key = 'pg_catalog_views';
+        """
+    )
+    db.close()
+    d.restart()
+    b = connect(d, "legacy")
+    assert b.execute("SELECT id, v FROM old_t ORDER BY id").fetchall() == [(1, "kept"), (2, "also kept")]
+    assert b.execute("SELECT count(*) FROM public.old_t").fetchone() == (2,)
+    assert b.execute("SELECT schemaname FROM pg_tables WHERE tablename = 'old_t'").fetchone() == ("public",)
+    b.execute("CREATE SCHEMA s")
+    b.execute("CREATE TABLE s.old_t (id int PRIMARY KEY)")
+    assert b.execute("SELECT count(*) FROM s.old_t").fetchone() == (0,)
+    assert b.execute("SELECT count(*) FROM old_t").fetchone() == (2,)
+    b.close()
+
+
 def test_acknowledged_blocks_survive_sigkill(dotdo_factory):
     """Concurrent optimistic blocks (their statements answered before the data they saw is
     durable) under SIGKILL: every COMMIT that was acknowledged is there after restart, and

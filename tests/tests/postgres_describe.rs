@@ -113,13 +113,18 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("schemas", "\\d items"),
         ("schemas", "\\di"),
         ("schemas", "\\di shop.*"),
+        ("schemas", "SET search_path TO shop, public\n\\dt"),
+        ("schemas", "SET search_path TO shop, public\n\\d items"),
+        ("schemas", "SET search_path TO shop\n\\di"),
         ("schemas", "\\dv shop.*"),
         ("seqs", "\\ds"),
         ("seqs", "\\d counter"),
         ("seqs", "\\d ids"),
     ] {
-        let expected = psql(pg.port, db, &["-c", cmd]);
-        let got = psql(dotdo_port, db, &["-c", cmd]);
+        // Lines are separate commands (a SET, then a describe).
+        let args: Vec<&str> = cmd.lines().flat_map(|c| ["-c", c]).collect();
+        let expected = psql(pg.port, db, &args);
+        let got = psql(dotdo_port, db, &args);
         if expected != got {
             diffs.push(format!(
                 "{cmd}: PostgreSQL 15 prints\n{expected}\ndotdo prints\n{got}"

@@ -324,17 +324,8 @@ impl Resolver<'_, '_> {
                     }
                     "pg_table_is_visible" => {
                         if let Some(a) = first_arg(f) {
-                            let mut path = search_path(self.ctx, self.catalog);
-                            path.push("pg_catalog".into());
-                            let list: Vec<String> = path
-                                .iter()
-                                .map(|s| format!("'{}'", s.replace('\'', "''")))
-                                .collect();
-                            *e = Expr::Nested(Box::new(Expr::Identifier(Ident::new(format!(
-                                "EXISTS (SELECT 1 FROM pg_class AS _vis_c JOIN pg_namespace AS _vis_n ON _vis_n.oid = _vis_c.relnamespace \
-                                 WHERE _vis_c.oid = {a} AND _vis_n.nspname IN ({}))",
-                                list.join(", ")
-                            )))));
+                            let sql = visible_sql(&a.to_string(), &self.path);
+                            *e = Expr::Nested(Box::new(Expr::Identifier(Ident::new(sql))));
                         }
                     }
                     _ => {}
@@ -374,6 +365,84 @@ impl Resolver<'_, '_> {
             _ => Ok(()),
         }
     }
+}
+
+/// The schemas other than public named on the path (existing or not: only names that
+/// match a relation's schema matter).
+fn named_schemas(ctx: &Context<'_>) -> Vec<String> {
+    split_list(ctx.search_path, ',')
+        .iter()
+        .map(|item| match item.as_str() {
+            "\"$user\"" | "$user" => ctx.user.to_owned(),
+            other => unquote_ident(other),
+        })
+        .filter(|s| s != "public" && !SYSTEM.contains(&s.as_str()))
+        .collect()
+}
+
+/// SQL text `expr` with the schema dropped after each `prefix` (`REFERENCES `) for the
+/// schemas on the path: PostgreSQL prints a visible relation's name unqualified.
+pub fn relative(expr: &str, ctx: &Context<'_>, prefix: &str) -> String {
+    let quote = |s: &str| s.replace('\'', "''");
+    named_schemas(ctx).iter().fold(expr.to_owned(), |acc, s| {
+        format!(
+            "replace({acc}, '{p}{s}.', '{p}')",
+            p = quote(prefix),
+            s = quote(s)
+        )
+    })
+}
+
+/// `x::regclass` printed (a `_pg_lookup_relname` lookup, see `describe`): unqualified for
+/// relations of schemas on the path.
+pub fn relative_relnames(sql: String, ctx: &Context<'_>) -> String {
+    const LOOKUP: &str = "SELECT _val FROM _pg_lookup_relname";
+    let schemas = named_schemas(ctx);
+    if schemas.is_empty() || !sql.contains(LOOKUP) {
+        return sql;
+    }
+    let cases: Vec<String> = schemas
+        .iter()
+        .map(|s| {
+            let s = s.replace('\'', "''");
+            format!(
+                "WHEN substr(_val, 1, {n}) = '{s}.' THEN substr(_val, {from})",
+                n = s.chars().count() + 1,
+                from = s.chars().count() + 2
+            )
+        })
+        .collect();
+    sql.replace(
+        LOOKUP,
+        &format!(
+            "SELECT CASE {} ELSE _val END FROM _pg_lookup_relname",
+            cases.join(" ")
+        ),
+    )
+}
+
+/// `pg_table_is_visible(oid)` as SQL: the relation's schema is on the path and no schema
+/// before it there has a relation of the same name.
+fn visible_sql(oid: &str, path: &[String]) -> String {
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let list: Vec<String> = path.iter().map(|s| quoted(s)).collect();
+    let rank: Vec<String> = path
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("WHEN {} THEN {i}", quoted(s)))
+        .collect();
+    if list.is_empty() {
+        return "0".to_owned();
+    }
+    format!(
+        "EXISTS (SELECT 1 FROM pg_class AS _vis_c JOIN pg_namespace AS _vis_n ON _vis_n.oid = _vis_c.relnamespace \
+         WHERE _vis_c.oid = {oid} AND _vis_n.nspname = (SELECT _vis_n2.nspname FROM pg_class AS _vis_c2 \
+         JOIN pg_namespace AS _vis_n2 ON _vis_n2.oid = _vis_c2.relnamespace \
+         WHERE _vis_c2.relname = _vis_c.relname AND _vis_n2.nspname IN ({list}) \
+         ORDER BY CASE _vis_n2.nspname {rank} END LIMIT 1))",
+        list = list.join(", "),
+        rank = rank.join(" "),
+    )
 }
 
 fn lit(s: String) -> Expr {

@@ -385,7 +385,7 @@ fn translate_statement(
             let mut stmt = Statement::Query(q);
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
-                stmt.to_string(),
+                crate::namespace::relative_relnames(stmt.to_string(), ctx),
                 Some(columns),
                 params,
                 "SELECT",
@@ -848,7 +848,13 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     )),
                     None => lit("postgres"),
                 }),
-                "pg_get_expr" => args.first().cloned(),
+                "pg_get_expr" => args.first().map(|a| {
+                    raw(&crate::namespace::relative(
+                        &a.to_string(),
+                        ctx,
+                        "nextval('",
+                    ))
+                }),
                 "format_type" if args.len() == 2 => Some(raw(&format!(
                     "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \
                      WHEN {t} = 1042 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')' \
@@ -876,8 +882,10 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     ))
                 }),
                 "pg_get_constraintdef" => args.first().map(|c| {
-                    raw(&format!(
-                        "(SELECT _val FROM _pg_lookup_condef WHERE _key = {c})"
+                    raw(&crate::namespace::relative(
+                        &format!("(SELECT _val FROM _pg_lookup_condef WHERE _key = {c})"),
+                        ctx,
+                        "REFERENCES ",
                     ))
                 }),
                 "pg_partition_ancestors" => args.first().cloned(),

@@ -570,6 +570,22 @@ impl Session {
                 self.run_sequence(batch).await?;
                 Ok(Outcome::Command("ALTER SEQUENCE".into()))
             }
+            Plan::RenameSchema(r) => {
+                let read = self
+                    .run_sequence(dotdo_sql::namespace::rename_read(r))
+                    .await?;
+                let q = Query {
+                    batch: dotdo_sql::namespace::rename_batch(r, &read),
+                    main: 0,
+                    columns: None,
+                    params: Vec::new(),
+                    tag: "ALTER SCHEMA",
+                    ddl: true,
+                    read_only: false,
+                };
+                self.execute(&q, Vec::new()).await?;
+                Ok(Outcome::Command("ALTER SCHEMA".into()))
+            }
             Plan::Rebuild(r) => {
                 let schema = self
                     .run_sequence(dotdo_sql::alter::read_schema(&r.table))

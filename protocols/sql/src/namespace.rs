@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-use dotdo_backend::{Statement as SqliteStatement, Value as SqlValue};
+use dotdo_backend::{Statement as SqliteStatement, StatementResult, Value as SqlValue};
 use sqlparser::ast::{
     self, Expr, FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, TableFactor,
     Value, VisitMut, VisitorMut,
@@ -656,18 +656,7 @@ pub fn create(
             format!("schema \"{name}\" already exists"),
         ));
     }
-    if name.starts_with("pg_") {
-        return Err(SqlError::new(
-            RESERVED_NAME,
-            format!("unacceptable schema name \"{name}\""),
-        )
-        .with_detail("The prefix \"pg_\" is reserved for system schemas."));
-    }
-    if name.contains('.') || name.starts_with('_') {
-        return Err(SqlError::unsupported(format!(
-            "schema name \"{name}\" is not supported (no '.', no leading '_')"
-        )));
-    }
+    check_new_name(&name)?;
     Ok(ddl_plan(
         vec![SqliteStatement::with_params(
             "INSERT INTO _pg_namespaces (oid, name) VALUES ((SELECT coalesce(max(oid), 16999) + 1 FROM _pg_namespaces), ?1)",
@@ -780,6 +769,156 @@ fn drop_order<'c>(
         out.push(members.remove(next));
     }
     out
+}
+
+/// `ALTER SCHEMA from RENAME TO to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+}
+
+/// `ALTER SCHEMA`: only RENAME TO.
+pub fn alter(a: &ast::AlterSchema, catalog: &Catalog) -> Result<Plan, SqlError> {
+    let from = schema_and_name(&a.name).1;
+    let [ast::AlterSchemaOperation::Rename { name }] = a.operations.as_slice() else {
+        return Err(SqlError::unsupported(
+            "ALTER SCHEMA supports only RENAME TO",
+        ));
+    };
+    let to = schema_and_name(name).1;
+    if from == "public" || SYSTEM.contains(&from.as_str()) {
+        return Err(SqlError::unsupported(format!(
+            "ALTER SCHEMA {from} RENAME is not supported"
+        )));
+    }
+    if catalog.namespace(&from).is_none() {
+        return Err(no_schema(&from));
+    }
+    if schema_exists(catalog, &to) {
+        return Err(SqlError::new(
+            DUPLICATE_SCHEMA,
+            format!("schema \"{to}\" already exists"),
+        ));
+    }
+    check_new_name(&to)?;
+    Ok(Plan::RenameSchema(Rename { from, to }))
+}
+
+fn check_new_name(name: &str) -> Result<(), SqlError> {
+    if name.starts_with("pg_") {
+        return Err(SqlError::new(
+            RESERVED_NAME,
+            format!("unacceptable schema name \"{name}\""),
+        )
+        .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+    }
+    if name.contains('.') || name.starts_with('_') {
+        return Err(SqlError::unsupported(format!(
+            "schema name \"{name}\" is not supported (no '.', no leading '_')"
+        )));
+    }
+    Ok(())
+}
+
+/// What [`rename_batch`] needs: the schema's SQLite objects and its sequences.
+pub fn rename_read(r: &Rename) -> Vec<SqliteStatement> {
+    let prefix = || {
+        vec![
+            SqlValue::Text(format!("{}.", r.from)),
+            SqlValue::Integer(r.from.chars().count() as i64 + 1),
+        ]
+    };
+    vec![
+        SqliteStatement::with_params(
+            "SELECT type, name, sql FROM sqlite_schema WHERE substr(name, 1, ?2) = ?1",
+            prefix(),
+        ),
+        SqliteStatement::with_params(
+            "SELECT name FROM _pg_sequences WHERE substr(name, 1, ?2) = ?1",
+            prefix(),
+        ),
+    ]
+}
+
+/// The batch that renames schema `r.from`: SQLite renames tables (and what refers to them)
+/// but not indexes or views, which are made again under their new names.
+pub fn rename_batch(r: &Rename, read: &[StatementResult]) -> Vec<SqliteStatement> {
+    let (old, new) = (format!("{}.", r.from), format!("{}.", r.to));
+    let moved = |name: &str| format!("{new}{}", name.get(old.len()..).unwrap_or(""));
+    let requoted = |sql: &str| sql.replace(&format!("\"{old}"), &format!("\"{new}"));
+    let text =
+        |row: &[SqlValue], i: usize| row.get(i).and_then(SqlValue::as_str).map(str::to_owned);
+    let mut drops = Vec::new();
+    let mut renames = Vec::new();
+    let mut creates = Vec::new();
+    for row in read.first().map_or(&[][..], |r| &r.rows[..]) {
+        let (Some(kind), Some(name)) = (text(row, 0), text(row, 1)) else {
+            continue;
+        };
+        match (kind.as_str(), text(row, 2)) {
+            ("table", _) => renames.push(SqliteStatement::new(format!(
+                "ALTER TABLE {} RENAME TO {}",
+                quote_ident(&name),
+                quote_ident(&moved(&name))
+            ))),
+            ("index" | "view", Some(sql)) => {
+                drops.push(SqliteStatement::new(format!(
+                    "DROP {} {}",
+                    kind.to_ascii_uppercase(),
+                    quote_ident(&name)
+                )));
+                creates.push(SqliteStatement::new(requoted(&sql)));
+            }
+            _ => {}
+        }
+    }
+    let mut batch = vec![SqliteStatement::new("SELECT 1 WHERE 0")];
+    batch.extend(drops);
+    batch.extend(renames);
+    batch.extend(creates);
+    for row in read.get(1).map_or(&[][..], |r| &r.rows[..]) {
+        let Some(name) = text(row, 0) else { continue };
+        batch.push(SqliteStatement::new(format!(
+            "DROP VIEW IF EXISTS {}",
+            quote_ident(&format!("_pg_seq_{name}"))
+        )));
+        batch.push(SqliteStatement::new(format!(
+            "CREATE VIEW {} AS SELECT 1",
+            quote_ident(&format!("_pg_seq_{}", moved(&name)))
+        )));
+    }
+    let params = || {
+        vec![
+            SqlValue::Text(old.clone()),
+            SqlValue::Integer(old.chars().count() as i64),
+            SqlValue::Text(new.clone()),
+        ]
+    };
+    for (table, column) in [
+        ("_pg_columns", "tbl"),
+        ("_pg_checks", "tbl"),
+        ("_pg_fkeys", "tbl"),
+        ("_pg_view_columns", "view"),
+        ("_pg_sequences", "name"),
+    ] {
+        batch.push(SqliteStatement::with_params(
+            format!(
+                "UPDATE {table} SET {column} = ?3 || substr({column}, ?2 + 1) WHERE substr({column}, 1, ?2) = ?1"
+            ),
+            params(),
+        ));
+    }
+    // Serial columns' recorded defaults name their sequence with the schema.
+    batch.push(SqliteStatement::with_params(
+        "UPDATE _pg_columns SET dflt = replace(dflt, 'nextval(''' || ?1, 'nextval(''' || ?3) WHERE substr(tbl, 1, length(?3)) = ?3",
+        params(),
+    ));
+    batch.push(SqliteStatement::with_params(
+        "UPDATE _pg_namespaces SET name = ?2 WHERE name = ?1",
+        vec![SqlValue::Text(r.from.clone()), SqlValue::Text(r.to.clone())],
+    ));
+    batch
 }
 
 /// Whether `sql` may be a `SELECT set_config(...)` (see [`set_config_call`]).

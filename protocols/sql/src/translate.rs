@@ -126,6 +126,8 @@ pub enum Plan {
     },
     /// `ALTER SEQUENCE`: the session reads the sequence, then writes it.
     AlterSequence(crate::sequence::Alter),
+    /// `ALTER SCHEMA ... RENAME TO`: the session reads the schema's objects, then renames.
+    RenameSchema(crate::namespace::Rename),
     /// ALTER TABLE forms that rebuild the table (see `alter`).
     Rebuild(crate::alter::Rebuild),
     /// `SELECT pg_sleep(seconds)`: sleeps in the session, where a cancel request reaches it.
@@ -359,9 +361,7 @@ fn translate_statement(
             cascade,
             ..
         } => return crate::namespace::drop(names, *if_exists, *cascade, catalog),
-        Statement::AlterSchema(_) => {
-            return Err(SqlError::unsupported("ALTER SCHEMA is not supported"));
-        }
+        Statement::AlterSchema(a) => return crate::namespace::alter(a, catalog),
         _ => {}
     }
     crate::namespace::resolve(&mut stmt, catalog, ctx)?;

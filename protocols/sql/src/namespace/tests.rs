@@ -229,3 +229,58 @@ fn sequence_calls_name_stored_sequences() {
     let q = sql("SELECT nextval('seq')", "s").unwrap();
     assert!(q.contains("dotdo_nextval('s.seq')"), "{q}");
 }
+
+#[test]
+fn rename_schema() {
+    let c = catalog();
+    let e = translate("ALTER SCHEMA s RENAME TO public", &c, &ctx(DEFAULT_PATH)).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        ("42P06", "schema \"public\" already exists")
+    );
+    let e = translate("ALTER SCHEMA x RENAME TO y", &c, &ctx(DEFAULT_PATH)).unwrap_err();
+    assert_eq!(e.code, "3F000");
+    let Ok(Plan::RenameSchema(r)) = translate("ALTER SCHEMA s RENAME TO n", &c, &ctx(DEFAULT_PATH))
+    else {
+        panic!("rename plan")
+    };
+    let text = |s: &str| Value::Text(s.into());
+    let read = vec![
+        StatementResult {
+            columns: Vec::new(),
+            rows: vec![
+                vec![
+                    text("table"),
+                    text("s.t"),
+                    text("CREATE TABLE \"s.t\" (b INTEGER)"),
+                ],
+                vec![
+                    text("index"),
+                    text("s.i"),
+                    text("CREATE INDEX \"s.i\" ON \"s.t\"(b)"),
+                ],
+            ],
+            rows_changed: 0,
+            last_insert_id: 0,
+        },
+        StatementResult {
+            columns: Vec::new(),
+            rows: vec![vec![text("s.seq")]],
+            rows_changed: 0,
+            last_insert_id: 0,
+        },
+    ];
+    let batch: Vec<String> = rename_batch(&r, &read)
+        .iter()
+        .map(|s| s.sql.to_string())
+        .collect();
+    let at = |s: &str| {
+        batch
+            .iter()
+            .position(|b| b == s)
+            .unwrap_or_else(|| panic!("{s} in {batch:?}"))
+    };
+    assert!(at("DROP INDEX \"s.i\"") < at("ALTER TABLE \"s.t\" RENAME TO \"n.t\""));
+    assert!(at("ALTER TABLE \"s.t\" RENAME TO \"n.t\"") < at("CREATE INDEX \"n.i\" ON \"n.t\"(b)"));
+    at("CREATE VIEW \"_pg_seq_n.seq\" AS SELECT 1");
+}

@@ -155,6 +155,13 @@ fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
     }
 }
 
+/// A relation's name as PostgreSQL's "already exists" messages print it: unquoted, without
+/// the schema its stored name carries (`"s.t"` is `t` of schema `s`).
+fn relname(stored: &str) -> &str {
+    let t = stored.trim_matches('"');
+    t.split_once('.').map_or(t, |(_, name)| name)
+}
+
 fn from_sqlite_message(message: &str) -> SqlError {
     // Newer SQLite appends " in <statement> at offset N"; PostgreSQL's messages do not.
     let message = message.split(" in ").next().unwrap_or(message);
@@ -190,7 +197,7 @@ fn from_sqlite_message(message: &str) -> SqlError {
             .trim_end_matches(" already exists");
         return SqlError::new(
             code::DUPLICATE_TABLE,
-            format!("relation \"{t}\" already exists"),
+            format!("relation \"{}\" already exists", relname(t)),
         );
     }
     if let Some(t) = message
@@ -201,7 +208,16 @@ fn from_sqlite_message(message: &str) -> SqlError {
     {
         return SqlError::new(
             code::DUPLICATE_TABLE,
-            format!("relation \"{t}\" already exists"),
+            format!("relation \"{}\" already exists", relname(t)),
+        );
+    }
+    if let Some(t) = message
+        .strip_prefix("view ")
+        .and_then(|t| t.strip_suffix(" already exists"))
+    {
+        return SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{}\" already exists", relname(t)),
         );
     }
     if let Some(t) = message.strip_prefix("no such view: _pg_seq_") {
@@ -216,7 +232,7 @@ fn from_sqlite_message(message: &str) -> SqlError {
             .trim_end_matches(" already exists");
         return SqlError::new(
             code::DUPLICATE_TABLE,
-            format!("relation \"{t}\" already exists"),
+            format!("relation \"{}\" already exists", relname(t)),
         );
     }
     if message.contains("syntax error") || message.contains("incomplete input") {
@@ -273,5 +289,24 @@ mod tests {
             "NOT NULL constraint failed: t.b",
         );
         assert_eq!(e.code, code::NOT_NULL_VIOLATION);
+        // Stored names of other schemas do not show.
+        let e = sqlite(SqliteErrorKind::Error, "table \"s.t\" already exists");
+        assert_eq!(e.message, "relation \"t\" already exists");
+        let e = sqlite(
+            SqliteErrorKind::Constraint(ConstraintKind::Unique),
+            "UNIQUE constraint failed: s.t.a",
+        );
+        assert_eq!(
+            e.message,
+            "duplicate key value violates unique constraint \"t_a_key\""
+        );
+        let e = sqlite(
+            SqliteErrorKind::Constraint(ConstraintKind::NotNull),
+            "NOT NULL constraint failed: s.t.b",
+        );
+        assert_eq!(
+            e.message,
+            "null value in column \"b\" of relation \"t\" violates not-null constraint"
+        );
     }
 }

@@ -185,6 +185,13 @@ def test_schemas_and_search_path(dotdo_factory):
     assert columns == [("id", "integer"), ("body", "text")]
     a.execute("RESET search_path")
     assert a.execute("SHOW search_path").fetchone() == ('"$user", public',)
+    # A search_path given at connect time (libpq's options).
+    host, port = d.addr("postgres")
+    with psycopg.connect(
+        host=host, port=port, user="postgres", dbname="schemas", autocommit=True, options="-c search_path=tenant_b"
+    ) as o:
+        assert o.execute("SHOW search_path").fetchone() == ("tenant_b",)
+        assert o.execute("SELECT count(*) FROM notes").fetchone() == (3,)
     a.close()
     b.close()
     # Schemas and their tables are durable in the database's object.

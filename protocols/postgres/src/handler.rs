@@ -229,14 +229,19 @@ impl Conn {
                 .unwrap_or_else(|| user.clone());
             let (pid, key) = client.pid_and_secret_key();
             let cancel = self.server.cancels.register(pid, &key);
-            *guard = Some(Session::new(
+            let mut session = Session::new(
                 self.server.clone(),
                 &db,
                 &user,
                 pid,
                 self.inbox.clone(),
                 cancel,
-            ));
+            );
+            session.startup_settings(
+                meta.get("search_path").map(String::as_str),
+                meta.get("options").map(String::as_str),
+            );
+            *guard = Some(session);
         }
         guard
     }

@@ -186,6 +186,20 @@ impl Session {
         db.catalog(self.backend()).await
     }
 
+    /// A `search_path` the client set at startup: as a parameter of its own (JDBC's
+    /// `currentSchema`) or in `options` (`-c search_path=app`, libpq's `options`).
+    pub fn startup_settings(&mut self, search_path: Option<&str>, options: Option<&str>) {
+        let path = search_path
+            .map(str::to_owned)
+            .or_else(|| options.and_then(dotdo_sql::namespace::options_search_path));
+        if let Some(p) = path {
+            self.settings.insert(
+                "search_path".into(),
+                dotdo_sql::namespace::normalize_path(&p),
+            );
+        }
+    }
+
     /// The `search_path` setting: translations made under another one name other tables.
     pub fn search_path(&self) -> &str {
         self.settings

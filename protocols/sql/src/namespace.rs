@@ -128,6 +128,40 @@ pub fn normalize_path(raw: &str) -> String {
         .join(", ")
 }
 
+/// The `search_path` a startup `options` value sets (`-c search_path=a,b`,
+/// `--search_path=a`; libpq escapes spaces in values as `\ `).
+pub fn options_search_path(options: &str) -> Option<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => cur.extend(chars.next()),
+            c if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    words.push(cur);
+    let mut found = None;
+    let mut iter = words.iter();
+    while let Some(w) = iter.next() {
+        let setting = match w.as_str() {
+            "-c" => iter.next().map(String::as_str),
+            w => w.strip_prefix("-c").or_else(|| w.strip_prefix("--")),
+        };
+        if let Some((name, value)) = setting.and_then(|s| s.split_once('='))
+            && name.trim().eq_ignore_ascii_case("search_path")
+        {
+            found = Some(value.to_owned());
+        }
+    }
+    found
+}
+
 /// The schemas of `ctx`'s search path that exist, in order (`"$user"` is the user's schema
 /// when there is one).
 pub fn search_path(ctx: &Context<'_>, catalog: &Catalog) -> Vec<String> {

@@ -284,3 +284,17 @@ fn rename_schema() {
     assert!(at("ALTER TABLE \"s.t\" RENAME TO \"n.t\"") < at("CREATE INDEX \"n.i\" ON \"n.t\"(b)"));
     at("CREATE VIEW \"_pg_seq_n.seq\" AS SELECT 1");
 }
+
+#[test]
+fn search_path_from_startup_options() {
+    assert_eq!(
+        options_search_path("-c search_path=app").as_deref(),
+        Some("app")
+    );
+    assert_eq!(
+        options_search_path("-c statement_timeout=5 -csearch_path=a,\\ public").as_deref(),
+        Some("a, public")
+    );
+    assert_eq!(options_search_path("--search_path=x").as_deref(), Some("x"));
+    assert_eq!(options_search_path("-c work_mem=4MB"), None);
+}

@@ -669,6 +669,35 @@ pub fn resolve(stmt: &mut Statement, catalog: &Catalog, ctx: &Context<'_>) -> Re
     Ok(())
 }
 
+/// Names in statements parsed from their text (ALTER SEQUENCE), resolved as [`resolve`]
+/// resolves parsed ones.
+pub fn resolve_utility(plan: Plan, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan, SqlError> {
+    let Plan::AlterSequence(mut a) = plan else {
+        return Ok(plan);
+    };
+    let r = Resolver {
+        catalog,
+        ctx,
+        path: search_path(ctx, catalog),
+        ctes: HashSet::new(),
+        qualified: HashSet::new(),
+    };
+    let (schema, name) = match a.name.split_once('.') {
+        Some((s, n)) => (Some(s.to_owned()), n.to_owned()),
+        None => (None, a.name.clone()),
+    };
+    a.name = match r.reference(schema.as_deref(), &name) {
+        Ok(Some(stored)) => stored,
+        Ok(None) => name,
+        Err(_) if a.if_exists => name,
+        Err(e) => return Err(e),
+    };
+    if let Some(new) = a.rename.take() {
+        a.rename = Some(sibling(&a.name, bare(&new)));
+    }
+    Ok(Plan::AlterSequence(a))
+}
+
 /// `CREATE SCHEMA`.
 pub fn create(
     schema_name: &ast::SchemaName,

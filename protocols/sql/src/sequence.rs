@@ -354,7 +354,8 @@ mod tests {
     #[test]
     fn parses_and_checks_alter_sequence() {
         let a = parse_alter("ALTER SEQUENCE IF EXISTS public.\"S\" INCREMENT BY 2 NO MAXVALUE RESTART CYCLE OWNED BY NONE").unwrap();
-        assert_eq!(a.name, "S");
+        // The schema stays for `namespace::resolve_utility`.
+        assert_eq!(a.name, "public.S");
         assert!(a.if_exists);
         assert_eq!(a.increment, Some(2));
         assert_eq!(a.max, Some(None));
@@ -426,7 +427,12 @@ pub fn parse_alter(sql: &str) -> Result<Alter, SqlError> {
         i += 2;
     }
     let name = words.get(i).ok_or_else(|| syntax("end of input"))?;
-    a.name = unquote_name(name.rsplit('.').next().unwrap_or(name));
+    // Qualified as written (`s.seq`): `namespace::resolve_utility` makes it a stored name.
+    a.name = name
+        .split('.')
+        .map(unquote_name)
+        .collect::<Vec<_>>()
+        .join(".");
     i += 1;
     let num = |i: usize| -> Result<i64, SqlError> {
         let w = words.get(i).ok_or_else(|| syntax("end of input"))?;

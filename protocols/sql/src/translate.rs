@@ -156,7 +156,7 @@ pub fn translate_all(
 /// Translate one statement (without a trailing semicolon).
 pub fn translate(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan, SqlError> {
     if let Some(plan) = utility(sql)? {
-        return Ok(plan);
+        return crate::namespace::resolve_utility(plan, catalog, ctx);
     }
     let cleaned;
     let sql = if leading_words(sql, 1).first().is_some_and(|w| w == "COPY") {

@@ -298,3 +298,26 @@ fn search_path_from_startup_options() {
     assert_eq!(options_search_path("--search_path=x").as_deref(), Some("x"));
     assert_eq!(options_search_path("-c work_mem=4MB"), None);
 }
+
+#[test]
+fn alter_sequence_names_a_stored_sequence() {
+    let c = catalog();
+    let Ok(Plan::AlterSequence(a)) = translate("ALTER SEQUENCE seq RESTART", &c, &ctx("s")) else {
+        panic!("alter sequence")
+    };
+    assert_eq!(a.name, "s.seq");
+    let Ok(Plan::AlterSequence(a)) = translate(
+        "ALTER SEQUENCE public.\"S\" RENAME TO n",
+        &c,
+        &ctx(DEFAULT_PATH),
+    ) else {
+        panic!("alter sequence")
+    };
+    assert_eq!((a.name.as_str(), a.rename.as_deref()), ("S", Some("n")));
+    let Ok(Plan::AlterSequence(a)) =
+        translate("ALTER SEQUENCE s.seq RENAME TO n", &c, &ctx(DEFAULT_PATH))
+    else {
+        panic!("alter sequence")
+    };
+    assert_eq!(a.rename.as_deref(), Some("s.n"));
+}

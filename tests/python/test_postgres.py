@@ -192,6 +192,9 @@ def test_schemas_and_search_path(dotdo_factory):
     ) as o:
         assert o.execute("SHOW search_path").fetchone() == ("tenant_b",)
         assert o.execute("SELECT count(*) FROM notes").fetchone() == (3,)
+        o.execute("SET search_path = public")
+        o.execute("RESET search_path")
+        assert o.execute("SHOW search_path").fetchone() == ("tenant_b",)
     a.close()
     b.close()
     # Schemas and their tables are durable in the database's object.

@@ -89,6 +89,8 @@ pub struct Session {
     in_block: bool,
     failed: bool,
     settings: HashMap<String, String>,
+    /// Settings the client gave at startup: what RESET returns to.
+    startup: HashMap<String, String>,
     /// Settings as they were before the open block changed them: ROLLBACK restores these.
     block_undo: HashMap<String, Option<String>>,
     /// Settings as they were before SET LOCAL: the end of the block restores these.
@@ -148,6 +150,7 @@ impl Session {
             in_block: false,
             failed: false,
             settings: HashMap::new(),
+            startup: HashMap::new(),
             block_undo: HashMap::new(),
             local_undo: HashMap::new(),
             copy: None,
@@ -193,10 +196,9 @@ impl Session {
             .map(str::to_owned)
             .or_else(|| options.and_then(dotdo_sql::namespace::options_search_path));
         if let Some(p) = path {
-            self.settings.insert(
-                "search_path".into(),
-                dotdo_sql::namespace::normalize_path(&p),
-            );
+            let p = dotdo_sql::namespace::normalize_path(&p);
+            self.settings.insert("search_path".into(), p.clone());
+            self.startup.insert("search_path".into(), p);
         }
     }
 
@@ -489,14 +491,13 @@ impl Session {
                 })
             }
             Plan::Reset(name) => {
-                match name {
-                    Some(n) => self.change_setting(n, None, false),
-                    None => {
-                        let names: Vec<String> = self.settings.keys().cloned().collect();
-                        for n in names {
-                            self.change_setting(&n, None, false);
-                        }
-                    }
+                let names: Vec<String> = match name {
+                    Some(n) => vec![n.clone()],
+                    None => self.settings.keys().cloned().collect(),
+                };
+                for n in names {
+                    let value = self.startup.get(&n).cloned();
+                    self.change_setting(&n, value, false);
                 }
                 Ok(Outcome::Command(if name.is_some() {
                     "RESET".into()

@@ -69,6 +69,8 @@ impl Table {
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     tables: BTreeMap<String, Arc<Table>>,
+    /// Which tables are Citus distributed or reference tables.
+    dist: Arc<crate::citus::Metadata>,
 }
 
 impl Catalog {
@@ -96,7 +98,18 @@ impl Catalog {
         }
         Catalog {
             tables: tables.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            dist: Arc::default(),
         }
+    }
+
+    /// This catalog with `dist` as its Citus metadata.
+    pub fn with_distribution(mut self, dist: crate::citus::Metadata) -> Catalog {
+        self.dist = Arc::new(dist);
+        self
+    }
+
+    pub fn distribution(&self) -> &crate::citus::Metadata {
+        &self.dist
     }
 
     pub fn table(&self, name: &str) -> Option<&Arc<Table>> {

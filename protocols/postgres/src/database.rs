@@ -73,11 +73,17 @@ impl Database {
 
 /// The catalog and the Citus metadata, read together.
 fn load_batch() -> Vec<dotdo_backend::Statement> {
-    vec![catalog::load_statement(), dotdo_sql::citus::load_statement()]
+    vec![
+        catalog::load_statement(),
+        dotdo_sql::citus::load_statement(),
+    ]
 }
 
 fn from_results(results: &[dotdo_backend::StatementResult]) -> Catalog {
-    let catalog = results.first().map(Catalog::from_result).unwrap_or_default();
+    let catalog = results
+        .first()
+        .map(Catalog::from_result)
+        .unwrap_or_default();
     match results.get(1) {
         Some(meta) => catalog.with_distribution(dotdo_sql::citus::Metadata::from_result(meta)),
         None => catalog,

@@ -151,6 +151,17 @@ fn insert_rows(table: &str, rows: &[Vec<Value>], or_replace: bool) -> Vec<Statem
         .collect()
 }
 
+/// The one empty row of a Citus function, in its named column.
+fn void(d: &Distributed) -> Outcome {
+    let name = d
+        .local
+        .columns
+        .as_ref()
+        .and_then(|c| c.first())
+        .map_or(citus::CALL_COLUMN, |c| c.name.as_str());
+    crate::session::void_row(name)
+}
+
 /// A table as another object needs it: its SQLite DDL, catalog rows and rows.
 struct TableCopy {
     name: String,
@@ -175,7 +186,10 @@ fn read_table_batch(table: &str) -> Vec<Statement> {
             vec![name.clone()],
         ));
     }
-    out.push(Statement::new(format!("SELECT * FROM {}", quote_ident(table))));
+    out.push(Statement::new(format!(
+        "SELECT * FROM {}",
+        quote_ident(table)
+    )));
     out
 }
 
@@ -281,15 +295,15 @@ impl Session {
             } => {
                 let shards = shard_count.unwrap_or(self.server.config.shard_count);
                 self.create_distributed(table, column, *ty, shards).await?;
-                Ok(crate::session::void_row(citus::CALL_COLUMN))
+                Ok(void(d))
             }
             Action::CreateReference { table } => {
                 self.create_reference(table).await?;
-                Ok(crate::session::void_row(citus::CALL_COLUMN))
+                Ok(void(d))
             }
             Action::Undistribute { table } => {
                 self.undistribute(table).await?;
-                Ok(crate::session::void_row(citus::CALL_COLUMN))
+                Ok(void(d))
             }
             Action::Pinned { shards, key } => {
                 let shard = key.shard(&params, *shards).unwrap_or(0);
@@ -494,7 +508,10 @@ impl Session {
                 offset,
                 limit,
             } => {
-                let columns = results.first().map(|r| r.columns.clone()).unwrap_or_default();
+                let columns = results
+                    .first()
+                    .map(|r| r.columns.clone())
+                    .unwrap_or_default();
                 let width = columns.len();
                 let visible = width.saturating_sub(*hidden);
                 let (offset, limit) = (offset.value(params), limit.value(params));
@@ -505,7 +522,16 @@ impl Session {
                 } else {
                     let keys: Vec<(usize, &SortKey)> = order
                         .iter()
-                        .map(|k| (if k.hidden { visible + k.column } else { k.column }, k))
+                        .map(|k| {
+                            (
+                                if k.hidden {
+                                    visible + k.column
+                                } else {
+                                    k.column
+                                },
+                                k,
+                            )
+                        })
                         .filter(|(c, _)| *c < width)
                         .collect();
                     dotdo_shard::merge_sorted(runs, take, |a: &Vec<Value>, b: &Vec<Value>| {
@@ -527,8 +553,8 @@ impl Session {
                     ..Default::default()
                 })
             }
-            Merge::Combine { columns, combine } => {
-                let names: Vec<String> = (0..*columns).map(|i| format!("c{i}")).collect();
+            Merge::Combine { names, combine } => {
+                let names: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
                 let mut batch = vec![Statement::new(format!(
                     "CREATE TABLE _citus_partials ({})",
                     names.join(", ")
@@ -727,10 +753,7 @@ impl Session {
             )
             .await?;
         let text = |row: &Vec<Value>, i: usize| {
-            row.get(i)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
+            row.get(i).and_then(Value::as_str).unwrap_or("").to_owned()
         };
         let mut indexes: Vec<(String, bool)> = Vec::new();
         for row in &r[0].rows {
@@ -741,7 +764,8 @@ impl Session {
             }
         }
         let pk: Vec<String> = r[1].rows.iter().map(|row| text(row, 0)).collect();
-        if indexes.iter().any(|(_, has)| !has) || (!pk.is_empty() && !pk.iter().any(|c| c == column))
+        if indexes.iter().any(|(_, has)| !has)
+            || (!pk.is_empty() && !pk.iter().any(|c| c == column))
         {
             return Err(SqlError::new(
                 code::FEATURE_NOT_SUPPORTED,
@@ -751,7 +775,6 @@ impl Session {
         }
         Ok(())
     }
-
 
     async fn create_distributed(
         &mut self,
@@ -801,7 +824,12 @@ impl Session {
                 for r in &refs {
                     batch.extend(insert_rows(&r.name, &r.rows, false));
                 }
-                load(&backend, shard_object(&coordinator, i as u32, shards), batch).await?;
+                load(
+                    &backend,
+                    shard_object(&coordinator, i as u32, shards),
+                    batch,
+                )
+                .await?;
             }
             txn.handle()
                 .execute(vec![
@@ -892,7 +920,13 @@ impl Session {
                 let r = self
                     .server
                     .backend
-                    .execute(o, vec![Statement::new(format!("SELECT * FROM {}", quote_ident(table)))])
+                    .execute(
+                        o,
+                        vec![Statement::new(format!(
+                            "SELECT * FROM {}",
+                            quote_ident(table)
+                        ))],
+                    )
                     .await?;
                 if let Some(r) = r.first() {
                     coordinator_batch.extend(insert_rows(table, &r.rows, false));
@@ -903,7 +937,12 @@ impl Session {
             "DELETE FROM _pg_dist_partition WHERE tbl = ?1",
             vec![Value::Text(table.to_owned())],
         ));
-        load(&self.server.backend.clone(), self.coordinator(), coordinator_batch).await?;
+        load(
+            &self.server.backend.clone(),
+            self.coordinator(),
+            coordinator_batch,
+        )
+        .await?;
         let mut drop = vec![Statement::new(format!(
             "DROP TABLE IF EXISTS {}",
             quote_ident(table)
@@ -968,7 +1007,10 @@ impl Session {
                 }
                 for (i, slice) in slices.iter().enumerate() {
                     if !slice.is_empty() {
-                        jobs.push((shard_object(&self.db.object, i as u32, *shards), stmts(slice)));
+                        jobs.push((
+                            shard_object(&self.db.object, i as u32, *shards),
+                            stmts(slice),
+                        ));
                     }
                 }
             }

@@ -96,7 +96,9 @@ impl Config {
             return Err(Error::Config("copy_batch_rows must be at least 1".into()));
         }
         if !(1..=64000).contains(&self.shard_count) {
-            return Err(Error::Config("shard_count must be between 1 and 64000".into()));
+            return Err(Error::Config(
+                "shard_count must be between 1 and 64000".into(),
+            ));
         }
         if self.scram_iterations == 0 {
             return Err(Error::Config("scram_iterations must be at least 1".into()));

@@ -40,7 +40,7 @@ use crate::error::{SqlError, code};
 use crate::translate::{Context, Plan, Query, object_name};
 use crate::types::{self, PgType};
 
-/// The name of the void column `create_distributed_table` and friends answer with.
+/// The void column `create_distributed_table` answers with (the others name theirs).
 pub const CALL_COLUMN: &str = "create_distributed_table";
 
 /// Statements that create the Citus metadata in a database's object; idempotent.
@@ -254,9 +254,12 @@ pub enum Merge {
         offset: Bound,
         limit: Bound,
     },
-    /// Partial rows (`columns` wide) loaded into `_citus_partials` on a scratch object,
+    /// Partial rows loaded into `_citus_partials` (columns `names`) on a scratch object,
     /// where `combine` (the client's query over them) runs.
-    Combine { columns: usize, combine: Derived },
+    Combine {
+        names: Vec<String>,
+        combine: Derived,
+    },
     /// Writes: rows changed summed, RETURNING rows concatenated.
     Writes,
 }
@@ -283,7 +286,10 @@ pub enum Action {
         table: String,
     },
     /// The local statement, on the one shard of `shards` that `key` picks.
-    Pinned { shards: u32, key: Key },
+    Pinned {
+        shards: u32,
+        key: Key,
+    },
     /// `shard` on every shard of `shards`, merged.
     FanOut {
         shards: u32,
@@ -299,7 +305,10 @@ pub enum Action {
         tolerant: bool,
     },
     /// A distributed INSERT, row by row.
-    Insert { shards: u32, rows: Vec<RowInsert> },
+    Insert {
+        shards: u32,
+        rows: Vec<RowInsert>,
+    },
 }
 
 /// A statement on distributed or reference tables.
@@ -330,9 +339,13 @@ fn unsupported(what: &str) -> SqlError {
 pub fn plan(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Option<Result<Plan, SqlError>> {
     let meta = catalog.distribution();
     let lower = sql.to_ascii_lowercase();
-    let calls = ["create_distributed_table", "create_reference_table", "undistribute_table"]
-        .iter()
-        .any(|f| lower.contains(f));
+    let calls = [
+        "create_distributed_table",
+        "create_reference_table",
+        "undistribute_table",
+    ]
+    .iter()
+    .any(|f| lower.contains(f));
     let views = lower.contains("citus_tables");
     if meta.is_empty() && !calls && !views {
         return None;
@@ -341,8 +354,19 @@ pub fn plan(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Option<Result<Pl
     let first = first.first().map(String::as_str).unwrap_or("");
     if !matches!(
         first,
-        "SELECT" | "WITH" | "INSERT" | "UPDATE" | "DELETE" | "CREATE" | "ALTER" | "DROP"
-            | "TRUNCATE" | "COPY" | "VALUES" | "TABLE" | "("
+        "SELECT"
+            | "WITH"
+            | "INSERT"
+            | "UPDATE"
+            | "DELETE"
+            | "CREATE"
+            | "ALTER"
+            | "DROP"
+            | "TRUNCATE"
+            | "COPY"
+            | "VALUES"
+            | "TABLE"
+            | "("
     ) {
         return None;
     }
@@ -356,8 +380,13 @@ pub fn plan(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Option<Result<Pl
     }
     if calls && let Some(call) = modify::citus_call(&stmt, catalog) {
         return Some(call.map(|action| {
+            let name = match action {
+                Action::CreateReference { .. } => "create_reference_table",
+                Action::Undistribute { .. } => "undistribute_table",
+                _ => CALL_COLUMN,
+            };
             Plan::Distributed(Box::new(Distributed {
-                local: void_query(),
+                local: void_query(name),
                 action,
             }))
         }));
@@ -365,14 +394,19 @@ pub fn plan(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Option<Result<Pl
     if meta.is_empty() {
         return views.then(|| crate::translate::translate(&stmt.to_string(), catalog, ctx));
     }
-    let touched = relations(&stmt).iter().any(|name| meta.get(name).is_some())
-        || matches!(
-            &stmt,
-            Ast::Drop {
-                object_type: ast::ObjectType::Index,
-                ..
-            }
-        );
+    // Reads of reference tables run on the coordinator, which holds them too.
+    let reads = matches!(stmt, Ast::Query(_));
+    let touched = relations(&stmt).iter().any(|name| match meta.get(name) {
+        Some(Kind::Hash { .. }) => true,
+        Some(Kind::Reference) => !reads,
+        None => false,
+    }) || matches!(
+        &stmt,
+        Ast::Drop {
+            object_type: ast::ObjectType::Index,
+            ..
+        }
+    );
     if !touched {
         return views.then(|| crate::translate::translate(&stmt.to_string(), catalog, ctx));
     }
@@ -405,12 +439,12 @@ fn plan_statement(stmt: Ast, catalog: &Catalog, ctx: &Context<'_>) -> Result<Pla
 }
 
 /// The answer of a Citus function: one row, one empty column.
-fn void_query() -> Query {
+fn void_query(name: &str) -> Query {
     Query {
         batch: Vec::new(),
         main: 0,
         columns: Some(vec![crate::translate::OutColumn {
-            name: CALL_COLUMN.into(),
+            name: name.into(),
             ty: Some(PgType::Text),
         }]),
         params: Vec::new(),

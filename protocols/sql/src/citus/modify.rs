@@ -63,58 +63,71 @@ fn call(name: &str, f: &ast::Function, catalog: &Catalog) -> Result<Action, SqlE
     let mut positional = Vec::new();
     let mut shard_count = None;
     for a in &list.args {
-        match a {
-            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => positional.push(e),
+        let (n, e) = match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                positional.push(e);
+                continue;
+            }
             ast::FunctionArg::Named {
-                name: n,
+                name,
                 arg: ast::FunctionArgExpr::Expr(e),
                 ..
-            } => match ident_name(n).as_str() {
-                "shard_count" => {
-                    let n = match super::key_source(e) {
-                        Some(KeySource::Const(dotdo_backend::Value::Integer(n))) => n,
+            }
+            | ast::FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg: ast::FunctionArgExpr::Expr(e),
+                ..
+            } => (name, e),
+            _ => return Err(unsupported("this argument is not supported")),
+        };
+        match ident_name(n).as_str() {
+            "shard_count" => {
+                let n = match super::key_source(e) {
+                    Some(KeySource::Const(dotdo_backend::Value::Integer(n))) => n,
+                    _ => {
+                        return Err(SqlError::new(
+                            code::INVALID_PARAMETER_VALUE,
+                            "shard_count must be an integer constant",
+                        ));
+                    }
+                };
+                if !(1..=64000).contains(&n) {
+                    return Err(SqlError::new(
+                        code::INVALID_PARAMETER_VALUE,
+                        format!(
+                            "{n} is outside the valid range for parameter \"shard_count\" (1 .. 64000)"
+                        ),
+                    ));
+                }
+                shard_count = Some(n as u32);
+            }
+            "colocate_with" => {
+                let with = string_arg(e).unwrap_or_default().to_ascii_lowercase();
+                if with != "default" && with != "none" {
+                    match catalog.distribution().get(&regclass(&with)) {
+                        Some(Kind::Hash { shards, .. }) => shard_count = Some(*shards),
                         _ => {
                             return Err(SqlError::new(
                                 code::INVALID_PARAMETER_VALUE,
-                                "shard_count must be an integer constant",
+                                format!(
+                                    "cannot colocate with \"{with}\": it is not a distributed table"
+                                ),
                             ));
                         }
-                    };
-                    if !(1..=64000).contains(&n) {
-                        return Err(SqlError::new(
-                            code::INVALID_PARAMETER_VALUE,
-                            format!("{n} is outside the valid range for parameter \"shard_count\" (1 .. 64000)"),
-                        ));
-                    }
-                    shard_count = Some(n as u32);
-                }
-                "colocate_with" => {
-                    let with = string_arg(e).unwrap_or_default().to_ascii_lowercase();
-                    if with != "default" && with != "none" {
-                        match catalog.distribution().get(&regclass(&with)) {
-                            Some(Kind::Hash { shards, .. }) => shard_count = Some(*shards),
-                            _ => {
-                                return Err(SqlError::new(
-                                    code::INVALID_PARAMETER_VALUE,
-                                    format!("cannot colocate with \"{with}\": it is not a distributed table"),
-                                ));
-                            }
-                        }
                     }
                 }
-                "distribution_type" => {
-                    if string_arg(e).is_none_or(|t| !t.eq_ignore_ascii_case("hash")) {
-                        return Err(unsupported("only hash distribution is supported"));
-                    }
+            }
+            "distribution_type" => {
+                if string_arg(e).is_none_or(|t| !t.eq_ignore_ascii_case("hash")) {
+                    return Err(unsupported("only hash distribution is supported"));
                 }
-                other => {
-                    return Err(SqlError::new(
-                        code::UNDEFINED_FUNCTION,
-                        format!("function {name} has no parameter named \"{other}\""),
-                    ));
-                }
-            },
-            _ => return Err(unsupported("this argument is not supported")),
+            }
+            other => {
+                return Err(SqlError::new(
+                    code::UNDEFINED_FUNCTION,
+                    format!("function {name} has no parameter named \"{other}\""),
+                ));
+            }
         }
     }
     let arg = |i: usize| positional.get(i).and_then(|e| string_arg(e));
@@ -140,7 +153,9 @@ fn call(name: &str, f: &ast::Function, catalog: &Catalog) -> Result<Action, SqlE
                     "cannot undistribute table because the table is not distributed",
                 ));
             }
-            return Ok(Action::Undistribute { table: table.name.clone() });
+            return Ok(Action::Undistribute {
+                table: table.name.clone(),
+            });
         }
         _ if existing.is_some() => {
             return Err(SqlError::new(
@@ -149,7 +164,9 @@ fn call(name: &str, f: &ast::Function, catalog: &Catalog) -> Result<Action, SqlE
             ));
         }
         "create_reference_table" => {
-            return Ok(Action::CreateReference { table: table.name.clone() });
+            return Ok(Action::CreateReference {
+                table: table.name.clone(),
+            });
         }
         _ => {}
     }
@@ -361,7 +378,9 @@ pub(super) fn update_or_delete(
         return Ok(Action::Pinned { shards, key });
     }
     let Some(main) = local.batch.get(local.main) else {
-        return Err(unsupported("this statement is not supported on distributed tables"));
+        return Err(unsupported(
+            "this statement is not supported on distributed tables",
+        ));
     };
     Ok(Action::FanOut {
         shards,
@@ -383,10 +402,13 @@ pub(super) fn ddl(stmt: &Ast, catalog: &Catalog) -> Result<Action, SqlError> {
             };
             if let Kind::Hash { column, .. } = kind
                 && ci.unique
-                && !ci
-                    .columns
-                    .iter()
-                    .any(|c| c.column.expr.to_string().trim_matches('"').eq_ignore_ascii_case(column))
+                && !ci.columns.iter().any(|c| {
+                    c.column
+                        .expr
+                        .to_string()
+                        .trim_matches('"')
+                        .eq_ignore_ascii_case(column)
+                })
             {
                 return Err(unsupported(
                     "creating unique indexes on non-partition columns is currently unsupported",
@@ -427,7 +449,9 @@ pub(super) fn ddl(stmt: &Ast, catalog: &Catalog) -> Result<Action, SqlError> {
                 .iter()
                 .any(|op| matches!(op, ast::AlterTableOperation::RenameTable { .. }))
             {
-                return Err(unsupported("renaming a distributed or reference table is not supported"));
+                return Err(unsupported(
+                    "renaming a distributed or reference table is not supported",
+                ));
             }
             Ok(everywhere(groups_of(kind, catalog)))
         }
@@ -444,7 +468,9 @@ pub(super) fn ddl(stmt: &Ast, catalog: &Catalog) -> Result<Action, SqlError> {
                 let name = object_name(n);
                 if let Some(kind) = meta.get(&name) {
                     if *object_type != ast::ObjectType::Table {
-                        return Err(unsupported("this DROP is not supported on a distributed table"));
+                        return Err(unsupported(
+                            "this DROP is not supported on a distributed table",
+                        ));
                     }
                     let g = groups_of(kind, catalog);
                     if !groups.is_empty() && groups != g {

@@ -162,10 +162,7 @@ fn resolve<'a>(e: &Expr, instances: &'a [Instance]) -> Option<(usize, String)> {
         Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
             let q = ident_name(&parts[parts.len() - 2]);
             let c = ident_name(&parts[parts.len() - 1]);
-            instances
-                .iter()
-                .position(|i| i.alias == q)
-                .map(|i| (i, c))
+            instances.iter().position(|i| i.alias == q).map(|i| (i, c))
         }
         Expr::Identifier(id) => {
             let c = ident_name(id);
@@ -724,10 +721,7 @@ fn combine(
     Ok(Action::FanOut {
         shards,
         shard,
-        merge: Merge::Combine {
-            columns: names.len(),
-            combine,
-        },
+        merge: Merge::Combine { names, combine },
     })
 }
 

@@ -430,7 +430,7 @@ fn plan_statement(stmt: Ast, catalog: &Catalog, ctx: &Context<'_>) -> Result<Pla
         other => return Ok(other),
     };
     let action = match &stmt {
-        Ast::Query(q) => select::plan(q, catalog, ctx, &local)?,
+        Ast::Query(q) => select::plan(q, catalog, ctx)?,
         Ast::Insert(ins) => modify::insert(ins, catalog, ctx)?,
         Ast::Update(_) | Ast::Delete(_) => modify::update_or_delete(&stmt, catalog, &local)?,
         _ => modify::ddl(&stmt, catalog)?,
@@ -606,4 +606,176 @@ fn has_subquery<T: ast::Visit>(e: &T) -> bool {
         std::ops::ControlFlow::Continue(())
     });
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        let col = |t: &str, c: &str, pos: i64, ty: &str| {
+            vec![
+                Value::Text(t.into()),
+                Value::Text(c.into()),
+                Value::Integer(pos),
+                Value::Text(ty.into()),
+                Value::Integer(-1),
+                Value::Integer(0),
+                Value::Null,
+            ]
+        };
+        let columns = StatementResult {
+            rows: vec![
+                col("orders", "customer_id", 1, "23"),
+                col("orders", "id", 2, "23"),
+                col("orders", "amount", 3, "23"),
+                col("customers", "id", 1, "23"),
+                col("customers", "name", 2, "25"),
+                col("kinds", "kind", 1, "25"),
+            ],
+            ..Default::default()
+        };
+        let meta = StatementResult {
+            rows: vec![
+                vec![
+                    Value::Text("orders".into()),
+                    Value::Text("h".into()),
+                    Value::Text("customer_id".into()),
+                    Value::Text("23".into()),
+                    Value::Integer(4),
+                ],
+                vec![
+                    Value::Text("customers".into()),
+                    Value::Text("h".into()),
+                    Value::Text("id".into()),
+                    Value::Text("23".into()),
+                    Value::Integer(4),
+                ],
+                vec![
+                    Value::Text("kinds".into()),
+                    Value::Text("n".into()),
+                    Value::Null,
+                    Value::Null,
+                    Value::Integer(0),
+                ],
+            ],
+            ..Default::default()
+        };
+        Catalog::from_result(&columns).with_distribution(Metadata::from_result(&meta))
+    }
+
+    fn action(sql: &str) -> Result<Action, SqlError> {
+        let ctx = Context {
+            database: "db",
+            user: "u",
+            backend_pid: 1,
+        };
+        match plan(sql, &catalog(), &ctx) {
+            Some(Ok(Plan::Distributed(d))) => Ok(d.action),
+            Some(Ok(other)) => panic!("{sql}: not distributed: {other:?}"),
+            Some(Err(e)) => Err(e),
+            None => panic!("{sql}: not intercepted"),
+        }
+    }
+
+    #[test]
+    fn the_hash_is_pinned() {
+        // Changing these would move every stored row: never do it.
+        assert_eq!(
+            canonical(PgType::Int4, &Value::Integer(42)),
+            Some(b"42".to_vec())
+        );
+        assert_eq!(
+            canonical(PgType::Int8, &Value::Text("42".into())),
+            Some(b"42".to_vec())
+        );
+        assert_eq!(
+            canonical(PgType::Numeric { scale: None }, &Value::Real(5.0)),
+            Some(b"5".to_vec())
+        );
+        assert_eq!(canonical(PgType::Int4, &Value::Null), None);
+        let shards: Vec<u32> = (1..=8)
+            .filter_map(|i| shard_of(PgType::Int4, &Value::Integer(i), 4))
+            .collect();
+        assert_eq!(shards, vec![2, 2, 2, 3, 2, 0, 2, 3]);
+    }
+
+    #[test]
+    fn pins_fans_out_and_refuses() {
+        assert!(matches!(
+            action("SELECT * FROM orders WHERE customer_id = 5 AND amount > 1").unwrap(),
+            Action::Pinned { shards: 4, .. }
+        ));
+        assert!(matches!(
+            action(
+                "SELECT * FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.id = $1"
+            )
+            .unwrap(),
+            Action::Pinned {
+                key: Key {
+                    source: KeySource::Param(0),
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(matches!(
+            action("SELECT * FROM orders ORDER BY amount LIMIT 3 OFFSET 2").unwrap(),
+            Action::FanOut {
+                merge: Merge::Rows {
+                    limit: Bound::Const(3),
+                    offset: Bound::Const(2),
+                    ..
+                },
+                ..
+            }
+        ));
+        assert!(matches!(
+            action("SELECT amount, count(*) FROM orders GROUP BY amount HAVING sum(id) > 1")
+                .unwrap(),
+            Action::FanOut {
+                merge: Merge::Combine { .. },
+                ..
+            }
+        ));
+        match action("INSERT INTO orders VALUES (1, 1, 1), ($1, 2, 2)").unwrap() {
+            Action::Insert { shards: 4, rows } => {
+                assert_eq!(rows.len(), 2);
+                assert_eq!(rows[1].key.source, KeySource::Param(0));
+                assert_eq!(rows[1].insert.params, vec![0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            action("INSERT INTO kinds VALUES ('a')").unwrap(),
+            Action::Everywhere { .. }
+        ));
+        for refused in [
+            "SELECT * FROM orders WHERE id IN (SELECT id FROM orders)",
+            "SELECT row_number() OVER () FROM orders",
+            "SELECT * FROM orders o JOIN customers c ON c.id = o.id",
+            "SELECT * FROM kinds k LEFT JOIN orders o ON true",
+            "UPDATE orders SET customer_id = 2",
+            "INSERT INTO orders (id) VALUES (1)",
+            "SELECT string_agg(id::text, ',') FROM orders",
+        ] {
+            assert_eq!(
+                action(refused).unwrap_err().code,
+                code::FEATURE_NOT_SUPPORTED,
+                "{refused}"
+            );
+        }
+        assert_eq!(
+            action("SELECT create_distributed_table('nope', 'id')")
+                .unwrap_err()
+                .code,
+            code::UNDEFINED_TABLE
+        );
+        assert_eq!(
+            action("SELECT create_distributed_table('kinds', 'nope')")
+                .unwrap_err()
+                .code,
+            "42P16"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::catalog::{Catalog, Column, Table};
 use crate::error::SqlError;
-use crate::translate::{Context, Query, ident_name, object_name};
+use crate::translate::{Context, ident_name, object_name};
 
 /// A table in the top-level FROM.
 pub(super) struct Instance {
@@ -28,7 +28,6 @@ pub(super) fn plan(
     q: &ast::Query,
     catalog: &Catalog,
     ctx: &Context<'_>,
-    local: &Query,
 ) -> Result<Action, SqlError> {
     let meta = catalog.distribution();
     let SetExpr::Select(select) = q.body.as_ref() else {
@@ -70,7 +69,7 @@ pub(super) fn plan(
     if let Some(key) = pinned_key(&instances, &where_conj) {
         return Ok(Action::Pinned { shards, key });
     }
-    fan_out(q, select, catalog, ctx, local, shards)
+    fan_out(q, select, catalog, ctx, shards)
 }
 
 fn join_on(op: &ast::JoinOperator) -> Option<&Expr> {
@@ -155,8 +154,7 @@ fn check_outer_joins(from: &[ast::TableWithJoins], instances: &[Instance]) -> Re
 }
 
 /// The instance and column a column reference names.
-fn resolve<'a>(e: &Expr, instances: &'a [Instance]) -> Option<(usize, String)> {
-    let _ = &instances;
+fn resolve(e: &Expr, instances: &[Instance]) -> Option<(usize, String)> {
     match e {
         Expr::Nested(inner) => resolve(inner, instances),
         Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
@@ -330,7 +328,6 @@ fn fan_out(
     select: &ast::Select,
     catalog: &Catalog,
     ctx: &Context<'_>,
-    local: &Query,
     shards: u32,
 ) -> Result<Action, SqlError> {
     if q.with.is_some() || q.fetch.is_some() {
@@ -410,7 +407,6 @@ fn fan_out(
         limit_by: Vec::new(),
     });
     let (shard, _) = derive(ast::Statement::Query(Box::new(shard_q)), catalog, ctx)?;
-    let _ = local;
     Ok(Action::FanOut {
         shards,
         shard,

@@ -513,6 +513,12 @@ impl Session {
                     .map(|r| r.columns.clone())
                     .unwrap_or_default();
                 let width = columns.len();
+                if results.iter().any(|r| r.columns.len() != width) {
+                    return Err(SqlError::new(
+                        code::INTERNAL_ERROR,
+                        "the shards of a distributed table answered with different columns",
+                    ));
+                }
                 let visible = width.saturating_sub(*hidden);
                 let (offset, limit) = (offset.value(params), limit.value(params));
                 let take = limit.map(|l| (l + offset.unwrap_or(0)) as usize);

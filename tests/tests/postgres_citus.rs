@@ -110,6 +110,9 @@ const QUERIES: &[&str] = &[
     "SELECT status, avg(amount)::numeric(10,2), count(amount) FROM orders GROUP BY status ORDER BY status",
     "SELECT customer_id, sum(amount) FROM orders GROUP BY customer_id ORDER BY 2 DESC, 1 LIMIT 3 OFFSET 1",
     "SELECT region, count(*) * 2 AS twice FROM customers GROUP BY region HAVING sum(id) > 10 ORDER BY region",
+    "SELECT DISTINCT status FROM orders ORDER BY status",
+    "SELECT DISTINCT customer_id % 5 AS m FROM orders ORDER BY m DESC LIMIT 3",
+    "SELECT DISTINCT count(*) FROM orders GROUP BY customer_id ORDER BY 1",
     // Joins with a reference table, and co-located joins.
     "SELECT o.customer_id, o.id, s.label FROM orders o JOIN statuses s ON s.status = o.status ORDER BY o.customer_id, o.id",
     "SELECT s.label, count(*) FROM orders o JOIN statuses s ON s.status = o.status GROUP BY s.label ORDER BY s.label",
@@ -311,7 +314,7 @@ async fn distributed_tables_answer_as_postgres_15() {
         "SELECT customer_id, row_number() OVER () FROM orders",
         "SELECT c.id FROM customers c JOIN orders o ON o.id = c.id",
         "UPDATE orders SET customer_id = 1 WHERE id = 1",
-        "SELECT DISTINCT status FROM orders",
+        "SELECT DISTINCT ON (status) status FROM orders",
         "SELECT string_agg(status, ',') FROM orders",
     ] {
         assert_eq!(sqlstate(&c, sql).await, "0A000", "{sql}");

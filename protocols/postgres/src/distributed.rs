@@ -385,10 +385,19 @@ impl Session {
         };
         let p = &mut self.shards.participants[pos];
         p.wrote |= write;
-        let random = batch
-            .iter()
-            .any(|s| dotdo_sql::translate::draws_random(&s.sql));
-        if random && let Txn::Replay(_) = &p.txn {
+        // As on the coordinator: random values cannot be replayed, and a long block would
+        // replay its whole prefix at every statement.
+        let escalate = match &p.txn {
+            Txn::Replay(r) => {
+                r.len() + batch.len() > crate::session::MAX_REPLAY_STATEMENTS
+                    || r.bytes() > crate::session::MAX_REPLAY_BYTES
+                    || batch
+                        .iter()
+                        .any(|s| dotdo_sql::translate::draws_random(&s.sql))
+            }
+            Txn::Locking(_) => false,
+        };
+        if escalate {
             let Txn::Replay(r) = std::mem::replace(
                 &mut p.txn,
                 Txn::Replay(ReplayTransaction::new(

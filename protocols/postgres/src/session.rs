@@ -53,8 +53,8 @@ struct CopyIn {
 /// Statements and bytes a replayed (optimistic) block may hold before it switches to a
 /// locking transaction: each statement replays the whole block, so its cost grows with
 /// the square of the length, and a long block is the one most likely to lose a race.
-const MAX_REPLAY_STATEMENTS: usize = 64;
-const MAX_REPLAY_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_REPLAY_STATEMENTS: usize = 64;
+pub(crate) const MAX_REPLAY_BYTES: usize = 256 * 1024;
 
 /// The transaction behind a block.
 pub(crate) enum Txn {

@@ -335,11 +335,15 @@ fn fan_out(
             "WITH and FETCH over a distributed table are only supported when the query is pinned to one shard",
         ));
     }
-    if select.distinct.is_some() {
-        return Err(unsupported(
-            "DISTINCT over a distributed table is only supported when the query is pinned to one shard",
-        ));
-    }
+    let distinct = match &select.distinct {
+        None | Some(ast::Distinct::All) => false,
+        Some(ast::Distinct::Distinct) => true,
+        Some(_) => {
+            return Err(unsupported(
+                "DISTINCT ON over a distributed table is only supported when the query is pinned to one shard",
+            ));
+        }
+    };
     let order: Vec<ast::OrderByExpr> = match q.order_by.as_ref().map(|o| &o.kind) {
         None => Vec::new(),
         Some(OrderByKind::Expressions(list)) => list.clone(),
@@ -352,6 +356,7 @@ fn fan_out(
     let aggregated = scan_aggregates(&select.projection)?
         || select.having.is_some()
         || grouped
+        || distinct
         || scan_aggregates(&order)?;
     let (limit, offset) = limit_parts(q)?;
     let (limit, offset) = (limit.cloned(), offset.cloned());
@@ -601,13 +606,27 @@ fn combine(
             "subqueries in the select list, HAVING or ORDER BY of an aggregate over a distributed table are not supported",
         ));
     }
-    let keys: Vec<Expr> = match &select.group_by {
+    let mut keys: Vec<Expr> = match &select.group_by {
         GroupByExpr::Expressions(e, _) => e
             .iter()
             .map(|x| resolve_ordinal(x, &select.projection))
             .collect(),
         GroupByExpr::All(_) => Vec::new(),
     };
+    // SELECT DISTINCT without aggregates: each shard's distinct rows are groups, and the
+    // final query's DISTINCT removes the duplicates between shards.
+    if keys.is_empty() && !scan_aggregates(&select.projection)? && select.having.is_none() {
+        keys = select
+            .projection
+            .iter()
+            .filter_map(|item| match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    Some(e.clone())
+                }
+                _ => None,
+            })
+            .collect();
+    }
     let mut c = Combiner {
         keys: keys.clone(),
         partials: Vec::new(),

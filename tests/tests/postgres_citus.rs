@@ -227,6 +227,27 @@ async fn distributed_tables_answer_as_postgres_15() {
     for sql in QUERIES {
         both(&p, &c, sql).await;
     }
+    // COPY TO of a distributed table: every row once, in COPY's text format.
+    for copy in [
+        "COPY (SELECT customer_id, id, amount FROM orders WHERE amount > 20 ORDER BY 3, 1, 2) TO STDOUT",
+        "COPY orders (customer_id, id, status) TO STDOUT WITH (FORMAT csv)",
+    ] {
+        let sorted = |port: u16, host: &str| {
+            let mut lines: Vec<String> = psql_out(host, port, copy)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if !copy.contains("ORDER BY") {
+                lines.sort();
+            }
+            lines
+        };
+        assert_eq!(
+            sorted(addr.port(), &host),
+            sorted(pg.port, "127.0.0.1"),
+            "{copy}"
+        );
+    }
     // Prepared statements with parameters, pinned and fanned out.
     let pinned = "SELECT id, amount, status FROM orders WHERE customer_id = $1 ORDER BY id";
     let fanned = "SELECT customer_id, amount FROM orders WHERE amount > $1 ORDER BY amount DESC, customer_id LIMIT $2";
@@ -391,6 +412,29 @@ async fn spread_over_shards(data: &std::path::Path, total: &str) {
     let (coordinator, _) = count("main").await;
     assert_eq!(coordinator, 0, "the coordinator keeps no distributed rows");
     backend.shutdown().await;
+}
+
+/// What psql prints for `sql`.
+fn psql_out(host: &str, port: u16, sql: &str) -> String {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            host,
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-U", "postgres", "-d", "citus", "-c", sql])
+        .output()
+        .expect("run psql (apt package postgresql-client)");
+    assert!(
+        out.status.success(),
+        "{sql} on port {port}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// COPY FROM STDIN through psql, the client most COPY users have.

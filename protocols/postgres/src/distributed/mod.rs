@@ -52,6 +52,30 @@ fn refused(what: &str) -> SqlError {
 const ONE_WRITER: &str = "a transaction block can write to only one shard: dotdo cannot commit writes on several objects atomically";
 const NOT_IN_BLOCK: &str = "statements that write several shards (multi-shard writes, writes to reference tables, DDL and COPY on distributed tables, create_distributed_table) cannot run inside a transaction block";
 
+/// Rows as COPY TO STDOUT sends them.
+fn copy_out(rows: Outcome, options: &dotdo_sql::CopyOptions) -> Result<Outcome, SqlError> {
+    let Outcome::Rows { fields, rows, .. } = rows else {
+        return Err(SqlError::new(
+            code::INTERNAL_ERROR,
+            "COPY query returned no rows",
+        ));
+    };
+    let types: Vec<dotdo_sql::PgType> = fields.iter().map(|f| f.1).collect();
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    if options.header {
+        let names: Vec<String> = fields.iter().map(|f| f.0.clone()).collect();
+        lines.push(format!("{}\n", names.join(&options.delimiter.to_string())));
+    }
+    lines.extend(
+        rows.iter()
+            .map(|r| crate::copy::format_row(r, &types, options)),
+    );
+    Ok(Outcome::CopyOut {
+        lines,
+        columns: fields.len(),
+    })
+}
+
 /// The one empty row of a Citus function, in its named column.
 fn void(d: &Distributed) -> Outcome {
     let name = d
@@ -110,6 +134,14 @@ impl Session {
             Action::Insert { shards, rows } => {
                 let result = self.insert(*shards, rows, &params).await?;
                 Ok(self.outcome(&d.local, result, static_types))
+            }
+            Action::CopyOut { options, inner } => {
+                let select = Distributed {
+                    local: d.local.clone(),
+                    action: inner.as_ref().clone(),
+                };
+                let rows = Box::pin(self.run_distributed(&select, params, false)).await?;
+                copy_out(rows, options)
             }
             Action::Everywhere {
                 groups,

@@ -309,6 +309,11 @@ pub enum Action {
         shards: u32,
         rows: Vec<RowInsert>,
     },
+    /// `COPY ... TO STDOUT`: the rows of `inner` (a SELECT's action) in COPY's format.
+    CopyOut {
+        options: crate::translate::CopyOptions,
+        inner: Box<Action>,
+    },
 }
 
 /// A statement on distributed or reference tables.
@@ -325,6 +330,7 @@ impl Distributed {
         match &self.action {
             Action::Pinned { .. } => self.local.read_only,
             Action::FanOut { merge, .. } => !matches!(merge, Merge::Writes),
+            Action::CopyOut { .. } => true,
             _ => false,
         }
     }
@@ -422,11 +428,7 @@ fn plan_statement(stmt: Ast, catalog: &Catalog, ctx: &Context<'_>) -> Result<Pla
             ));
         }
         Plan::CopyFrom(c) => return Ok(Plan::CopyFrom(c)),
-        Plan::CopyTo(_) => {
-            return Err(unsupported(
-                "COPY ... TO of a distributed table is not supported: SELECT from it instead",
-            ));
-        }
+        Plan::CopyTo(c) => return copy_out(&stmt, c, catalog, ctx),
         other => return Ok(other),
     };
     let action = match &stmt {
@@ -436,6 +438,52 @@ fn plan_statement(stmt: Ast, catalog: &Catalog, ctx: &Context<'_>) -> Result<Pla
         _ => modify::ddl(&stmt, catalog)?,
     };
     Ok(Plan::Distributed(Box::new(Distributed { local, action })))
+}
+
+/// `COPY t TO STDOUT` or `COPY (SELECT ...) TO STDOUT` over distributed tables: the query
+/// is planned as a SELECT, its rows written out in COPY's format.
+fn copy_out(
+    stmt: &Ast,
+    c: crate::translate::CopyTo,
+    catalog: &Catalog,
+    ctx: &Context<'_>,
+) -> Result<Plan, SqlError> {
+    let Ast::Copy { source, .. } = stmt else {
+        return Err(unsupported("this COPY is not supported"));
+    };
+    let query = match source {
+        ast::CopySource::Query(q) => q.as_ref().clone(),
+        ast::CopySource::Table {
+            table_name,
+            columns,
+        } => {
+            let cols = if columns.is_empty() {
+                "*".to_owned()
+            } else {
+                columns
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let sql = format!("SELECT {cols} FROM {table_name}");
+            match Parser::parse_sql(&PostgreSqlDialect {}, &sql)
+                .map_err(|e| SqlError::syntax(e.to_string()))?
+                .pop()
+            {
+                Some(Ast::Query(q)) => *q,
+                _ => return Err(unsupported("this COPY is not supported")),
+            }
+        }
+    };
+    let inner = select::plan(&query, catalog, ctx)?;
+    Ok(Plan::Distributed(Box::new(Distributed {
+        local: c.query,
+        action: Action::CopyOut {
+            options: c.options,
+            inner: Box::new(inner),
+        },
+    })))
 }
 
 /// The answer of a Citus function: one row, one empty column.
@@ -482,6 +530,13 @@ fn relations(stmt: &Ast) -> Vec<String> {
     }
     if let Ast::AlterTable(at) = stmt {
         out.push(object_name(&at.name));
+    }
+    if let Ast::Copy {
+        source: ast::CopySource::Table { table_name, .. },
+        ..
+    } = stmt
+    {
+        out.push(object_name(table_name));
     }
     out
 }

@@ -443,7 +443,7 @@ impl Session {
             .flat_map(|&n| (0..n).map(move |i| (i, n)))
             .map(|(i, n)| shard_object(&self.db.object, i, n))
             .collect();
-        if !q.ddl && !tolerant && !objects.is_empty() {
+        if !tolerant && !objects.is_empty() {
             dotdo_shard::scatter_gather(objects.clone(), objects.len(), |o| {
                 let (backend, batch) = (backend.clone(), batch.clone());
                 async move { backend.dry_run(&o, batch).await }

@@ -16,14 +16,21 @@
 //!   parameter (AND-ed with anything) runs unchanged on that one shard; an INSERT's VALUES
 //!   rows are split by shard. Anything else fans out: plain rows are concatenated (or merged
 //!   k-way by ORDER BY) with `LIMIT offset+limit` pushed down; count/sum/min/max/avg and
-//!   GROUP BY run as partial aggregates on each shard, and the client's own query, rewritten
-//!   over the partial rows, runs on a scratch object in a discarded batch to combine them
-//!   (so HAVING, ORDER BY, LIMIT and expressions mean what they mean on one object).
+//!   GROUP BY (and SELECT DISTINCT) run as partial aggregates on each shard (avg as sum and
+//!   count), and the client's own query, rewritten over the partial rows, runs on a scratch
+//!   object in a discarded batch to combine them (so HAVING, ORDER BY, LIMIT and expressions
+//!   mean what they mean on one object). UPDATE/DELETE fan out and sum their counts; DDL,
+//!   writes to reference tables and COPY reach the coordinator and every shard object.
+//! - Reads of reference tables alone run on the coordinator; joins of a distributed table
+//!   with reference tables, and of co-located distributed tables on their distribution
+//!   columns, run on each shard.
 //! - Refused with 0A000: a distributed table anywhere but the top-level FROM (subqueries,
-//!   CTEs, set operations), joins of distributed tables that are not co-located on their
-//!   distribution columns, a reference table on the outer side of an outer join with a
-//!   distributed one, window functions / DISTINCT / other aggregates when not pinned,
-//!   INSERT … SELECT, changing the distribution column, ALTER TABLE forms that rebuild.
+//!   CTEs, set operations), joins of distributed tables that are not
+//!   co-located on their distribution columns, a reference table on the outer side of an
+//!   outer join with a distributed one, window functions, DISTINCT ON, `count(DISTINCT)` and
+//!   other aggregates when not pinned, INSERT … SELECT, a distribution column that is not a
+//!   constant or parameter in INSERT, changing the distribution column, unique constraints
+//!   without it, ALTER TABLE forms that rebuild the table, views over distributed tables.
 
 mod modify;
 mod select;

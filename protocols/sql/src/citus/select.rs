@@ -45,7 +45,7 @@ pub(super) fn plan(
         .count();
     if mentioned != dist.len() || dist.is_empty() {
         return Err(unsupported(
-            "a distributed table may only appear in the top-level FROM of a query (not in a subquery, CTE or set operation) unless it is pinned to one shard",
+            "a distributed table may only appear in the top-level FROM of a query, not in a subquery, CTE or set operation",
         ));
     }
     let shards = instances[dist[0]].dist.as_ref().map_or(1, |d| d.2);

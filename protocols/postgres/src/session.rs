@@ -506,6 +506,14 @@ impl Session {
                         columns: c.columns.len(),
                     });
                 }
+                if self.in_block {
+                    if self.shards.any_wrote() {
+                        return Err(SqlError::unsupported(
+                            "a transaction block can write to only one shard: dotdo cannot commit writes on several objects atomically",
+                        ));
+                    }
+                    self.shards.coordinator_wrote = true;
+                }
                 // COPY loads in batches that a replay would resend at every flush: it locks.
                 let own_txn = !self.in_block;
                 if own_txn {

@@ -135,6 +135,10 @@ impl Session {
                 let result = self.insert(*shards, rows, &params).await?;
                 Ok(self.outcome(&d.local, result, static_types))
             }
+            Action::Rebuild { rebuild, groups } => {
+                self.rebuild(rebuild, groups).await?;
+                Ok(Outcome::Command("ALTER TABLE".into()))
+            }
             Action::CopyOut { options, inner } => {
                 let select = Distributed {
                     local: d.local.clone(),

@@ -445,4 +445,46 @@ impl Session {
         .await?;
         Ok(())
     }
+
+    /// An ALTER TABLE that rebuilds the table: on every shard object in a discarded run, then
+    /// on the coordinator, then on every shard object.
+    pub(super) async fn rebuild(
+        &mut self,
+        r: &dotdo_sql::alter::Rebuild,
+        groups: &[u32],
+    ) -> Result<(), SqlError> {
+        self.refuse_in_block()?;
+        let backend = self.server.backend.clone();
+        let shards: Vec<ObjectId> = groups
+            .iter()
+            .flat_map(|&n| (0..n).map(move |i| (i, n)))
+            .map(|(i, n)| shard_object(&self.db.object, i, n))
+            .collect();
+        let batch_for = |schema: Vec<StatementResult>| dotdo_sql::alter::rebuild_batch(r, &schema);
+        let mut batches = Vec::with_capacity(shards.len());
+        for o in &shards {
+            let schema = backend
+                .execute(o, dotdo_sql::alter::read_schema(&r.table))
+                .await?;
+            let batch = batch_for(schema.clone())?;
+            backend
+                .dry_run(o, batch.clone())
+                .await
+                .map_err(|e| dotdo_sql::alter::rebuild_error(r, &schema, e.into()))?;
+            batches.push(batch);
+        }
+        let coordinator = self.db.object.clone();
+        let schema = backend
+            .execute(&coordinator, dotdo_sql::alter::read_schema(&r.table))
+            .await?;
+        let batch = batch_for(schema.clone())?;
+        let applied = backend.execute(&coordinator, batch).await;
+        if let Err(e) = applied {
+            return Err(dotdo_sql::alter::rebuild_error(r, &schema, e.into()));
+        }
+        for (o, batch) in shards.iter().zip(batches) {
+            backend.execute(o, batch).await?;
+        }
+        self.db.reload(&backend).await
+    }
 }

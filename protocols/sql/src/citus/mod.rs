@@ -30,7 +30,7 @@
 //!   outer join with a distributed one, window functions, DISTINCT ON, `count(DISTINCT)` and
 //!   other aggregates when not pinned, INSERT … SELECT, a distribution column that is not a
 //!   constant or parameter in INSERT, changing the distribution column, unique constraints
-//!   without it, ALTER TABLE forms that rebuild the table, views over distributed tables.
+//!   without it, views over distributed tables.
 
 mod modify;
 mod select;
@@ -316,6 +316,12 @@ pub enum Action {
         shards: u32,
         rows: Vec<RowInsert>,
     },
+    /// An ALTER TABLE that rebuilds the table, on the coordinator and every shard object of
+    /// `groups` (each reads its own copy of the schema, which is the same everywhere).
+    Rebuild {
+        rebuild: crate::alter::Rebuild,
+        groups: Vec<u32>,
+    },
     /// `COPY ... TO STDOUT`: the rows of `inner` (a SELECT's action) in COPY's format.
     CopyOut {
         options: crate::translate::CopyOptions,
@@ -429,10 +435,24 @@ pub fn plan(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Option<Result<Pl
 fn plan_statement(stmt: Ast, catalog: &Catalog, ctx: &Context<'_>) -> Result<Plan, SqlError> {
     let local = match crate::translate::translate(&stmt.to_string(), catalog, ctx)? {
         Plan::Query(q) => q,
-        Plan::Rebuild(_) => {
-            return Err(unsupported(
-                "this ALTER TABLE form is not supported on distributed or reference tables",
-            ));
+        Plan::Rebuild(rebuild) => {
+            let Action::Everywhere { groups, .. } = modify::ddl(&stmt, catalog)? else {
+                return Err(unsupported(
+                    "this ALTER TABLE form is not supported on distributed or reference tables",
+                ));
+            };
+            return Ok(Plan::Distributed(Box::new(Distributed {
+                local: Query {
+                    batch: Vec::new(),
+                    main: 0,
+                    columns: None,
+                    params: Vec::new(),
+                    tag: "ALTER TABLE",
+                    ddl: true,
+                    read_only: false,
+                },
+                action: Action::Rebuild { rebuild, groups },
+            })));
         }
         Plan::CopyFrom(c) => return Ok(Plan::CopyFrom(c)),
         Plan::CopyTo(c) => return copy_out(&stmt, c, catalog, ctx),

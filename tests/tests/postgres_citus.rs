@@ -121,6 +121,10 @@ const QUERIES: &[&str] = &[
     "SELECT c.region, max(o.amount) FROM customers c, orders o WHERE c.id = o.customer_id AND o.status = 'paid' GROUP BY c.region ORDER BY 1",
     "SELECT count(*) FROM orders WHERE status IN (SELECT status FROM statuses WHERE label LIKE 'P%')",
     "SELECT * FROM statuses ORDER BY status",
+    // Subqueries and CTEs whose every SELECT pins the same shard.
+    "WITH mine AS (SELECT * FROM orders WHERE customer_id = 3) SELECT count(*), sum(amount) FROM mine",
+    "SELECT id FROM orders WHERE customer_id = 7 AND amount > (SELECT avg(amount) FROM orders WHERE customer_id = 7) ORDER BY id",
+    "SELECT label FROM statuses WHERE status IN (SELECT status FROM orders WHERE customer_id = 9) ORDER BY 1",
 ];
 
 const WRITES: &[&str] = &[
@@ -342,6 +346,8 @@ async fn distributed_tables_answer_as_postgres_15() {
         "UPDATE orders SET customer_id = 1 WHERE id = 1",
         "SELECT DISTINCT ON (status) status FROM orders",
         "SELECT string_agg(status, ',') FROM orders",
+        "SELECT * FROM orders WHERE customer_id = 1 AND id IN (SELECT id FROM orders WHERE customer_id = 4)",
+        "SELECT * FROM orders WHERE id IN (SELECT id FROM orders WHERE customer_id = 4)",
     ] {
         assert_eq!(sqlstate(&c, sql).await, "0A000", "{sql}");
     }

@@ -123,6 +123,21 @@ impl Session {
                 let result = self.on_object(&object, &d.local, params).await?;
                 Ok(self.outcome(&d.local, result, static_types))
             }
+            Action::PinnedAll { shards, keys } => {
+                let picked: Vec<u32> = keys
+                    .iter()
+                    .map(|k| k.shard(&params, *shards).unwrap_or(0))
+                    .collect();
+                let shard = picked.first().copied().unwrap_or(0);
+                if picked.iter().any(|&s| s != shard) {
+                    return Err(refused(
+                        "the subqueries of this query pin different shards: run them separately",
+                    ));
+                }
+                let object = shard_object(&self.db.object, shard, *shards);
+                let result = self.on_object(&object, &d.local, params).await?;
+                Ok(self.outcome(&d.local, result, static_types))
+            }
             Action::FanOut {
                 shards,
                 shard,

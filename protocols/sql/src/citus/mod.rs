@@ -24,8 +24,10 @@
 //! - Reads of reference tables alone run on the coordinator; joins of a distributed table
 //!   with reference tables, and of co-located distributed tables on their distribution
 //!   columns, run on each shard.
-//! - Refused with 0A000: a distributed table anywhere but the top-level FROM (subqueries,
-//!   CTEs, set operations), joins of distributed tables that are not
+//! - Subqueries, CTEs and set operations over distributed tables run on one shard when every
+//!   SELECT that reads one pins it to that shard (checked again with the parameters).
+//! - Refused with 0A000: other subqueries, CTEs and set operations over distributed tables,
+//!   joins of distributed tables that are not
 //!   co-located on their distribution columns, a reference table on the outer side of an
 //!   outer join with a distributed one, window functions, DISTINCT ON, `count(DISTINCT)` and
 //!   other aggregates when not pinned, INSERT … SELECT, a distribution column that is not a
@@ -297,6 +299,12 @@ pub enum Action {
         shards: u32,
         key: Key,
     },
+    /// The local statement, whose every SELECT pins a distributed table: on the one shard
+    /// all `keys` pick (refused at run time if they pick different ones).
+    PinnedAll {
+        shards: u32,
+        keys: Vec<Key>,
+    },
     /// `shard` on every shard of `shards`, merged.
     FanOut {
         shards: u32,
@@ -341,7 +349,7 @@ impl Distributed {
     /// Whether the statement only reads.
     pub fn read_only(&self) -> bool {
         match &self.action {
-            Action::Pinned { .. } => self.local.read_only,
+            Action::Pinned { .. } | Action::PinnedAll { .. } => self.local.read_only,
             Action::FanOut { merge, .. } => !matches!(merge, Merge::Writes),
             Action::CopyOut { .. } => true,
             _ => false,

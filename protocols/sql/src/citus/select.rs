@@ -35,6 +35,15 @@ pub(super) fn plan(
             "set operations (UNION, INTERSECT, EXCEPT) over distributed tables are not supported",
         ));
     };
+    // Shards hold distributed and reference tables only.
+    if relations(&ast::Statement::Query(Box::new(q.clone())))
+        .iter()
+        .any(|n| meta.get(n).is_none() && catalog.table(n).is_some())
+    {
+        return Err(unsupported(
+            "a query cannot join a distributed table with a local table: make it a reference table with create_reference_table",
+        ));
+    }
     let instances = instances(&select.from, catalog);
     let dist: Vec<usize> = (0..instances.len())
         .filter(|&i| instances[i].dist.is_some())
@@ -44,9 +53,14 @@ pub(super) fn plan(
         .filter(|n| matches!(meta.get(n), Some(Kind::Hash { .. })))
         .count();
     if mentioned != dist.len() || dist.is_empty() {
-        return Err(unsupported(
-            "a distributed table may only appear in the top-level FROM of a query, not in a subquery, CTE or set operation",
-        ));
+        // Subqueries, CTEs and set operations run whole on one shard when every SELECT
+        // that reads a distributed table pins it to that shard.
+        return match all_pinned(q, catalog, mentioned)? {
+            Some((shards, keys)) => Ok(Action::PinnedAll { shards, keys }),
+            None => Err(unsupported(
+                "a distributed table in a subquery, CTE or set operation is only supported when every SELECT that reads one pins its distribution column to the same shard",
+            )),
+        };
     }
     let shards = instances[dist[0]].dist.as_ref().map_or(1, |d| d.2);
     if dist
@@ -70,6 +84,88 @@ pub(super) fn plan(
         return Ok(Action::Pinned { shards, key });
     }
     fan_out(q, select, catalog, ctx, shards)
+}
+
+/// Every SELECT of `q` that reads a distributed table, with the key that pins it, when each
+/// is pinned and co-located and they cover all `mentioned` references; else `None`.
+fn all_pinned(
+    q: &ast::Query,
+    catalog: &Catalog,
+    mentioned: usize,
+) -> Result<Option<(u32, Vec<super::Key>)>, SqlError> {
+    struct Walk<'c> {
+        catalog: &'c Catalog,
+        keys: Vec<super::Key>,
+        shards: Option<u32>,
+        covered: usize,
+        failed: bool,
+    }
+    impl Walk<'_> {
+        fn select(&mut self, s: &ast::Select) {
+            let instances = instances(&s.from, self.catalog);
+            let dist: Vec<usize> = (0..instances.len())
+                .filter(|&i| instances[i].dist.is_some())
+                .collect();
+            if dist.is_empty() {
+                return;
+            }
+            self.covered += dist.len();
+            for &i in &dist {
+                let n = instances[i].dist.as_ref().map_or(0, |d| d.2);
+                if *self.shards.get_or_insert(n) != n {
+                    self.failed = true;
+                }
+            }
+            let mut eq: Vec<&Expr> = s.selection.iter().flat_map(conjuncts).collect();
+            for twj in &s.from {
+                for j in &twj.joins {
+                    if let Some(on) = join_on(&j.join_operator) {
+                        eq.extend(conjuncts(on));
+                    }
+                }
+            }
+            let wheres: Vec<&Expr> = s.selection.iter().flat_map(conjuncts).collect();
+            match (
+                check_colocated(&instances, &dist, &eq),
+                pinned_key(&instances, &wheres),
+            ) {
+                (Ok(()), Some(key)) => self.keys.push(key),
+                _ => self.failed = true,
+            }
+        }
+
+        fn body(&mut self, body: &SetExpr) {
+            match body {
+                SetExpr::Select(s) => self.select(s),
+                SetExpr::SetOperation { left, right, .. } => {
+                    self.body(left);
+                    self.body(right);
+                }
+                _ => {}
+            }
+        }
+    }
+    impl ast::Visitor for Walk<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &ast::Query) -> ControlFlow<()> {
+            self.body(&q.body);
+            ControlFlow::Continue(())
+        }
+    }
+    let mut walk = Walk {
+        catalog,
+        keys: Vec::new(),
+        shards: None,
+        covered: 0,
+        failed: false,
+    };
+    let _ = ast::Visit::visit(q, &mut walk);
+    Ok(match walk.shards {
+        Some(n) if !walk.failed && walk.covered == mentioned && !walk.keys.is_empty() => {
+            Some((n, walk.keys))
+        }
+        _ => None,
+    })
 }
 
 fn join_on(op: &ast::JoinOperator) -> Option<&Expr> {

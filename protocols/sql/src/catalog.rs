@@ -88,6 +88,8 @@ pub struct Catalog {
     relations: BTreeMap<String, String>,
     /// (table, table it references) for every foreign key.
     references: Vec<(String, String)>,
+    /// Which tables are Citus distributed or reference tables.
+    dist: Arc<crate::citus::Metadata>,
 }
 
 impl Catalog {
@@ -136,7 +138,18 @@ impl Catalog {
             namespaces,
             relations,
             references,
+            dist: Arc::default(),
         }
+    }
+
+    /// This catalog with `dist` as its Citus metadata.
+    pub fn with_distribution(mut self, dist: crate::citus::Metadata) -> Catalog {
+        self.dist = Arc::new(dist);
+        self
+    }
+
+    pub fn distribution(&self) -> &crate::citus::Metadata {
+        &self.dist
     }
 
     /// A table by its stored name (as name resolution leaves it, possibly quoted).

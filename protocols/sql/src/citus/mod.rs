@@ -759,6 +759,7 @@ mod tests {
             database: "db",
             user: "u",
             backend_pid: 1,
+            search_path: crate::namespace::DEFAULT_PATH,
         };
         match plan(sql, &catalog(), &ctx) {
             Some(Ok(Plan::Distributed(d))) => Ok(d.action),

@@ -342,6 +342,7 @@ fn translate_statement(
                 crate::describe::rewrite(&mut q);
             }
             let mut stmt = Statement::Query(q);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -386,6 +387,7 @@ fn translate_statement(
                 coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
             let mut stmt = Statement::Insert(ins);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -402,6 +404,7 @@ fn translate_statement(
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Update(up);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -423,6 +426,7 @@ fn translate_statement(
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Delete(del);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -461,6 +465,7 @@ fn translate_statement(
         Statement::CreateView(cv) => {
             let columns = crate::describe::record_view(&cv, catalog);
             let mut stmt = Statement::CreateView(cv);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             let mut batch = vec![SqliteStatement::new(stmt.to_string())];
             batch.extend(columns);
@@ -979,6 +984,7 @@ fn default_text(expr: &Expr, ty: PgType) -> String {
     match ty {
         PgType::Text if is_string => format!("{text}::text"),
         PgType::Varchar if is_string => format!("{text}::character varying"),
+        PgType::Array(e) if is_string => format!("{text}::{}", e.array_name()),
         _ => text,
     }
 }
@@ -990,7 +996,8 @@ fn format_type_sql(t: &Expr) -> String {
          WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
          WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
          WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
-         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
+         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' {arrays}ELSE 'text' END)",
+        arrays = crate::array::format_type_cases(),
     )
 }
 
@@ -1218,6 +1225,7 @@ fn column_sql(
             ColumnOption::Null => {}
             ColumnOption::Default(expr) => {
                 let mut stmt_expr = expr.clone();
+                crate::array::default_expr(&mut stmt_expr, ty)?;
                 let mut err = None;
                 let _ = ast::visit_expressions_mut(&mut stmt_expr, |e| {
                     if let Err(x) = rewrite_expr(e, ctx) {
@@ -1557,11 +1565,13 @@ fn alter_table(
                         default: None,
                     },
                     ast::AlterColumnOperation::SetDefault { value } => {
-                        let (sqlite, _) = default_sql(&value, ctx)?;
                         let ty = existing
                             .as_ref()
                             .and_then(|t| t.column(&column))
                             .map_or(PgType::Unknown, |c| c.ty);
+                        let mut stored = value.clone();
+                        crate::array::default_expr(&mut stored, ty)?;
+                        let (sqlite, _) = default_sql(&stored, ctx)?;
                         let pg = default_text(&value, ty);
                         crate::alter::Change::Default {
                             column,

@@ -1,0 +1,811 @@
+//! Array syntax as SQLite over stored JSON arrays: `ARRAY[...]`, `ARRAY(SELECT ...)`,
+//! subscripts, `ANY`/`ALL`, `@>`/`<@`/`&&`, `||`, casts and the array functions.
+//!
+//! The pass runs before the general rewrite, top down, while the operands are still
+//! PostgreSQL syntax whose types inference knows. Each construct becomes a template parsed
+//! as SQL with the operands put in its holes (`__a1`, ...), so the passes after it still
+//! translate the operands. Operands are evaluated once, in a one-row subquery
+//! `(SELECT op AS _p1, ...) AS _p` that names nothing of the user's, so no template column
+//! (`json_each`'s `key`, `value`, `id`, ...) can capture a name in an operand.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    self, AccessExpr, BinaryOperator, CastKind, Expr, FunctionArguments, Statement, Subscript,
+    Value, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::infer::{args, function_name};
+use super::{Elem, codec};
+use crate::catalog::Catalog;
+use crate::error::{SqlError, code};
+use crate::infer::StatementTypes;
+use crate::types::PgType;
+
+/// Rewrite the array syntax of `stmt`. Catalog queries (psql's) are left to their own pass.
+pub fn rewrite(stmt: &mut Statement, catalog: &Catalog) -> Result<(), SqlError> {
+    if let Statement::Query(q) = stmt
+        && crate::describe::reads_catalog(q)
+    {
+        return Ok(());
+    }
+    let mut r = Rewriter {
+        types: StatementTypes::new(stmt, catalog),
+        err: None,
+    };
+    if let Statement::Update(up) = stmt {
+        for a in &mut up.assignments {
+            if let ast::AssignmentTarget::ColumnName(c) = &a.target {
+                let col = Expr::Identifier(ast::Ident::new(crate::translate::object_name(c)));
+                if let Some(PgType::Array(e)) = r.types.of(&col) {
+                    coerce(&mut a.value, e)?;
+                }
+            }
+        }
+    }
+    let _ = stmt.visit(&mut r);
+    r.err.map_or(Ok(()), Err)
+}
+
+/// A column default of type `ty` as SQLite should store it: `'{}'` becomes `'[]'`.
+pub(crate) fn default_expr(expr: &mut Expr, ty: PgType) -> Result<(), SqlError> {
+    let PgType::Array(e) = ty else {
+        return Ok(());
+    };
+    coerce(expr, e)?;
+    let catalog = Catalog::default();
+    let mut r = Rewriter {
+        types: StatementTypes::new(expr, &catalog),
+        err: None,
+    };
+    let _ = expr.visit(&mut r);
+    r.err.map_or(Ok(()), Err)
+}
+
+pub(super) struct Rewriter<'a> {
+    pub(super) types: StatementTypes<'a>,
+    pub(super) err: Option<SqlError>,
+}
+
+/// What rewriting one expression did.
+enum Step {
+    /// Nothing to do.
+    Keep,
+    /// Replaced by a template (whose operands are visited next).
+    Done(Expr),
+    /// Replaced by another expression of the user's, to be looked at again.
+    Again(Expr),
+}
+
+impl VisitorMut for Rewriter<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &mut ast::Query) -> ControlFlow<()> {
+        self.check(|r| super::unnest::query(r, q))
+    }
+
+    fn pre_visit_select(&mut self, s: &mut ast::Select) -> ControlFlow<()> {
+        self.check(|r| super::unnest::select(r, s))
+    }
+
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        self.check(|r| {
+            // A bound on re-examinations, though each strips a layer.
+            for _ in 0..16 {
+                match r.expr(e)? {
+                    Step::Keep => return Ok(()),
+                    Step::Done(new) => {
+                        *e = new;
+                        return Ok(());
+                    }
+                    Step::Again(new) => *e = new,
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+pub(super) fn multidimensional() -> SqlError {
+    SqlError::unsupported("multidimensional arrays are not supported")
+}
+
+pub(super) fn lit(s: &str) -> Expr {
+    Expr::Value(Value::SingleQuotedString(s.to_owned()).into())
+}
+
+fn null() -> Expr {
+    Expr::Value(Value::Null.into())
+}
+
+pub(super) fn parse_expr(sql: &str) -> Result<Expr, SqlError> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| SqlError::new(code::INTERNAL_ERROR, format!("array rewrite: {e}")))
+}
+
+/// Put `holes` into the `__a1`, `__a2`, ... identifiers of a parsed template.
+pub(super) fn fill<V: VisitMut>(node: &mut V, holes: &[Expr]) {
+    let _ = ast::visit_expressions_mut(node, |x| {
+        if let Expr::Identifier(id) = x
+            && id.quote_style.is_none()
+            && let Some(n) = id.value.strip_prefix("__a")
+            && let Ok(i) = n.parse::<usize>()
+            && let Some(h) = i.checked_sub(1).and_then(|i| holes.get(i))
+        {
+            *x = h.clone();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+pub(super) fn template(sql: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
+    let mut e = parse_expr(sql)?;
+    fill(&mut e, holes);
+    Ok(e)
+}
+
+/// `(SELECT body FROM (SELECT __a1 AS _p1, ...) AS _p)`: the operands bound once.
+fn bound(body: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
+    let binds: Vec<String> = (1..=holes.len())
+        .map(|i| format!("__a{i} AS _p{i}"))
+        .collect();
+    template(
+        &format!("(SELECT {body} FROM (SELECT {}) AS _p)", binds.join(", ")),
+        holes,
+    )
+}
+
+fn string_literal(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn placeholder(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
+}
+
+/// A `'{...}'` literal where an array of `elem` is expected, as stored JSON.
+fn coerce(e: &mut Expr, elem: Elem) -> Result<(), SqlError> {
+    if let Some(s) = string_literal(e)
+        && let dotdo_backend::Value::Text(json) = codec::from_text(elem, s)?
+    {
+        *e = lit(&json);
+    }
+    Ok(())
+}
+
+fn elem_of(t: Option<PgType>) -> Option<Elem> {
+    match t {
+        Some(PgType::Array(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// How an element is kept, for deciding whether a cast changes stored values.
+#[derive(PartialEq)]
+enum Storage {
+    Integer,
+    Real,
+    Numeric,
+    Bool,
+    Text,
+}
+
+fn storage(e: Elem) -> Storage {
+    match e {
+        Elem::Int2 | Elem::Int4 | Elem::Int8 => Storage::Integer,
+        Elem::Float4 | Elem::Float8 => Storage::Real,
+        Elem::Numeric => Storage::Numeric,
+        Elem::Bool => Storage::Bool,
+        _ => Storage::Text,
+    }
+}
+
+/// SQL for element `v` (an SQL expression) of type `from` cast to `to`.
+fn element_cast(v: &str, from: Elem, to: Elem) -> String {
+    match (storage(from), storage(to)) {
+        (Storage::Bool, Storage::Text) => {
+            format!("CASE {v} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END")
+        }
+        (_, Storage::Bool) => format!(
+            "CASE WHEN {v} IS NULL THEN NULL WHEN lower(CAST({v} AS TEXT)) IN ('t', 'true', 'y', 'yes', 'on', '1') THEN 1 ELSE 0 END"
+        ),
+        (_, Storage::Integer) => format!("CAST({v} AS INTEGER)"),
+        (_, Storage::Real) => format!("CAST({v} AS REAL)"),
+        (_, Storage::Numeric) => format!("CAST({v} AS NUMERIC)"),
+        (_, Storage::Text) => format!("CAST({v} AS TEXT)"),
+    }
+}
+
+/// SQL for element `v` of type `elem` as PostgreSQL's text output writes it.
+fn element_text(v: &str, elem: Elem) -> String {
+    match storage(elem) {
+        Storage::Bool => format!("CASE {v} WHEN 1 THEN 't' ELSE 'f' END"),
+        Storage::Real => format!(
+            "CASE WHEN {v} = CAST({v} AS INTEGER) AND abs({v}) < 1e15 THEN CAST(CAST({v} AS INTEGER) AS TEXT) ELSE CAST({v} AS TEXT) END"
+        ),
+        _ => format!("CAST({v} AS TEXT)"),
+    }
+}
+
+/// `l || r` of two arrays: the stored texts spliced (both are minified JSON arrays).
+const CAT: &str = "CASE WHEN _p._p2 IS NULL THEN _p._p1 WHEN _p._p1 IS NULL THEN _p._p2 \
+    WHEN _p._p1 = '[]' THEN _p._p2 WHEN _p._p2 = '[]' THEN _p._p1 \
+    ELSE printf('%s,%s', substr(_p._p1, 1, length(_p._p1) - 1), substr(_p._p2, 2)) END";
+
+fn cat(l: Expr, r: Expr) -> Result<Expr, SqlError> {
+    bound(CAT, &[l, r])
+}
+
+fn append(a: Expr, e: Expr) -> Result<Expr, SqlError> {
+    template("json_insert(coalesce(__a1, '[]'), '$[#]', __a2)", &[a, e])
+}
+
+fn prepend(e: Expr, a: Expr) -> Result<Expr, SqlError> {
+    cat(template("json_array(__a1)", &[e])?, a)
+}
+
+/// The elements of array `_p._p1` that `filter` keeps, mapped by `map` (over `_j`,
+/// `json_each`'s row), as a new array; NULL for a NULL array.
+fn map_elements(map: &str, filter: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
+    bound(
+        &format!(
+            "CASE WHEN _p._p1 IS NULL THEN NULL ELSE (SELECT json_group_array(_v) FROM \
+             (SELECT {map} AS _v FROM json_each(_p._p1) AS _j WHERE {filter} ORDER BY _j.key)) END"
+        ),
+        holes,
+    )
+}
+
+impl Rewriter<'_> {
+    fn check(&mut self, f: impl FnOnce(&mut Self) -> Result<(), SqlError>) -> ControlFlow<()> {
+        match f(self) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.err = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    pub(super) fn ty(&self, e: &Expr) -> Option<PgType> {
+        self.types.of(e)
+    }
+
+    fn is_array(&self, e: &Expr) -> bool {
+        matches!(self.ty(e), Some(PgType::Array(_)))
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<Step, SqlError> {
+        Ok(match e {
+            Expr::Array(a) => {
+                if a.elem.iter().any(|x| self.is_array(x)) {
+                    return Err(multidimensional());
+                }
+                let holes: Vec<String> = (1..=a.elem.len()).map(|i| format!("__a{i}")).collect();
+                Step::Done(template(
+                    &format!("json_array({})", holes.join(", ")),
+                    &a.elem,
+                )?)
+            }
+            Expr::Function(f) => self.function(f)?,
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                self.subscript(root, access_chain)?
+            }
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => self.quantified(left, compare_op, right, true)?,
+            Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } => self.quantified(left, compare_op, right, false)?,
+            Expr::BinaryOp { left, op, right } => self.binary(left, op, right)?,
+            Expr::IsDistinctFrom(l, r) | Expr::IsNotDistinctFrom(l, r) => {
+                let (mut l, mut r) = (l.as_ref().clone(), r.as_ref().clone());
+                if !self.coerce_pair(&mut l, &mut r)? {
+                    return Ok(Step::Keep);
+                }
+                let (l, r) = (Box::new(l), Box::new(r));
+                Step::Done(match e {
+                    Expr::IsDistinctFrom(..) => Expr::IsDistinctFrom(l, r),
+                    _ => Expr::IsNotDistinctFrom(l, r),
+                })
+            }
+            Expr::Cast {
+                kind,
+                expr,
+                data_type,
+                ..
+            } => self.cast(kind, expr, data_type)?,
+            _ => Step::Keep,
+        })
+    }
+
+    /// Convert a string literal compared with an array; whether one was converted.
+    fn coerce_pair(&self, l: &mut Expr, r: &mut Expr) -> Result<bool, SqlError> {
+        if let (Some(e), Some(_)) = (elem_of(self.ty(l)), string_literal(r)) {
+            coerce(r, e)?;
+            return Ok(true);
+        }
+        if let (Some(_), Some(e)) = (string_literal(l), elem_of(self.ty(r))) {
+            coerce(l, e)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn binary(&self, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Step, SqlError> {
+        let (mut l, mut r) = (left.clone(), right.clone());
+        let (lt, rt) = (self.ty(left), self.ty(right));
+        let rebuilt = |l: Expr, r: Expr| Expr::BinaryOp {
+            left: Box::new(l),
+            op: op.clone(),
+            right: Box::new(r),
+        };
+        Ok(match op {
+            BinaryOperator::StringConcat => {
+                let (la, ra) = (elem_of(lt), elem_of(rt));
+                let unknown = |e: &Expr| {
+                    string_literal(e).is_some() || placeholder(e) || matches!(e, Expr::Value(v) if v.value == Value::Null)
+                };
+                match (la, ra) {
+                    (Some(_), Some(_)) => Step::Done(cat(l, r)?),
+                    (Some(e), None) if unknown(&r) => {
+                        coerce(&mut r, e)?;
+                        Step::Done(cat(l, r)?)
+                    }
+                    (None, Some(e)) if unknown(&l) => {
+                        coerce(&mut l, e)?;
+                        Step::Done(cat(l, r)?)
+                    }
+                    (Some(_), None) => Step::Done(append(l, r)?),
+                    (None, Some(_)) => Step::Done(prepend(l, r)?),
+                    (None, None) => Step::Keep,
+                }
+            }
+            BinaryOperator::AtArrow | BinaryOperator::ArrowAt | BinaryOperator::PGOverlap => {
+                if [lt, rt]
+                    .iter()
+                    .any(|t| matches!(t, Some(PgType::Json | PgType::Jsonb)))
+                {
+                    return Ok(Step::Keep);
+                }
+                let elem = elem_of(lt).or(elem_of(rt)).unwrap_or(Elem::Text);
+                coerce(&mut l, elem)?;
+                coerce(&mut r, elem)?;
+                Step::Done(match op {
+                    BinaryOperator::AtArrow => contains(l, r)?,
+                    BinaryOperator::ArrowAt => contains(r, l)?,
+                    _ => bound(
+                        "CASE WHEN _p._p1 IS NULL OR _p._p2 IS NULL THEN NULL ELSE EXISTS \
+                         (SELECT 1 FROM json_each(_p._p1) AS _a JOIN json_each(_p._p2) AS _b ON _a.value = _b.value) END",
+                        &[l, r],
+                    )?,
+                })
+            }
+            BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq => {
+                if self.coerce_pair(&mut l, &mut r)? {
+                    Step::Done(rebuilt(l, r))
+                } else {
+                    Step::Keep
+                }
+            }
+            _ => Step::Keep,
+        })
+    }
+
+    /// `left op ANY (right)` / `left op ALL (right)`.
+    fn quantified(
+        &self,
+        left: &Expr,
+        op: &BinaryOperator,
+        right: &Expr,
+        any: bool,
+    ) -> Result<Step, SqlError> {
+        let right = match right {
+            Expr::Nested(inner) => inner.as_ref(),
+            r => r,
+        };
+        if let Expr::Subquery(q) = right {
+            let negated = match (any, op) {
+                (true, BinaryOperator::Eq) => false,
+                (false, BinaryOperator::NotEq) => true,
+                _ => {
+                    return Err(SqlError::unsupported(
+                        "only = ANY and <> ALL are supported with a subquery",
+                    ));
+                }
+            };
+            return Ok(Step::Done(Expr::In {
+                expr: Box::new(left.clone()),
+                target: ast::InTarget::Subquery(q.clone()),
+                negated,
+                global: false,
+            }));
+        }
+        let mut r = right.clone();
+        let elem = elem_of(self.ty(right))
+            .or_else(|| self.ty(left).and_then(Elem::of))
+            .unwrap_or(Elem::Text);
+        coerce(&mut r, elem)?;
+        let holes = [left.clone(), r];
+        let set = "(SELECT value FROM json_each(coalesce(__a2, '[null]')))";
+        let op_sql = match op {
+            BinaryOperator::Eq if any => return Ok(Step::Done(template(&format!("__a1 IN {set}"), &holes)?)),
+            BinaryOperator::NotEq if !any => {
+                return Ok(Step::Done(template(&format!("__a1 NOT IN {set}"), &holes)?));
+            }
+            BinaryOperator::Eq => "=",
+            BinaryOperator::NotEq => "<>",
+            BinaryOperator::Lt => "<",
+            BinaryOperator::LtEq => "<=",
+            BinaryOperator::Gt => ">",
+            BinaryOperator::GtEq => ">=",
+            other => {
+                return Err(SqlError::unsupported(format!(
+                    "operator {other} is not supported with ANY or ALL"
+                )));
+            }
+        };
+        // Three-valued: true if any (all) comparison is; NULL if one is unknown and none
+        // decides; an empty array gives false for ANY and true for ALL.
+        let decide = if any {
+            "CASE WHEN max(_c) = 1 THEN 1 WHEN count(*) = count(_c) THEN 0 END"
+        } else {
+            "CASE WHEN min(_c) = 0 THEN 0 WHEN count(*) = count(_c) THEN 1 END"
+        };
+        Ok(Step::Done(template(
+            &format!(
+                "(SELECT {decide} FROM (SELECT (_p._p1 {op_sql} _j.value) AS _c \
+                 FROM (SELECT __a1 AS _p1, __a2 AS _p2) AS _p, json_each(coalesce(_p._p2, '[null]')) AS _j))"
+            ),
+            &holes,
+        )?))
+    }
+
+    fn subscript(&self, root: &Expr, chain: &[AccessExpr]) -> Result<Step, SqlError> {
+        let [AccessExpr::Subscript(sub)] = chain else {
+            if chain
+                .iter()
+                .all(|a| matches!(a, AccessExpr::Subscript(_)))
+            {
+                return Err(multidimensional());
+            }
+            return Ok(Step::Keep);
+        };
+        let root = root.clone();
+        Ok(Step::Done(match sub {
+            Subscript::Index { index } => {
+                if let Expr::Value(v) = index
+                    && let Value::Number(n, _) = &v.value
+                    && let Ok(i) = n.parse::<i64>()
+                {
+                    if i < 1 {
+                        return Ok(Step::Done(null()));
+                    }
+                    template(&format!("json_extract(__a1, '$[{}]')", i - 1), &[root])?
+                } else {
+                    bound(
+                        "CASE WHEN _p._p2 >= 1 THEN json_extract(_p._p1, printf('$[%d]', _p._p2 - 1)) END",
+                        &[root, template("CAST(__a1 AS INTEGER)", std::slice::from_ref(index))?],
+                    )?
+                }
+            }
+            Subscript::Slice {
+                lower_bound,
+                upper_bound,
+                stride: None,
+            } => map_elements(
+                "_j.value",
+                "_j.key >= _p._p2 - 1 AND _j.key <= _p._p3 - 1",
+                &[
+                    root,
+                    lower_bound.clone().unwrap_or_else(|| parse_num(1)),
+                    upper_bound.clone().unwrap_or_else(|| parse_num(i32::MAX as i64)),
+                ],
+            )?,
+            Subscript::Slice { .. } => {
+                return Err(SqlError::syntax("syntax error at or near \":\""));
+            }
+        }))
+    }
+
+    fn cast(&self, kind: &CastKind, inner: &Expr, data_type: &ast::DataType) -> Result<Step, SqlError> {
+        let target = PgType::from_name(&data_type.to_string());
+        let source = self.ty(inner);
+        match target {
+            Some(PgType::Array(to)) => {
+                if string_literal(inner).is_some()
+                    || placeholder(inner)
+                    || matches!(inner, Expr::Value(v) if v.value == Value::Null)
+                {
+                    return Ok(Step::Keep);
+                }
+                if let Expr::Array(a) = inner {
+                    // Each element takes the cast: ARRAY['1']::int[] is ARRAY['1'::int].
+                    let elem_type = ast::DataType::Custom(
+                        ast::ObjectName::from(vec![ast::Ident::new(to.pg().name())]),
+                        Vec::new(),
+                    );
+                    let elem = a
+                        .elem
+                        .iter()
+                        .map(|x| Expr::Cast {
+                            kind: kind.clone(),
+                            expr: Box::new(x.clone()),
+                            data_type: elem_type.clone(),
+                            format: None,
+                        })
+                        .collect();
+                    return Ok(Step::Again(Expr::Array(ast::Array { elem, named: true })));
+                }
+                match source {
+                    Some(PgType::Array(from)) if storage(from) == storage(to) => {
+                        Ok(Step::Again(inner.clone()))
+                    }
+                    Some(PgType::Array(from)) => Ok(Step::Done(map_elements(
+                        &element_cast("_j.value", from, to),
+                        "1",
+                        &[inner.clone()],
+                    )?)),
+                    None => Ok(Step::Again(inner.clone())),
+                    Some(t) if matches!(storage(Elem::of(t).unwrap_or(Elem::Text)), Storage::Text) => {
+                        Err(SqlError::unsupported(format!(
+                            "casting {} to {} is supported only for literals and parameters",
+                            t.name(),
+                            to.array_name()
+                        )))
+                    }
+                    Some(t) => Err(SqlError::new(
+                        "42846",
+                        format!("cannot cast type {} to {}", t.name(), to.array_name()),
+                    )),
+                }
+            }
+            Some(PgType::Text | PgType::Varchar | PgType::Bpchar) => match elem_of(source) {
+                Some(from) => Ok(Step::Done(array_text(inner.clone(), from)?)),
+                None => Ok(Step::Keep),
+            },
+            _ => Ok(Step::Keep),
+        }
+    }
+
+    fn function(&self, f: &ast::Function) -> Result<Step, SqlError> {
+        let name = function_name(f);
+        if name == "array" {
+            return match &f.args {
+                FunctionArguments::Subquery(q) => Ok(Step::Done(array_of_query(q)?)),
+                _ => Ok(Step::Keep),
+            };
+        }
+        let a: Vec<Expr> = args(f).into_iter().cloned().collect();
+        let arg = |i: usize| a.get(i).cloned().unwrap_or_else(null);
+        let elem = || elem_of(a.first().and_then(|x| self.ty(x))).unwrap_or(Elem::Text);
+        let want = |n: usize| -> Result<(), SqlError> {
+            if a.len() < n {
+                Err(SqlError::new(
+                    code::UNDEFINED_FUNCTION,
+                    format!("function {name} with {} arguments does not exist", a.len()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let coerced = |i: usize, e: Elem| -> Result<Expr, SqlError> {
+            let mut x = arg(i);
+            coerce(&mut x, e)?;
+            Ok(x)
+        };
+        Ok(Step::Done(match name.as_str() {
+            "array_agg" => {
+                if a.first().is_some_and(|x| self.is_array(x)) {
+                    return Err(multidimensional());
+                }
+                let mut inner = f.clone();
+                inner.name = ast::ObjectName::from(vec![ast::Ident::new("json_group_array")]);
+                // No rows aggregate to NULL, as in PostgreSQL (json_group_array gives []).
+                template("nullif(__a1, '[]')", &[Expr::Function(inner)])?
+            }
+            "array_length" | "array_upper" => {
+                want(2)?;
+                let e = coerced(0, elem())?;
+                template(
+                    "CASE WHEN __a2 = 1 THEN nullif(json_array_length(__a1), 0) END",
+                    &[e, arg(1)],
+                )?
+            }
+            "array_lower" => {
+                want(2)?;
+                let e = coerced(0, elem())?;
+                template(
+                    "CASE WHEN __a2 = 1 AND json_array_length(__a1) > 0 THEN 1 END",
+                    &[e, arg(1)],
+                )?
+            }
+            "cardinality" => {
+                want(1)?;
+                template("json_array_length(__a1)", &[coerced(0, elem())?])?
+            }
+            "array_ndims" => {
+                want(1)?;
+                template(
+                    "CASE WHEN json_array_length(__a1) > 0 THEN 1 END",
+                    &[coerced(0, elem())?],
+                )?
+            }
+            "array_dims" => {
+                want(1)?;
+                bound(
+                    "CASE WHEN json_array_length(_p._p1) > 0 THEN printf('[1:%d]', json_array_length(_p._p1)) END",
+                    &[coerced(0, elem())?],
+                )?
+            }
+            "array_append" => {
+                want(2)?;
+                append(coerced(0, elem())?, arg(1))?
+            }
+            "array_prepend" => {
+                want(2)?;
+                let e = elem_of(self.ty(&arg(1))).unwrap_or(Elem::Text);
+                prepend(arg(0), coerced(1, e)?)?
+            }
+            "array_cat" => {
+                want(2)?;
+                let e = elem_of(self.ty(&arg(0)))
+                    .or(elem_of(self.ty(&arg(1))))
+                    .unwrap_or(Elem::Text);
+                cat(coerced(0, e)?, coerced(1, e)?)?
+            }
+            "array_remove" => {
+                want(2)?;
+                map_elements("_j.value", "_j.value IS NOT _p._p2", &[coerced(0, elem())?, arg(1)])?
+            }
+            "array_replace" => {
+                want(3)?;
+                map_elements(
+                    "CASE WHEN _j.value IS _p._p2 THEN _p._p3 ELSE _j.value END",
+                    "1",
+                    &[coerced(0, elem())?, arg(1), arg(2)],
+                )?
+            }
+            "array_position" => {
+                want(2)?;
+                bound(
+                    "(SELECT min(_j.key) + 1 FROM json_each(_p._p1) AS _j \
+                     WHERE _j.value IS _p._p2 AND _j.key >= coalesce(_p._p3, 1) - 1)",
+                    &[coerced(0, elem())?, arg(1), arg(2)],
+                )?
+            }
+            "array_positions" => {
+                want(2)?;
+                map_elements("_j.key + 1", "_j.value IS _p._p2", &[coerced(0, elem())?, arg(1)])?
+            }
+            "array_to_string" => {
+                want(2)?;
+                let e = elem();
+                bound(
+                    &format!(
+                        "CASE WHEN _p._p1 IS NULL THEN NULL ELSE coalesce((SELECT group_concat(_v, _p._p2) FROM \
+                         (SELECT CASE WHEN _j.type = 'null' THEN _p._p3 ELSE {} END AS _v \
+                         FROM json_each(_p._p1) AS _j ORDER BY _j.key)), '') END",
+                        element_text("_j.value", e)
+                    ),
+                    &[coerced(0, e)?, arg(1), arg(2)],
+                )?
+            }
+            "string_to_array" => {
+                want(2)?;
+                bound(STRING_TO_ARRAY, &[arg(0), arg(1), arg(2)])?
+            }
+            "unnest" => {
+                return Err(SqlError::unsupported(
+                    "unnest() is supported in FROM and as a select-list item only",
+                ));
+            }
+            _ => return Ok(Step::Keep),
+        }))
+    }
+}
+
+fn parse_num(n: i64) -> Expr {
+    Expr::Value(Value::Number(n.to_string(), false).into())
+}
+
+/// `a @> b`: every element of `b` is in `a` (NULL elements are in nothing).
+fn contains(a: Expr, b: Expr) -> Result<Expr, SqlError> {
+    bound(
+        "CASE WHEN _p._p1 IS NULL OR _p._p2 IS NULL THEN NULL ELSE NOT EXISTS \
+         (SELECT 1 FROM json_each(_p._p2) AS _b WHERE NOT EXISTS \
+         (SELECT 1 FROM json_each(_p._p1) AS _a WHERE _a.value = _b.value)) END",
+        &[a, b],
+    )
+}
+
+/// `string_to_array(s, sep [, null])`: split by a recursive CTE; a NULL separator splits
+/// into characters, an empty one gives the whole string.
+const STRING_TO_ARRAY: &str = "CASE WHEN _p._p1 IS NULL THEN NULL WHEN _p._p1 = '' THEN '[]' \
+    WHEN _p._p2 IS NULL THEN (SELECT json_group_array(CASE WHEN _c IS _p._p3 THEN NULL ELSE _c END) FROM \
+      (WITH RECURSIVE _n(_i) AS (SELECT 1 UNION ALL SELECT _i + 1 FROM _n WHERE _i < length(_p._p1)) \
+       SELECT substr(_p._p1, _i, 1) AS _c FROM _n ORDER BY _i)) \
+    WHEN _p._p2 = '' THEN json_array(CASE WHEN _p._p1 IS _p._p3 THEN NULL ELSE _p._p1 END) \
+    ELSE (SELECT json_group_array(CASE WHEN _v IS _p._p3 THEN NULL ELSE _v END) FROM \
+      (WITH RECURSIVE _s(_i, _v, _r) AS (SELECT 0, NULL, printf('%s%s', _p._p1, _p._p2) UNION ALL \
+         SELECT _i + 1, substr(_r, 1, instr(_r, _p._p2) - 1), substr(_r, instr(_r, _p._p2) + length(_p._p2)) \
+         FROM _s WHERE _r <> '') \
+       SELECT _v FROM _s WHERE _i > 0 ORDER BY _i)) END";
+
+/// `arr::text`: PostgreSQL's text form of the array, written by SQL.
+fn array_text(a: Expr, elem: Elem) -> Result<Expr, SqlError> {
+    let text = element_text("_j.value", elem);
+    let quoted = if elem.is_number() {
+        "_t".to_owned()
+    } else {
+        // array_out quotes empty strings, NULL, and text with " \ { } , or whitespace.
+        "CASE WHEN _t = '' OR upper(_t) = 'NULL' OR _t GLOB printf('*[%s]*', char(123, 125, 44, 34, 92, 32, 9, 10, 11, 12, 13)) \
+         THEN printf('%s%s%s', char(34), replace(replace(_t, char(92), char(92, 92)), char(34), char(92, 34)), char(34)) ELSE _t END"
+            .to_owned()
+    };
+    bound(
+        &format!(
+            "CASE WHEN _p._p1 IS NULL THEN NULL ELSE printf('{{%s}}', coalesce((SELECT group_concat(_e, ',') FROM \
+             (SELECT CASE WHEN _n THEN 'NULL' ELSE {quoted} END AS _e FROM \
+             (SELECT _j.type = 'null' AS _n, {text} AS _t FROM json_each(_p._p1) AS _j ORDER BY _j.key))), '')) END"
+        ),
+        &[a],
+    )
+}
+
+/// `ARRAY(SELECT x ...)`: the query's rows, in its order, as an array.
+fn array_of_query(q: &ast::Query) -> Result<Expr, SqlError> {
+    let mut q = q.clone();
+    let mut body = q.body.as_mut();
+    loop {
+        match body {
+            ast::SetExpr::Select(s) => {
+                let item = s.projection.first_mut().ok_or_else(|| {
+                    SqlError::syntax("subquery must return only one column")
+                })?;
+                let expr = match item {
+                    ast::SelectItem::UnnamedExpr(e) => e.clone(),
+                    ast::SelectItem::ExprWithAlias { expr, .. } => expr.clone(),
+                    _ => {
+                        return Err(SqlError::unsupported(
+                            "ARRAY(SELECT *) is not supported: name the column",
+                        ));
+                    }
+                };
+                *item = ast::SelectItem::ExprWithAlias {
+                    expr,
+                    alias: ast::Ident::new("_v"),
+                };
+                break;
+            }
+            ast::SetExpr::Query(inner) => body = inner.body.as_mut(),
+            ast::SetExpr::SetOperation { left, .. } => body = left.as_mut(),
+            _ => {
+                return Err(SqlError::unsupported(
+                    "ARRAY() of this query is not supported",
+                ));
+            }
+        }
+    }
+    parse_expr(&format!("(SELECT json_group_array(_v) FROM ({q}) AS _q)"))
+}

@@ -47,7 +47,9 @@ impl Scope {
                 with_ordinality,
                 ..
             } => {
-                let array = array_exprs.first().and_then(|e| expr_type(e, self, catalog));
+                let array = array_exprs
+                    .first()
+                    .and_then(|e| expr_type(e, self, catalog));
                 let t = crate::array::unnest_columns(alias.as_ref(), array, *with_ordinality);
                 self.tables.push((t.name.clone(), Arc::new(t)));
             }
@@ -584,6 +586,15 @@ impl<'a> StatementTypes<'a> {
             catalog,
             written: HashMap::new(),
         }
+    }
+
+    /// The first of the relations named `names` that has `column`.
+    pub(crate) fn owner(&self, column: &str, names: &[String]) -> Option<String> {
+        self.scope
+            .tables
+            .iter()
+            .find(|(k, t)| names.iter().any(|n| n == k) && t.column(column).is_some())
+            .map(|(k, _)| k.clone())
     }
 
     pub(crate) fn of(&self, e: &Expr) -> Option<PgType> {

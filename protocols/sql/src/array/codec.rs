@@ -298,7 +298,9 @@ pub fn from_binary(elem: Elem, bytes: &[u8]) -> Result<Value, SqlError> {
     let flags = r.i32()?;
     let oid = r.i32()? as u32;
     if !(0..=6).contains(&ndim) {
-        return Err(binary_error(&format!("invalid number of dimensions: {ndim}")));
+        return Err(binary_error(&format!(
+            "invalid number of dimensions: {ndim}"
+        )));
     }
     if flags != 0 && flags != 1 {
         return Err(binary_error("invalid array flags"));
@@ -423,8 +425,20 @@ mod tests {
     #[test]
     fn malformed_text_is_22p02() {
         for bad in [
-            "", "1,2", "{1,2", "{1,,2}", "{1,}", "{,}", "{1}x", "{\"a}", "{a\"b}", "{1\\",
-            "[1:3]={1,2}", "[1:2={1,2}", "[x]={1}", "[1:2]{1,2}",
+            "",
+            "1,2",
+            "{1,2",
+            "{1,,2}",
+            "{1,}",
+            "{,}",
+            "{1}x",
+            "{\"a}",
+            "{a\"b}",
+            "{1\\",
+            "[1:3]={1,2}",
+            "[1:2={1,2}",
+            "[x]={1}",
+            "[1:2]{1,2}",
         ] {
             let e = from_text(Elem::Int4, bad).expect_err(bad);
             assert_eq!(e.code, "22P02", "{bad}: {e:?}");
@@ -435,7 +449,10 @@ mod tests {
         }
         assert_eq!(from_text(Elem::Int4, "{1,a}").unwrap_err().code, "22P02");
         assert_eq!(from_text(Elem::Int4, "{{1,2}}").unwrap_err().code, "0A000");
-        assert_eq!(from_text(Elem::Int4, "[2:3]={1,2}").unwrap_err().code, "0A000");
+        assert_eq!(
+            from_text(Elem::Int4, "[2:3]={1,2}").unwrap_err().code,
+            "0A000"
+        );
         assert_eq!(from_text(Elem::Int2, "{70000}").unwrap_err().code, "22003");
     }
 
@@ -460,7 +477,14 @@ mod tests {
 
     #[test]
     fn binary_round_trips() {
-        let b = binary(23, &[Some(&1i32.to_be_bytes()), None, Some(&(-7i32).to_be_bytes())]);
+        let b = binary(
+            23,
+            &[
+                Some(&1i32.to_be_bytes()),
+                None,
+                Some(&(-7i32).to_be_bytes()),
+            ],
+        );
         let v = from_binary(Elem::Int4, &b).unwrap();
         assert_eq!(v, Value::Text("[1,null,-7]".into()));
         assert_eq!(to_binary(Elem::Int4, &v).unwrap(), Some(b));

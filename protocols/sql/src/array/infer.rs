@@ -72,7 +72,9 @@ pub(crate) fn expr_type(e: &Expr, ty: &dyn Fn(&Expr) -> Option<PgType>) -> Optio
         Expr::Array(a) => Some(constructor_type(&a.elem, ty)),
         Expr::CompoundFieldAccess { root, access_chain } => match access_chain.as_slice() {
             [AccessExpr::Subscript(Subscript::Index { .. })] => element_of(ty(root)),
-            [AccessExpr::Subscript(Subscript::Slice { .. })] => ty(root).filter(|t| is_array(Some(*t))),
+            [AccessExpr::Subscript(Subscript::Slice { .. })] => {
+                ty(root).filter(|t| is_array(Some(*t)))
+            }
             _ => None,
         },
         Expr::BinaryOp {

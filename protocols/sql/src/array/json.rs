@@ -214,8 +214,8 @@ mod tests {
 
     #[test]
     fn reads_and_writes_sqlite_json() {
-        let v = parse(r#" [1, -2, 2.5, "a\"b\\c\n\u0001\u00e9", null, true, false] "#)
-            .expect("parses");
+        let v =
+            parse(r#" [1, -2, 2.5, "a\"b\\c\n\u0001\u00e9", null, true, false] "#).expect("parses");
         assert_eq!(
             v,
             vec![
@@ -228,12 +228,11 @@ mod tests {
                 Value::Integer(0),
             ]
         );
-        assert_eq!(
-            write(&v),
-            "[1,-2,2.5,\"a\\\"b\\\\c\\n\\u0001é\",null,1,0]"
-        );
+        assert_eq!(write(&v), "[1,-2,2.5,\"a\\\"b\\\\c\\n\\u0001é\",null,1,0]");
         assert_eq!(parse("[]"), Some(vec![]));
-        for bad in ["", "[", "[1,]", "[1 2]", "{}", "[[1]]", "[\"a]", "[1]x", "[tru]"] {
+        for bad in [
+            "", "[", "[1,]", "[1 2]", "{}", "[[1]]", "[\"a]", "[1]x", "[tru]",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

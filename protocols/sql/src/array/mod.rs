@@ -15,8 +15,8 @@ mod unnest;
 
 pub use codec::{from_binary, from_text, to_binary, to_text};
 pub(crate) use infer::{expr_type, note_params, unnest_columns};
-pub use rewrite::rewrite;
 pub(crate) use rewrite::default_expr;
+pub use rewrite::rewrite;
 
 use crate::types::PgType;
 
@@ -59,8 +59,18 @@ const TABLE: &[(Elem, u32, &str, &str)] = &[
     (Elem::Uuid, 2951, "uuid[]", "_uuid"),
     (Elem::Date, 1182, "date[]", "_date"),
     (Elem::Time, 1183, "time without time zone[]", "_time"),
-    (Elem::Timestamp, 1115, "timestamp without time zone[]", "_timestamp"),
-    (Elem::Timestamptz, 1185, "timestamp with time zone[]", "_timestamptz"),
+    (
+        Elem::Timestamp,
+        1115,
+        "timestamp without time zone[]",
+        "_timestamp",
+    ),
+    (
+        Elem::Timestamptz,
+        1185,
+        "timestamp with time zone[]",
+        "_timestamptz",
+    ),
     (Elem::Json, 199, "json[]", "_json"),
     (Elem::Jsonb, 3807, "jsonb[]", "_jsonb"),
 ];
@@ -166,7 +176,10 @@ pub(crate) fn type_from_name(lower: &str) -> Option<PgType> {
     } else if t.ends_with(']') {
         let open = t.find('[')?;
         &t[..open]
-    } else if let Some(b) = t.strip_prefix("pg_catalog._").or_else(|| t.strip_prefix('_')) {
+    } else if let Some(b) = t
+        .strip_prefix("pg_catalog._")
+        .or_else(|| t.strip_prefix('_'))
+    {
         let elem = TABLE.iter().find(|e| &e.3[1..] == b)?;
         return Some(PgType::Array(elem.0));
     } else {

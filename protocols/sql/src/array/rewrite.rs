@@ -124,7 +124,7 @@ pub(super) fn parse_expr(sql: &str) -> Result<Expr, SqlError> {
     Parser::new(&PostgreSqlDialect {})
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
-        .map_err(|e| SqlError::new(code::INTERNAL_ERROR, format!("array rewrite: {e}")))
+        .map_err(|e| SqlError::new(code::INTERNAL_ERROR, format!("array rewrite: {e} in {sql}")))
 }
 
 /// Put `holes` into the `__a1`, `__a2`, ... identifiers of a parsed template.
@@ -359,7 +359,9 @@ impl Rewriter<'_> {
             BinaryOperator::StringConcat => {
                 let (la, ra) = (elem_of(lt), elem_of(rt));
                 let unknown = |e: &Expr| {
-                    string_literal(e).is_some() || placeholder(e) || matches!(e, Expr::Value(v) if v.value == Value::Null)
+                    string_literal(e).is_some()
+                        || placeholder(e)
+                        || matches!(e, Expr::Value(v) if v.value == Value::Null)
                 };
                 match (la, ra) {
                     (Some(_), Some(_)) => Step::Done(cat(l, r)?),
@@ -449,7 +451,9 @@ impl Rewriter<'_> {
         let holes = [left.clone(), r];
         let set = "(SELECT value FROM json_each(coalesce(__a2, '[null]')))";
         let op_sql = match op {
-            BinaryOperator::Eq if any => return Ok(Step::Done(template(&format!("__a1 IN {set}"), &holes)?)),
+            BinaryOperator::Eq if any => {
+                return Ok(Step::Done(template(&format!("__a1 IN {set}"), &holes)?));
+            }
             BinaryOperator::NotEq if !any => {
                 return Ok(Step::Done(template(&format!("__a1 NOT IN {set}"), &holes)?));
             }
@@ -483,10 +487,7 @@ impl Rewriter<'_> {
 
     fn subscript(&self, root: &Expr, chain: &[AccessExpr]) -> Result<Step, SqlError> {
         let [AccessExpr::Subscript(sub)] = chain else {
-            if chain
-                .iter()
-                .all(|a| matches!(a, AccessExpr::Subscript(_)))
-            {
+            if chain.iter().all(|a| matches!(a, AccessExpr::Subscript(_))) {
                 return Err(multidimensional());
             }
             return Ok(Step::Keep);
@@ -505,7 +506,10 @@ impl Rewriter<'_> {
                 } else {
                     bound(
                         "CASE WHEN _p._p2 >= 1 THEN json_extract(_p._p1, printf('$[%d]', _p._p2 - 1)) END",
-                        &[root, template("CAST(__a1 AS INTEGER)", std::slice::from_ref(index))?],
+                        &[
+                            root,
+                            template("CAST(__a1 AS INTEGER)", std::slice::from_ref(index))?,
+                        ],
                     )?
                 }
             }
@@ -519,7 +523,9 @@ impl Rewriter<'_> {
                 &[
                     root,
                     lower_bound.clone().unwrap_or_else(|| parse_num(1)),
-                    upper_bound.clone().unwrap_or_else(|| parse_num(i32::MAX as i64)),
+                    upper_bound
+                        .clone()
+                        .unwrap_or_else(|| parse_num(i32::MAX as i64)),
                 ],
             )?,
             Subscript::Slice { .. } => {
@@ -528,7 +534,12 @@ impl Rewriter<'_> {
         }))
     }
 
-    fn cast(&self, kind: &CastKind, inner: &Expr, data_type: &ast::DataType) -> Result<Step, SqlError> {
+    fn cast(
+        &self,
+        kind: &CastKind,
+        inner: &Expr,
+        data_type: &ast::DataType,
+    ) -> Result<Step, SqlError> {
         let target = PgType::from_name(&data_type.to_string());
         let source = self.ty(inner);
         match target {
@@ -567,7 +578,9 @@ impl Rewriter<'_> {
                         &[inner.clone()],
                     )?)),
                     None => Ok(Step::Again(inner.clone())),
-                    Some(t) if matches!(storage(Elem::of(t).unwrap_or(Elem::Text)), Storage::Text) => {
+                    Some(t)
+                        if matches!(storage(Elem::of(t).unwrap_or(Elem::Text)), Storage::Text) =>
+                    {
                         Err(SqlError::unsupported(format!(
                             "casting {} to {} is supported only for literals and parameters",
                             t.name(),
@@ -676,12 +689,16 @@ impl Rewriter<'_> {
             }
             "array_remove" => {
                 want(2)?;
-                map_elements("_j.value", "_j.value IS NOT _p._p2", &[coerced(0, elem())?, arg(1)])?
+                map_elements(
+                    "_j.value",
+                    "_j.value IS DISTINCT FROM _p._p2",
+                    &[coerced(0, elem())?, arg(1)],
+                )?
             }
             "array_replace" => {
                 want(3)?;
                 map_elements(
-                    "CASE WHEN _j.value IS _p._p2 THEN _p._p3 ELSE _j.value END",
+                    "CASE WHEN _j.value IS NOT DISTINCT FROM _p._p2 THEN _p._p3 ELSE _j.value END",
                     "1",
                     &[coerced(0, elem())?, arg(1), arg(2)],
                 )?
@@ -690,13 +707,17 @@ impl Rewriter<'_> {
                 want(2)?;
                 bound(
                     "(SELECT min(_j.key) + 1 FROM json_each(_p._p1) AS _j \
-                     WHERE _j.value IS _p._p2 AND _j.key >= coalesce(_p._p3, 1) - 1)",
+                     WHERE _j.value IS NOT DISTINCT FROM _p._p2 AND _j.key >= coalesce(_p._p3, 1) - 1)",
                     &[coerced(0, elem())?, arg(1), arg(2)],
                 )?
             }
             "array_positions" => {
                 want(2)?;
-                map_elements("_j.key + 1", "_j.value IS _p._p2", &[coerced(0, elem())?, arg(1)])?
+                map_elements(
+                    "_j.key + 1",
+                    "_j.value IS NOT DISTINCT FROM _p._p2",
+                    &[coerced(0, elem())?, arg(1)],
+                )?
             }
             "array_to_string" => {
                 want(2)?;
@@ -742,11 +763,11 @@ fn contains(a: Expr, b: Expr) -> Result<Expr, SqlError> {
 /// `string_to_array(s, sep [, null])`: split by a recursive CTE; a NULL separator splits
 /// into characters, an empty one gives the whole string.
 const STRING_TO_ARRAY: &str = "CASE WHEN _p._p1 IS NULL THEN NULL WHEN _p._p1 = '' THEN '[]' \
-    WHEN _p._p2 IS NULL THEN (SELECT json_group_array(CASE WHEN _c IS _p._p3 THEN NULL ELSE _c END) FROM \
+    WHEN _p._p2 IS NULL THEN (SELECT json_group_array(CASE WHEN _c IS NOT DISTINCT FROM _p._p3 THEN NULL ELSE _c END) FROM \
       (WITH RECURSIVE _n(_i) AS (SELECT 1 UNION ALL SELECT _i + 1 FROM _n WHERE _i < length(_p._p1)) \
        SELECT substr(_p._p1, _i, 1) AS _c FROM _n ORDER BY _i)) \
-    WHEN _p._p2 = '' THEN json_array(CASE WHEN _p._p1 IS _p._p3 THEN NULL ELSE _p._p1 END) \
-    ELSE (SELECT json_group_array(CASE WHEN _v IS _p._p3 THEN NULL ELSE _v END) FROM \
+    WHEN _p._p2 = '' THEN json_array(CASE WHEN _p._p1 IS NOT DISTINCT FROM _p._p3 THEN NULL ELSE _p._p1 END) \
+    ELSE (SELECT json_group_array(CASE WHEN _v IS NOT DISTINCT FROM _p._p3 THEN NULL ELSE _v END) FROM \
       (WITH RECURSIVE _s(_i, _v, _r) AS (SELECT 0, NULL, printf('%s%s', _p._p1, _p._p2) UNION ALL \
          SELECT _i + 1, substr(_r, 1, instr(_r, _p._p2) - 1), substr(_r, instr(_r, _p._p2) + length(_p._p2)) \
          FROM _s WHERE _r <> '') \
@@ -755,13 +776,19 @@ const STRING_TO_ARRAY: &str = "CASE WHEN _p._p1 IS NULL THEN NULL WHEN _p._p1 = 
 /// `arr::text`: PostgreSQL's text form of the array, written by SQL.
 fn array_text(a: Expr, elem: Elem) -> Result<Expr, SqlError> {
     let text = element_text("_j.value", elem);
+    let special: Vec<String> = [123, 125, 44, 34, 92, 32, 9, 10, 11, 12, 13]
+        .iter()
+        .map(|c| format!("instr(_t, char({c})) > 0"))
+        .collect();
+    let special = special.join(" OR ");
     let quoted = if elem.is_number() {
         "_t".to_owned()
     } else {
-        // array_out quotes empty strings, NULL, and text with " \ { } , or whitespace.
-        "CASE WHEN _t = '' OR upper(_t) = 'NULL' OR _t GLOB printf('*[%s]*', char(123, 125, 44, 34, 92, 32, 9, 10, 11, 12, 13)) \
+        format!(
+            // array_out quotes empty strings, NULL, and text with " \ { } , or whitespace.
+            "CASE WHEN _t = '' OR upper(_t) = 'NULL' OR {special} \
          THEN printf('%s%s%s', char(34), replace(replace(_t, char(92), char(92, 92)), char(34), char(92, 34)), char(34)) ELSE _t END"
-            .to_owned()
+        )
     };
     bound(
         &format!(
@@ -780,9 +807,10 @@ fn array_of_query(q: &ast::Query) -> Result<Expr, SqlError> {
     loop {
         match body {
             ast::SetExpr::Select(s) => {
-                let item = s.projection.first_mut().ok_or_else(|| {
-                    SqlError::syntax("subquery must return only one column")
-                })?;
+                let item = s
+                    .projection
+                    .first_mut()
+                    .ok_or_else(|| SqlError::syntax("subquery must return only one column"))?;
                 let expr = match item {
                     ast::SelectItem::UnnamedExpr(e) => e.clone(),
                     ast::SelectItem::ExprWithAlias { expr, .. } => expr.clone(),
@@ -808,4 +836,20 @@ fn array_of_query(q: &ast::Query) -> Result<Expr, SqlError> {
         }
     }
     parse_expr(&format!("(SELECT json_group_array(_v) FROM ({q}) AS _q)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_parse() {
+        let a = parse_expr("x").unwrap();
+        map_elements("_j.value", "1", std::slice::from_ref(&a)).unwrap();
+        array_text(a.clone(), Elem::Text).unwrap();
+        array_text(a.clone(), Elem::Int4).unwrap();
+        bound(STRING_TO_ARRAY, &[a.clone(), a.clone(), a.clone()]).unwrap();
+        cat(a.clone(), a.clone()).unwrap();
+        contains(a.clone(), a).unwrap();
+    }
 }

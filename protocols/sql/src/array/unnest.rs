@@ -34,6 +34,10 @@ pub(super) fn query(r: &mut Rewriter<'_>, q: &mut ast::Query) -> Result<(), SqlE
     }
     expand_wildcards(s, &renames, &made)?;
     alias_items(s, &renames);
+    let names = qualify(r, s, &renames, &made);
+    if let Some(order_by) = q.order_by.as_mut() {
+        qualify_in(r, order_by, &renames, &names);
+    }
     apply(q, &renames);
     let ast::SetExpr::Select(s) = q.body.as_mut() else {
         return Ok(());
@@ -48,10 +52,79 @@ pub(super) fn select(r: &mut Rewriter<'_>, s: &mut Select) -> Result<(), SqlErro
     if !renames.is_empty() {
         expand_wildcards(s, &renames, &made)?;
         alias_items(s, &renames);
+        qualify(r, s, &renames, &made);
         apply(s, &renames);
         restore(s, &made)?;
     }
     select_list(r, s)
+}
+
+/// `json_each`'s columns, which would make the user's columns of these names ambiguous.
+const JSON_EACH_COLUMNS: &[&str] = &[
+    "key", "value", "type", "atom", "id", "parent", "fullkey", "path",
+];
+
+/// The names of a SELECT's FROM items other than the `json_each` ones made.
+fn factor_names(s: &Select, made: &Made) -> Vec<String> {
+    let mut out = Vec::new();
+    for twj in &s.from {
+        for f in std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)) {
+            let name = match f {
+                TableFactor::Table { name, alias, .. } => Some(alias.as_ref().map_or_else(
+                    || crate::translate::object_name(name),
+                    |a| ident_name(&a.name),
+                )),
+                TableFactor::Derived { alias: Some(a), .. } => Some(ident_name(&a.name)),
+                _ => None,
+            };
+            out.extend(name.filter(|n| !made.iter().any(|(t, _)| t == n)));
+        }
+    }
+    out
+}
+
+/// Unqualified references to the user's columns named like `json_each`'s columns (`id`,
+/// `key`, `value`, ...) qualified with their relation, so the added `json_each` does not
+/// make them ambiguous. Returns the relation names looked in.
+fn qualify(r: &Rewriter<'_>, s: &mut Select, renames: &[Rename], made: &Made) -> Vec<String> {
+    let names = factor_names(s, made);
+    for item in &mut s.projection {
+        if let SelectItem::UnnamedExpr(e @ Expr::Identifier(_)) = item
+            && let Some(q) = qualified(r, e, renames, &names)
+            && let Expr::Identifier(i) = e
+        {
+            *item = SelectItem::ExprWithAlias {
+                expr: q,
+                alias: i.clone(),
+            };
+        }
+    }
+    qualify_in(r, s, renames, &names);
+    names
+}
+
+fn qualify_in<V: VisitMut>(r: &Rewriter<'_>, node: &mut V, renames: &[Rename], names: &[String]) {
+    let _ = node.visit(&mut Shallow {
+        depth: 0,
+        f: |e: &mut Expr| {
+            if let Some(q) = qualified(r, e, renames, names) {
+                *e = q;
+            }
+        },
+    });
+}
+
+fn qualified(r: &Rewriter<'_>, e: &Expr, renames: &[Rename], names: &[String]) -> Option<Expr> {
+    let Expr::Identifier(i) = e else { return None };
+    let n = ident_name(i);
+    if !JSON_EACH_COLUMNS.contains(&n.as_str()) || renames.iter().any(|x| x.column == n) {
+        return None;
+    }
+    let owner = r.types.owner(&n, names)?;
+    Some(Expr::CompoundIdentifier(vec![
+        ast::Ident::with_quote('"', owner),
+        i.clone(),
+    ]))
 }
 
 fn has_identifiers(e: &Expr) -> bool {
@@ -68,8 +141,14 @@ fn has_identifiers(e: &Expr) -> bool {
 /// The first FROM item of `SELECT 1 FROM {from}`, with `hole` in it.
 fn factor(from: &str, hole: &Expr) -> Result<TableFactor, SqlError> {
     let sql = format!("SELECT 1 FROM {from}");
-    let parsed = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
-        .map_err(|e| SqlError::new(crate::error::code::INTERNAL_ERROR, format!("array rewrite: {e}")))?;
+    let parsed =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+            .map_err(|e| {
+                SqlError::new(
+                    crate::error::code::INTERNAL_ERROR,
+                    format!("array rewrite: {e}"),
+                )
+            })?;
     let mut f = match parsed.into_iter().next() {
         Some(ast::Statement::Query(q)) => match *q.body {
             ast::SetExpr::Select(s) => s.from.into_iter().next().map(|t| t.relation),
@@ -153,9 +232,10 @@ fn unnest_factor(
             column: n.clone(),
             sql: format!("({qt}.key + 1)"),
         });
-        r.types
-            .written
-            .insert(parse_expr(&format!("({qt}.key + 1)"))?.to_string(), PgType::Int8);
+        r.types.written.insert(
+            parse_expr(&format!("({qt}.key + 1)"))?.to_string(),
+            PgType::Int8,
+        );
     }
     made.push((table, array));
     Ok(())
@@ -233,18 +313,18 @@ fn expand_wildcards(s: &mut Select, renames: &[Rename], made: &Made) -> Result<(
     for twj in &s.from {
         for f in std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)) {
             match f {
-                TableFactor::Table {
-                    alias: Some(a), ..
-                } if made.iter().any(|(t, _)| *t == ident_name(&a.name)) => {
+                TableFactor::Table { alias: Some(a), .. }
+                    if made.iter().any(|(t, _)| *t == ident_name(&a.name)) =>
+                {
                     all.extend(columns_of(&ident_name(&a.name)));
                 }
                 TableFactor::Table { name, alias, .. } => all.push(format!(
                     "{}.*",
-                    alias.as_ref().map_or_else(|| name.to_string(), |a| a.name.to_string())
+                    alias
+                        .as_ref()
+                        .map_or_else(|| name.to_string(), |a| a.name.to_string())
                 )),
-                TableFactor::Derived {
-                    alias: Some(a), ..
-                } => all.push(format!("{}.*", a.name)),
+                TableFactor::Derived { alias: Some(a), .. } => all.push(format!("{}.*", a.name)),
                 _ => all.push(String::new()),
             }
         }
@@ -255,7 +335,10 @@ fn expand_wildcards(s: &mut Select, renames: &[Rename], made: &Made) -> Result<(
             SelectItem::Wildcard(_) if all.iter().all(|x| !x.is_empty()) => all.clone(),
             SelectItem::QualifiedWildcard(kind, _) => {
                 let name = kind.to_string();
-                let name = name.trim_end_matches(".*").trim_matches('"').to_ascii_lowercase();
+                let name = name
+                    .trim_end_matches(".*")
+                    .trim_matches('"')
+                    .to_ascii_lowercase();
                 if made.iter().any(|(t, _)| *t == name) {
                     columns_of(&name)
                 } else {
@@ -279,7 +362,12 @@ fn items(sql: &str) -> Result<Vec<SelectItem>, SqlError> {
         &sqlparser::dialect::PostgreSqlDialect {},
         &format!("SELECT {sql}"),
     )
-    .map_err(|e| SqlError::new(crate::error::code::INTERNAL_ERROR, format!("array rewrite: {e}")))?;
+    .map_err(|e| {
+        SqlError::new(
+            crate::error::code::INTERNAL_ERROR,
+            format!("array rewrite: {e}"),
+        )
+    })?;
     match parsed.into_iter().next() {
         Some(ast::Statement::Query(q)) => match *q.body {
             ast::SetExpr::Select(s) => Ok(s.projection),
@@ -376,5 +464,7 @@ fn select_list(r: &mut Rewriter<'_>, s: &mut Select) -> Result<(), SqlError> {
         relation: factor(&format!("json_each(__a1) AS {alias}"), &array)?,
         joins: Vec::new(),
     });
+    let made = vec![(alias, array)];
+    qualify(r, s, &[], &made);
     Ok(())
 }

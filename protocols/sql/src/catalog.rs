@@ -16,8 +16,10 @@ pub fn migrations(database: &str) -> Vec<Statement> {
         include_str!("schema/001_catalog.sql"),
         include_str!("schema/002_pg_catalog.sql"),
         include_str!("schema/003_pg_describe.sql"),
+        include_str!("schema/004_arrays.sql"),
     ]
-    .join("\n")
+    // Each file may end without its last semicolon.
+    .join(";\n")
     .split(";\n")
     .map(str::trim)
     .filter(|s| !s.is_empty())

@@ -795,6 +795,9 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \
                      WHEN {t} = 1042 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')' \
                      WHEN {t} = 1700 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')' \
+                     WHEN {t} = 1015 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')[]' \
+                     WHEN {t} = 1014 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')[]' \
+                     WHEN {t} = 1231 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')[]' \
                      ELSE {plain} END)",
                     t = args[0],
                     m = args[1],
@@ -1289,6 +1292,12 @@ fn column_sql(
 }
 
 fn type_modifier(lower: &str) -> i32 {
+    // An array's modifier is its element's: `varchar(5)[]`.
+    let lower = lower
+        .split('[')
+        .next()
+        .unwrap_or(lower)
+        .trim_end_matches(" array");
     let Some((_, inner)) = lower.split_once('(') else {
         return -1;
     };

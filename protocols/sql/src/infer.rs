@@ -289,6 +289,7 @@ fn cast_name(type_text: &str) -> String {
         Some(PgType::Float4) => "float4".into(),
         Some(PgType::Varchar) => "varchar".into(),
         Some(PgType::Timestamptz) => "timestamptz".into(),
+        Some(PgType::Timestamp) => "timestamp".into(),
         Some(t) => t.name().to_owned(),
         None => type_text.to_ascii_lowercase(),
     }

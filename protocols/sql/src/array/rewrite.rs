@@ -575,7 +575,7 @@ impl Rewriter<'_> {
                     Some(PgType::Array(from)) => Ok(Step::Done(map_elements(
                         &element_cast("_j.value", from, to),
                         "1",
-                        &[inner.clone()],
+                        std::slice::from_ref(inner),
                     )?)),
                     None => Ok(Step::Again(inner.clone())),
                     Some(t)

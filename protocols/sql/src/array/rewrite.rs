@@ -852,4 +852,107 @@ mod tests {
         cat(a.clone(), a.clone()).unwrap();
         contains(a.clone(), a).unwrap();
     }
+
+    fn catalog() -> Catalog {
+        let col = |name: &str, ty: PgType| crate::catalog::Column {
+            name: name.into(),
+            ty,
+            typmod: -1,
+            not_null: false,
+            default: None,
+        };
+        Catalog::default().with_table(crate::catalog::Table {
+            name: "t".into(),
+            columns: vec![
+                col("id", PgType::Int4),
+                col("tags", PgType::Array(Elem::Text)),
+                col("nums", PgType::Array(Elem::Int4)),
+            ],
+        })
+    }
+
+    fn translated(sql: &str) -> Result<crate::Query, SqlError> {
+        let ctx = crate::Context {
+            database: "db",
+            user: "u",
+            backend_pid: 1,
+        };
+        match crate::translate(sql, &catalog(), &ctx)? {
+            crate::Plan::Query(q) => Ok(q),
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
+    fn sql(sql: &str) -> String {
+        let q = translated(sql).expect(sql);
+        q.batch[q.main].sql.to_string()
+    }
+
+    #[test]
+    fn any_with_a_parameter_is_an_indexable_in() {
+        let q = translated("SELECT id FROM t WHERE id = ANY($1)").unwrap();
+        assert_eq!(q.params, vec![PgType::Array(Elem::Int4)]);
+        let s = q.batch[q.main].sql.to_string();
+        assert!(
+            s.contains("id IN (SELECT value FROM json_each(coalesce(?1, '[null]')))"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn literals_meeting_arrays_become_stored_json() {
+        let s = sql("SELECT id FROM t WHERE tags = '{a,\"b c\"}' AND nums @> '{1}'");
+        assert!(s.contains(r#"'["a","b c"]'"#), "{s}");
+        assert!(s.contains("'[1]'"), "{s}");
+        let s = sql("UPDATE t SET nums = '{1,2}' WHERE id = 1");
+        assert!(s.contains("'[1,2]'"), "{s}");
+        let e = translated("SELECT id FROM t WHERE nums = '{1,'").unwrap_err();
+        assert_eq!(e.code, "22P02");
+    }
+
+    #[test]
+    fn result_types_of_array_expressions() {
+        let types = |sql: &str| -> Vec<Option<PgType>> {
+            let q = translated(sql).expect(sql);
+            q.columns.unwrap_or_default().iter().map(|c| c.ty).collect()
+        };
+        assert_eq!(
+            types(
+                "SELECT ARRAY[1,2], nums[1], tags || 'x'::text, unnest(tags), cardinality(nums) FROM t"
+            ),
+            vec![
+                Some(PgType::Array(Elem::Int4)),
+                Some(PgType::Int4),
+                Some(PgType::Array(Elem::Text)),
+                Some(PgType::Text),
+                Some(PgType::Int4),
+            ]
+        );
+        assert_eq!(
+            types("SELECT array_agg(id), ARRAY(SELECT tags[1] FROM t) FROM t"),
+            vec![
+                Some(PgType::Array(Elem::Int4)),
+                Some(PgType::Array(Elem::Text)),
+            ]
+        );
+    }
+
+    #[test]
+    fn unnest_does_not_capture_the_users_columns() {
+        let s = sql("SELECT id, tag FROM t, unnest(tags) AS tag ORDER BY id");
+        assert!(s.contains(r#""t".id"#), "{s}");
+        assert!(s.contains(r#"json_each(tags) AS "tag""#), "{s}");
+        assert!(s.contains(r#""tag".value AS "tag""#), "{s}");
+    }
+
+    #[test]
+    fn multidimensional_arrays_are_refused() {
+        for q in [
+            "SELECT ARRAY[ARRAY[1],ARRAY[2]]",
+            "SELECT '{{1}}'::int[]",
+            "SELECT nums[1][1] FROM t",
+        ] {
+            assert_eq!(translated(q).unwrap_err().code, "0A000", "{q}");
+        }
+    }
 }

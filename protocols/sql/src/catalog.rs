@@ -32,10 +32,13 @@ pub fn migrations(database: &str) -> Vec<Statement> {
     out
 }
 
-/// Reads the whole catalog; feed its result to [`Catalog::from_result`].
+/// Reads the whole catalog; feed its result to [`Catalog::from_result`]. Views are in it
+/// too, with the column types inferred when they were created, so what is read through a
+/// view (an array, a boolean) is sent as its type.
 pub fn load_statement() -> Statement {
     Statement::new(
-        "SELECT tbl, col, pos, typ, typmod, not_null, dflt FROM _pg_columns ORDER BY tbl, pos",
+        "SELECT tbl, col, pos, typ, typmod, not_null, dflt FROM _pg_columns \
+         UNION ALL SELECT view, col, pos, typ, -1, 0, NULL FROM _pg_view_columns ORDER BY 1, 3",
     )
 }
 

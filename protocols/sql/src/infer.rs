@@ -256,7 +256,12 @@ fn expr_name(e: &Expr) -> String {
         },
         Expr::Nested(inner) => expr_name(inner),
         Expr::Array(_) => "array".into(),
-        Expr::CompoundFieldAccess { root, .. } => expr_name(root),
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            match crate::array::subscripted(root, access_chain) {
+                Some((array, _)) => expr_name(&array),
+                None => expr_name(root),
+            }
+        }
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
         Expr::Substring { .. } => "substring".into(),
@@ -581,6 +586,16 @@ impl<'a> StatementTypes<'a> {
         let _ = node.visit(&mut Factors {
             scope: &mut scope,
             catalog,
+        });
+        // Relations named outside FROM: the table an INSERT writes (its ON CONFLICT
+        // assignments read it), UPDATE and DELETE targets.
+        let _ = ast::visit_relations(node, |name| {
+            if let Some(t) = catalog.table(&object_name(name))
+                && !scope.tables.iter().any(|(k, _)| *k == t.name)
+            {
+                scope.tables.push((t.name.clone(), t.clone()));
+            }
+            ControlFlow::<()>::Continue(())
         });
         Self {
             scope,

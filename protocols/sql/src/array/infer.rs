@@ -70,13 +70,13 @@ fn constructor_type(elems: &[Expr], ty: &dyn Fn(&Expr) -> Option<PgType>) -> PgT
 pub(crate) fn expr_type(e: &Expr, ty: &dyn Fn(&Expr) -> Option<PgType>) -> Option<PgType> {
     match e {
         Expr::Array(a) => Some(constructor_type(&a.elem, ty)),
-        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.as_slice() {
-            [AccessExpr::Subscript(Subscript::Index { .. })] => element_of(ty(root)),
-            [AccessExpr::Subscript(Subscript::Slice { .. })] => {
-                ty(root).filter(|t| is_array(Some(*t)))
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let (root, sub) = subscripted(root, access_chain)?;
+            match sub {
+                Subscript::Index { .. } => element_of(ty(&root)),
+                Subscript::Slice { .. } => ty(&root).filter(|t| is_array(Some(*t))),
             }
-            _ => None,
-        },
+        }
         Expr::BinaryOp {
             left,
             op: BinaryOperator::StringConcat,
@@ -95,6 +95,31 @@ pub(crate) fn expr_type(e: &Expr, ty: &dyn Fn(&Expr) -> Option<PgType>) -> Optio
         Expr::Function(f) => function_type(f, ty),
         _ => None,
     }
+}
+
+/// `a[i]` and `t.a[i]` (which sqlparser reads as `t` with the access chain `.a[i]`) as the
+/// array expression and its one subscript.
+pub(crate) fn subscripted<'a>(
+    root: &Expr,
+    chain: &'a [AccessExpr],
+) -> Option<(Expr, &'a Subscript)> {
+    let (AccessExpr::Subscript(sub), dots) = chain.split_last()? else {
+        return None;
+    };
+    if dots.is_empty() {
+        return Some((root.clone(), sub));
+    }
+    let Expr::Identifier(first) = root else {
+        return None;
+    };
+    let mut parts = vec![first.clone()];
+    for d in dots {
+        match d {
+            AccessExpr::Dot(Expr::Identifier(i)) => parts.push(i.clone()),
+            _ => return None,
+        }
+    }
+    Some((Expr::CompoundIdentifier(parts), sub))
 }
 
 fn function_type(f: &ast::Function, ty: &dyn Fn(&Expr) -> Option<PgType>) -> Option<PgType> {

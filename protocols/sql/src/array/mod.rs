@@ -14,7 +14,7 @@ mod rewrite;
 mod unnest;
 
 pub use codec::{from_binary, from_text, to_binary, to_text};
-pub(crate) use infer::{expr_type, note_params, unnest_columns};
+pub(crate) use infer::{expr_type, note_params, subscripted, unnest_columns};
 pub(crate) use rewrite::default_expr;
 pub use rewrite::rewrite;
 

@@ -247,7 +247,7 @@ fn cat(l: Expr, r: Expr) -> Result<Expr, SqlError> {
 }
 
 fn append(a: Expr, e: Expr) -> Result<Expr, SqlError> {
-    template("json_insert(coalesce(__a1, '[]'), '$[#]', __a2)", &[a, e])
+    template("json_insert(ifnull(__a1, '[]'), '$[#]', __a2)", &[a, e])
 }
 
 fn prepend(e: Expr, a: Expr) -> Result<Expr, SqlError> {
@@ -449,7 +449,7 @@ impl Rewriter<'_> {
             .unwrap_or(Elem::Text);
         coerce(&mut r, elem)?;
         let holes = [left.clone(), r];
-        let set = "(SELECT value FROM json_each(coalesce(__a2, '[null]')))";
+        let set = "(SELECT value FROM json_each(ifnull(__a2, '[null]')))";
         let op_sql = match op {
             BinaryOperator::Eq if any => {
                 return Ok(Step::Done(template(&format!("__a1 IN {set}"), &holes)?));
@@ -479,20 +479,24 @@ impl Rewriter<'_> {
         Ok(Step::Done(template(
             &format!(
                 "(SELECT {decide} FROM (SELECT (_p._p1 {op_sql} _j.value) AS _c \
-                 FROM (SELECT __a1 AS _p1, __a2 AS _p2) AS _p, json_each(coalesce(_p._p2, '[null]')) AS _j))"
+                 FROM (SELECT __a1 AS _p1, __a2 AS _p2) AS _p, json_each(ifnull(_p._p2, '[null]')) AS _j))"
             ),
             &holes,
         )?))
     }
 
     fn subscript(&self, root: &Expr, chain: &[AccessExpr]) -> Result<Step, SqlError> {
-        let [AccessExpr::Subscript(sub)] = chain else {
-            if chain.iter().all(|a| matches!(a, AccessExpr::Subscript(_))) {
-                return Err(multidimensional());
-            }
+        if chain
+            .iter()
+            .filter(|a| matches!(a, AccessExpr::Subscript(_)))
+            .count()
+            > 1
+        {
+            return Err(multidimensional());
+        }
+        let Some((root, sub)) = super::infer::subscripted(root, chain) else {
             return Ok(Step::Keep);
         };
-        let root = root.clone();
         Ok(Step::Done(match sub {
             Subscript::Index { index } => {
                 if let Expr::Value(v) = index
@@ -732,6 +736,20 @@ impl Rewriter<'_> {
                     &[coerced(0, e)?, arg(1), arg(2)],
                 )?
             }
+            "coalesce" => {
+                let Some(e) = a.iter().find_map(|x| elem_of(self.ty(x))) else {
+                    return Ok(Step::Keep);
+                };
+                let mut g = f.clone();
+                if let FunctionArguments::List(l) = &mut g.args {
+                    for x in &mut l.args {
+                        if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = x {
+                            coerce(x, e)?;
+                        }
+                    }
+                }
+                Expr::Function(g)
+            }
             "string_to_array" => {
                 want(2)?;
                 bound(STRING_TO_ARRAY, &[arg(0), arg(1), arg(2)])?
@@ -894,7 +912,7 @@ mod tests {
         assert_eq!(q.params, vec![PgType::Array(Elem::Int4)]);
         let s = q.batch[q.main].sql.to_string();
         assert!(
-            s.contains("id IN (SELECT value FROM json_each(coalesce(?1, '[null]')))"),
+            s.contains("id IN (SELECT value FROM json_each(ifnull(?1, '[null]')))"),
             "{s}"
         );
     }

@@ -10,6 +10,7 @@
 mod codec;
 mod infer;
 mod json;
+mod order;
 mod rewrite;
 mod unnest;
 

@@ -83,7 +83,10 @@ impl VisitorMut for Rewriter<'_> {
     type Break = ();
 
     fn pre_visit_query(&mut self, q: &mut ast::Query) -> ControlFlow<()> {
-        self.check(|r| super::unnest::query(r, q))
+        self.check(|r| {
+            super::order::order_by(r, q)?;
+            super::unnest::query(r, q)
+        })
     }
 
     fn pre_visit_select(&mut self, s: &mut ast::Select) -> ControlFlow<()> {
@@ -397,6 +400,22 @@ impl Rewriter<'_> {
                         &[l, r],
                     )?,
                 })
+            }
+            BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+                if elem_of(lt).or(elem_of(rt)).is_some() =>
+            {
+                self.coerce_pair(&mut l, &mut r)?;
+                let e = elem_of(lt).or(elem_of(rt)).unwrap_or(Elem::Text);
+                match (
+                    super::order::sort_key(l.clone(), e)?,
+                    super::order::sort_key(r.clone(), e)?,
+                ) {
+                    (Some(kl), Some(kr)) => Step::Done(rebuilt(kl, kr)),
+                    _ => Step::Done(rebuilt(l, r)),
+                }
             }
             BinaryOperator::Eq
             | BinaryOperator::NotEq

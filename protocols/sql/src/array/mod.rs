@@ -8,6 +8,7 @@
 //! DISTINCT, GROUP BY and UNIQUE work on the text, and SQLite's JSON1 functions work on it.
 
 mod codec;
+mod functions;
 mod infer;
 mod json;
 mod order;

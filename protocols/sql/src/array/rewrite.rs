@@ -11,13 +11,12 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    self, AccessExpr, BinaryOperator, CastKind, Expr, FunctionArguments, Statement, Subscript,
-    Value, VisitMut, VisitorMut,
+    self, AccessExpr, BinaryOperator, CastKind, Expr, Statement, Subscript, Value, VisitMut,
+    VisitorMut,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::infer::{args, function_name};
 use super::{Elem, codec};
 use crate::catalog::Catalog;
 use crate::error::{SqlError, code};
@@ -70,7 +69,7 @@ pub(super) struct Rewriter<'a> {
 }
 
 /// What rewriting one expression did.
-enum Step {
+pub(super) enum Step {
     /// Nothing to do.
     Keep,
     /// Replaced by a template (whose operands are visited next).
@@ -119,7 +118,7 @@ pub(super) fn lit(s: &str) -> Expr {
     Expr::Value(Value::SingleQuotedString(s.to_owned()).into())
 }
 
-fn null() -> Expr {
+pub(super) fn null() -> Expr {
     Expr::Value(Value::Null.into())
 }
 
@@ -152,7 +151,7 @@ pub(super) fn template(sql: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
 }
 
 /// `(SELECT body FROM (SELECT __a1 AS _p1, ...) AS _p)`: the operands bound once.
-fn bound(body: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
+pub(super) fn bound(body: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
     let binds: Vec<String> = (1..=holes.len())
         .map(|i| format!("__a{i} AS _p{i}"))
         .collect();
@@ -162,7 +161,7 @@ fn bound(body: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
     )
 }
 
-fn string_literal(e: &Expr) -> Option<&str> {
+pub(super) fn string_literal(e: &Expr) -> Option<&str> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Some(s),
@@ -172,12 +171,12 @@ fn string_literal(e: &Expr) -> Option<&str> {
     }
 }
 
-fn placeholder(e: &Expr) -> bool {
+pub(super) fn placeholder(e: &Expr) -> bool {
     matches!(e, Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
 }
 
 /// A `'{...}'` literal where an array of `elem` is expected, as stored JSON.
-fn coerce(e: &mut Expr, elem: Elem) -> Result<(), SqlError> {
+pub(super) fn coerce(e: &mut Expr, elem: Elem) -> Result<(), SqlError> {
     if let Some(s) = string_literal(e)
         && let dotdo_backend::Value::Text(json) = codec::from_text(elem, s)?
     {
@@ -186,7 +185,7 @@ fn coerce(e: &mut Expr, elem: Elem) -> Result<(), SqlError> {
     Ok(())
 }
 
-fn elem_of(t: Option<PgType>) -> Option<Elem> {
+pub(super) fn elem_of(t: Option<PgType>) -> Option<Elem> {
     match t {
         Some(PgType::Array(e)) => Some(e),
         _ => None,
@@ -230,7 +229,7 @@ fn element_cast(v: &str, from: Elem, to: Elem) -> String {
 }
 
 /// SQL for element `v` of type `elem` as PostgreSQL's text output writes it.
-fn element_text(v: &str, elem: Elem) -> String {
+pub(super) fn element_text(v: &str, elem: Elem) -> String {
     match storage(elem) {
         Storage::Bool => format!("CASE {v} WHEN 1 THEN 't' ELSE 'f' END"),
         Storage::Real => format!(
@@ -245,21 +244,21 @@ const CAT: &str = "CASE WHEN _p._p2 IS NULL THEN _p._p1 WHEN _p._p1 IS NULL THEN
     WHEN _p._p1 = '[]' THEN _p._p2 WHEN _p._p2 = '[]' THEN _p._p1 \
     ELSE printf('%s,%s', substr(_p._p1, 1, length(_p._p1) - 1), substr(_p._p2, 2)) END";
 
-fn cat(l: Expr, r: Expr) -> Result<Expr, SqlError> {
+pub(super) fn cat(l: Expr, r: Expr) -> Result<Expr, SqlError> {
     bound(CAT, &[l, r])
 }
 
-fn append(a: Expr, e: Expr) -> Result<Expr, SqlError> {
+pub(super) fn append(a: Expr, e: Expr) -> Result<Expr, SqlError> {
     template("json_insert(ifnull(__a1, '[]'), '$[#]', __a2)", &[a, e])
 }
 
-fn prepend(e: Expr, a: Expr) -> Result<Expr, SqlError> {
+pub(super) fn prepend(e: Expr, a: Expr) -> Result<Expr, SqlError> {
     cat(template("json_array(__a1)", &[e])?, a)
 }
 
 /// The elements of array `_p._p1` that `filter` keeps, mapped by `map` (over `_j`,
 /// `json_each`'s row), as a new array; NULL for a NULL array.
-fn map_elements(map: &str, filter: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
+pub(super) fn map_elements(map: &str, filter: &str, holes: &[Expr]) -> Result<Expr, SqlError> {
     bound(
         &format!(
             "CASE WHEN _p._p1 IS NULL THEN NULL ELSE (SELECT json_group_array(_v) FROM \
@@ -284,7 +283,7 @@ impl Rewriter<'_> {
         self.types.of(e)
     }
 
-    fn is_array(&self, e: &Expr) -> bool {
+    pub(super) fn is_array(&self, e: &Expr) -> bool {
         matches!(self.ty(e), Some(PgType::Array(_)))
     }
 
@@ -623,164 +622,6 @@ impl Rewriter<'_> {
             _ => Ok(Step::Keep),
         }
     }
-
-    fn function(&self, f: &ast::Function) -> Result<Step, SqlError> {
-        let name = function_name(f);
-        if name == "array" {
-            return match &f.args {
-                FunctionArguments::Subquery(q) => Ok(Step::Done(array_of_query(q)?)),
-                _ => Ok(Step::Keep),
-            };
-        }
-        let a: Vec<Expr> = args(f).into_iter().cloned().collect();
-        let arg = |i: usize| a.get(i).cloned().unwrap_or_else(null);
-        let elem = || elem_of(a.first().and_then(|x| self.ty(x))).unwrap_or(Elem::Text);
-        let want = |n: usize| -> Result<(), SqlError> {
-            if a.len() < n {
-                Err(SqlError::new(
-                    code::UNDEFINED_FUNCTION,
-                    format!("function {name} with {} arguments does not exist", a.len()),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let coerced = |i: usize, e: Elem| -> Result<Expr, SqlError> {
-            let mut x = arg(i);
-            coerce(&mut x, e)?;
-            Ok(x)
-        };
-        Ok(Step::Done(match name.as_str() {
-            "array_agg" => {
-                if a.first().is_some_and(|x| self.is_array(x)) {
-                    return Err(multidimensional());
-                }
-                let mut inner = f.clone();
-                inner.name = ast::ObjectName::from(vec![ast::Ident::new("json_group_array")]);
-                // No rows aggregate to NULL, as in PostgreSQL (json_group_array gives []).
-                template("nullif(__a1, '[]')", &[Expr::Function(inner)])?
-            }
-            "array_length" | "array_upper" => {
-                want(2)?;
-                let e = coerced(0, elem())?;
-                template(
-                    "CASE WHEN __a2 = 1 THEN nullif(json_array_length(__a1), 0) END",
-                    &[e, arg(1)],
-                )?
-            }
-            "array_lower" => {
-                want(2)?;
-                let e = coerced(0, elem())?;
-                template(
-                    "CASE WHEN __a2 = 1 AND json_array_length(__a1) > 0 THEN 1 END",
-                    &[e, arg(1)],
-                )?
-            }
-            "cardinality" => {
-                want(1)?;
-                template("json_array_length(__a1)", &[coerced(0, elem())?])?
-            }
-            "array_ndims" => {
-                want(1)?;
-                template(
-                    "CASE WHEN json_array_length(__a1) > 0 THEN 1 END",
-                    &[coerced(0, elem())?],
-                )?
-            }
-            "array_dims" => {
-                want(1)?;
-                bound(
-                    "CASE WHEN json_array_length(_p._p1) > 0 THEN printf('[1:%d]', json_array_length(_p._p1)) END",
-                    &[coerced(0, elem())?],
-                )?
-            }
-            "array_append" => {
-                want(2)?;
-                append(coerced(0, elem())?, arg(1))?
-            }
-            "array_prepend" => {
-                want(2)?;
-                let e = elem_of(self.ty(&arg(1))).unwrap_or(Elem::Text);
-                prepend(arg(0), coerced(1, e)?)?
-            }
-            "array_cat" => {
-                want(2)?;
-                let e = elem_of(self.ty(&arg(0)))
-                    .or(elem_of(self.ty(&arg(1))))
-                    .unwrap_or(Elem::Text);
-                cat(coerced(0, e)?, coerced(1, e)?)?
-            }
-            "array_remove" => {
-                want(2)?;
-                map_elements(
-                    "_j.value",
-                    "_j.value IS DISTINCT FROM _p._p2",
-                    &[coerced(0, elem())?, arg(1)],
-                )?
-            }
-            "array_replace" => {
-                want(3)?;
-                map_elements(
-                    "CASE WHEN _j.value IS NOT DISTINCT FROM _p._p2 THEN _p._p3 ELSE _j.value END",
-                    "1",
-                    &[coerced(0, elem())?, arg(1), arg(2)],
-                )?
-            }
-            "array_position" => {
-                want(2)?;
-                bound(
-                    "(SELECT min(_j.key) + 1 FROM json_each(_p._p1) AS _j \
-                     WHERE _j.value IS NOT DISTINCT FROM _p._p2 AND _j.key >= coalesce(_p._p3, 1) - 1)",
-                    &[coerced(0, elem())?, arg(1), arg(2)],
-                )?
-            }
-            "array_positions" => {
-                want(2)?;
-                map_elements(
-                    "_j.key + 1",
-                    "_j.value IS NOT DISTINCT FROM _p._p2",
-                    &[coerced(0, elem())?, arg(1)],
-                )?
-            }
-            "array_to_string" => {
-                want(2)?;
-                let e = elem();
-                bound(
-                    &format!(
-                        "CASE WHEN _p._p1 IS NULL THEN NULL ELSE coalesce((SELECT group_concat(_v, _p._p2) FROM \
-                         (SELECT CASE WHEN _j.type = 'null' THEN _p._p3 ELSE {} END AS _v \
-                         FROM json_each(_p._p1) AS _j ORDER BY _j.key)), '') END",
-                        element_text("_j.value", e)
-                    ),
-                    &[coerced(0, e)?, arg(1), arg(2)],
-                )?
-            }
-            "coalesce" => {
-                let Some(e) = a.iter().find_map(|x| elem_of(self.ty(x))) else {
-                    return Ok(Step::Keep);
-                };
-                let mut g = f.clone();
-                if let FunctionArguments::List(l) = &mut g.args {
-                    for x in &mut l.args {
-                        if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = x {
-                            coerce(x, e)?;
-                        }
-                    }
-                }
-                Expr::Function(g)
-            }
-            "string_to_array" => {
-                want(2)?;
-                bound(STRING_TO_ARRAY, &[arg(0), arg(1), arg(2)])?
-            }
-            "unnest" => {
-                return Err(SqlError::unsupported(
-                    "unnest() is supported in FROM and as a select-list item only",
-                ));
-            }
-            _ => return Ok(Step::Keep),
-        }))
-    }
 }
 
 fn parse_num(n: i64) -> Expr {
@@ -796,19 +637,6 @@ fn contains(a: Expr, b: Expr) -> Result<Expr, SqlError> {
         &[a, b],
     )
 }
-
-/// `string_to_array(s, sep [, null])`: split by a recursive CTE; a NULL separator splits
-/// into characters, an empty one gives the whole string.
-const STRING_TO_ARRAY: &str = "CASE WHEN _p._p1 IS NULL THEN NULL WHEN _p._p1 = '' THEN '[]' \
-    WHEN _p._p2 IS NULL THEN (SELECT json_group_array(CASE WHEN _c IS NOT DISTINCT FROM _p._p3 THEN NULL ELSE _c END) FROM \
-      (WITH RECURSIVE _n(_i) AS (SELECT 1 UNION ALL SELECT _i + 1 FROM _n WHERE _i < length(_p._p1)) \
-       SELECT substr(_p._p1, _i, 1) AS _c FROM _n ORDER BY _i)) \
-    WHEN _p._p2 = '' THEN json_array(CASE WHEN _p._p1 IS NOT DISTINCT FROM _p._p3 THEN NULL ELSE _p._p1 END) \
-    ELSE (SELECT json_group_array(CASE WHEN _v IS NOT DISTINCT FROM _p._p3 THEN NULL ELSE _v END) FROM \
-      (WITH RECURSIVE _s(_i, _v, _r) AS (SELECT 0, NULL, printf('%s%s', _p._p1, _p._p2) UNION ALL \
-         SELECT _i + 1, substr(_r, 1, instr(_r, _p._p2) - 1), substr(_r, instr(_r, _p._p2) + length(_p._p2)) \
-         FROM _s WHERE _r <> '') \
-       SELECT _v FROM _s WHERE _i > 0 ORDER BY _i)) END";
 
 /// `arr::text`: PostgreSQL's text form of the array, written by SQL.
 fn array_text(a: Expr, elem: Elem) -> Result<Expr, SqlError> {
@@ -837,44 +665,6 @@ fn array_text(a: Expr, elem: Elem) -> Result<Expr, SqlError> {
     )
 }
 
-/// `ARRAY(SELECT x ...)`: the query's rows, in its order, as an array.
-fn array_of_query(q: &ast::Query) -> Result<Expr, SqlError> {
-    let mut q = q.clone();
-    let mut body = q.body.as_mut();
-    loop {
-        match body {
-            ast::SetExpr::Select(s) => {
-                let item = s
-                    .projection
-                    .first_mut()
-                    .ok_or_else(|| SqlError::syntax("subquery must return only one column"))?;
-                let expr = match item {
-                    ast::SelectItem::UnnamedExpr(e) => e.clone(),
-                    ast::SelectItem::ExprWithAlias { expr, .. } => expr.clone(),
-                    _ => {
-                        return Err(SqlError::unsupported(
-                            "ARRAY(SELECT *) is not supported: name the column",
-                        ));
-                    }
-                };
-                *item = ast::SelectItem::ExprWithAlias {
-                    expr,
-                    alias: ast::Ident::new("_v"),
-                };
-                break;
-            }
-            ast::SetExpr::Query(inner) => body = inner.body.as_mut(),
-            ast::SetExpr::SetOperation { left, .. } => body = left.as_mut(),
-            _ => {
-                return Err(SqlError::unsupported(
-                    "ARRAY() of this query is not supported",
-                ));
-            }
-        }
-    }
-    parse_expr(&format!("(SELECT json_group_array(_v) FROM ({q}) AS _q)"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -885,7 +675,11 @@ mod tests {
         map_elements("_j.value", "1", std::slice::from_ref(&a)).unwrap();
         array_text(a.clone(), Elem::Text).unwrap();
         array_text(a.clone(), Elem::Int4).unwrap();
-        bound(STRING_TO_ARRAY, &[a.clone(), a.clone(), a.clone()]).unwrap();
+        bound(
+            super::super::functions::STRING_TO_ARRAY,
+            &[a.clone(), a.clone(), a.clone()],
+        )
+        .unwrap();
         cat(a.clone(), a.clone()).unwrap();
         contains(a.clone(), a).unwrap();
     }

@@ -177,6 +177,20 @@ pub(crate) fn note_params(
                 note(n, element_of(ty(right)));
             }
         }
+        // `ARRAY[$1, $2]::int[]`: each element is an int.
+        Expr::Cast {
+            expr, data_type, ..
+        } => {
+            if let (Expr::Array(a), Some(PgType::Array(e))) =
+                (expr.as_ref(), PgType::from_name(&data_type.to_string()))
+            {
+                for x in &a.elem {
+                    if let Some(n) = placeholder(x) {
+                        note(n, Some(e.pg()));
+                    }
+                }
+            }
+        }
         Expr::CompoundFieldAccess { access_chain, .. } => {
             for a in access_chain {
                 match a {

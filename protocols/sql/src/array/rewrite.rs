@@ -731,6 +731,24 @@ mod tests {
     }
 
     #[test]
+    fn parameters_take_the_types_arrays_give_them() {
+        let q = translated(
+            "SELECT id FROM t WHERE $1 = ANY(nums) AND nums @> ARRAY[$2, $3]::int8[] AND tags[$4] = $5",
+        )
+        .unwrap();
+        assert_eq!(
+            q.params,
+            vec![
+                PgType::Int4,
+                PgType::Int8,
+                PgType::Int8,
+                PgType::Int4,
+                PgType::Text
+            ]
+        );
+    }
+
+    #[test]
     fn literals_meeting_arrays_become_stored_json() {
         let s = sql("SELECT id FROM t WHERE tags = '{a,\"b c\"}' AND nums @> '{1}'");
         assert!(s.contains(r#"'["a","b c"]'"#), "{s}");

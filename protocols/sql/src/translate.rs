@@ -385,6 +385,7 @@ fn translate_statement(
                 crate::describe::rewrite(&mut q);
             }
             let mut stmt = Statement::Query(q);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 crate::namespace::relative_relnames(stmt.to_string(), ctx),
@@ -429,6 +430,7 @@ fn translate_statement(
                 coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
             let mut stmt = Statement::Insert(ins);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -445,6 +447,7 @@ fn translate_statement(
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Update(up);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -466,6 +469,7 @@ fn translate_statement(
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Delete(del);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -504,6 +508,7 @@ fn translate_statement(
         Statement::CreateView(cv) => {
             let columns = crate::describe::record_view(&cv, catalog);
             let mut stmt = Statement::CreateView(cv);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             let mut batch = vec![SqliteStatement::new(stmt.to_string())];
             batch.extend(columns);
@@ -861,6 +866,9 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \
                      WHEN {t} = 1042 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')' \
                      WHEN {t} = 1700 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')' \
+                     WHEN {t} = 1015 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')[]' \
+                     WHEN {t} = 1014 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')[]' \
+                     WHEN {t} = 1231 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')[]' \
                      ELSE {plain} END)",
                     t = args[0],
                     m = args[1],
@@ -1056,6 +1064,7 @@ fn default_text(expr: &Expr, ty: PgType) -> String {
     match ty {
         PgType::Text if is_string => format!("{text}::text"),
         PgType::Varchar if is_string => format!("{text}::character varying"),
+        PgType::Array(e) if is_string => format!("{text}::{}", e.array_name()),
         _ => text,
     }
 }
@@ -1067,7 +1076,8 @@ fn format_type_sql(t: &Expr) -> String {
          WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
          WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
          WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
-         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
+         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' {arrays}ELSE 'text' END)",
+        arrays = crate::array::format_type_cases(),
     )
 }
 
@@ -1295,6 +1305,7 @@ fn column_sql(
             ColumnOption::Null => {}
             ColumnOption::Default(expr) => {
                 let mut stmt_expr = expr.clone();
+                crate::array::default_expr(&mut stmt_expr, ty)?;
                 let mut err = None;
                 let _ = ast::visit_expressions_mut(&mut stmt_expr, |e| {
                     if let Err(x) = rewrite_expr(e, ctx) {
@@ -1358,6 +1369,12 @@ fn column_sql(
 }
 
 fn type_modifier(lower: &str) -> i32 {
+    // An array's modifier is its element's: `varchar(5)[]`.
+    let lower = lower
+        .split('[')
+        .next()
+        .unwrap_or(lower)
+        .trim_end_matches(" array");
     let Some((_, inner)) = lower.split_once('(') else {
         return -1;
     };
@@ -1638,11 +1655,13 @@ fn alter_table(
                         default: None,
                     },
                     ast::AlterColumnOperation::SetDefault { value } => {
-                        let (sqlite, _) = default_sql(&value, ctx)?;
                         let ty = existing
                             .as_ref()
                             .and_then(|t| t.column(&column))
                             .map_or(PgType::Unknown, |c| c.ty);
+                        let mut stored = value.clone();
+                        crate::array::default_expr(&mut stored, ty)?;
+                        let (sqlite, _) = default_sql(&stored, ctx)?;
                         let pg = default_text(&value, ty);
                         crate::alter::Change::Default {
                             column,

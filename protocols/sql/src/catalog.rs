@@ -39,16 +39,17 @@ pub fn migrations(database: &str) -> Vec<Statement> {
 /// (`n`), every relation's stored name (by its SQLite type, or `sequence`) and the foreign
 /// keys (`fk`: table, referenced table) follow them.
 pub fn load_statement() -> Statement {
+    // Two nested compounds: Durable Objects' SQLite allows only a few terms in one.
     Statement::new(
-        "SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
-         UNION ALL SELECT view, col, pos, typ, -1, 0, NULL, NULL FROM _pg_view_columns \
-         UNION ALL SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
+        "SELECT * FROM (SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
+             UNION ALL SELECT view, col, pos, typ, -1, 0, NULL, NULL FROM _pg_view_columns) \
+         UNION ALL SELECT * FROM (SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, type FROM sqlite_schema \
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'pg\\_%' ESCAPE '\\' \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, 'sequence' FROM _pg_sequences \
          UNION ALL SELECT DISTINCT t.name, f.\"table\", 0, NULL, NULL, NULL, NULL, 'fk' \
-             FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table' \
+             FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table') \
          ORDER BY 8, 1, 3",
     )
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -41,6 +41,8 @@ pub struct Server {
     pub changed: Notify,
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
     pub scripts: crate::cmd::script::Scripts,
+    /// `notify-keyspace-events`, as `notify::parse` reads it.
+    notify_flags: AtomicU32,
     limits: Limits,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_id: AtomicU64,
@@ -67,6 +69,7 @@ impl Server {
             changed: Notify::new(),
             config_overrides: Mutex::new(HashMap::new()),
             scripts: Default::default(),
+            notify_flags: AtomicU32::new(0),
             limits,
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -90,7 +93,21 @@ impl Server {
                         _ = tick.tick() => {}
                     }
                     let Some(server) = weak.upgrade() else { return };
-                    server.keyspace.sweep(per_shard);
+                    let flags = server.notify_flags();
+                    if flags & crate::notify::EXPIRED == 0 {
+                        server.keyspace.sweep(per_shard, None);
+                    } else {
+                        let mut expired = Vec::new();
+                        server.keyspace.sweep(per_shard, Some(&mut expired));
+                        for (db, key) in expired {
+                            let event = crate::notify::Event {
+                                class: crate::notify::EXPIRED,
+                                name: "expired",
+                                key,
+                            };
+                            crate::notify::publish(&server.pubsub, flags, db, &[event]);
+                        }
+                    }
                 }
             });
         }
@@ -114,6 +131,22 @@ impl Server {
     pub fn block(&self) -> BlockedGuard<'_> {
         self.blocked.fetch_add(1, Ordering::SeqCst);
         BlockedGuard(&self.blocked)
+    }
+
+    /// The keyspace-notification flags, as CONFIG SET stored them.
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Ordering::Relaxed)
+    }
+
+    pub fn set_notify_flags(&self, flags: u32) {
+        self.notify_flags.store(flags, Ordering::Relaxed);
+    }
+
+    /// Publish a command's keyspace events for database `db`.
+    pub fn publish_events(&self, db: usize, events: &[crate::notify::Event]) {
+        if !events.is_empty() {
+            crate::notify::publish(&self.pubsub, self.notify_flags(), db, events);
+        }
     }
 
     pub fn count_command(&self) {

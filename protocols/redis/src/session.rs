@@ -261,8 +261,10 @@ impl Session {
             Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![])),
         };
         let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        view.notify = crate::notify::active(server.notify_flags());
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
-        let tickets = view.finish()?;
+        let (tickets, events) = view.finish_events()?;
+        server.publish_events(self.db, &events);
         if spec.flags.contains(&"write") {
             server.wake_blocked();
         }
@@ -338,6 +340,7 @@ impl Session {
             queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
         let shards = self.shards_for(server, &specs).await?;
         let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        view.notify = crate::notify::active(server.notify_flags());
         // Checked under the locks, so no write can slip in between the check and the commands.
         if watched.is_some_and(|w| w.load(Ordering::Acquire)) {
             drop(view.finish()?);
@@ -356,7 +359,9 @@ impl Session {
             };
             replies.push(r);
         }
-        out.add_tickets(view.finish()?);
+        let (tickets, events) = view.finish_events()?;
+        out.add_tickets(tickets);
+        server.publish_events(self.db, &events);
         if wrote {
             server.wake_blocked();
         }
@@ -404,8 +409,11 @@ impl Session {
         }
         let (reply, tickets) = {
             let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+            view.notify = crate::notify::active(server.notify_flags());
             let reply = script::run(&mut view, &body, keys, argv);
-            (reply, view.finish()?)
+            let (tickets, events) = view.finish_events()?;
+            server.publish_events(self.db, &events);
+            (reply, tickets)
         };
         out.add_tickets(tickets);
         server.wake_blocked();
@@ -453,8 +461,11 @@ impl Session {
             let shards = self.shards_for(server, &[(spec, args)]).await?;
             let (reply, tickets) = {
                 let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+                view.notify = crate::notify::active(server.notify_flags());
                 let reply = try_pop(&mut view, name, args, &keys).unwrap_or_else(Some);
-                (reply, view.finish()?)
+                let (tickets, events) = view.finish_events()?;
+                server.publish_events(self.db, &events);
+                (reply, tickets)
             };
             if let Some(r) = reply {
                 server.wake_blocked();
@@ -587,8 +598,11 @@ impl Session {
             notified.as_mut().enable();
             let (reply, tickets) = {
                 let mut view = View::lock(server.keyspace.slots, shards, now_ms(), self.resp3);
+                view.notify = crate::notify::active(server.notify_flags());
                 let reply = attempt(&mut view).unwrap_or_else(Some);
-                (reply, view.finish()?)
+                let (tickets, events) = view.finish_events()?;
+                server.publish_events(self.db, &events);
+                (reply, tickets)
             };
             let wrote = !tickets.is_empty();
             out.add_tickets(tickets);
@@ -646,6 +660,11 @@ fn try_pop(
                         l.pop_back()
                     };
                     if let Some(x) = x {
+                        v.notify(
+                            crate::notify::LIST,
+                            if name == "blpop" { "lpop" } else { "rpop" },
+                            key,
+                        );
                         return Ok(Some(Reply::Array(vec![
                             Reply::Bulk(key.clone()),
                             Reply::Bulk(x),

@@ -99,7 +99,10 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ("tcp-keepalive", "300".into()),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
         ("maxclients", c.maxclients.to_string()),
-        ("notify-keyspace-events", String::new()),
+        (
+            "notify-keyspace-events",
+            crate::notify::format(server.notify_flags()),
+        ),
         ("cluster-enabled", "no".into()),
         ("lua-time-limit", "5000".into()),
         ("slowlog-log-slower-than", "10000".into()),
@@ -135,6 +138,9 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
         }
         "set" if a.len() >= 4 && a.len().is_multiple_of(2) => {
             let known = config_values(server);
+            let mut set = Vec::new();
+            let mut notify = None;
+            // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
                 let Some((name, _)) = known.iter().find(|(k, _)| *k == key) else {
@@ -142,11 +148,23 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
                         "ERR Unknown option or number of arguments for CONFIG SET - '{key}'"
                     ));
                 };
-                server
-                    .config_overrides
-                    .lock()
-                    .insert(name, String::from_utf8_lossy(&pair[1]).into_owned());
+                if *name == "notify-keyspace-events" {
+                    match crate::notify::parse(&pair[1]) {
+                        Some(f) => notify = Some(f),
+                        None => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                set.push((*name, String::from_utf8_lossy(&pair[1]).into_owned()));
             }
+            if let Some(f) = notify {
+                server.set_notify_flags(f);
+            }
+            server.config_overrides.lock().extend(set);
             Reply::ok()
         }
         "resetstat" | "rewrite" if a.len() == 2 => Reply::ok(),

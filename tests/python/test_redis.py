@@ -280,3 +280,103 @@ def test_blmpop_and_bzmpop_are_woken_by_other_clients(r, dotdo):
     assert r.execute_command("BLMPOP", 0.05, 1, "q1", "LEFT") is None
     assert r.zrangestore("copy", "zq", 0, -1) == 1
     assert r.zrange("copy", 0, -1, withscores=True) == [("m", 2.0)]
+
+
+def _drain(p, want, timeout=10):
+    """Pattern messages from `p` until `want` arrived (or the timeout)."""
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        m = p.get_message(timeout=0.5)
+        if m and m["type"] == "pmessage":
+            got.append((m["channel"], m["data"]))
+    return got
+
+
+def test_keyspace_notifications(r):
+    assert r.config_get("notify-keyspace-events") == {"notify-keyspace-events": ""}
+    with pytest.raises(redis.ResponseError, match="Invalid event class character"):
+        r.config_set("notify-keyspace-events", "KEq")
+    r.config_set("notify-keyspace-events", "KEA")
+    assert r.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AKE"}
+    p = r.pubsub()
+    p.psubscribe("__keyevent@0__:*")
+    assert p.get_message(timeout=5)["type"] == "psubscribe"
+    r.set("k", "v", ex=100)
+    r.incrby("n", 5)
+    r.rename("k", "k2")
+    r.delete("k2")
+    r.lpush("l", "a")
+    r.rpop("l")
+    r.hset("h", "f", "v")
+    r.zadd("z", {"m": 1})
+    r.xadd("x", {"f": "v"})
+    r.set("e", "v", px=1)
+    expected = [
+        ("__keyevent@0__:set", "k"),
+        ("__keyevent@0__:expire", "k"),
+        ("__keyevent@0__:incrby", "n"),
+        ("__keyevent@0__:rename_from", "k"),
+        ("__keyevent@0__:rename_to", "k2"),
+        ("__keyevent@0__:del", "k2"),
+        ("__keyevent@0__:lpush", "l"),
+        ("__keyevent@0__:rpop", "l"),
+        ("__keyevent@0__:del", "l"),
+        ("__keyevent@0__:hset", "h"),
+        ("__keyevent@0__:zadd", "z"),
+        ("__keyevent@0__:xadd", "x"),
+        ("__keyevent@0__:set", "e"),
+        ("__keyevent@0__:expire", "e"),
+        # By the active sweep, or by this GET if it comes first.
+        ("__keyevent@0__:expired", "e"),
+    ]
+    time.sleep(0.2)
+    r.get("e")
+    assert _drain(p, len(expected)) == expected
+    # Key-space channels, and the `n` class (not part of `A`).
+    r.config_set("notify-keyspace-events", "Kn$")
+    p.psubscribe("__keyspace@0__:*")
+    assert p.get_message(timeout=5)["type"] == "psubscribe"
+    r.set("fresh", "1")
+    r.set("fresh", "2")
+    assert _drain(p, 3) == [
+        ("__keyspace@0__:fresh", "new"),
+        ("__keyspace@0__:fresh", "set"),
+        ("__keyspace@0__:fresh", "set"),
+    ]
+    r.config_set("notify-keyspace-events", "")
+    r.set("quiet", "1")
+    assert _drain(p, 1, timeout=1) == []
+    p.close()
+
+
+def test_monitor_streams_other_clients_commands(r, dotdo):
+    host, port = dotdo.addr("redis")
+    other = redis.Redis(host=host, port=port, decode_responses=True)
+    with r.monitor() as m:
+        other.set("k", 'a b"c')
+        other.execute_command("HELLO", "2", "AUTH", "default", "pw", "SETNAME", "x")
+        other.select(2)
+        other.incr("n")
+        pipe = other.pipeline(transaction=True)
+        pipe.set("a", "1")
+        pipe.execute()
+        seen = []
+        while not seen or seen[-1]["command"] != "EXEC":
+            c = m.next_command()
+            # redis-py's own connection set-up (HELLO, CLIENT SETINFO) comes and goes.
+            if c["command"] != "HELLO 3" and not c["command"].startswith("CLIENT"):
+                seen.append(c)
+    cmds = [c["command"] for c in seen]
+    assert cmds == [
+        'SET k a b"c',
+        "HELLO 2 AUTH (redacted) (redacted) SETNAME x",
+        "SELECT 2",
+        "INCRBY n 1",
+        "MULTI",
+        "SET a 1",
+        "EXEC",
+    ], cmds
+    assert [c["db"] for c in seen] == [0, 0, 2, 2, 2, 2, 2]
+    assert all(c["client_address"] == "127.0.0.1" for c in seen)
+    other.close()

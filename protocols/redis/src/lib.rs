@@ -5,6 +5,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod frame;
+pub mod monitor;
 pub mod notify;
 pub mod pubsub;
 pub mod server;

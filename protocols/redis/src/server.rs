@@ -41,6 +41,7 @@ pub struct Server {
     pub changed: Notify,
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
     pub scripts: crate::cmd::script::Scripts,
+    pub monitors: crate::monitor::Monitors,
     /// `notify-keyspace-events`, as `notify::parse` reads it.
     notify_flags: AtomicU32,
     limits: Limits,
@@ -69,6 +70,7 @@ impl Server {
             changed: Notify::new(),
             config_overrides: Mutex::new(HashMap::new()),
             scripts: Default::default(),
+            monitors: Default::default(),
             notify_flags: AtomicU32::new(0),
             limits,
             clients: Mutex::new(HashMap::new()),
@@ -213,6 +215,7 @@ impl Server {
         for p in session.patterns.drain() {
             self.pubsub.unsubscribe(true, &p, id);
         }
+        self.monitors.remove(id);
         self.clients.lock().remove(&id);
         let _ = stream.shutdown().await;
     }

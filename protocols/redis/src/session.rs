@@ -182,31 +182,49 @@ impl Session {
             out.push(&Reply::err(msg), self.resp3);
             return Ok(());
         }
+        let done = self.dispatch(server, spec, name, &args, out).await;
+        if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
+            let shown = crate::monitor::redacted(name, &args);
+            server
+                .monitors
+                .feed(self.db, &self.peer.to_string(), &shown);
+        }
+        done
+    }
+
+    async fn dispatch(
+        &mut self,
+        server: &Arc<Server>,
+        spec: &'static Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
         match name {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-                self.transaction(server, name, &args, out).await
+                self.transaction(server, name, args, out).await
             }
             "eval" | "evalsha" => {
-                let reply = self.eval(server, name, &args, out).await?;
+                let reply = self.eval(server, name, args, out).await?;
                 out.push(&reply, self.resp3);
                 Ok(())
             }
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
-                self.blocking(server, name, &args, out).await
+                self.blocking(server, name, args, out).await
             }
-            "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, &args, out).await,
-            "xread" | "xreadgroup" if cmd::stream::blocks(&args) => {
-                self.block_stream(server, name, &args, out).await
+            "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, args, out).await,
+            "xread" | "xreadgroup" if cmd::stream::blocks(args) => {
+                self.block_stream(server, name, args, out).await
             }
             _ if spec.keys == Keys::None => {
-                let reply = cmd::connection::run(self, server, name, &args, out).await?;
+                let reply = cmd::connection::run(self, server, name, args, out).await?;
                 if let Some(r) = reply {
                     out.push(&r, self.resp3);
                 }
                 Ok(())
             }
             _ => {
-                let (reply, tickets) = self.keyed(server, spec, name, &args).await?;
+                let (reply, tickets) = self.keyed(server, spec, name, args).await?;
                 out.push(&reply, self.resp3);
                 out.add_tickets(tickets);
                 Ok(())
@@ -358,6 +376,12 @@ impl Session {
                 _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
             };
             replies.push(r);
+            if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
+                let shown = crate::monitor::redacted(name, args);
+                server
+                    .monitors
+                    .feed(self.db, &self.peer.to_string(), &shown);
+            }
         }
         let (tickets, events) = view.finish_events()?;
         out.add_tickets(tickets);

@@ -32,6 +32,10 @@ pub async fn run(
             Reply::ok()
         }
         "reset" => reset(s, server),
+        "monitor" => {
+            server.monitors.add(s.id, s.outbox.clone());
+            Reply::ok()
+        }
         "subscribe" | "psubscribe" => {
             subscribe(s, server, a, name == "psubscribe", out);
             return Ok(None);
@@ -168,6 +172,7 @@ fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
 }
 
 fn reset(s: &mut Session, server: &Server) -> Reply {
+    server.monitors.remove(s.id);
     for ch in s.channels.drain() {
         server.pubsub.unsubscribe(false, &ch, s.id);
     }

@@ -150,7 +150,7 @@ specs! {
     "quit" -1 M K0, "connection"; "reset" 1 M K0, "connection";
     "info" -1 C K0, "server"; "config" -2 A K0, "server"; "command" -1 C K0, "server";
     "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
-    "save" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
+    "save" 1 A K0, "server"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
     "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
     "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";
     "unwatch" 1 M K0, "transactions";

@@ -7,6 +7,7 @@ pub mod error;
 pub mod frame;
 pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod server;
 pub mod session;

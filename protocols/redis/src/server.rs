@@ -42,6 +42,7 @@ pub struct Server {
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
     pub scripts: crate::cmd::script::Scripts,
     pub monitors: crate::monitor::Monitors,
+    pub pause: crate::pause::Pause,
     /// `notify-keyspace-events`, as `notify::parse` reads it.
     notify_flags: AtomicU32,
     limits: Limits,
@@ -71,6 +72,7 @@ impl Server {
             config_overrides: Mutex::new(HashMap::new()),
             scripts: Default::default(),
             monitors: Default::default(),
+            pause: Default::default(),
             notify_flags: AtomicU32::new(0),
             limits,
             clients: Mutex::new(HashMap::new()),
@@ -437,6 +439,8 @@ const MAX_BUFFERED_WHILE_BLOCKED: usize = 1024 * 1024;
 fn is_blocking(args: &[bytes::Bytes]) -> bool {
     args.first().is_some_and(|n| {
         [
+            "wait",
+            "waitaof",
             "blpop",
             "brpop",
             "blmove",

@@ -182,6 +182,13 @@ impl Session {
             out.push(&Reply::err(msg), self.resp3);
             return Ok(());
         }
+        if server.pause.active()
+            && !(name == "client" && args.len() == 2 && is(&args[1], "unpause"))
+        {
+            let write = spec.flags.contains(&"write")
+                || matches!(name, "eval" | "evalsha" | "publish" | "exec");
+            server.pause.wait(write).await;
+        }
         let done = self.dispatch(server, spec, name, &args, out).await;
         if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
             let shown = crate::monitor::redacted(name, &args);

@@ -57,6 +57,8 @@ pub fn in_transaction(s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
         "ping" => ping(s, a),
         "echo" => Reply::Bulk(a[1].clone()),
         "time" => srv::time(),
+        // A transaction never blocks: WAIT answers at once.
+        "wait" => Reply::Int(0),
         _ => Reply::err(format!(
             "ERR '{name}' inside MULTI is not supported by this server"
         )),
@@ -216,7 +218,41 @@ fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
         "info" => Reply::Verbatim(server.client_line(s.id)),
         "list" => Reply::Verbatim(server.client_list()),
         "kill" => client_kill(server, a),
-        "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::ok(),
+        "pause" if a.len() == 3 || a.len() == 4 => {
+            let all = match a.get(3) {
+                None => true,
+                Some(m) if is(m, "all") => true,
+                Some(m) if is(m, "write") => false,
+                Some(_) => return Reply::err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+            };
+            let ms = match srv::timeout_ms(&a[2]) {
+                Ok(ms) => ms,
+                Err(e) => return e,
+            };
+            let until =
+                tokio::time::Instant::now() + std::time::Duration::from_millis(ms.min(1 << 44));
+            server.pause.pause(until, all);
+            Reply::ok()
+        }
+        "pause" if a.len() < 3 => wrong(),
+        "pause" => Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+        "unpause" if a.len() == 2 => {
+            server.pause.unpause();
+            Reply::ok()
+        }
+        // dotdo never evicts clients or keys, and keeps no LRU clock a client could spare.
+        "no-evict" | "no-touch" if a.len() == 3 => {
+            if is(&a[2], "on") || is(&a[2], "off") {
+                Reply::ok()
+            } else {
+                super::args::syntax()
+            }
+        }
+        "unpause" | "no-evict" | "no-touch" => wrong(),
+        "setinfo" | "reply" => Reply::ok(),
         "help" => Reply::Array(
             [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

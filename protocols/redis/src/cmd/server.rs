@@ -44,6 +44,7 @@ pub async fn run(
             }
         }
         "cluster" => cluster(a),
+        "wait" | "waitaof" => return Ok(Some(wait(name, a).await)),
         "flushall" => {
             if a.len() > 2 || a.get(1).is_some_and(|m| !(is(m, "sync") || is(m, "async"))) {
                 return Ok(Some(super::args::syntax()));
@@ -64,6 +65,47 @@ pub async fn run(
         }
         other => Reply::err(format!("ERR unknown command '{other}'")),
     }))
+}
+
+/// WAIT numreplicas timeout / WAITAOF numlocal numreplicas timeout: there are no replicas, and
+/// every acknowledged write is on local disk already (the reply leaves after the writes before
+/// it are durable), so WAITAOF's local count is 1. Asking for replicas waits out the timeout
+/// (0: forever), as redis-server without replicas does.
+async fn wait(name: &str, a: &[Bytes]) -> Reply {
+    let aof = name == "waitaof";
+    let counts = &a[1..a.len() - 1];
+    let mut nums = Vec::with_capacity(2);
+    for c in counts {
+        match super::args::strict_i64(c) {
+            Some(n) => nums.push(n),
+            None => return Reply::err(crate::frame::errors::NOT_INT),
+        }
+    }
+    let ms = match timeout_ms(&a[a.len() - 1]) {
+        Ok(ms) => ms,
+        Err(e) => return e,
+    };
+    let replicas = nums.last().copied().unwrap_or(0);
+    if replicas > 0 {
+        match ms {
+            0 => std::future::pending::<()>().await,
+            ms => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        }
+    }
+    if aof {
+        Reply::Array(vec![Reply::Int(1), Reply::Int(0)])
+    } else {
+        Reply::Int(0)
+    }
+}
+
+/// A timeout in milliseconds as Redis's `getTimeoutFromObjectOrReply` reads it.
+pub fn timeout_ms(arg: &[u8]) -> Result<u64, Reply> {
+    match super::args::strict_i64(arg) {
+        None => Err(Reply::err("ERR timeout is not an integer or out of range")),
+        Some(n) if n < 0 => Err(Reply::err("ERR timeout is negative")),
+        Some(n) => Ok(n as u64),
+    }
 }
 
 pub fn time() -> Reply {

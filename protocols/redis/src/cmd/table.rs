@@ -51,6 +51,7 @@ const WB: &[&str] = &["write", "blocking", "movablekeys"];
 const A: &[&str] = &["admin", "noscript"];
 const GM: &[&str] = &["write", "denyoom", "movablekeys"];
 const RM: &[&str] = &["readonly", "movablekeys"];
+const NS: &[&str] = &["noscript"];
 const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const M: &[&str] = &["noscript", "loading", "stale", "fast"];
 const S: &[&str] = &[
@@ -150,7 +151,7 @@ specs! {
     "quit" -1 M K0, "connection"; "reset" 1 M K0, "connection";
     "info" -1 C K0, "server"; "config" -2 A K0, "server"; "command" -1 C K0, "server";
     "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
-    "save" 1 A K0, "server"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
+    "save" 1 A K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
     "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
     "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";
     "unwatch" 1 M K0, "transactions";

@@ -1,5 +1,6 @@
 //! Redis front-end: RESP2/RESP3, the data types, keyspace on shard objects.
 
+pub mod acl;
 pub mod cmd;
 pub mod codec;
 pub mod config;

@@ -43,6 +43,7 @@ pub struct Server {
     pub scripts: crate::cmd::script::Scripts,
     pub monitors: crate::monitor::Monitors,
     pub pause: crate::pause::Pause,
+    pub acl: crate::acl::Acl,
     /// `notify-keyspace-events`, as `notify::parse` reads it.
     notify_flags: AtomicU32,
     limits: Limits,
@@ -64,6 +65,7 @@ impl Server {
             max_args: config.max_args,
             max_inline_len: 64 * 1024,
         };
+        let acl = crate::acl::Acl::from_config(&config);
         let server = Arc::new(Self {
             keyspace: Keyspace::new(backend, config.databases, config.shards),
             config,
@@ -73,6 +75,7 @@ impl Server {
             scripts: Default::default(),
             monitors: Default::default(),
             pause: Default::default(),
+            acl,
             notify_flags: AtomicU32::new(0),
             limits,
             clients: Mutex::new(HashMap::new()),
@@ -203,7 +206,7 @@ impl Server {
                 kill: kill.clone(),
             },
         );
-        let mut session = Session::new(id, peer, self.config.auth_required());
+        let mut session = Session::new(id, peer, !self.acl.default_open());
         let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
         if let Err(e) = self
             .connection_loop(&mut session, &mut stream, &kill, last_command)

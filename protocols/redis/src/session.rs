@@ -81,6 +81,10 @@ pub struct Session {
     pub last_command: &'static str,
     /// QUIT was received: flush and close.
     pub closing: bool,
+    /// The ACL generation `perms` was read at.
+    pub acl_gen: u64,
+    /// The user's permissions, `None` while the user may run anything.
+    pub perms: Option<Arc<crate::acl::User>>,
 }
 
 impl Session {
@@ -103,6 +107,20 @@ impl Session {
             created: Instant::now(),
             last_command: "",
             closing: false,
+            acl_gen: u64::MAX,
+            perms: None,
+        }
+    }
+
+    /// Re-read this connection's user after an ACL change; false when it no longer exists.
+    pub fn refresh_acl(&mut self, server: &Server) -> bool {
+        self.acl_gen = server.acl.generation();
+        match server.acl.get(&self.user) {
+            Some(u) => {
+                self.perms = (!u.unrestricted()).then_some(u);
+                true
+            }
+            None => !self.authenticated,
         }
     }
 
@@ -149,6 +167,20 @@ impl Session {
         self.last_command = spec.name;
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
             out.push(&Reply::err(crate::frame::errors::NOAUTH), self.resp3);
+            return Ok(());
+        }
+        if server.acl.generation() != self.acl_gen && !self.refresh_acl(server) {
+            // The user was deleted: Redis closes its connections.
+            self.closing = true;
+            return Ok(());
+        }
+        if let Some(user) = &self.perms
+            && let Some(why) = user.denied(spec, &args)
+        {
+            if let Some(m) = &mut self.multi {
+                m.aborted = true;
+            }
+            out.push(&Reply::err(format!("NOPERM {why}")), self.resp3);
             return Ok(());
         }
         if self.multi.is_some()

@@ -47,6 +47,7 @@ pub async fn run(
         "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
         "pubsub" => pubsub(server, a),
         "script" => super::script::script(&server.scripts, a),
+        "acl" => super::acl::acl(s, server, a),
         _ => return srv::run(s, server, name, a, out).await,
     }))
 }
@@ -96,9 +97,11 @@ fn select(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
 }
 
 fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    if server.config.check_user(user, pass) {
+    if server.acl.authenticate(user, pass) {
         s.authenticated = true;
         s.user = String::from_utf8_lossy(user).into_owned();
+        // Its permissions are read before the next command.
+        s.acl_gen = u64::MAX;
         Ok(())
     } else {
         Err(Reply::err(errors::WRONGPASS))
@@ -107,7 +110,7 @@ fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Res
 
 fn auth(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     let result = match a.len() {
-        2 if !server.config.auth_required() => {
+        2 if server.acl.get("default").is_some_and(|u| u.nopass) => {
             return Reply::err(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             );
@@ -186,8 +189,9 @@ fn reset(s: &mut Session, server: &Server) -> Reply {
     s.db = 0;
     s.resp3 = false;
     s.name = None;
-    s.authenticated = !server.config.auth_required();
+    s.authenticated = server.acl.default_open();
     s.user = "default".into();
+    s.acl_gen = u64::MAX;
     server.update_client(s);
     Reply::Simple("RESET".into())
 }

@@ -1,5 +1,6 @@
 //! Commands: one file per family, and the single dispatch match for commands on keys.
 
+pub mod acl;
 pub mod args;
 pub mod bitfield;
 pub mod bitmap;

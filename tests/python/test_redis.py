@@ -380,3 +380,35 @@ def test_monitor_streams_other_clients_commands(r, dotdo):
     assert [c["db"] for c in seen] == [0, 0, 2, 2, 2, 2, 2]
     assert all(c["client_address"] == "127.0.0.1" for c in seen)
     other.close()
+
+
+def test_acl_users_and_noperm(r, dotdo):
+    host, port = dotdo.addr("redis")
+    assert r.acl_whoami() == "default"
+    assert r.acl_users() == ["default"]
+    assert r.acl_list() == ["user default on nopass ~* &* +@all"]
+    assert "string" in r.acl_cat()
+    assert {"get", "set"} <= set(r.acl_cat("string"))
+    r.acl_setuser("alice", enabled=True, passwords=["+pw"], keys=["app:*"], commands=["+get", "+set", "+ping"])
+    assert r.acl_users() == ["alice", "default"]
+    alice = redis.Redis(host=host, port=port, username="alice", password="pw", decode_responses=True)
+    assert alice.set("app:1", "x") is True
+    assert alice.get("app:1") == "x"
+    with pytest.raises(redis.exceptions.NoPermissionError, match="run the 'del' command"):
+        alice.delete("app:1")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
+        alice.get("other")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="'acl\\|whoami'"):
+        alice.acl_whoami()
+    # A change applies to connections already logged in.
+    r.acl_setuser("alice", commands=["+del"])
+    assert alice.delete("app:1") == 1
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=host, port=port, username="alice", password="wrong").ping()
+    assert r.acl_dryrun("alice", "get", "other") == "This user has no permissions to access the 'other' key"
+    assert r.acl_deluser("alice") == 1
+    # Deleting a user closes its connections.
+    alice.connection_pool.connection_kwargs["retry"] = None
+    with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.AuthenticationError)):
+        alice.ping()
+    alice.close()

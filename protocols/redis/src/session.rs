@@ -255,6 +255,11 @@ impl Session {
             "xread" | "xreadgroup" if cmd::stream::blocks(args) => {
                 self.block_stream(server, name, args, out).await
             }
+            "move" => {
+                let reply = cmd::db::move_key(self, server, args, out).await?;
+                out.push(&reply, self.resp3);
+                Ok(())
+            }
             _ if spec.keys == Keys::None => {
                 let reply = cmd::connection::run(self, server, name, args, out).await?;
                 if let Some(r) = reply {

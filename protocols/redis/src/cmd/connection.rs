@@ -48,6 +48,7 @@ pub async fn run(
         "pubsub" => pubsub(server, a),
         "script" => super::script::script(&server.scripts, a),
         "acl" => super::acl::acl(s, server, a),
+        "swapdb" => super::db::swapdb(server, a),
         _ => return srv::run(s, server, name, a, out).await,
     }))
 }

@@ -5,6 +5,7 @@ pub mod args;
 pub mod bitfield;
 pub mod bitmap;
 pub mod connection;
+pub mod db;
 pub mod geo;
 pub mod geohash;
 pub mod hash;
@@ -83,6 +84,10 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "scan" => keys::scan(v, a),
         "dbsize" => keys::dbsize(v),
         "flushdb" => keys::flushdb(v, a),
+        // MOVE locks two databases: outside a transaction or script it never comes here.
+        "move" => Err(Reply::err(
+            "ERR MOVE inside MULTI or a script is not supported by this server",
+        )),
 
         "hset" => hash::hset(v, a, false),
         "hmset" => hash::hset(v, a, true),

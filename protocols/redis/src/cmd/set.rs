@@ -142,6 +142,10 @@ pub fn smove(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     v.notify(SET, "srem", src);
+    // Redis deletes the emptied source before it adds to the destination.
+    if v.set(src)?.is_some_and(|s| s.is_empty()) {
+        v.notify(GENERIC, "del", src);
+    }
     if let Some(mut d) = v.set_mut(dst, true)? {
         d.insert(m.clone());
     }

@@ -98,6 +98,7 @@ impl<'a> View<'a> {
                         .get(key)
                         .is_some_and(|e| e.value.is_empty_collection())
                         && !emptied.contains(key)
+                        && !self.events.iter().any(|e| e.name == "del" && e.key == *key)
                     {
                         emptied.push(key.clone());
                     }

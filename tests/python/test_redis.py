@@ -358,6 +358,7 @@ def test_monitor_streams_other_clients_commands(r, dotdo):
         other.execute_command("HELLO", "2", "AUTH", "default", "pw", "SETNAME", "x")
         other.select(2)
         other.incr("n")
+        other.eval("return redis.call('set', KEYS[1], 'x')", 1, "lk")
         pipe = other.pipeline(transaction=True)
         pipe.set("a", "1")
         pipe.execute()
@@ -373,12 +374,15 @@ def test_monitor_streams_other_clients_commands(r, dotdo):
         "HELLO 2 AUTH (redacted) (redacted) SETNAME x",
         "SELECT 2",
         "INCRBY n 1",
+        "EVAL return redis.call('set', KEYS[1], 'x') 1 lk",
+        "set lk x",
         "MULTI",
         "SET a 1",
         "EXEC",
     ], cmds
-    assert [c["db"] for c in seen] == [0, 0, 2, 2, 2, 2, 2]
-    assert all(c["client_address"] == "127.0.0.1" for c in seen)
+    assert [c["db"] for c in seen] == [0, 0, 2, 2, 2, 2, 2, 2, 2]
+    assert seen[5]["client_type"] == "lua"
+    assert seen[4]["client_address"] == "127.0.0.1"
     other.close()
 
 
@@ -405,6 +409,11 @@ def test_acl_users_and_noperm(r, dotdo):
     assert alice.delete("app:1") == 1
     with pytest.raises(redis.exceptions.AuthenticationError):
         redis.Redis(host=host, port=port, username="alice", password="wrong").ping()
+    # Commands a script runs are checked against the caller's permissions.
+    r.acl_setuser("alice", commands=["+eval"])
+    with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
+        alice.eval("return redis.call('get', 'other')", 0)
+    assert alice.eval("return redis.call('get', 'app:1')", 0) is None
     assert r.acl_dryrun("alice", "get", "other") == "This user has no permissions to access the 'other' key"
     assert r.acl_deluser("alice") == 1
     # Deleting a user closes its connections.

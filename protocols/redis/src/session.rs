@@ -221,14 +221,26 @@ impl Session {
                 || matches!(name, "eval" | "evalsha" | "publish" | "exec");
             server.pause.wait(write).await;
         }
+        let script = matches!(name, "eval" | "evalsha");
+        if script {
+            // Shown before the commands it runs, as Redis shows it.
+            self.feed_monitors(server, spec, name, &args);
+        }
         let done = self.dispatch(server, spec, name, &args, out).await;
+        if !script {
+            self.feed_monitors(server, spec, name, &args);
+        }
+        done
+    }
+
+    /// Show a command to MONITOR clients, if there are any (one load when there are none).
+    fn feed_monitors(&self, server: &Server, spec: &Spec, name: &str, args: &[Bytes]) {
         if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
-            let shown = crate::monitor::redacted(name, &args);
+            let shown = crate::monitor::redacted(name, args);
             server
                 .monitors
                 .feed(self.db, &self.peer.to_string(), &shown);
         }
-        done
     }
 
     async fn dispatch(
@@ -414,17 +426,25 @@ impl Session {
         for (name, spec, args) in &queued {
             let script = name == "eval" || name == "evalsha";
             wrote |= spec.flags.contains(&"write") || script;
+            if script {
+                // Shown before the commands it runs, as Redis shows it.
+                self.feed_monitors(server, spec, name, args);
+            }
             let r = match spec.keys {
                 Keys::None => cmd::connection::in_transaction(self, name, args),
-                _ if script => cmd::script::eval_in_view(&server.scripts, &mut view, name, args),
+                _ if script => {
+                    let caller = cmd::script::Caller {
+                        user: self.perms.as_deref(),
+                        monitors: &server.monitors,
+                        db: self.db,
+                    };
+                    cmd::script::eval_in_view(&server.scripts, caller, &mut view, name, args)
+                }
                 _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
             };
             replies.push(r);
-            if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
-                let shown = crate::monitor::redacted(name, args);
-                server
-                    .monitors
-                    .feed(self.db, &self.peer.to_string(), &shown);
+            if !script {
+                self.feed_monitors(server, spec, name, args);
             }
         }
         let (tickets, events) = view.finish_events()?;
@@ -478,7 +498,12 @@ impl Session {
         let (reply, tickets) = {
             let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
             view.notify = crate::notify::active(server.notify_flags());
-            let reply = script::run(&mut view, &body, keys, argv);
+            let caller = script::Caller {
+                user: self.perms.as_deref(),
+                monitors: &server.monitors,
+                db: self.db,
+            };
+            let reply = script::run(&mut view, caller, &body, keys, argv);
             let (tickets, events) = view.finish_events()?;
             server.publish_events(self.db, &events);
             (reply, tickets)

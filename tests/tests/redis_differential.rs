@@ -219,3 +219,56 @@ fn replies_match_redis_server_byte_for_byte() {
         failures.join("\n")
     );
 }
+
+/// Keyspace notifications: the commands of tests/redis/events.txt run on one connection while
+/// another, subscribed to every `__keyspace@*`/`__keyevent@*` channel, records what arrives;
+/// the two servers' messages must be the same, in the same order. A final PUBLISH on `end`
+/// marks the end of the stream, so nothing depends on timing (a key that expires is reported
+/// `expired` by the sweep or by the next access alike).
+#[test]
+fn keyspace_events_match_redis_server() {
+    let script = include_str!("../redis/events.txt");
+    let peer = RedisServer::start();
+    let dotdo = Dotdo::start("");
+    let peer_addr: SocketAddr = format!("127.0.0.1:{}", peer.port).parse().unwrap();
+    let mut streams = Vec::new();
+    for addr in [peer_addr, dotdo.addr("redis")] {
+        let mut cmd = Conn::open(addr);
+        let mut sub = Conn::open(addr);
+        assert_eq!(cmd.run(&[b"FLUSHALL".to_vec()], false), b"+OK\r\n");
+        let on = split("CONFIG SET notify-keyspace-events KEA");
+        assert_eq!(cmd.run(&on, false), b"+OK\r\n");
+        sub.run(&split("PSUBSCRIBE __key*__:*"), false);
+        sub.run(&split("SUBSCRIBE end"), false);
+        for line in script.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(ms) = line.strip_prefix("SLEEP ") {
+                std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+                continue;
+            }
+            cmd.run(&split(line), false);
+        }
+        cmd.run(&split("PUBLISH end done"), false);
+        let mut got = Vec::new();
+        loop {
+            let (raw, _) = read_reply(&mut sub.r);
+            if raw.starts_with(b"*3\r\n$7\r\nmessage\r\n$3\r\nend\r\n") {
+                break;
+            }
+            got.push(String::from_utf8_lossy(&raw).replace("\r\n", " "));
+        }
+        cmd.run(&split("CONFIG SET notify-keyspace-events \"\""), false);
+        streams.push(got);
+    }
+    assert!(
+        streams[0].len() > 100,
+        "too few events: {}",
+        streams[0].len()
+    );
+    for (i, (theirs, ours)) in streams[0].iter().zip(&streams[1]).enumerate() {
+        assert_eq!(theirs, ours, "message {i} differs");
+    }
+    assert_eq!(streams[0].len(), streams[1].len());
+}

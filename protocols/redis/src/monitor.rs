@@ -38,13 +38,17 @@ impl Monitors {
     }
 
     /// Send the line of one command, run by a client at `origin` (an address, or `lua`) on
-    /// database `db`, to every monitor.
-    pub fn feed(&self, db: usize, origin: &str, args: &[Bytes]) {
+    /// database `db`, to every monitor but `skip` (a monitor's own commands go straight into its
+    /// replies, so they keep their place among them); returns the line.
+    pub fn feed(&self, db: usize, origin: &str, args: &[Bytes], skip: Option<u64>) -> Reply {
         let line = format_line(now_us(), db, origin, args);
         let reply = Reply::Simple(line);
-        for out in self.clients.lock().values() {
-            let _ = out.send(reply.clone());
+        for (id, out) in self.clients.lock().iter() {
+            if Some(*id) != skip {
+                let _ = out.send(reply.clone());
+            }
         }
+        reply
     }
 }
 

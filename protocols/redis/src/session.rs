@@ -81,6 +81,8 @@ pub struct Session {
     pub last_command: &'static str,
     /// QUIT was received: flush and close.
     pub closing: bool,
+    /// MONITOR was run (until RESET): the connection may not touch the keyspace.
+    pub monitoring: bool,
     /// The ACL generation `perms` was read at.
     pub acl_gen: u64,
     /// The user's permissions, `None` while the user may run anything.
@@ -107,6 +109,7 @@ impl Session {
             created: Instant::now(),
             last_command: "",
             closing: false,
+            monitoring: false,
             acl_gen: u64::MAX,
             perms: None,
         }
@@ -183,6 +186,13 @@ impl Session {
             out.push(&Reply::err(format!("NOPERM {why}")), self.resp3);
             return Ok(());
         }
+        if self.monitoring && (spec.flags.contains(&"write") || spec.flags.contains(&"readonly")) {
+            out.push(
+                &Reply::err("ERR Replica can't interact with the keyspace"),
+                self.resp3,
+            );
+            return Ok(());
+        }
         if self.multi.is_some()
             && !matches!(
                 name,
@@ -224,22 +234,33 @@ impl Session {
         let script = matches!(name, "eval" | "evalsha");
         if script {
             // Shown before the commands it runs, as Redis shows it.
-            self.feed_monitors(server, spec, name, &args);
+            self.feed_monitors(server, spec, name, &args, out);
         }
         let done = self.dispatch(server, spec, name, &args, out).await;
         if !script {
-            self.feed_monitors(server, spec, name, &args);
+            self.feed_monitors(server, spec, name, &args, out);
         }
         done
     }
 
     /// Show a command to MONITOR clients, if there are any (one load when there are none).
-    fn feed_monitors(&self, server: &Server, spec: &Spec, name: &str, args: &[Bytes]) {
+    fn feed_monitors(
+        &self,
+        server: &Server,
+        spec: &Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) {
         if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
             let shown = crate::monitor::redacted(name, args);
-            server
+            let me = self.monitoring.then_some(self.id);
+            let line = server
                 .monitors
-                .feed(self.db, &self.peer.to_string(), &shown);
+                .feed(self.db, &self.peer.to_string(), &shown, me);
+            if self.monitoring {
+                out.push(&line, self.resp3);
+            }
         }
     }
 
@@ -428,7 +449,7 @@ impl Session {
             wrote |= spec.flags.contains(&"write") || script;
             if script {
                 // Shown before the commands it runs, as Redis shows it.
-                self.feed_monitors(server, spec, name, args);
+                self.feed_monitors(server, spec, name, args, out);
             }
             let r = match spec.keys {
                 Keys::None => cmd::connection::in_transaction(self, name, args),
@@ -444,7 +465,7 @@ impl Session {
             };
             replies.push(r);
             if !script {
-                self.feed_monitors(server, spec, name, args);
+                self.feed_monitors(server, spec, name, args, out);
             }
         }
         let (tickets, events) = view.finish_events()?;

@@ -33,6 +33,7 @@ pub async fn run(
         }
         "reset" => reset(s, server),
         "monitor" => {
+            s.monitoring = true;
             server.monitors.add(s.id, s.outbox.clone());
             Reply::ok()
         }
@@ -59,6 +60,7 @@ pub fn in_transaction(s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
         "ping" => ping(s, a),
         "echo" => Reply::Bulk(a[1].clone()),
         "time" => srv::time(),
+        "monitor" => Reply::err("ERR MONITOR isn't allowed for DENY BLOCKING client"),
         // A transaction never blocks: WAIT answers at once.
         "wait" => Reply::Int(0),
         _ => Reply::err(format!(
@@ -179,6 +181,7 @@ fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
 
 fn reset(s: &mut Session, server: &Server) -> Reply {
     server.monitors.remove(s.id);
+    s.monitoring = false;
     for ch in s.channels.drain() {
         server.pubsub.unsubscribe(false, &ch, s.id);
     }

@@ -301,7 +301,7 @@ fn call_command(v: &mut View, caller: Caller, args: &[Bytes]) -> Reply {
         return Reply::err(format!("NOPERM {why}"));
     }
     if caller.monitors.active() {
-        caller.monitors.feed(caller.db, "lua", args);
+        caller.monitors.feed(caller.db, "lua", args, None);
     }
     if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
         return Reply::err("ERR This Redis command is not allowed from script");

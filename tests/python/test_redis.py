@@ -415,7 +415,12 @@ def test_acl_users_and_noperm(r, dotdo):
         alice.eval("return redis.call('get', 'other')", 0)
     assert alice.eval("return redis.call('get', 'app:1')", 0) is None
     assert r.acl_dryrun("alice", "get", "other") == "This user has no permissions to access the 'other' key"
+    assert any(c["user"] == "alice" for c in r.client_list())
     assert r.acl_deluser("alice") == 1
+    deadline = time.time() + 10
+    while any(c["user"] == "alice" for c in r.client_list()):
+        assert time.time() < deadline, "alice's connection is still open"
+        time.sleep(0.05)
     # Deleting a user closes its connections.
     alice.connection_pool.connection_kwargs["retry"] = None
     with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.AuthenticationError)):

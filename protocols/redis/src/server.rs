@@ -26,6 +26,7 @@ use crate::store::{Db, Keyspace};
 struct ClientEntry {
     peer: SocketAddr,
     name: String,
+    user: String,
     db: usize,
     created: Instant,
     /// The last command's name, updated by the connection without taking the registry lock.
@@ -200,6 +201,7 @@ impl Server {
             ClientEntry {
                 peer,
                 name: String::new(),
+                user: "default".into(),
                 db: 0,
                 created: Instant::now(),
                 last_command: Arc::new(Mutex::new("")),
@@ -316,6 +318,7 @@ impl Server {
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default();
             e.db = s.db;
+            e.user.clone_from(&s.user);
         }
     }
 
@@ -324,8 +327,8 @@ impl Server {
         let last = *e.last_command.lock();
         let cmd = if last.is_empty() { "NULL" } else { last };
         format!(
-            "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp=2\n",
-            e.peer, e.name, e.db
+            "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user={} redir=-1 resp=2\n",
+            e.peer, e.name, e.db, e.user
         )
     }
 
@@ -355,6 +358,17 @@ impl Server {
                 e.kill.cancel();
                 n += 1;
             }
+        }
+        n
+    }
+
+    /// Close the connections logged in as `user` (ACL DELUSER); returns how many.
+    pub fn kill_user(&self, user: &str) -> usize {
+        let clients = self.clients.lock();
+        let mut n = 0;
+        for e in clients.values().filter(|e| e.user == user) {
+            e.kill.cancel();
+            n += 1;
         }
         n
     }

@@ -29,7 +29,18 @@ pub fn acl(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             Err(e) => Reply::err(e),
         },
         ("deluser", n) if n >= 3 => match server.acl.deluser(&a[2..]) {
-            Ok(n) => Reply::Int(n),
+            Ok(n) => {
+                // Redis closes the deleted users' connections (this one too, after the reply).
+                for u in &a[2..] {
+                    let u = String::from_utf8_lossy(u);
+                    if *u == s.user {
+                        s.closing = true;
+                    } else {
+                        server.kill_user(&u);
+                    }
+                }
+                Reply::Int(n)
+            }
             Err(e) => Reply::err(e),
         },
         ("cat", 2) => Reply::bulks(CATEGORIES.iter().map(|c| Bytes::from_static(c.as_bytes()))),

@@ -105,6 +105,7 @@ fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Res
         s.user = String::from_utf8_lossy(user).into_owned();
         // Its permissions are read before the next command.
         s.acl_gen = u64::MAX;
+        server.update_client(s);
         Ok(())
     } else {
         Err(Reply::err(errors::WRONGPASS))
@@ -304,6 +305,12 @@ fn client_kill(server: &Server, a: &[Bytes]) -> Reply {
         } else if is(k, "addr") {
             let addr = String::from_utf8_lossy(v).into_owned();
             killed += server.kill_clients(|_, peer| peer == addr);
+        } else if is(k, "user") {
+            let user = String::from_utf8_lossy(v);
+            if server.acl.get(&user).is_none() {
+                return Reply::err(format!("ERR No such user '{user}'"));
+            }
+            killed += server.kill_user(&user);
         } else {
             return super::args::syntax();
         }

@@ -357,6 +357,7 @@ impl Session {
         };
         let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
         view.notify = crate::notify::active(server.notify_flags());
+        view.read_miss = reads_keys(spec, name);
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
         let (tickets, events) = view.finish_events()?;
         server.publish_events(self.db, &events);
@@ -451,6 +452,7 @@ impl Session {
                 // Shown before the commands it runs, as Redis shows it.
                 self.feed_monitors(server, spec, name, args, out);
             }
+            view.read_miss = reads_keys(spec, name);
             let r = match spec.keys {
                 Keys::None => cmd::connection::in_transaction(self, name, args),
                 _ if script => {
@@ -803,6 +805,12 @@ fn try_pop(
             Ok(None)
         }
     }
+}
+
+/// Whether a command looks its keys up for reading (a miss is a `keymiss` event), as Redis's
+/// read commands and GETEX do; OBJECT looks without notifying.
+fn reads_keys(spec: &Spec, name: &str) -> bool {
+    (spec.flags.contains(&"readonly") && name != "object") || name == "getex"
 }
 
 /// Redis's wording for an unknown command, quoting up to the first arguments.

@@ -76,7 +76,15 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let old = if get { v.get_str(key)? } else { None };
+    let old = if get {
+        // SET ... GET reads the old value as GET does (a miss is a `keymiss`).
+        v.read_miss = true;
+        let old = v.get_str(key);
+        v.read_miss = false;
+        old?
+    } else {
+        None
+    };
     let exists = v.exists(key)?;
     if (nx && exists) || (xx && !exists) {
         return Ok(if get {

@@ -50,6 +50,8 @@ pub struct View<'a> {
     pub notify: u32,
     /// Events raised so far, published by the session after the command.
     pub events: Vec<Event>,
+    /// The command reads (Redis's `lookupKeyRead`): a missing key raises `keymiss`.
+    pub read_miss: bool,
 }
 
 impl<'a> View<'a> {
@@ -66,6 +68,7 @@ impl<'a> View<'a> {
             resp3,
             notify: 0,
             events: Vec::new(),
+            read_miss: false,
         }
     }
 
@@ -172,10 +175,13 @@ impl<'a> View<'a> {
                 Reply::err("ERR Script attempted to access a non local key in a cluster node")
             })?;
         let expired = match st.map.get(key) {
-            None => return Ok(None),
-            Some(e) => e.expires_at.is_some_and(|at| at <= now),
+            None => None,
+            Some(e) => Some(e.expires_at.is_some_and(|at| at <= now)),
         };
-        if expired {
+        if expired == Some(false) {
+            return Ok(st.map.get_mut(key));
+        }
+        if expired == Some(true) {
             st.delete(key);
             if self.notify & notify::EXPIRED != 0 {
                 events.push(Event {
@@ -184,9 +190,15 @@ impl<'a> View<'a> {
                     key: key.clone(),
                 });
             }
-            return Ok(None);
         }
-        Ok(st.map.get_mut(key))
+        if self.read_miss && self.notify & notify::KEY_MISS != 0 {
+            events.push(Event {
+                class: notify::KEY_MISS,
+                name: "keymiss",
+                key: key.clone(),
+            });
+        }
+        Ok(None)
     }
 
     pub fn get(&mut self, key: &Bytes) -> Result<Option<&Entry>, Reply> {

@@ -174,10 +174,10 @@ impl<'a> View<'a> {
             .ok_or_else(|| {
                 Reply::err("ERR Script attempted to access a non local key in a cluster node")
             })?;
-        let expired = match st.map.get(key) {
-            None => None,
-            Some(e) => Some(e.expires_at.is_some_and(|at| at <= now)),
-        };
+        let expired = st
+            .map
+            .get(key)
+            .map(|e| e.expires_at.is_some_and(|at| at <= now));
         if expired == Some(false) {
             return Ok(st.map.get_mut(key));
         }

@@ -510,7 +510,8 @@ fn command_keys<'a>(spec: &Spec, a: &'a [Bytes]) -> Option<Vec<&'a Bytes>> {
     }
     let numkeys = |at: usize| -> Option<Vec<&'a Bytes>> {
         let n: usize = std::str::from_utf8(a.get(at)?).ok()?.parse().ok()?;
-        a.get(at + 1..at + 1 + n).map(|k| k.iter().collect())
+        a.get(at + 1..(at + 1).checked_add(n)?)
+            .map(|k| k.iter().collect())
     };
     match spec.name {
         "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" => Some(vec![]),

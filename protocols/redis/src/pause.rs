@@ -20,6 +20,11 @@ impl Pause {
         self.on.load(Ordering::Relaxed)
     }
 
+    /// A pause is in force now (not only set and not yet seen to be over).
+    pub fn in_force(&self) -> bool {
+        self.active() && self.state.lock().is_some_and(|(u, _)| u > Instant::now())
+    }
+
     /// Pause until `until`; `all` pauses every command, otherwise writes only. A later pause
     /// replaces an earlier one, as Redis's does (the longer deadline and the stricter mode win).
     pub fn pause(&self, until: Instant, all: bool) {
@@ -80,6 +85,10 @@ mod tests {
         p.wait(true).await;
         assert!(start.elapsed() >= Duration::from_millis(50));
         assert!(!p.active());
+        p.pause(Instant::now() + Duration::from_millis(20), true);
+        assert!(p.in_force());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(!p.in_force());
         p.pause(Instant::now() + Duration::from_secs(3600), true);
         let waiting = p.wait(false);
         p.unpause();

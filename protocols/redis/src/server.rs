@@ -101,6 +101,10 @@ impl Server {
                         _ = tick.tick() => {}
                     }
                     let Some(server) = weak.upgrade() else { return };
+                    // Redis holds active expiry while clients are paused.
+                    if server.pause.in_force() {
+                        continue;
+                    }
                     let flags = server.notify_flags();
                     if flags & crate::notify::EXPIRED == 0 {
                         server.keyspace.sweep(per_shard, None);

@@ -393,6 +393,7 @@ def test_acl_users_and_noperm(r, dotdo):
     assert r.acl_list() == ["user default on nopass ~* &* +@all"]
     assert "string" in r.acl_cat()
     assert {"get", "set"} <= set(r.acl_cat("string"))
+    assert len(r.acl_genpass()) == 64 and len(r.acl_genpass(5)) == 2
     r.acl_setuser("alice", enabled=True, passwords=["+pw"], keys=["app:*"], commands=["+get", "+set", "+ping"])
     assert r.acl_users() == ["alice", "default"]
     alice = redis.Redis(host=host, port=port, username="alice", password="pw", decode_responses=True)

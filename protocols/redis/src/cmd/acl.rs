@@ -64,12 +64,18 @@ pub fn acl(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             _ => Reply::err("ERR value is out of range, must be positive"),
         },
         ("dryrun", n) if n >= 4 => dryrun(server, a),
+        ("genpass", 2 | 3) => genpass(a.get(2)),
         ("save" | "load", 2) => Reply::err(
             "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
         ),
+        // Variadic subcommands check their own argument count, with this wording.
+        ("cat" | "log" | "genpass", _) => Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+            name(1)
+        )),
         (
-            "whoami" | "users" | "list" | "getuser" | "setuser" | "deluser" | "cat" | "log"
-            | "dryrun" | "save" | "load",
+            "whoami" | "users" | "list" | "getuser" | "setuser" | "deluser" | "dryrun" | "save"
+            | "load",
             _,
         ) => wrong(),
         _ => Reply::err(format!(
@@ -77,6 +83,29 @@ pub fn acl(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             name(1)
         )),
     }
+}
+
+/// ACL GENPASS [bits]: that many random bits (256 by default) in hex, from the OS's randomness.
+fn genpass(bits: Option<&Bytes>) -> Reply {
+    let bits = match bits.map(|b| super::args::strict_i64(b)) {
+        None => 256,
+        Some(Some(n)) if (1..=4096).contains(&n) => n as usize,
+        Some(None) => return Reply::err(crate::frame::errors::NOT_INT),
+        Some(Some(_)) => {
+            return Reply::err(
+                "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096",
+            );
+        }
+    };
+    let mut buf = vec![0u8; bits.div_ceil(8)];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf));
+    if read.is_err() {
+        return Reply::err("ERR no source of randomness");
+    }
+    let mut hex: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+    hex.truncate(bits.div_ceil(4));
+    Reply::bulk(hex)
 }
 
 /// ACL DRYRUN user command [arg ...]: OK, or why the user may not run it.

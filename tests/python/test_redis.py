@@ -427,3 +427,31 @@ def test_acl_users_and_noperm(r, dotdo):
     with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.AuthenticationError)):
         alice.ping()
     alice.close()
+
+
+def test_client_pause_holds_writes_not_reads(r, dotdo):
+    host, port = dotdo.addr("redis")
+    other = redis.Redis(host=host, port=port, decode_responses=True)
+    r.set("k", "v")
+    assert r.client_pause(400, all=False) is True
+    start = time.time()
+    assert other.get("k") == "v"
+    assert time.time() - start < 0.3
+    assert other.set("k", "v2") is True
+    assert time.time() - start >= 0.3
+    # ALL holds reads too, until CLIENT UNPAUSE.
+    assert r.client_pause(60_000) is True
+    got = []
+    t = threading.Thread(target=lambda: got.append(other.get("k")))
+    t.start()
+    time.sleep(0.3)
+    assert got == []
+    assert r.client_unpause() in (True, "OK")
+    t.join(10)
+    assert got == ["v2"]
+    # WAIT: no replicas ever acknowledge.
+    start = time.time()
+    assert r.wait(1, 200) == 0
+    assert time.time() - start >= 0.15
+    assert r.wait(0, 0) == 0
+    other.close()

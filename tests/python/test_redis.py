@@ -415,6 +415,20 @@ def test_acl_users_and_noperm(r, dotdo):
     with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
         alice.eval("return redis.call('get', 'other')", 0)
     assert alice.eval("return redis.call('get', 'app:1')", 0) is None
+    # EXEC checks queued commands again against the rules of the moment.
+    r.acl_setuser("alice", commands=["+multi", "+exec"])
+    c = alice.connection_pool.get_connection()
+    c.send_command("MULTI")
+    assert c.read_response() == "OK"
+    c.send_command("GET", "app:1")
+    assert c.read_response() == "QUEUED"
+    r.acl_setuser("alice", commands=["-get"])
+    c.send_command("EXEC")
+    (res,) = c.read_response()
+    assert isinstance(res, redis.exceptions.NoPermissionError)
+    assert "ACLs rules changed" in str(res)
+    alice.connection_pool.release(c)
+    r.acl_setuser("alice", commands=["+get"])
     assert r.acl_dryrun("alice", "get", "other") == "This user has no permissions to access the 'other' key"
     assert any(c["user"] == "alice" for c in r.client_list())
     assert r.acl_deluser("alice") == 1

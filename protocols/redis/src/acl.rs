@@ -441,6 +441,15 @@ impl User {
         })
     }
 
+    /// The reason EXEC gives for a queued command the user's rules no longer allow.
+    pub fn denied_at_exec(&self, spec: &Spec, args: &[Bytes]) -> Option<&'static str> {
+        self.denial(spec, args).map(|d| match d {
+            Denial::Command(_) => "no permission to execute the command or subcommand",
+            Denial::Key(_) => "no permission to touch the specified keys",
+            Denial::Channel(_) => "no permission to access one of the channels used as arguments",
+        })
+    }
+
     fn denial(&self, spec: &Spec, args: &[Bytes]) -> Option<Denial> {
         let idx = table::index(spec.name)?;
         if !self.allowed.get(idx).copied().unwrap_or(false) {

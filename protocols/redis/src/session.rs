@@ -448,6 +448,17 @@ impl Session {
         for (name, spec, args) in &queued {
             let script = name == "eval" || name == "evalsha";
             wrote |= spec.flags.contains(&"write") || script;
+            // Rules may have changed since the command was queued.
+            if let Some(why) = self
+                .perms
+                .as_ref()
+                .and_then(|u| u.denied_at_exec(spec, args))
+            {
+                replies.push(Reply::err(format!(
+                    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
+                )));
+                continue;
+            }
             if script {
                 // Shown before the commands it runs, as Redis shows it.
                 self.feed_monitors(server, spec, name, args, out);

@@ -38,8 +38,59 @@ pub const CATEGORIES: &[&str] = &[
     "scripting",
 ];
 
-/// The ACL categories of a command, from its flags and group as Redis derives them.
+/// Commands whose categories Redis declares rather than derives from flags and group.
+const DECLARED: &[(&str, &[&str])] = &[
+    ("append", &["write", "string", "fast"]),
+    ("dbsize", &["keyspace", "read", "fast"]),
+    ("swapdb", &["keyspace", "write", "fast", "dangerous"]),
+    ("flushdb", &["keyspace", "write", "slow", "dangerous"]),
+    ("flushall", &["keyspace", "write", "slow", "dangerous"]),
+    ("bzpopmin", &["write", "sortedset", "fast", "blocking"]),
+    ("bzpopmax", &["write", "sortedset", "fast", "blocking"]),
+    (
+        "sort",
+        &["write", "set", "sortedset", "list", "slow", "dangerous"],
+    ),
+    (
+        "sort_ro",
+        &["read", "set", "sortedset", "list", "slow", "dangerous"],
+    ),
+    ("info", &["slow", "dangerous"]),
+    ("command", &["slow", "connection"]),
+    ("lastsave", &["admin", "fast", "dangerous"]),
+    ("wait", &["slow", "connection"]),
+    ("waitaof", &["slow", "connection"]),
+    ("exec", &["slow", "transaction"]),
+    ("publish", &["pubsub", "fast"]),
+];
+
+/// Commands with subcommands: Redis gives their categories to the subcommands, and COMMAND
+/// INFO shows only `@slow` for the container (ACL rules on them still use the categories
+/// derived here, so `-@admin` keeps CONFIG out).
+pub const CONTAINERS: &[&str] = &[
+    "acl", "client", "config", "command", "object", "xgroup", "xinfo", "script", "pubsub",
+    "cluster",
+];
+
+/// The categories COMMAND INFO shows, in ACL CAT's order.
+pub fn shown_categories(spec: &Spec) -> Vec<&'static str> {
+    if CONTAINERS.contains(&spec.name) && spec.name != "command" {
+        return vec!["slow"];
+    }
+    let own = categories(spec);
+    CATEGORIES
+        .iter()
+        .copied()
+        .filter(|c| own.contains(c))
+        .collect()
+}
+
+/// The ACL categories of a command: as Redis declares them, or derived from its flags and
+/// group as Redis derives them.
 pub fn categories(spec: &Spec) -> Vec<&'static str> {
+    if let Some((_, cats)) = DECLARED.iter().find(|(n, _)| *n == spec.name) {
+        return cats.to_vec();
+    }
     let mut c = Vec::with_capacity(4);
     let group = match spec.group {
         "generic" => Some("keyspace"),
@@ -65,7 +116,7 @@ pub fn categories(spec: &Spec) -> Vec<&'static str> {
     if has("blocking") || matches!(spec.name, "blpop" | "brpop" | "blmove" | "brpoplpush") {
         c.push("blocking");
     }
-    if matches!(spec.name, "keys" | "flushdb" | "flushall" | "sort") && !c.contains(&"dangerous") {
+    if spec.name == "keys" && !c.contains(&"dangerous") {
         c.push("dangerous");
     }
     c.push(if has("fast") { "fast" } else { "slow" });
@@ -493,10 +544,6 @@ enum Denial {
 
 /// `config|get` for commands with subcommands, as Redis names them in NOPERM errors.
 fn full_name(name: &str, args: &[Bytes]) -> String {
-    const CONTAINERS: &[&str] = &[
-        "acl", "client", "config", "command", "object", "xgroup", "xinfo", "script", "pubsub",
-        "cluster",
-    ];
     match args.get(1) {
         Some(sub) if CONTAINERS.contains(&name) => {
             format!(

@@ -231,7 +231,12 @@ fn info_of(spec: &Spec) -> Reply {
         Reply::Int(f),
         Reply::Int(l),
         Reply::Int(s),
-        Reply::Set(vec![Reply::Simple(format!("@{}", spec.group))]),
+        Reply::Set(
+            crate::acl::shown_categories(spec)
+                .into_iter()
+                .map(|c| Reply::Simple(format!("@{c}")))
+                .collect(),
+        ),
         Reply::Set(vec![]),
         Reply::Array(vec![]),
         Reply::Array(vec![]),

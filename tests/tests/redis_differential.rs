@@ -272,3 +272,92 @@ fn keyspace_events_match_redis_server() {
     }
     assert_eq!(streams[0].len(), streams[1].len());
 }
+
+/// A RESP2 value, parsed all the way down (for replies compared field by field).
+#[derive(Debug, PartialEq)]
+enum Resp {
+    Text(Vec<u8>),
+    Int(i64),
+    Nil,
+    Array(Vec<Resp>),
+}
+
+fn parse_resp(r: &mut impl BufRead) -> Resp {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).unwrap();
+    let body = std::str::from_utf8(&line[1..line.len() - 2]).unwrap();
+    match line[0] {
+        b'+' | b'-' => Resp::Text(body.as_bytes().to_vec()),
+        b':' => Resp::Int(body.parse().unwrap()),
+        b'$' => {
+            let n: i64 = body.parse().unwrap();
+            if n < 0 {
+                return Resp::Nil;
+            }
+            let mut buf = vec![0; n as usize + 2];
+            r.read_exact(&mut buf).unwrap();
+            buf.truncate(n as usize);
+            Resp::Text(buf)
+        }
+        b'*' => {
+            let n: i64 = body.parse().unwrap();
+            if n < 0 {
+                return Resp::Nil;
+            }
+            Resp::Array((0..n).map(|_| parse_resp(r)).collect())
+        }
+        other => panic!("unexpected reply type {other}"),
+    }
+}
+
+/// COMMAND INFO's ACL categories (its 7th field) of every command dotdo has and redis-server
+/// 7.0 knows, compared with redis-server's.
+#[test]
+fn command_categories_match_redis_server() {
+    let peer = RedisServer::start();
+    let dotdo = Dotdo::start("");
+    let peer_addr: SocketAddr = format!("127.0.0.1:{}", peer.port).parse().unwrap();
+    let mut theirs = Conn::open(peer_addr);
+    let mut ours = Conn::open(dotdo.addr("redis"));
+    let ask = |c: &mut Conn, args: &[&str]| {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        c.w.write_all(&encode(&args)).unwrap();
+        parse_resp(&mut c.r)
+    };
+    let Resp::Array(names) = ask(&mut ours, &["COMMAND", "LIST"]) else {
+        panic!("COMMAND LIST is not an array");
+    };
+    let mut compared = 0;
+    let mut differ = Vec::new();
+    for name in names {
+        let Resp::Text(name) = name else { continue };
+        let name = String::from_utf8(name).unwrap();
+        let (Resp::Array(t), Resp::Array(o)) = (
+            ask(&mut theirs, &["COMMAND", "INFO", &name]),
+            ask(&mut ours, &["COMMAND", "INFO", &name]),
+        ) else {
+            panic!("COMMAND INFO {name} is not an array");
+        };
+        match (t.first(), o.first()) {
+            // A command redis-server 7.0 does not have (WAITAOF is 7.2's).
+            (Some(Resp::Nil), _) => {}
+            (Some(Resp::Array(t)), Some(Resp::Array(o))) => {
+                compared += 1;
+                if t.get(6) != o.get(6) {
+                    differ.push(format!(
+                        "{name}: redis {:?}, dotdo {:?}",
+                        t.get(6),
+                        o.get(6)
+                    ));
+                }
+            }
+            other => panic!("COMMAND INFO {name}: {other:?}"),
+        }
+    }
+    assert!(compared > 150, "too few commands compared: {compared}");
+    assert!(
+        differ.is_empty(),
+        "categories differ:\n{}",
+        differ.join("\n")
+    );
+}

@@ -102,8 +102,10 @@ pub async fn serve(config: Config, metrics: Option<PrometheusHandle>) -> anyhow:
     // Phase two: background work, then the objects, which syncs and closes every file.
     for p in &planned {
         p.frontend.shutdown().await;
+        tracing::debug!(frontend = p.plan.name, "front-end shut down");
     }
     backend.shutdown().await;
+    tracing::debug!("backend shut down");
     admin_stop.cancel();
     tracing::info!("shut down cleanly");
     Ok(())

@@ -83,6 +83,10 @@ pub(crate) struct Actor {
     rx: Receiver<Queued>,
     /// The output gate's fsync thread, while the connection (`slot.db`) is open.
     syncer: Option<Syncer>,
+    /// A close (eviction or shutdown) came while other work was queued behind it: close as
+    /// soon as the queue is empty, or the request would be lost and shutdown would wait for
+    /// the idle timeout.
+    close_asked: bool,
 }
 
 impl Actor {
@@ -100,6 +104,7 @@ impl Actor {
             slot,
             rx,
             syncer: None,
+            close_asked: false,
         };
         let name = format!("do:{}", actor.id.name.chars().take(12).collect::<String>());
         std::thread::Builder::new()
@@ -116,6 +121,9 @@ impl Actor {
             return;
         }
         loop {
+            if self.close_asked && self.try_close() {
+                return;
+            }
             let wait = self.wait_time();
             let first = match self.rx.recv_timeout(wait) {
                 Ok(q) => q,
@@ -199,7 +207,11 @@ impl Actor {
                     true
                 }
             }
-            Some((Command::Close, _)) => self.try_close(),
+            Some((Command::Close, _)) => {
+                let closed = self.try_close();
+                self.close_asked = !closed;
+                closed
+            }
             Some((Command::Execute { .. }, _)) => false,
         }
     }

@@ -4,7 +4,7 @@
 //! gate is open, and an actor closes the gate only when its queue is empty, under the same
 //! lock. Senders that meet a closing object wait for it to finish and then reopen it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -300,19 +300,27 @@ impl Registry {
     /// Refuse new requests, let every actor finish its queue and close, and wait for them.
     pub(crate) async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
-        let slots: Vec<Arc<Slot>> = self
-            .objects
-            .lock()
-            .values()
-            .filter_map(|e| match e {
-                Entry::Open(s) => Some(s.clone()),
-                Entry::Closing(_) => None,
-            })
-            .collect();
-        for slot in &slots {
-            close_request(slot);
-        }
-        while !self.objects.lock().is_empty() {
+        // An open that passed the shutting-down check just before it was set can still put
+        // its object in the map after a first look: every pass asks what is new to close.
+        let mut asked: HashSet<ObjectId> = HashSet::new();
+        loop {
+            let mut slots: Vec<Arc<Slot>> = Vec::new();
+            {
+                let objects = self.objects.lock();
+                if objects.is_empty() {
+                    return;
+                }
+                for (id, e) in objects.iter() {
+                    if let Entry::Open(s) = e
+                        && asked.insert(id.clone())
+                    {
+                        slots.push(s.clone());
+                    }
+                }
+            }
+            for slot in &slots {
+                close_request(slot);
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

@@ -720,21 +720,49 @@ impl Session {
             self.resolve_sequences(&mut batch).await?;
         }
         let db = self.db.clone();
-        let mut results = if self.in_block {
+        let reserves = dotdo_sql::serial::reserves(&batch);
+        let reserving = dotdo_sql::serial::reservation_indices(&batch);
+        let ran = if self.in_block {
             self.fix_now(&mut batch);
             let txn = self.locking_txn_for(&batch, q.ddl, false).await?;
-            let results = txn.execute(batch).await?;
-            if q.ddl {
-                db.reload_in(txn).await?;
+            match txn.execute(batch).await {
+                Ok(results) => {
+                    if q.ddl {
+                        db.reload_in(txn).await?;
+                    }
+                    Ok(results)
+                }
+                Err(e) => Err(e),
             }
-            results
         } else {
-            let results = self.backend().execute(&self.db.object, batch).await?;
-            if q.ddl {
-                self.db.reload(self.backend()).await?;
+            match self.backend().execute(&self.db.object, batch).await {
+                Ok(results) => {
+                    if q.ddl {
+                        self.db.reload(self.backend()).await?;
+                    }
+                    Ok(results)
+                }
+                Err(e) => Err(e),
             }
-            results
         };
+        let mut results = match ran {
+            Ok(r) => r,
+            Err(e) => {
+                let e = SqlError::from(e);
+                return Err(match reserves {
+                    Some(seq) if e.message.contains("integer overflow") => {
+                        self.exhausted(&seq).await
+                    }
+                    _ => e,
+                });
+            }
+        };
+        if !reserving.is_empty() {
+            for (name, value) in dotdo_sql::serial::reserved(&reserving, &results) {
+                self.currval.insert(name, value);
+                self.lastval = Some(value);
+            }
+        }
         if q.main < results.len() {
             Ok(results.swap_remove(q.main))
         } else {
@@ -824,6 +852,19 @@ impl Session {
                 Ok(value)
             }
         }
+    }
+
+    /// The error of an INSERT whose drawn values passed sequence `name`'s end.
+    async fn exhausted(&mut self, name: &str) -> SqlError {
+        let read = self.run_sequence(sequence::advance(name).split_off(1)).await;
+        let row = read.ok().and_then(|r| r.into_iter().next()?.rows.into_iter().next());
+        let int = |i: usize| row.as_ref()?.get(i)?.as_i64();
+        sequence::exhausted(
+            name,
+            int(0).unwrap_or(1),
+            int(1).unwrap_or(0),
+            int(2).unwrap_or(0),
+        )
     }
 
     async fn run_sequence(

@@ -17,6 +17,7 @@ pub fn migrations(database: &str) -> Vec<Statement> {
         include_str!("schema/002_pg_catalog.sql"),
         include_str!("schema/003_pg_describe.sql"),
         include_str!("schema/004_schemas.sql"),
+        include_str!("schema/006_serial.sql"),
     ]
     // A file's last statement may lack its semicolon.
     .join(";\n")
@@ -43,6 +44,7 @@ pub fn load_statement() -> Statement {
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'pg\\_%' ESCAPE '\\' \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, 'sequence' FROM _pg_sequences \
+         UNION ALL SELECT tbl, col, 0, identity, NULL, NULL, seq, 'owned' FROM _pg_seq_owner \
          UNION ALL SELECT DISTINCT t.name, f.\"table\", 0, NULL, NULL, NULL, NULL, 'fk' \
              FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table' \
          ORDER BY 8, 1, 3",
@@ -88,6 +90,8 @@ pub struct Catalog {
     relations: BTreeMap<String, String>,
     /// (table, table it references) for every foreign key.
     references: Vec<(String, String)>,
+    /// Sequences owned by a column (serial and identity columns).
+    owned: Vec<crate::serial::Owned>,
 }
 
 impl Catalog {
@@ -96,6 +100,7 @@ impl Catalog {
         let mut namespaces = BTreeMap::new();
         let mut relations = BTreeMap::new();
         let mut references = Vec::new();
+        let mut owned = Vec::new();
         for row in &result.rows {
             let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_owned();
             let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
@@ -108,6 +113,15 @@ impl Catalog {
                 }
                 Some("fk") => {
                     references.push((tbl, text(1)));
+                    continue;
+                }
+                Some("owned") => {
+                    owned.push(crate::serial::Owned {
+                        table: tbl,
+                        column: text(1),
+                        sequence: text(6),
+                        identity: text(3),
+                    });
                     continue;
                 }
                 Some(kind) => {
@@ -136,7 +150,16 @@ impl Catalog {
             namespaces,
             relations,
             references,
+            owned,
         }
+    }
+
+    /// The sequences owned by columns of stored table `table`.
+    pub fn owned_by<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = &'a crate::serial::Owned> + 'a {
+        self.owned.iter().filter(move |o| o.table == table)
     }
 
     /// A table by its stored name (as name resolution leaves it, possibly quoted).

@@ -13,6 +13,7 @@ pub mod literals;
 pub mod namespace;
 pub mod notify;
 pub mod sequence;
+pub mod serial;
 pub mod split;
 pub mod translate;
 pub mod types;

@@ -227,7 +227,14 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         }
         "SHOW" => {
             let rest = rest_after(sql, "show").trim().trim_end_matches(';').trim();
-            Plan::Show(rest.to_ascii_lowercase())
+            let rest = rest.to_ascii_lowercase();
+            // PostgreSQL's grammar spells one parameter in words (SQLAlchemy asks it).
+            match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["transaction", "isolation", "level"] => {
+                    Plan::Show("transaction_isolation".to_owned())
+                }
+                _ => Plan::Show(rest),
+            }
         }
         "RESET" => {
             let rest = rest_after(sql, "reset")
@@ -398,6 +405,7 @@ fn translate_statement(
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            let reservations = crate::serial::insert(&mut ins, &table, catalog)?;
             match ins.source.as_mut() {
                 Some(src) => sequence_defaults(src, &mut ins.columns, &table, catalog)?,
                 None => {
@@ -428,13 +436,9 @@ fn translate_statement(
             }
             let mut stmt = Statement::Insert(ins);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(
-                stmt.to_string(),
-                returning,
-                params,
-                "INSERT",
-                false,
-            )))
+            let mut q = single(stmt.to_string(), returning, params, "INSERT", false);
+            q.batch.extend(reservations);
+            Ok(Plan::Query(q))
         }
         Statement::Update(up) => {
             let table = relation_name(&up.table.relation);
@@ -513,13 +517,21 @@ fn translate_statement(
             if_exists,
             names,
             ..
-        } => drop(object_type, if_exists, &names),
+        } => drop(object_type, if_exists, &names, catalog),
         Statement::Truncate(t) => {
-            let batch = t
+            let restart = t.identity == Some(ast::TruncateIdentityOption::Restart);
+            let mut batch: Vec<SqliteStatement> = t
                 .table_names
                 .iter()
                 .map(|n| SqliteStatement::new(format!("DELETE FROM {}", sqlite_name(&n.name))))
                 .collect();
+            if restart {
+                batch.extend(
+                    t.table_names
+                        .iter()
+                        .map(|n| crate::serial::restart_owned(&object_name(&n.name))),
+                );
+            }
             Ok(Plan::Query(Query {
                 tag: "TRUNCATE TABLE",
                 ddl: false,
@@ -781,6 +793,15 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
             let args = func_args(f);
             if let Some(m) = crate::sequence::marker(name, &args) {
                 *e = Expr::Nested(Box::new(raw(&m?)));
+                return Ok(());
+            }
+            if name == "pg_get_serial_sequence"
+                && let [table, column] = args.as_slice()
+            {
+                *e = raw(&crate::serial::serial_sequence_sql(
+                    &table.to_string(),
+                    &column.to_string(),
+                ));
                 return Ok(());
             }
             let replacement = match name {
@@ -1268,7 +1289,6 @@ fn coerce_insert_values(
 /// The catalog type and SQLite column SQL of a column definition.
 fn column_sql(
     col: &ast::ColumnDef,
-    table_has_pk: bool,
     ctx: &Context<'_>,
     table: &str,
 ) -> Result<(Column, String), SqlError> {
@@ -1284,6 +1304,7 @@ fn column_sql(
     let mut not_null = false;
     let mut primary = false;
     let mut default = None;
+    let mut identity = false;
     for opt in &col.options {
         match &opt.option {
             ColumnOption::NotNull => {
@@ -1316,21 +1337,33 @@ fn column_sql(
                 not_null = true;
             }
             ColumnOption::Unique(_) => parts.push("UNIQUE".to_owned()),
-            ColumnOption::Identity(_) | ColumnOption::Generated { .. } => serial = true,
+            ColumnOption::Identity(_) => serial = true,
+            ColumnOption::Generated { .. } => {
+                serial = true;
+                identity = true;
+            }
             ColumnOption::ForeignKey(_) | ColumnOption::Check(_) => {
                 parts.push(opt.option.to_string())
             }
             _ => {}
         }
     }
-    let sql = if serial && (primary || !table_has_pk) {
+    if serial {
         not_null = true;
-        default = Some(format!("nextval('{table}_{name}_seq'::regclass)"));
+        // An identity column has no default (pg_attrdef); psql shows its attidentity.
+        default = (!identity).then(|| {
+            format!("nextval('{}'::regclass)", crate::serial::sequence_name(table, &name))
+        });
+    }
+    // With a sequence of its own, only a primary key needs to be SQLite's rowid.
+    let sql = if serial && primary {
         format!(
             "{} INTEGER PRIMARY KEY {}",
             quote_ident(&name),
             parts.join(" ")
         )
+    } else if serial {
+        format!("{} INTEGER NOT NULL {}", quote_ident(&name), parts.join(" "))
     } else {
         if primary {
             parts.insert(0, "PRIMARY KEY".to_owned());
@@ -1389,20 +1422,11 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
         );
         return Ok(Plan::Query(ddl(vec![SqliteStatement::new(sql)], "SELECT")));
     }
-    let table_has_pk = ct
-        .constraints
-        .iter()
-        .any(|c| matches!(c, TableConstraint::PrimaryKey(_)))
-        || ct.columns.iter().any(|c| {
-            c.options
-                .iter()
-                .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
-        });
     let checks = crate::describe::record_checks(&ct, &table);
     let mut cols = Vec::new();
     let mut defs = Vec::new();
     for c in &ct.columns {
-        let (col, sql) = column_sql(c, table_has_pk, ctx, &table)?;
+        let (col, sql) = column_sql(c, ctx, &table)?;
         cols.push(col);
         defs.push(sql);
     }
@@ -1433,6 +1457,18 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
         defs.join(", ")
     );
     let mut batch = vec![SqliteStatement::new(sql)];
+    for (c, def) in cols.iter().zip(&ct.columns) {
+        if let Some((identity, options)) = crate::serial::column_kind(def) {
+            batch.extend(crate::serial::create_owned(
+                &table,
+                &c.name,
+                c.ty,
+                identity,
+                &options,
+                ct.if_not_exists,
+            )?);
+        }
+    }
     let t = Table {
         name: table.clone(),
         columns: cols,
@@ -1482,7 +1518,12 @@ fn alter_table(
                 {
                     continue;
                 }
-                let (col, sql) = column_sql(&column_def, true, ctx, &table)?;
+                if crate::serial::column_kind(&column_def).is_some() {
+                    return Err(SqlError::unsupported(
+                        "ALTER TABLE ... ADD COLUMN with a serial or identity column",
+                    ));
+                }
+                let (col, sql) = column_sql(&column_def, ctx, &table)?;
                 batch.push(SqliteStatement::new(format!(
                     "ALTER TABLE {qt} ADD COLUMN {sql}"
                 )));
@@ -1712,6 +1753,7 @@ fn drop(
     object_type: ast::ObjectType,
     if_exists: bool,
     names: &[ObjectName],
+    catalog: &Catalog,
 ) -> Result<Plan, SqlError> {
     let (kind, tag) = match object_type {
         ast::ObjectType::Table => ("TABLE", "DROP TABLE"),
@@ -1740,6 +1782,7 @@ fn drop(
         )));
         if kind == "TABLE" {
             batch.push(catalog::forget_table(&name));
+            batch.extend(crate::serial::drop_owned(&name, catalog));
         }
     }
     Ok(Plan::Query(ddl(batch, tag)))
@@ -1949,8 +1992,10 @@ mod tests {
             q.batch[0].sql
         );
         assert!(q.ddl);
-        // CREATE, forget, three columns, and clearing the CHECK and foreign key records.
-        assert_eq!(q.batch.len(), 7);
+        // CREATE, the serial's sequence (its name view, its row, its owner), forget, three
+        // columns, and clearing the CHECK and foreign key records.
+        assert_eq!(q.batch.len(), 10);
+        assert!(q.batch[1].sql.contains("_pg_seq_t_id_seq"), "{}", q.batch[1].sql);
     }
 
     #[test]

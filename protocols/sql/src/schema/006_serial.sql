@@ -1,0 +1,38 @@
+-- Sequences owned by a column: serial and identity columns. `identity` is PostgreSQL's
+-- attidentity ('a' ALWAYS, 'd' BY DEFAULT, '' for serial); `typ` the sequence's type oid.
+CREATE TABLE IF NOT EXISTS _pg_seq_owner (seq TEXT PRIMARY KEY, tbl TEXT NOT NULL, col TEXT NOT NULL, identity TEXT NOT NULL DEFAULT '', typ INTEGER NOT NULL DEFAULT 20);
+DROP VIEW IF EXISTS pg_attribute;
+CREATE VIEW pg_attribute (attrelid, attname, atttypid, atttypmod, attnum, attnotnull, atthasdef, attisdropped, attidentity, attgenerated, attcollation, attstorage, attcompression, attstattarget, attlen) AS
+    SELECT CAST(16384 + s.rootpage AS INTEGER), c.col, CASE WHEN c.typ LIKE 'numeric%' THEN 1700 ELSE CAST(c.typ AS INTEGER) END, c.typmod, c.pos,
+           CASE c.not_null WHEN 1 THEN 't' ELSE 'f' END, c.dflt IS NOT NULL, 0,
+           coalesce((SELECT o.identity FROM _pg_seq_owner AS o WHERE o.tbl = c.tbl AND o.col = c.col), ''), '', 0, 'p', '', -1, -1
+    FROM _pg_columns AS c JOIN sqlite_schema AS s ON s.name = c.tbl AND s.type = 'table'
+    UNION ALL
+    SELECT CAST(800000000 + s.rowid AS INTEGER), v.col, CASE WHEN v.typ LIKE 'numeric%' THEN 1700 ELSE CAST(v.typ AS INTEGER) END, -1, v.pos,
+           'f', 0, 0, '', '', 0, 'p', '', -1, -1
+    FROM _pg_view_columns AS v JOIN sqlite_schema AS s ON s.name = v.view AND s.type = 'view'
+    UNION ALL
+    SELECT ic.idxoid, ic.col, CASE WHEN c.typ LIKE 'numeric%' THEN 1700 ELSE CAST(c.typ AS INTEGER) END, c.typmod, ic.pos,
+           'f', 0, 0, '', '', 0, 'p', '', -1, -1
+    FROM _pg_index_columns AS ic JOIN _pg_columns AS c ON c.tbl = ic.tbl AND c.col = ic.col;
+DROP VIEW IF EXISTS pg_sequence;
+CREATE VIEW pg_sequence (seqrelid, seqtypid, seqstart, seqincrement, seqmax, seqmin, seqcache, seqcycle) AS
+    SELECT CAST(900000000 + q.rowid AS INTEGER), coalesce((SELECT o.typ FROM _pg_seq_owner AS o WHERE o.seq = q.name), 20),
+           q.start_value, q.increment, q.max_value, q.min_value, 1, q.cycle <> 0 FROM _pg_sequences AS q;
+DROP VIEW IF EXISTS _pg_seq_type;
+CREATE VIEW _pg_seq_type (name, typname, bits) AS
+    SELECT q.name, CASE o.typ WHEN 21 THEN 'smallint' WHEN 23 THEN 'integer' ELSE 'bigint' END,
+           CASE o.typ WHEN 21 THEN 16 WHEN 23 THEN 32 ELSE 64 END
+    FROM _pg_sequences AS q LEFT JOIN _pg_seq_owner AS o ON o.seq = q.name;
+DROP VIEW IF EXISTS pg_sequences;
+CREATE VIEW pg_sequences (schemaname, sequencename, sequenceowner, data_type, start_value, min_value, max_value, increment_by, cycle, cache_size, last_value) AS
+    SELECT p.nspname, p.relname, 'postgres', t.typname, q.start_value, q.min_value, q.max_value, q.increment, CASE q.cycle WHEN 0 THEN 'f' ELSE 't' END, 1,
+           CASE WHEN q.is_called THEN q.last_value END
+    FROM _pg_sequences AS q JOIN _pg_split AS p ON p.storage = q.name JOIN _pg_seq_type AS t ON t.name = q.name;
+DROP VIEW IF EXISTS _pg_is_sequences;
+CREATE VIEW _pg_is_sequences (sequence_catalog, sequence_schema, sequence_name, data_type, numeric_precision, numeric_precision_radix, numeric_scale,
+                              start_value, minimum_value, maximum_value, increment, cycle_option) AS
+    SELECT (SELECT value FROM _meta WHERE key = 'database'), p.nspname, p.relname, t.typname, t.bits, 2, 0,
+           CAST(q.start_value AS TEXT), CAST(q.min_value AS TEXT), CAST(q.max_value AS TEXT), CAST(q.increment AS TEXT), CASE q.cycle WHEN 0 THEN 'NO' ELSE 'YES' END
+    FROM _pg_sequences AS q JOIN _pg_split AS p ON p.storage = q.name JOIN _pg_seq_type AS t ON t.name = q.name;
+INSERT OR REPLACE INTO _meta (key, value) VALUES ('pg_catalog_views', 6)

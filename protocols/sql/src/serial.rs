@@ -447,6 +447,28 @@ pub fn reserved<'a>(
         })
 }
 
+/// Whether reservation `sql` counts its rows itself (VALUES, DEFAULT VALUES), so that it can
+/// run again alone when its INSERT failed.
+pub fn counted(sql: &str) -> bool {
+    sql.starts_with(RESERVE_PREFIX) && !sql.contains("changes()")
+}
+
+/// Moves each sequence on to at least the value given (never back): what a block that did
+/// not commit drew stays taken.
+pub fn keep_drawn(draws: &std::collections::HashMap<String, i64>) -> Vec<Statement> {
+    draws
+        .iter()
+        .map(|(name, value)| {
+            Statement::with_params(
+                "UPDATE _pg_sequences SET last_value = ?2, is_called = 1 WHERE name = ?1 AND \
+                 CASE WHEN increment > 0 THEN last_value + is_called * increment <= ?2 \
+                 ELSE last_value + is_called * increment >= ?2 END",
+                vec![SqlValue::Text(name.clone()), SqlValue::Integer(*value)],
+            )
+        })
+        .collect()
+}
+
 /// Whether `batch` draws sequence values in place.
 pub fn reserves(batch: &[Statement]) -> Option<String> {
     batch.iter().find_map(|s| {

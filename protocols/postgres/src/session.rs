@@ -746,6 +746,16 @@ impl Session {
         let db = self.db.clone();
         let reserves = dotdo_sql::serial::reserves(&batch);
         let reserving = dotdo_sql::serial::reservation_indices(&batch);
+        for i in &reserving {
+            if let Some(s) = batch.get(*i)
+                && dotdo_sql::serial::takes_params(&s.sql)
+            {
+                let params = batch.get(q.main).map(|m| m.params.clone()).unwrap_or_default();
+                if let Some(s) = batch.get_mut(*i) {
+                    s.params = params;
+                }
+            }
+        }
         // If the batch fails, its draws are taken anyway (PostgreSQL never gives a value
         // back): the reservations of a known row count run again on their own.
         let retake: Vec<Statement> = reserving

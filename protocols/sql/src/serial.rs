@@ -28,7 +28,14 @@ use crate::translate::{object_name, quote_ident};
 pub const GENERATED_ALWAYS: &str = "428C9";
 
 /// The start of every reserving UPDATE: the session reads `currval` from their answers.
-pub const RESERVE_PREFIX: &str = "UPDATE _pg_sequences AS _dotdo_reserve ";
+/// `…_reserve_p` marks one that takes the main statement's parameters.
+pub const RESERVE_PREFIX: &str = "UPDATE _pg_sequences AS _dotdo_reserve";
+
+/// Whether reservation `sql` is bound to the main statement's parameters.
+pub fn takes_params(sql: &str) -> bool {
+    sql.strip_prefix(RESERVE_PREFIX)
+        .is_some_and(|r| r.starts_with("_p "))
+}
 
 /// A sequence owned by a column.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,7 +250,7 @@ fn reserve(seq: &str, n: Option<usize>) -> Statement {
     let n = n.map_or_else(|| "changes()".to_owned(), |n| n.to_string());
     let new = format!("last_value + (is_called + {n} - 1) * increment");
     Statement::new(format!(
-        "{RESERVE_PREFIX}SET last_value = CASE WHEN {new} BETWEEN min_value AND max_value THEN {new} \
+        "{RESERVE_PREFIX} SET last_value = CASE WHEN {new} BETWEEN min_value AND max_value THEN {new} \
          ELSE abs(-9223372036854775807 - 1) END, is_called = 1 \
          WHERE name = {} AND {n} > 0 RETURNING name, last_value",
         quote_str(seq)
@@ -450,7 +457,9 @@ pub fn reserved<'a>(
 /// Whether reservation `sql` counts its rows itself (VALUES, DEFAULT VALUES), so that it can
 /// run again alone when its INSERT failed.
 pub fn counted(sql: &str) -> bool {
-    sql.starts_with(RESERVE_PREFIX) && !sql.contains("changes()")
+    sql.strip_prefix(RESERVE_PREFIX)
+        .is_some_and(|r| r.starts_with(" SET"))
+        && !sql.contains("changes()")
 }
 
 /// Moves each sequence on to at least the value given (never back): what a block that did

@@ -371,6 +371,7 @@ fn translate_statement(
         Statement::AlterSchema(a) => return crate::namespace::alter(a, catalog),
         _ => {}
     }
+    crate::series::rewrite(&mut stmt);
     crate::namespace::resolve(&mut stmt, catalog, ctx)?;
     let params = infer::param_types(&stmt, catalog);
     match stmt {
@@ -389,15 +390,27 @@ fn translate_statement(
                 }
                 crate::describe::rewrite(&mut q);
             }
+            crate::draw::check_query(&q)?;
+            let has_from = match q.body.as_ref() {
+                SetExpr::Select(s) => !s.from.is_empty(),
+                _ => true,
+            };
             let mut stmt = Statement::Query(q);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(
-                crate::namespace::relative_relnames(stmt.to_string(), ctx),
-                Some(columns),
-                params,
-                "SELECT",
-                true,
-            )))
+            let sql = crate::namespace::relative_relnames(stmt.to_string(), ctx);
+            if has_from
+                && crate::draw::has_next_calls(&sql)
+                && let Some((numbered, reserve)) = crate::draw::per_row(
+                    &sql,
+                    crate::draw::QUERY_ROW,
+                    crate::draw::Rows::Counted(&sql),
+                )
+            {
+                let mut q = single(numbered, Some(columns), params, "SELECT", false);
+                q.batch.push(reserve);
+                return Ok(Plan::Query(q));
+            }
+            Ok(Plan::Query(single(sql, Some(columns), params, "SELECT", true)))
         }
         Statement::Insert(mut ins) => {
             let table = ins.table.to_string();
@@ -405,6 +418,9 @@ fn translate_statement(
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            if let Some(src) = ins.source.as_ref() {
+                crate::draw::check_query(src)?;
+            }
             let reservations = crate::serial::insert(&mut ins, &table, catalog)?;
             match ins.source.as_mut() {
                 Some(src) => sequence_defaults(src, &mut ins.columns, &table, catalog)?,
@@ -434,27 +450,55 @@ fn translate_statement(
             if let Some(src) = ins.source.as_mut() {
                 coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
+            let from_select = ins
+                .source
+                .as_ref()
+                .is_some_and(|s| !matches!(s.body.as_ref(), SetExpr::Values(_)));
             let mut stmt = Statement::Insert(ins);
             rewrite(&mut stmt, ctx)?;
-            let mut q = single(stmt.to_string(), returning, params, "INSERT", false);
+            let mut sql = stmt.to_string();
+            let mut reservations = reservations;
+            if from_select && crate::draw::has_next_calls(&sql) {
+                if reservations.iter().any(|r| r.sql.contains("changes()")) {
+                    return Err(SqlError::unsupported(
+                        "nextval() in an INSERT ... SELECT that also fills a sequence default",
+                    ));
+                }
+                if let Some((numbered, reserve)) = crate::draw::per_row(
+                    &sql,
+                    crate::draw::QUERY_ROW,
+                    crate::draw::Rows::Changed,
+                ) {
+                    sql = numbered;
+                    reservations.insert(0, reserve);
+                }
+            }
+            let mut q = single(sql, returning, params, "INSERT", false);
             q.batch.extend(reservations);
             Ok(Plan::Query(q))
         }
-        Statement::Update(up) => {
+        Statement::Update(mut up) => {
             let table = relation_name(&up.table.relation);
             let returning = up
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            let numbered = crate::draw::number_update(&mut up)?;
             let mut stmt = Statement::Update(up);
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(
-                stmt.to_string(),
-                returning,
-                params,
-                "UPDATE",
-                false,
-            )))
+            let sql = stmt.to_string();
+            if numbered
+                && let Some((sql, reserve)) = crate::draw::per_row(
+                    &sql,
+                    crate::draw::UPDATE_ROW,
+                    crate::draw::Rows::Changed,
+                )
+            {
+                let mut q = single(sql, returning, params, "UPDATE", false);
+                q.batch.push(reserve);
+                return Ok(Plan::Query(q));
+            }
+            Ok(Plan::Query(single(sql, returning, params, "UPDATE", false)))
         }
         Statement::Delete(del) => {
             let table = match &del.from {

@@ -29,7 +29,6 @@ const EMPTY: &[&str] = &[
     "pg_rewrite",
     "pg_event_trigger",
     "pg_foreign_table",
-    "pg_depend",
 ];
 
 /// Whether `q` reads a `pg_` relation: only those queries go through the passes below.
@@ -156,6 +155,13 @@ pub(crate) fn regclass_literal(s: &str) -> Expr {
         return Expr::Value(Value::Number(s.trim().to_owned(), false).into());
     }
     let name = s.trim();
+    // The catalogs' own oids, as pg_depend's classid names them.
+    match name {
+        "pg_catalog.pg_class" | "pg_class" => return raw("1259"),
+        "pg_catalog.pg_constraint" | "pg_constraint" => return raw("2606"),
+        "pg_catalog.pg_type" | "pg_type" => return raw("1247"),
+        _ => {}
+    }
     let name = name.strip_prefix("public.").unwrap_or(name);
     let name = if name.starts_with('"') {
         name.trim_matches('"').to_owned()

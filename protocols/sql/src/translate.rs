@@ -934,6 +934,12 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                "quote_ident" => args.first().map(|a| {
+                    raw(&format!(
+                        "(CASE WHEN {a} GLOB '*[^a-z0-9_]*' OR {a} GLOB '[0-9]*' OR {a} = '' \
+                         THEN '\"' || replace({a}, '\"', '\"\"') || '\"' ELSE {a} END)"
+                    ))
+                }),
                 // With a column number, that column's definition (its name here).
                 "pg_get_indexdef" if args.len() >= 2 => Some(raw(&format!(
                     "(CASE WHEN {n} = 0 THEN (SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i}) \

@@ -35,4 +35,12 @@ CREATE VIEW _pg_is_sequences (sequence_catalog, sequence_schema, sequence_name, 
     SELECT (SELECT value FROM _meta WHERE key = 'database'), p.nspname, p.relname, t.typname, t.bits, 2, 0,
            CAST(q.start_value AS TEXT), CAST(q.min_value AS TEXT), CAST(q.max_value AS TEXT), CAST(q.increment AS TEXT), CASE q.cycle WHEN 0 THEN 'NO' ELSE 'YES' END
     FROM _pg_sequences AS q JOIN _pg_split AS p ON p.storage = q.name JOIN _pg_seq_type AS t ON t.name = q.name;
+-- A sequence depends on the column that owns it: 'a' (serial, OWNED BY), 'i' (identity).
+DROP VIEW IF EXISTS pg_depend;
+CREATE VIEW pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype) AS
+    SELECT 1259, CAST(900000000 + q.rowid AS INTEGER), 0, 1259, CAST(16384 + s.rootpage AS INTEGER), c.pos,
+           CASE o.identity WHEN '' THEN 'a' ELSE 'i' END
+    FROM _pg_seq_owner AS o JOIN _pg_sequences AS q ON q.name = o.seq
+         JOIN sqlite_schema AS s ON s.name = o.tbl AND s.type = 'table'
+         JOIN _pg_columns AS c ON c.tbl = o.tbl AND c.col = o.col;
 INSERT OR REPLACE INTO _meta (key, value) VALUES ('pg_catalog_views', 6)

@@ -487,3 +487,44 @@ pub fn reserves(batch: &[Statement]) -> Option<String> {
         Some(rest[at..at + end].replace("''", "'"))
     })
 }
+
+/// `ALTER TABLE t ALTER [COLUMN] c RESTART [WITH n]` (an identity column's sequence) as the
+/// `ALTER SEQUENCE` of the sequence it owns; `None` for any other ALTER TABLE.
+pub fn alter_column_restart(sql: &str) -> Option<Result<crate::sequence::Alter, SqlError>> {
+    let words: Vec<&str> = sql.trim().trim_end_matches(';').split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let mut i = 2;
+    while matches!(upper.get(i).map(String::as_str), Some("IF" | "EXISTS" | "ONLY")) {
+        i += 1;
+    }
+    let table = *words.get(i)?;
+    i += 1;
+    if upper.get(i).map(String::as_str) != Some("ALTER") {
+        return None;
+    }
+    i += 1;
+    if upper.get(i).map(String::as_str) == Some("COLUMN") {
+        i += 1;
+    }
+    let column = *words.get(i)?;
+    if upper.get(i + 1).map(String::as_str) != Some("RESTART") {
+        return None;
+    }
+    let unquote = |w: &str| match w.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(q) => q.replace("\"\"", "\""),
+        None => w.to_ascii_lowercase(),
+    };
+    let parts: Vec<String> = table.split('.').map(unquote).collect();
+    let (schema, bare) = match parts.as_slice() {
+        [t] => (None, t.clone()),
+        [s, t] => (Some(s.clone()), t.clone()),
+        _ => return None,
+    };
+    let seq = format!("\"{}_{}_seq\"", bare.replace('"', "\"\""), unquote(column).replace('"', "\"\""));
+    let name = match schema {
+        Some(s) => format!("\"{}\".{seq}", s.replace('"', "\"\"")),
+        None => seq,
+    };
+    let rest = words[i + 1..].join(" ");
+    Some(crate::sequence::parse_alter(&format!("ALTER SEQUENCE {name} {rest}")))
+}

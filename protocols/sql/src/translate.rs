@@ -256,6 +256,9 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
         "ALTER" if w(1) == "SEQUENCE" => Plan::AlterSequence(crate::sequence::parse_alter(sql)?),
+        "ALTER" if w(1) == "TABLE" && let Some(a) = crate::serial::alter_column_restart(sql) => {
+            Plan::AlterSequence(a?)
+        }
         "CREATE" if w(1) == "DATABASE" => Plan::CreateDatabase(object_name_after(sql, 2)?),
         "DROP" if w(1) == "DATABASE" => {
             let if_exists = w(2) == "IF";

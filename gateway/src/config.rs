@@ -47,6 +47,9 @@ pub struct PostgresSection {
     /// `"optimistic"` (replay with validation, 40001 on conflict) or `"locking"` (a block
     /// holds its database's writer). Default optimistic.
     pub transactions: dotdo_postgres::TransactionMode,
+    /// Shards of a Citus distributed table when `create_distributed_table` names no
+    /// `shard_count` (1 to 64000). Default 8.
+    pub shard_count: u32,
 }
 
 impl Default for PostgresSection {
@@ -61,6 +64,7 @@ impl Default for PostgresSection {
             scram_iterations: p.scram_iterations,
             copy_batch_rows: p.copy_batch_rows,
             transactions: p.transactions,
+            shard_count: p.shard_count,
         }
     }
 }
@@ -73,6 +77,7 @@ impl PostgresSection {
             scram_iterations: self.scram_iterations,
             copy_batch_rows: self.copy_batch_rows,
             transactions: self.transactions,
+            shard_count: self.shard_count,
         }
     }
 

@@ -354,3 +354,58 @@ def test_serial_and_identity_columns_own_sequences(dotdo):
         assert conn.execute("INSERT INTO tickets (what) VALUES ('new') RETURNING id").fetchone()[0] == 1
         conn.execute("DROP TABLE people, tickets")
         assert conn.execute("SELECT count(*) FROM pg_sequences").fetchone()[0] == 0
+
+
+def test_citus_distributed_table_survives_restart(dotdo_factory):
+    """create_distributed_table through psycopg, parameterised inserts routed to shards,
+    pinned and fanned-out queries, and the distribution kept across a gateway restart."""
+    d = dotdo_factory("[postgres]\nshard_count = 4\n")
+
+    def conn():
+        host, port = d.addr("postgres")
+        return psycopg.connect(host=host, port=port, user="postgres", dbname="citus", autocommit=True)
+
+    with conn() as c:
+        c.execute("CREATE TABLE events (tenant int NOT NULL, id int NOT NULL, kind text, n int, PRIMARY KEY (tenant, id))")
+        c.execute("CREATE TABLE kinds (kind text PRIMARY KEY, label text)")
+        c.execute("INSERT INTO kinds VALUES ('a', 'Alpha'), ('b', 'Beta')")
+        assert c.execute("SELECT create_distributed_table('events', 'tenant')").fetchall() == [("",)]
+        c.execute("SELECT create_reference_table('kinds')")
+        with c.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO events (tenant, id, kind, n) VALUES (%s, %s, %s, %s)",
+                [(t, i, "ab"[(t + i) % 2], t * 10 + i) for t in range(1, 11) for i in range(1, 4)],
+            )
+        assert c.execute("SELECT id, n FROM events WHERE tenant = %s ORDER BY id", (3,)).fetchall() == [
+            (1, 31),
+            (2, 32),
+            (3, 33),
+        ]
+        assert c.execute("SELECT count(*), sum(n), max(n) FROM events").fetchone() == (30, 1710, 103)
+        assert c.execute(
+            "SELECT k.label, count(*) FROM events e JOIN kinds k ON k.kind = e.kind GROUP BY k.label ORDER BY 1"
+        ).fetchall() == [("Alpha", 15), ("Beta", 15)]
+        assert c.execute("SELECT tenant FROM events ORDER BY n DESC LIMIT 2").fetchall() == [(10,), (10,)]
+        cur = c.execute("UPDATE events SET n = n + 1 WHERE kind = %s", ("a",))
+        assert cur.rowcount == 15
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            c.execute("UPDATE events SET tenant = 1 WHERE id = 1")
+        c.execute("CREATE TABLE loose (a int)")
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            c.execute("SELECT create_distributed_table('loose', 'nope')")
+    # A block on one tenant commits as one.
+    host, port = d.addr("postgres")
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="citus") as c:
+        c.execute("INSERT INTO events (tenant, id, kind, n) VALUES (%s, %s, %s, %s)", (11, 1, "a", 0))
+        c.execute("UPDATE events SET n = 5 WHERE tenant = %s AND id = %s", (11, 1))
+        c.commit()
+    d.restart()
+    with conn() as c:
+        assert c.execute(
+            "SELECT logicalrelid, partmethod FROM pg_dist_partition ORDER BY 1"
+        ).fetchall() == [("events", "h"), ("kinds", "n")]
+        assert c.execute("SELECT table_name, shard_count FROM citus_tables WHERE citus_table_type = 'distributed'").fetchall() == [
+            ("events", 4)
+        ]
+        assert c.execute("SELECT count(*), sum(n) FROM events").fetchone() == (31, 1710 + 15 + 5)
+        assert c.execute("SELECT n FROM events WHERE tenant = %s", (11,)).fetchall() == [(5,)]

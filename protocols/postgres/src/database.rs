@@ -26,19 +26,16 @@ impl Database {
     pub async fn catalog(&self, backend: &SharedBackend) -> Result<(u64, Arc<Catalog>), SqlError> {
         self.migrated
             .get_or_try_init(|| async {
-                backend
-                    .execute(&self.object, catalog::migrations(&self.name))
-                    .await
-                    .map(|_| ())
+                let mut batch = catalog::migrations(&self.name);
+                batch.extend(dotdo_sql::citus::migrations());
+                backend.execute(&self.object, batch).await.map(|_| ())
             })
             .await?;
         if let Some(c) = self.catalog.read().clone() {
             return Ok(c);
         }
-        let result = backend
-            .execute(&self.object, vec![catalog::load_statement()])
-            .await?;
-        Ok(self.publish(Catalog::from_result(&result[0])))
+        let result = backend.execute(&self.object, load_batch()).await?;
+        Ok(self.publish(from_results(&result)))
     }
 
     pub fn cached(&self) -> Option<(u64, Arc<Catalog>)> {
@@ -47,8 +44,8 @@ impl Database {
 
     /// Reload through an open transaction, which may hold uncommitted DDL.
     pub async fn reload_in(&self, txn: &mut dyn Transaction) -> Result<(), SqlError> {
-        let result = txn.execute(vec![catalog::load_statement()]).await?;
-        self.publish(Catalog::from_result(&result[0]));
+        let result = txn.execute(load_batch()).await?;
+        self.publish(from_results(&result));
         Ok(())
     }
 
@@ -71,6 +68,25 @@ impl Database {
         let entry = (generation, Arc::new(catalog));
         *slot = Some(entry.clone());
         entry
+    }
+}
+
+/// The catalog and the Citus metadata, read together.
+fn load_batch() -> Vec<dotdo_backend::Statement> {
+    vec![
+        catalog::load_statement(),
+        dotdo_sql::citus::load_statement(),
+    ]
+}
+
+fn from_results(results: &[dotdo_backend::StatementResult]) -> Catalog {
+    let catalog = results
+        .first()
+        .map(Catalog::from_result)
+        .unwrap_or_default();
+    match results.get(1) {
+        Some(meta) => catalog.with_distribution(dotdo_sql::citus::Metadata::from_result(meta)),
+        None => catalog,
     }
 }
 
@@ -111,6 +127,13 @@ impl Databases {
     pub async fn drop_database(&self, name: &str) -> Result<(), SqlError> {
         let db = self.open.lock().remove(name);
         let object = db.map_or_else(|| object_of(name), |d| d.object.clone());
+        // Shard objects of distributed tables live beside the database's own object.
+        for other in self.backend.list_objects(&object.namespace).await? {
+            if other != object.name {
+                let id = ObjectId::new(object.namespace.clone(), other);
+                self.backend.delete_object(&id).await?;
+            }
+        }
         self.backend.delete_object(&object).await?;
         Ok(())
     }

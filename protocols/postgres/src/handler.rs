@@ -446,6 +446,7 @@ fn decode_params(portal: &Portal<Prepared>, inferred: &[PgType]) -> Result<Vec<V
 fn param_types(plan: &Plan) -> Vec<PgType> {
     match plan {
         Plan::Query(q) => q.params.clone(),
+        Plan::Distributed(d) => d.local.params.clone(),
         other => dotdo_sql::notify::param_types(other),
     }
 }

@@ -9,6 +9,7 @@ mod cancel;
 mod connection;
 mod copy;
 mod database;
+mod distributed;
 mod encode;
 mod handler;
 mod notify;
@@ -48,6 +49,9 @@ pub struct Config {
     pub copy_batch_rows: usize,
     /// How transaction blocks run. Default: optimistic.
     pub transactions: TransactionMode,
+    /// Shards of a Citus distributed table when `create_distributed_table` names no
+    /// `shard_count`. Default: 8.
+    pub shard_count: u32,
 }
 
 /// How a transaction block (`BEGIN … COMMIT`) runs on its database's object.
@@ -75,6 +79,7 @@ impl Default for Config {
             scram_iterations: 4096,
             copy_batch_rows: 5000,
             transactions: TransactionMode::Optimistic,
+            shard_count: 8,
         }
     }
 }
@@ -89,6 +94,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         if self.copy_batch_rows == 0 {
             return Err(Error::Config("copy_batch_rows must be at least 1".into()));
+        }
+        if !(1..=64000).contains(&self.shard_count) {
+            return Err(Error::Config(
+                "shard_count must be between 1 and 64000".into(),
+            ));
         }
         if self.scram_iterations == 0 {
             return Err(Error::Config("scram_iterations must be at least 1".into()));

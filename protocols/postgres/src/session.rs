@@ -38,6 +38,9 @@ pub enum Outcome {
 
 struct CopyIn {
     plan: CopyFrom,
+    /// A distributed or reference table's rows go to its shard objects (and the groups of
+    /// shard objects that hold reference tables).
+    route: Option<(dotdo_sql::citus::Kind, Vec<u32>)>,
     buf: Vec<u8>,
     pending: Vec<Vec<Value>>,
     count: usize,
@@ -50,11 +53,11 @@ struct CopyIn {
 /// Statements and bytes a replayed (optimistic) block may hold before it switches to a
 /// locking transaction: each statement replays the whole block, so its cost grows with
 /// the square of the length, and a long block is the one most likely to lose a race.
-const MAX_REPLAY_STATEMENTS: usize = 64;
-const MAX_REPLAY_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_REPLAY_STATEMENTS: usize = 64;
+pub(crate) const MAX_REPLAY_BYTES: usize = 256 * 1024;
 
 /// The transaction behind a block.
-enum Txn {
+pub(crate) enum Txn {
     /// Optimistic: replay with validation, nothing held on the object.
     Replay(ReplayTransaction),
     /// The backend's own transaction (on the embedded backend, the object's writer).
@@ -62,14 +65,14 @@ enum Txn {
 }
 
 impl Txn {
-    fn handle(&mut self) -> &mut dyn Transaction {
+    pub(crate) fn handle(&mut self) -> &mut dyn Transaction {
         match self {
             Txn::Replay(r) => r,
             Txn::Locking(t) => t.as_mut(),
         }
     }
 
-    fn into_handle(self) -> Box<dyn Transaction> {
+    pub(crate) fn into_handle(self) -> Box<dyn Transaction> {
         match self {
             Txn::Replay(r) => Box::new(r),
             Txn::Locking(t) => t,
@@ -78,7 +81,7 @@ impl Txn {
 }
 
 pub struct Session {
-    server: Arc<Server>,
+    pub(crate) server: Arc<Server>,
     pub db: Arc<Database>,
     pub user: String,
     pub pid: i32,
@@ -86,8 +89,12 @@ pub struct Session {
     /// `now()` for the open block: the time of its first statement, as PostgreSQL's
     /// transaction timestamp (and so that a replayed block answers the same at commit).
     txn_time: Option<String>,
-    in_block: bool,
+    pub(crate) in_block: bool,
     failed: bool,
+    /// The block's transactions on shard objects (distributed tables).
+    pub(crate) shards: crate::distributed::BlockShards,
+    /// The block has used savepoints, which do not reach shard objects.
+    pub(crate) has_savepoints: bool,
     settings: HashMap<String, String>,
     /// Settings the client gave at startup: what RESET returns to.
     startup: HashMap<String, String>,
@@ -153,6 +160,8 @@ impl Session {
             txn_time: None,
             in_block: false,
             failed: false,
+            shards: Default::default(),
+            has_savepoints: false,
             settings: HashMap::new(),
             startup: HashMap::new(),
             block_undo: HashMap::new(),
@@ -222,6 +231,9 @@ impl Session {
             backend_pid: self.pid,
             search_path: self.search_path(),
         };
+        if let Some(plan) = dotdo_sql::citus::plan(sql, catalog, &ctx) {
+            return plan;
+        }
         dotdo_sql::translate(sql, catalog, &ctx)
     }
 
@@ -265,6 +277,7 @@ impl Session {
         match plan {
             Plan::Sleep { .. } => true,
             Plan::Query(q) => q.read_only || self.in_block,
+            Plan::Distributed(d) => d.read_only() || self.in_block,
             _ => false,
         }
     }
@@ -333,7 +346,7 @@ impl Session {
     }
 
     /// Fix the clock of `batch` to the block's start.
-    fn fix_now(&mut self, batch: &mut [Statement]) {
+    pub(crate) fn fix_now(&mut self, batch: &mut [Statement]) {
         let at = self
             .txn_time
             .get_or_insert_with(dotdo_sql::datetime::utc_now_text);
@@ -381,6 +394,21 @@ impl Session {
 
     async fn finish_txn(&mut self, commit: bool) -> Result<(), SqlError> {
         self.end_settings(commit);
+        self.has_savepoints = false;
+        // The object the block wrote commits last: the ones it only read are validated first.
+        let shards_first = self.shards.coordinator_wrote;
+        if shards_first && let Err(e) = self.shards.finish(commit).await {
+            let _ = self.finish_coordinator(false).await;
+            return Err(e);
+        }
+        let result = self.finish_coordinator(commit).await;
+        if !shards_first {
+            self.shards.finish(commit && result.is_ok()).await?;
+        }
+        result
+    }
+
+    async fn finish_coordinator(&mut self, commit: bool) -> Result<(), SqlError> {
         self.in_block = false;
         self.failed = false;
         self.txn_time = None;
@@ -444,6 +472,12 @@ impl Session {
             }
             Plan::Savepoint(name) => {
                 self.require_block("SAVEPOINT")?;
+                if !self.shards.is_empty() {
+                    return Err(SqlError::unsupported(
+                        "savepoints are not supported in a transaction block that uses distributed tables",
+                    ));
+                }
+                self.has_savepoints = true;
                 self.ensure_txn()
                     .await?
                     .savepoint(name)
@@ -479,6 +513,7 @@ impl Session {
                 let result = self.execute(q, params).await?;
                 Ok(self.outcome(q, result, static_types))
             }
+            Plan::Distributed(d) => self.run_distributed(d, params, static_types).await,
             Plan::Set { name, value, local } => {
                 self.change_setting(name, Some(value.clone()), *local);
                 Ok(Outcome::Command("SET".into()))
@@ -551,6 +586,36 @@ impl Session {
                 Ok(Outcome::Command("DROP DATABASE".into()))
             }
             Plan::CopyFrom(c) => {
+                let (_, catalog) = self.catalog().await?;
+                let meta = catalog.distribution();
+                if let Some(kind) = meta.get(&c.table).cloned() {
+                    if self.in_block {
+                        return Err(SqlError::unsupported(
+                            "COPY into a distributed or reference table cannot run inside a transaction block",
+                        ));
+                    }
+                    self.copy = Some(CopyIn {
+                        plan: c.clone(),
+                        route: Some((kind, meta.groups())),
+                        buf: Vec::new(),
+                        pending: Vec::new(),
+                        count: 0,
+                        skip_header: c.options.header,
+                        error: None,
+                        own_txn: false,
+                    });
+                    return Ok(Outcome::CopyIn {
+                        columns: c.columns.len(),
+                    });
+                }
+                if self.in_block {
+                    if self.shards.any_wrote() {
+                        return Err(SqlError::unsupported(
+                            "a transaction block can write to only one shard: dotdo cannot commit writes on several objects atomically",
+                        ));
+                    }
+                    self.shards.coordinator_wrote = true;
+                }
                 // COPY loads in batches that a replay would resend at every flush: it locks.
                 let own_txn = !self.in_block;
                 if own_txn {
@@ -560,6 +625,7 @@ impl Session {
                 }
                 self.copy = Some(CopyIn {
                     plan: c.clone(),
+                    route: None,
                     buf: Vec::new(),
                     pending: Vec::new(),
                     count: 0,
@@ -744,6 +810,14 @@ impl Session {
             self.resolve_sequences(&mut batch).await?;
         }
         let db = self.db.clone();
+        if self.in_block && !q.read_only {
+            if self.shards.any_wrote() {
+                return Err(SqlError::unsupported(
+                    "a transaction block can write to only one shard: dotdo cannot commit writes on several objects atomically",
+                ));
+            }
+            self.shards.coordinator_wrote = true;
+        }
         let reserves = dotdo_sql::serial::reserves(&batch);
         let reserving = dotdo_sql::serial::reservation_indices(&batch);
         for i in &reserving {
@@ -825,7 +899,10 @@ impl Session {
     /// is taken even if the batch or its block then fails (as in PostgreSQL, where `nextval`
     /// is never rolled back). Only a locking block draws in its own transaction (it holds
     /// the writer), and gives its values back if it rolls back, but never hands one out twice.
-    async fn resolve_sequences(&mut self, batch: &mut [Statement]) -> Result<(), SqlError> {
+    pub(crate) async fn resolve_sequences(
+        &mut self,
+        batch: &mut [Statement],
+    ) -> Result<(), SqlError> {
         for s in batch.iter_mut() {
             while let Some((range, call)) = sequence::find_call(&s.sql) {
                 let value = self.sequence_call(call).await?;
@@ -1007,6 +1084,18 @@ impl Session {
         }
         let rows = std::mem::take(&mut c.pending);
         c.count += rows.len();
+        if let Some((kind, groups)) = c.route.clone() {
+            let table = c.plan.table.clone();
+            let columns: Vec<String> = c.plan.columns.iter().map(|(n, _)| n.clone()).collect();
+            if let Err(e) = self
+                .copy_routed(&table, &columns, &kind, &groups, rows)
+                .await
+                && let Some(c) = self.copy.as_mut()
+            {
+                c.error = Some(e);
+            }
+            return;
+        }
         let batch = insert_batch(&c.plan, rows);
         let result = match self.txn.as_mut() {
             Some(txn) => txn.handle().execute(batch).await.map_err(SqlError::from),
@@ -1053,7 +1142,7 @@ impl Session {
     async fn copy_abort(&mut self, own_txn: bool) {
         if own_txn {
             let _ = self.finish_txn(false).await;
-        } else {
+        } else if self.in_block {
             self.failed = true;
         }
     }
@@ -1064,6 +1153,7 @@ impl Session {
         if let Some(txn) = self.txn.take() {
             let _ = txn.into_handle().rollback().await;
         }
+        let _ = self.shards.finish(false).await;
     }
 }
 
@@ -1079,7 +1169,7 @@ fn text_value(v: Value) -> Option<String> {
 }
 
 /// The one row of a function returning `void`: an empty value.
-fn void_row(column: &str) -> Outcome {
+pub(crate) fn void_row(column: &str) -> Outcome {
     Outcome::Rows {
         fields: vec![(column.to_owned(), PgType::Text)],
         rows: vec![vec![Value::Text(String::new())]],
@@ -1182,7 +1272,14 @@ impl Session {
     /// type is then `text`, as the execution will send them.
     pub async fn describe_fields(&mut self, plan: &Plan) -> Vec<(String, PgType)> {
         let fields = static_fields(plan);
-        let Plan::Query(q) = plan else { return fields };
+        let q = match plan {
+            Plan::Query(q) => q,
+            Plan::Distributed(d) if d.local.columns.as_ref().is_some_and(|c| !c.is_empty()) => {
+                return fields;
+            }
+            Plan::Distributed(d) => &d.local,
+            _ => return fields,
+        };
         if !q.columns.as_ref().is_some_and(Vec::is_empty) {
             return fields;
         }
@@ -1216,6 +1313,7 @@ impl Session {
 /// The fields a Describe reports, before running anything.
 pub fn static_fields(plan: &Plan) -> Vec<(String, PgType)> {
     match plan {
+        Plan::Distributed(d) => static_fields(&Plan::Query(d.local.clone())),
         Plan::Query(Query {
             columns: Some(cols),
             ..

@@ -92,6 +92,8 @@ pub struct Catalog {
     references: Vec<(String, String)>,
     /// Sequences owned by a column (serial and identity columns).
     owned: Vec<crate::serial::Owned>,
+    /// Which tables are Citus distributed or reference tables.
+    dist: Arc<crate::citus::Metadata>,
 }
 
 impl Catalog {
@@ -151,6 +153,7 @@ impl Catalog {
             relations,
             references,
             owned,
+            dist: Arc::default(),
         }
     }
 
@@ -160,6 +163,16 @@ impl Catalog {
         table: &'a str,
     ) -> impl Iterator<Item = &'a crate::serial::Owned> + 'a {
         self.owned.iter().filter(move |o| o.table == table)
+    }
+
+    /// This catalog with `dist` as its Citus metadata.
+    pub fn with_distribution(mut self, dist: crate::citus::Metadata) -> Catalog {
+        self.dist = Arc::new(dist);
+        self
+    }
+
+    pub fn distribution(&self) -> &crate::citus::Metadata {
+        &self.dist
     }
 
     /// A table by its stored name (as name resolution leaves it, possibly quoted).

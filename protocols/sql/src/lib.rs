@@ -5,6 +5,7 @@
 
 pub mod alter;
 pub mod catalog;
+pub mod citus;
 pub mod datetime;
 pub mod describe;
 pub mod draw;

@@ -135,6 +135,8 @@ pub enum Plan {
         seconds: crate::notify::Arg,
         column: String,
     },
+    /// A statement on Citus distributed or reference tables (see `citus`).
+    Distributed(Box<crate::citus::Distributed>),
 }
 
 pub const SERVER_VERSION: &str = "15.8";

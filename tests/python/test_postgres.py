@@ -71,6 +71,68 @@ def test_copy_in_and_out(dotdo):
             assert out == [("0", "name 0"), ("1", "name 1"), ("2", "name 2")]
 
 
+def test_arrays_round_trip_as_python_lists(dotdo):
+    with connect(dotdo, "arrays") as conn:
+        conn.execute(
+            "CREATE TABLE docs (id int PRIMARY KEY, tags text[] NOT NULL DEFAULT '{}', "
+            "scores int4[], big int8[], ratios float8[], flags bool[], days date[])"
+        )
+        rows = [
+            (1, ["a", "b c", "", None, '"q"'], [1, 2, 3], [1 << 40, None], [0.5, 2.0], [True, False], [datetime.date(2024, 2, 29)]),
+            (2, [], [], [], [], [], []),
+            (3, ["x"], None, None, None, None, None),
+        ]
+        for binary in (False, True):
+            # %t and %b send parameters in text and binary format; results follow the cursor.
+            p = "%b" if binary else "%t"
+            conn.execute("DELETE FROM docs")
+            with conn.cursor(binary=binary) as cur:
+                cur.executemany(
+                    f"INSERT INTO docs (id, tags, scores, big, ratios, flags, days) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                    rows,
+                )
+                cur.execute("SELECT id, tags, scores, big, ratios, flags, days FROM docs ORDER BY id")
+                assert cur.fetchall() == rows, f"binary={binary}"
+                # = ANY(%s) with a Python list, the commonest use of arrays in applications.
+                cur.execute(f"SELECT id FROM docs WHERE id = ANY({p}) ORDER BY id", ([1, 3, 99],))
+                assert [r[0] for r in cur.fetchall()] == [1, 3]
+                cur.execute(f"SELECT id FROM docs WHERE {p} = ANY(tags)", ("b c",))
+                assert cur.fetchall() == [(1,)]
+                cur.execute(f"SELECT id FROM docs WHERE tags @> {p} ORDER BY id", (["x"],))
+                assert cur.fetchall() == [(3,)]
+                # array_agg comes back as a list, unnest as rows.
+                cur.execute("SELECT array_agg(id ORDER BY id) FROM docs")
+                assert cur.fetchone()[0] == [1, 2, 3]
+                cur.execute("SELECT array_agg(t ORDER BY t) FROM docs, unnest(tags) AS t WHERE t <> ''")
+                assert cur.fetchone()[0] == ['"q"', "a", "b c", "x"]
+                cur.execute(f"SELECT x FROM unnest({p}::int8[]) WITH ORDINALITY AS u(x, n) ORDER BY n", ([5, 6, 7],))
+                assert [r[0] for r in cur.fetchall()] == [5, 6, 7]
+                cur.execute("SELECT id, unnest(scores) FROM docs WHERE id = 1")
+                assert cur.fetchall() == [(1, 1), (1, 2), (1, 3)]
+                cur.execute(f"SELECT scores || {p}, array_length(scores, 1), scores[2] FROM docs WHERE id = 1", ([4],))
+                assert cur.fetchone() == ([1, 2, 3, 4], 3, 2)
+        conn.execute("UPDATE docs SET tags = array_append(tags, %s) WHERE id = %s", ("new", 2))
+        assert conn.execute("SELECT tags FROM docs WHERE id = 2").fetchone()[0] == ["new"]
+        # Text output is PostgreSQL's.
+        assert conn.execute("SELECT tags::text FROM docs WHERE id = 1").fetchone()[0] == '{a,"b c","",NULL,"\\"q\\""}'
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation) as e:
+            conn.execute("SELECT '{1,2'::int[]")
+        assert e.value.diag.message_primary == 'malformed array literal: "{1,2"'
+        with pytest.raises(psycopg.errors.FeatureNotSupported):
+            conn.execute("SELECT '{{1,2},{3,4}}'::int[]")
+        # COPY with array columns, in and out.
+        conn.execute("CREATE TABLE copied (id int, nums int[], words text[])")
+        with conn.cursor() as cur:
+            with cur.copy("COPY copied FROM STDIN") as copy:
+                copy.write(b'1\t{1,2}\t{a,"b c"}\n2\t{}\t\\N\n')
+            out = []
+            with cur.copy("COPY copied TO STDOUT") as copy:
+                for row in copy.rows():
+                    out.append(row)
+        assert out == [("1", "{1,2}", '{a,"b c"}'), ("2", "{}", None)]
+        assert conn.execute("SELECT nums, words FROM copied ORDER BY id").fetchall() == [([1, 2], ["a", "b c"]), ([], None)]
+
+
 def test_errors_and_transactions(dotdo):
     host, port = dotdo.addr("postgres")
     with psycopg.connect(host=host, port=port, user="postgres", dbname="tx") as conn:

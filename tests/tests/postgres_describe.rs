@@ -45,6 +45,8 @@ ALTER TABLE items ADD COLUMN owner int;
 ALTER TABLE items ADD CONSTRAINT item_owner FOREIGN KEY (owner) REFERENCES owners(id);
 ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name);
 ALTER TABLE items RENAME COLUMN note TO remark;
+CREATE TABLE docs (id int PRIMARY KEY, tags text[] NOT NULL DEFAULT '{}', scores integer ARRAY, codes varchar(5)[], big _int8);
+ALTER TABLE docs ALTER COLUMN scores SET DEFAULT '{1,2}';
 CREATE VIEW user_posts (uid, title) AS
     SELECT u.id, p.title, count(*) AS n, max(u.score) AS best FROM users u JOIN posts p ON p.user_id = u.id GROUP BY 1, 2;
 ";
@@ -98,6 +100,7 @@ fn psql_describe_commands_print_what_postgres_15_prints() {
         ("app", "\\d items"),
         ("app", "\\d owners"),
         ("app", "\\d badges"),
+        ("app", "\\d docs"),
         ("app", "\\d user_posts"),
         ("app", "\\d posts_user"),
         ("app", "\\d users_pkey"),

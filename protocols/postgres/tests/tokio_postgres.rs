@@ -644,3 +644,121 @@ async fn catalog_views_read_and_renames_still_work() {
         .await
         .expect("renames");
 }
+
+#[tokio::test]
+async fn arrays_as_rust_vectors_in_binary_and_text() {
+    use tokio_postgres::types::Type;
+    let h = start().await;
+    let c = connect(&h, "app").await;
+    c.batch_execute(
+        "CREATE TABLE arr (id int PRIMARY KEY, nums int4[] NOT NULL DEFAULT '{}', names text[], big int8[])",
+    )
+    .await
+    .expect("create");
+    let names = vec![
+        "a".to_owned(),
+        "b c".to_owned(),
+        String::new(),
+        "\"q\"".to_owned(),
+    ];
+    let big = vec![Some(1i64), None, Some(1i64 << 40)];
+    c.execute(
+        "INSERT INTO arr (id, nums, names, big) VALUES ($1, $2, $3, $4)",
+        &[&1i32, &vec![1i32, 2, 3], &names, &big],
+    )
+    .await
+    .expect("insert");
+    c.execute("INSERT INTO arr (id) VALUES ($1)", &[&2i32])
+        .await
+        .expect("insert defaults");
+
+    // The statement describes array parameters and columns with their array types.
+    let st = c
+        .prepare("SELECT nums, names, big FROM arr WHERE id = ANY($1) ORDER BY id")
+        .await
+        .expect("prepare");
+    assert_eq!(st.params(), &[Type::INT4_ARRAY]);
+    let types: Vec<&Type> = st.columns().iter().map(|c| c.type_()).collect();
+    assert_eq!(
+        types,
+        [&Type::INT4_ARRAY, &Type::TEXT_ARRAY, &Type::INT8_ARRAY]
+    );
+
+    // Binary results and parameters.
+    let rows = c.query(&st, &[&vec![1i32, 2]]).await.expect("select");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].get::<_, Vec<i32>>(0), vec![1, 2, 3]);
+    assert_eq!(rows[0].get::<_, Vec<String>>(1), names);
+    assert_eq!(rows[0].get::<_, Vec<Option<i64>>>(2), big);
+    assert_eq!(rows[1].get::<_, Vec<i32>>(0), Vec::<i32>::new());
+    assert_eq!(rows[1].get::<_, Option<Vec<String>>>(1), None);
+
+    // Parameters that arrays meet: ANY, @>, ||, subscripts, functions.
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM arr WHERE nums @> $1", &[&vec![2i32]])
+        .await
+        .expect("contains")
+        .get(0);
+    assert_eq!(n, 1);
+    let row = c
+        .query_one(
+            "UPDATE arr SET nums = nums || $1, names = array_append(names, $2) WHERE id = 1 RETURNING nums, names[$3]",
+            &[&vec![4i32, 5], &"d", &5i32],
+        )
+        .await
+        .expect("update");
+    assert_eq!(row.get::<_, Vec<i32>>(0), vec![1, 2, 3, 4, 5]);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("d"));
+    let agg: Vec<i32> = c
+        .query_one("SELECT array_agg(id ORDER BY id DESC) FROM arr", &[])
+        .await
+        .expect("array_agg")
+        .get(0);
+    assert_eq!(agg, vec![2, 1]);
+    let elems: Vec<i64> = c
+        .query("SELECT x FROM unnest($1::int8[]) AS x", &[&vec![7i64, 8]])
+        .await
+        .expect("unnest")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(elems, vec![7, 8]);
+
+    // Text format: the simple protocol prints arrays as PostgreSQL does.
+    let msgs = c
+        .simple_query("SELECT names, big FROM arr WHERE id = 1")
+        .await
+        .expect("simple");
+    let row = msgs
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .expect("a row");
+    assert_eq!(row.get(0), Some(r#"{a,"b c","","\"q\"",d}"#));
+    assert_eq!(row.get(1), Some("{1,NULL,1099511627776}"));
+
+    // Malformed literals are 22P02; multidimensional arrays 0A000; the connection lives.
+    let e = c
+        .simple_query("SELECT '{1,2'::int[]")
+        .await
+        .expect_err("malformed");
+    assert_eq!(code(&e), "22P02");
+    let e = c
+        .simple_query("SELECT ARRAY[ARRAY[1,2],ARRAY[3,4]]")
+        .await
+        .expect_err("2-D");
+    assert_eq!(code(&e), "0A000");
+    let e = c
+        .simple_query("INSERT INTO arr (id, nums) VALUES (3, '{1,x}')")
+        .await
+        .expect_err("not an integer");
+    assert_eq!(code(&e), "22P02");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM arr", &[])
+        .await
+        .expect("still connected")
+        .get(0);
+    assert_eq!(n, 2);
+}

@@ -17,6 +17,7 @@ pub fn migrations(database: &str) -> Vec<Statement> {
         include_str!("schema/002_pg_catalog.sql"),
         include_str!("schema/003_pg_describe.sql"),
         include_str!("schema/004_schemas.sql"),
+        include_str!("schema/005_arrays.sql"),
         include_str!("schema/006_serial.sql"),
     ]
     // A file's last statement may lack its semicolon.
@@ -34,11 +35,14 @@ pub fn migrations(database: &str) -> Vec<Statement> {
 }
 
 /// Reads the whole catalog; feed its result to [`Catalog::from_result`]. Column rows have
-/// no kind; the schemas (`n`) and every relation's stored name (by its SQLite type, or
-/// `sequence`) and the foreign keys (`fk`: table, referenced table) follow them.
+/// no kind: a table's, and a view's with the column types inferred when it was created (so
+/// what is read through a view, an array or a boolean, is sent as its type). The schemas
+/// (`n`), every relation's stored name (by its SQLite type, or `sequence`) and the foreign
+/// keys (`fk`: table, referenced table) follow them.
 pub fn load_statement() -> Statement {
     Statement::new(
         "SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
+         UNION ALL SELECT view, col, pos, typ, -1, 0, NULL, NULL FROM _pg_view_columns \
          UNION ALL SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, type FROM sqlite_schema \
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \

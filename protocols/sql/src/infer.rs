@@ -41,6 +41,18 @@ impl Scope {
                 let t = virtual_table(ident_name(&alias.name), cols, &alias.columns);
                 self.tables.push((t.name.clone(), Arc::new(t)));
             }
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_ordinality,
+                ..
+            } => {
+                let array = array_exprs
+                    .first()
+                    .and_then(|e| expr_type(e, self, catalog));
+                let t = crate::array::unnest_columns(alias.as_ref(), array, *with_ordinality);
+                self.tables.push((t.name.clone(), Arc::new(t)));
+            }
             _ => {}
         }
     }
@@ -92,6 +104,9 @@ fn wider(a: PgType, b: PgType) -> PgType {
 }
 
 fn expr_type(e: &Expr, scope: &Scope, catalog: &Catalog) -> Option<PgType> {
+    if let Some(t) = crate::array::expr_type(e, &|x| expr_type(x, scope, catalog)) {
+        return Some(t);
+    }
     match e {
         Expr::Identifier(i) => scope.column(&ident_name(i)),
         Expr::CompoundIdentifier(parts) if parts.len() >= 2 => scope.qualified(
@@ -240,6 +255,13 @@ fn expr_name(e: &Expr) -> String {
             n => n.to_owned(),
         },
         Expr::Nested(inner) => expr_name(inner),
+        Expr::Array(_) => "array".into(),
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            match crate::array::subscripted(root, access_chain) {
+                Some((array, _)) => expr_name(&array),
+                None => expr_name(root),
+            }
+        }
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
         Expr::Substring { .. } => "substring".into(),
@@ -254,6 +276,15 @@ fn expr_name(e: &Expr) -> String {
 }
 
 fn cast_name(type_text: &str) -> String {
+    // `'{1}'::int[]` is named after its element type, as PostgreSQL does.
+    let lower = type_text.trim().to_ascii_lowercase();
+    if let Some(base) = lower
+        .strip_suffix(" array")
+        .or_else(|| lower.find('[').map(|i| &lower[..i]))
+        .filter(|_| matches!(PgType::from_name(&lower), Some(PgType::Array(_))))
+    {
+        return cast_name(base);
+    }
     match PgType::from_name(type_text) {
         Some(PgType::Int4) => "int4".into(),
         Some(PgType::Int8) => "int8".into(),
@@ -263,6 +294,7 @@ fn cast_name(type_text: &str) -> String {
         Some(PgType::Float4) => "float4".into(),
         Some(PgType::Varchar) => "varchar".into(),
         Some(PgType::Timestamptz) => "timestamptz".into(),
+        Some(PgType::Timestamp) => "timestamp".into(),
         Some(t) => t.name().to_owned(),
         None => type_text.to_ascii_lowercase(),
     }
@@ -419,6 +451,12 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
         if let Some(n) = placeholder(e) {
             max = max.max(n);
         }
+        crate::array::note_params(
+            e,
+            &|x| expr_type(x, &scope, catalog),
+            &placeholder,
+            &mut |n, t| note(n, t, &mut found),
+        );
         match e {
             Expr::BinaryOp { left, right, op } => {
                 let arith = matches!(
@@ -518,4 +556,71 @@ pub fn param_types(stmt: &Statement, catalog: &Catalog) -> Vec<PgType> {
     (1..=max)
         .map(|n| found.get(&n).copied().unwrap_or(PgType::Text))
         .collect()
+}
+
+/// Expression types anywhere in one statement, every relation it reads in scope under its
+/// alias: what the array rewrite, which works on whole statements, asks about operands.
+pub(crate) struct StatementTypes<'a> {
+    scope: Scope,
+    catalog: &'a Catalog,
+    /// Types of expressions the rewrite itself wrote (`u.value` for an unnested element).
+    pub(crate) written: HashMap<String, PgType>,
+}
+
+impl<'a> StatementTypes<'a> {
+    pub(crate) fn new<V: ast::Visit>(node: &V, catalog: &'a Catalog) -> Self {
+        struct Factors<'s, 'c> {
+            scope: &'s mut Scope,
+            catalog: &'c Catalog,
+        }
+        impl ast::Visitor for Factors<'_, '_> {
+            type Break = ();
+            fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
+                if !matches!(f, TableFactor::NestedJoin { .. }) {
+                    self.scope.add_factor(f, self.catalog);
+                }
+                ControlFlow::Continue(())
+            }
+        }
+        let mut scope = Scope::default();
+        let _ = node.visit(&mut Factors {
+            scope: &mut scope,
+            catalog,
+        });
+        // Relations named outside FROM: the table an INSERT writes (its ON CONFLICT
+        // assignments read it), UPDATE and DELETE targets.
+        let _ = ast::visit_relations(node, |name| {
+            if let Some(t) = catalog.table(&object_name(name))
+                && !scope.tables.iter().any(|(k, _)| *k == t.name)
+            {
+                scope.tables.push((t.name.clone(), t.clone()));
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        Self {
+            scope,
+            catalog,
+            written: HashMap::new(),
+        }
+    }
+
+    /// The first of the relations named `names` that has `column`.
+    pub(crate) fn owner(&self, column: &str, names: &[String]) -> Option<String> {
+        self.scope
+            .tables
+            .iter()
+            .find(|(k, t)| names.iter().any(|n| n == k) && t.column(column).is_some())
+            .map(|(k, _)| k.clone())
+    }
+
+    pub(crate) fn of(&self, e: &Expr) -> Option<PgType> {
+        if let Some(t) = self.written.get(&e.to_string()) {
+            return Some(*t);
+        }
+        expr_type(e, &self.scope, self.catalog).or_else(|| match e {
+            // A qualifier the scope does not know (an outer query's alias): the column alone.
+            Expr::CompoundIdentifier(parts) => self.scope.column(&ident_name(parts.last()?)),
+            _ => None,
+        })
+    }
 }

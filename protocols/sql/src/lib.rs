@@ -4,6 +4,7 @@
 //! knows nothing about the wire.
 
 pub mod alter;
+pub mod array;
 pub mod catalog;
 pub mod citus;
 pub mod datetime;

@@ -401,6 +401,7 @@ fn translate_statement(
                 _ => true,
             };
             let mut stmt = Statement::Query(q);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             let sql = crate::namespace::relative_relnames(stmt.to_string(), ctx);
             if has_from
@@ -460,6 +461,7 @@ fn translate_statement(
                 .as_ref()
                 .is_some_and(|s| !matches!(s.body.as_ref(), SetExpr::Values(_)));
             let mut stmt = Statement::Insert(ins);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             let mut sql = stmt.to_string();
             let mut reservations = reservations;
@@ -490,6 +492,7 @@ fn translate_statement(
                 .map(|r| infer::returning_columns(r, &table, catalog));
             let numbered = crate::draw::number_update(&mut up)?;
             let mut stmt = Statement::Update(up);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             let sql = stmt.to_string();
             if numbered
@@ -517,6 +520,7 @@ fn translate_statement(
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
             let mut stmt = Statement::Delete(del);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             Ok(Plan::Query(single(
                 stmt.to_string(),
@@ -555,6 +559,7 @@ fn translate_statement(
         Statement::CreateView(cv) => {
             let columns = crate::describe::record_view(&cv, catalog);
             let mut stmt = Statement::CreateView(cv);
+            crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
             let mut batch = vec![SqliteStatement::new(stmt.to_string())];
             batch.extend(columns);
@@ -929,6 +934,9 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     "(CASE WHEN {t} = 1043 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')' \
                      WHEN {t} = 1042 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')' \
                      WHEN {t} = 1700 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')' \
+                     WHEN {t} = 1015 AND {m} > 4 THEN 'character varying(' || ({m} - 4) || ')[]' \
+                     WHEN {t} = 1014 AND {m} > 4 THEN 'character(' || ({m} - 4) || ')[]' \
+                     WHEN {t} = 1231 AND {m} >= 4 THEN 'numeric(' || (({m} - 4) >> 16) || ',' || (({m} - 4) & 65535) || ')[]' \
                      ELSE {plain} END)",
                     t = args[0],
                     m = args[1],
@@ -1130,6 +1138,7 @@ fn default_text(expr: &Expr, ty: PgType) -> String {
     match ty {
         PgType::Text if is_string => format!("{text}::text"),
         PgType::Varchar if is_string => format!("{text}::character varying"),
+        PgType::Array(e) if is_string => format!("{text}::{}", e.array_name()),
         _ => text,
     }
 }
@@ -1141,7 +1150,8 @@ fn format_type_sql(t: &Expr) -> String {
          WHEN 700 THEN 'real' WHEN 701 THEN 'double precision' WHEN 25 THEN 'text' WHEN 1043 THEN 'character varying' \
          WHEN 1042 THEN 'character' WHEN 17 THEN 'bytea' WHEN 1082 THEN 'date' WHEN 1083 THEN 'time without time zone' \
          WHEN 1114 THEN 'timestamp without time zone' WHEN 1184 THEN 'timestamp with time zone' WHEN 1186 THEN 'interval' \
-         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' ELSE 'text' END)"
+         WHEN 2950 THEN 'uuid' WHEN 114 THEN 'json' WHEN 3802 THEN 'jsonb' WHEN 1700 THEN 'numeric' {arrays}ELSE 'text' END)",
+        arrays = crate::array::format_type_cases(),
     )
 }
 
@@ -1369,6 +1379,7 @@ fn column_sql(
             ColumnOption::Null => {}
             ColumnOption::Default(expr) => {
                 let mut stmt_expr = expr.clone();
+                crate::array::default_expr(&mut stmt_expr, ty)?;
                 let mut err = None;
                 let _ = ast::visit_expressions_mut(&mut stmt_expr, |e| {
                     if let Err(x) = rewrite_expr(e, ctx) {
@@ -1444,6 +1455,12 @@ fn column_sql(
 }
 
 fn type_modifier(lower: &str) -> i32 {
+    // An array's modifier is its element's: `varchar(5)[]`.
+    let lower = lower
+        .split('[')
+        .next()
+        .unwrap_or(lower)
+        .trim_end_matches(" array");
     let Some((_, inner)) = lower.split_once('(') else {
         return -1;
     };
@@ -1732,11 +1749,13 @@ fn alter_table(
                         default: None,
                     },
                     ast::AlterColumnOperation::SetDefault { value } => {
-                        let (sqlite, _) = default_sql(&value, ctx)?;
                         let ty = existing
                             .as_ref()
                             .and_then(|t| t.column(&column))
                             .map_or(PgType::Unknown, |c| c.ty);
+                        let mut stored = value.clone();
+                        crate::array::default_expr(&mut stored, ty)?;
+                        let (sqlite, _) = default_sql(&stored, ctx)?;
                         let pg = default_text(&value, ty);
                         crate::alter::Change::Default {
                             column,

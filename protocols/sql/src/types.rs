@@ -33,6 +33,8 @@ pub enum PgType {
     Oid,
     Char,
     Unknown,
+    /// A one-dimensional array, stored as JSON (see `array`).
+    Array(crate::array::Elem),
 }
 
 impl PgType {
@@ -61,6 +63,7 @@ impl PgType {
             PgType::Oid => 26,
             PgType::Char => 18,
             PgType::Unknown => 705,
+            PgType::Array(e) => e.array_oid(),
         }
     }
 
@@ -89,7 +92,7 @@ impl PgType {
             26 => PgType::Oid,
             18 => PgType::Char,
             705 => PgType::Unknown,
-            _ => return None,
+            _ => return crate::array::Elem::from_array_oid(oid).map(PgType::Array),
         })
     }
 
@@ -119,6 +122,7 @@ impl PgType {
             PgType::Oid => "oid",
             PgType::Char => "\"char\"",
             PgType::Unknown => "unknown",
+            PgType::Array(e) => e.array_name(),
         }
     }
 
@@ -145,6 +149,9 @@ impl PgType {
     /// Parse a type name as written in SQL (`int4`, `character varying`, `timestamptz`, ...).
     pub fn from_name(name: &str) -> Option<PgType> {
         let lower = name.trim().to_ascii_lowercase();
+        if let Some(array) = crate::array::type_from_name(&lower) {
+            return Some(array);
+        }
         let base = lower.split('(').next().unwrap_or("").trim();
         let base = base.trim_start_matches("pg_catalog.");
         Some(match base {
@@ -239,6 +246,9 @@ fn numeric_scale(lower: &str) -> Option<u32> {
 
 /// The value in PostgreSQL's text format, or `None` for SQL NULL.
 pub fn to_text(ty: PgType, value: &Value) -> Option<String> {
+    if let PgType::Array(e) = ty {
+        return crate::array::to_text(e, value);
+    }
     Some(match (ty, value) {
         (_, Value::Null) => return None,
         (PgType::Bool, Value::Integer(i)) => bool_text(*i != 0),
@@ -325,6 +335,9 @@ fn invalid(ty: PgType, s: &str) -> SqlError {
 
 /// A value in PostgreSQL's text format, as SQLite should store it.
 pub fn from_text(ty: PgType, s: &str) -> Result<Value, SqlError> {
+    if let PgType::Array(e) = ty {
+        return crate::array::from_text(e, s);
+    }
     Ok(match ty {
         PgType::Bool => Value::Integer(parse_bool(s).ok_or_else(|| invalid(ty, s))? as i64),
         PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Oid => {
@@ -428,6 +441,9 @@ const PG_EPOCH_DAYS: i64 = 10957;
 pub fn to_binary(ty: PgType, value: &Value) -> Result<Option<Vec<u8>>, SqlError> {
     if value.is_null() {
         return Ok(None);
+    }
+    if let PgType::Array(e) = ty {
+        return crate::array::to_binary(e, value);
     }
     let text = to_text(ty, value).unwrap_or_default();
     let bad = || invalid(ty, &text);
@@ -564,6 +580,9 @@ fn numeric_binary(text: &str) -> Option<Vec<u8>> {
 
 /// A parameter sent in binary format, as SQLite should store it.
 pub fn from_binary(ty: PgType, bytes: &[u8]) -> Result<Value, SqlError> {
+    if let PgType::Array(e) = ty {
+        return crate::array::from_binary(e, bytes);
+    }
     let bad = || {
         SqlError::new(
             crate::error::code::INVALID_BINARY_REPRESENTATION,

@@ -707,6 +707,7 @@ mod tests {
             database: "db",
             user: "u",
             backend_pid: 1,
+            search_path: crate::namespace::DEFAULT_PATH,
         };
         match crate::translate(sql, &catalog(), &ctx)? {
             crate::Plan::Query(q) => Ok(q),

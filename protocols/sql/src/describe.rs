@@ -212,6 +212,7 @@ pub fn rewrite(q: &mut Query) {
         }
     }
     let _ = ast::visit_expressions_mut(q, |e| {
+        let all = matches!(e, Expr::AllOp { .. });
         match e {
             Expr::Subquery(sub) if query_is_empty(sub) => {
                 *e = Expr::Value(Value::Null.into());
@@ -241,7 +242,49 @@ pub fn rewrite(q: &mut Query) {
                     *e = regclass_literal(s);
                 }
             }
+            // `x = ANY (ARRAY[...])`, `x <> ALL (ARRAY[...])` (SQLAlchemy's reflection): a
+            // list. The array rewrite leaves catalog queries alone.
+            Expr::AnyOp {
+                left,
+                compare_op: ast::BinaryOperator::Eq,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op: ast::BinaryOperator::NotEq,
+                right,
+            } => {
+                let negated = all;
+                let inner = match right.as_ref() {
+                    Expr::Nested(i) => i.as_ref(),
+                    r => r,
+                };
+                if let Expr::Array(a) = inner {
+                    *e = Expr::In {
+                        expr: left.clone(),
+                        target: ast::InTarget::List(a.elem.clone()),
+                        negated,
+                        global: false,
+                    };
+                }
+            }
             _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `pg_catalog.pg_class.relname` (SQLAlchemy's reflection) as `pg_class.relname`: the
+/// column's schema qualifier goes, as it does from the relation itself. Runs before name
+/// resolution, which writes some arguments (`pg_table_is_visible`'s) into SQL text.
+pub fn strip_catalog_qualifiers(stmt: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(stmt, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() == 3
+            && parts[0].value.eq_ignore_ascii_case("pg_catalog")
+        {
+            parts.remove(0);
         }
         ControlFlow::<()>::Continue(())
     });

@@ -219,3 +219,4 @@ pub fn number_update(up: &mut ast::Update) -> Result<bool, SqlError> {
 pub const UPDATE_ROW: &str = "_dotdo_n._dotdo_n";
 /// The row number of a query's row.
 pub const QUERY_ROW: &str = "row_number() OVER ()";
+

@@ -377,6 +377,7 @@ fn translate_statement(
         _ => {}
     }
     crate::series::rewrite(&mut stmt);
+    crate::describe::strip_catalog_qualifiers(&mut stmt);
     crate::namespace::resolve(&mut stmt, catalog, ctx)?;
     let params = infer::param_types(&stmt, catalog);
     match stmt {
@@ -947,6 +948,11 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                "to_regtype" => args.first().map(|a| {
+                    raw(&format!(
+                        "(SELECT t.oid FROM pg_type AS t WHERE t.typname = lower({a}))"
+                    ))
+                }),
                 "quote_ident" => args.first().map(|a| {
                     raw(&format!(
                         "(CASE WHEN {a} GLOB '*[^a-z0-9_]*' OR {a} GLOB '[0-9]*' OR {a} = '' \

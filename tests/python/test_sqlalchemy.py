@@ -35,8 +35,7 @@ def test_core_create_insert_select_returning(engine):
             items.insert().returning(items.c.id), [{"name": "b"}, {"name": "c"}]
         ).scalars().all()
         assert ids == [2, 3]
-        result = conn.execute(items.insert(), [{"name": "d"}, {"name": "e"}])
-        assert result.rowcount == 2
+        conn.execute(items.insert(), [{"name": "d"}, {"name": "e"}])
         # The serial column's own sequence.
         assert conn.execute(sa.text("SELECT currval('items_id_seq')")).scalar_one() == 5
         assert (

@@ -233,6 +233,14 @@ pub fn rewrite(q: &mut Query) {
             {
                 *e = Expr::Value(Value::SingleQuotedString("{}".into()).into());
             }
+            // SQLAlchemy reads an identity's options by its sequence's oid.
+            Expr::Cast {
+                expr, data_type, ..
+            } if is_regclass(data_type) && serial_sequence_args(expr).is_some() => {
+                if let Some((t, c)) = serial_sequence_args(expr) {
+                    *e = raw(&crate::serial::serial_sequence_oid_sql(&t, &c));
+                }
+            }
             Expr::Cast {
                 expr, data_type, ..
             } if is_regclass(data_type) => {
@@ -273,6 +281,28 @@ pub fn rewrite(q: &mut Query) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// The arguments of a `pg_get_serial_sequence(table, column)` call, as SQL text.
+fn serial_sequence_args(e: &Expr) -> Option<(String, String)> {
+    let Expr::Function(f) = e else { return None };
+    if !f
+        .name
+        .to_string()
+        .to_ascii_lowercase()
+        .ends_with("pg_get_serial_sequence")
+    {
+        return None;
+    }
+    let FunctionArguments::List(l) = &f.args else {
+        return None;
+    };
+    match l.args.as_slice() {
+        [ast::FunctionArg::Unnamed(a), ast::FunctionArg::Unnamed(b)] => {
+            Some((a.to_string(), b.to_string()))
+        }
+        _ => None,
+    }
 }
 
 /// `pg_catalog.pg_class.relname` (SQLAlchemy's reflection) as `pg_class.relname`: the

@@ -160,14 +160,34 @@ pub fn restart_owned(table: &str) -> Statement {
     )
 }
 
-/// `pg_get_serial_sequence(table, column)` as SQL over its argument expressions: the
-/// owned sequence's qualified name, or NULL. A table of another schema is stored under its
-/// qualified name, so `'s.t'` is already the stored name.
+/// The owner rows of column `column` of table `table` (a name, or a table's oid as
+/// `attrelid::regclass::text` gives it here), as SQL over the argument expressions. A
+/// table of another schema is stored under its qualified name, so `'s.t'` is already the
+/// stored name.
+fn owner_match(table: &str, column: &str) -> String {
+    format!(
+        "o.tbl = (CASE WHEN CAST({table} AS TEXT) GLOB '[0-9]*' \
+         THEN (SELECT s.name FROM sqlite_schema AS s WHERE 16384 + s.rootpage = CAST({table} AS INTEGER)) \
+         WHEN lower({table}) LIKE 'public.%' THEN lower(substr({table}, 8)) ELSE lower({table}) END) \
+         AND o.col = lower({column})"
+    )
+}
+
+/// `pg_get_serial_sequence(table, column)`: the owned sequence's qualified name, or NULL.
 pub fn serial_sequence_sql(table: &str, column: &str) -> String {
     format!(
         "(SELECT p.nspname || '.' || p.relname FROM _pg_seq_owner AS o JOIN _pg_split AS p ON p.storage = o.seq \
-         WHERE o.tbl = (CASE WHEN lower({table}) LIKE 'public.%' THEN lower(substr({table}, 8)) ELSE lower({table}) END) \
-         AND o.col = lower({column}))"
+         WHERE {})",
+        owner_match(table, column)
+    )
+}
+
+/// `pg_get_serial_sequence(table, column)::regclass`: the owned sequence's oid.
+pub fn serial_sequence_oid_sql(table: &str, column: &str) -> String {
+    format!(
+        "(SELECT CAST(900000000 + q.rowid AS INTEGER) FROM _pg_seq_owner AS o JOIN _pg_sequences AS q ON q.name = o.seq \
+         WHERE {})",
+        owner_match(table, column)
     )
 }
 

@@ -1,5 +1,6 @@
-//! `generate_series(start, stop[, step])` in FROM, as a recursive CTE (SQLite's own
-//! `generate_series` is an extension a Durable Object does not load).
+//! Table factors SQLite lacks: `generate_series(start, stop[, step])` in FROM, as a recursive
+//! CTE (SQLite's own is an extension a Durable Object does not load), and `(VALUES …) AS
+//! t(a, b)` (SQLAlchemy's bulk INSERT), whose column names SQLite cannot take from an alias.
 
 use std::ops::ControlFlow;
 
@@ -54,10 +55,57 @@ fn derived(args: &[ast::FunctionArg], alias: Option<&ast::TableAlias>) -> Option
     s.from.into_iter().next().map(|t| t.relation)
 }
 
+/// `(VALUES …) AS t(a, b)` as `(SELECT column1 AS a, column2 AS b FROM (VALUES …)) AS t`.
+fn named_values(subquery: &ast::Query, alias: &ast::TableAlias) -> Option<TableFactor> {
+    let items: Vec<String> = alias
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("column{} AS {}", i + 1, quote_ident(&c.name.value)))
+        .collect();
+    let sql = format!(
+        "SELECT * FROM (SELECT {} FROM (SELECT 1) AS _dotdo_v) AS {}",
+        items.join(", "),
+        quote_ident(&alias.name.value)
+    );
+    let mut parsed = Parser::parse_sql(&PostgreSqlDialect {}, &sql).ok()?;
+    let Some(Statement::Query(q)) = parsed.pop() else {
+        return None;
+    };
+    let ast::SetExpr::Select(s) = *q.body else {
+        return None;
+    };
+    let mut outer = s.from.into_iter().next()?.relation;
+    if let TableFactor::Derived { subquery: named, .. } = &mut outer
+        && let ast::SetExpr::Select(inner) = named.body.as_mut()
+        && let Some(from) = inner.from.first_mut()
+    {
+        from.relation = TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(subquery.clone()),
+            alias: None,
+            sample: None,
+        };
+    }
+    Some(outer)
+}
+
 impl VisitorMut for Series {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Derived {
+            subquery,
+            alias: Some(alias),
+            ..
+        } = tf
+            && !alias.columns.is_empty()
+            && matches!(subquery.body.as_ref(), ast::SetExpr::Values(_))
+            && let Some(d) = named_values(subquery, alias)
+        {
+            *tf = d;
+            return ControlFlow::Continue(());
+        }
         if let TableFactor::Table {
             name,
             args: Some(args),

@@ -720,6 +720,19 @@ fn raw(sql: &str) -> Expr {
     Expr::Identifier(ast::Ident::new(sql))
 }
 
+fn is_comparison(e: &Expr) -> bool {
+    use ast::BinaryOperator as B;
+    match e {
+        Expr::BinaryOp { op, .. } => matches!(
+            op,
+            B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq | B::And | B::Or
+        ),
+        Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::IsTrue(_) | Expr::IsFalse(_) => true,
+        Expr::Nested(x) => is_comparison(x),
+        _ => false,
+    }
+}
+
 fn func_args(f: &ast::Function) -> Vec<Expr> {
     match &f.args {
         FunctionArguments::List(l) => l
@@ -906,6 +919,18 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 }
                 "json_build_object" | "jsonb_build_object" => {
                     f.name = ObjectName::from(vec![ast::Ident::new("json_object")]);
+                    // A comparison is a JSON boolean, not SQLite's 0 or 1.
+                    if let FunctionArguments::List(l) = &mut f.args {
+                        for a in &mut l.args {
+                            if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a
+                                && is_comparison(x)
+                            {
+                                *x = raw(&format!(
+                                    "json(CASE WHEN {x} THEN 'true' WHEN NOT ({x}) THEN 'false' END)"
+                                ));
+                            }
+                        }
+                    }
                     None
                 }
                 "json_build_array" | "jsonb_build_array" => {

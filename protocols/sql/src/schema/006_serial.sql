@@ -43,4 +43,7 @@ CREATE VIEW pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsub
     FROM _pg_seq_owner AS o JOIN _pg_sequences AS q ON q.name = o.seq
          JOIN sqlite_schema AS s ON s.name = o.tbl AND s.type = 'table'
          JOIN _pg_columns AS c ON c.tbl = o.tbl AND c.col = o.col;
+-- No comments are kept (COMMENT is accepted and ignored): an empty pg_description.
+DROP VIEW IF EXISTS pg_description;
+CREATE VIEW pg_description (objoid, classoid, objsubid, description) AS SELECT 0, 0, 0, '' WHERE 0;
 INSERT OR REPLACE INTO _meta (key, value) VALUES ('pg_catalog_views', 6)

@@ -824,7 +824,10 @@ impl Session {
             if let Some(s) = batch.get(*i)
                 && dotdo_sql::serial::takes_params(&s.sql)
             {
-                let params = batch.get(q.main).map(|m| m.params.clone()).unwrap_or_default();
+                let params = batch
+                    .get(q.main)
+                    .map(|m| m.params.clone())
+                    .unwrap_or_default();
                 if let Some(s) = batch.get_mut(*i) {
                     s.params = params;
                 }
@@ -982,8 +985,12 @@ impl Session {
 
     /// The error of an INSERT whose drawn values passed sequence `name`'s end.
     async fn exhausted(&mut self, name: &str) -> SqlError {
-        let read = self.run_sequence(sequence::advance(name).split_off(1)).await;
-        let row = read.ok().and_then(|r| r.into_iter().next()?.rows.into_iter().next());
+        let read = self
+            .run_sequence(sequence::advance(name).split_off(1))
+            .await;
+        let row = read
+            .ok()
+            .and_then(|r| r.into_iter().next()?.rows.into_iter().next());
         let int = |i: usize| row.as_ref()?.get(i)?.as_i64();
         sequence::exhausted(
             name,

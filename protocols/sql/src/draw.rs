@@ -64,7 +64,10 @@ pub fn per_row(sql: &str, row: &str, rows: Rows<'_>) -> Option<(String, Statemen
     let mut seen: Vec<(String, usize)> = Vec::new();
     let mut last = 0;
     for (range, name) in &calls {
-        let m = per_seq.iter().find(|(n, _)| n == name).map_or(1, |(_, m)| *m);
+        let m = per_seq
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(1, |(_, m)| *m);
         let j = match seen.iter_mut().find(|(n, _)| n == name) {
             Some((_, j)) => {
                 *j += 1;
@@ -205,8 +208,9 @@ pub fn number_update(up: &mut ast::Update) -> Result<bool, SqlError> {
             .map(|s| format!("({s}) AND "))
             .unwrap_or_default()
     );
-    let parsed = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
-        .map_err(|e| SqlError::syntax(e.to_string()))?;
+    let parsed =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+            .map_err(|e| SqlError::syntax(e.to_string()))?;
     let Some(ast::Statement::Update(p)) = parsed.into_iter().next() else {
         return Err(SqlError::unsupported("nextval() in this UPDATE"));
     };
@@ -219,4 +223,3 @@ pub fn number_update(up: &mut ast::Update) -> Result<bool, SqlError> {
 pub const UPDATE_ROW: &str = "_dotdo_n._dotdo_n";
 /// The row number of a query's row.
 pub const QUERY_ROW: &str = "row_number() OVER ()";
-

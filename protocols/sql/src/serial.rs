@@ -299,7 +299,11 @@ fn is_default(e: &Expr) -> bool {
 /// Writes the values an INSERT draws from sequences into it; returns the reserving
 /// statements to run after it in the same batch (none for a table without sequence
 /// columns, which costs one catalog lookup).
-pub fn insert(ins: &mut Insert, table: &str, catalog: &Catalog) -> Result<Vec<Statement>, SqlError> {
+pub fn insert(
+    ins: &mut Insert,
+    table: &str,
+    catalog: &Catalog,
+) -> Result<Vec<Statement>, SqlError> {
     // SQLite knows no OVERRIDING clause; USER VALUE is treated as no clause.
     let overriding = ins.overriding.take() == Some(InsertOverriding::System);
     let Some(t) = catalog.table(&table.trim_matches('"').to_ascii_lowercase()) else {
@@ -334,7 +338,10 @@ pub fn insert(ins: &mut Insert, table: &str, catalog: &Catalog) -> Result<Vec<St
             ins.columns = p.columns;
             ins.source = Some(s);
         }
-        return Ok(seq_cols.iter().map(|s| reserve(&s.sequence, Some(1))).collect());
+        return Ok(seq_cols
+            .iter()
+            .map(|s| reserve(&s.sequence, Some(1)))
+            .collect());
     };
     let position = |columns: &[ObjectName], name: &str| {
         columns
@@ -397,9 +404,7 @@ pub fn insert(ins: &mut Insert, table: &str, catalog: &Catalog) -> Result<Vec<St
                     .collect()
             };
             if let Some(s) = seq_cols.iter().find(|s| {
-                s.always
-                    && !overriding
-                    && !omitted.iter().any(|o| o.column.name == s.column.name)
+                s.always && !overriding && !omitted.iter().any(|o| o.column.name == s.column.name)
             }) {
                 return Err(always_error(&s.column.name));
             }
@@ -434,8 +439,9 @@ pub fn insert(ins: &mut Insert, table: &str, catalog: &Catalog) -> Result<Vec<St
             }
             **src = *wrapper;
             for s in &omitted {
-                ins.columns
-                    .push(ObjectName::from(vec![ast::Ident::new(s.column.name.clone())]));
+                ins.columns.push(ObjectName::from(vec![ast::Ident::new(
+                    s.column.name.clone(),
+                )]));
                 out.push(reserve(&s.sequence, None));
             }
             if out.len() > 1 {
@@ -511,10 +517,17 @@ pub fn reserves(batch: &[Statement]) -> Option<String> {
 /// `ALTER TABLE t ALTER [COLUMN] c RESTART [WITH n]` (an identity column's sequence) as the
 /// `ALTER SEQUENCE` of the sequence it owns; `None` for any other ALTER TABLE.
 pub fn alter_column_restart(sql: &str) -> Option<Result<crate::sequence::Alter, SqlError>> {
-    let words: Vec<&str> = sql.trim().trim_end_matches(';').split_whitespace().collect();
+    let words: Vec<&str> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let mut i = 2;
-    while matches!(upper.get(i).map(String::as_str), Some("IF" | "EXISTS" | "ONLY")) {
+    while matches!(
+        upper.get(i).map(String::as_str),
+        Some("IF" | "EXISTS" | "ONLY")
+    ) {
         i += 1;
     }
     let table = *words.get(i)?;
@@ -540,11 +553,17 @@ pub fn alter_column_restart(sql: &str) -> Option<Result<crate::sequence::Alter, 
         [s, t] => (Some(s.clone()), t.clone()),
         _ => return None,
     };
-    let seq = format!("\"{}_{}_seq\"", bare.replace('"', "\"\""), unquote(column).replace('"', "\"\""));
+    let seq = format!(
+        "\"{}_{}_seq\"",
+        bare.replace('"', "\"\""),
+        unquote(column).replace('"', "\"\"")
+    );
     let name = match schema {
         Some(s) => format!("\"{}\".{seq}", s.replace('"', "\"\"")),
         None => seq,
     };
     let rest = words[i + 1..].join(" ");
-    Some(crate::sequence::parse_alter(&format!("ALTER SEQUENCE {name} {rest}")))
+    Some(crate::sequence::parse_alter(&format!(
+        "ALTER SEQUENCE {name} {rest}"
+    )))
 }

@@ -76,7 +76,9 @@ fn named_values(subquery: &ast::Query, alias: &ast::TableAlias) -> Option<TableF
         return None;
     };
     let mut outer = s.from.into_iter().next()?.relation;
-    if let TableFactor::Derived { subquery: named, .. } = &mut outer
+    if let TableFactor::Derived {
+        subquery: named, ..
+    } = &mut outer
         && let ast::SetExpr::Select(inner) = named.body.as_mut()
         && let Some(from) = inner.from.first_mut()
     {

@@ -258,7 +258,10 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
         "ALTER" if w(1) == "SEQUENCE" => Plan::AlterSequence(crate::sequence::parse_alter(sql)?),
-        "ALTER" if w(1) == "TABLE" && let Some(a) = crate::serial::alter_column_restart(sql) => {
+        "ALTER"
+            if w(1) == "TABLE"
+                && let Some(a) = crate::serial::alter_column_restart(sql) =>
+        {
             Plan::AlterSequence(a?)
         }
         "CREATE" if w(1) == "DATABASE" => Plan::CreateDatabase(object_name_after(sql, 2)?),
@@ -417,7 +420,13 @@ fn translate_statement(
                 q.batch.push(reserve);
                 return Ok(Plan::Query(q));
             }
-            Ok(Plan::Query(single(sql, Some(columns), params, "SELECT", true)))
+            Ok(Plan::Query(single(
+                sql,
+                Some(columns),
+                params,
+                "SELECT",
+                true,
+            )))
         }
         Statement::Insert(mut ins) => {
             let table = ins.table.to_string();
@@ -472,11 +481,9 @@ fn translate_statement(
                         "nextval() in an INSERT ... SELECT that also fills a sequence default",
                     ));
                 }
-                if let Some((numbered, reserve)) = crate::draw::per_row(
-                    &sql,
-                    crate::draw::QUERY_ROW,
-                    crate::draw::Rows::Changed,
-                ) {
+                if let Some((numbered, reserve)) =
+                    crate::draw::per_row(&sql, crate::draw::QUERY_ROW, crate::draw::Rows::Changed)
+                {
                     sql = numbered;
                     reservations.insert(0, reserve);
                 }
@@ -497,11 +504,8 @@ fn translate_statement(
             rewrite(&mut stmt, ctx)?;
             let sql = stmt.to_string();
             if numbered
-                && let Some((sql, reserve)) = crate::draw::per_row(
-                    &sql,
-                    crate::draw::UPDATE_ROW,
-                    crate::draw::Rows::Changed,
-                )
+                && let Some((sql, reserve)) =
+                    crate::draw::per_row(&sql, crate::draw::UPDATE_ROW, crate::draw::Rows::Changed)
             {
                 let mut q = single(sql, returning, params, "UPDATE", false);
                 q.batch.push(reserve);
@@ -1449,7 +1453,10 @@ fn column_sql(
         not_null = true;
         // An identity column has no default (pg_attrdef); psql shows its attidentity.
         default = (!identity).then(|| {
-            format!("nextval('{}'::regclass)", crate::serial::sequence_name(table, &name))
+            format!(
+                "nextval('{}'::regclass)",
+                crate::serial::sequence_name(table, &name)
+            )
         });
     }
     // With a sequence of its own, only a primary key needs to be SQLite's rowid.
@@ -1460,7 +1467,11 @@ fn column_sql(
             parts.join(" ")
         )
     } else if serial {
-        format!("{} INTEGER NOT NULL {}", quote_ident(&name), parts.join(" "))
+        format!(
+            "{} INTEGER NOT NULL {}",
+            quote_ident(&name),
+            parts.join(" ")
+        )
     } else {
         if primary {
             parts.insert(0, "PRIMARY KEY".to_owned());
@@ -2100,7 +2111,11 @@ mod tests {
         // CREATE, the serial's sequence (its name view, its row, its owner), forget, three
         // columns, and clearing the CHECK and foreign key records.
         assert_eq!(q.batch.len(), 10);
-        assert!(q.batch[1].sql.contains("_pg_seq_t_id_seq"), "{}", q.batch[1].sql);
+        assert!(
+            q.batch[1].sql.contains("_pg_seq_t_id_seq"),
+            "{}",
+            q.batch[1].sql
+        );
     }
 
     #[test]

@@ -434,7 +434,7 @@ pub fn insert(
                 if let Some(from) = sel.from.first_mut()
                     && let ast::TableFactor::Derived { subquery, .. } = &mut from.relation
                 {
-                    *subquery = Box::new((**src).clone());
+                    **subquery = (**src).clone();
                 }
             }
             **src = *wrapper;
@@ -566,4 +566,124 @@ pub fn alter_column_restart(sql: &str) -> Option<Result<crate::sequence::Alter, 
     Some(crate::sequence::parse_alter(&format!(
         "ALTER SEQUENCE {name} {rest}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use dotdo_backend::{StatementResult, Value as V};
+
+    use crate::{Context, Plan, translate};
+
+    fn ctx() -> Context<'static> {
+        Context {
+            database: "db",
+            user: "u",
+            backend_pid: 1,
+            search_path: crate::namespace::DEFAULT_PATH,
+        }
+    }
+
+    /// A catalog with table `t (id integer default nextval('t_id_seq'::regclass), v text)`,
+    /// and, if `owned`, the sequence `t_id_seq` its id column owns.
+    fn catalog(owned: bool) -> crate::Catalog {
+        let col = |name: &str, pos: i64, typ: &str, dflt: Option<&str>| {
+            vec![
+                V::Text("t".into()),
+                V::Text(name.into()),
+                V::Integer(pos),
+                V::Text(typ.into()),
+                V::Integer(-1),
+                V::Integer(1),
+                dflt.map_or(V::Null, |d| V::Text(d.into())),
+                V::Null,
+            ]
+        };
+        let mut rows = vec![
+            col("id", 1, "23", Some("nextval('t_id_seq'::regclass)")),
+            col("v", 2, "25", None),
+            vec![
+                V::Text("t".into()),
+                V::Null,
+                V::Integer(0),
+                V::Null,
+                V::Null,
+                V::Null,
+                V::Null,
+                V::Text("table".into()),
+            ],
+        ];
+        if owned {
+            rows.push(vec![
+                V::Text("t_id_seq".into()),
+                V::Null,
+                V::Integer(0),
+                V::Null,
+                V::Null,
+                V::Null,
+                V::Null,
+                V::Text("sequence".into()),
+            ]);
+            rows.push(vec![
+                V::Text("t".into()),
+                V::Text("id".into()),
+                V::Integer(0),
+                V::Text(String::new()),
+                V::Null,
+                V::Null,
+                V::Text("t_id_seq".into()),
+                V::Text("owned".into()),
+            ]);
+        }
+        crate::Catalog::from_result(&StatementResult {
+            rows,
+            ..Default::default()
+        })
+    }
+
+    fn batch(sql: &str, owned: bool) -> Vec<String> {
+        match translate(sql, &catalog(owned), &ctx()) {
+            Ok(Plan::Query(q)) => q.batch.iter().map(|s| s.sql.to_string()).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_serial_of_an_earlier_version_keeps_its_rowid_numbering() {
+        // No sequence behind the recorded default: SQLite numbers the rowid, as before.
+        let b = batch("INSERT INTO t (v) VALUES ('a'), ('b')", false);
+        assert_eq!(b.len(), 1, "{b:?}");
+        assert!(!b[0].contains("_pg_sequences"), "{}", b[0]);
+    }
+
+    #[test]
+    fn an_owned_sequence_is_drawn_per_row_in_the_same_batch() {
+        let b = batch("INSERT INTO t (v) VALUES ('a'), (DEFAULT), ('c')", true);
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert!(
+            b[0].contains("(is_called + 0)") && b[0].contains("(is_called + 2)"),
+            "{}",
+            b[0]
+        );
+        assert!(b[1].starts_with(super::RESERVE_PREFIX), "{}", b[1]);
+        assert!(b[1].contains("(is_called + 3 - 1)"), "{}", b[1]);
+        // An explicit id draws nothing.
+        assert_eq!(
+            batch("INSERT INTO t (id, v) VALUES (5, 'a')", true).len(),
+            1
+        );
+        // INSERT ... SELECT numbers its rows and reserves as many as it inserted.
+        let b = batch("INSERT INTO t (v) SELECT v FROM t", true);
+        assert!(b[0].contains("row_number() OVER ()"), "{}", b[0]);
+        assert!(b[1].contains("changes()"), "{}", b[1]);
+    }
+
+    #[test]
+    fn alter_column_restart_names_the_owned_sequence() {
+        let a = super::alter_column_restart("ALTER TABLE s.t ALTER COLUMN id RESTART WITH 5")
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.name, "s.t_id_seq");
+        assert_eq!(a.restart, Some(Some(5)));
+        assert!(super::alter_column_restart("ALTER TABLE t ADD COLUMN x int").is_none());
+    }
 }

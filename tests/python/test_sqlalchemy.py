@@ -178,7 +178,7 @@ def test_reflection_columns(reflected):
     assert [c["name"] for c in scols] == ["sku", "n"]
 
 
-@pytest.mark.xfail(
+@pytest.mark.xfail_disabled(
     strict=True,
     reason="SQLAlchemy reads constraints and indexes through pg_index.indkey (int2vector) with "
     "unnest()/generate_subscripts() in the select list and regclass-typed parameters, "
@@ -203,7 +203,7 @@ def test_reflection_constraints_and_indexes(reflected):
     assert [(u["name"], u["column_names"]) for u in uq] == [("parents_code_key", ["code"])]
 
 
-@pytest.mark.xfail(
+@pytest.mark.xfail_disabled(
     strict=True,
     reason="SQLAlchemy reads constraints and indexes through pg_index.indkey (int2vector) with "
     "unnest()/generate_subscripts() in the select list and regclass-typed parameters, "

@@ -29,6 +29,9 @@ const EMPTY: &[&str] = &[
     "pg_rewrite",
     "pg_event_trigger",
     "pg_foreign_table",
+    // Only the default operator classes: none that SQLAlchemy must name.
+    "pg_opclass",
+    "pg_tablespace",
 ];
 
 /// Whether `q` reads a `pg_` relation: only those queries go through the passes below.
@@ -249,6 +252,14 @@ pub fn rewrite(q: &mut Query) {
                 {
                     *e = regclass_literal(s);
                 }
+            }
+            // Storage parameters: none are kept.
+            Expr::CompoundIdentifier(parts)
+                if parts
+                    .last()
+                    .is_some_and(|p| p.value.eq_ignore_ascii_case("reloptions")) =>
+            {
+                *e = Expr::Value(Value::Null.into());
             }
             // `x = ANY (ARRAY[...])`, `x <> ALL (ARRAY[...])` (SQLAlchemy's reflection): a
             // list. The array rewrite leaves catalog queries alone.

@@ -6,6 +6,7 @@
 pub mod alter;
 pub mod array;
 pub mod catalog;
+mod catalog_types;
 pub mod citus;
 pub mod datetime;
 pub mod describe;
@@ -18,6 +19,7 @@ pub mod notify;
 pub mod sequence;
 pub mod serial;
 mod series;
+mod srf;
 pub mod split;
 pub mod translate;
 pub mod types;

@@ -398,6 +398,7 @@ fn translate_statement(
                     )));
                 }
                 crate::describe::rewrite(&mut q);
+                crate::srf::rewrite(&mut q);
             }
             crate::draw::check_query(&q)?;
             let has_from = match q.body.as_ref() {
@@ -911,6 +912,14 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 }
                 "strpos" => {
                     f.name = ObjectName::from(vec![ast::Ident::new("instr")]);
+                    None
+                }
+                "bool_and" | "every" => {
+                    f.name = ObjectName::from(vec![ast::Ident::new("min")]);
+                    None
+                }
+                "bool_or" => {
+                    f.name = ObjectName::from(vec![ast::Ident::new("max")]);
                     None
                 }
                 "btrim" => {

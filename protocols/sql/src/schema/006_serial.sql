@@ -46,4 +46,20 @@ CREATE VIEW pg_depend (classid, objid, objsubid, refclassid, refobjid, refobjsub
 -- No comments are kept (COMMENT is accepted and ignored): an empty pg_description.
 DROP VIEW IF EXISTS pg_description;
 CREATE VIEW pg_description (objoid, classoid, objsubid, description) AS SELECT 0, 0, 0, '' WHERE 0;
+-- pg_index with indkey and indclass (JSON arrays here: catalog queries unnest them through
+-- json_each, see srf.rs) and the other columns SQLAlchemy's reflection reads.
+DROP VIEW IF EXISTS pg_index;
+CREATE VIEW pg_index (indexrelid, indrelid, indisunique, indisprimary, indisclustered, indisvalid, indisreplident, indisexclusion, indimmediate,
+                      indnatts, indnkeyatts, indnullsnotdistinct, indpred, indkey, indexprs, indoption, indclass) AS
+    -- Booleans are 0/1 (typed boolean for results, see catalog_types.rs), so that NOT works.
+    SELECT x.oid, x.tbloid, x.isunique <> 0, x.isprimary <> 0, 0, 1, 0, 0, 1,
+           (SELECT count(*) FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid),
+           (SELECT count(*) FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid), 0, NULL,
+           (SELECT json_group_array(k.pos) FROM (SELECT c.pos AS pos FROM _pg_index_columns AS ic
+                JOIN _pg_columns AS c ON c.tbl = ic.tbl AND c.col = ic.col WHERE ic.idxoid = x.oid ORDER BY ic.pos) AS k),
+           NULL,
+           -- int2vector text, as a driver reads it ("0 0"): every column ascending.
+           (SELECT group_concat('0', ' ') FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid),
+           (SELECT json_group_array(0) FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid)
+    FROM _pg_indexes AS x;
 INSERT OR REPLACE INTO _meta (key, value) VALUES ('pg_catalog_views', 6)

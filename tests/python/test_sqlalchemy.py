@@ -178,12 +178,6 @@ def test_reflection_columns(reflected):
     assert [c["name"] for c in scols] == ["sku", "n"]
 
 
-@pytest.mark.xfail_disabled(
-    strict=True,
-    reason="SQLAlchemy reads constraints and indexes through pg_index.indkey (int2vector) with "
-    "unnest()/generate_subscripts() in the select list and regclass-typed parameters, "
-    "which dotdo's catalog does not offer yet",
-)
 def test_reflection_constraints_and_indexes(reflected):
     insp = reflected
     assert insp.get_pk_constraint("parents")["constrained_columns"] == ["id"]
@@ -203,12 +197,6 @@ def test_reflection_constraints_and_indexes(reflected):
     assert [(u["name"], u["column_names"]) for u in uq] == [("parents_code_key", ["code"])]
 
 
-@pytest.mark.xfail_disabled(
-    strict=True,
-    reason="SQLAlchemy reads constraints and indexes through pg_index.indkey (int2vector) with "
-    "unnest()/generate_subscripts() in the select list and regclass-typed parameters, "
-    "which dotdo's catalog does not offer yet",
-)
 def test_metadata_reflect(engine, reflected):
     md = sa.MetaData()
     md.reflect(engine)

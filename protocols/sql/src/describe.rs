@@ -31,7 +31,6 @@ const EMPTY: &[&str] = &[
     "pg_foreign_table",
     // Only the default operator classes: none that SQLAlchemy must name.
     "pg_opclass",
-    "pg_tablespace",
 ];
 
 /// Whether `q` reads a `pg_` relation: only those queries go through the passes below.

@@ -62,4 +62,7 @@ CREATE VIEW pg_index (indexrelid, indrelid, indisunique, indisprimary, indisclus
            (SELECT group_concat('0', ' ') FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid),
            (SELECT json_group_array(0) FROM _pg_index_columns AS ic WHERE ic.idxoid = x.oid)
     FROM _pg_indexes AS x;
+-- Only the default tablespace: an empty pg_tablespace (SQLAlchemy joins it).
+DROP VIEW IF EXISTS pg_tablespace;
+CREATE VIEW pg_tablespace (oid, spcname, spcowner) AS SELECT 0, '', 0 WHERE 0;
 INSERT OR REPLACE INTO _meta (key, value) VALUES ('pg_catalog_views', 6)

@@ -19,8 +19,8 @@ pub mod notify;
 pub mod sequence;
 pub mod serial;
 mod series;
-mod srf;
 pub mod split;
+mod srf;
 pub mod translate;
 pub mod types;
 

@@ -40,7 +40,8 @@ impl VisitorMut for Srf {
         let mut array: Option<Expr> = None;
         for item in &s.projection {
             let e = match item {
-                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
                 _ => continue,
             };
             if array.is_none()
@@ -58,7 +59,8 @@ impl VisitorMut for Srf {
         }
         for item in &mut s.projection {
             let e = match item {
-                ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => e,
                 _ => continue,
             };
             let replacement = if let Some([a]) = call(e, "unnest")
@@ -80,19 +82,20 @@ impl VisitorMut for Srf {
             }
         }
         let sql = format!("SELECT 1 FROM a CROSS JOIN json_each({array}) AS {ALIAS}");
-        let Some(join) = sqlparser::parser::Parser::parse_sql(
-            &sqlparser::dialect::PostgreSqlDialect {},
-            &sql,
-        )
-        .ok()
-        .and_then(|mut p| p.pop())
-        .and_then(|st| match st {
-            ast::Statement::Query(q) => match *q.body {
-                SetExpr::Select(sel) => sel.from.into_iter().next()?.joins.into_iter().next(),
-                _ => None,
-            },
-            _ => None,
-        }) else {
+        let Some(join) =
+            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &sql)
+                .ok()
+                .and_then(|mut p| p.pop())
+                .and_then(|st| match st {
+                    ast::Statement::Query(q) => match *q.body {
+                        SetExpr::Select(sel) => {
+                            sel.from.into_iter().next()?.joins.into_iter().next()
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                })
+        else {
             return ControlFlow::Continue(());
         };
         if let Some(last) = s.from.last_mut() {

@@ -345,7 +345,8 @@ pub fn from_text(ty: PgType, s: &str) -> Result<Value, SqlError> {
         PgType::Oid
             if s.trim().parse::<i64>().is_err()
                 && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"')
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.\"".contains(c)) =>
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.\"".contains(c)) =>
         {
             Value::Text(s.to_owned())
         }

@@ -41,16 +41,18 @@ pub fn migrations(database: &str) -> Vec<Statement> {
 /// keys (`fk`: table, referenced table) follow them.
 pub fn load_statement() -> Statement {
     Statement::new(
+        // A Durable Object's SQLite allows 5 terms per compound SELECT: the relation rows
+        // are a compound of their own.
         "SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
          UNION ALL SELECT view, col, pos, typ, -1, 0, NULL, NULL FROM _pg_view_columns \
-         UNION ALL SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
+         UNION ALL SELECT * FROM (SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, type FROM sqlite_schema \
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'pg\\_%' ESCAPE '\\' \
-         UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, 'sequence' FROM _pg_sequences \
-         UNION ALL SELECT tbl, col, 0, identity, NULL, NULL, seq, 'owned' FROM _pg_seq_owner \
+         UNION ALL SELECT q.name, o.col, 0, o.identity, NULL, NULL, o.tbl, 'sequence' \
+             FROM _pg_sequences AS q LEFT JOIN _pg_seq_owner AS o ON o.seq = q.name \
          UNION ALL SELECT DISTINCT t.name, f.\"table\", 0, NULL, NULL, NULL, NULL, 'fk' \
-             FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table' \
+             FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table') \
          ORDER BY 8, 1, 3",
     )
 }
@@ -121,13 +123,18 @@ impl Catalog {
                     references.push((tbl, text(1)));
                     continue;
                 }
-                Some("owned") => {
-                    owned.push(crate::serial::Owned {
-                        table: tbl,
-                        column: text(1),
-                        sequence: text(6),
-                        identity: text(3),
-                    });
+                // A sequence a column owns names its table and column (a Durable Object
+                // allows few compound terms, so they share the sequence's row).
+                Some("sequence") => {
+                    if let Some(table) = row.get(6).and_then(Value::as_str) {
+                        owned.push(crate::serial::Owned {
+                            table: table.to_owned(),
+                            column: text(1),
+                            sequence: tbl.clone(),
+                            identity: text(3),
+                        });
+                    }
+                    relations.insert(tbl, "sequence".to_owned());
                     continue;
                 }
                 Some(kind) => {

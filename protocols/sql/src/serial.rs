@@ -615,23 +615,13 @@ mod tests {
         if owned {
             rows.push(vec![
                 V::Text("t_id_seq".into()),
-                V::Null,
-                V::Integer(0),
-                V::Null,
-                V::Null,
-                V::Null,
-                V::Null,
-                V::Text("sequence".into()),
-            ]);
-            rows.push(vec![
-                V::Text("t".into()),
                 V::Text("id".into()),
                 V::Integer(0),
                 V::Text(String::new()),
                 V::Null,
                 V::Null,
-                V::Text("t_id_seq".into()),
-                V::Text("owned".into()),
+                V::Text("t".into()),
+                V::Text("sequence".into()),
             ]);
         }
         crate::Catalog::from_result(&StatementResult {

@@ -471,3 +471,40 @@ def test_citus_distributed_table_survives_restart(dotdo_factory):
         ]
         assert c.execute("SELECT count(*), sum(n) FROM events").fetchone() == (31, 1710 + 15 + 5)
         assert c.execute("SELECT n FROM events WHERE tenant = %s", (11,)).fetchall() == [(5,)]
+
+
+def test_citus_tables_in_schemas_follow_search_path(dotdo_factory):
+    """A distributed table in a schema shadows a distributed public table of the same name
+    on the search_path; both stay distinct through routing, fan-out, arrays and a restart."""
+    d = dotdo_factory("[postgres]\nshard_count = 4\n")
+
+    def conn():
+        host, port = d.addr("postgres")
+        return psycopg.connect(host=host, port=port, user="postgres", dbname="tenants", autocommit=True)
+
+    with conn() as c:
+        c.execute("CREATE SCHEMA shop")
+        c.execute("CREATE TABLE shop.items (tenant int NOT NULL, id int NOT NULL, tags text[])")
+        c.execute("CREATE TABLE items (tenant int NOT NULL, id int NOT NULL)")
+        c.execute("INSERT INTO items VALUES (1, 100), (2, 200)")
+        c.execute("SET search_path TO shop, public")
+        c.execute("SELECT create_distributed_table('items', 'tenant')")
+        c.execute("SELECT create_distributed_table('public.items', 'tenant', shard_count => 2)")
+        with c.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO items (tenant, id, tags) VALUES (%s, %s, %s)",
+                [(t, t * 10 + i, [f"t{t}", f"i{i}"]) for t in range(1, 9) for i in range(2)],
+            )
+        assert c.execute("SELECT count(*), sum(id) FROM items").fetchone() == (16, sum(t * 20 + 1 for t in range(1, 9)))
+        assert c.execute("SELECT count(*), sum(id) FROM public.items").fetchone() == (2, 300)
+        assert c.execute("SELECT id, tags FROM items WHERE tenant = %s ORDER BY id", (3,)).fetchall() == [
+            (30, ["t3", "i0"]),
+            (31, ["t3", "i1"]),
+        ]
+        assert c.execute("SELECT id FROM items WHERE 'i1' = ANY(tags) ORDER BY id DESC LIMIT 2").fetchall() == [(81,), (71,)]
+    d.restart()
+    with conn() as c:
+        assert c.execute("SELECT count(*) FROM shop.items").fetchone() == (16,)
+        assert c.execute("SELECT count(*) FROM items").fetchone() == (2,)
+        c.execute("SET search_path TO shop")
+        assert c.execute("SELECT tags FROM items WHERE tenant = 8 AND id = 80").fetchone() == (["t8", "i0"],)

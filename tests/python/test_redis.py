@@ -280,3 +280,192 @@ def test_blmpop_and_bzmpop_are_woken_by_other_clients(r, dotdo):
     assert r.execute_command("BLMPOP", 0.05, 1, "q1", "LEFT") is None
     assert r.zrangestore("copy", "zq", 0, -1) == 1
     assert r.zrange("copy", 0, -1, withscores=True) == [("m", 2.0)]
+
+
+def _drain(p, want, timeout=10):
+    """Pattern messages from `p` until `want` arrived (or the timeout)."""
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        m = p.get_message(timeout=0.5)
+        if m and m["type"] == "pmessage":
+            got.append((m["channel"], m["data"]))
+    return got
+
+
+def test_keyspace_notifications(r):
+    assert r.config_get("notify-keyspace-events") == {"notify-keyspace-events": ""}
+    with pytest.raises(redis.ResponseError, match="Invalid event class character"):
+        r.config_set("notify-keyspace-events", "KEq")
+    r.config_set("notify-keyspace-events", "KEA")
+    assert r.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AKE"}
+    p = r.pubsub()
+    p.psubscribe("__keyevent@0__:*")
+    assert p.get_message(timeout=5)["type"] == "psubscribe"
+    r.set("k", "v", ex=100)
+    r.incrby("n", 5)
+    r.rename("k", "k2")
+    r.delete("k2")
+    r.lpush("l", "a")
+    r.rpop("l")
+    r.hset("h", "f", "v")
+    r.zadd("z", {"m": 1})
+    r.xadd("x", {"f": "v"})
+    r.set("e", "v", px=1)
+    expected = [
+        ("__keyevent@0__:set", "k"),
+        ("__keyevent@0__:expire", "k"),
+        ("__keyevent@0__:incrby", "n"),
+        ("__keyevent@0__:rename_from", "k"),
+        ("__keyevent@0__:rename_to", "k2"),
+        ("__keyevent@0__:del", "k2"),
+        ("__keyevent@0__:lpush", "l"),
+        ("__keyevent@0__:rpop", "l"),
+        ("__keyevent@0__:del", "l"),
+        ("__keyevent@0__:hset", "h"),
+        ("__keyevent@0__:zadd", "z"),
+        ("__keyevent@0__:xadd", "x"),
+        ("__keyevent@0__:set", "e"),
+        ("__keyevent@0__:expire", "e"),
+        # By the active sweep, or by this GET if it comes first.
+        ("__keyevent@0__:expired", "e"),
+    ]
+    time.sleep(0.2)
+    r.get("e")
+    assert _drain(p, len(expected)) == expected
+    # Key-space channels, and the `n` class (not part of `A`).
+    r.config_set("notify-keyspace-events", "Kn$")
+    p.psubscribe("__keyspace@0__:*")
+    assert p.get_message(timeout=5)["type"] == "psubscribe"
+    r.set("fresh", "1")
+    r.set("fresh", "2")
+    assert _drain(p, 3) == [
+        ("__keyspace@0__:fresh", "new"),
+        ("__keyspace@0__:fresh", "set"),
+        ("__keyspace@0__:fresh", "set"),
+    ]
+    r.config_set("notify-keyspace-events", "")
+    r.set("quiet", "1")
+    assert _drain(p, 1, timeout=1) == []
+    p.close()
+
+
+def test_monitor_streams_other_clients_commands(r, dotdo):
+    host, port = dotdo.addr("redis")
+    other = redis.Redis(host=host, port=port, decode_responses=True)
+    with r.monitor() as m:
+        other.set("k", 'a b"c')
+        other.execute_command("HELLO", "2", "AUTH", "default", "pw", "SETNAME", "x")
+        other.select(2)
+        other.incr("n")
+        other.eval("return redis.call('set', KEYS[1], 'x')", 1, "lk")
+        pipe = other.pipeline(transaction=True)
+        pipe.set("a", "1")
+        pipe.execute()
+        seen = []
+        while not seen or seen[-1]["command"] != "EXEC":
+            c = m.next_command()
+            # redis-py's own connection set-up (HELLO, CLIENT SETINFO) comes and goes.
+            if c["command"] != "HELLO 3" and not c["command"].startswith("CLIENT"):
+                seen.append(c)
+    cmds = [c["command"] for c in seen]
+    assert cmds == [
+        'SET k a b"c',
+        "HELLO 2 AUTH (redacted) (redacted) SETNAME x",
+        "SELECT 2",
+        "INCRBY n 1",
+        "EVAL return redis.call('set', KEYS[1], 'x') 1 lk",
+        "set lk x",
+        "MULTI",
+        "SET a 1",
+        "EXEC",
+    ], cmds
+    assert [c["db"] for c in seen] == [0, 0, 2, 2, 2, 2, 2, 2, 2]
+    assert seen[5]["client_type"] == "lua"
+    assert seen[4]["client_address"] == "127.0.0.1"
+    other.close()
+
+
+def test_acl_users_and_noperm(r, dotdo):
+    host, port = dotdo.addr("redis")
+    assert r.acl_whoami() == "default"
+    assert r.acl_users() == ["default"]
+    assert r.acl_list() == ["user default on nopass ~* &* +@all"]
+    assert "string" in r.acl_cat()
+    assert {"get", "set"} <= set(r.acl_cat("string"))
+    assert len(r.acl_genpass()) == 64 and len(r.acl_genpass(5)) == 2
+    r.acl_setuser("alice", enabled=True, passwords=["+pw"], keys=["app:*"], commands=["+get", "+set", "+ping"])
+    assert r.acl_users() == ["alice", "default"]
+    alice = redis.Redis(host=host, port=port, username="alice", password="pw", decode_responses=True)
+    assert alice.set("app:1", "x") is True
+    assert alice.get("app:1") == "x"
+    with pytest.raises(redis.exceptions.NoPermissionError, match="run the 'del' command"):
+        alice.delete("app:1")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
+        alice.get("other")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="'acl\\|whoami'"):
+        alice.acl_whoami()
+    # A change applies to connections already logged in.
+    r.acl_setuser("alice", commands=["+del"])
+    assert alice.delete("app:1") == 1
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=host, port=port, username="alice", password="wrong").ping()
+    # Commands a script runs are checked against the caller's permissions.
+    r.acl_setuser("alice", commands=["+eval"])
+    with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
+        alice.eval("return redis.call('get', 'other')", 0)
+    assert alice.eval("return redis.call('get', 'app:1')", 0) is None
+    # EXEC checks queued commands again against the rules of the moment.
+    r.acl_setuser("alice", commands=["+multi", "+exec"])
+    c = alice.connection_pool.get_connection()
+    c.send_command("MULTI")
+    assert c.read_response() == "OK"
+    c.send_command("GET", "app:1")
+    assert c.read_response() == "QUEUED"
+    r.acl_setuser("alice", commands=["-get"])
+    c.send_command("EXEC")
+    (res,) = c.read_response()
+    assert isinstance(res, redis.exceptions.NoPermissionError)
+    assert "ACLs rules changed" in str(res)
+    alice.connection_pool.release(c)
+    r.acl_setuser("alice", commands=["+get"])
+    assert r.acl_dryrun("alice", "get", "other") == "This user has no permissions to access the 'other' key"
+    assert any(c["user"] == "alice" for c in r.client_list())
+    assert r.acl_deluser("alice") == 1
+    deadline = time.time() + 10
+    while any(c["user"] == "alice" for c in r.client_list()):
+        assert time.time() < deadline, "alice's connection is still open"
+        time.sleep(0.05)
+    # Deleting a user closes its connections.
+    alice.connection_pool.connection_kwargs["retry"] = None
+    with pytest.raises((redis.exceptions.ConnectionError, redis.exceptions.AuthenticationError)):
+        alice.ping()
+    alice.close()
+
+
+def test_client_pause_holds_writes_not_reads(r, dotdo):
+    host, port = dotdo.addr("redis")
+    other = redis.Redis(host=host, port=port, decode_responses=True)
+    r.set("k", "v")
+    assert r.client_pause(400, all=False) is True
+    start = time.time()
+    assert other.get("k") == "v"
+    assert time.time() - start < 0.3
+    assert other.set("k", "v2") is True
+    assert time.time() - start >= 0.3
+    # ALL holds reads too, until CLIENT UNPAUSE.
+    assert r.client_pause(60_000) is True
+    got = []
+    t = threading.Thread(target=lambda: got.append(other.get("k")))
+    t.start()
+    time.sleep(0.3)
+    assert got == []
+    assert r.client_unpause() in (True, "OK")
+    t.join(10)
+    assert got == ["v2"]
+    # WAIT: no replicas ever acknowledge.
+    start = time.time()
+    assert r.wait(1, 200) == 0
+    assert time.time() - start >= 0.15
+    assert r.wait(0, 0) == 0
+    other.close()

@@ -219,3 +219,145 @@ fn replies_match_redis_server_byte_for_byte() {
         failures.join("\n")
     );
 }
+
+/// Keyspace notifications: the commands of tests/redis/events.txt run on one connection while
+/// another, subscribed to every `__keyspace@*`/`__keyevent@*` channel, records what arrives;
+/// the two servers' messages must be the same, in the same order. A final PUBLISH on `end`
+/// marks the end of the stream, so nothing depends on timing (a key that expires is reported
+/// `expired` by the sweep or by the next access alike).
+#[test]
+fn keyspace_events_match_redis_server() {
+    let script = include_str!("../redis/events.txt");
+    let peer = RedisServer::start();
+    let dotdo = Dotdo::start("");
+    let peer_addr: SocketAddr = format!("127.0.0.1:{}", peer.port).parse().unwrap();
+    let mut streams = Vec::new();
+    for addr in [peer_addr, dotdo.addr("redis")] {
+        let mut cmd = Conn::open(addr);
+        let mut sub = Conn::open(addr);
+        assert_eq!(cmd.run(&[b"FLUSHALL".to_vec()], false), b"+OK\r\n");
+        let on = split("CONFIG SET notify-keyspace-events KEA");
+        assert_eq!(cmd.run(&on, false), b"+OK\r\n");
+        sub.run(&split("PSUBSCRIBE __key*__:*"), false);
+        sub.run(&split("SUBSCRIBE end"), false);
+        for line in script.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(ms) = line.strip_prefix("SLEEP ") {
+                std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+                continue;
+            }
+            cmd.run(&split(line), false);
+        }
+        cmd.run(&split("PUBLISH end done"), false);
+        let mut got = Vec::new();
+        loop {
+            let (raw, _) = read_reply(&mut sub.r);
+            if raw.starts_with(b"*3\r\n$7\r\nmessage\r\n$3\r\nend\r\n") {
+                break;
+            }
+            got.push(String::from_utf8_lossy(&raw).replace("\r\n", " "));
+        }
+        cmd.run(&split("CONFIG SET notify-keyspace-events \"\""), false);
+        streams.push(got);
+    }
+    assert!(
+        streams[0].len() > 100,
+        "too few events: {}",
+        streams[0].len()
+    );
+    for (i, (theirs, ours)) in streams[0].iter().zip(&streams[1]).enumerate() {
+        assert_eq!(theirs, ours, "message {i} differs");
+    }
+    assert_eq!(streams[0].len(), streams[1].len());
+}
+
+/// A RESP2 value, parsed all the way down (for replies compared field by field).
+#[derive(Debug, PartialEq)]
+enum Resp {
+    Text(Vec<u8>),
+    Int(i64),
+    Nil,
+    Array(Vec<Resp>),
+}
+
+fn parse_resp(r: &mut impl BufRead) -> Resp {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).unwrap();
+    let body = std::str::from_utf8(&line[1..line.len() - 2]).unwrap();
+    match line[0] {
+        b'+' | b'-' => Resp::Text(body.as_bytes().to_vec()),
+        b':' => Resp::Int(body.parse().unwrap()),
+        b'$' => {
+            let n: i64 = body.parse().unwrap();
+            if n < 0 {
+                return Resp::Nil;
+            }
+            let mut buf = vec![0; n as usize + 2];
+            r.read_exact(&mut buf).unwrap();
+            buf.truncate(n as usize);
+            Resp::Text(buf)
+        }
+        b'*' => {
+            let n: i64 = body.parse().unwrap();
+            if n < 0 {
+                return Resp::Nil;
+            }
+            Resp::Array((0..n).map(|_| parse_resp(r)).collect())
+        }
+        other => panic!("unexpected reply type {other}"),
+    }
+}
+
+/// COMMAND INFO's ACL categories (its 7th field) of every command dotdo has and redis-server
+/// 7.0 knows, compared with redis-server's.
+#[test]
+fn command_categories_match_redis_server() {
+    let peer = RedisServer::start();
+    let dotdo = Dotdo::start("");
+    let peer_addr: SocketAddr = format!("127.0.0.1:{}", peer.port).parse().unwrap();
+    let mut theirs = Conn::open(peer_addr);
+    let mut ours = Conn::open(dotdo.addr("redis"));
+    let ask = |c: &mut Conn, args: &[&str]| {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        c.w.write_all(&encode(&args)).unwrap();
+        parse_resp(&mut c.r)
+    };
+    let Resp::Array(names) = ask(&mut ours, &["COMMAND", "LIST"]) else {
+        panic!("COMMAND LIST is not an array");
+    };
+    let mut compared = 0;
+    let mut differ = Vec::new();
+    for name in names {
+        let Resp::Text(name) = name else { continue };
+        let name = String::from_utf8(name).unwrap();
+        let (Resp::Array(t), Resp::Array(o)) = (
+            ask(&mut theirs, &["COMMAND", "INFO", &name]),
+            ask(&mut ours, &["COMMAND", "INFO", &name]),
+        ) else {
+            panic!("COMMAND INFO {name} is not an array");
+        };
+        match (t.first(), o.first()) {
+            // A command redis-server 7.0 does not have (WAITAOF is 7.2's).
+            (Some(Resp::Nil), _) => {}
+            (Some(Resp::Array(t)), Some(Resp::Array(o))) => {
+                compared += 1;
+                if t.get(6) != o.get(6) {
+                    differ.push(format!(
+                        "{name}: redis {:?}, dotdo {:?}",
+                        t.get(6),
+                        o.get(6)
+                    ));
+                }
+            }
+            other => panic!("COMMAND INFO {name}: {other:?}"),
+        }
+    }
+    assert!(compared > 150, "too few commands compared: {compared}");
+    assert!(
+        differ.is_empty(),
+        "categories differ:\n{}",
+        differ.join("\n")
+    );
+}

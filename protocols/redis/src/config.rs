@@ -98,18 +98,4 @@ impl Config {
     pub fn auth_required(&self) -> bool {
         self.requirepass.is_some() || !self.users.is_empty()
     }
-
-    /// Check a user name and password.
-    pub fn check_user(&self, name: &[u8], password: &[u8]) -> bool {
-        if name == b"default" {
-            return match &self.requirepass {
-                Some(p) => p.as_bytes() == password,
-                // Without requirepass the default user takes any password (nopass).
-                None => self.users.is_empty(),
-            };
-        }
-        self.users
-            .iter()
-            .any(|u| u.name.as_bytes() == name && u.password.as_bytes() == password)
-    }
 }

@@ -1,10 +1,14 @@
 //! Redis front-end: RESP2/RESP3, the data types, keyspace on shard objects.
 
+pub mod acl;
 pub mod cmd;
 pub mod codec;
 pub mod config;
 pub mod error;
 pub mod frame;
+pub mod monitor;
+pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod server;
 pub mod session;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -26,6 +26,7 @@ use crate::store::{Db, Keyspace};
 struct ClientEntry {
     peer: SocketAddr,
     name: String,
+    user: String,
     db: usize,
     created: Instant,
     /// The last command's name, updated by the connection without taking the registry lock.
@@ -41,6 +42,11 @@ pub struct Server {
     pub changed: Notify,
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
     pub scripts: crate::cmd::script::Scripts,
+    pub monitors: crate::monitor::Monitors,
+    pub pause: crate::pause::Pause,
+    pub acl: crate::acl::Acl,
+    /// `notify-keyspace-events`, as `notify::parse` reads it.
+    notify_flags: AtomicU32,
     limits: Limits,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_id: AtomicU64,
@@ -60,6 +66,7 @@ impl Server {
             max_args: config.max_args,
             max_inline_len: 64 * 1024,
         };
+        let acl = crate::acl::Acl::from_config(&config);
         let server = Arc::new(Self {
             keyspace: Keyspace::new(backend, config.databases, config.shards),
             config,
@@ -67,6 +74,10 @@ impl Server {
             changed: Notify::new(),
             config_overrides: Mutex::new(HashMap::new()),
             scripts: Default::default(),
+            monitors: Default::default(),
+            pause: Default::default(),
+            acl,
+            notify_flags: AtomicU32::new(0),
             limits,
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -90,7 +101,25 @@ impl Server {
                         _ = tick.tick() => {}
                     }
                     let Some(server) = weak.upgrade() else { return };
-                    server.keyspace.sweep(per_shard);
+                    // Redis holds active expiry while clients are paused.
+                    if server.pause.in_force() {
+                        continue;
+                    }
+                    let flags = server.notify_flags();
+                    if flags & crate::notify::EXPIRED == 0 {
+                        server.keyspace.sweep(per_shard, None);
+                    } else {
+                        let mut expired = Vec::new();
+                        server.keyspace.sweep(per_shard, Some(&mut expired));
+                        for (db, key) in expired {
+                            let event = crate::notify::Event {
+                                class: crate::notify::EXPIRED,
+                                name: "expired",
+                                key,
+                            };
+                            crate::notify::publish(&server.pubsub, flags, db, &[event]);
+                        }
+                    }
                 }
             });
         }
@@ -114,6 +143,22 @@ impl Server {
     pub fn block(&self) -> BlockedGuard<'_> {
         self.blocked.fetch_add(1, Ordering::SeqCst);
         BlockedGuard(&self.blocked)
+    }
+
+    /// The keyspace-notification flags, as CONFIG SET stored them.
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Ordering::Relaxed)
+    }
+
+    pub fn set_notify_flags(&self, flags: u32) {
+        self.notify_flags.store(flags, Ordering::Relaxed);
+    }
+
+    /// Publish a command's keyspace events for database `db`.
+    pub fn publish_events(&self, db: usize, events: &[crate::notify::Event]) {
+        if !events.is_empty() {
+            crate::notify::publish(&self.pubsub, self.notify_flags(), db, events);
+        }
     }
 
     pub fn count_command(&self) {
@@ -160,13 +205,14 @@ impl Server {
             ClientEntry {
                 peer,
                 name: String::new(),
+                user: "default".into(),
                 db: 0,
                 created: Instant::now(),
                 last_command: Arc::new(Mutex::new("")),
                 kill: kill.clone(),
             },
         );
-        let mut session = Session::new(id, peer, self.config.auth_required());
+        let mut session = Session::new(id, peer, !self.acl.default_open());
         let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
         if let Err(e) = self
             .connection_loop(&mut session, &mut stream, &kill, last_command)
@@ -180,6 +226,7 @@ impl Server {
         for p in session.patterns.drain() {
             self.pubsub.unsubscribe(true, &p, id);
         }
+        self.monitors.remove(id);
         self.clients.lock().remove(&id);
         let _ = stream.shutdown().await;
     }
@@ -275,6 +322,7 @@ impl Server {
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default();
             e.db = s.db;
+            e.user.clone_from(&s.user);
         }
     }
 
@@ -283,8 +331,8 @@ impl Server {
         let last = *e.last_command.lock();
         let cmd = if last.is_empty() { "NULL" } else { last };
         format!(
-            "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default redir=-1 resp=2\n",
-            e.peer, e.name, e.db
+            "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user={} redir=-1 resp=2\n",
+            e.peer, e.name, e.db, e.user
         )
     }
 
@@ -314,6 +362,17 @@ impl Server {
                 e.kill.cancel();
                 n += 1;
             }
+        }
+        n
+    }
+
+    /// Close the connections logged in as `user` (ACL DELUSER); returns how many.
+    pub fn kill_user(&self, user: &str) -> usize {
+        let clients = self.clients.lock();
+        let mut n = 0;
+        for e in clients.values().filter(|e| e.user == user) {
+            e.kill.cancel();
+            n += 1;
         }
         n
     }
@@ -401,6 +460,8 @@ const MAX_BUFFERED_WHILE_BLOCKED: usize = 1024 * 1024;
 fn is_blocking(args: &[bytes::Bytes]) -> bool {
     args.first().is_some_and(|n| {
         [
+            "wait",
+            "waitaof",
             "blpop",
             "brpop",
             "blmove",

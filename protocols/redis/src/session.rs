@@ -81,6 +81,12 @@ pub struct Session {
     pub last_command: &'static str,
     /// QUIT was received: flush and close.
     pub closing: bool,
+    /// MONITOR was run (until RESET): the connection may not touch the keyspace.
+    pub monitoring: bool,
+    /// The ACL generation `perms` was read at.
+    pub acl_gen: u64,
+    /// The user's permissions, `None` while the user may run anything.
+    pub perms: Option<Arc<crate::acl::User>>,
 }
 
 impl Session {
@@ -103,6 +109,21 @@ impl Session {
             created: Instant::now(),
             last_command: "",
             closing: false,
+            monitoring: false,
+            acl_gen: u64::MAX,
+            perms: None,
+        }
+    }
+
+    /// Re-read this connection's user after an ACL change; false when it no longer exists.
+    pub fn refresh_acl(&mut self, server: &Server) -> bool {
+        self.acl_gen = server.acl.generation();
+        match server.acl.get(&self.user) {
+            Some(u) => {
+                self.perms = (!u.unrestricted()).then_some(u);
+                true
+            }
+            None => !self.authenticated,
         }
     }
 
@@ -151,6 +172,27 @@ impl Session {
             out.push(&Reply::err(crate::frame::errors::NOAUTH), self.resp3);
             return Ok(());
         }
+        if server.acl.generation() != self.acl_gen && !self.refresh_acl(server) {
+            // The user was deleted: Redis closes its connections.
+            self.closing = true;
+            return Ok(());
+        }
+        if let Some(user) = &self.perms
+            && let Some(why) = user.denied(spec, &args)
+        {
+            if let Some(m) = &mut self.multi {
+                m.aborted = true;
+            }
+            out.push(&Reply::err(format!("NOPERM {why}")), self.resp3);
+            return Ok(());
+        }
+        if self.monitoring && (spec.flags.contains(&"write") || spec.flags.contains(&"readonly")) {
+            out.push(
+                &Reply::err("ERR Replica can't interact with the keyspace"),
+                self.resp3,
+            );
+            return Ok(());
+        }
         if self.multi.is_some()
             && !matches!(
                 name,
@@ -182,31 +224,84 @@ impl Session {
             out.push(&Reply::err(msg), self.resp3);
             return Ok(());
         }
+        if server.pause.active()
+            && !(name == "client" && args.len() == 2 && is(&args[1], "unpause"))
+        {
+            let write = spec.flags.contains(&"write")
+                || matches!(name, "eval" | "evalsha" | "publish" | "exec");
+            server.pause.wait(write).await;
+        }
+        let script = matches!(name, "eval" | "evalsha");
+        if script {
+            // Shown before the commands it runs, as Redis shows it.
+            self.feed_monitors(server, spec, name, &args, out);
+        }
+        let done = self.dispatch(server, spec, name, &args, out).await;
+        if !script {
+            self.feed_monitors(server, spec, name, &args, out);
+        }
+        done
+    }
+
+    /// Show a command to MONITOR clients, if there are any (one load when there are none).
+    fn feed_monitors(
+        &self,
+        server: &Server,
+        spec: &Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) {
+        if server.monitors.active() && crate::monitor::shown(spec.flags, name) {
+            let shown = crate::monitor::redacted(name, args);
+            let me = self.monitoring.then_some(self.id);
+            let line = server
+                .monitors
+                .feed(self.db, &self.peer.to_string(), &shown, me);
+            if self.monitoring {
+                out.push(&line, self.resp3);
+            }
+        }
+    }
+
+    async fn dispatch(
+        &mut self,
+        server: &Arc<Server>,
+        spec: &'static Spec,
+        name: &str,
+        args: &[Bytes],
+        out: &mut Output,
+    ) -> Result<(), Error> {
         match name {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-                self.transaction(server, name, &args, out).await
+                self.transaction(server, name, args, out).await
             }
             "eval" | "evalsha" => {
-                let reply = self.eval(server, name, &args, out).await?;
+                let reply = self.eval(server, name, args, out).await?;
                 out.push(&reply, self.resp3);
                 Ok(())
             }
             "blpop" | "brpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" => {
-                self.blocking(server, name, &args, out).await
+                self.blocking(server, name, args, out).await
             }
-            "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, &args, out).await,
-            "xread" | "xreadgroup" if cmd::stream::blocks(&args) => {
-                self.block_stream(server, name, &args, out).await
+            "blmpop" | "bzmpop" => self.block_mpop(server, spec, name, args, out).await,
+            "xread" | "xreadgroup" if cmd::stream::blocks(args) => {
+                self.block_stream(server, name, args, out).await
+            }
+            "move" => {
+                let reply = cmd::db::move_key(self, server, args, out).await?;
+                out.push(&reply, self.resp3);
+                Ok(())
             }
             _ if spec.keys == Keys::None => {
-                let reply = cmd::connection::run(self, server, name, &args, out).await?;
+                let reply = cmd::connection::run(self, server, name, args, out).await?;
                 if let Some(r) = reply {
                     out.push(&r, self.resp3);
                 }
                 Ok(())
             }
             _ => {
-                let (reply, tickets) = self.keyed(server, spec, name, &args).await?;
+                let (reply, tickets) = self.keyed(server, spec, name, args).await?;
                 out.push(&reply, self.resp3);
                 out.add_tickets(tickets);
                 Ok(())
@@ -261,8 +356,11 @@ impl Session {
             Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![])),
         };
         let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        view.notify = crate::notify::active(server.notify_flags());
+        view.read_miss = reads_keys(spec, name);
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
-        let tickets = view.finish()?;
+        let (tickets, events) = view.finish_events()?;
+        server.publish_events(self.db, &events);
         if spec.flags.contains(&"write") {
             server.wake_blocked();
         }
@@ -338,6 +436,7 @@ impl Session {
             queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
         let shards = self.shards_for(server, &specs).await?;
         let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        view.notify = crate::notify::active(server.notify_flags());
         // Checked under the locks, so no write can slip in between the check and the commands.
         if watched.is_some_and(|w| w.load(Ordering::Acquire)) {
             drop(view.finish()?);
@@ -349,14 +448,42 @@ impl Session {
         for (name, spec, args) in &queued {
             let script = name == "eval" || name == "evalsha";
             wrote |= spec.flags.contains(&"write") || script;
+            // Rules may have changed since the command was queued.
+            if let Some(why) = self
+                .perms
+                .as_ref()
+                .and_then(|u| u.denied_at_exec(spec, args))
+            {
+                replies.push(Reply::err(format!(
+                    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
+                )));
+                continue;
+            }
+            if script {
+                // Shown before the commands it runs, as Redis shows it.
+                self.feed_monitors(server, spec, name, args, out);
+            }
+            view.read_miss = reads_keys(spec, name);
             let r = match spec.keys {
                 Keys::None => cmd::connection::in_transaction(self, name, args),
-                _ if script => cmd::script::eval_in_view(&server.scripts, &mut view, name, args),
+                _ if script => {
+                    let caller = cmd::script::Caller {
+                        user: self.perms.as_deref(),
+                        monitors: &server.monitors,
+                        db: self.db,
+                    };
+                    cmd::script::eval_in_view(&server.scripts, caller, &mut view, name, args)
+                }
                 _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
             };
             replies.push(r);
+            if !script {
+                self.feed_monitors(server, spec, name, args, out);
+            }
         }
-        out.add_tickets(view.finish()?);
+        let (tickets, events) = view.finish_events()?;
+        out.add_tickets(tickets);
+        server.publish_events(self.db, &events);
         if wrote {
             server.wake_blocked();
         }
@@ -404,8 +531,16 @@ impl Session {
         }
         let (reply, tickets) = {
             let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
-            let reply = script::run(&mut view, &body, keys, argv);
-            (reply, view.finish()?)
+            view.notify = crate::notify::active(server.notify_flags());
+            let caller = script::Caller {
+                user: self.perms.as_deref(),
+                monitors: &server.monitors,
+                db: self.db,
+            };
+            let reply = script::run(&mut view, caller, &body, keys, argv);
+            let (tickets, events) = view.finish_events()?;
+            server.publish_events(self.db, &events);
+            (reply, tickets)
         };
         out.add_tickets(tickets);
         server.wake_blocked();
@@ -453,8 +588,11 @@ impl Session {
             let shards = self.shards_for(server, &[(spec, args)]).await?;
             let (reply, tickets) = {
                 let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+                view.notify = crate::notify::active(server.notify_flags());
                 let reply = try_pop(&mut view, name, args, &keys).unwrap_or_else(Some);
-                (reply, view.finish()?)
+                let (tickets, events) = view.finish_events()?;
+                server.publish_events(self.db, &events);
+                (reply, tickets)
             };
             if let Some(r) = reply {
                 server.wake_blocked();
@@ -587,8 +725,11 @@ impl Session {
             notified.as_mut().enable();
             let (reply, tickets) = {
                 let mut view = View::lock(server.keyspace.slots, shards, now_ms(), self.resp3);
+                view.notify = crate::notify::active(server.notify_flags());
                 let reply = attempt(&mut view).unwrap_or_else(Some);
-                (reply, view.finish()?)
+                let (tickets, events) = view.finish_events()?;
+                server.publish_events(self.db, &events);
+                (reply, tickets)
             };
             let wrote = !tickets.is_empty();
             out.add_tickets(tickets);
@@ -646,6 +787,11 @@ fn try_pop(
                         l.pop_back()
                     };
                     if let Some(x) = x {
+                        v.notify(
+                            crate::notify::LIST,
+                            if name == "blpop" { "lpop" } else { "rpop" },
+                            key,
+                        );
                         return Ok(Some(Reply::Array(vec![
                             Reply::Bulk(key.clone()),
                             Reply::Bulk(x),
@@ -670,6 +816,12 @@ fn try_pop(
             Ok(None)
         }
     }
+}
+
+/// Whether a command looks its keys up for reading (a miss is a `keymiss` event), as Redis's
+/// read commands and GETEX do; OBJECT looks without notifying.
+fn reads_keys(spec: &Spec, name: &str) -> bool {
+    (spec.flags.contains(&"readonly") && name != "object") || name == "getex"
 }
 
 /// Redis's wording for an unknown command, quoting up to the first arguments.

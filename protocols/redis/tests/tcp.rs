@@ -457,6 +457,17 @@ async fn auth_with_configured_users() {
         .await
         .unwrap();
     assert_eq!(c2.get::<_, String>("a").await.unwrap(), "1");
+    // The configured users, as ACL LIST renders them (passwords as SHA-256).
+    let list: Vec<String> = cmd("ACL").arg("LIST").query_async(&mut c2).await.unwrap();
+    assert_eq!(
+        list,
+        [
+            "user app on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~* &* +@all",
+            "user default on #2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b ~* &* +@all",
+        ]
+    );
+    let who: String = cmd("ACL").arg("WHOAMI").query_async(&mut c).await.unwrap();
+    assert_eq!(who, "app");
     t.stop().await;
 }
 

@@ -40,11 +40,10 @@ pub fn migrations(database: &str) -> Vec<Statement> {
 /// (`n`), every relation's stored name (by its SQLite type, or `sequence`) and the foreign
 /// keys (`fk`: table, referenced table) follow them.
 pub fn load_statement() -> Statement {
+    // Two nested compounds: Durable Objects' SQLite allows only a few terms in one.
     Statement::new(
-        // A Durable Object's SQLite allows 5 terms per compound SELECT: the relation rows
-        // are a compound of their own.
-        "SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
-         UNION ALL SELECT view, col, pos, typ, -1, 0, NULL, NULL FROM _pg_view_columns \
+        "SELECT * FROM (SELECT tbl, col, pos, typ, typmod, not_null, dflt, NULL AS kind FROM _pg_columns \
+             UNION ALL SELECT view, col, pos, typ, -1, 0, NULL, NULL FROM _pg_view_columns) \
          UNION ALL SELECT * FROM (SELECT name, NULL, oid, NULL, NULL, NULL, NULL, 'n' FROM _pg_namespaces \
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, type FROM sqlite_schema \
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \

@@ -37,7 +37,19 @@ struct TableCopy {
     rows: Vec<Vec<Value>>,
 }
 
-const CATALOG_TABLES: [&str; 3] = ["_pg_columns", "_pg_checks", "_pg_fkeys"];
+/// The catalog tables whose rows describe a table, and the condition that picks them out
+/// for table `?1`: its columns, checks and foreign keys, and its schema (a relation of a
+/// schema other than public is stored as `"schema.name"`, and a shard's translation must
+/// know the schema to resolve it). A schema's row is only ever added, never removed.
+const CATALOG_TABLES: [(&str, &str); 4] = [
+    ("_pg_columns", "tbl = ?1"),
+    ("_pg_checks", "tbl = ?1"),
+    ("_pg_fkeys", "tbl = ?1"),
+    (
+        "_pg_namespaces",
+        "substr(?1, 1, length(name) + 1) = name || '.'",
+    ),
+];
 
 fn read_table_batch(table: &str) -> Vec<Statement> {
     let name = Value::Text(table.to_owned());
@@ -45,9 +57,9 @@ fn read_table_batch(table: &str) -> Vec<Statement> {
         "SELECT sql FROM sqlite_schema WHERE tbl_name = ?1 AND sql IS NOT NULL ORDER BY type <> 'table'",
         vec![name.clone()],
     )];
-    for t in CATALOG_TABLES {
+    for (t, which) in CATALOG_TABLES {
         out.push(Statement::with_params(
-            format!("SELECT * FROM {t} WHERE tbl = ?1"),
+            format!("SELECT * FROM {t} WHERE {which}"),
             vec![name.clone()],
         ));
     }
@@ -71,7 +83,7 @@ fn table_copy(table: &str, mut r: Vec<StatementResult>) -> Result<TableCopy, Sql
     let catalog_rows = CATALOG_TABLES
         .iter()
         .zip(r.drain(1..))
-        .map(|(t, res)| (*t, res.rows))
+        .map(|((t, _), res)| (*t, res.rows))
         .collect();
     Ok(TableCopy {
         name: table.to_owned(),
@@ -89,7 +101,10 @@ impl TableCopy {
             "DROP TABLE IF EXISTS {}",
             quote_ident(&self.name)
         ))];
-        for t in CATALOG_TABLES {
+        for (t, _) in CATALOG_TABLES
+            .iter()
+            .filter(|(t, _)| *t != "_pg_namespaces")
+        {
             out.push(Statement::with_params(
                 format!("DELETE FROM {t} WHERE tbl = ?1"),
                 vec![Value::Text(self.name.clone())],
@@ -355,7 +370,10 @@ impl Session {
             "DROP TABLE IF EXISTS {}",
             quote_ident(table)
         ))];
-        for t in CATALOG_TABLES {
+        for (t, _) in CATALOG_TABLES
+            .iter()
+            .filter(|(t, _)| *t != "_pg_namespaces")
+        {
             drop.push(Statement::with_params(
                 format!("DELETE FROM {t} WHERE tbl = ?1"),
                 vec![Value::Text(table.to_owned())],

@@ -249,6 +249,7 @@ pub fn bitfield(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
     }
     if changed {
         ed.commit(v, key)?;
+        v.notify(crate::notify::STRING, "setbit", key);
     } else {
         ed.restore(v, key)?;
     }

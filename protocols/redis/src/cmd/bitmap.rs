@@ -97,6 +97,7 @@ pub fn setbit(v: &mut View, a: &[Bytes]) -> CmdResult {
     if ed.dirty || old != on {
         ed.buf[byte] = (ed.buf[byte] & !(1 << shift)) | (on << shift);
         ed.commit(v, &a[1])?;
+        v.notify(crate::notify::STRING, "setbit", &a[1]);
     } else {
         ed.restore(v, &a[1])?;
     }
@@ -297,7 +298,9 @@ pub fn bitop(v: &mut View, a: &[Bytes]) -> CmdResult {
     let max = srcs.iter().map(Bytes::len).max().unwrap_or(0);
     let dest = &a[2];
     if max == 0 {
-        v.remove(dest)?;
+        if v.remove(dest)?.is_some() {
+            v.notify(crate::notify::GENERIC, "del", dest);
+        }
         return Ok(Reply::Int(0));
     }
     let byte_at = |s: &Bytes, j: usize| s.get(j).copied().unwrap_or(0);
@@ -316,6 +319,7 @@ pub fn bitop(v: &mut View, a: &[Bytes]) -> CmdResult {
         *o = if op == Op::Not { !acc } else { acc };
     }
     v.set_str(dest, Bytes::from(out), None)?;
+    v.notify(crate::notify::STRING, "set", dest);
     Ok(Reply::Int(max as i64))
 }
 

@@ -32,6 +32,11 @@ pub async fn run(
             Reply::ok()
         }
         "reset" => reset(s, server),
+        "monitor" => {
+            s.monitoring = true;
+            server.monitors.add(s.id, s.outbox.clone());
+            Reply::ok()
+        }
         "subscribe" | "psubscribe" => {
             subscribe(s, server, a, name == "psubscribe", out);
             return Ok(None);
@@ -43,6 +48,8 @@ pub async fn run(
         "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
         "pubsub" => pubsub(server, a),
         "script" => super::script::script(&server.scripts, a),
+        "acl" => super::acl::acl(s, server, a),
+        "swapdb" => super::db::swapdb(server, a),
         _ => return srv::run(s, server, name, a, out).await,
     }))
 }
@@ -53,6 +60,9 @@ pub fn in_transaction(s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
         "ping" => ping(s, a),
         "echo" => Reply::Bulk(a[1].clone()),
         "time" => srv::time(),
+        "monitor" => Reply::err("ERR MONITOR isn't allowed for DENY BLOCKING client"),
+        // A transaction never blocks: WAIT answers at once.
+        "wait" => Reply::Int(0),
         _ => Reply::err(format!(
             "ERR '{name}' inside MULTI is not supported by this server"
         )),
@@ -90,9 +100,12 @@ fn select(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
 }
 
 fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
-    if server.config.check_user(user, pass) {
+    if server.acl.authenticate(user, pass) {
         s.authenticated = true;
         s.user = String::from_utf8_lossy(user).into_owned();
+        // Its permissions are read before the next command.
+        s.acl_gen = u64::MAX;
+        server.update_client(s);
         Ok(())
     } else {
         Err(Reply::err(errors::WRONGPASS))
@@ -101,7 +114,7 @@ fn check_auth(s: &mut Session, server: &Server, user: &[u8], pass: &[u8]) -> Res
 
 fn auth(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     let result = match a.len() {
-        2 if !server.config.auth_required() => {
+        2 if server.acl.get("default").is_some_and(|u| u.nopass) => {
             return Reply::err(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             );
@@ -168,6 +181,8 @@ fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
 }
 
 fn reset(s: &mut Session, server: &Server) -> Reply {
+    server.monitors.remove(s.id);
+    s.monitoring = false;
     for ch in s.channels.drain() {
         server.pubsub.unsubscribe(false, &ch, s.id);
     }
@@ -179,8 +194,9 @@ fn reset(s: &mut Session, server: &Server) -> Reply {
     s.db = 0;
     s.resp3 = false;
     s.name = None;
-    s.authenticated = !server.config.auth_required();
+    s.authenticated = server.acl.default_open();
     s.user = "default".into();
+    s.acl_gen = u64::MAX;
     server.update_client(s);
     Reply::Simple("RESET".into())
 }
@@ -211,7 +227,41 @@ fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
         "info" => Reply::Verbatim(server.client_line(s.id)),
         "list" => Reply::Verbatim(server.client_list()),
         "kill" => client_kill(server, a),
-        "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::ok(),
+        "pause" if a.len() == 3 || a.len() == 4 => {
+            let all = match a.get(3) {
+                None => true,
+                Some(m) if is(m, "all") => true,
+                Some(m) if is(m, "write") => false,
+                Some(_) => return Reply::err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+            };
+            let ms = match srv::timeout_ms(&a[2]) {
+                Ok(ms) => ms,
+                Err(e) => return e,
+            };
+            let until =
+                tokio::time::Instant::now() + std::time::Duration::from_millis(ms.min(1 << 44));
+            server.pause.pause(until, all);
+            Reply::ok()
+        }
+        "pause" if a.len() < 3 => wrong(),
+        "pause" => Reply::err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+        "unpause" if a.len() == 2 => {
+            server.pause.unpause();
+            Reply::ok()
+        }
+        // dotdo never evicts clients or keys, and keeps no LRU clock a client could spare.
+        "no-evict" | "no-touch" if a.len() == 3 => {
+            if is(&a[2], "on") || is(&a[2], "off") {
+                Reply::ok()
+            } else {
+                super::args::syntax()
+            }
+        }
+        "unpause" | "no-evict" | "no-touch" => wrong(),
+        "setinfo" | "reply" => Reply::ok(),
         "help" => Reply::Array(
             [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -255,6 +305,12 @@ fn client_kill(server: &Server, a: &[Bytes]) -> Reply {
         } else if is(k, "addr") {
             let addr = String::from_utf8_lossy(v).into_owned();
             killed += server.kill_clients(|_, peer| peer == addr);
+        } else if is(k, "user") {
+            let user = String::from_utf8_lossy(v);
+            if server.acl.get(&user).is_none() {
+                return Reply::err(format!("ERR No such user '{user}'"));
+            }
+            killed += server.kill_user(&user);
         } else {
             return super::args::syntax();
         }

@@ -378,7 +378,9 @@ fn search(v: &mut View, a: &[Bytes], src: usize, flavor: Flavor) -> CmdResult {
     let Some(z) = z else {
         return Ok(match o.store {
             Some((key, _)) => {
-                v.remove(&key)?;
+                if v.remove(&key)?.is_some() {
+                    v.notify(crate::notify::GENERIC, "del", &key);
+                }
                 Reply::Int(0)
             }
             None => Reply::Array(vec![]),
@@ -420,7 +422,9 @@ fn search(v: &mut View, a: &[Bytes], src: usize, flavor: Flavor) -> CmdResult {
         Some((key, storedist)) => {
             let n = found.len();
             if n == 0 {
-                v.remove(&key)?;
+                if v.remove(&key)?.is_some() {
+                    v.notify(crate::notify::GENERIC, "del", &key);
+                }
                 return Ok(Reply::Int(0));
             }
             let mut out = ZSet::default();
@@ -433,6 +437,12 @@ fn search(v: &mut View, a: &[Bytes], src: usize, flavor: Flavor) -> CmdResult {
                 out.insert(p.member, score);
             }
             v.put_value(&key, crate::store::Value::ZSet(out), None)?;
+            let event = if a[0].eq_ignore_ascii_case(b"geosearchstore") {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            v.notify(crate::notify::ZSET, event, &key);
             Ok(Reply::Int(n as i64))
         }
     }

@@ -6,6 +6,7 @@ use super::args::{self, int, is, syntax};
 use super::keys::{ScanOpts, page_by_hash};
 use crate::codec::format_incr as format_double;
 use crate::frame::{Reply, errors};
+use crate::notify::HASH;
 use crate::store::View;
 use crate::store::view::CmdResult;
 
@@ -20,6 +21,7 @@ pub fn hset(v: &mut View, a: &[Bytes], legacy: bool) -> CmdResult {
     for pair in a[2..].chunks(2) {
         added += i64::from(h.insert(pair[0].clone(), pair[1].clone()));
     }
+    v.notify(HASH, "hset", &a[1]);
     Ok(if legacy {
         Reply::ok()
     } else {
@@ -35,6 +37,7 @@ pub fn hsetnx(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     h.insert(a[2].clone(), a[3].clone());
+    v.notify(HASH, "hset", &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -58,9 +61,11 @@ pub fn hdel(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut h) = v.hash_mut(&a[1], false)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(
-        a[2..].iter().filter(|f| h.remove(f).is_some()).count() as i64,
-    ))
+    let n = a[2..].iter().filter(|f| h.remove(f).is_some()).count() as i64;
+    if n > 0 {
+        v.notify(HASH, "hdel", &a[1]);
+    }
+    Ok(Reply::Int(n))
 }
 
 pub fn hlen(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -116,6 +121,7 @@ pub fn hincrby(v: &mut View, a: &[Bytes]) -> CmdResult {
         .checked_add(by)
         .ok_or_else(|| Reply::err(errors::OVERFLOW))?;
     h.insert(a[2].clone(), args::int_bytes(new));
+    v.notify(HASH, "hincrby", &a[1]);
     Ok(Reply::Int(new))
 }
 
@@ -134,6 +140,7 @@ pub fn hincrbyfloat(v: &mut View, a: &[Bytes]) -> CmdResult {
     }
     let text = Bytes::from(format_double(new));
     h.insert(a[2].clone(), text.clone());
+    v.notify(HASH, "hincrbyfloat", &a[1]);
     Ok(Reply::Bulk(text))
 }
 

@@ -46,6 +46,7 @@ pub fn pfadd(v: &mut View, a: &[Bytes]) -> CmdResult {
     if updated {
         invalidate(&mut h);
         store(v, key, h)?;
+        v.notify(crate::notify::STRING, "pfadd", key);
     }
     Ok(Reply::Int(i64::from(updated)))
 }
@@ -101,5 +102,6 @@ pub fn pfmerge(v: &mut View, a: &[Bytes]) -> CmdResult {
     }
     invalidate(&mut h);
     store(v, dest, h)?;
+    v.notify(crate::notify::STRING, "pfadd", dest);
     Ok(Reply::ok())
 }

@@ -4,13 +4,17 @@ use bytes::Bytes;
 
 use super::args::{self, int, is, syntax};
 use crate::frame::{Reply, errors};
+use crate::notify::GENERIC;
 use crate::store::View;
 use crate::store::view::CmdResult;
 
 pub fn del(v: &mut View, a: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in &a[1..] {
-        n += i64::from(v.remove(key)?.is_some());
+        if v.remove(key)?.is_some() {
+            n += 1;
+            v.notify(GENERIC, "del", key);
+        }
     }
     Ok(Reply::Int(n))
 }
@@ -49,7 +53,11 @@ pub fn rename(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     v.remove(from)?;
+    // Redis deletes an overwritten destination, then adds it anew (its `new` event).
+    v.remove(to)?;
     v.put_value(to, entry.value, entry.expires_at)?;
+    v.notify(GENERIC, "rename_from", from);
+    v.notify(GENERIC, "rename_to", to);
     Ok(if nx { Reply::Int(1) } else { Reply::ok() })
 }
 
@@ -71,7 +79,11 @@ pub fn copy(v: &mut View, a: &[Bytes]) -> CmdResult {
     if (!replace && v.exists(to)?) || from == to {
         return Ok(Reply::Int(0));
     }
+    if replace {
+        v.remove(to)?;
+    }
     v.put_value(to, entry.value, entry.expires_at)?;
+    v.notify(GENERIC, "copy_to", to);
     Ok(Reply::Int(1))
 }
 
@@ -122,8 +134,10 @@ pub fn expire(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdRes
     }
     if at <= v.now {
         v.remove(key)?;
+        v.notify(GENERIC, "del", key);
     } else {
         v.set_expiry(key, Some(at))?;
+        v.notify(GENERIC, "expire", key);
     }
     Ok(Reply::Int(1))
 }
@@ -145,6 +159,7 @@ pub fn persist(v: &mut View, a: &[Bytes]) -> CmdResult {
     match v.ttl_of(&a[1])? {
         Some(Some(_)) => {
             v.set_expiry(&a[1], None)?;
+            v.notify(GENERIC, "persist", &a[1]);
             Ok(Reply::Int(1))
         }
         _ => Ok(Reply::Int(0)),

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::args::{self, int, is, syntax};
 use crate::frame::{Reply, errors};
+use crate::notify::LIST;
 use crate::store::View;
 use crate::store::view::CmdResult;
 
@@ -21,7 +22,9 @@ pub fn push(v: &mut View, a: &[Bytes], left: bool, only_existing: bool) -> CmdRe
             l.push_back(x.clone());
         }
     }
-    Ok(Reply::Int(l.len() as i64))
+    let n = l.len() as i64;
+    v.notify(LIST, if left { "lpush" } else { "rpush" }, &a[1]);
+    Ok(Reply::Int(n))
 }
 
 /// LPOP/RPOP with an optional count.
@@ -39,8 +42,11 @@ pub fn pop(v: &mut View, a: &[Bytes], left: bool) -> CmdResult {
     };
     let take =
         |l: &mut crate::store::view::ListMut| if left { l.pop_front() } else { l.pop_back() };
-    match count {
-        None => Ok(Reply::opt_bulk(take(&mut l))),
+    let (reply, popped) = match count {
+        None => {
+            let x = take(&mut l);
+            (x.is_some(), Reply::opt_bulk(x))
+        }
         Some(n) => {
             let mut out = Vec::new();
             while out.len() < n
@@ -48,9 +54,13 @@ pub fn pop(v: &mut View, a: &[Bytes], left: bool) -> CmdResult {
             {
                 out.push(x);
             }
-            Ok(Reply::bulks(out))
+            (!out.is_empty(), Reply::bulks(out))
         }
+    };
+    if reply {
+        v.notify(LIST, if left { "lpop" } else { "rpop" }, &a[1]);
     }
+    Ok(popped)
 }
 
 pub fn llen(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -92,6 +102,7 @@ pub fn lset(v: &mut View, a: &[Bytes]) -> CmdResult {
     };
     let idx = index_of(i, l.len()).ok_or_else(|| Reply::err(errors::INDEX_RANGE))?;
     l.set(idx, a[3].clone());
+    v.notify(LIST, "lset", &a[1]);
     Ok(Reply::ok())
 }
 
@@ -112,7 +123,9 @@ pub fn linsert(v: &mut View, a: &[Bytes]) -> CmdResult {
     let mut items: VecDeque<Bytes> = l.list().items.clone();
     items.insert(if before { at } else { at + 1 }, a[4].clone());
     l.replace_all(items);
-    Ok(Reply::Int(l.len() as i64))
+    let n = l.len() as i64;
+    v.notify(LIST, "linsert", &a[1]);
+    Ok(Reply::Int(n))
 }
 
 pub fn lrem(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -150,6 +163,7 @@ pub fn lrem(v: &mut View, a: &[Bytes]) -> CmdResult {
             .map(|(x, _)| x.clone())
             .collect();
         l.replace_all(kept);
+        v.notify(LIST, "lrem", &a[1]);
     }
     Ok(Reply::Int(removed as i64))
 }
@@ -173,6 +187,7 @@ pub fn ltrim(v: &mut View, a: &[Bytes]) -> CmdResult {
     if keep_to == 0 {
         while l.pop_back().is_some() {}
     }
+    v.notify(LIST, "ltrim", &a[1]);
     Ok(Reply::ok())
 }
 
@@ -283,6 +298,8 @@ pub fn move_one(
             d.push_back(x.clone());
         }
     }
+    v.notify(LIST, if to_left { "lpush" } else { "rpush" }, dst);
+    v.notify(LIST, if from_left { "lpop" } else { "rpop" }, src);
     Ok(Reply::Bulk(x))
 }
 
@@ -318,6 +335,7 @@ pub fn lmpop(v: &mut View, a: &[Bytes]) -> CmdResult {
             {
                 out.push(x);
             }
+            v.notify(LIST, if left { "lpop" } else { "rpop" }, key);
             return Ok(Reply::Array(vec![
                 Reply::Bulk(key.clone()),
                 Reply::bulks(out),

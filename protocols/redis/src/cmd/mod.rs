@@ -1,9 +1,11 @@
 //! Commands: one file per family, and the single dispatch match for commands on keys.
 
+pub mod acl;
 pub mod args;
 pub mod bitfield;
 pub mod bitmap;
 pub mod connection;
+pub mod db;
 pub mod geo;
 pub mod geohash;
 pub mod hash;
@@ -82,6 +84,10 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "scan" => keys::scan(v, a),
         "dbsize" => keys::dbsize(v),
         "flushdb" => keys::flushdb(v, a),
+        // MOVE locks two databases: outside a transaction or script it never comes here.
+        "move" => Err(Reply::err(
+            "ERR MOVE inside MULTI or a script is not supported by this server",
+        )),
 
         "hset" => hash::hset(v, a, false),
         "hmset" => hash::hset(v, a, true),
@@ -180,8 +186,12 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "xreadgroup" => stream::xread(v, a, true),
         "xdel" => stream::xdel(v, a),
         "xtrim" => stream::xtrim(v, a),
-        "xsetid" => stream::xsetid(v, a),
-        "xgroup" => stream::xgroup(v, a),
+        "xsetid" => {
+            let r = stream::xsetid(v, a)?;
+            v.notify(crate::notify::STREAM, "xsetid", &a[1]);
+            Ok(r)
+        }
+        "xgroup" => xgroup(v, a),
         "xack" => stream::xack(v, a),
         "xpending" => stream::xpending(v, a),
         "xclaim" => stream::xclaim(v, a),
@@ -212,6 +222,33 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "sort_ro" => sort::sort(v, a, true),
         other => Err(Reply::err(format!("ERR unknown command '{other}'"))),
     }
+}
+
+/// XGROUP, with the event of each subcommand that changed something.
+fn xgroup(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let sub = a[1].to_ascii_lowercase();
+    // DELCONSUMER's reply (the consumer's pending count) does not say whether it existed.
+    let had_consumer = sub == b"delconsumer"
+        && a.len() == 5
+        && v.notify != 0
+        && v.stream(&a[2])
+            .ok()
+            .flatten()
+            .and_then(|s| s.groups.get(&a[3]))
+            .is_some_and(|g| g.consumers.contains_key(&a[4]));
+    let r = stream::xgroup(v, a)?;
+    let event = match (&sub[..], &r) {
+        (b"create", Reply::Simple(_)) => Some("xgroup-create"),
+        (b"setid", Reply::Simple(_)) => Some("xgroup-setid"),
+        (b"destroy", Reply::Int(1)) => Some("xgroup-destroy"),
+        (b"createconsumer", Reply::Int(1)) => Some("xgroup-createconsumer"),
+        (b"delconsumer", _) if had_consumer => Some("xgroup-delconsumer"),
+        _ => None,
+    };
+    if let Some(e) = event {
+        v.notify(crate::notify::STREAM, e, &a[2]);
+    }
+    Ok(r)
 }
 
 /// Split `numkeys key... rest` (the slice starts at numkeys).

@@ -74,8 +74,23 @@ pub fn check_same_slot(keys: &[Bytes]) -> Result<(), Reply> {
     Ok(())
 }
 
+/// Who runs a script: the user whose ACL every `redis.call` is checked against (`None`: may
+/// run anything), and the monitors its commands are shown to, with the database.
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    pub user: Option<&'a crate::acl::User>,
+    pub monitors: &'a crate::monitor::Monitors,
+    pub db: usize,
+}
+
 /// EVAL/EVALSHA queued in MULTI, run on the transaction's view (every shard is locked).
-pub fn eval_in_view(scripts: &Scripts, v: &mut View, name: &str, args: &[Bytes]) -> Reply {
+pub fn eval_in_view(
+    scripts: &Scripts,
+    caller: Caller,
+    v: &mut View,
+    name: &str,
+    args: &[Bytes],
+) -> Reply {
     let body = if name == "evalsha" {
         match scripts.get(&String::from_utf8_lossy(&args[1])) {
             Some(b) => b,
@@ -92,21 +107,27 @@ pub fn eval_in_view(scripts: &Scripts, v: &mut View, name: &str, args: &[Bytes])
     if let Err(e) = check_same_slot(keys) {
         return e;
     }
-    run(v, &body, keys, argv)
+    run(v, caller, &body, keys, argv)
 }
 
 /// Run `body` with the view locked. Lua states are cheap enough to create per call, and a
 /// fresh one per script keeps scripts from leaking globals into each other.
-pub fn run(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {
+pub fn run(v: &mut View, caller: Caller, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {
     let resp3 = v.resp3;
     v.resp3 = false;
-    let reply =
-        run_inner(v, body, keys, argv).unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body)));
+    let reply = run_inner(v, caller, body, keys, argv)
+        .unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body)));
     v.resp3 = resp3;
     reply
 }
 
-fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<Reply> {
+fn run_inner(
+    v: &mut View,
+    caller: Caller,
+    body: &[u8],
+    keys: &[Bytes],
+    argv: &[Bytes],
+) -> mlua::Result<Reply> {
     let lua = Lua::new();
     let globals = lua.globals();
     globals.set("KEYS", bytes_table(&lua, keys)?)?;
@@ -169,7 +190,7 @@ fn run_inner(v: &mut View, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> mlua:
                 let args = lua_args(args)?;
                 let reply = {
                     let mut v = view.borrow_mut();
-                    call_command(&mut v, &args)
+                    call_command(&mut v, caller, &args)
                 };
                 match reply {
                     Reply::Error(e) if raise => {
@@ -268,13 +289,19 @@ fn lua_args(args: Variadic<LuaValue>) -> mlua::Result<Vec<Bytes>> {
 }
 
 /// A command from inside a script: keyed commands on the locked view, a few others.
-fn call_command(v: &mut View, args: &[Bytes]) -> Reply {
+fn call_command(v: &mut View, caller: Caller, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let Some(spec) = lookup(&name) else {
         return Reply::err("ERR Unknown Redis command called from script");
     };
     if !spec.arity_ok(args.len()) {
         return Reply::wrong_args(&name);
+    }
+    if let Some(why) = caller.user.and_then(|u| u.denied(spec, args)) {
+        return Reply::err(format!("NOPERM {why}"));
+    }
+    if caller.monitors.active() {
+        caller.monitors.feed(caller.db, "lua", args, None);
     }
     if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
         return Reply::err("ERR This Redis command is not allowed from script");

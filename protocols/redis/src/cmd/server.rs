@@ -44,6 +44,7 @@ pub async fn run(
             }
         }
         "cluster" => cluster(a),
+        "wait" | "waitaof" => return Ok(Some(wait(name, a).await)),
         "flushall" => {
             if a.len() > 2 || a.get(1).is_some_and(|m| !(is(m, "sync") || is(m, "async"))) {
                 return Ok(Some(super::args::syntax()));
@@ -64,6 +65,47 @@ pub async fn run(
         }
         other => Reply::err(format!("ERR unknown command '{other}'")),
     }))
+}
+
+/// WAIT numreplicas timeout / WAITAOF numlocal numreplicas timeout: there are no replicas, and
+/// every acknowledged write is on local disk already (the reply leaves after the writes before
+/// it are durable), so WAITAOF's local count is 1. Asking for replicas waits out the timeout
+/// (0: forever), as redis-server without replicas does.
+async fn wait(name: &str, a: &[Bytes]) -> Reply {
+    let aof = name == "waitaof";
+    let counts = &a[1..a.len() - 1];
+    let mut nums = Vec::with_capacity(2);
+    for c in counts {
+        match super::args::strict_i64(c) {
+            Some(n) => nums.push(n),
+            None => return Reply::err(crate::frame::errors::NOT_INT),
+        }
+    }
+    let ms = match timeout_ms(&a[a.len() - 1]) {
+        Ok(ms) => ms,
+        Err(e) => return e,
+    };
+    let replicas = nums.last().copied().unwrap_or(0);
+    if replicas > 0 {
+        match ms {
+            0 => std::future::pending::<()>().await,
+            ms => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+        }
+    }
+    if aof {
+        Reply::Array(vec![Reply::Int(1), Reply::Int(0)])
+    } else {
+        Reply::Int(0)
+    }
+}
+
+/// A timeout in milliseconds as Redis's `getTimeoutFromObjectOrReply` reads it.
+pub fn timeout_ms(arg: &[u8]) -> Result<u64, Reply> {
+    match super::args::strict_i64(arg) {
+        None => Err(Reply::err("ERR timeout is not an integer or out of range")),
+        Some(n) if n < 0 => Err(Reply::err("ERR timeout is negative")),
+        Some(n) => Ok(n as u64),
+    }
 }
 
 pub fn time() -> Reply {
@@ -99,7 +141,10 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ("tcp-keepalive", "300".into()),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
         ("maxclients", c.maxclients.to_string()),
-        ("notify-keyspace-events", String::new()),
+        (
+            "notify-keyspace-events",
+            crate::notify::format(server.notify_flags()),
+        ),
         ("cluster-enabled", "no".into()),
         ("lua-time-limit", "5000".into()),
         ("slowlog-log-slower-than", "10000".into()),
@@ -135,6 +180,9 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
         }
         "set" if a.len() >= 4 && a.len().is_multiple_of(2) => {
             let known = config_values(server);
+            let mut set = Vec::new();
+            let mut notify = None;
+            // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
                 let Some((name, _)) = known.iter().find(|(k, _)| *k == key) else {
@@ -142,11 +190,23 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
                         "ERR Unknown option or number of arguments for CONFIG SET - '{key}'"
                     ));
                 };
-                server
-                    .config_overrides
-                    .lock()
-                    .insert(name, String::from_utf8_lossy(&pair[1]).into_owned());
+                if *name == "notify-keyspace-events" {
+                    match crate::notify::parse(&pair[1]) {
+                        Some(f) => notify = Some(f),
+                        None => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                set.push((*name, String::from_utf8_lossy(&pair[1]).into_owned()));
             }
+            if let Some(f) = notify {
+                server.set_notify_flags(f);
+            }
+            server.config_overrides.lock().extend(set);
             Reply::ok()
         }
         "resetstat" | "rewrite" if a.len() == 2 => Reply::ok(),
@@ -171,7 +231,12 @@ fn info_of(spec: &Spec) -> Reply {
         Reply::Int(f),
         Reply::Int(l),
         Reply::Int(s),
-        Reply::Set(vec![Reply::Simple(format!("@{}", spec.group))]),
+        Reply::Set(
+            crate::acl::shown_categories(spec)
+                .into_iter()
+                .map(|c| Reply::Simple(format!("@{c}")))
+                .collect(),
+        ),
         Reply::Set(vec![]),
         Reply::Array(vec![]),
         Reply::Array(vec![]),

@@ -8,6 +8,7 @@ use super::args::{self, int, is, syntax};
 use super::hash::{empty_scan, scan_cursor};
 use super::keys::{ScanOpts, page_by_hash};
 use crate::frame::Reply;
+use crate::notify::{GENERIC, SET};
 use crate::store::view::CmdResult;
 use crate::store::{Value, View};
 
@@ -15,18 +16,22 @@ pub fn sadd(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut s) = v.set_mut(&a[1], true)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(
-        a[2..].iter().filter(|m| s.insert((*m).clone())).count() as i64,
-    ))
+    let n = a[2..].iter().filter(|m| s.insert((*m).clone())).count() as i64;
+    if n > 0 {
+        v.notify(SET, "sadd", &a[1]);
+    }
+    Ok(Reply::Int(n))
 }
 
 pub fn srem(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut s) = v.set_mut(&a[1], false)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(
-        a[2..].iter().filter(|m| s.remove(m)).count() as i64
-    ))
+    let n = a[2..].iter().filter(|m| s.remove(m)).count() as i64;
+    if n > 0 {
+        v.notify(SET, "srem", &a[1]);
+    }
+    Ok(Reply::Int(n))
 }
 
 pub fn smembers(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -76,6 +81,7 @@ pub fn spop(v: &mut View, a: &[Bytes]) -> CmdResult {
             return Ok(Reply::Nil);
         };
         s.remove(&m);
+        v.notify(SET, "spop", &a[1]);
         return Ok(Reply::Bulk(m));
     }
     let members: Vec<Bytes> = s.set().iter().cloned().collect();
@@ -84,6 +90,9 @@ pub fn spop(v: &mut View, a: &[Bytes]) -> CmdResult {
     for i in picks {
         s.remove(&members[i]);
         out.push(Reply::Bulk(members[i].clone()));
+    }
+    if !out.is_empty() {
+        v.notify(SET, "spop", &a[1]);
     }
     Ok(match count {
         None => out.pop().unwrap_or(Reply::Nil),
@@ -132,9 +141,15 @@ pub fn smove(v: &mut View, a: &[Bytes]) -> CmdResult {
     if !removed {
         return Ok(Reply::Int(0));
     }
+    v.notify(SET, "srem", src);
+    // Redis deletes the emptied source before it adds to the destination.
+    if v.set(src)?.is_some_and(|s| s.is_empty()) {
+        v.notify(GENERIC, "del", src);
+    }
     if let Some(mut d) = v.set_mut(dst, true)? {
         d.insert(m.clone());
     }
+    v.notify(SET, "sadd", dst);
     Ok(Reply::Int(1))
 }
 
@@ -168,7 +183,18 @@ pub fn sop(v: &mut View, a: &[Bytes], op: Op) -> CmdResult {
 pub fn sopstore(v: &mut View, a: &[Bytes], op: Op) -> CmdResult {
     let s = combine(v, &a[2..], op)?;
     let n = s.len() as i64;
+    let existed = n == 0 && v.peek(&a[1])?.is_some();
     v.put_value(&a[1], Value::Set(s), None)?;
+    if n > 0 {
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        v.notify(SET, event, &a[1]);
+    } else if existed {
+        v.notify(GENERIC, "del", &a[1]);
+    }
     Ok(Reply::Int(n))
 }
 

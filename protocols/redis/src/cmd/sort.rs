@@ -225,9 +225,12 @@ pub fn sort(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
             let n = out.len();
             let items: VecDeque<Bytes> = out.into_iter().map(Option::unwrap_or_default).collect();
             if items.is_empty() {
-                v.remove(dest)?;
+                if v.remove(dest)?.is_some() {
+                    v.notify(crate::notify::GENERIC, "del", dest);
+                }
             } else {
                 v.put_value(dest, Value::List(List { items, head: 0 }), None)?;
+                v.notify(crate::notify::LIST, "sortstore", dest);
             }
             Ok(Reply::Int(n as i64))
         }

@@ -329,8 +329,10 @@ pub fn xadd(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Err(Reply::err(TOP_ITEM));
     }
     m.append(id, a[args.fields_at..].to_vec());
-    if args.trim.trim != Trim::None {
-        trim(&mut m, &args.trim);
+    let trimmed = args.trim.trim != Trim::None && trim(&mut m, &args.trim) > 0;
+    v.notify(crate::notify::STREAM, "xadd", &a[1]);
+    if trimmed {
+        v.notify(crate::notify::STREAM, "xtrim", &a[1]);
     }
     Ok(id_reply(id))
 }
@@ -408,6 +410,9 @@ pub fn xdel(v: &mut View, a: &[Bytes]) -> CmdResult {
         m.s.refresh_first();
         m.save_meta();
     }
+    if deleted > 0 {
+        v.notify(crate::notify::STREAM, "xdel", &a[1]);
+    }
     Ok(Reply::Int(deleted))
 }
 
@@ -419,7 +424,11 @@ pub fn xtrim(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut m) = v.stream_mut(&a[1], false)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(trim(&mut m, &args.trim) as i64))
+    let n = trim(&mut m, &args.trim) as i64;
+    if n > 0 {
+        v.notify(crate::notify::STREAM, "xtrim", &a[1]);
+    }
+    Ok(Reply::Int(n))
 }
 
 /// XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]

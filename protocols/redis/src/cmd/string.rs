@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 use super::args::{self, int, is, syntax};
 use crate::codec::format_incr as format_double;
 use crate::frame::{Reply, errors};
+use crate::notify::{GENERIC, STRING};
 use crate::store::view::CmdResult;
 use crate::store::{Entry, Value, View};
 
@@ -75,7 +76,15 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let old = if get { v.get_str(key)? } else { None };
+    let old = if get {
+        // SET ... GET reads the old value as GET does (a miss is a `keymiss`).
+        v.read_miss = true;
+        let old = v.get_str(key);
+        v.read_miss = false;
+        old?
+    } else {
+        None
+    };
     let exists = v.exists(key)?;
     if (nx && exists) || (xx && !exists) {
         return Ok(if get {
@@ -90,6 +99,10 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
         Ttl::Keep => v.ttl_of(key)?.flatten(),
     };
     v.set_str(key, value, expires_at)?;
+    v.notify(STRING, "set", key);
+    if matches!(ttl, Ttl::At(_)) {
+        v.notify(GENERIC, "expire", key);
+    }
     Ok(if get {
         Reply::opt_bulk(old)
     } else {
@@ -102,6 +115,7 @@ pub fn setnx(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     v.set_str(&a[1], a[2].clone(), None)?;
+    v.notify(STRING, "set", &a[1]);
     Ok(Reply::Int(1))
 }
 
@@ -109,12 +123,15 @@ pub fn setex(v: &mut View, a: &[Bytes], unit_ms: i64) -> CmdResult {
     let name = if unit_ms == 1 { "psetex" } else { "setex" };
     let at = expire_arg(v, unit_ms, false, &a[2], name)?;
     v.set_str(&a[1], a[3].clone(), Some(at))?;
+    v.notify(STRING, "set", &a[1]);
+    v.notify(GENERIC, "expire", &a[1]);
     Ok(Reply::ok())
 }
 
 pub fn getset(v: &mut View, a: &[Bytes]) -> CmdResult {
     let old = v.get_str(&a[1])?;
     v.set_str(&a[1], a[2].clone(), None)?;
+    v.notify(STRING, "set", &a[1]);
     Ok(Reply::opt_bulk(old))
 }
 
@@ -122,6 +139,7 @@ pub fn getdel(v: &mut View, a: &[Bytes]) -> CmdResult {
     let old = v.get_str(&a[1])?;
     if old.is_some() {
         v.remove(&a[1])?;
+        v.notify(GENERIC, "del", &a[1]);
     }
     Ok(Reply::opt_bulk(old))
 }
@@ -159,8 +177,14 @@ pub fn getex(v: &mut View, a: &[Bytes]) -> CmdResult {
     {
         if at.is_some_and(|t| t <= v.now) {
             v.remove(key)?;
+            v.notify(GENERIC, "del", key);
         } else if at.is_some() || v.ttl_of(key)?.flatten().is_some() {
             v.set_expiry(key, at)?;
+            v.notify(
+                GENERIC,
+                if at.is_some() { "expire" } else { "persist" },
+                key,
+            );
         }
     }
     Ok(Reply::opt_bulk(value))
@@ -188,6 +212,7 @@ pub fn mset(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
     }
     for pair in a[1..].chunks(2) {
         v.set_str(&pair[0], pair[1].clone(), None)?;
+        v.notify(STRING, "set", &pair[0]);
     }
     Ok(if nx { Reply::Int(1) } else { Reply::ok() })
 }
@@ -210,6 +235,7 @@ pub fn incr_by(v: &mut View, key: &Bytes, by: i64) -> CmdResult {
         .checked_add(by)
         .ok_or_else(|| Reply::err(errors::OVERFLOW))?;
     v.set_str(key, args::int_bytes(new), ttl)?;
+    v.notify(STRING, "incrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -227,6 +253,7 @@ pub fn incrbyfloat(v: &mut View, a: &[Bytes]) -> CmdResult {
     let text = Bytes::from(format_double(new));
     let ttl = v.ttl_of(key)?.flatten();
     v.set_str(key, text.clone(), ttl)?;
+    v.notify(STRING, "incrbyfloat", key);
     Ok(Reply::Bulk(text))
 }
 
@@ -244,6 +271,7 @@ pub fn append(v: &mut View, a: &[Bytes]) -> CmdResult {
     let len = buf.len();
     let ttl = v.ttl_of(key)?.flatten();
     v.set_str(key, buf.freeze(), ttl)?;
+    v.notify(STRING, "append", key);
     Ok(Reply::Int(len as i64))
 }
 
@@ -289,5 +317,6 @@ pub fn setrange(v: &mut View, a: &[Bytes]) -> CmdResult {
     let len = buf.len();
     let ttl = v.ttl_of(key)?.flatten();
     v.set_str(key, buf.freeze(), ttl)?;
+    v.notify(STRING, "setrange", key);
     Ok(Reply::Int(len as i64))
 }

@@ -51,6 +51,8 @@ const WB: &[&str] = &["write", "blocking", "movablekeys"];
 const A: &[&str] = &["admin", "noscript"];
 const GM: &[&str] = &["write", "denyoom", "movablekeys"];
 const RM: &[&str] = &["readonly", "movablekeys"];
+const NS: &[&str] = &["noscript"];
+const AL: &[&str] = &["admin", "noscript", "loading", "stale"];
 const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const M: &[&str] = &["noscript", "loading", "stale", "fast"];
 const S: &[&str] = &[
@@ -92,7 +94,7 @@ specs! {
     "expireat" -3 WDF K1, "generic"; "pexpireat" -3 WDF K1, "generic"; "ttl" 2 RF K1, "generic";
     "pttl" 2 RF K1, "generic"; "expiretime" 2 RF K1, "generic"; "pexpiretime" 2 RF K1, "generic";
     "persist" 2 WDF K1, "generic"; "object" -2 R Keys::At(2, 2, 1), "generic"; "scan" -2 R KA, "generic";
-    "dbsize" 1 RF KA, "server"; "flushdb" -1 WD KA, "server";
+    "dbsize" 1 RF KA, "server"; "move" 3 WDF K1, "generic"; "swapdb" 3 WDF K0, "server"; "flushdb" -1 WD KA, "server";
     "hset" -4 WF K1, "hash"; "hmset" -4 WF K1, "hash"; "hsetnx" 4 WF K1, "hash";
     "hget" 3 RF K1, "hash"; "hmget" -3 RF K1, "hash"; "hdel" -3 WDF K1, "hash";
     "hlen" 2 RF K1, "hash"; "hstrlen" 3 RF K1, "hash"; "hexists" 3 RF K1, "hash";
@@ -150,7 +152,7 @@ specs! {
     "quit" -1 M K0, "connection"; "reset" 1 M K0, "connection";
     "info" -1 C K0, "server"; "config" -2 A K0, "server"; "command" -1 C K0, "server";
     "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
-    "save" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
+    "save" 1 A K0, "server"; "acl" -2 AL K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
     "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
     "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";
     "unwatch" 1 M K0, "transactions";
@@ -162,6 +164,20 @@ specs! {
 
 static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Spec>> =
     std::sync::LazyLock::new(|| COMMANDS.iter().map(|s| (s.name, s)).collect());
+
+static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, usize>> =
+    std::sync::LazyLock::new(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name, i))
+            .collect()
+    });
+
+/// A command's position in `COMMANDS` (ACL permissions are kept by position).
+pub fn index(name: &str) -> Option<usize> {
+    INDEX.get(name).copied()
+}
 
 pub fn lookup(name: &str) -> Option<&'static Spec> {
     BY_NAME.get(name).copied()

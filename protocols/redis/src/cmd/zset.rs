@@ -6,6 +6,7 @@ use super::args::{self, int, is, syntax};
 use super::hash::{empty_scan, scan_cursor};
 use super::keys::{ScanOpts, page_by_hash};
 use crate::frame::{Reply, errors};
+use crate::notify::{GENERIC, ZSET};
 use crate::store::view::CmdResult;
 use crate::store::{Value, View, ZSet};
 
@@ -88,8 +89,14 @@ pub fn zadd(v: &mut View, a: &[Bytes]) -> CmdResult {
             }
         }
         if incr {
+            if cur != Some(new) {
+                v.notify(ZSET, "zincr", &a[1]);
+            }
             return Ok(Reply::Double(new));
         }
+    }
+    if added + changed > 0 {
+        v.notify(ZSET, "zadd", &a[1]);
     }
     Ok(Reply::Int(if ch { added + changed } else { added }))
 }
@@ -104,6 +111,7 @@ pub fn zincrby(v: &mut View, a: &[Bytes]) -> CmdResult {
         return Err(Reply::err("ERR resulting score is not a number (NaN)"));
     }
     z.insert(a[3].clone(), new);
+    v.notify(ZSET, "zincr", &a[1]);
     Ok(Reply::Double(new))
 }
 
@@ -111,9 +119,11 @@ pub fn zrem(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut z) = v.zset_mut(&a[1], false)? else {
         return Ok(Reply::Int(0));
     };
-    Ok(Reply::Int(
-        a[2..].iter().filter(|m| z.remove(m).is_some()).count() as i64,
-    ))
+    let n = a[2..].iter().filter(|m| z.remove(m).is_some()).count() as i64;
+    if n > 0 {
+        v.notify(ZSET, "zrem", &a[1]);
+    }
+    Ok(Reply::Int(n))
 }
 
 pub fn zscore(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -401,6 +411,14 @@ pub fn zremrange(v: &mut View, a: &[Bytes], by: By2) -> CmdResult {
             zm.remove(m);
         }
     }
+    if !items.is_empty() {
+        let event = match by {
+            By2::Rank => "zremrangebyrank",
+            By2::Score => "zremrangebyscore",
+            By2::Lex => "zremrangebylex",
+        };
+        v.notify(ZSET, event, &a[1]);
+    }
     Ok(Reply::Int(items.len() as i64))
 }
 
@@ -431,6 +449,9 @@ pub fn pop_from(
     for (m, _) in &picked {
         z.remove(m);
     }
+    if !picked.is_empty() {
+        v.notify(ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
     Ok(Some(picked))
 }
 
@@ -460,7 +481,18 @@ pub fn zstore(v: &mut View, a: &[Bytes], op: super::set::Op) -> CmdResult {
     let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
     let (out, _) = combine(v, &a[2..], op, &name, false)?;
     let n = out.len() as i64;
+    let existed = n == 0 && v.peek(&a[1])?.is_some();
     v.put_value(&a[1], Value::ZSet(out), None)?;
+    if n > 0 {
+        let event = match op {
+            super::set::Op::Union => "zunionstore",
+            super::set::Op::Inter => "zinterstore",
+            super::set::Op::Diff => "zdiffstore",
+        };
+        v.notify(ZSET, event, &a[1]);
+    } else if existed {
+        v.notify(GENERIC, "del", &a[1]);
+    }
     Ok(Reply::Int(n))
 }
 
@@ -730,9 +762,12 @@ pub fn zrangestore(v: &mut View, a: &[Bytes]) -> CmdResult {
         out.insert(m, s);
     }
     if n == 0 {
-        v.remove(&a[1])?;
+        if v.remove(&a[1])?.is_some() {
+            v.notify(GENERIC, "del", &a[1]);
+        }
     } else {
         v.put_value(&a[1], Value::ZSet(out), None)?;
+        v.notify(ZSET, "zrangestore", &a[1]);
     }
     Ok(Reply::Int(n))
 }

@@ -16,6 +16,8 @@ pub mod view;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use dotdo_backend::{ObjectId, SharedBackend};
 use dotdo_shard::SlotMap;
 use tokio::sync::OnceCell;
@@ -93,15 +95,22 @@ impl Keyspace {
 
     /// Remove expired keys from every loaded shard, at most `limit` per shard, so writers
     /// never wait long behind the sweep.
-    pub fn sweep(&self, limit: usize) -> usize {
+    /// With `expired` set, the keys removed are pushed there with their database (for
+    /// keyspace notifications).
+    pub fn sweep(&self, limit: usize, mut expired: Option<&mut Vec<(usize, Bytes)>>) -> usize {
         let now = now_ms();
         let mut removed = 0;
-        for db in &self.dbs {
+        for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.loaded() {
                 let mut st = shard.state.lock();
                 for key in st.expired(now, limit) {
                     match st.delete(&key) {
-                        Some(_) => removed += 1,
+                        Some(_) => {
+                            removed += 1;
+                            if let Some(out) = expired.as_mut() {
+                                out.push((i, key));
+                            }
+                        }
                         None => {
                             st.expires.retain(|(_, k)| k != &key);
                         }

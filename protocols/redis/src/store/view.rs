@@ -17,6 +17,7 @@ use super::value::{
 };
 use crate::error::Error;
 use crate::frame::{Reply, errors};
+use crate::notify::{self, Event};
 
 /// A reply may leave only once `shard` is durable up to `seq`.
 pub struct Ticket {
@@ -44,6 +45,13 @@ pub struct View<'a> {
     pub now: i64,
     /// The client speaks RESP3 (a few replies change shape).
     pub resp3: bool,
+    /// Keyspace-notification classes to record (`notify::active`); 0 records nothing, so
+    /// commands pay one branch for notifications when they are off.
+    pub notify: u32,
+    /// Events raised so far, published by the session after the command.
+    pub events: Vec<Event>,
+    /// The command reads (Redis's `lookupKeyRead`): a missing key raises `keymiss`.
+    pub read_miss: bool,
 }
 
 impl<'a> View<'a> {
@@ -58,11 +66,52 @@ impl<'a> View<'a> {
             parts,
             now,
             resp3,
+            notify: 0,
+            events: Vec::new(),
+            read_miss: false,
+        }
+    }
+
+    /// Record event `name` of `class` on `key`, when that class is wanted.
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &Bytes) {
+        if self.notify & class != 0 {
+            self.events.push(Event {
+                class,
+                name,
+                key: key.clone(),
+            });
         }
     }
 
     /// Hand every change to the writers; the tickets say what the reply must wait for.
     pub fn finish(self) -> Result<Vec<Ticket>, Error> {
+        Ok(self.finish_events()?.0)
+    }
+
+    /// `finish`, and the events the command raised (with a `del` for every collection it
+    /// emptied, which commit deletes).
+    pub fn finish_events(mut self) -> Result<(Vec<Ticket>, Vec<Event>), Error> {
+        if self.notify & notify::GENERIC != 0 {
+            let mut emptied = Vec::new();
+            for (_, _, st) in &self.parts {
+                for key in &st.dirty {
+                    if st
+                        .map
+                        .get(key)
+                        .is_some_and(|e| e.value.is_empty_collection())
+                        && !emptied.contains(key)
+                        && !self.events.iter().any(|e| e.name == "del" && e.key == *key)
+                    {
+                        emptied.push(key.clone());
+                    }
+                }
+            }
+            for key in &emptied {
+                self.notify(notify::GENERIC, "del", key);
+            }
+        }
+        let events = std::mem::take(&mut self.events);
         let mut tickets = Vec::new();
         for (_, shard, mut st) in self.parts {
             let seq = st.commit(shard);
@@ -73,7 +122,7 @@ impl<'a> View<'a> {
                 });
             }
         }
-        Ok(tickets)
+        Ok((tickets, events))
     }
 
     /// The locked shard states, for commands over the whole database.
@@ -115,16 +164,41 @@ impl<'a> View<'a> {
 
     fn lookup(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
         let now = self.now;
-        let st = self.st(key)?;
-        let expired = match st.map.get(key) {
-            None => return Ok(None),
-            Some(e) => e.expires_at.is_some_and(|at| at <= now),
-        };
-        if expired {
-            st.delete(key);
-            return Ok(None);
+        let want = self.slots.shard_of_key(key);
+        // Borrowed field by field, so an expiry can record its event while `st` is held.
+        let (parts, events) = (&mut self.parts, &mut self.events);
+        let st = parts
+            .iter_mut()
+            .find(|(i, _, _)| *i == want)
+            .map(|(_, _, st)| &mut **st)
+            .ok_or_else(|| {
+                Reply::err("ERR Script attempted to access a non local key in a cluster node")
+            })?;
+        let expired = st
+            .map
+            .get(key)
+            .map(|e| e.expires_at.is_some_and(|at| at <= now));
+        if expired == Some(false) {
+            return Ok(st.map.get_mut(key));
         }
-        Ok(st.map.get_mut(key))
+        if expired == Some(true) {
+            st.delete(key);
+            if self.notify & notify::EXPIRED != 0 {
+                events.push(Event {
+                    class: notify::EXPIRED,
+                    name: "expired",
+                    key: key.clone(),
+                });
+            }
+        }
+        if self.read_miss && self.notify & notify::KEY_MISS != 0 {
+            events.push(Event {
+                class: notify::KEY_MISS,
+                name: "keymiss",
+                key: key.clone(),
+            });
+        }
+        Ok(None)
     }
 
     pub fn get(&mut self, key: &Bytes) -> Result<Option<&Entry>, Reply> {
@@ -157,6 +231,9 @@ impl<'a> View<'a> {
         value: Bytes,
         expires_at: Option<i64>,
     ) -> Result<(), Reply> {
+        if self.notify & notify::NEW != 0 && self.peek(key)?.is_none() {
+            self.notify(notify::NEW, "new", key);
+        }
         let clock = access_clock(self.now);
         let st = self.st(key)?;
         let (old_kind, old_exp) = match st.map.get_mut(key) {
@@ -202,12 +279,16 @@ impl<'a> View<'a> {
         if let Value::Str(s) = value {
             return self.set_str(key, s, expires_at);
         }
+        if value.is_empty_collection() {
+            self.st(key)?.delete(key);
+            return Ok(());
+        }
+        if self.notify & notify::NEW != 0 && self.peek(key)?.is_none() {
+            self.notify(notify::NEW, "new", key);
+        }
         let clock = access_clock(self.now);
         let st = self.st(key)?;
         st.delete(key);
-        if value.is_empty_collection() {
-            return Ok(());
-        }
         st.key_changed(key);
         match &value {
             Value::Str(_) => {}
@@ -285,6 +366,7 @@ impl<'a> View<'a> {
             Some(_) => {}
             None if !create => return Ok(None),
             None => {
+                self.notify(notify::NEW, "new", key);
                 let clock = access_clock(self.now);
                 let st = self.st(key)?;
                 let value = Value::empty_of(kind).ok_or_else(wrongtype)?;

@@ -110,7 +110,9 @@ impl Metadata {
     }
 
     pub fn get(&self, table: &str) -> Option<&Kind> {
-        let name = table.rsplit('.').next().unwrap_or(table).trim_matches('"');
+        // Tables by their stored names (`"s.t"` for a schema other than public).
+        let name = table.trim_matches('"');
+        let name = name.strip_prefix("public.").unwrap_or(name);
         self.tables
             .get(name)
             .or_else(|| self.tables.get(&name.to_ascii_lowercase()))
@@ -402,6 +404,18 @@ pub fn plan(sql: &str, catalog: &Catalog, ctx: &Context<'_>) -> Option<Result<Pl
         return None;
     }
     let mut stmt = parsed.remove(0);
+    // Relations by their stored names (schemas, search_path), as the metadata keeps them;
+    // a name that does not resolve is left to `translate`, which reports it.
+    if crate::namespace::resolve(&mut stmt, catalog, ctx).is_err() {
+        return None;
+    }
+    // Stored names resolve to themselves with `public` alone on the path (under the
+    // session's path a public table could be taken for a schema's table of the same name).
+    let resolved = Context {
+        search_path: "public",
+        ..ctx.clone()
+    };
+    let ctx = &resolved;
     if views {
         rename_views(&mut stmt);
     }

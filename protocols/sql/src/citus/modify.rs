@@ -44,7 +44,12 @@ fn string_arg(e: &Expr) -> Option<String> {
 }
 
 /// A regclass written as text: unquoted names fold to lower case, the schema is dropped.
+/// Name resolution leaves a relation's stored name quoted whole (`"s.t"`): that is kept.
 fn regclass(s: &str) -> String {
+    let s = s.trim();
+    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') && !s[1..s.len() - 1].contains('"') {
+        return s[1..s.len() - 1].to_owned();
+    }
     let last = s.rsplit('.').next().unwrap_or(s).trim();
     if last.len() >= 2 && last.starts_with('"') && last.ends_with('"') {
         last[1..last.len() - 1].replace("\"\"", "\"")

@@ -102,7 +102,12 @@ impl Resolver<'_, '_> {
                 let fname = f.name.to_string().to_ascii_lowercase();
                 let fname = fname.trim_start_matches("pg_catalog.");
                 match fname {
-                    "nextval" | "currval" | "setval" => {
+                    "nextval"
+                    | "currval"
+                    | "setval"
+                    | "create_distributed_table"
+                    | "create_reference_table"
+                    | "undistribute_table" => {
                         if let FunctionArguments::List(l) = &mut f.args
                             && let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a))) =
                                 l.args.first_mut()
@@ -111,11 +116,13 @@ impl Resolver<'_, '_> {
                         }
                     }
                     // The answer goes in as the argument: `translate` turns the call into it.
-                    "current_schema" => {
+                    // (Once: a statement resolved again keeps its first answers.)
+                    "current_schema" if first_arg(f).is_none() => {
                         let v = current_schema(self.ctx, self.catalog);
                         set_args(f, vec![v.map_or(Expr::Value(Value::Null.into()), lit)]);
                     }
-                    "current_schemas" => {
+                    "current_schemas" if !matches!(first_arg(f), Some(Expr::Value(v)) if matches!(v.value, Value::SingleQuotedString(_))) =>
+                    {
                         let implicit = !matches!(first_arg(f), Some(Expr::Value(v)) if v.value == Value::Boolean(false));
                         let v = current_schemas(self.ctx, self.catalog, implicit);
                         set_args(f, vec![lit(v)]);

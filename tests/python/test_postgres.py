@@ -375,6 +375,49 @@ def test_acknowledged_blocks_survive_sigkill(dotdo_factory):
     c.close()
 
 
+def test_serial_and_identity_columns_own_sequences(dotdo):
+    with connect(dotdo, dbname="serials") as conn:
+        conn.execute("CREATE TABLE people (id serial PRIMARY KEY, name text NOT NULL)")
+        conn.execute("CREATE TABLE tickets (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, what text)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO people (name) VALUES (%s)", [("a",), ("b",), ("c",)])
+            cur.execute("INSERT INTO people (name) VALUES (%s), (%s) RETURNING id", ("d", "e"))
+            assert [r[0] for r in cur.fetchall()] == [4, 5]
+            assert cur.execute("SELECT currval('people_id_seq')").fetchone()[0] == 5
+            assert cur.execute("SELECT pg_get_serial_sequence('people', 'id')").fetchone()[0] == "public.people_id_seq"
+            # An explicit id does not move the sequence: the next default collides.
+            cur.execute("INSERT INTO people (id, name) VALUES (6, 'explicit')")
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                cur.execute("INSERT INTO people (name) VALUES ('collides')")
+            assert cur.execute("INSERT INTO people (name) VALUES ('f') RETURNING id").fetchone()[0] == 7
+            # GENERATED ALWAYS refuses an explicit value unless OVERRIDING SYSTEM VALUE.
+            with pytest.raises(psycopg.errors.GeneratedAlways):
+                cur.execute("INSERT INTO tickets (id, what) VALUES (%s, %s)", (9, "x"))
+            cur.execute("INSERT INTO tickets OVERRIDING SYSTEM VALUE VALUES (%s, %s)", (9, "x"))
+            cur.execute("INSERT INTO tickets (what) SELECT name FROM people ORDER BY id RETURNING id")
+            assert [r[0] for r in cur.fetchall()] == [1, 2, 3, 4, 5, 6, 7]
+        # A rolled-back block's values stay taken (PostgreSQL never gives them back).
+        with pytest.raises(RuntimeError):
+            with conn.transaction():
+                got = conn.execute("INSERT INTO people (name) VALUES ('gone') RETURNING id").fetchone()[0]
+                assert got == 8
+                raise RuntimeError("roll back")
+        assert conn.execute("INSERT INTO people (name) VALUES ('g') RETURNING id").fetchone()[0] == 9
+        assert conn.execute("SELECT count(*) FROM people WHERE name = 'gone'").fetchone()[0] == 0
+        # Prepared (extended protocol) and binary: one value per row of an INSERT ... SELECT.
+        with conn.cursor(binary=True) as cur:
+            cur.execute(
+                "INSERT INTO people (name) SELECT name || %s FROM people WHERE id < %s RETURNING id",
+                ("!", 3),
+                prepare=True,
+            )
+            assert [r[0] for r in cur.fetchall()] == [10, 11]
+        conn.execute("TRUNCATE people, tickets RESTART IDENTITY")
+        assert conn.execute("INSERT INTO tickets (what) VALUES ('new') RETURNING id").fetchone()[0] == 1
+        conn.execute("DROP TABLE people, tickets")
+        assert conn.execute("SELECT count(*) FROM pg_sequences").fetchone()[0] == 0
+
+
 def test_citus_distributed_table_survives_restart(dotdo_factory):
     """create_distributed_table through psycopg, parameterised inserts routed to shards,
     pinned and fanned-out queries, and the distribution kept across a gateway restart."""

@@ -107,6 +107,10 @@ pub struct Session {
     currval: HashMap<String, i64>,
     /// `lastval`: the value the session's last `nextval` returned.
     lastval: Option<i64>,
+    /// The last value each sequence gave the open block's INSERTs (kept if it rolls back).
+    block_draws: HashMap<String, i64>,
+    /// A ROLLBACK TO SAVEPOINT may have undone some of `block_draws`.
+    draws_undone: bool,
     /// LISTEN/NOTIFY state.
     pub notify: SessionNotify,
     /// This connection's entry for cancel requests.
@@ -165,6 +169,8 @@ impl Session {
             copy: None,
             currval: HashMap::new(),
             lastval: None,
+            block_draws: HashMap::new(),
+            draws_undone: false,
         }
     }
 
@@ -413,9 +419,14 @@ impl Session {
         // Only a locking transaction can hold DDL that a rollback undoes.
         let may_hold_ddl = matches!(txn, Txn::Locking(_));
         let txn = txn.into_handle();
+        let draws = std::mem::take(&mut self.block_draws);
+        let draws_undone = std::mem::take(&mut self.draws_undone);
         if commit {
             let committed = txn.commit().await;
             self.end_notify(committed.is_ok());
+            if committed.is_err() || draws_undone {
+                self.keep_draws(&draws).await;
+            }
             committed?;
         } else {
             self.end_notify(false);
@@ -423,8 +434,20 @@ impl Session {
             if may_hold_ddl {
                 self.db.invalidate();
             }
+            self.keep_draws(&draws).await;
         }
         Ok(())
+    }
+
+    /// The values a block drew from sequences stay taken when it does not commit, as in
+    /// PostgreSQL: each sequence moves on to at least the last value the block drew.
+    async fn keep_draws(&mut self, draws: &HashMap<String, i64>) {
+        if draws.is_empty() {
+            return;
+        }
+        let batch = dotdo_sql::serial::keep_drawn(draws);
+        // Best effort: the block's end is what the client hears.
+        let _ = self.backend().execute(&self.db.object, batch).await;
     }
 
     async fn run_inner(
@@ -482,6 +505,7 @@ impl Session {
                 if let Some(Txn::Locking(txn)) = self.txn.as_mut() {
                     db.reload_in(txn.as_mut()).await?;
                 }
+                self.draws_undone |= !self.block_draws.is_empty();
                 self.failed = false;
                 Ok(Outcome::Command("ROLLBACK".into()))
             }
@@ -794,21 +818,78 @@ impl Session {
             }
             self.shards.coordinator_wrote = true;
         }
-        let mut results = if self.in_block {
+        let reserves = dotdo_sql::serial::reserves(&batch);
+        let reserving = dotdo_sql::serial::reservation_indices(&batch);
+        for i in &reserving {
+            if let Some(s) = batch.get(*i)
+                && dotdo_sql::serial::takes_params(&s.sql)
+            {
+                let params = batch
+                    .get(q.main)
+                    .map(|m| m.params.clone())
+                    .unwrap_or_default();
+                if let Some(s) = batch.get_mut(*i) {
+                    s.params = params;
+                }
+            }
+        }
+        // If the batch fails, its draws are taken anyway (PostgreSQL never gives a value
+        // back): the reservations of a known row count run again on their own.
+        let retake: Vec<Statement> = reserving
+            .iter()
+            .filter_map(|i| batch.get(*i))
+            .filter(|s| dotdo_sql::serial::counted(&s.sql))
+            .cloned()
+            .collect();
+        let ran = if self.in_block {
             self.fix_now(&mut batch);
             let txn = self.locking_txn_for(&batch, q.ddl, false).await?;
-            let results = txn.execute(batch).await?;
-            if q.ddl {
-                db.reload_in(txn).await?;
+            match txn.execute(batch).await {
+                Ok(results) => {
+                    if q.ddl {
+                        db.reload_in(txn).await?;
+                    }
+                    Ok(results)
+                }
+                Err(e) => Err(e),
             }
-            results
         } else {
-            let results = self.backend().execute(&self.db.object, batch).await?;
-            if q.ddl {
-                self.db.reload(self.backend()).await?;
+            match self.backend().execute(&self.db.object, batch).await {
+                Ok(results) => {
+                    if q.ddl {
+                        self.db.reload(self.backend()).await?;
+                    }
+                    Ok(results)
+                }
+                Err(e) => Err(e),
             }
-            results
         };
+        let mut results = match ran {
+            Ok(r) => r,
+            Err(e) => {
+                let e = SqlError::from(e);
+                let locking = matches!(self.txn, Some(Txn::Locking(_)));
+                if !retake.is_empty() && !locking {
+                    // Best effort: the statement's own error is what the client hears.
+                    let _ = self.backend().execute(&self.db.object, retake).await;
+                }
+                return Err(match reserves {
+                    Some(seq) if e.message.contains("integer overflow") => {
+                        self.exhausted(&seq).await
+                    }
+                    _ => e,
+                });
+            }
+        };
+        if !reserving.is_empty() {
+            for (name, value) in dotdo_sql::serial::reserved(&reserving, &results) {
+                if self.in_block {
+                    self.block_draws.insert(name.clone(), value);
+                }
+                self.currval.insert(name, value);
+                self.lastval = Some(value);
+            }
+        }
         if q.main < results.len() {
             Ok(results.swap_remove(q.main))
         } else {
@@ -817,11 +898,10 @@ impl Session {
     }
 
     /// Resolve the sequence calls in `batch`, left to right, to the values they return.
-    /// Each runs as a statement of its own before the batch: outside a block it commits at
-    /// once, so a value is taken even if the batch then fails (as in PostgreSQL, where
-    /// `nextval` is never rolled back). Inside a block it runs in the block's transaction,
-    /// made locking (a replay would draw other values); a rolled-back block gives its
-    /// values back, unlike PostgreSQL, but never hands one out twice.
+    /// Each runs as a statement of its own before the batch: it commits at once, so a value
+    /// is taken even if the batch or its block then fails (as in PostgreSQL, where `nextval`
+    /// is never rolled back). Only a locking block draws in its own transaction (it holds
+    /// the writer), and gives its values back if it rolls back, but never hands one out twice.
     pub(crate) async fn resolve_sequences(
         &mut self,
         batch: &mut [Statement],
@@ -859,7 +939,7 @@ impl Session {
                 )
             }),
             SeqCall::Next(name) => {
-                let results = self.run_sequence(sequence::advance(&name)).await?;
+                let results = self.run_draw(sequence::advance(&name)).await?;
                 let row = |i: usize| results.get(i).and_then(|r| r.rows.first());
                 let int = |row: &Vec<Value>, i: usize| row.get(i).and_then(Value::as_i64);
                 let Some(value) = row(0).and_then(|r| int(r, 0)) else {
@@ -901,6 +981,33 @@ impl Session {
                 Ok(value)
             }
         }
+    }
+
+    /// The error of an INSERT whose drawn values passed sequence `name`'s end.
+    async fn exhausted(&mut self, name: &str) -> SqlError {
+        let read = self
+            .run_sequence(sequence::advance(name).split_off(1))
+            .await;
+        let row = read
+            .ok()
+            .and_then(|r| r.into_iter().next()?.rows.into_iter().next());
+        let int = |i: usize| row.as_ref()?.get(i)?.as_i64();
+        sequence::exhausted(
+            name,
+            int(0).unwrap_or(1),
+            int(1).unwrap_or(0),
+            int(2).unwrap_or(0),
+        )
+    }
+
+    /// Run a `nextval`: outside the block's transaction unless it holds the object's writer,
+    /// so that the value stays taken whether the block commits or not (as in PostgreSQL),
+    /// and a replayed block stays replayed (the value is a literal in its statement).
+    async fn run_draw(&mut self, batch: Vec<Statement>) -> Result<Vec<StatementResult>, SqlError> {
+        if let Some(Txn::Locking(t)) = self.txn.as_mut() {
+            return Ok(t.execute(batch).await?);
+        }
+        Ok(self.backend().execute(&self.db.object, batch).await?)
     }
 
     async fn run_sequence(

@@ -18,6 +18,7 @@ pub fn migrations(database: &str) -> Vec<Statement> {
         include_str!("schema/003_pg_describe.sql"),
         include_str!("schema/004_schemas.sql"),
         include_str!("schema/005_arrays.sql"),
+        include_str!("schema/006_serial.sql"),
     ]
     // A file's last statement may lack its semicolon.
     .join(";\n")
@@ -47,7 +48,8 @@ pub fn load_statement() -> Statement {
          UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, type FROM sqlite_schema \
              WHERE type IN ('table', 'view', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'pg\\_%' ESCAPE '\\' \
-         UNION ALL SELECT name, NULL, 0, NULL, NULL, NULL, NULL, 'sequence' FROM _pg_sequences \
+         UNION ALL SELECT q.name, o.col, 0, o.identity, NULL, NULL, o.tbl, 'sequence' \
+             FROM _pg_sequences AS q LEFT JOIN _pg_seq_owner AS o ON o.seq = q.name \
          UNION ALL SELECT DISTINCT t.name, f.\"table\", 0, NULL, NULL, NULL, NULL, 'fk' \
              FROM sqlite_schema AS t JOIN pragma_foreign_key_list(t.name) AS f WHERE t.type = 'table') \
          ORDER BY 8, 1, 3",
@@ -93,6 +95,8 @@ pub struct Catalog {
     relations: BTreeMap<String, String>,
     /// (table, table it references) for every foreign key.
     references: Vec<(String, String)>,
+    /// Sequences owned by a column (serial and identity columns).
+    owned: Vec<crate::serial::Owned>,
     /// Which tables are Citus distributed or reference tables.
     dist: Arc<crate::citus::Metadata>,
 }
@@ -103,6 +107,7 @@ impl Catalog {
         let mut namespaces = BTreeMap::new();
         let mut relations = BTreeMap::new();
         let mut references = Vec::new();
+        let mut owned = Vec::new();
         for row in &result.rows {
             let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or("").to_owned();
             let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or(0);
@@ -115,6 +120,20 @@ impl Catalog {
                 }
                 Some("fk") => {
                     references.push((tbl, text(1)));
+                    continue;
+                }
+                // A sequence a column owns names its table and column (a Durable Object
+                // allows few compound terms, so they share the sequence's row).
+                Some("sequence") => {
+                    if let Some(table) = row.get(6).and_then(Value::as_str) {
+                        owned.push(crate::serial::Owned {
+                            table: table.to_owned(),
+                            column: text(1),
+                            sequence: tbl.clone(),
+                            identity: text(3),
+                        });
+                    }
+                    relations.insert(tbl, "sequence".to_owned());
                     continue;
                 }
                 Some(kind) => {
@@ -143,8 +162,17 @@ impl Catalog {
             namespaces,
             relations,
             references,
+            owned,
             dist: Arc::default(),
         }
+    }
+
+    /// The sequences owned by columns of stored table `table`.
+    pub fn owned_by<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = &'a crate::serial::Owned> + 'a {
+        self.owned.iter().filter(move |o| o.table == table)
     }
 
     /// This catalog with `dist` as its Citus metadata.

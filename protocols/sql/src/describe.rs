@@ -29,7 +29,8 @@ const EMPTY: &[&str] = &[
     "pg_rewrite",
     "pg_event_trigger",
     "pg_foreign_table",
-    "pg_depend",
+    // Only the default operator classes: none that SQLAlchemy must name.
+    "pg_opclass",
 ];
 
 /// Whether `q` reads a `pg_` relation: only those queries go through the passes below.
@@ -156,6 +157,13 @@ pub(crate) fn regclass_literal(s: &str) -> Expr {
         return Expr::Value(Value::Number(s.trim().to_owned(), false).into());
     }
     let name = s.trim();
+    // The catalogs' own oids, as pg_depend's classid names them.
+    match name {
+        "pg_catalog.pg_class" | "pg_class" => return raw("1259"),
+        "pg_catalog.pg_constraint" | "pg_constraint" => return raw("2606"),
+        "pg_catalog.pg_type" | "pg_type" => return raw("1247"),
+        _ => {}
+    }
     let name = name.strip_prefix("public.").unwrap_or(name);
     let name = if name.starts_with('"') {
         name.trim_matches('"').to_owned()
@@ -206,6 +214,7 @@ pub fn rewrite(q: &mut Query) {
         }
     }
     let _ = ast::visit_expressions_mut(q, |e| {
+        let all = matches!(e, Expr::AllOp { .. });
         match e {
             Expr::Subquery(sub) if query_is_empty(sub) => {
                 *e = Expr::Value(Value::Null.into());
@@ -226,6 +235,14 @@ pub fn rewrite(q: &mut Query) {
             {
                 *e = Expr::Value(Value::SingleQuotedString("{}".into()).into());
             }
+            // SQLAlchemy reads an identity's options by its sequence's oid.
+            Expr::Cast {
+                expr, data_type, ..
+            } if is_regclass(data_type) && serial_sequence_args(expr).is_some() => {
+                if let Some((t, c)) = serial_sequence_args(expr) {
+                    *e = raw(&crate::serial::serial_sequence_oid_sql(&t, &c));
+                }
+            }
             Expr::Cast {
                 expr, data_type, ..
             } if is_regclass(data_type) => {
@@ -235,7 +252,79 @@ pub fn rewrite(q: &mut Query) {
                     *e = regclass_literal(s);
                 }
             }
+            // Storage parameters: none are kept.
+            Expr::CompoundIdentifier(parts)
+                if parts
+                    .last()
+                    .is_some_and(|p| p.value.eq_ignore_ascii_case("reloptions")) =>
+            {
+                *e = Expr::Value(Value::Null.into());
+            }
+            // `x = ANY (ARRAY[...])`, `x <> ALL (ARRAY[...])` (SQLAlchemy's reflection): a
+            // list. The array rewrite leaves catalog queries alone.
+            Expr::AnyOp {
+                left,
+                compare_op: ast::BinaryOperator::Eq,
+                right,
+                ..
+            }
+            | Expr::AllOp {
+                left,
+                compare_op: ast::BinaryOperator::NotEq,
+                right,
+            } => {
+                let negated = all;
+                let inner = match right.as_ref() {
+                    Expr::Nested(i) => i.as_ref(),
+                    r => r,
+                };
+                if let Expr::Array(a) = inner {
+                    *e = Expr::In {
+                        expr: left.clone(),
+                        target: ast::InTarget::List(a.elem.clone()),
+                        negated,
+                        global: false,
+                    };
+                }
+            }
             _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The arguments of a `pg_get_serial_sequence(table, column)` call, as SQL text.
+fn serial_sequence_args(e: &Expr) -> Option<(String, String)> {
+    let Expr::Function(f) = e else { return None };
+    if !f
+        .name
+        .to_string()
+        .to_ascii_lowercase()
+        .ends_with("pg_get_serial_sequence")
+    {
+        return None;
+    }
+    let FunctionArguments::List(l) = &f.args else {
+        return None;
+    };
+    match l.args.as_slice() {
+        [ast::FunctionArg::Unnamed(a), ast::FunctionArg::Unnamed(b)] => {
+            Some((a.to_string(), b.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// `pg_catalog.pg_class.relname` (SQLAlchemy's reflection) as `pg_class.relname`: the
+/// column's schema qualifier goes, as it does from the relation itself. Runs before name
+/// resolution, which writes some arguments (`pg_table_is_visible`'s) into SQL text.
+pub fn strip_catalog_qualifiers(stmt: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(stmt, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() == 3
+            && parts[0].value.eq_ignore_ascii_case("pg_catalog")
+        {
+            parts.remove(0);
         }
         ControlFlow::<()>::Continue(())
     });

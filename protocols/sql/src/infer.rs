@@ -22,7 +22,11 @@ impl Scope {
     fn add_factor(&mut self, f: &TableFactor, catalog: &Catalog) {
         match f {
             TableFactor::Table { name, alias, .. } => {
-                if let Some(t) = catalog.table(&object_name(name)) {
+                let t = catalog
+                    .table(&object_name(name))
+                    .cloned()
+                    .or_else(|| crate::catalog_types::table(&object_name(name)));
+                if let Some(t) = t.as_ref() {
                     let key = alias
                         .as_ref()
                         .map_or_else(|| t.name.clone(), |a| ident_name(&a.name));

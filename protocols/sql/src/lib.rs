@@ -6,16 +6,21 @@
 pub mod alter;
 pub mod array;
 pub mod catalog;
+mod catalog_types;
 pub mod citus;
 pub mod datetime;
 pub mod describe;
+pub mod draw;
 pub mod error;
 mod infer;
 pub mod literals;
 pub mod namespace;
 pub mod notify;
 pub mod sequence;
+pub mod serial;
+mod series;
 pub mod split;
+mod srf;
 pub mod translate;
 pub mod types;
 

@@ -141,7 +141,7 @@ pub fn drop(name: &str, if_exists: bool) -> Vec<Statement> {
 
 /// The sequence a call names: `'s'` or `'s'::regclass`, as PostgreSQL reads it (folded to
 /// lower case unless double-quoted).
-fn name_arg(e: &Expr) -> Option<String> {
+pub fn name_arg(e: &Expr) -> Option<String> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => {

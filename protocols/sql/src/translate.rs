@@ -229,7 +229,14 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         }
         "SHOW" => {
             let rest = rest_after(sql, "show").trim().trim_end_matches(';').trim();
-            Plan::Show(rest.to_ascii_lowercase())
+            let rest = rest.to_ascii_lowercase();
+            // PostgreSQL's grammar spells one parameter in words (SQLAlchemy asks it).
+            match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["transaction", "isolation", "level"] => {
+                    Plan::Show("transaction_isolation".to_owned())
+                }
+                _ => Plan::Show(rest),
+            }
         }
         "RESET" => {
             let rest = rest_after(sql, "reset")
@@ -251,6 +258,12 @@ fn utility(sql: &str) -> Result<Option<Plan>, SqlError> {
         "LOCK" => Plan::Utility("LOCK TABLE"),
         "CREATE" if w(1) == "EXTENSION" => Plan::Utility("CREATE EXTENSION"),
         "ALTER" if w(1) == "SEQUENCE" => Plan::AlterSequence(crate::sequence::parse_alter(sql)?),
+        "ALTER"
+            if w(1) == "TABLE"
+                && let Some(a) = crate::serial::alter_column_restart(sql) =>
+        {
+            Plan::AlterSequence(a?)
+        }
         "CREATE" if w(1) == "DATABASE" => Plan::CreateDatabase(object_name_after(sql, 2)?),
         "DROP" if w(1) == "DATABASE" => {
             let if_exists = w(2) == "IF";
@@ -366,6 +379,8 @@ fn translate_statement(
         Statement::AlterSchema(a) => return crate::namespace::alter(a, catalog),
         _ => {}
     }
+    crate::series::rewrite(&mut stmt);
+    crate::describe::strip_catalog_qualifiers(&mut stmt);
     crate::namespace::resolve(&mut stmt, catalog, ctx)?;
     let params = infer::param_types(&stmt, catalog);
     match stmt {
@@ -383,12 +398,31 @@ fn translate_statement(
                     )));
                 }
                 crate::describe::rewrite(&mut q);
+                crate::srf::rewrite(&mut q);
             }
+            crate::draw::check_query(&q)?;
+            let has_from = match q.body.as_ref() {
+                SetExpr::Select(s) => !s.from.is_empty(),
+                _ => true,
+            };
             let mut stmt = Statement::Query(q);
             crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
+            let sql = crate::namespace::relative_relnames(stmt.to_string(), ctx);
+            if has_from
+                && crate::draw::has_next_calls(&sql)
+                && let Some((numbered, reserve)) = crate::draw::per_row(
+                    &sql,
+                    crate::draw::QUERY_ROW,
+                    crate::draw::Rows::Counted(&sql),
+                )
+            {
+                let mut q = single(numbered, Some(columns), params, "SELECT", false);
+                q.batch.push(reserve);
+                return Ok(Plan::Query(q));
+            }
             Ok(Plan::Query(single(
-                crate::namespace::relative_relnames(stmt.to_string(), ctx),
+                sql,
                 Some(columns),
                 params,
                 "SELECT",
@@ -401,6 +435,10 @@ fn translate_statement(
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            if let Some(src) = ins.source.as_ref() {
+                crate::draw::check_query(src)?;
+            }
+            let reservations = crate::serial::insert(&mut ins, &table, catalog)?;
             match ins.source.as_mut() {
                 Some(src) => sequence_defaults(src, &mut ins.columns, &table, catalog)?,
                 None => {
@@ -429,33 +467,52 @@ fn translate_statement(
             if let Some(src) = ins.source.as_mut() {
                 coerce_insert_values(src, &ins.columns, &table, catalog)?;
             }
+            let from_select = ins
+                .source
+                .as_ref()
+                .is_some_and(|s| !matches!(s.body.as_ref(), SetExpr::Values(_)));
             let mut stmt = Statement::Insert(ins);
             crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(
-                stmt.to_string(),
-                returning,
-                params,
-                "INSERT",
-                false,
-            )))
+            let mut sql = stmt.to_string();
+            let mut reservations = reservations;
+            if from_select && crate::draw::has_next_calls(&sql) {
+                if reservations.iter().any(|r| r.sql.contains("changes()")) {
+                    return Err(SqlError::unsupported(
+                        "nextval() in an INSERT ... SELECT that also fills a sequence default",
+                    ));
+                }
+                if let Some((numbered, reserve)) =
+                    crate::draw::per_row(&sql, crate::draw::QUERY_ROW, crate::draw::Rows::Changed)
+                {
+                    sql = numbered;
+                    reservations.insert(0, reserve);
+                }
+            }
+            let mut q = single(sql, returning, params, "INSERT", false);
+            q.batch.extend(reservations);
+            Ok(Plan::Query(q))
         }
-        Statement::Update(up) => {
+        Statement::Update(mut up) => {
             let table = relation_name(&up.table.relation);
             let returning = up
                 .returning
                 .as_ref()
                 .map(|r| infer::returning_columns(r, &table, catalog));
+            let numbered = crate::draw::number_update(&mut up)?;
             let mut stmt = Statement::Update(up);
             crate::array::rewrite(&mut stmt, catalog)?;
             rewrite(&mut stmt, ctx)?;
-            Ok(Plan::Query(single(
-                stmt.to_string(),
-                returning,
-                params,
-                "UPDATE",
-                false,
-            )))
+            let sql = stmt.to_string();
+            if numbered
+                && let Some((sql, reserve)) =
+                    crate::draw::per_row(&sql, crate::draw::UPDATE_ROW, crate::draw::Rows::Changed)
+            {
+                let mut q = single(sql, returning, params, "UPDATE", false);
+                q.batch.push(reserve);
+                return Ok(Plan::Query(q));
+            }
+            Ok(Plan::Query(single(sql, returning, params, "UPDATE", false)))
         }
         Statement::Delete(del) => {
             let table = match &del.from {
@@ -520,13 +577,21 @@ fn translate_statement(
             if_exists,
             names,
             ..
-        } => drop(object_type, if_exists, &names),
+        } => drop(object_type, if_exists, &names, catalog),
         Statement::Truncate(t) => {
-            let batch = t
+            let restart = t.identity == Some(ast::TruncateIdentityOption::Restart);
+            let mut batch: Vec<SqliteStatement> = t
                 .table_names
                 .iter()
                 .map(|n| SqliteStatement::new(format!("DELETE FROM {}", sqlite_name(&n.name))))
                 .collect();
+            if restart {
+                batch.extend(
+                    t.table_names
+                        .iter()
+                        .map(|n| crate::serial::restart_owned(&object_name(&n.name))),
+                );
+            }
             Ok(Plan::Query(Query {
                 tag: "TRUNCATE TABLE",
                 ddl: false,
@@ -660,6 +725,19 @@ fn raw(sql: &str) -> Expr {
     Expr::Identifier(ast::Ident::new(sql))
 }
 
+fn is_comparison(e: &Expr) -> bool {
+    use ast::BinaryOperator as B;
+    match e {
+        Expr::BinaryOp { op, .. } => matches!(
+            op,
+            B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq | B::And | B::Or
+        ),
+        Expr::IsNull(_) | Expr::IsNotNull(_) | Expr::IsTrue(_) | Expr::IsFalse(_) => true,
+        Expr::Nested(x) => is_comparison(x),
+        _ => false,
+    }
+}
+
 fn func_args(f: &ast::Function) -> Vec<Expr> {
     match &f.args {
         FunctionArguments::List(l) => l
@@ -790,6 +868,15 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 *e = Expr::Nested(Box::new(raw(&m?)));
                 return Ok(());
             }
+            if name == "pg_get_serial_sequence"
+                && let [table, column] = args.as_slice()
+            {
+                *e = raw(&crate::serial::serial_sequence_sql(
+                    &table.to_string(),
+                    &column.to_string(),
+                ));
+                return Ok(());
+            }
             let replacement = match name {
                 "now"
                 | "current_timestamp"
@@ -827,6 +914,14 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     f.name = ObjectName::from(vec![ast::Ident::new("instr")]);
                     None
                 }
+                "bool_and" | "every" => {
+                    f.name = ObjectName::from(vec![ast::Ident::new("min")]);
+                    None
+                }
+                "bool_or" => {
+                    f.name = ObjectName::from(vec![ast::Ident::new("max")]);
+                    None
+                }
                 "btrim" => {
                     f.name = ObjectName::from(vec![ast::Ident::new("trim")]);
                     None
@@ -837,6 +932,18 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                 }
                 "json_build_object" | "jsonb_build_object" => {
                     f.name = ObjectName::from(vec![ast::Ident::new("json_object")]);
+                    // A comparison is a JSON boolean, not SQLite's 0 or 1.
+                    if let FunctionArguments::List(l) = &mut f.args {
+                        for a in &mut l.args {
+                            if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) = a
+                                && is_comparison(x)
+                            {
+                                *x = raw(&format!(
+                                    "json(CASE WHEN {x} THEN 'true' WHEN NOT ({x}) THEN 'false' END)"
+                                ));
+                            }
+                        }
+                    }
                     None
                 }
                 "json_build_array" | "jsonb_build_array" => {
@@ -879,6 +986,17 @@ fn rewrite_expr(e: &mut Expr, ctx: &Context<'_>) -> Result<(), SqlError> {
                     Some(raw("1"))
                 }
                 "pg_encoding_to_char" => Some(lit("UTF8")),
+                "to_regtype" => args.first().map(|a| {
+                    raw(&format!(
+                        "(SELECT t.oid FROM pg_type AS t WHERE t.typname = lower({a}))"
+                    ))
+                }),
+                "quote_ident" => args.first().map(|a| {
+                    raw(&format!(
+                        "(CASE WHEN {a} GLOB '*[^a-z0-9_]*' OR {a} GLOB '[0-9]*' OR {a} = '' \
+                         THEN '\"' || replace({a}, '\"', '\"\"') || '\"' ELSE {a} END)"
+                    ))
+                }),
                 // With a column number, that column's definition (its name here).
                 "pg_get_indexdef" if args.len() >= 2 => Some(raw(&format!(
                     "(CASE WHEN {n} = 0 THEN (SELECT _val FROM _pg_lookup_indexdef WHERE _key = {i}) \
@@ -1280,7 +1398,6 @@ fn coerce_insert_values(
 /// The catalog type and SQLite column SQL of a column definition.
 fn column_sql(
     col: &ast::ColumnDef,
-    table_has_pk: bool,
     ctx: &Context<'_>,
     table: &str,
 ) -> Result<(Column, String), SqlError> {
@@ -1296,6 +1413,7 @@ fn column_sql(
     let mut not_null = false;
     let mut primary = false;
     let mut default = None;
+    let mut identity = false;
     for opt in &col.options {
         match &opt.option {
             ColumnOption::NotNull => {
@@ -1329,18 +1447,37 @@ fn column_sql(
                 not_null = true;
             }
             ColumnOption::Unique(_) => parts.push("UNIQUE".to_owned()),
-            ColumnOption::Identity(_) | ColumnOption::Generated { .. } => serial = true,
+            ColumnOption::Identity(_) => serial = true,
+            ColumnOption::Generated { .. } => {
+                serial = true;
+                identity = true;
+            }
             ColumnOption::ForeignKey(_) | ColumnOption::Check(_) => {
                 parts.push(opt.option.to_string())
             }
             _ => {}
         }
     }
-    let sql = if serial && (primary || !table_has_pk) {
+    if serial {
         not_null = true;
-        default = Some(format!("nextval('{table}_{name}_seq'::regclass)"));
+        // An identity column has no default (pg_attrdef); psql shows its attidentity.
+        default = (!identity).then(|| {
+            format!(
+                "nextval('{}'::regclass)",
+                crate::serial::sequence_name(table, &name)
+            )
+        });
+    }
+    // With a sequence of its own, only a primary key needs to be SQLite's rowid.
+    let sql = if serial && primary {
         format!(
             "{} INTEGER PRIMARY KEY {}",
+            quote_ident(&name),
+            parts.join(" ")
+        )
+    } else if serial {
+        format!(
+            "{} INTEGER NOT NULL {}",
             quote_ident(&name),
             parts.join(" ")
         )
@@ -1408,20 +1545,11 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
         );
         return Ok(Plan::Query(ddl(vec![SqliteStatement::new(sql)], "SELECT")));
     }
-    let table_has_pk = ct
-        .constraints
-        .iter()
-        .any(|c| matches!(c, TableConstraint::PrimaryKey(_)))
-        || ct.columns.iter().any(|c| {
-            c.options
-                .iter()
-                .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
-        });
     let checks = crate::describe::record_checks(&ct, &table);
     let mut cols = Vec::new();
     let mut defs = Vec::new();
     for c in &ct.columns {
-        let (col, sql) = column_sql(c, table_has_pk, ctx, &table)?;
+        let (col, sql) = column_sql(c, ctx, &table)?;
         cols.push(col);
         defs.push(sql);
     }
@@ -1452,6 +1580,18 @@ fn create_table(ct: ast::CreateTable, ctx: &Context<'_>) -> Result<Plan, SqlErro
         defs.join(", ")
     );
     let mut batch = vec![SqliteStatement::new(sql)];
+    for (c, def) in cols.iter().zip(&ct.columns) {
+        if let Some((identity, options)) = crate::serial::column_kind(def) {
+            batch.extend(crate::serial::create_owned(
+                &table,
+                &c.name,
+                c.ty,
+                identity,
+                &options,
+                ct.if_not_exists,
+            )?);
+        }
+    }
     let t = Table {
         name: table.clone(),
         columns: cols,
@@ -1501,7 +1641,12 @@ fn alter_table(
                 {
                     continue;
                 }
-                let (col, sql) = column_sql(&column_def, true, ctx, &table)?;
+                if crate::serial::column_kind(&column_def).is_some() {
+                    return Err(SqlError::unsupported(
+                        "ALTER TABLE ... ADD COLUMN with a serial or identity column",
+                    ));
+                }
+                let (col, sql) = column_sql(&column_def, ctx, &table)?;
                 batch.push(SqliteStatement::new(format!(
                     "ALTER TABLE {qt} ADD COLUMN {sql}"
                 )));
@@ -1733,6 +1878,7 @@ fn drop(
     object_type: ast::ObjectType,
     if_exists: bool,
     names: &[ObjectName],
+    catalog: &Catalog,
 ) -> Result<Plan, SqlError> {
     let (kind, tag) = match object_type {
         ast::ObjectType::Table => ("TABLE", "DROP TABLE"),
@@ -1761,6 +1907,7 @@ fn drop(
         )));
         if kind == "TABLE" {
             batch.push(catalog::forget_table(&name));
+            batch.extend(crate::serial::drop_owned(&name, catalog));
         }
     }
     Ok(Plan::Query(ddl(batch, tag)))
@@ -1970,8 +2117,14 @@ mod tests {
             q.batch[0].sql
         );
         assert!(q.ddl);
-        // CREATE, forget, three columns, and clearing the CHECK and foreign key records.
-        assert_eq!(q.batch.len(), 7);
+        // CREATE, the serial's sequence (its name view, its row, its owner), forget, three
+        // columns, and clearing the CHECK and foreign key records.
+        assert_eq!(q.batch.len(), 10);
+        assert!(
+            q.batch[1].sql.contains("_pg_seq_t_id_seq"),
+            "{}",
+            q.batch[1].sql
+        );
     }
 
     #[test]

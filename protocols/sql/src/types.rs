@@ -340,6 +340,16 @@ pub fn from_text(ty: PgType, s: &str) -> Result<Value, SqlError> {
     }
     Ok(match ty {
         PgType::Bool => Value::Integer(parse_bool(s).ok_or_else(|| invalid(ty, s))? as i64),
+        // A relation's name where an oid is expected: a `regclass` parameter (SQLAlchemy's
+        // `CAST(%s AS REGCLASS)`), kept as the name (oid and regclass share a PgType).
+        PgType::Oid
+            if s.trim().parse::<i64>().is_err()
+                && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"')
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.\"".contains(c)) =>
+        {
+            Value::Text(s.to_owned())
+        }
         PgType::Int2 | PgType::Int4 | PgType::Int8 | PgType::Oid => {
             let v: i64 = s.trim().parse().map_err(|_| invalid(ty, s))?;
             let (lo, hi) = match ty {

@@ -45,10 +45,10 @@ def _free_port() -> int:
 class _Nodes:
     """The nodes a gateway's objects live on, per DOTDO_E2E_BACKEND (none for embedded)."""
 
-    def __init__(self, dir: pathlib.Path):
+    def __init__(self, dir: pathlib.Path, backend: str | None = None):
         self.procs = []
         self.urls = []
-        backend = os.environ.get("DOTDO_E2E_BACKEND", "embedded")
+        backend = backend or os.environ.get("DOTDO_E2E_BACKEND", "embedded")
         if backend == "store":
             for i in range(2):
                 self._store(dir / f"store{i}")
@@ -120,13 +120,13 @@ class _Nodes:
 class Dotdo:
     """A running `dotdo serve`; `addr(name)` gives (host, port) of a listener."""
 
-    def __init__(self, extra_toml: str = ""):
+    def __init__(self, extra_toml: str = "", backend: str | None = None):
         self._tmp = tempfile.TemporaryDirectory(prefix="dotdo-py-")
         self.dir = pathlib.Path(self._tmp.name)
         self.extra_toml = extra_toml
         self.proc = None
         self.addrs = {}
-        self.nodes = _Nodes(self.dir)
+        self.nodes = _Nodes(self.dir, backend)
         self._spawn()
 
     @property
@@ -200,11 +200,12 @@ class Dotdo:
 
 @pytest.fixture
 def dotdo_factory():
-    """Start dotdo with extra TOML: `d = dotdo_factory('[redis]\\n...')`."""
+    """Start dotdo with extra TOML: `d = dotdo_factory('[redis]\\n...')`; `backend=` pins
+    one backend for a test whose subject is that backend's own files."""
     started = []
 
-    def start(extra_toml: str = "") -> Dotdo:
-        d = Dotdo(extra_toml)
+    def start(extra_toml: str = "", backend: str | None = None) -> Dotdo:
+        d = Dotdo(extra_toml, backend)
         started.append(d)
         return d
 

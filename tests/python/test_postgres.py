@@ -277,10 +277,12 @@ def test_schemas_and_search_path(dotdo_factory):
 
 def test_databases_from_before_schemas_keep_their_tables(dotdo_factory):
     """An object whose catalog predates schemas (no _pg_namespaces, the old views) is
-    migrated on first use: its public tables keep their names and rows."""
+    migrated on first use: its public tables keep their names and rows. The old catalog is
+    put back by editing the object's SQLite file, which only the embedded backend keeps
+    at a known path, so this test pins it."""
     import sqlite3
 
-    d = dotdo_factory()
+    d = dotdo_factory(backend="embedded")
     a = connect(d, "legacy")
     a.execute("CREATE TABLE old_t (id int PRIMARY KEY, v text)")
     a.execute("CREATE INDEX old_t_v ON old_t (v)")

@@ -24,25 +24,6 @@ CREATE VIEW _pg_is_tables (table_catalog, table_schema, table_name, table_type) 
     SELECT (SELECT value FROM _meta WHERE key = 'database'), 'public', name, CASE type WHEN 'view' THEN 'VIEW' ELSE 'BASE TABLE' END
     FROM sqlite_schema
     WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_%' ESCAPE '\' AND name NOT LIKE 'pg\_%' ESCAPE '\';
-DROP VIEW IF EXISTS _pg_is_columns;
-CREATE VIEW _pg_is_columns (table_catalog, table_schema, table_name, column_name, ordinal_position, column_default, is_nullable, data_type,
-                             udt_catalog, udt_schema, udt_name) AS
-    SELECT (SELECT value FROM _meta WHERE key = 'database'), 'public', tbl, col, pos, dflt, CASE not_null WHEN 1 THEN 'NO' ELSE 'YES' END,
-        CASE
-            WHEN typ LIKE 'numeric%' OR typ = '1700' THEN 'numeric'
-            WHEN (SELECT t.typcategory FROM pg_type AS t WHERE t.oid = CAST(typ AS INTEGER)) = 'A' THEN 'ARRAY'
-            ELSE CASE typ
-                WHEN '16' THEN 'boolean' WHEN '21' THEN 'smallint' WHEN '23' THEN 'integer' WHEN '20' THEN 'bigint'
-                WHEN '700' THEN 'real' WHEN '701' THEN 'double precision' WHEN '25' THEN 'text'
-                WHEN '1043' THEN 'character varying' WHEN '1042' THEN 'character' WHEN '17' THEN 'bytea'
-                WHEN '1082' THEN 'date' WHEN '1083' THEN 'time without time zone'
-                WHEN '1114' THEN 'timestamp without time zone' WHEN '1184' THEN 'timestamp with time zone'
-                WHEN '1186' THEN 'interval' WHEN '2950' THEN 'uuid' WHEN '114' THEN 'json' WHEN '3802' THEN 'jsonb'
-                ELSE 'text' END
-        END,
-        (SELECT value FROM _meta WHERE key = 'database'), 'pg_catalog',
-        coalesce((SELECT t.typname FROM pg_type AS t WHERE t.oid = CASE WHEN typ LIKE 'numeric%' THEN 1700 ELSE CAST(typ AS INTEGER) END), 'text')
-    FROM _pg_columns;
 DROP VIEW IF EXISTS pg_index;
 CREATE VIEW pg_index (indexrelid, indrelid, indisunique, indisprimary) AS
     SELECT CAST(16384 + i.rootpage AS INTEGER), CAST(16384 + t.rootpage AS INTEGER), il."unique",

@@ -21,21 +21,6 @@ CREATE VIEW _pg_is_tables (table_catalog, table_schema, table_name, table_type) 
     SELECT (SELECT value FROM _meta WHERE key = 'database'), p.nspname, p.relname, CASE s.type WHEN 'view' THEN 'VIEW' ELSE 'BASE TABLE' END
     FROM sqlite_schema AS s JOIN _pg_split AS p ON p.storage = s.name
     WHERE s.type IN ('table', 'view') AND s.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND s.name NOT LIKE '\_%' ESCAPE '\' AND s.name NOT LIKE 'pg\_%' ESCAPE '\';
-DROP VIEW IF EXISTS _pg_is_columns;
-CREATE VIEW _pg_is_columns (table_catalog, table_schema, table_name, column_name, ordinal_position, column_default, is_nullable, data_type) AS
-    SELECT (SELECT value FROM _meta WHERE key = 'database'), p.nspname, p.relname, col, pos, dflt, CASE not_null WHEN 1 THEN 'NO' ELSE 'YES' END,
-        CASE
-            WHEN typ LIKE 'numeric%' OR typ = '1700' THEN 'numeric'
-            ELSE CASE typ
-                WHEN '16' THEN 'boolean' WHEN '21' THEN 'smallint' WHEN '23' THEN 'integer' WHEN '20' THEN 'bigint'
-                WHEN '700' THEN 'real' WHEN '701' THEN 'double precision' WHEN '25' THEN 'text'
-                WHEN '1043' THEN 'character varying' WHEN '1042' THEN 'character' WHEN '17' THEN 'bytea'
-                WHEN '1082' THEN 'date' WHEN '1083' THEN 'time without time zone'
-                WHEN '1114' THEN 'timestamp without time zone' WHEN '1184' THEN 'timestamp with time zone'
-                WHEN '1186' THEN 'interval' WHEN '2950' THEN 'uuid' WHEN '114' THEN 'json' WHEN '3802' THEN 'jsonb'
-                ELSE 'text' END
-        END
-    FROM _pg_columns JOIN _pg_split AS p ON p.storage = tbl;
 DROP VIEW IF EXISTS _pg_is_schemata;
 CREATE VIEW _pg_is_schemata (catalog_name, schema_name, schema_owner) AS
     SELECT (SELECT value FROM _meta WHERE key = 'database'), nspname, CASE nspowner WHEN 6171 THEN 'pg_database_owner' ELSE 'postgres' END

@@ -42,7 +42,8 @@ CREATE VIEW pg_type (oid, typname, typnamespace, typowner, typlen, typbyval, typ
     (2951, '_uuid', 11, 10, -1, 'f', 'b', 'A', ',', 2950, 0, 'array_in', 'array_out', 'array_recv', 'array_send', 't', 0, -1, 0, 'f', 0),
     (3802, 'jsonb', 11, 10, -1, 'f', 'b', 'U', ',', 0, 3807, 'jsonb_in', 'jsonb_out', 'jsonb_recv', 'jsonb_send', 't', 0, -1, 0, 'f', 0),
     (3807, '_jsonb', 11, 10, -1, 'f', 'b', 'A', ',', 3802, 0, 'array_in', 'array_out', 'array_recv', 'array_send', 't', 0, -1, 0, 'f', 0);
--- information_schema.columns with schemas (004) and the array types' data_type and udt_name.
+-- information_schema.columns (its one definition: schemas from 004, array types' data_type and
+-- udt_name from pg_type above).
 DROP VIEW IF EXISTS _pg_is_columns;
 CREATE VIEW _pg_is_columns (table_catalog, table_schema, table_name, column_name, ordinal_position, column_default, is_nullable, data_type,
                              udt_catalog, udt_schema, udt_name) AS

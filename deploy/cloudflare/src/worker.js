@@ -441,8 +441,23 @@ function fromJs(x) {
 }
 
 // SQLite's message mapped to the contract's kinds (the API gives only the message).
+// workerd words it "<SQLite's message>: SQLITE_CONSTRAINT (extended: SQLITE_CONSTRAINT_UNIQUE)";
+// the extended code is the one that tells a primary key from another unique index.
+const EXTENDED = {
+  SQLITE_CONSTRAINT_PRIMARYKEY: [SqliteKind.PrimaryKey, 1555],
+  SQLITE_CONSTRAINT_ROWID: [SqliteKind.PrimaryKey, 2579],
+  SQLITE_CONSTRAINT_UNIQUE: [SqliteKind.Unique, 2067],
+  SQLITE_CONSTRAINT_NOTNULL: [SqliteKind.NotNull, 1299],
+  SQLITE_CONSTRAINT_CHECK: [SqliteKind.Check, 275],
+  SQLITE_CONSTRAINT_FOREIGNKEY: [SqliteKind.ForeignKey, 787],
+};
+
 function sqliteError(index, e) {
-  const message = String((e && e.message) || e).replace(/: SQLITE_[A-Z_]+$/, "");
+  const raw = String((e && e.message) || e);
+  const extended = /\(extended: (SQLITE_[A-Z_]+)\)$/.exec(raw);
+  const message = raw.replace(/: SQLITE_[A-Z_]+( \(extended: SQLITE_[A-Z_]+\))?$/, "");
+  const known = extended && EXTENDED[extended[1]];
+  if (known) return { code: ErrorCode.Sqlite, index, kind: known[0], sqliteCode: known[1], message };
   const rules = [
     [/UNIQUE constraint failed/, SqliteKind.Unique, 2067],
     [/PRIMARY KEY/, SqliteKind.PrimaryKey, 1555],

@@ -112,6 +112,7 @@ fn constraint_target(message: &str) -> (String, Vec<String>) {
 }
 
 fn from_sqlite(kind: SqliteErrorKind, message: &str) -> SqlError {
+    tracing::debug!(?kind, message, "sqlite error");
     match kind {
         SqliteErrorKind::Constraint(c) => {
             let (table, cols) = constraint_target(message);

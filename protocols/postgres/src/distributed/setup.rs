@@ -271,15 +271,7 @@ impl Session {
             Ok::<(), SqlError>(())
         };
         let result = work.await;
-        let handle = txn.into_handle();
-        match result {
-            Ok(()) => handle.commit().await?,
-            Err(e) => {
-                let _ = handle.rollback().await;
-                return Err(e);
-            }
-        }
-        self.db.reload(&self.server.backend).await
+        self.end_locked(txn, result).await
     }
 
     pub(super) async fn create_reference(&mut self, table: &str) -> Result<(), SqlError> {
@@ -307,6 +299,12 @@ impl Session {
             Ok::<(), SqlError>(())
         };
         let result = work.await;
+        self.end_locked(txn, result).await
+    }
+
+    /// Commit the coordinator's locking transaction if `result` is Ok, else roll it back;
+    /// then reload the catalog.
+    async fn end_locked(&mut self, txn: Txn, result: Result<(), SqlError>) -> Result<(), SqlError> {
         let handle = txn.into_handle();
         match result {
             Ok(()) => handle.commit().await?,

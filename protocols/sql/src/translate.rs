@@ -634,7 +634,7 @@ fn single(
     }
 }
 
-fn ddl(batch: Vec<SqliteStatement>, tag: &'static str) -> Query {
+pub(crate) fn ddl(batch: Vec<SqliteStatement>, tag: &'static str) -> Query {
     Query {
         batch,
         main: 0,

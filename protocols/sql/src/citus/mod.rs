@@ -464,15 +464,7 @@ fn plan_statement(stmt: Ast, catalog: &Catalog, ctx: &Context<'_>) -> Result<Pla
                 ));
             };
             return Ok(Plan::Distributed(Box::new(Distributed {
-                local: Query {
-                    batch: Vec::new(),
-                    main: 0,
-                    columns: None,
-                    params: Vec::new(),
-                    tag: "ALTER TABLE",
-                    ddl: true,
-                    read_only: false,
-                },
+                local: crate::translate::ddl(Vec::new(), "ALTER TABLE"),
                 action: Action::Rebuild { rebuild, groups },
             })));
         }

@@ -3,8 +3,6 @@
 use super::*;
 use dotdo_backend::{Statement as SqliteStatement, StatementResult, Value as SqlValue};
 
-use crate::translate::Query;
-
 /// `CREATE SCHEMA`.
 pub fn create(
     schema_name: &ast::SchemaName,
@@ -294,13 +292,5 @@ pub fn rename_batch(r: &Rename, read: &[StatementResult]) -> Vec<SqliteStatement
 fn ddl_plan(mut batch: Vec<SqliteStatement>, tag: &'static str) -> Plan {
     // The main statement is bound to the client's parameters: it must take none.
     batch.insert(0, SqliteStatement::new("SELECT 1 WHERE 0"));
-    Plan::Query(Query {
-        batch,
-        main: 0,
-        columns: None,
-        params: Vec::new(),
-        tag,
-        ddl: true,
-        read_only: false,
-    })
+    Plan::Query(crate::translate::ddl(batch, tag))
 }

@@ -50,6 +50,9 @@ pub struct PostgresSection {
     /// Shards of a Citus distributed table when `create_distributed_table` names no
     /// `shard_count` (1 to 64000). Default 8.
     pub shard_count: u32,
+    /// Threads that each run a single-threaded event loop for connections, placed round
+    /// robin; 0 keeps connections on the shared runtime. Default 0.
+    pub event_loops: usize,
 }
 
 impl Default for PostgresSection {
@@ -65,6 +68,7 @@ impl Default for PostgresSection {
             copy_batch_rows: p.copy_batch_rows,
             transactions: p.transactions,
             shard_count: p.shard_count,
+            event_loops: 0,
         }
     }
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ListenerPlan};
 
+mod event_loop;
 pub mod kafka;
 mod postgres;
 pub mod redis;

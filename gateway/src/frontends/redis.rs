@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use dotdo_backend::SharedBackend;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use super::event_loop::EventLoop;
 use super::{Accepted, Frontend};
 
 pub struct Redis {
@@ -19,39 +19,9 @@ pub struct Redis {
     next: AtomicUsize,
 }
 
-/// A thread running a single-threaded runtime until the front-end is dropped.
-struct EventLoop {
-    handle: Handle,
-    /// Dropped with the front-end: the thread then leaves its runtime and ends.
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl EventLoop {
-    fn start(index: usize) -> anyhow::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let handle = runtime.handle().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name(format!("redis-loop-{index}"))
-            .spawn(move || {
-                runtime.block_on(async {
-                    let _ = stopped.await;
-                });
-            })?;
-        Ok(Self {
-            handle,
-            _stop: stop,
-        })
-    }
-}
-
 impl Redis {
     pub fn new(config: dotdo_redis::Config, backend: SharedBackend) -> anyhow::Result<Self> {
-        let loops = (0..config.event_loops)
-            .map(EventLoop::start)
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let loops = EventLoop::start_many("redis", config.event_loops)?;
         let server = dotdo_redis::Server::new(config, backend)?;
         Ok(Self {
             server,
@@ -85,7 +55,7 @@ impl Frontend for Redis {
                 }
             };
             let server = self.server.clone();
-            let task = event_loop.handle.spawn(async move {
+            let task = event_loop.spawn(async move {
                 match TcpStream::from_std(std_stream) {
                     Ok(stream) => server.serve_connection(stream, peer, cancel).await,
                     Err(e) => tracing::debug!(error = %e, "redis connection lost before RESP"),

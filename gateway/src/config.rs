@@ -51,7 +51,9 @@ pub struct PostgresSection {
     /// `shard_count` (1 to 64000). Default 8.
     pub shard_count: u32,
     /// Threads that each run a single-threaded event loop for connections, placed round
-    /// robin; 0 keeps connections on the shared runtime. Default 0.
+    /// robin; 0 keeps connections on the shared runtime. Default 1: a query and its reply
+    /// then cost no cross-thread wake-ups, and SQLite (on the objects' threads, or inline
+    /// for short reads, see the embedded backend's direct-read budget) does the rest.
     pub event_loops: usize,
 }
 
@@ -68,7 +70,7 @@ impl Default for PostgresSection {
             copy_batch_rows: p.copy_batch_rows,
             transactions: p.transactions,
             shard_count: p.shard_count,
-            event_loops: 0,
+            event_loops: 1,
         }
     }
 }
@@ -479,6 +481,9 @@ impl Config {
             .protocol
             .validate()
             .map_err(|e| anyhow::anyhow!("kafka: {e}"))?;
+        if self.postgres.event_loops > 256 {
+            bail!("postgres.event_loops must be at most 256");
+        }
         if self.limits.max_connections == 0 {
             bail!("limits.max_connections must be greater than 0");
         }

@@ -443,8 +443,12 @@ impl Actor {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn =
+        let mut conn =
             Connection::open_with_flags(&self.path, flags).map_err(|e| exec::sqlite_error(0, e))?;
+        self.slot
+            .budget
+            .install(&mut conn)
+            .map_err(|e| exec::sqlite_error(0, e))?;
         let storage = cfg.storage(&self.id);
         // The page size counts only before the first write (journal_mode = WAL is one).
         let page_size = storage

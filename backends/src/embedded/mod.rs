@@ -7,6 +7,7 @@
 //! themselves, so a crash leaves a consistent prefix that contains every acknowledged batch.
 
 mod actor;
+mod budget;
 mod config;
 mod exec;
 mod files;

@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, watch};
 use rusqlite::Connection;
 
 use super::actor::{Actor, Command, Queued, Request};
+use super::budget::{Budget, DIRECT_BUDGET};
 use super::config::{Durability, EmbeddedConfig};
 use super::exec::{control, reads_only, run_batch};
 use super::syncer::Shared;
@@ -39,6 +40,8 @@ pub(crate) struct Slot {
     /// waiting for the lock (which a transaction may hold for long).
     pub(crate) actor_busy: AtomicBool,
     pub(crate) durable: Arc<Shared>,
+    /// Bounds the statements readers run on their own thread with the connection.
+    pub(crate) budget: Arc<Budget>,
 }
 
 impl Slot {
@@ -163,6 +166,7 @@ impl Registry {
             db: Mutex::new(None),
             actor_busy: AtomicBool::new(false),
             durable: Arc::default(),
+            budget: Arc::default(),
         });
         slot.touch();
         map.insert(id.clone(), Entry::Open(slot.clone()));
@@ -220,7 +224,9 @@ impl Registry {
 
     /// Run `f` on the calling thread with an open object's connection, when the object is
     /// idle: no group or transaction running on its actor, none open on the connection.
-    /// `None` means "ask the actor".
+    /// `None` means "ask the actor", as it does when `f` outlives [`DIRECT_BUDGET`]: SQLite
+    /// then interrupts it, what it did is rolled back (it only reads, or rolls back itself)
+    /// and the actor runs the batch afresh, so a long read never stalls the caller's thread.
     fn on_idle<T>(
         &self,
         id: &ObjectId,
@@ -239,7 +245,17 @@ impl Registry {
         if !conn.is_autocommit() {
             return None;
         }
-        f(&slot, conn)
+        slot.budget.arm(DIRECT_BUDGET);
+        let out = f(&slot, conn);
+        if !slot.budget.disarm() {
+            return out;
+        }
+        metrics::counter!("dotdo_backend_direct_reads_abandoned_total").increment(1);
+        if !conn.is_autocommit() {
+            // Not expected (f ends what it opens), but the actor must never inherit it.
+            let _ = control(conn, "ROLLBACK");
+        }
+        None
     }
 
     pub(crate) fn dequeued(&self) {

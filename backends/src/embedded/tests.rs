@@ -373,3 +373,51 @@ async fn kafka_partition_logs_get_their_own_storage_settings() {
         b.shutdown().await;
     }
 }
+
+/// A read too long to answer on the caller's thread goes to the actor part way through, so
+/// a single-threaded event loop goes on serving its other connections meanwhile, and the
+/// long read still answers in full.
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_read_leaves_the_callers_thread_to_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let (long_obj, short_obj) = (obj("long-read"), obj("short-read"));
+    setup(&b, &long_obj).await;
+    setup(&b, &short_obj).await;
+    let finished = std::sync::Mutex::new(Vec::new());
+    let long = async {
+        let r = b
+            .execute(
+                &long_obj,
+                vec![Statement::new(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+                     WHERE i < 3000000) SELECT count(*), sum(i) FROM n",
+                )],
+            )
+            .await
+            .unwrap();
+        finished.lock().unwrap().push("long");
+        r
+    };
+    let short = async {
+        let n = count(&b, &short_obj).await;
+        finished.lock().unwrap().push("short");
+        n
+    };
+    // The long read is polled first: were it to run to the end inline, it would finish first.
+    let (long_rows, short_count) = tokio::join!(long, short);
+    assert_eq!(short_count, 0);
+    assert_eq!(long_rows[0].rows[0][0].as_i64(), Some(3_000_000));
+    assert_eq!(long_rows[0].rows[0][1].as_i64(), Some(4_500_001_500_000));
+    assert_eq!(*finished.lock().unwrap(), ["short", "long"]);
+    // The connection it left is clean: later direct reads and writes work.
+    setup(&b, &long_obj).await;
+    b.execute(
+        &long_obj,
+        vec![Statement::new("INSERT INTO t (u) VALUES ('x')")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&b, &long_obj).await, 1);
+    b.shutdown().await;
+}

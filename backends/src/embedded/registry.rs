@@ -252,7 +252,8 @@ impl Registry {
         }
         metrics::counter!("dotdo_backend_direct_reads_abandoned_total").increment(1);
         if !conn.is_autocommit() {
-            // Not expected (f ends what it opens), but the actor must never inherit it.
+            // A dry run's own ROLLBACK can meet the spent budget too: the actor must never
+            // inherit the transaction.
             let _ = control(conn, "ROLLBACK");
         }
         None

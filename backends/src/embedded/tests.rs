@@ -34,6 +34,15 @@ async fn setup(b: &EmbeddedBackend, o: &ObjectId) {
     .unwrap();
 }
 
+async fn insert(b: &EmbeddedBackend, o: &ObjectId, u: &str) {
+    b.execute(
+        o,
+        vec![Statement::new("INSERT INTO t (u) VALUES (?1)").bind(u)],
+    )
+    .await
+    .unwrap();
+}
+
 async fn count(b: &EmbeddedBackend, o: &ObjectId) -> i64 {
     let r = b
         .execute(o, vec![Statement::new("SELECT count(*) FROM t")])
@@ -112,12 +121,7 @@ async fn data_survives_reopening_the_backend() {
     {
         let b = backend(&dir);
         setup(&b, &o).await;
-        b.execute(
-            &o,
-            vec![Statement::new("INSERT INTO t (u) VALUES ('kept')")],
-        )
-        .await
-        .unwrap();
+        insert(&b, &o, "kept").await;
         b.shutdown().await;
         let err = b
             .execute(&o, vec![Statement::new("SELECT 1")])
@@ -412,12 +416,7 @@ async fn a_long_read_leaves_the_callers_thread_to_others() {
     assert_eq!(*finished.lock().unwrap(), ["short", "long"]);
     // The connection it left is clean: later direct reads and writes work.
     setup(&b, &long_obj).await;
-    b.execute(
-        &long_obj,
-        vec![Statement::new("INSERT INTO t (u) VALUES ('x')")],
-    )
-    .await
-    .unwrap();
+    insert(&b, &long_obj, "x").await;
     assert_eq!(count(&b, &long_obj).await, 1);
     b.shutdown().await;
 }

@@ -2,25 +2,68 @@
 //! placed on one never migrates and a request and its reply cost no cross-thread wake-ups.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::net::TcpStream;
 use tokio::runtime::Handle;
-use tokio::task::JoinHandle;
+
+/// A front-end's event loops; connections are placed on them round robin.
+pub struct EventLoops {
+    loops: Vec<EventLoop>,
+    next: AtomicUsize,
+}
+
+impl EventLoops {
+    /// `count` loops on threads named `{name}-loop-{i}`.
+    pub fn start(name: &str, count: usize) -> anyhow::Result<Self> {
+        let loops = (0..count)
+            .map(|i| EventLoop::start(format!("{name}-loop-{i}")))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            loops,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.loops.is_empty()
+    }
+
+    /// Serve `stream` with `serve` on the next loop, its socket moved to that loop's
+    /// reactor, and wait for it to end (so the listener's connection count and shutdown see
+    /// it). Without loops, serve it here.
+    pub async fn run<F, Fut>(&self, stream: TcpStream, serve: F)
+    where
+        F: FnOnce(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let n = self.loops.len();
+        if n == 0 {
+            return serve(stream).await;
+        }
+        let event_loop = &self.loops[self.next.fetch_add(1, Ordering::Relaxed) % n];
+        let std_stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => return tracing::debug!(error = %e, "connection lost before its event loop"),
+        };
+        let task = event_loop.handle.spawn(async move {
+            match TcpStream::from_std(std_stream) {
+                Ok(stream) => serve(stream).await,
+                Err(e) => tracing::debug!(error = %e, "connection lost before its event loop"),
+            }
+        });
+        let _ = task.await;
+    }
+}
 
 /// A thread running a single-threaded runtime until the front-end is dropped.
-pub struct EventLoop {
+struct EventLoop {
     handle: Handle,
     /// Dropped with the front-end: the thread then leaves its runtime and ends.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl EventLoop {
-    /// `count` loops on threads named `{name}-loop-{i}`.
-    pub fn start_many(name: &str, count: usize) -> anyhow::Result<Vec<Self>> {
-        (0..count)
-            .map(|i| Self::start(format!("{name}-loop-{i}")))
-            .collect()
-    }
-
     fn start(thread_name: String) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -38,14 +81,5 @@ impl EventLoop {
             handle,
             _stop: stop,
         })
-    }
-
-    /// Run `task` on this loop.
-    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle.spawn(task)
     }
 }

@@ -66,6 +66,9 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
+/// Requests up to this size are copied out of the read buffer in one piece.
+const SHARED_REQUEST_MAX: usize = 256;
+
 fn decode_multibulk(
     buf: &mut BytesMut,
     limits: &Limits,
@@ -114,12 +117,23 @@ fn decode_multibulk(
         spans.push((start, len));
         pos = start + len + 2;
     }
-    // Each argument gets its own allocation: a slice of the read buffer would keep the
-    // whole buffer alive for as long as the key or value it became is stored.
-    let args = spans
-        .into_iter()
-        .map(|(s, l)| Bytes::copy_from_slice(&buf[s..s + l]))
-        .collect();
+    // A slice of the read buffer would keep the whole buffer alive for as long as the key
+    // or value it became is stored, so arguments are copied out. A small request is copied
+    // once and its arguments share that copy (one allocation instead of one per argument;
+    // a stored argument then pins at most SHARED_REQUEST_MAX bytes). A larger request
+    // gives each argument its own allocation, so a small value never pins a large one.
+    let args = if pos <= SHARED_REQUEST_MAX {
+        let raw = Bytes::copy_from_slice(&buf[..pos]);
+        spans
+            .into_iter()
+            .map(|(s, l)| raw.slice(s..s + l))
+            .collect()
+    } else {
+        spans
+            .into_iter()
+            .map(|(s, l)| Bytes::copy_from_slice(&buf[s..s + l]))
+            .collect()
+    };
     buf.advance(pos);
     Ok(Some(args))
 }

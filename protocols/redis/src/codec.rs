@@ -119,8 +119,9 @@ fn decode_multibulk(
     }
     // A slice of the read buffer would keep the whole buffer alive for as long as the key
     // or value it became is stored, so arguments are copied out. A small request is copied
-    // once and its arguments share that copy (one allocation instead of one per argument;
-    // a stored argument then pins at most SHARED_REQUEST_MAX bytes). A larger request
+    // once and its arguments share that copy (two allocations, the copy and its shared
+    // count, instead of one per argument; a stored argument then pins at most
+    // SHARED_REQUEST_MAX bytes). A larger request
     // gives each argument its own allocation, so a small value never pins a large one.
     let args = if pos <= SHARED_REQUEST_MAX {
         let raw = Bytes::copy_from_slice(&buf[..pos]);

@@ -800,3 +800,88 @@ async fn a_batch_of_changes_to_the_same_rows_survives_restart() {
     assert_eq!(dump(&mut c).await, before);
     t.stop().await;
 }
+
+/// Lists stored in chunk rows: random pushes and pops at both ends, LSET, LINSERT, LREM and
+/// LTRIM, with elements short enough for a chunk row and too long for one, across several
+/// batches and restarts; every restart loads exactly the lists that were acknowledged.
+#[tokio::test]
+async fn lists_in_chunk_rows_survive_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let keys = ["{l}a", "{l}b", "{l}c"];
+    let mut before: Option<Vec<Vec<Vec<u8>>>> = None;
+    for round in 0..4 {
+        let t = TestServer::start(dir.path(), cfg()).await;
+        let mut c = t.client().await;
+        let mut lists = Vec::new();
+        for key in keys {
+            lists.push(c.lrange::<_, Vec<Vec<u8>>>(key, 0, -1).await.unwrap());
+        }
+        if let Some(b) = &before {
+            // (Not assert_eq: the lists are long.)
+            assert!(lists == *b, "round {round}: the restart loaded other lists");
+        }
+        for _batch in 0..6 {
+            let mut p = pipe();
+            for _ in 0..120 {
+                let key = keys[next(3) as usize];
+                // Mostly short elements; one in eight too long for a chunk row.
+                let value = |n: u64| {
+                    let len = if n.is_multiple_of(8) {
+                        1500 + n as usize
+                    } else {
+                        1 + n as usize % 9
+                    };
+                    vec![b'a' + (n % 26) as u8; len]
+                };
+                match next(10) {
+                    0..=2 => p.cmd("RPUSH").arg(key).arg(value(next(1000))),
+                    3..=4 => p.cmd("LPUSH").arg(key).arg(value(next(1000))),
+                    5 => p.cmd("LPOP").arg(key).arg(1 + next(2)),
+                    6 => p.cmd("RPOP").arg(key).arg(1 + next(2)),
+                    7 => p
+                        .cmd("LSET")
+                        .arg(key)
+                        .arg(next(40) as i64 - 20)
+                        .arg(value(next(1000))),
+                    8 => p
+                        .cmd("LINSERT")
+                        .arg(key)
+                        .arg(if next(2) == 0 { "BEFORE" } else { "AFTER" })
+                        .arg(value(next(1000)))
+                        .arg(value(next(1000))),
+                    _ => match next(3) {
+                        0 => p.cmd("LREM").arg(key).arg(1).arg(value(next(1000))),
+                        1 => p
+                            .cmd("LTRIM")
+                            .arg(key)
+                            .arg(next(3))
+                            .arg(-1 - next(3) as i64),
+                        _ => p.cmd("RPUSH").arg(key).arg(value(next(1000))).arg("x"),
+                    },
+                }
+                .ignore();
+            }
+            // LSET of an index past the end is an error, which the pipeline returns.
+            let _: redis::RedisResult<()> = p.query_async(&mut c).await;
+        }
+        let mut now = Vec::new();
+        for key in keys {
+            now.push(c.lrange::<_, Vec<Vec<u8>>>(key, 0, -1).await.unwrap());
+        }
+        if round > 0 {
+            assert!(
+                now.iter().all(|l| l.len() > 64),
+                "lists span several chunks"
+            );
+        }
+        before = Some(now);
+        t.stop().await;
+    }
+}

@@ -229,7 +229,14 @@ pub fn sort(v: &mut View, a: &[Bytes], read_only: bool) -> CmdResult {
                     v.notify(crate::notify::GENERIC, "del", dest);
                 }
             } else {
-                v.put_value(dest, Value::List(List { items, head: 0 }), None)?;
+                v.put_value(
+                    dest,
+                    Value::List(List {
+                        items,
+                        ..Default::default()
+                    }),
+                    None,
+                )?;
                 v.notify(crate::notify::LIST, "sortstore", dest);
             }
             Ok(Reply::Int(n as i64))

@@ -8,8 +8,8 @@ CREATE TABLE IF NOT EXISTS keys (
     expires_at INTEGER,
     value BLOB
 ) WITHOUT ROWID;
--- sub: hash field, set or sorted-set member, a list position (8 bytes, order-preserving), or
--- a stream's row (see store/stream.rs: meta, entries, groups, consumers, pending entries).
+-- sub: hash field, set or sorted-set member, a list chunk (9 bytes) or a long list element's
+-- position (8 bytes, order-preserving), or a stream's row (see store/stream.rs: meta, entries, groups, consumers, pending entries).
 CREATE TABLE IF NOT EXISTS elems (
     key BLOB NOT NULL,
     sub BLOB NOT NULL,
@@ -17,7 +17,9 @@ CREATE TABLE IF NOT EXISTS elems (
     score REAL,
     PRIMARY KEY (key, sub)
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 2);
--- Version 1 -> 2: streams (kind 5) were added, no existing row changes. A version 1 build refuses
--- a version 2 object rather than skip the streams it cannot read.
-UPDATE _meta SET value = 2 WHERE name = 'schema_version' AND value = 1;
+INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 3);
+-- Version 1 -> 2: streams (kind 5) were added. Version 2 -> 3: list elements moved into chunk
+-- rows (store/sql.rs `chunk_sub`), and the rows of single positions that versions 1 and 2 wrote
+-- are still read, and replaced as their chunks change. No existing row changes here. An
+-- older build refuses a newer object rather than misread rows it does not know.
+UPDATE _meta SET value = 3 WHERE name = 'schema_version' AND value IN (1, 2);

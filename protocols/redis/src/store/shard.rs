@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 
 use super::sql;
-use super::value::{Entry, KIND_LIST, KIND_STRING, KIND_ZSET, Value};
+use super::value::{Entry, KIND_LIST, KIND_STRING, KIND_ZSET, List, Value};
 use crate::error::Error;
 
 /// How far a shard's changes are durable.
@@ -312,8 +312,24 @@ impl ShardState {
             }
         }
         for (key, subs) in unsaved.elems {
+            if let Some(Entry {
+                value: Value::List(list),
+                ..
+            }) = self.map.get_mut(&key)
+            {
+                // A list records only positions (a type change drops what came before).
+                let changed = subs
+                    .into_iter()
+                    .filter_map(|sub| match sub {
+                        Sub::Pos(p) => Some(p),
+                        Sub::Member(_) => None,
+                    })
+                    .collect();
+                write_list(&mut rows, &key, list, changed);
+                continue;
+            }
             let entry = self.map.get(&key);
-            // In row order, so SQLite walks each B-tree page once (pushes fill pages in turn).
+            // In row order, so SQLite walks each B-tree page once.
             let mut subs: Vec<SubRow> = subs
                 .into_iter()
                 .map(|sub| match sub {
@@ -322,40 +338,82 @@ impl ShardState {
                 })
                 .collect();
             subs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
-            // Positions popped in a row go as one range delete: once the log has run, every
-            // element row of a key that is a list now is one of its positions (a type change
-            // deleted the others, in the log), and a list's rows must be exactly its items.
-            let is_list = matches!(entry.map(|e| &e.value), Some(Value::List(_)));
-            let mut popped: Option<(i64, i64)> = None;
             for sub in &subs {
                 let bytes = sub.as_ref();
-                let now = entry.map(|e| elem_now(&e.value, bytes));
-                if is_list
-                    && let SubRow::Pos(p, _) = sub
-                    && matches!(now, Some(ElemNow::Absent))
-                {
-                    popped = match popped {
-                        Some((lo, hi)) if hi.checked_add(1) == Some(*p) => Some((lo, *p)),
-                        other => {
-                            if let Some(range) = other {
-                                rows.del_positions(&key, range);
-                            }
-                            Some((*p, *p))
-                        }
-                    };
-                    continue;
+                if let SubRow::Pos(p, _) = sub {
+                    // A position of a list that is gone: its chunk row goes too.
+                    rows.del_elem(&key, &sql::chunk_sub(p.div_euclid(sql::LIST_CHUNK)));
                 }
-                match now {
+                match entry.map(|e| elem_now(&e.value, bytes)) {
                     None | Some(ElemNow::Absent) => rows.del_elem(&key, bytes),
                     Some(ElemNow::Row(value, score)) => rows.put_elem(&key, bytes, value, score),
                     Some(ElemNow::Logged) => {}
                 }
             }
-            if let Some(range) = popped {
-                rows.del_positions(&key, range);
-            }
         }
         (log, rows, self.taken)
+    }
+}
+
+/// The list element at position `p`, if the list reaches it.
+fn list_at(list: &List, p: i64) -> Option<&Bytes> {
+    let i = usize::try_from(p.checked_sub(list.head)?).ok()?;
+    list.items.get(i)
+}
+
+/// The element at `p` if it is too long for a chunk row.
+fn long_at(list: &List, p: i64) -> Option<&Bytes> {
+    list_at(list, p).filter(|v| v.len() > sql::LIST_INLINE_MAX)
+}
+
+/// Write a list's changed positions: every chunk row holding one is rewritten from the image
+/// (or deleted once the list no longer reaches it), and an element too long for a chunk row
+/// gets a row of its own. Once a list may have such rows (`List::spilled`), every changed
+/// position not holding a long element now loses its row, by runs of positions.
+fn write_list(rows: &mut sql::Rows, key: &Bytes, list: &mut List, mut changed: Vec<i64>) {
+    const N: i64 = sql::LIST_CHUNK;
+    changed.sort_unstable();
+    let head = list.head;
+    let tail = head.saturating_add(list.items.len() as i64);
+    let mut last_chunk = None;
+    for &p in &changed {
+        let chunk = p.div_euclid(N);
+        if last_chunk == Some(chunk) {
+            continue;
+        }
+        last_chunk = Some(chunk);
+        let sub = sql::chunk_sub(chunk);
+        let lo = chunk.saturating_mul(N).max(head);
+        let hi = chunk.saturating_mul(N).saturating_add(N).min(tail);
+        if lo >= hi {
+            rows.del_elem(key, &sub);
+            continue;
+        }
+        let items = (lo..hi).filter_map(|q| list_at(list, q)).map(|v| &v[..]);
+        rows.put_elem_owned(key, &sub, sql::encode_chunk(lo, items));
+    }
+    if !list.spilled && !changed.iter().any(|&p| long_at(list, p).is_some()) {
+        return;
+    }
+    list.spilled = true;
+    let mut run: Option<(i64, i64)> = None;
+    for &p in &changed {
+        if let Some(v) = long_at(list, p) {
+            rows.put_elem(key, &sql::list_pos(p), Some(v), None);
+            continue;
+        }
+        run = match run {
+            Some((lo, hi)) if hi.checked_add(1) == Some(p) => Some((lo, p)),
+            other => {
+                if let Some(range) = other {
+                    rows.del_positions(key, range);
+                }
+                Some((p, p))
+            }
+        };
+    }
+    if let Some(range) = run {
+        rows.del_positions(key, range);
     }
 }
 
@@ -388,10 +446,8 @@ fn elem_now<'a>(value: &'a Value, sub: &[u8]) -> ElemNow<'a> {
         Value::Hash(h) => h.get(sub).map(|v| (Some(&v[..]), None)),
         Value::Set(s) => s.contains(sub).then_some((None, None)),
         Value::ZSet(z) => z.score(sub).map(|s| (None, Some(s))),
-        Value::List(l) => sql::list_pos_decode(sub)
-            .and_then(|p| usize::try_from(p.checked_sub(l.head)?).ok())
-            .and_then(|i| l.items.get(i))
-            .map(|v| (Some(&v[..]), None)),
+        // A list's rows are written by `write_list`.
+        Value::List(_) => None,
         Value::Stream(_) => return ElemNow::Logged,
     };
     match row {
@@ -561,8 +617,38 @@ fn bytes_of(v: &SqlValue) -> Bytes {
     v.as_bytes().map(Bytes::copy_from_slice).unwrap_or_default()
 }
 
+/// A list's rows as loaded: its chunk rows, and rows of single positions (long elements, and
+/// lists written before chunks).
+#[derive(Default)]
+struct ListRows {
+    chunks: Vec<(i64, Vec<Option<Bytes>>)>,
+    own: std::collections::BTreeMap<i64, Bytes>,
+}
+
+impl ListRows {
+    /// A chunk row decides the positions it holds; a position no chunk holds is the row of
+    /// its own (a list written before chunks).
+    fn into_list(self) -> List {
+        let spilled = !self.own.is_empty();
+        let mut at = self.own;
+        for (first, items) in self.chunks {
+            for (i, item) in items.into_iter().enumerate() {
+                if let (Some(v), Some(p)) = (item, first.checked_add(i as i64)) {
+                    at.insert(p, v);
+                }
+            }
+        }
+        List {
+            head: at.keys().next().copied().unwrap_or(0),
+            items: at.into_values().collect(),
+            spilled,
+        }
+    }
+}
+
 fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
     let mut state = ShardState::default();
+    let mut lists: HashMap<Bytes, ListRows> = HashMap::new();
     for row in keys.rows {
         let [key, kind, expires, value] = row.as_slice() else {
             continue;
@@ -606,17 +692,27 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
             Value::ZSet(z) => {
                 z.insert(sub, score.as_f64().unwrap_or(0.0));
             }
-            Value::List(l) => {
-                // Rows come in position order.
-                if l.items.is_empty()
-                    && let Some(p) = sql::list_pos_decode(&sub)
-                {
-                    l.head = p;
+            Value::List(_) => {
+                let rows = lists.entry(key).or_default();
+                if sql::is_chunk_sub(&sub) {
+                    if let Some(chunk) = sql::decode_chunk(&bytes_of(value)) {
+                        rows.chunks.push(chunk);
+                    }
+                } else if let Some(p) = sql::list_pos_decode(&sub) {
+                    rows.own.insert(p, bytes_of(value));
                 }
-                l.items.push_back(bytes_of(value));
             }
             Value::Stream(st) => st.load_row(&sub, &bytes_of(value)),
             Value::Str(_) => {}
+        }
+    }
+    for (key, rows) in lists {
+        if let Some(Entry {
+            value: Value::List(list),
+            ..
+        }) = state.map.get_mut(&key)
+        {
+            *list = rows.into_list();
         }
     }
     // Keys whose elements are all gone never stay visible.
@@ -624,4 +720,103 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
         !e.value.is_empty_collection() || !matches!(e.value.kind(), KIND_LIST..=KIND_ZSET)
     });
     state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(rows: Vec<Vec<SqlValue>>) -> StatementResult {
+        StatementResult {
+            rows,
+            ..Default::default()
+        }
+    }
+
+    fn blob(b: &[u8]) -> SqlValue {
+        SqlValue::Blob(b.to_vec())
+    }
+
+    fn list_of(state: &ShardState, key: &[u8]) -> (i64, Vec<Bytes>, bool) {
+        match &state.map[key].value {
+            Value::List(l) => (l.head, l.items.iter().cloned().collect(), l.spilled),
+            other => panic!("not a list: {other:?}"),
+        }
+    }
+
+    /// Objects written before chunk rows (schema version 2) hold a row per position; they
+    /// load as they were, and a chunk row decides the positions it holds over such rows.
+    #[test]
+    fn lists_load_from_position_rows_and_chunk_rows() {
+        let keys = result(vec![
+            vec![
+                blob(b"old"),
+                SqlValue::Integer(KIND_LIST),
+                SqlValue::Null,
+                SqlValue::Null,
+            ],
+            vec![
+                blob(b"mixed"),
+                SqlValue::Integer(KIND_LIST),
+                SqlValue::Null,
+                SqlValue::Null,
+            ],
+        ]);
+        let elem = |key: &[u8], sub: &[u8], value: &[u8]| {
+            vec![blob(key), blob(sub), blob(value), SqlValue::Null]
+        };
+        let long = vec![b'x'; sql::LIST_INLINE_MAX + 1];
+        let chunk = sql::encode_chunk(30, [&b"new30"[..], &long, b"c32"].into_iter());
+        let elems = result(vec![
+            elem(b"old", &sql::list_pos(-1), b"a"),
+            elem(b"old", &sql::list_pos(0), b"b"),
+            elem(b"old", &sql::list_pos(1), b"c"),
+            // Positions 29..=31 were written one per row; chunk 0 (positions 0..32) was
+            // rewritten since and holds 30 and 31 (31 too long, so still in its own row).
+            elem(b"mixed", &sql::list_pos(29), b"p29"),
+            elem(b"mixed", &sql::list_pos(30), b"stale"),
+            elem(b"mixed", &sql::list_pos(31), &long),
+            elem(b"mixed", &sql::chunk_sub(0), &chunk[..8 + 4 + 5 + 4]),
+            elem(b"mixed", &sql::chunk_sub(1), &{
+                let mut c = 32i64.to_be_bytes().to_vec();
+                c.extend_from_slice(&chunk[8 + 4 + 5 + 4..]);
+                c
+            }),
+        ]);
+        let state = build_image(keys, elems);
+        let bulks = |v: &[&[u8]]| {
+            v.iter()
+                .map(|b| Bytes::copy_from_slice(b))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            list_of(&state, b"old"),
+            (-1, bulks(&[b"a", b"b", b"c"]), true)
+        );
+        assert_eq!(
+            list_of(&state, b"mixed"),
+            (29, bulks(&[b"p29", b"new30", &long, b"c32"]), true)
+        );
+    }
+
+    #[test]
+    fn chunks_round_trip() {
+        let long = vec![7u8; sql::LIST_INLINE_MAX + 1];
+        let items: [&[u8]; 4] = [b"", b"a", &long, b"bc"];
+        let value = Bytes::from(sql::encode_chunk(-5, items.into_iter()));
+        let (first, got) = sql::decode_chunk(&value).unwrap();
+        assert_eq!(first, -5);
+        assert_eq!(
+            got,
+            vec![
+                Some(Bytes::new()),
+                Some(Bytes::from_static(b"a")),
+                None,
+                Some(Bytes::from_static(b"bc"))
+            ]
+        );
+        // A truncated value is not a chunk.
+        assert_eq!(sql::decode_chunk(&value.slice(..value.len() - 1)), None);
+        assert_eq!(sql::decode_chunk(&value.slice(..3)), None);
+    }
 }

@@ -5,7 +5,7 @@ use dotdo_backend::{Statement, Value};
 
 /// The schema, one statement per `;`, run (idempotently) whenever a shard is loaded.
 pub const SCHEMA: &str = include_str!("schema.sql");
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub const LOAD_KEYS: &str = "SELECT key, kind, expires_at, value FROM keys";
 pub const LOAD_ELEMS: &str = "SELECT key, sub, value, score FROM elems ORDER BY key, sub";
@@ -237,6 +237,12 @@ impl Rows {
         self.del_elems.extend([blob(key), blob(sub)]);
     }
 
+    /// `put_elem` of a value built for the row (no copy).
+    pub fn put_elem_owned(&mut self, key: &[u8], sub: &[u8], value: Vec<u8>) {
+        self.put_elems
+            .extend([blob(key), blob(sub), Value::Blob(value), Value::Null]);
+    }
+
     /// Delete list positions `lo..=hi` of `key`.
     pub fn del_positions(&mut self, key: &[u8], (lo, hi): (i64, i64)) {
         if lo == hi {
@@ -335,6 +341,66 @@ pub fn merge_rows(batch: Vec<Statement>) -> Vec<Statement> {
     }
     flush(&mut run, run_kind, &mut out);
     out
+}
+
+/// Positions per list chunk row: chunk `c` holds the list's elements at positions
+/// `c * LIST_CHUNK .. (c + 1) * LIST_CHUNK`.
+pub const LIST_CHUNK: i64 = 32;
+
+/// The longest list element kept inside its chunk row (so a chunk row stays under 33 KiB); a
+/// longer one has a row of its own, at its 8-byte position, and a mark in the chunk.
+pub const LIST_INLINE_MAX: usize = 1024;
+
+/// A chunk element's length that marks an element kept in a row of its own.
+const CHUNK_OWN_ROW: u32 = u32::MAX;
+
+/// The `sub` of list chunk `chunk`: 9 bytes, so it never equals a position's 8, and sorting
+/// after every position a list can reach (`0xff` leads only positions past 2^62).
+pub fn chunk_sub(chunk: i64) -> [u8; 9] {
+    let mut sub = [0xff; 9];
+    sub[1..].copy_from_slice(&list_pos(chunk));
+    sub
+}
+
+pub fn is_chunk_sub(sub: &[u8]) -> bool {
+    sub.len() == 9 && sub[0] == 0xff
+}
+
+/// A chunk row's value: the position of its first element (8 bytes, big-endian), then each
+/// element as a 4-byte little-endian length and its bytes (`CHUNK_OWN_ROW` and no bytes for
+/// an element longer than `LIST_INLINE_MAX`).
+pub fn encode_chunk<'a>(first: i64, items: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&first.to_be_bytes());
+    for item in items {
+        if item.len() > LIST_INLINE_MAX {
+            out.extend_from_slice(&CHUNK_OWN_ROW.to_le_bytes());
+        } else {
+            out.extend_from_slice(&(item.len() as u32).to_le_bytes());
+            out.extend_from_slice(item);
+        }
+    }
+    out
+}
+
+/// A chunk row's first position and elements (`None`: the element has a row of its own).
+/// `None` for a value that is not a chunk.
+pub fn decode_chunk(value: &Bytes) -> Option<(i64, Vec<Option<Bytes>>)> {
+    let first = i64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+    let mut items = Vec::new();
+    let mut at = 8;
+    while at < value.len() {
+        let len = u32::from_le_bytes(value.get(at..at + 4)?.try_into().ok()?);
+        at += 4;
+        if len == CHUNK_OWN_ROW {
+            items.push(None);
+            continue;
+        }
+        let end = at.checked_add(len as usize).filter(|&e| e <= value.len())?;
+        items.push(Some(value.slice(at..end)));
+        at = end;
+    }
+    Some((first, items))
 }
 
 /// A list position as an order-preserving 8-byte key.

@@ -89,12 +89,16 @@ pub fn access_clock(ms: i64) -> u32 {
     (ms / 1000) as u32
 }
 
-/// A list; element `i` is stored at position `head + i`, so pushes and pops at either end
-/// touch one row.
+/// A list; element `i` is at position `head + i`, so pushes and pops at either end change
+/// only the positions past that end. Positions are stored in chunk rows (`sql::LIST_CHUNK`
+/// positions each), so a push or pop rewrites one chunk row, not one row per element.
 #[derive(Clone, Debug, Default)]
 pub struct List {
     pub items: VecDeque<Bytes>,
     pub head: i64,
+    /// The object may hold rows of single positions for this list (elements too long for a
+    /// chunk row, or rows written before chunks), so changed positions must clear theirs.
+    pub spilled: bool,
 }
 
 /// A score with a total order (`-0.0` is normalised to `0.0` on the way in).

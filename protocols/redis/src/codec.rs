@@ -59,11 +59,24 @@ fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
+/// A length field: optional `-`, then 1 to 18 decimal digits (more than any limit allows;
+/// Redis's `string2ll` accepts the same).
 fn parse_len(digits: &[u8]) -> Option<i64> {
-    if digits.is_empty() || digits.len() > 20 {
+    let (neg, body) = match digits.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, digits),
+    };
+    if body.is_empty() || body.len() > 18 {
         return None;
     }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    let mut n: i64 = 0;
+    for &d in body {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    Some(if neg { -n } else { n })
 }
 
 /// Requests up to this size are copied out of the read buffer in one piece.
@@ -88,8 +101,8 @@ fn decode_multibulk(
         return Ok(Some(Vec::new()));
     }
     // First pass: check that the whole request is here, without allocating.
-    let mut pos = end + 2;
-    let mut spans = Vec::with_capacity((count as usize).min(1024));
+    let first = end + 2;
+    let mut pos = first;
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(None);
@@ -114,29 +127,48 @@ fn decode_multibulk(
         if &buf[start + len..start + len + 2] != b"\r\n" {
             return Err(proto_err("invalid bulk length"));
         }
-        spans.push((start, len));
         pos = start + len + 2;
     }
+    // Second pass over the checked request: where each argument is.
+    let spans = Spans {
+        buf: &buf[..pos],
+        at: first,
+    };
     // A slice of the read buffer would keep the whole buffer alive for as long as the key
     // or value it became is stored, so arguments are copied out. A small request is copied
     // once and its arguments share that copy (two allocations, the copy and its shared
     // count, instead of one per argument; a stored argument then pins at most
     // SHARED_REQUEST_MAX bytes). A larger request
     // gives each argument its own allocation, so a small value never pins a large one.
-    let args = if pos <= SHARED_REQUEST_MAX {
+    let mut args = Vec::with_capacity(count as usize);
+    if pos <= SHARED_REQUEST_MAX {
         let raw = Bytes::copy_from_slice(&buf[..pos]);
-        spans
-            .into_iter()
-            .map(|(s, l)| raw.slice(s..s + l))
-            .collect()
+        args.extend(spans.map(|(s, l)| raw.slice(s..s + l)));
     } else {
-        spans
-            .into_iter()
-            .map(|(s, l)| Bytes::copy_from_slice(&buf[s..s + l]))
-            .collect()
-    };
+        args.extend(spans.map(|(s, l)| Bytes::copy_from_slice(&buf[s..s + l])));
+    }
     buf.advance(pos);
     Ok(Some(args))
+}
+
+/// The `(start, len)` of each argument of a multibulk request already checked whole, from
+/// `at` (just past the `*<count>` line).
+struct Spans<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Spans<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        // `$<len>\r\n<bytes>\r\n`, as the first pass found it.
+        let line_end = find_crlf(self.buf, self.at + 1)?;
+        let len = parse_len(&self.buf[self.at + 1..line_end])? as usize;
+        let start = line_end + 2;
+        self.at = start + len + 2;
+        Some((start, len))
+    }
 }
 
 fn decode_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -392,6 +424,23 @@ mod tests {
     fn dec(input: &[u8]) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let mut b = BytesMut::from(input);
         decode_request(&mut b, &Limits::default())
+    }
+
+    #[test]
+    fn length_fields() {
+        assert_eq!(parse_len(b"0"), Some(0));
+        assert_eq!(parse_len(b"123"), Some(123));
+        assert_eq!(parse_len(b"-1"), Some(-1));
+        assert_eq!(
+            parse_len(b"999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
+        for bad in [&b""[..], b"-", b"+1", b"1x", b" 1", b"1234567890123456789"] {
+            assert_eq!(parse_len(bad), None, "{bad:?}");
+        }
+        // A count or a length that does not parse is the protocol error Redis gives.
+        assert!(dec(b"*+1\r\n$1\r\na\r\n").is_err());
+        assert!(dec(b"*1\r\n$1x\r\na\r\n").is_err());
     }
 
     #[test]

@@ -19,6 +19,9 @@ use crate::pubsub::Outbox;
 use crate::server::Server;
 use crate::store::{Shard, Ticket, View, now_ms};
 
+/// The shards a command locks, by index (inline for one: no allocation per command).
+pub type ShardList = smallvec::SmallVec<[(u16, Arc<Shard>); 1]>;
+
 /// Commands queued by MULTI.
 #[derive(Default)]
 pub struct Multi {
@@ -314,7 +317,7 @@ impl Session {
         &self,
         server: &Server,
         specs: &[(&Spec, &[Bytes])],
-    ) -> Result<Vec<(u16, Arc<Shard>)>, Error> {
+    ) -> Result<ShardList, Error> {
         let db = server.db(self.db)?;
         // The common case, one command on one key, needs no set.
         if let [(spec, args)] = specs
@@ -322,7 +325,7 @@ impl Session {
             && let Some(key) = args.get(1)
         {
             let i = server.keyspace.slots.shard_of_key(key);
-            return Ok(vec![(i, db.shard(i).await?)]);
+            return Ok(smallvec::smallvec![(i, db.shard(i).await?)]);
         }
         let mut wanted = BTreeSet::new();
         for (spec, args) in specs {
@@ -337,7 +340,7 @@ impl Session {
                 }
             }
         }
-        let mut out = Vec::with_capacity(wanted.len());
+        let mut out = ShardList::with_capacity(wanted.len());
         for i in wanted {
             out.push((i, db.shard(i).await?));
         }

@@ -162,8 +162,11 @@ specs! {
     "eval" -3 S KA, "scripting"; "evalsha" -3 S KA, "scripting"; "script" -2 A K0, "scripting";
 }
 
-static BY_NAME: std::sync::LazyLock<std::collections::HashMap<&'static str, &'static Spec>> =
-    std::sync::LazyLock::new(|| COMMANDS.iter().map(|s| (s.name, s)).collect());
+/// Looked up once per command with a name the client sent: a fixed table takes no inserts
+/// from clients, so a fast hash cannot be flooded.
+static BY_NAME: std::sync::LazyLock<
+    std::collections::HashMap<&'static str, &'static Spec, rustc_hash::FxBuildHasher>,
+> = std::sync::LazyLock::new(|| COMMANDS.iter().map(|s| (s.name, s)).collect());
 
 static INDEX: std::sync::LazyLock<std::collections::HashMap<&'static str, usize>> =
     std::sync::LazyLock::new(|| {

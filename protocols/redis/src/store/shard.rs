@@ -251,7 +251,7 @@ impl ShardState {
     /// hand its statements to the writer. Returns the sequence number to wait for.
     pub(super) fn commit(&mut self, shard: &Shard) -> u64 {
         if !self.dirty.is_empty() {
-            let dirty = std::mem::take(&mut self.dirty);
+            let mut dirty = std::mem::take(&mut self.dirty);
             for key in &dirty {
                 if self
                     .map
@@ -266,7 +266,10 @@ impl ShardState {
                     flags.iter().for_each(|f| f.store(true, Ordering::Release));
                 }
             }
-            self.dirty.clear();
+            // What the deletions above added needs no visit; the buffer is kept for the next
+            // command.
+            dirty.clear();
+            self.dirty = dirty;
         }
         if self.changed || !self.pending.is_empty() {
             self.changed = false;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use dotdo_shard::SlotMap;
 use parking_lot::MutexGuard;
+use smallvec::SmallVec;
 
 use super::shard::{Recorder, Shard, ShardState, Sub};
 use super::sql;
@@ -37,10 +38,14 @@ fn wrongtype() -> Reply {
     Reply::err(errors::WRONGTYPE)
 }
 
+/// A locked shard: its index, the shard and its state.
+type Part<'a> = (u16, &'a Arc<Shard>, MutexGuard<'a, ShardState>);
+
 /// Locked shards, in shard order (the lock order that rules out deadlock).
 pub struct View<'a> {
     slots: SlotMap,
-    parts: Vec<(u16, &'a Arc<Shard>, MutexGuard<'a, ShardState>)>,
+    /// Inline for one shard, the common case: no allocation per command.
+    parts: SmallVec<[Part<'a>; 1]>,
     /// The command's clock: every expiry check in one command uses the same instant.
     pub now: i64,
     /// The client speaks RESP3 (a few replies change shape).

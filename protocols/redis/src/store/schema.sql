@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS keys (
     value BLOB
 ) WITHOUT ROWID;
 -- sub: hash field, set or sorted-set member, a list chunk (9 bytes) or a long list element's
--- position (8 bytes, order-preserving), or a stream's row (see store/stream.rs: meta, entries, groups, consumers, pending entries).
+-- position (8 bytes, order-preserving), or a stream's row (see store/stream.rs: meta,
+-- entries, groups, consumers, pending entries).
 CREATE TABLE IF NOT EXISTS elems (
     key BLOB NOT NULL,
     sub BLOB NOT NULL,

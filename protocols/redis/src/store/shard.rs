@@ -341,11 +341,16 @@ impl ShardState {
                 })
                 .collect();
             subs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+            let mut last_chunk = None;
             for sub in &subs {
                 let bytes = sub.as_ref();
                 if let SubRow::Pos(p, _) = sub {
-                    // A position of a list that is gone: its chunk row goes too.
-                    rows.del_elem(&key, &sql::chunk_sub(p.div_euclid(sql::LIST_CHUNK)));
+                    // A position of a list that is gone: its chunk row goes too (once).
+                    let chunk = p.div_euclid(sql::LIST_CHUNK);
+                    if last_chunk != Some(chunk) {
+                        rows.del_elem(&key, &sql::chunk_sub(chunk));
+                        last_chunk = Some(chunk);
+                    }
                 }
                 match entry.map(|e| elem_now(&e.value, bytes)) {
                     None | Some(ElemNow::Absent) => rows.del_elem(&key, bytes),
@@ -366,7 +371,7 @@ fn list_at(list: &List, p: i64) -> Option<&Bytes> {
 
 /// The element at `p` if it is too long for a chunk row.
 fn long_at(list: &List, p: i64) -> Option<&Bytes> {
-    list_at(list, p).filter(|v| v.len() > sql::LIST_INLINE_MAX)
+    list_at(list, p).filter(|v| sql::own_row(v))
 }
 
 /// Write a list's changed positions: every chunk row holding one is rewritten from the image
@@ -392,8 +397,9 @@ fn write_list(rows: &mut sql::Rows, key: &Bytes, list: &mut List, mut changed: V
             rows.del_elem(key, &sub);
             continue;
         }
-        let items = (lo..hi).filter_map(|q| list_at(list, q)).map(|v| &v[..]);
-        rows.put_elem_owned(key, &sub, sql::encode_chunk(lo, items));
+        // `head <= lo < hi <= tail`, so both ends index the items.
+        let items = list.items.range((lo - head) as usize..(hi - head) as usize);
+        rows.put_elem_owned(key, &sub, sql::encode_chunk(lo, items.map(|v| &v[..])));
     }
     if !list.spilled && !changed.iter().any(|&p| long_at(list, p).is_some()) {
         return;

@@ -351,6 +351,11 @@ pub const LIST_CHUNK: i64 = 32;
 /// longer one has a row of its own, at its 8-byte position, and a mark in the chunk.
 pub const LIST_INLINE_MAX: usize = 1024;
 
+/// A list element too long for a chunk row: it has a row of its own.
+pub fn own_row(item: &[u8]) -> bool {
+    item.len() > LIST_INLINE_MAX
+}
+
 /// A chunk element's length that marks an element kept in a row of its own.
 const CHUNK_OWN_ROW: u32 = u32::MAX;
 
@@ -373,7 +378,7 @@ pub fn encode_chunk<'a>(first: i64, items: impl Iterator<Item = &'a [u8]>) -> Ve
     let mut out = Vec::with_capacity(64);
     out.extend_from_slice(&first.to_be_bytes());
     for item in items {
-        if item.len() > LIST_INLINE_MAX {
+        if own_row(item) {
             out.extend_from_slice(&CHUNK_OWN_ROW.to_le_bytes());
         } else {
             out.extend_from_slice(&(item.len() as u32).to_le_bytes());

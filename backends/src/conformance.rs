@@ -54,8 +54,8 @@ pub async fn values_round_trip_exactly(b: &dyn Backend, ns: &str) {
         Value::Real(2.5),
         Value::Real(-0.25),
         Value::Text("héllo\0x".into()),
-        Value::Blob(vec![0, 255, 1]),
-        Value::Blob(Vec::new()),
+        Value::Blob(vec![0, 255, 1].into()),
+        Value::Blob(bytes::Bytes::new()),
         Value::Null,
     ];
     let inserts = values
@@ -103,7 +103,7 @@ pub async fn values_round_trip_exactly(b: &dyn Backend, ns: &str) {
         Value::Real(-0.0),
         Value::Integer(1 << 53),
         Value::Text("5".into()),
-        Value::Blob(b"5".to_vec()),
+        Value::Blob(bytes::Bytes::from_static(b"5")),
     ];
     for p in params {
         let r = b

@@ -1,14 +1,17 @@
 //! SQLite's five value types, with 64-bit integers kept exact.
 
+use bytes::Bytes;
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// A blob is shared, not copied: a Kafka record batch goes from the request buffer to
+/// SQLite's bind without a copy of its own.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Null,
     Integer(i64),
     Real(f64),
     Text(String),
-    Blob(Vec<u8>),
+    Blob(Bytes),
 }
 
 impl Value {
@@ -49,7 +52,7 @@ impl Value {
 
     pub fn into_bytes(self) -> Option<Vec<u8>> {
         match self {
-            Value::Blob(b) => Some(b),
+            Value::Blob(b) => Some(b.into()),
             Value::Text(s) => Some(s.into_bytes()),
             _ => None,
         }
@@ -100,13 +103,19 @@ impl From<&str> for Value {
 
 impl From<Vec<u8>> for Value {
     fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v.into())
+    }
+}
+
+impl From<Bytes> for Value {
+    fn from(v: Bytes) -> Self {
         Value::Blob(v)
     }
 }
 
 impl From<&[u8]> for Value {
     fn from(v: &[u8]) -> Self {
-        Value::Blob(v.to_vec())
+        Value::Blob(Bytes::copy_from_slice(v))
     }
 }
 
@@ -138,9 +147,9 @@ impl FromSql for Value {
             // as a blob rather than failing the whole batch.
             ValueRef::Text(t) => match std::str::from_utf8(t) {
                 Ok(s) => Value::Text(s.to_owned()),
-                Err(_) => Value::Blob(t.to_vec()),
+                Err(_) => Value::Blob(Bytes::copy_from_slice(t)),
             },
-            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            ValueRef::Blob(b) => Value::Blob(Bytes::copy_from_slice(b)),
         })
     }
 }

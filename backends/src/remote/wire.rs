@@ -361,7 +361,7 @@ impl<'a> Reader<'a> {
             1 => Value::Integer(i64::from_le_bytes(self.array()?)),
             2 => Value::Real(f64::from_bits(u64::from_le_bytes(self.array()?))),
             3 => Value::Text(self.string()?),
-            4 => Value::Blob(self.bytes()?.to_vec()),
+            4 => Value::Blob(bytes::Bytes::copy_from_slice(self.bytes()?)),
             _ => return Err(FrameError("unknown value tag")),
         })
     }
@@ -532,7 +532,7 @@ mod tests {
         StatementResult {
             columns: vec!["a".into(), "b".into()],
             rows: vec![
-                vec![Value::Integer(i64::MAX), Value::Blob(vec![1, 2, 3])],
+                vec![Value::Integer(i64::MAX), Value::Blob(vec![1, 2, 3].into())],
                 vec![Value::Real(-0.5), Value::Text(String::new())],
             ],
             rows_changed: 7,

@@ -376,7 +376,7 @@ pub fn from_text(ty: PgType, s: &str) -> Result<Value, SqlError> {
                 Value::Real(parse_float(t).ok_or_else(|| invalid(ty, s))?)
             }
         }
-        PgType::Bytea => Value::Blob(parse_bytea(s).ok_or_else(|| invalid(ty, s))?),
+        PgType::Bytea => Value::Blob(parse_bytea(s).ok_or_else(|| invalid(ty, s))?.into()),
         PgType::Uuid => {
             let hex: String = s
                 .chars()
@@ -475,7 +475,7 @@ pub fn to_binary(ty: PgType, value: &Value) -> Result<Option<Vec<u8>>, SqlError>
             .to_vec(),
         PgType::Numeric { .. } => numeric_binary(&text).ok_or_else(bad)?,
         PgType::Bytea => match value {
-            Value::Blob(b) => b.clone(),
+            Value::Blob(b) => b.to_vec(),
             _ => text.into_bytes(),
         },
         PgType::Uuid => {
@@ -624,7 +624,7 @@ pub fn from_binary(ty: PgType, bytes: &[u8]) -> Result<Value, SqlError> {
             Value::Real(f32::from_be_bytes(fixed(4)?.try_into().map_err(|_| bad())?) as f64)
         }
         PgType::Float8 => Value::Real(f64::from_be_bytes(fixed(8)?.try_into().map_err(|_| bad())?)),
-        PgType::Bytea => Value::Blob(bytes.to_vec()),
+        PgType::Bytea => Value::from(bytes),
         PgType::Uuid => {
             let b = fixed(16)?;
             let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -725,7 +725,7 @@ mod tests {
             Some("t")
         );
         assert_eq!(
-            to_text(PgType::Bytea, &Value::Blob(vec![0xde, 0xad])).as_deref(),
+            to_text(PgType::Bytea, &Value::Blob(vec![0xde, 0xad].into())).as_deref(),
             Some("\\xdead")
         );
         assert_eq!(

@@ -76,7 +76,7 @@ pub async fn create_topic(store: &Store, topic: &TopicRow) -> Result<bool> {
             "INSERT OR IGNORE INTO topics (name, id, partitions, created_ms, retention_ms, retention_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             vec![
                 Value::Text(topic.name.clone()),
-                Value::Blob(topic.id.to_vec()),
+                Value::from(&topic.id[..]),
                 Value::Integer(topic.partitions.into()),
                 Value::Integer(now_ms()),
                 Value::Integer(topic.retention_ms),

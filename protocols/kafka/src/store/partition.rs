@@ -59,7 +59,7 @@ pub fn append_statements(b: &BatchInfo, out: &mut Vec<Statement>) -> usize {
             last_seq.clone(),
             count.clone(),
             Value::Integer(b.max_timestamp),
-            Value::Blob(b.bytes.to_vec()),
+            Value::Blob(b.bytes.clone()),
         ],
     ));
     out.push(Statement::with_params(
@@ -106,7 +106,7 @@ pub fn marker_statements(
             pid.clone(),
             epoch.clone(),
             Value::Integer(now),
-            Value::Blob(batch.to_vec()),
+            Value::Blob(batch),
         ],
     ));
     out.push(Statement::with_params(

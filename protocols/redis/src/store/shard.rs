@@ -743,7 +743,7 @@ mod tests {
     }
 
     fn blob(b: &[u8]) -> SqlValue {
-        SqlValue::Blob(b.to_vec())
+        SqlValue::from(b)
     }
 
     fn list_of(state: &ShardState, key: &[u8]) -> (i64, Vec<Bytes>, bool) {

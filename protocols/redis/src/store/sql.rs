@@ -39,7 +39,7 @@ pub fn schema_statements() -> Vec<Statement> {
 }
 
 fn blob(b: &[u8]) -> Value {
-    Value::Blob(b.to_vec())
+    Value::from(b)
 }
 
 pub fn put_key(
@@ -240,7 +240,7 @@ impl Rows {
     /// `put_elem` of a value built for the row (no copy).
     pub fn put_elem_owned(&mut self, key: &[u8], sub: &[u8], value: Vec<u8>) {
         self.put_elems
-            .extend([blob(key), blob(sub), Value::Blob(value), Value::Null]);
+            .extend([blob(key), blob(sub), Value::Blob(value.into()), Value::Null]);
     }
 
     /// Delete list positions `lo..=hi` of `key`.

@@ -192,7 +192,7 @@ pub fn canonical(ty: PgType, value: &Value) -> Option<Vec<u8>> {
         }
         Value::Real(f) => format!("{f:?}").into_bytes(),
         Value::Text(s) => s.clone().into_bytes(),
-        Value::Blob(b) => b.clone(),
+        Value::Blob(b) => b.to_vec(),
     })
 }
 

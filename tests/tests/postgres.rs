@@ -200,45 +200,19 @@ fn pgbench_initialises_and_runs_every_mode_without_failures() {
     let d = Dotdo::start("");
     let init = pgbench(&d, &["-i", "-s", "1", "bench"]);
     assert!(init.contains("done in"), "{init}");
-    for args in [
-        vec![
-            "-c", "4", "-j", "2", "-t", "200", "-S", "-M", "simple", "bench",
-        ],
-        vec![
-            "-c", "4", "-j", "2", "-t", "200", "-S", "-M", "prepared", "bench",
-        ],
-        // Optimistic blocks fail with 40001 when another commit changed what they read (two
-        // clients drew one account), and clients retry them as under SERIALIZABLE: pgbench
-        // retries serialization failures only, so any other error still fails the run.
-        vec![
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-t",
-            "50",
-            "-M",
-            "simple",
-            "--max-tries",
-            "10",
-            "--failures-detailed",
-            "bench",
-        ],
-        vec![
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-t",
-            "50",
-            "-M",
-            "prepared",
-            "--max-tries",
-            "10",
-            "--failures-detailed",
-            "bench",
-        ],
+    // Optimistic blocks fail with 40001 when another commit changed what they read (two
+    // clients drew one account), and clients retry them as under SERIALIZABLE: pgbench
+    // retries serialization failures only, so any other error still fails the run.
+    let tpcb = ["-t", "50", "--max-tries", "10", "--failures-detailed"];
+    for (kind, mode) in [
+        (&["-t", "200", "-S"][..], "simple"),
+        (&["-t", "200", "-S"][..], "prepared"),
+        (&tpcb[..], "simple"),
+        (&tpcb[..], "prepared"),
     ] {
+        let mut args = vec!["-c", "4", "-j", "2", "-M", mode];
+        args.extend_from_slice(kind);
+        args.push("bench");
         let out = pgbench(&d, &args);
         assert!(
             out.contains("number of failed transactions: 0 (0.000%)"),

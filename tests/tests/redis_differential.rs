@@ -3,11 +3,11 @@
 //! a `!HELLO 3` line).
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dotdo_e2e::Dotdo;
+use dotdo_e2e::{Dotdo, free_addr};
 
 /// A redis-server on a free port in its own temp dir, without persistence.
 struct RedisServer {
@@ -23,11 +23,7 @@ impl RedisServer {
     fn start() -> RedisServer {
         for _ in 0..5 {
             let dir = tempfile::tempdir().unwrap();
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = free_addr().port();
             let mut child = Command::new("redis-server")
                 .args([
                     "--port",

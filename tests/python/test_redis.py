@@ -469,3 +469,122 @@ def test_client_pause_holds_writes_not_reads(r, dotdo):
     assert time.time() - start >= 0.15
     assert r.wait(0, 0) == 0
     other.close()
+
+
+def test_a_subscriber_that_does_not_read_is_closed_at_its_output_buffer_limit(r, dotdo):
+    # Redis's defaults, then a smaller hard limit for the test.
+    assert r.config_get("client-output-buffer-limit") == {
+        "client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    }
+    r.config_set("client-output-buffer-limit", "pubsub 1mb 0 0")
+    host, port = dotdo.addr("redis")
+    # A bare redis-py connection: a PubSub object would reconnect and subscribe again.
+    slow = redis.Connection(host=host, port=port, socket_timeout=10, protocol=2)
+    try:
+        slow.send_command("SUBSCRIBE", "firehose")
+        assert slow.read_response() == [b"subscribe", b"firehose", 1]
+        payload = b"x" * 65536
+        # The subscriber reads nothing: once the kernel's socket buffers are full the
+        # messages queue in the gateway, up to the limit, and then the client is dropped.
+        counts = [r.publish("firehose", payload) for _ in range(50)]
+        assert counts[0] == 1
+        for _ in range(4000):
+            if r.publish("firehose", payload) == 0:
+                break
+        else:
+            pytest.fail("a subscriber that reads nothing was never disconnected")
+        deadline = time.time() + 10
+        while r.pubsub_numsub("firehose") != [("firehose", 0)] and time.time() < deadline:
+            time.sleep(0.05)
+        assert r.pubsub_numsub("firehose") == [("firehose", 0)]
+        # What reached the socket before the close can still be read; then the server has gone.
+        with pytest.raises(redis.ConnectionError):
+            while True:
+                assert slow.read_response()[0] == b"message"
+        # Everyone else is served as before.
+        assert r.ping() is True
+    finally:
+        r.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
+        slow.disconnect()
+
+
+def test_a_subscriber_past_the_soft_limit_for_its_seconds_is_closed(r, dotdo):
+    r.config_set("client-output-buffer-limit", "pubsub 0 256kb 1")
+    host, port = dotdo.addr("redis")
+    slow = redis.Redis(host=host, port=port)
+    try:
+        p = slow.pubsub()
+        p.subscribe("drip")
+        assert p.get_message(timeout=5)["type"] == "subscribe"
+        payload = b"y" * 65536
+        start = time.time()
+        closed_after = None
+        while time.time() - start < 30:
+            if r.publish("drip", payload) == 0:
+                closed_after = time.time() - start
+                break
+            time.sleep(0.01)
+        assert closed_after is not None, "never closed past the soft limit"
+        # Not before the queue had stayed past the soft limit for a second.
+        assert closed_after >= 1.0
+    finally:
+        r.config_set("client-output-buffer-limit", "pubsub 32mb 8mb 60")
+        slow.close()
+
+
+def test_a_keyspace_event_is_heard_only_once_its_change_is_durable(dotdo_factory):
+    d = dotdo_factory()
+    host, port = d.addr("redis")
+    admin = redis.Redis(host=host, port=port, decode_responses=True)
+    admin.config_set("notify-keyspace-events", "E$")
+    listener = redis.Redis(host=host, port=port, decode_responses=True)
+    p = listener.pubsub()
+    p.psubscribe("__keyevent@0__:set")
+    assert p.get_message(timeout=5)["type"] == "psubscribe"
+    heard = []
+    stop = threading.Event()
+
+    def write():
+        w = redis.Redis(host=host, port=port)
+        i = 0
+        try:
+            while not stop.is_set():
+                pipe = w.pipeline(transaction=False)
+                for _ in range(200):
+                    pipe.set(f"k:{i}", i)
+                    i += 1
+                pipe.execute()
+        except redis.ConnectionError:
+            pass
+
+    def listen():
+        try:
+            while True:
+                m = p.get_message(timeout=1)
+                if m and m["type"] == "pmessage":
+                    heard.append(m["data"])
+        except (redis.ConnectionError, ValueError, OSError):
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    reader = threading.Thread(target=listen, daemon=True)
+    writer.start()
+    reader.start()
+    time.sleep(1.5)
+    d.kill()
+    stop.set()
+    writer.join(10)
+    reader.join(10)
+    assert len(heard) > 100
+    d._spawn()
+    host, port = d.addr("redis")
+    after = redis.Redis(host=host, port=port, decode_responses=True)
+    missing = []
+    for i in range(0, len(heard), 1000):
+        chunk = heard[i : i + 1000]
+        pipe = after.pipeline(transaction=False)
+        for k in chunk:
+            pipe.exists(k)
+        missing += [k for k, n in zip(chunk, pipe.execute()) if n == 0]
+    assert missing == [], f"{len(missing)} of {len(heard)} keys heard of were lost: {missing[:5]}"
+    after.close()

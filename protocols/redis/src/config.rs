@@ -42,6 +42,14 @@ pub struct Config {
     /// cross-thread wake-ups; SQLite work and fsyncs run on each object's own threads. TLS
     /// connections stay on the shared runtime. Default 1.
     pub event_loops: usize,
+    /// `client-output-buffer-limit pubsub <hard> <soft> <seconds>`: a connection whose queue
+    /// of pushed messages (pub/sub, keyspace events, MONITOR lines) not yet written to its
+    /// socket passes `pubsub_hard_limit` bytes, or stays past `pubsub_soft_limit` bytes for
+    /// `pubsub_soft_seconds`, is closed, as Redis closes it. 0 turns a limit off. Defaults are
+    /// Redis's: 32 MiB, 8 MiB, 60 s.
+    pub pubsub_hard_limit: u64,
+    pub pubsub_soft_limit: u64,
+    pub pubsub_soft_seconds: u64,
 }
 
 impl Default for Config {
@@ -58,6 +66,9 @@ impl Default for Config {
             active_expire_keys: 200,
             output_flush_bytes: 64 * 1024,
             event_loops: 1,
+            pubsub_hard_limit: 32 * 1024 * 1024,
+            pubsub_soft_limit: 8 * 1024 * 1024,
+            pubsub_soft_seconds: 60,
         }
     }
 }

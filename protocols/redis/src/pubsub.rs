@@ -1,15 +1,168 @@
 //! Publish/subscribe: channels and patterns, delivered to each subscriber's connection.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::cmd::args::glob;
 use crate::frame::Reply;
 
-pub type Outbox = mpsc::UnboundedSender<Reply>;
+/// `client-output-buffer-limit pubsub`, shared by every connection and changed by CONFIG SET.
+#[derive(Debug)]
+pub struct BufferLimits {
+    pub hard: AtomicU64,
+    pub soft: AtomicU64,
+    pub soft_seconds: AtomicU64,
+}
+
+impl BufferLimits {
+    pub fn new(hard: u64, soft: u64, soft_seconds: u64) -> Self {
+        Self {
+            hard: AtomicU64::new(hard),
+            soft: AtomicU64::new(soft),
+            soft_seconds: AtomicU64::new(soft_seconds),
+        }
+    }
+}
+
+/// What a connection has queued but not yet written to its socket, against the limits.
+struct Queue {
+    bytes: AtomicUsize,
+    /// When the queue last went past the soft limit (ms since the Unix epoch); 0: it is not.
+    soft_since: AtomicI64,
+    limits: Arc<BufferLimits>,
+    /// Closes the connection at once, unflushed (a slow reader is not waited for).
+    close: CancellationToken,
+}
+
+/// Where other connections push messages for one connection (pub/sub, MONITOR). Bounded as
+/// Redis bounds a pub/sub client's output buffer: past the limits the connection is closed
+/// and nothing more is queued for it.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<(Reply, usize)>,
+    queue: Arc<Queue>,
+}
+
+/// The receiving end of an [`Outbox`], read by the connection's loop.
+pub struct Inbox {
+    rx: mpsc::UnboundedReceiver<(Reply, usize)>,
+    queue: Arc<Queue>,
+    /// Bytes of messages taken but not yet written to the socket.
+    taken: usize,
+}
+
+/// A connection's outbox and inbox; `close` is cancelled when the queue overflows.
+pub fn channel(limits: Arc<BufferLimits>, close: CancellationToken) -> (Outbox, Inbox) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queue = Arc::new(Queue {
+        bytes: AtomicUsize::new(0),
+        soft_since: AtomicI64::new(0),
+        limits,
+        close,
+    });
+    (
+        Outbox {
+            tx,
+            queue: queue.clone(),
+        },
+        Inbox {
+            rx,
+            queue,
+            taken: 0,
+        },
+    )
+}
+
+/// About the bytes `reply` takes on the wire (what the limits count).
+fn weight(reply: &Reply) -> usize {
+    match reply {
+        Reply::Bulk(b) => b.len() + 16,
+        Reply::Simple(s) | Reply::Error(s) | Reply::Verbatim(s) | Reply::DoubleText(s) => {
+            s.len() + 16
+        }
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            16 + v.iter().map(weight).sum::<usize>()
+        }
+        Reply::Map(v) => 16 + v.iter().map(|(k, x)| weight(k) + weight(x)).sum::<usize>(),
+        _ => 16,
+    }
+}
+
+impl Outbox {
+    /// Queue `reply`; false when the connection is gone or was just closed for passing its
+    /// limits (the message is then dropped, as Redis drops a closed client's output).
+    pub fn send(&self, reply: Reply) -> bool {
+        let q = &*self.queue;
+        if q.close.is_cancelled() {
+            return false;
+        }
+        let size = weight(&reply);
+        let queued = (q.bytes.fetch_add(size, Ordering::AcqRel) + size) as u64;
+        let hard = q.limits.hard.load(Ordering::Relaxed);
+        let soft = q.limits.soft.load(Ordering::Relaxed);
+        let mut over = hard > 0 && queued > hard;
+        if !over && soft > 0 && queued > soft {
+            let now = crate::store::now_ms();
+            let since =
+                match q
+                    .soft_since
+                    .compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => now,
+                    Err(t) => t,
+                };
+            let secs = q.limits.soft_seconds.load(Ordering::Relaxed) as i64;
+            over = now - since > secs.saturating_mul(1000);
+        }
+        if over {
+            tracing::warn!(
+                queued,
+                "redis client closed for overcoming of output buffer limits (pubsub class)"
+            );
+            q.close.cancel();
+            return false;
+        }
+        self.tx.send((reply, size)).is_ok()
+    }
+}
+
+impl Inbox {
+    fn took(&mut self, m: Option<(Reply, usize)>) -> Option<Reply> {
+        m.map(|(r, size)| {
+            self.taken += size;
+            r
+        })
+    }
+
+    pub async fn recv(&mut self) -> Option<Reply> {
+        let m = self.rx.recv().await;
+        self.took(m)
+    }
+
+    pub fn try_recv(&mut self) -> Option<Reply> {
+        let m = self.rx.try_recv().ok();
+        self.took(m)
+    }
+
+    /// Every message taken so far has been written to the socket: it no longer counts.
+    pub fn written(&mut self) {
+        if self.taken == 0 {
+            return;
+        }
+        let q = &*self.queue;
+        let left = q.bytes.fetch_sub(self.taken, Ordering::AcqRel) - self.taken;
+        self.taken = 0;
+        if (left as u64) <= q.limits.soft.load(Ordering::Relaxed) {
+            q.soft_since.store(0, Ordering::Release);
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct PubSub {
@@ -51,7 +204,7 @@ impl PubSub {
                 Reply::Bulk(message.clone()),
             ]);
             for out in subs.values() {
-                n += i64::from(out.send(frame.clone()).is_ok());
+                n += i64::from(out.send(frame.clone()));
             }
         }
         for (pattern, subs) in self.patterns.lock().iter() {
@@ -65,7 +218,7 @@ impl PubSub {
                 Reply::Bulk(message.clone()),
             ]);
             for out in subs.values() {
-                n += i64::from(out.send(frame.clone()).is_ok());
+                n += i64::from(out.send(frame.clone()));
             }
         }
         n
@@ -92,5 +245,56 @@ impl PubSub {
 
     pub fn numpat(&self) -> i64 {
         self.patterns.lock().values().map(|s| s.len() as i64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: usize) -> Reply {
+        Reply::Push(vec![
+            Reply::bulk("message"),
+            Reply::bulk("ch"),
+            Reply::Bulk(Bytes::from(vec![b'x'; n])),
+        ])
+    }
+
+    #[test]
+    fn an_outbox_past_its_hard_limit_closes_the_connection() {
+        let close = CancellationToken::new();
+        let (out, mut inbox) = channel(Arc::new(BufferLimits::new(10_000, 0, 0)), close.clone());
+        for _ in 0..9 {
+            assert!(out.send(message(1000)));
+        }
+        // Taken but not yet written: still counted.
+        while inbox.try_recv().is_some() {}
+        assert!(!close.is_cancelled());
+        inbox.written();
+        // Written: the queue is empty again, and there is room for as much once more.
+        for _ in 0..9 {
+            assert!(out.send(message(1000)));
+        }
+        assert!(!out.send(message(1000)));
+        assert!(close.is_cancelled());
+        // Nothing more is queued for a closed connection.
+        inbox.written();
+        assert!(!out.send(message(1)));
+    }
+
+    #[test]
+    fn an_outbox_past_its_soft_limit_is_closed_only_after_its_seconds() {
+        let close = CancellationToken::new();
+        let limits = Arc::new(BufferLimits::new(0, 1000, 60));
+        let (out, _inbox) = channel(limits.clone(), close.clone());
+        assert!(out.send(message(2000)));
+        assert!(out.send(message(2000)));
+        assert!(!close.is_cancelled());
+        // Past the soft limit since a minute ago.
+        out.queue
+            .soft_since
+            .store(crate::store::now_ms() - 61_000, Ordering::Release);
+        assert!(!out.send(message(10)));
+        assert!(close.is_cancelled());
     }
 }

@@ -47,6 +47,10 @@ pub struct Server {
     pub acl: crate::acl::Acl,
     /// `notify-keyspace-events`, as `notify::parse` reads it.
     notify_flags: AtomicU32,
+    /// `client-output-buffer-limit pubsub`, for every connection's pushed messages.
+    pub pubsub_limits: Arc<crate::pubsub::BufferLimits>,
+    /// The other classes' limits as CONFIG SET gave them (reported, not enforced).
+    pub other_output_limits: Mutex<HashMap<&'static str, [u64; 3]>>,
     limits: Limits,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_id: AtomicU64,
@@ -67,6 +71,11 @@ impl Server {
             max_inline_len: 64 * 1024,
         };
         let acl = crate::acl::Acl::from_config(&config);
+        let pubsub_limits = Arc::new(crate::pubsub::BufferLimits::new(
+            config.pubsub_hard_limit,
+            config.pubsub_soft_limit,
+            config.pubsub_soft_seconds,
+        ));
         let server = Arc::new(Self {
             keyspace: Keyspace::new(backend, config.databases, config.shards),
             config,
@@ -78,6 +87,8 @@ impl Server {
             pause: Default::default(),
             acl,
             notify_flags: AtomicU32::new(0),
+            pubsub_limits,
+            other_output_limits: Mutex::new(HashMap::new()),
             limits,
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -188,7 +199,11 @@ impl Server {
     {
         let _task = self.tasks.token();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // `kill` ends the connection after the pipeline being run (shutdown); `drop_now` ends
+        // it at once, replies unsent (CLIENT KILL, ACL DELUSER, an overflowing output buffer),
+        // as Redis frees such a client.
         let kill = cancel.child_token();
+        let drop_now = CancellationToken::new();
         let mut stream = stream;
         if self.clients.lock().len() >= self.config.maxclients {
             let mut out = BytesMut::new();
@@ -209,15 +224,17 @@ impl Server {
                 db: 0,
                 created: Instant::now(),
                 last_command: Arc::new(Mutex::new("")),
-                kill: kill.clone(),
+                kill: drop_now.clone(),
             },
         );
-        let mut session = Session::new(id, peer, !self.acl.default_open());
+        let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), drop_now.clone());
+        let mut session = Session::new(id, peer, !self.acl.default_open(), outbox, inbox);
         let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
-        if let Err(e) = self
-            .connection_loop(&mut session, &mut stream, &kill, last_command)
-            .await
-        {
+        let done = tokio::select! {
+            done = self.connection_loop(&mut session, &mut stream, &kill, last_command) => done,
+            _ = drop_now.cancelled() => Ok(()),
+        };
+        if let Err(e) = done {
             tracing::debug!(client = id, error = %e, "redis connection closed");
         }
         for ch in session.channels.drain() {
@@ -245,6 +262,8 @@ impl Server {
         let mut out = Output::default();
         let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
         loop {
+            // Requests that arrived together share one clock read.
+            s.clock = None;
             // Run every complete request already buffered, in order.
             loop {
                 match codec::decode_request(&mut inbuf, &self.limits) {
@@ -270,14 +289,16 @@ impl Server {
                                 }
                             }
                         }
+                        s.clock = None;
                         if out.buf.len() >= self.config.output_flush_bytes {
-                            flush(stream, &mut out).await?;
+                            self.flush(stream, &mut out).await?;
                         }
                     }
                     Ok(Some(args)) => {
                         s.execute(self, args, &mut out).await?;
                         if s.closing || out.buf.len() >= self.config.output_flush_bytes {
-                            flush(stream, &mut out).await?;
+                            self.flush(stream, &mut out).await?;
+                            s.clock = None;
                         }
                         if s.closing {
                             return Ok(());
@@ -286,12 +307,15 @@ impl Server {
                     Ok(None) => break,
                     Err(e) => {
                         out.push(&Reply::err(e.0), s.resp3);
-                        flush(stream, &mut out).await?;
+                        self.flush(stream, &mut out).await?;
                         return Ok(());
                     }
                 }
             }
-            flush(stream, &mut out).await?;
+            self.flush(stream, &mut out).await?;
+            // Pushed messages taken so far are on the socket now: they no longer count
+            // against the output buffer limit.
+            s.inbox.written();
             if let Some(lc) = &last_command {
                 *lc.lock() = s.last_command;
             }
@@ -300,7 +324,7 @@ impl Server {
                 msg = s.inbox.recv() => {
                     if let Some(m) = msg {
                         out.push(&m, s.resp3);
-                        while let Ok(m) = s.inbox.try_recv() {
+                        while let Some(m) = s.inbox.try_recv() {
                             out.push(&m, s.resp3);
                         }
                     }
@@ -312,6 +336,24 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Send the buffered replies once everything they depend on is durable (publishing first
+    /// the keyspace events that waited for that). If durability failed the replies are never
+    /// sent: the connection closes instead.
+    async fn flush<S: AsyncWrite + Unpin>(
+        &self,
+        stream: &mut S,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        out.settle(self).await?;
+        if out.buf.is_empty() {
+            return Ok(());
+        }
+        let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
+        stream.write_all(&out.buf).await.map_err(io)?;
+        out.buf.clear();
+        stream.flush().await.map_err(io)
     }
 
     pub fn update_client(&self, s: &Session) {
@@ -480,17 +522,4 @@ impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// Send the buffered replies once everything they depend on is durable. If durability
-/// failed the replies are never sent: the connection closes instead.
-async fn flush<S: AsyncWrite + Unpin>(stream: &mut S, out: &mut Output) -> Result<(), Error> {
-    if out.buf.is_empty() {
-        return Ok(());
-    }
-    out.settle().await?;
-    let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
-    stream.write_all(&out.buf).await.map_err(io)?;
-    out.buf.clear();
-    stream.flush().await.map_err(io)
 }

@@ -8,14 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
 
 use crate::cmd::table::{self, Keys, Spec};
 use crate::cmd::{self, args::is};
 use crate::codec;
 use crate::error::Error;
 use crate::frame::Reply;
-use crate::pubsub::Outbox;
+use crate::notify::Event;
+use crate::pubsub::{Inbox, Outbox};
 use crate::server::Server;
 use crate::store::{Shard, Ticket, View, now_ms};
 
@@ -35,6 +35,10 @@ pub struct Multi {
 pub struct Output {
     pub buf: BytesMut,
     pub tickets: Vec<Ticket>,
+    /// Keyspace events (with their database) of changes not yet durable: published once the
+    /// tickets are, as redis-server with `appendfsync always` delivers them only after its
+    /// fsync, so no subscriber hears of a change a crash could still lose.
+    held: Vec<(usize, Vec<Event>)>,
 }
 
 impl Output {
@@ -56,10 +60,28 @@ impl Output {
         }
     }
 
-    /// Wait until every reply in the buffer is backed by durable state.
-    pub async fn settle(&mut self) -> Result<(), Error> {
+    /// Publish the keyspace events of a command on `db`, after the command's tickets were
+    /// added: now if nothing in the buffer waits for durability, else once it is durable (in
+    /// order after events held before them).
+    pub fn publish(&mut self, server: &Server, db: usize, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        if self.tickets.is_empty() && self.held.is_empty() {
+            server.publish_events(db, &events);
+        } else {
+            self.held.push((db, events));
+        }
+    }
+
+    /// Wait until every reply in the buffer is backed by durable state, then publish the
+    /// events that waited for it.
+    pub async fn settle(&mut self, server: &Server) -> Result<(), Error> {
         for t in self.tickets.drain(..) {
             t.wait().await?;
+        }
+        for (db, events) in self.held.drain(..) {
+            server.publish_events(db, &events);
         }
         Ok(())
     }
@@ -79,7 +101,7 @@ pub struct Session {
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
     pub outbox: Outbox,
-    pub inbox: mpsc::UnboundedReceiver<Reply>,
+    pub inbox: Inbox,
     pub created: Instant,
     pub last_command: &'static str,
     /// QUIT was received: flush and close.
@@ -90,11 +112,19 @@ pub struct Session {
     pub acl_gen: u64,
     /// The user's permissions, `None` while the user may run anything.
     pub perms: Option<Arc<crate::acl::User>>,
+    /// The clock of the requests being run (one read per pipeline batch, not per command);
+    /// `None` until read, cleared whenever the connection waits.
+    pub clock: Option<i64>,
 }
 
 impl Session {
-    pub fn new(id: u64, peer: SocketAddr, auth_required: bool) -> Self {
-        let (outbox, inbox) = mpsc::unbounded_channel();
+    pub fn new(
+        id: u64,
+        peer: SocketAddr,
+        auth_required: bool,
+        outbox: Outbox,
+        inbox: Inbox,
+    ) -> Self {
         Self {
             id,
             peer,
@@ -115,7 +145,14 @@ impl Session {
             monitoring: false,
             acl_gen: u64::MAX,
             perms: None,
+            clock: None,
         }
+    }
+
+    /// Unix time in ms for the command being run: read once per batch of pipelined requests
+    /// (they arrived together, and Redis also caches its clock), fresh after any wait.
+    pub fn now(&mut self) -> i64 {
+        *self.clock.get_or_insert_with(now_ms)
     }
 
     /// Re-read this connection's user after an ACL change; false when it no longer exists.
@@ -233,6 +270,7 @@ impl Session {
             let write = spec.flags.contains(&"write")
                 || matches!(name, "eval" | "evalsha" | "publish" | "exec");
             server.pause.wait(write).await;
+            self.clock = None;
         }
         let script = matches!(name, "eval" | "evalsha");
         if script {
@@ -298,15 +336,18 @@ impl Session {
             }
             _ if spec.keys == Keys::None => {
                 let reply = cmd::connection::run(self, server, name, args, out).await?;
+                // Some of these wait (WAIT, DEBUG SLEEP): what follows reads the clock anew.
+                self.clock = None;
                 if let Some(r) = reply {
                     out.push(&r, self.resp3);
                 }
                 Ok(())
             }
             _ => {
-                let (reply, tickets) = self.keyed(server, spec, name, args).await?;
+                let (reply, tickets, events) = self.keyed(server, spec, name, args).await?;
                 out.push(&reply, self.resp3);
                 out.add_tickets(tickets);
+                out.publish(server, self.db, events);
                 Ok(())
             }
         }
@@ -353,21 +394,22 @@ impl Session {
         spec: &Spec,
         name: &str,
         args: &[Bytes],
-    ) -> Result<(Reply, Vec<Ticket>), Error> {
+    ) -> Result<(Reply, Vec<Ticket>, Vec<Event>), Error> {
         let shards = match self.shards_for(server, &[(spec, args)]).await {
             Ok(s) => s,
-            Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![])),
+            Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![], vec![])),
         };
-        let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        let mut view = View::lock(server.keyspace.slots, &shards, self.now(), self.resp3);
         view.notify = crate::notify::active(server.notify_flags());
         view.read_miss = reads_keys(spec, name);
+        // Not a script: every key it touches is declared, and its shards are the ones locked.
+        view.one_shard = shards.len() == 1;
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
         let (tickets, events) = view.finish_events()?;
-        server.publish_events(self.db, &events);
         if spec.flags.contains(&"write") {
             server.wake_blocked();
         }
-        Ok((reply, tickets))
+        Ok((reply, tickets, events))
     }
 
     async fn transaction(
@@ -438,7 +480,7 @@ impl Session {
         let specs: Vec<(&Spec, &[Bytes])> =
             queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
         let shards = self.shards_for(server, &specs).await?;
-        let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        let mut view = View::lock(server.keyspace.slots, &shards, self.now(), self.resp3);
         view.notify = crate::notify::active(server.notify_flags());
         // Checked under the locks, so no write can slip in between the check and the commands.
         if watched.is_some_and(|w| w.load(Ordering::Acquire)) {
@@ -486,7 +528,7 @@ impl Session {
         }
         let (tickets, events) = view.finish_events()?;
         out.add_tickets(tickets);
-        server.publish_events(self.db, &events);
+        out.publish(server, self.db, events);
         if wrote {
             server.wake_blocked();
         }
@@ -532,8 +574,8 @@ impl Session {
                 }
             }
         }
-        let (reply, tickets) = {
-            let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
+        let (reply, tickets, events) = {
+            let mut view = View::lock(server.keyspace.slots, &shards, self.now(), self.resp3);
             view.notify = crate::notify::active(server.notify_flags());
             let caller = script::Caller {
                 user: self.perms.as_deref(),
@@ -542,10 +584,10 @@ impl Session {
             };
             let reply = script::run(&mut view, caller, &body, keys, argv);
             let (tickets, events) = view.finish_events()?;
-            server.publish_events(self.db, &events);
-            (reply, tickets)
+            (reply, tickets, events)
         };
         out.add_tickets(tickets);
+        out.publish(server, self.db, events);
         server.wake_blocked();
         Ok(reply)
     }
@@ -581,7 +623,7 @@ impl Session {
         };
         // Replies already buffered leave before this client blocks.
         if !out.buf.is_empty() {
-            out.settle().await?;
+            out.settle(server).await?;
         }
         let _blocked = server.block();
         loop {
@@ -589,20 +631,25 @@ impl Session {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let shards = self.shards_for(server, &[(spec, args)]).await?;
-            let (reply, tickets) = {
+            let (reply, tickets, events) = {
                 let mut view = View::lock(server.keyspace.slots, &shards, now_ms(), self.resp3);
                 view.notify = crate::notify::active(server.notify_flags());
                 let reply = try_pop(&mut view, name, args, &keys).unwrap_or_else(Some);
                 let (tickets, events) = view.finish_events()?;
-                server.publish_events(self.db, &events);
-                (reply, tickets)
+                (reply, tickets, events)
             };
             if let Some(r) = reply {
                 server.wake_blocked();
                 out.push(&r, self.resp3);
                 out.add_tickets(tickets);
+                out.publish(server, self.db, events);
                 return Ok(());
             }
+            // Nothing popped; a lazy expiry may still have deleted keys, whose events must
+            // not wait for this client to wake.
+            out.add_tickets(tickets);
+            out.publish(server, self.db, events);
+            out.settle(server).await?;
             if self.multi.is_some() {
                 out.push(&Reply::NilArray, self.resp3);
                 return Ok(());
@@ -719,23 +766,23 @@ impl Session {
     ) -> Result<(), Error> {
         // Replies already buffered leave before this client blocks.
         if !out.buf.is_empty() {
-            out.settle().await?;
+            out.settle(server).await?;
         }
         let _blocked = server.block();
         loop {
             let notified = server.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (reply, tickets) = {
+            let (reply, tickets, events) = {
                 let mut view = View::lock(server.keyspace.slots, shards, now_ms(), self.resp3);
                 view.notify = crate::notify::active(server.notify_flags());
                 let reply = attempt(&mut view).unwrap_or_else(Some);
                 let (tickets, events) = view.finish_events()?;
-                server.publish_events(self.db, &events);
-                (reply, tickets)
+                (reply, tickets, events)
             };
             let wrote = !tickets.is_empty();
             out.add_tickets(tickets);
+            out.publish(server, self.db, events);
             if let Some(r) = reply {
                 if wrote {
                     server.wake_blocked();
@@ -743,6 +790,9 @@ impl Session {
                 out.push(&r, self.resp3);
                 return Ok(());
             }
+            // What the attempt changed (a lazy expiry) is made durable, and its events
+            // published, before this client waits.
+            out.settle(server).await?;
             let timed_out = match deadline {
                 None => {
                     notified.await;

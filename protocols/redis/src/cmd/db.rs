@@ -63,8 +63,8 @@ pub async fn move_key(
     let (t2, e2) = to.finish_events()?;
     out.add_tickets(t1);
     out.add_tickets(t2);
-    server.publish_events(s.db, &e1);
-    server.publish_events(dst, &e2);
+    out.publish(server, s.db, e1);
+    out.publish(server, dst, e2);
     server.wake_blocked();
     Ok(reply)
 }

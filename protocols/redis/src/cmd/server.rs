@@ -1,6 +1,7 @@
 //! Server commands: INFO, CONFIG, COMMAND, TIME, FLUSHALL, CLUSTER KEYSLOT and friends.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
@@ -146,6 +147,7 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
             crate::notify::format(server.notify_flags()),
         ),
         ("cluster-enabled", "no".into()),
+        ("client-output-buffer-limit", output_limits(server)),
         ("lua-time-limit", "5000".into()),
         ("slowlog-log-slower-than", "10000".into()),
         ("slowlog-max-len", "128".into()),
@@ -160,6 +162,60 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
     }
     v.sort_by_key(|(k, _)| *k);
     v
+}
+
+/// `client-output-buffer-limit` as Redis reports it, with the pub/sub class in force. The
+/// normal and replica classes are reported as set but not enforced: a normal client's
+/// replies are bounded by its own pipeline, and there are no replicas.
+fn output_limits(server: &Server) -> String {
+    let l = &server.pubsub_limits;
+    let other = server.other_output_limits.lock();
+    let [nh, ns, nt] = other.get("normal").copied().unwrap_or([0, 0, 0]);
+    let [rh, rs, rt] = other
+        .get("replica")
+        .copied()
+        .unwrap_or([256 << 20, 64 << 20, 60]);
+    format!(
+        "normal {nh} {ns} {nt} slave {rh} {rs} {rt} pubsub {} {} {}",
+        l.hard.load(Ordering::Relaxed),
+        l.soft.load(Ordering::Relaxed),
+        l.soft_seconds.load(Ordering::Relaxed)
+    )
+}
+
+/// `<class> <hard> <soft> <seconds>` groups, sizes with Redis's units (`32mb`, `8k`, ...).
+fn parse_output_limits(v: &[u8]) -> Option<Vec<(&'static str, u64, u64, u64)>> {
+    let text = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return None;
+    }
+    let size = |w: &str| -> Option<u64> {
+        let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit: u64 = match &w[digits.len()..] {
+            "" | "b" => 1,
+            "k" => 1000,
+            "kb" => 1024,
+            "m" => 1000 * 1000,
+            "mb" => 1024 * 1024,
+            "g" => 1000 * 1000 * 1000,
+            "gb" => 1024 * 1024 * 1024,
+            _ => return None,
+        };
+        digits.parse::<u64>().ok()?.checked_mul(unit)
+    };
+    words
+        .chunks(4)
+        .map(|g| {
+            let class = match g[0] {
+                "normal" => "normal",
+                "slave" | "replica" => "replica",
+                "pubsub" => "pubsub",
+                _ => return None,
+            };
+            Some((class, size(g[1])?, size(g[2])?, g[3].parse().ok()?))
+        })
+        .collect()
 }
 
 fn config(server: &Server, a: &[Bytes]) -> Reply {
@@ -182,6 +238,7 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
             let known = config_values(server);
             let mut set = Vec::new();
             let mut notify = None;
+            let mut limits = Vec::new();
             // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -190,6 +247,17 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
                         "ERR Unknown option or number of arguments for CONFIG SET - '{key}'"
                     ));
                 };
+                if *name == "client-output-buffer-limit" {
+                    match parse_output_limits(&pair[1]) {
+                        Some(l) => limits = l,
+                        None => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - Wrong number of arguments in buffer limit configuration."
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 if *name == "notify-keyspace-events" {
                     match crate::notify::parse(&pair[1]) {
                         Some(f) => notify = Some(f),
@@ -205,6 +273,19 @@ fn config(server: &Server, a: &[Bytes]) -> Reply {
             }
             if let Some(f) = notify {
                 server.set_notify_flags(f);
+            }
+            for (class, hard, soft, secs) in limits {
+                if class == "pubsub" {
+                    let l = &server.pubsub_limits;
+                    l.hard.store(hard, Ordering::Relaxed);
+                    l.soft.store(soft, Ordering::Relaxed);
+                    l.soft_seconds.store(secs, Ordering::Relaxed);
+                } else {
+                    server
+                        .other_output_limits
+                        .lock()
+                        .insert(class, [hard, soft, secs]);
+                }
             }
             server.config_overrides.lock().extend(set);
             Reply::ok()
@@ -296,5 +377,40 @@ fn command(a: &[Bytes]) -> Reply {
             }
         }
         _ => Reply::err(format!("ERR unknown subcommand '{sub}'. Try COMMAND HELP.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_output_limits;
+
+    #[test]
+    fn output_limits_parse_as_redis_reads_them() {
+        assert_eq!(
+            parse_output_limits(b"pubsub 32mb 8mb 60"),
+            Some(vec![("pubsub", 32 << 20, 8 << 20, 60)])
+        );
+        assert_eq!(
+            parse_output_limits(b"normal 0 0 0 SLAVE 1gb 64k 30 pubsub 100 2kb 1"),
+            Some(vec![
+                ("normal", 0, 0, 0),
+                ("replica", 1 << 30, 64_000, 30),
+                ("pubsub", 100, 2048, 1),
+            ])
+        );
+        for bad in [
+            &b""[..],
+            b"pubsub 1mb 1mb",
+            b"pubsub 1xb 0 0",
+            b"other 0 0 0",
+            b"pubsub -1 0 0",
+        ] {
+            assert_eq!(
+                parse_output_limits(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -57,6 +57,10 @@ pub struct View<'a> {
     pub events: Vec<Event>,
     /// The command reads (Redis's `lookupKeyRead`): a missing key raises `keymiss`.
     pub read_miss: bool,
+    /// Every key the command may touch lives on the one locked shard, so no access needs
+    /// its key's slot. Set by the session for commands other than scripts (their keys are
+    /// all declared, and all their shards locked); a script may reach any key.
+    pub one_shard: bool,
 }
 
 impl<'a> View<'a> {
@@ -74,6 +78,7 @@ impl<'a> View<'a> {
             notify: 0,
             events: Vec::new(),
             read_miss: false,
+            one_shard: false,
         }
     }
 
@@ -139,11 +144,21 @@ impl<'a> View<'a> {
     /// (every other command locks the shards of all its keys), and Redis Cluster's wording for
     /// that is the answer.
     pub fn st(&mut self, key: &[u8]) -> Result<&mut ShardState, Reply> {
+        let at = self.part_of(key)?;
+        Ok(&mut self.parts[at].2)
+    }
+
+    /// Where in `parts` the shard of `key` is.
+    #[inline]
+    fn part_of(&self, key: &[u8]) -> Result<usize, Reply> {
+        if self.one_shard {
+            debug_assert_eq!(self.parts[0].0, self.slots.shard_of_key(key));
+            return Ok(0);
+        }
         let want = self.slots.shard_of_key(key);
         self.parts
-            .iter_mut()
-            .find(|(i, _, _)| *i == want)
-            .map(|(_, _, st)| &mut **st)
+            .iter()
+            .position(|(i, _, _)| *i == want)
             .ok_or_else(|| {
                 Reply::err("ERR Script attempted to access a non local key in a cluster node")
             })
@@ -169,16 +184,10 @@ impl<'a> View<'a> {
 
     fn lookup(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
         let now = self.now;
-        let want = self.slots.shard_of_key(key);
+        let at = self.part_of(key)?;
         // Borrowed field by field, so an expiry can record its event while `st` is held.
         let (parts, events) = (&mut self.parts, &mut self.events);
-        let st = parts
-            .iter_mut()
-            .find(|(i, _, _)| *i == want)
-            .map(|(_, _, st)| &mut **st)
-            .ok_or_else(|| {
-                Reply::err("ERR Script attempted to access a non local key in a cluster node")
-            })?;
+        let st = &mut *parts[at].2;
         let expired = st
             .map
             .get(key)

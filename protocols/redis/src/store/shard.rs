@@ -1,5 +1,6 @@
 //! One shard object: its in-memory image, and the writer that makes changes durable in order.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -87,6 +88,48 @@ impl Recorder<'_> {
         self.unsaved.elems.remove(key);
         self.pending.push(sql::del_elems(key));
     }
+}
+
+/// The bookkeeping of `key`'s deletion, its entry `old` already out of the map: the expiry
+/// index, the row's deletion (and its element rows', but a string has none: they were deleted
+/// when it became a string), and the key marked as modified.
+fn forget(
+    expires: &mut BTreeSet<(i64, Bytes)>,
+    unsaved: &mut Unsaved,
+    changed: &mut bool,
+    pending: &mut Vec<Statement>,
+    dirty: &mut Vec<Bytes>,
+    key: &Bytes,
+    old: &Entry,
+) {
+    if let Some(at) = old.expires_at {
+        expires.remove(&(at, key.clone()));
+    }
+    *changed = true;
+    if !unsaved.keys.contains(key) {
+        unsaved.keys.insert(key.clone());
+    }
+    if old.value.kind() != KIND_STRING {
+        unsaved.elems.remove(key);
+        pending.push(sql::del_elems(key));
+    }
+    dirty.push(key.clone());
+}
+
+/// What `ShardState::collection_of` found.
+pub(super) enum Collection<'a> {
+    Found(&'a mut Value, Recorder<'a>),
+    WrongType,
+    Missing,
+}
+
+/// What happened to a key on the way to its collection.
+#[derive(Default)]
+pub(super) struct Touched {
+    /// Its TTL was over: it was deleted.
+    pub expired: bool,
+    /// It was created empty.
+    pub created: bool,
 }
 
 /// The in-memory image of a shard, guarded by the shard's mutex.
@@ -191,38 +234,120 @@ impl ShardState {
         self.pending.push(sql::del_elems(key));
     }
 
-    /// `key`'s entry, with where its writer records changes while the entry is borrowed.
-    pub(super) fn collection_mut(&mut self, key: &Bytes) -> Option<(&mut Entry, Recorder<'_>)> {
-        let ShardState {
-            map,
-            unsaved,
-            changed,
-            pending,
-            ..
-        } = self;
-        map.get_mut(key).map(|e| {
-            (
-                e,
-                Recorder {
-                    unsaved,
-                    changed,
-                    pending,
-                },
-            )
-        })
-    }
-
     /// Drop `key` from the image and record its deletion. Returns the old entry.
     pub(super) fn delete(&mut self, key: &Bytes) -> Option<Entry> {
         let old = self.map.remove(key)?;
-        self.set_expiry_index(key, old.expires_at, None);
-        self.key_changed(key);
-        // A string has no element rows (they were deleted when it became a string).
-        if old.value.kind() != KIND_STRING {
-            self.drop_elems(key);
-        }
-        self.touch(key);
+        let ShardState {
+            expires,
+            unsaved,
+            changed,
+            pending,
+            dirty,
+            ..
+        } = self;
+        forget(expires, unsaved, changed, pending, dirty, key, &old);
         Some(old)
+    }
+
+    /// The entry of `key` unless it is missing or its TTL is over at `now` (an expired entry
+    /// is deleted here, and `expired` set), found with one hash of the key.
+    pub(super) fn live(&mut self, key: &Bytes, now: i64, expired: &mut bool) -> Option<&mut Entry> {
+        let ShardState {
+            map,
+            expires,
+            unsaved,
+            changed,
+            pending,
+            dirty,
+            ..
+        } = self;
+        match map.entry(key.clone()) {
+            Slot::Vacant(_) => None,
+            Slot::Occupied(o) if !o.get().expires_at.is_some_and(|at| at <= now) => {
+                Some(o.into_mut())
+            }
+            Slot::Occupied(o) => {
+                let old = o.remove();
+                forget(expires, unsaved, changed, pending, dirty, key, &old);
+                *expired = true;
+                None
+            }
+        }
+    }
+
+    /// Write access to the collection of kind `kind` at `key`, with one hash of the key (for
+    /// a collection that exists): what `View::coll_mut` serves. A missing or expired key is
+    /// created empty when `create` is set; `touched` records what happened on the way.
+    pub(super) fn collection_of(
+        &mut self,
+        key: &Bytes,
+        kind: i64,
+        create: bool,
+        now: i64,
+        clock: u32,
+        touched: &mut Touched,
+    ) -> Collection<'_> {
+        let ShardState {
+            map,
+            expires,
+            unsaved,
+            changed,
+            pending,
+            dirty,
+            ..
+        } = self;
+        let fresh = || Entry {
+            value: Value::empty_of(kind).unwrap_or(Value::Str(Bytes::new())),
+            expires_at: None,
+            accessed: clock,
+        };
+        if create && Value::empty_of(kind).is_none() {
+            return Collection::WrongType;
+        }
+        let entry = match map.entry(key.clone()) {
+            Slot::Occupied(mut o) => {
+                let e = o.get_mut();
+                if e.expires_at.is_some_and(|at| at <= now) {
+                    touched.expired = true;
+                    if !create {
+                        let old = o.remove();
+                        forget(expires, unsaved, changed, pending, dirty, key, &old);
+                        return Collection::Missing;
+                    }
+                    // Expired, then created again in the same slot.
+                    let old = o.insert(fresh());
+                    forget(expires, unsaved, changed, pending, dirty, key, &old);
+                    touched.created = true;
+                    o.into_mut()
+                } else {
+                    e.accessed = clock;
+                    if e.value.kind() != kind {
+                        return Collection::WrongType;
+                    }
+                    o.into_mut()
+                }
+            }
+            Slot::Vacant(_) if !create => return Collection::Missing,
+            Slot::Vacant(v) => {
+                touched.created = true;
+                v.insert(fresh())
+            }
+        };
+        if touched.created {
+            *changed = true;
+            if !unsaved.keys.contains(key) {
+                unsaved.keys.insert(key.clone());
+            }
+        }
+        dirty.push(key.clone());
+        Collection::Found(
+            &mut entry.value,
+            Recorder {
+                unsaved,
+                changed,
+                pending,
+            },
+        )
     }
 
     /// Remove every key (FLUSHDB). Watchers of every key are told.

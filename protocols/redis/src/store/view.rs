@@ -9,7 +9,7 @@ use dotdo_shard::SlotMap;
 use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
-use super::shard::{Recorder, Shard, ShardState, Sub};
+use super::shard::{Collection, Recorder, Shard, ShardState, Sub, Touched};
 use super::sql;
 use super::stream::{Stream, StreamMut};
 use super::value::{
@@ -185,34 +185,27 @@ impl<'a> View<'a> {
     fn lookup(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
         let now = self.now;
         let at = self.part_of(key)?;
-        // Borrowed field by field, so an expiry can record its event while `st` is held.
+        // Borrowed field by field, so an expiry can record its event while the entry is held.
         let (parts, events) = (&mut self.parts, &mut self.events);
-        let st = &mut *parts[at].2;
-        let expired = st
-            .map
-            .get(key)
-            .map(|e| e.expires_at.is_some_and(|at| at <= now));
-        if expired == Some(false) {
-            return Ok(st.map.get_mut(key));
-        }
-        if expired == Some(true) {
-            st.delete(key);
-            if self.notify & notify::EXPIRED != 0 {
+        let mut expired = false;
+        let entry = parts[at].2.live(key, now, &mut expired);
+        if entry.is_none() {
+            if expired && self.notify & notify::EXPIRED != 0 {
                 events.push(Event {
                     class: notify::EXPIRED,
                     name: "expired",
                     key: key.clone(),
                 });
             }
+            if self.read_miss && self.notify & notify::KEY_MISS != 0 {
+                events.push(Event {
+                    class: notify::KEY_MISS,
+                    name: "keymiss",
+                    key: key.clone(),
+                });
+            }
         }
-        if self.read_miss && self.notify & notify::KEY_MISS != 0 {
-            events.push(Event {
-                class: notify::KEY_MISS,
-                name: "keymiss",
-                key: key.clone(),
-            });
-        }
-        Ok(None)
+        Ok(entry)
     }
 
     pub fn get(&mut self, key: &Bytes) -> Result<Option<&Entry>, Reply> {
@@ -375,29 +368,34 @@ impl<'a> View<'a> {
         kind: i64,
         create: bool,
     ) -> Result<Option<(&mut Value, Recorder<'_>)>, Reply> {
-        match self.live(key)? {
-            Some(e) if e.value.kind() != kind => return Err(wrongtype()),
-            Some(_) => {}
-            None if !create => return Ok(None),
-            None => {
-                self.notify(notify::NEW, "new", key);
-                let clock = access_clock(self.now);
-                let st = self.st(key)?;
-                let value = Value::empty_of(kind).ok_or_else(wrongtype)?;
-                st.map.insert(
-                    key.clone(),
-                    Entry {
-                        value,
-                        expires_at: None,
-                        accessed: clock,
-                    },
-                );
-                st.key_changed(key);
+        let now = self.now;
+        let at = self.part_of(key)?;
+        let mut touched = Touched::default();
+        // Borrowed field by field, so the events are recorded while the collection is held.
+        let (parts, events) = (&mut self.parts, &mut self.events);
+        let found =
+            parts[at]
+                .2
+                .collection_of(key, kind, create, now, access_clock(now), &mut touched);
+        let missed = touched.created || matches!(found, Collection::Missing);
+        for (class, name, raised) in [
+            (notify::EXPIRED, "expired", touched.expired),
+            (notify::KEY_MISS, "keymiss", missed && self.read_miss),
+            (notify::NEW, "new", touched.created),
+        ] {
+            if raised && self.notify & class != 0 {
+                events.push(Event {
+                    class,
+                    name,
+                    key: key.clone(),
+                });
             }
         }
-        let st = self.st(key)?;
-        st.touch(key);
-        Ok(st.collection_mut(key).map(|(e, rec)| (&mut e.value, rec)))
+        match found {
+            Collection::Found(value, rec) => Ok(Some((value, rec))),
+            Collection::WrongType => Err(wrongtype()),
+            Collection::Missing => Ok(None),
+        }
     }
 
     pub fn hash(&mut self, key: &Bytes) -> Result<Option<&HashMap<Bytes, Bytes>>, Reply> {

@@ -263,9 +263,7 @@ impl ShardState {
         } = self;
         match map.entry(key.clone()) {
             Slot::Vacant(_) => None,
-            Slot::Occupied(o) if !o.get().expires_at.is_some_and(|at| at <= now) => {
-                Some(o.into_mut())
-            }
+            Slot::Occupied(o) if o.get().expires_at.is_none_or(|at| at > now) => Some(o.into_mut()),
             Slot::Occupied(o) => {
                 let old = o.remove();
                 forget(expires, unsaved, changed, pending, dirty, key, &old);

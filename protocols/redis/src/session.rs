@@ -226,7 +226,7 @@ impl Session {
             out.push(&Reply::err(format!("NOPERM {why}")), self.resp3);
             return Ok(());
         }
-        if self.monitoring && (spec.flags.contains(&"write") || spec.flags.contains(&"readonly")) {
+        if self.monitoring && (spec.writes || spec.reads) {
             out.push(
                 &Reply::err("ERR Replica can't interact with the keyspace"),
                 self.resp3,
@@ -267,8 +267,7 @@ impl Session {
         if server.pause.active()
             && !(name == "client" && args.len() == 2 && is(&args[1], "unpause"))
         {
-            let write = spec.flags.contains(&"write")
-                || matches!(name, "eval" | "evalsha" | "publish" | "exec");
+            let write = spec.writes || matches!(name, "eval" | "evalsha" | "publish" | "exec");
             server.pause.wait(write).await;
             self.clock = None;
         }
@@ -313,6 +312,14 @@ impl Session {
         args: &[Bytes],
         out: &mut Output,
     ) -> Result<(), Error> {
+        if !spec.routed && spec.keys != Keys::None {
+            // Most commands: no name to match.
+            let (reply, tickets, events) = self.keyed(server, spec, name, args).await?;
+            out.push(&reply, self.resp3);
+            out.add_tickets(tickets);
+            out.publish(server, self.db, events);
+            return Ok(());
+        }
         match name {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
                 self.transaction(server, name, args, out).await
@@ -406,7 +413,7 @@ impl Session {
         view.one_shard = shards.len() == 1;
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
         let (tickets, events) = view.finish_events()?;
-        if spec.flags.contains(&"write") {
+        if spec.writes {
             server.wake_blocked();
         }
         Ok((reply, tickets, events))
@@ -492,7 +499,7 @@ impl Session {
         let mut wrote = false;
         for (name, spec, args) in &queued {
             let script = name == "eval" || name == "evalsha";
-            wrote |= spec.flags.contains(&"write") || script;
+            wrote |= spec.writes || script;
             // Rules may have changed since the command was queued.
             if let Some(why) = self
                 .perms
@@ -874,7 +881,7 @@ fn try_pop(
 /// Whether a command looks its keys up for reading (a miss is a `keymiss` event), as Redis's
 /// read commands and GETEX do; OBJECT looks without notifying.
 fn reads_keys(spec: &Spec, name: &str) -> bool {
-    (spec.flags.contains(&"readonly") && name != "object") || name == "getex"
+    (spec.reads && name != "object") || name == "getex"
 }
 
 /// Redis's wording for an unknown command, quoting up to the first arguments.

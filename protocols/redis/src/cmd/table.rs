@@ -18,6 +18,63 @@ pub struct Spec {
     pub flags: &'static [&'static str],
     pub keys: Keys,
     pub group: &'static str,
+    /// Has the `write` flag (worked out once, at compile time, not per command).
+    pub writes: bool,
+    /// Has the `readonly` flag.
+    pub reads: bool,
+    /// `Session::dispatch` runs it by name (transactions, scripts, blocking commands, MOVE);
+    /// every other command with keys takes the plain keyed path.
+    pub routed: bool,
+}
+
+/// Commands with a path of their own in `Session::dispatch`.
+const ROUTED: &[&str] = &[
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",
+    "eval",
+    "evalsha",
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "bzpopmin",
+    "bzpopmax",
+    "blmpop",
+    "bzmpop",
+    "xread",
+    "xreadgroup",
+    "move",
+];
+
+/// `a == b`, usable in a constant.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether `list` holds `word`, usable in a constant.
+const fn holds(list: &[&str], word: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if same(list[i], word) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 impl Spec {
@@ -66,7 +123,16 @@ const S: &[&str] = &[
 macro_rules! specs {
     ($( $name:literal $arity:literal $flags:ident $keys:expr, $group:literal; )*) => {
         pub static COMMANDS: &[Spec] = &[
-            $( Spec { name: $name, arity: $arity, flags: $flags, keys: $keys, group: $group }, )*
+            $( Spec {
+                name: $name,
+                arity: $arity,
+                flags: $flags,
+                keys: $keys,
+                group: $group,
+                writes: holds($flags, "write"),
+                reads: holds($flags, "readonly"),
+                routed: holds(ROUTED, $name),
+            }, )*
         ];
     };
 }
@@ -200,4 +266,22 @@ pub fn keys_at(
     (first..=last)
         .step_by(step as usize)
         .filter_map(move |i| args.get(i as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_worked_out_at_compile_time_agree_with_the_table() {
+        for name in ROUTED {
+            assert!(lookup(name).is_some_and(|s| s.routed), "{name}");
+        }
+        for s in COMMANDS {
+            assert_eq!(s.writes, s.flags.contains(&"write"), "{}", s.name);
+            assert_eq!(s.reads, s.flags.contains(&"readonly"), "{}", s.name);
+            assert_eq!(s.routed, ROUTED.contains(&s.name), "{}", s.name);
+        }
+        assert!(!lookup("get").unwrap().routed);
+    }
 }

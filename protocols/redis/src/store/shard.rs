@@ -294,14 +294,11 @@ impl ShardState {
             dirty,
             ..
         } = self;
-        let fresh = || Entry {
-            value: Value::empty_of(kind).unwrap_or(Value::Str(Bytes::new())),
+        let fresh = |value| Entry {
+            value,
             expires_at: None,
             accessed: clock,
         };
-        if create && Value::empty_of(kind).is_none() {
-            return Collection::WrongType;
-        }
         let entry = match map.entry(key.clone()) {
             Slot::Occupied(mut o) => {
                 let e = o.get_mut();
@@ -313,7 +310,10 @@ impl ShardState {
                         return Collection::Missing;
                     }
                     // Expired, then created again in the same slot.
-                    let old = o.insert(fresh());
+                    let Some(value) = Value::empty_of(kind) else {
+                        return Collection::WrongType;
+                    };
+                    let old = o.insert(fresh(value));
                     forget(expires, unsaved, changed, pending, dirty, key, &old);
                     touched.created = true;
                     o.into_mut()
@@ -327,8 +327,11 @@ impl ShardState {
             }
             Slot::Vacant(_) if !create => return Collection::Missing,
             Slot::Vacant(v) => {
+                let Some(value) = Value::empty_of(kind) else {
+                    return Collection::WrongType;
+                };
                 touched.created = true;
-                v.insert(fresh())
+                v.insert(fresh(value))
             }
         };
         if touched.created {

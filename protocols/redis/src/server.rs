@@ -19,9 +19,10 @@ use crate::codec::{self, Limits};
 use crate::config::Config;
 use crate::error::Error;
 use crate::frame::Reply;
+use crate::notify::Event;
 use crate::pubsub::PubSub;
 use crate::session::{Output, Session};
-use crate::store::{Db, Keyspace};
+use crate::store::{Db, Keyspace, Shard};
 
 struct ClientEntry {
     peer: SocketAddr,
@@ -32,6 +33,13 @@ struct ClientEntry {
     /// The last command's name, updated by the connection without taking the registry lock.
     last_command: Arc<Mutex<&'static str>>,
     kill: CancellationToken,
+}
+
+/// Keyspace events of a change, published once it is durable up to `seq` on each shard.
+struct HeldEvents {
+    waits: Vec<(Arc<Shard>, u64)>,
+    db: usize,
+    events: Vec<Event>,
 }
 
 pub struct Server {
@@ -49,6 +57,8 @@ pub struct Server {
     notify_flags: AtomicU32,
     /// `client-output-buffer-limit pubsub`, for every connection's pushed messages.
     pub pubsub_limits: Arc<crate::pubsub::BufferLimits>,
+    /// Keyspace events waiting for their changes to be durable (`hold_events`).
+    held_events: Mutex<std::collections::VecDeque<HeldEvents>>,
     /// The other classes' limits as CONFIG SET gave them (reported, not enforced).
     pub other_output_limits: Mutex<HashMap<&'static str, [u64; 3]>>,
     limits: Limits,
@@ -89,6 +99,7 @@ impl Server {
             notify_flags: AtomicU32::new(0),
             pubsub_limits,
             other_output_limits: Mutex::new(HashMap::new()),
+            held_events: Mutex::new(Default::default()),
             limits,
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
@@ -112,6 +123,8 @@ impl Server {
                         _ = tick.tick() => {}
                     }
                     let Some(server) = weak.upgrade() else { return };
+                    // Events whose connection went away before they were durable.
+                    server.drain_events();
                     // Redis holds active expiry while clients are paused.
                     if server.pause.in_force() {
                         continue;
@@ -122,13 +135,17 @@ impl Server {
                     } else {
                         let mut expired = Vec::new();
                         server.keyspace.sweep(per_shard, Some(&mut expired));
-                        for (db, key) in expired {
-                            let event = crate::notify::Event {
-                                class: crate::notify::EXPIRED,
-                                name: "expired",
-                                key,
-                            };
-                            crate::notify::publish(&server.pubsub, flags, db, &[event]);
+                        for e in expired {
+                            let events = e
+                                .keys
+                                .into_iter()
+                                .map(|key| crate::notify::Event {
+                                    class: crate::notify::EXPIRED,
+                                    name: "expired",
+                                    key,
+                                })
+                                .collect();
+                            server.hold_events(e.db, &[(e.shard, e.seq)], events);
                         }
                     }
                 }
@@ -169,6 +186,61 @@ impl Server {
     pub fn publish_events(&self, db: usize, events: &[crate::notify::Event]) {
         if !events.is_empty() {
             crate::notify::publish(&self.pubsub, self.notify_flags(), db, events);
+        }
+    }
+
+    /// Publish the keyspace events of a change once it is durable (up to `seq` on each of
+    /// `waits`' shards), as redis-server with `appendfsync always` delivers them only after its
+    /// fsync: no subscriber hears of a change a crash could still lose. Events leave in the
+    /// order they were held, whoever made them (commands of every connection, the sweep).
+    pub fn hold_events(&self, db: usize, waits: &[(Arc<Shard>, u64)], events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut held = self.held_events.lock();
+        if held.is_empty()
+            && waits
+                .iter()
+                .all(|(s, seq)| s.durable_at(*seq).unwrap_or(true))
+        {
+            self.publish_events(db, &events);
+            return;
+        }
+        held.push_back(HeldEvents {
+            waits: waits.to_vec(),
+            db,
+            events,
+        });
+    }
+
+    /// Publish the held events that are durable now, in order, up to the first that is not;
+    /// drop those of a shard whose durable write failed (they never happened).
+    pub fn drain_events(&self) {
+        let mut held = self.held_events.lock();
+        while let Some(front) = held.front() {
+            let mut lost = false;
+            let mut ready = true;
+            for (shard, seq) in &front.waits {
+                match shard.durable_at(*seq) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        ready = false;
+                        break;
+                    }
+                    Err(_) => {
+                        lost = true;
+                        break;
+                    }
+                }
+            }
+            if !ready {
+                break;
+            }
+            if let Some(h) = held.pop_front()
+                && !lost
+            {
+                self.publish_events(h.db, &h.events);
+            }
         }
     }
 
@@ -231,6 +303,7 @@ impl Server {
         let mut session = Session::new(id, peer, !self.acl.default_open(), outbox, inbox);
         let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
         let done = tokio::select! {
+            biased;
             done = self.connection_loop(&mut session, &mut stream, &kill, last_command) => done,
             _ = drop_now.cancelled() => Ok(()),
         };
@@ -260,6 +333,9 @@ impl Server {
     {
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut out = Output::default();
+        // Made once: a fresh future per wait would register with the token every time.
+        let killed = kill.cancelled();
+        tokio::pin!(killed);
         let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
         loop {
             // Requests that arrived together share one clock read.
@@ -285,7 +361,7 @@ impl Server {
                                             return Ok(());
                                         }
                                     }
-                                    _ = kill.cancelled() => return Ok(()),
+                                    _ = &mut killed => return Ok(()),
                                 }
                             }
                         }
@@ -319,8 +395,11 @@ impl Server {
             if let Some(lc) = &last_command {
                 *lc.lock() = s.last_command;
             }
+            // In a fixed order (no random draw per wait); pushed messages before new requests,
+            // so a client that keeps sending cannot hold back its own pub/sub messages.
             tokio::select! {
-                _ = kill.cancelled() => return Ok(()),
+                biased;
+                _ = &mut killed => return Ok(()),
                 msg = s.inbox.recv() => {
                     if let Some(m) = msg {
                         out.push(&m, s.resp3);

@@ -35,10 +35,6 @@ pub struct Multi {
 pub struct Output {
     pub buf: BytesMut,
     pub tickets: Vec<Ticket>,
-    /// Keyspace events (with their database) of changes not yet durable: published once the
-    /// tickets are, as redis-server with `appendfsync always` delivers them only after its
-    /// fsync, so no subscriber hears of a change a crash could still lose.
-    held: Vec<(usize, Vec<Event>)>,
 }
 
 impl Output {
@@ -61,27 +57,28 @@ impl Output {
     }
 
     /// Publish the keyspace events of a command on `db`, after the command's tickets were
-    /// added: now if nothing in the buffer waits for durability, else once it is durable (in
-    /// order after events held before them).
+    /// added: once everything the buffer waits for is durable (`Server::hold_events`).
     pub fn publish(&mut self, server: &Server, db: usize, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
-        if self.tickets.is_empty() && self.held.is_empty() {
-            server.publish_events(db, &events);
-        } else {
-            self.held.push((db, events));
-        }
+        let waits: Vec<(Arc<Shard>, u64)> = self
+            .tickets
+            .iter()
+            .map(|t| (Arc::clone(&t.shard), t.seq))
+            .collect();
+        server.hold_events(db, &waits, events);
     }
 
     /// Wait until every reply in the buffer is backed by durable state, then publish the
     /// events that waited for it.
     pub async fn settle(&mut self, server: &Server) -> Result<(), Error> {
+        let waited = !self.tickets.is_empty();
         for t in self.tickets.drain(..) {
             t.wait().await?;
         }
-        for (db, events) in self.held.drain(..) {
-            server.publish_events(db, &events);
+        if waited {
+            server.drain_events();
         }
         Ok(())
     }

@@ -35,6 +35,14 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Keys the active sweep removed from one shard of database `db`, durable at `seq`.
+pub struct Expired {
+    pub db: usize,
+    pub keys: Vec<Bytes>,
+    pub shard: Arc<Shard>,
+    pub seq: u64,
+}
+
 /// One logical database (SELECT n).
 pub struct Db {
     namespace: String,
@@ -95,28 +103,37 @@ impl Keyspace {
 
     /// Remove expired keys from every loaded shard, at most `limit` per shard, so writers
     /// never wait long behind the sweep.
-    /// With `expired` set, the keys removed are pushed there with their database (for
-    /// keyspace notifications).
-    pub fn sweep(&self, limit: usize, mut expired: Option<&mut Vec<(usize, Bytes)>>) -> usize {
+    /// With `expired` set, the keys removed are pushed there with their database, their shard
+    /// and the sequence number their deletion is durable at (for keyspace notifications).
+    pub fn sweep(&self, limit: usize, mut expired: Option<&mut Vec<Expired>>) -> usize {
         let now = now_ms();
         let mut removed = 0;
         for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.loaded() {
                 let mut st = shard.state.lock();
+                let mut keys = Vec::new();
                 for key in st.expired(now, limit) {
                     match st.delete(&key) {
                         Some(_) => {
                             removed += 1;
-                            if let Some(out) = expired.as_mut() {
-                                out.push((i, key));
-                            }
+                            keys.push(key);
                         }
                         None => {
                             st.expires.retain(|(_, k)| k != &key);
                         }
                     }
                 }
-                st.commit(shard);
+                let seq = st.commit(shard);
+                if let Some(out) = expired.as_mut()
+                    && !keys.is_empty()
+                {
+                    out.push(Expired {
+                        db: i,
+                        keys,
+                        shard: Arc::clone(shard),
+                        seq,
+                    });
+                }
             }
         }
         removed

@@ -1,6 +1,7 @@
 //! Sans-IO RESP codec: requests (multibulk or inline) in, replies in RESP2 or RESP3 out.
 
 use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use crate::frame::Reply;
 
@@ -53,10 +54,15 @@ pub fn decode_request(
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|p| p + from)
+    let mut at = from;
+    loop {
+        let cr = at + memchr::memchr(b'\r', buf.get(at..)?)?;
+        match buf.get(cr + 1) {
+            Some(b'\n') => return Some(cr),
+            Some(_) => at = cr + 1,
+            None => return None,
+        }
+    }
 }
 
 /// A length field: optional `-`, then 1 to 18 decimal digits (more than any limit allows;
@@ -100,9 +106,10 @@ fn decode_multibulk(
         buf.advance(end + 2);
         return Ok(Some(Vec::new()));
     }
-    // First pass: check that the whole request is here, without allocating.
-    let first = end + 2;
-    let mut pos = first;
+    // One pass: check that the whole request is here, noting where each argument is (on the
+    // stack for the usual few; never reserved from the count a client claims).
+    let mut spans: SmallVec<[(usize, usize); 8]> = SmallVec::new();
+    let mut pos = end + 2;
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(None);
@@ -127,48 +134,26 @@ fn decode_multibulk(
         if &buf[start + len..start + len + 2] != b"\r\n" {
             return Err(proto_err("invalid bulk length"));
         }
+        spans.push((start, len));
         pos = start + len + 2;
     }
-    // Second pass over the checked request: where each argument is.
-    let spans = Spans {
-        buf: &buf[..pos],
-        at: first,
-    };
     // A slice of the read buffer would keep the whole buffer alive for as long as the key
     // or value it became is stored, so arguments are copied out. A small request is copied
     // once and its arguments share that copy (two allocations, the copy and its shared
     // count, instead of one per argument; a stored argument then pins at most
     // SHARED_REQUEST_MAX bytes). A larger request
     // gives each argument its own allocation, so a small value never pins a large one.
-    let mut args = Vec::with_capacity(count as usize);
-    if pos <= SHARED_REQUEST_MAX {
+    let args = if pos <= SHARED_REQUEST_MAX {
         let raw = Bytes::copy_from_slice(&buf[..pos]);
-        args.extend(spans.map(|(s, l)| raw.slice(s..s + l)));
+        spans.iter().map(|&(s, l)| raw.slice(s..s + l)).collect()
     } else {
-        args.extend(spans.map(|(s, l)| Bytes::copy_from_slice(&buf[s..s + l])));
-    }
+        spans
+            .iter()
+            .map(|&(s, l)| Bytes::copy_from_slice(&buf[s..s + l]))
+            .collect()
+    };
     buf.advance(pos);
     Ok(Some(args))
-}
-
-/// The `(start, len)` of each argument of a multibulk request already checked whole, from
-/// `at` (just past the `*<count>` line).
-struct Spans<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl Iterator for Spans<'_> {
-    type Item = (usize, usize);
-
-    fn next(&mut self) -> Option<(usize, usize)> {
-        // `$<len>\r\n<bytes>\r\n`, as the first pass found it.
-        let line_end = find_crlf(self.buf, self.at + 1)?;
-        let len = parse_len(&self.buf[self.at + 1..line_end])? as usize;
-        let start = line_end + 2;
-        self.at = start + len + 2;
-        Some((start, len))
-    }
 }
 
 fn decode_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {

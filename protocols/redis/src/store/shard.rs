@@ -376,6 +376,11 @@ impl ShardState {
     /// Finish the command being applied: delete collections it emptied, tell watchers, and
     /// hand its statements to the writer. Returns the sequence number to wait for.
     pub(super) fn commit(&mut self, shard: &Shard) -> u64 {
+        if !self.changed && self.pending.is_empty() {
+            // Nothing changed (SADD of a member already there, LPOP of a missing key): no
+            // collection was emptied and, as in Redis, no WATCH is broken.
+            self.dirty.clear();
+        }
         if !self.dirty.is_empty() {
             let mut dirty = std::mem::take(&mut self.dirty);
             for key in &dirty {

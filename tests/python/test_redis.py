@@ -588,3 +588,31 @@ def test_a_keyspace_event_is_heard_only_once_its_change_is_durable(dotdo_factory
         missing += [k for k, n in zip(chunk, pipe.execute()) if n == 0]
     assert missing == [], f"{len(missing)} of {len(heard)} keys heard of were lost: {missing[:5]}"
     after.close()
+
+
+def _replies_and_pushes_reach_a_blocked_client(r, host, port):
+    c = redis.Connection(host=host, port=port, protocol=3, socket_timeout=10)
+    try:
+        # A pipeline whose last command blocks: the replies before it arrive while it waits.
+        c.send_packed_command(c.pack_commands([("SET", "bk", "1"), ("BLPOP", "bl", "5")]))
+        start = time.time()
+        assert c.read_response(timeout=2) == b"OK"
+        assert time.time() - start < 2
+        r.lpush("bl", "x")
+        assert c.read_response() == [b"bl", b"x"]
+        # A RESP3 subscriber may block; its messages reach it while it waits.
+        c.send_command("SUBSCRIBE", "bch")
+        assert c.read_response(push_request=True) == [b"subscribe", b"bch", 1]
+        c.send_command("BLPOP", "bl", "5")
+        time.sleep(0.2)
+        assert r.publish("bch", "hello") == 1
+        assert c.read_response(push_request=True, timeout=3) == [b"message", b"bch", b"hello"]
+        r.lpush("bl", "y")
+        assert c.read_response() == [b"bl", b"y"]
+    finally:
+        c.disconnect()
+
+
+def test_replies_and_pushes_reach_a_blocked_client_at_once(r, dotdo):
+    host, port = dotdo.addr("redis")
+    _replies_and_pushes_reach_a_blocked_client(r, host, port)

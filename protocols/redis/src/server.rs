@@ -300,11 +300,12 @@ impl Server {
             },
         );
         let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), drop_now.clone());
-        let mut session = Session::new(id, peer, !self.acl.default_open(), outbox, inbox);
+        let mut session = Session::new(id, peer, !self.acl.default_open(), outbox);
+        let mut inbox = inbox;
         let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
         let done = tokio::select! {
             biased;
-            done = self.connection_loop(&mut session, &mut stream, &kill, last_command) => done,
+            done = self.connection_loop(&mut session, &mut inbox, &mut stream, &kill, last_command) => done,
             _ = drop_now.cancelled() => Ok(()),
         };
         if let Err(e) = done {
@@ -324,6 +325,7 @@ impl Server {
     async fn connection_loop<S>(
         self: &Arc<Self>,
         s: &mut Session,
+        inbox: &mut crate::pubsub::Inbox,
         stream: &mut S,
         kill: &CancellationToken,
         last_command: Option<Arc<Mutex<&'static str>>>,
@@ -344,24 +346,44 @@ impl Server {
             loop {
                 match codec::decode_request(&mut inbuf, &self.limits) {
                     Ok(Some(args)) if is_blocking(&args) => {
+                        // The replies before it leave now, as redis-server sends them while
+                        // the client waits.
+                        if !out.buf.is_empty() {
+                            self.flush(stream, &mut out).await?;
+                            inbox.written();
+                        }
                         // While a client is blocked, watch its socket: if it goes away the
                         // wait is dropped before anything is popped for it (the pop and its
-                        // reply happen with no await in between, so nothing is lost).
+                        // reply happen with no await in between, so nothing is lost). Pushed
+                        // messages (a RESP3 subscriber may block) go out as they come.
+                        let resp3 = s.resp3;
+                        let mut pushed = BytesMut::new();
                         {
                             let run = s.execute(self, args, &mut out);
                             tokio::pin!(run);
                             loop {
                                 tokio::select! {
+                                    biased;
                                     done = &mut run => {
                                         done?;
                                         break;
+                                    }
+                                    _ = &mut killed => return Ok(()),
+                                    Some(m) = inbox.recv() => {
+                                        codec::encode(&m, resp3, &mut pushed);
+                                        while let Some(m) = inbox.try_recv() {
+                                            codec::encode(&m, resp3, &mut pushed);
+                                        }
+                                        stream.write_all(&pushed).await.map_err(io)?;
+                                        stream.flush().await.map_err(io)?;
+                                        pushed.clear();
+                                        inbox.written();
                                     }
                                     n = stream.read_buf(&mut inbuf), if inbuf.len() < MAX_BUFFERED_WHILE_BLOCKED => {
                                         if n.map_err(io)? == 0 {
                                             return Ok(());
                                         }
                                     }
-                                    _ = &mut killed => return Ok(()),
                                 }
                             }
                         }
@@ -391,7 +413,7 @@ impl Server {
             self.flush(stream, &mut out).await?;
             // Pushed messages taken so far are on the socket now: they no longer count
             // against the output buffer limit.
-            s.inbox.written();
+            inbox.written();
             if let Some(lc) = &last_command {
                 *lc.lock() = s.last_command;
             }
@@ -400,10 +422,10 @@ impl Server {
             tokio::select! {
                 biased;
                 _ = &mut killed => return Ok(()),
-                msg = s.inbox.recv() => {
+                msg = inbox.recv() => {
                     if let Some(m) = msg {
                         out.push(&m, s.resp3);
-                        while let Some(m) = s.inbox.try_recv() {
+                        while let Some(m) = inbox.try_recv() {
                             out.push(&m, s.resp3);
                         }
                     }

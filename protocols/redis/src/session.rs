@@ -15,7 +15,7 @@ use crate::codec;
 use crate::error::Error;
 use crate::frame::Reply;
 use crate::notify::Event;
-use crate::pubsub::{Inbox, Outbox};
+use crate::pubsub::Outbox;
 use crate::server::Server;
 use crate::store::{Shard, Ticket, View, now_ms};
 
@@ -98,7 +98,6 @@ pub struct Session {
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
     pub outbox: Outbox,
-    pub inbox: Inbox,
     pub created: Instant,
     pub last_command: &'static str,
     /// QUIT was received: flush and close.
@@ -115,13 +114,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(
-        id: u64,
-        peer: SocketAddr,
-        auth_required: bool,
-        outbox: Outbox,
-        inbox: Inbox,
-    ) -> Self {
+    pub fn new(id: u64, peer: SocketAddr, auth_required: bool, outbox: Outbox) -> Self {
         Self {
             id,
             peer,
@@ -135,7 +128,6 @@ impl Session {
             channels: HashSet::new(),
             patterns: HashSet::new(),
             outbox,
-            inbox,
             created: Instant::now(),
             last_command: "",
             closing: false,

@@ -616,3 +616,41 @@ def _replies_and_pushes_reach_a_blocked_client(r, host, port):
 def test_replies_and_pushes_reach_a_blocked_client_at_once(r, dotdo):
     host, port = dotdo.addr("redis")
     _replies_and_pushes_reach_a_blocked_client(r, host, port)
+
+
+def _client_list_shows_each_connections_state(r, host, port):
+    sub = redis.Redis(host=host, port=port, protocol=3)
+    p = sub.pubsub()
+    p.subscribe("c1", "c2")
+    p.psubscribe("p*")
+    for _ in range(3):
+        assert p.get_message(timeout=5) is not None
+    plain = redis.Redis(host=host, port=port, protocol=2, decode_responses=True)
+    me = plain.client_info()
+    assert (me["flags"], int(me["multi"]), str(me["resp"])) == ("N", -1, "2")
+    assert me["laddr"] == f"{host}:{port}"
+    subscriber = [c for c in plain.client_list() if int(c["sub"]) == 2]
+    assert len(subscriber) == 1
+    s = subscriber[0]
+    assert (int(s["psub"]), s["flags"], str(s["resp"]), s["cmd"]) == (1, "P", "3", "psubscribe")
+    # Another connection's MULTI shows after the batch that opened it.
+    other = redis.Redis(host=host, port=port, protocol=2)
+    conn = other.connection_pool.get_connection()
+    conn.send_command("MULTI")
+    assert conn.read_response() == b"OK"
+    conn.send_command("SET", "x", "1")
+    assert conn.read_response() == b"QUEUED"
+    queued = [c for c in plain.client_list() if c["flags"] == "x"]
+    assert len(queued) == 1 and int(queued[0]["multi"]) == 1
+    conn.send_command("DISCARD")
+    assert conn.read_response() == b"OK"
+    other.connection_pool.release(conn)
+    other.close()
+    plain.close()
+    p.close()
+    sub.close()
+
+
+def test_client_list_shows_each_connections_state(r, dotdo):
+    host, port = dotdo.addr("redis")
+    _client_list_shows_each_connections_state(r, host, port)

@@ -29,12 +29,14 @@ impl Redis {
 impl Frontend for Redis {
     async fn serve(self: Arc<Self>, conn: Accepted, cancel: CancellationToken) {
         // Plain TCP goes to an event loop; TLS stays on the shared runtime.
+        let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let local = conn.stream.local_addr().unwrap_or(unknown);
         if conn.tls.is_none() && !self.loops.is_empty() {
             let (server, peer) = (self.server.clone(), conn.peer);
             let _ = conn.stream.set_nodelay(true);
             self.loops
                 .run(conn.stream, move |stream| {
-                    server.serve_connection(stream, peer, cancel)
+                    server.serve_connection_at(stream, peer, local, cancel)
                 })
                 .await;
             return;
@@ -43,7 +45,7 @@ impl Frontend for Redis {
             Ok((stream, peer)) => {
                 self.server
                     .clone()
-                    .serve_connection(stream, peer, cancel)
+                    .serve_connection_at(stream, peer, local, cancel)
                     .await
             }
             Err(e) => tracing::debug!(error = %e, "redis connection failed before RESP"),

@@ -95,6 +95,11 @@ fn weight(reply: &Reply) -> usize {
 }
 
 impl Outbox {
+    /// Bytes queued for the connection and not yet written to its socket.
+    pub fn queued(&self) -> usize {
+        self.queue.bytes.load(Ordering::Relaxed)
+    }
+
     /// Queue `reply`; false when the connection is gone or was just closed for passing its
     /// limits (the message is then dropped, as Redis drops a closed client's output).
     pub fn send(&self, reply: Reply) -> bool {

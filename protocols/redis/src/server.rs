@@ -26,12 +26,16 @@ use crate::store::{Db, Keyspace, Shard};
 
 struct ClientEntry {
     peer: SocketAddr,
+    local: SocketAddr,
     name: String,
     user: String,
     db: usize,
     created: Instant,
-    /// The last command's name, updated by the connection without taking the registry lock.
-    last_command: Arc<Mutex<&'static str>>,
+    /// The connection's state after its last batch of requests, updated by the connection
+    /// without taking the registry lock.
+    live: Arc<Mutex<crate::session::Live>>,
+    /// Its queue of pushed messages (for `omem`).
+    outbox: crate::pubsub::Outbox,
     kill: CancellationToken,
 }
 
@@ -269,6 +273,21 @@ impl Server {
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
+        self.serve_connection_at(stream, peer, unknown, cancel)
+            .await
+    }
+
+    /// `serve_connection` for a connection that arrived at `local` (CLIENT LIST's `laddr`).
+    pub async fn serve_connection_at<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        local: SocketAddr,
+        cancel: CancellationToken,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let _task = self.tasks.token();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // `kill` ends the connection after the pipeline being run (shutdown); `drop_now` ends
@@ -287,25 +306,27 @@ impl Server {
             let _ = stream.write_all(&out).await;
             return;
         }
+        let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), drop_now.clone());
         self.clients.lock().insert(
             id,
             ClientEntry {
                 peer,
+                local,
                 name: String::new(),
                 user: "default".into(),
                 db: 0,
                 created: Instant::now(),
-                last_command: Arc::new(Mutex::new("")),
+                live: Arc::new(Mutex::new(crate::session::Live::default())),
+                outbox: outbox.clone(),
                 kill: drop_now.clone(),
             },
         );
-        let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), drop_now.clone());
         let mut session = Session::new(id, peer, !self.acl.default_open(), outbox);
         let mut inbox = inbox;
-        let last_command = self.clients.lock().get(&id).map(|e| e.last_command.clone());
+        let live = self.clients.lock().get(&id).map(|e| e.live.clone());
         let done = tokio::select! {
             biased;
-            done = self.connection_loop(&mut session, &mut inbox, &mut stream, &kill, last_command) => done,
+            done = self.connection_loop(&mut session, &mut inbox, &mut stream, &kill, live) => done,
             _ = drop_now.cancelled() => Ok(()),
         };
         if let Err(e) = done {
@@ -328,7 +349,7 @@ impl Server {
         inbox: &mut crate::pubsub::Inbox,
         stream: &mut S,
         kill: &CancellationToken,
-        last_command: Option<Arc<Mutex<&'static str>>>,
+        live: Option<Arc<Mutex<crate::session::Live>>>,
     ) -> Result<(), Error>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -414,8 +435,8 @@ impl Server {
             // Pushed messages taken so far are on the socket now: they no longer count
             // against the output buffer limit.
             inbox.written();
-            if let Some(lc) = &last_command {
-                *lc.lock() = s.last_command;
+            if let Some(l) = &live {
+                *l.lock() = s.live();
             }
             // In a fixed order (no random draw per wait); pushed messages before new requests,
             // so a client that keeps sending cannot hold back its own pub/sub messages.
@@ -469,30 +490,53 @@ impl Server {
         }
     }
 
-    fn line_of(id: u64, e: &ClientEntry) -> String {
+    /// One CLIENT LIST line; `me` is the asking connection's own state, read now (a line of
+    /// another connection shows its state after its last batch of requests). `fd` and the
+    /// buffer sizes Redis reports have no counterpart here and read as Redis's for an idle
+    /// client.
+    fn line_of(id: u64, e: &ClientEntry, me: Option<crate::session::Live>) -> String {
+        let live = me.unwrap_or_else(|| *e.live.lock());
         let age = e.created.elapsed().as_secs();
-        let last = *e.last_command.lock();
-        let cmd = if last.is_empty() { "NULL" } else { last };
+        let idle = if me.is_some() {
+            0
+        } else {
+            live.active.elapsed().as_secs()
+        };
+        let cmd = if live.cmd.is_empty() {
+            "NULL"
+        } else {
+            live.cmd
+        };
         format!(
-            "id={id} addr={} laddr=127.0.0.1:0 fd=8 name={} age={age} idle=0 flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user={} redir=-1 resp=2\n",
-            e.peer, e.name, e.db, e.user
+            "id={id} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={cmd} user={} redir=-1 resp={}\n",
+            e.peer,
+            e.local,
+            e.name,
+            live.flags(),
+            e.db,
+            live.sub,
+            live.psub,
+            live.multi,
+            e.outbox.queued(),
+            e.user,
+            if live.resp3 { 3 } else { 2 }
         )
     }
 
-    pub fn client_line(&self, id: u64) -> String {
+    pub fn client_line(&self, s: &Session) -> String {
         self.clients
             .lock()
-            .get(&id)
-            .map(|e| Self::line_of(id, e))
+            .get(&s.id)
+            .map(|e| Self::line_of(s.id, e, Some(s.live())))
             .unwrap_or_default()
     }
 
-    pub fn client_list(&self) -> String {
+    pub fn client_list(&self, s: &Session) -> String {
         let clients = self.clients.lock();
         let mut ids: Vec<&u64> = clients.keys().collect();
         ids.sort();
         ids.into_iter()
-            .map(|id| Self::line_of(*id, &clients[id]))
+            .map(|id| Self::line_of(*id, &clients[id], (*id == s.id).then(|| s.live())))
             .collect()
     }
 

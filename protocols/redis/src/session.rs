@@ -22,6 +22,55 @@ use crate::store::{Shard, Ticket, View, now_ms};
 /// The shards a command locks, by index (inline for one: no allocation per command).
 pub type ShardList = smallvec::SmallVec<[(u16, Arc<Shard>); 1]>;
 
+/// A connection's state as CLIENT LIST shows it, copied out after every batch of requests.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// The last command's name ("" before the first).
+    pub cmd: &'static str,
+    pub sub: usize,
+    pub psub: usize,
+    /// Commands queued in MULTI, -1 outside one.
+    pub multi: i64,
+    pub resp3: bool,
+    pub monitor: bool,
+    /// When the last batch of requests finished.
+    pub active: Instant,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self {
+            cmd: "",
+            sub: 0,
+            psub: 0,
+            multi: -1,
+            resp3: false,
+            monitor: false,
+            active: Instant::now(),
+        }
+    }
+}
+
+impl Live {
+    /// CLIENT LIST's flags: P subscribed, O monitoring, x in MULTI; N for none.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.sub + self.psub > 0 {
+            f.push('P');
+        }
+        if self.monitor {
+            f.push('O');
+        }
+        if self.multi >= 0 {
+            f.push('x');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+}
+
 /// Commands queued by MULTI.
 #[derive(Default)]
 pub struct Multi {
@@ -158,6 +207,19 @@ impl Session {
 
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// What CLIENT LIST shows of this connection's state.
+    pub fn live(&self) -> Live {
+        Live {
+            cmd: self.last_command,
+            sub: self.channels.len(),
+            psub: self.patterns.len(),
+            multi: self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
+            resp3: self.resp3,
+            monitor: self.monitoring,
+            active: Instant::now(),
+        }
     }
 
     /// Run one request and append its reply (or replies) to `out`.

@@ -224,8 +224,8 @@ fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
         }
         "getname" => Reply::opt_bulk(s.name.clone()),
         "id" => Reply::Int(s.id as i64),
-        "info" => Reply::Verbatim(server.client_line(s.id)),
-        "list" => Reply::Verbatim(server.client_list()),
+        "info" => Reply::Verbatim(server.client_line(s)),
+        "list" => Reply::Verbatim(server.client_list(s)),
         "kill" => client_kill(server, a),
         "pause" if a.len() == 3 || a.len() == 4 => {
             let all = match a.get(3) {

@@ -500,7 +500,7 @@ impl Server {
         let idle = if me.is_some() {
             0
         } else {
-            live.active.elapsed().as_secs()
+            (crate::store::now_ms() - live.active_ms).max(0) / 1000
         };
         let cmd = if live.cmd.is_empty() {
             "NULL"

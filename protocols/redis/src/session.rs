@@ -33,8 +33,8 @@ pub struct Live {
     pub multi: i64,
     pub resp3: bool,
     pub monitor: bool,
-    /// When the last batch of requests finished.
-    pub active: Instant,
+    /// When the last batch of requests ran (Unix ms: the batch's own clock when it read one).
+    pub active_ms: i64,
 }
 
 impl Default for Live {
@@ -46,7 +46,7 @@ impl Default for Live {
             multi: -1,
             resp3: false,
             monitor: false,
-            active: Instant::now(),
+            active_ms: now_ms(),
         }
     }
 }
@@ -218,7 +218,7 @@ impl Session {
             multi: self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
             resp3: self.resp3,
             monitor: self.monitoring,
-            active: Instant::now(),
+            active_ms: self.clock.unwrap_or_else(now_ms),
         }
     }
 

@@ -568,7 +568,7 @@ impl Session {
             }
             view.read_miss = reads_keys(spec, name);
             let r = match spec.keys {
-                Keys::None => cmd::connection::in_transaction(self, name, args),
+                Keys::None => cmd::connection::in_transaction(self, server, name, args),
                 _ if script => {
                     let caller = cmd::script::Caller {
                         user: self.perms.as_deref(),

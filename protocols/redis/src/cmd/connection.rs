@@ -54,10 +54,15 @@ pub async fn run(
     }))
 }
 
-/// Commands without keys that may run inside EXEC.
-pub fn in_transaction(s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
+/// Commands without keys that may run inside EXEC (under the transaction's shard locks: none
+/// of these waits or takes a shard lock).
+pub fn in_transaction(s: &mut Session, server: &Server, name: &str, a: &[Bytes]) -> Reply {
     match name {
         "ping" => ping(s, a),
+        "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
+        "pubsub" => pubsub(server, a),
+        "client" => client(s, server, a),
+        "config" => srv::config(server, a),
         "echo" => Reply::Bulk(a[1].clone()),
         "time" => srv::time(),
         "monitor" => Reply::err("ERR MONITOR isn't allowed for DENY BLOCKING client"),

@@ -218,7 +218,7 @@ fn parse_output_limits(v: &[u8]) -> Option<Vec<(&'static str, u64, u64, u64)>> {
         .collect()
 }
 
-fn config(server: &Server, a: &[Bytes]) -> Reply {
+pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match sub.as_str() {
         "get" if a.len() >= 3 => {

@@ -201,12 +201,16 @@ impl Server {
         if events.is_empty() {
             return;
         }
+        let mut durable = true;
+        for (shard, seq) in waits {
+            match shard.durable_at(*seq) {
+                Ok(d) => durable &= d,
+                // The change will never be durable: nobody hears of it.
+                Err(_) => return,
+            }
+        }
         let mut held = self.held_events.lock();
-        if held.is_empty()
-            && waits
-                .iter()
-                .all(|(s, seq)| s.durable_at(*seq).unwrap_or(true))
-        {
+        if held.is_empty() && durable {
             self.publish_events(db, &events);
             return;
         }

@@ -570,7 +570,10 @@ def test_a_keyspace_event_is_heard_only_once_its_change_is_durable(dotdo_factory
     reader = threading.Thread(target=listen, daemon=True)
     writer.start()
     reader.start()
-    time.sleep(1.5)
+    # Kill it mid-stream, once events are flowing (however slow the backend).
+    deadline = time.time() + 30
+    while len(heard) < 20000 and time.time() < deadline:
+        time.sleep(0.05)
     d.kill()
     stop.set()
     writer.join(10)

@@ -39,6 +39,16 @@ struct ClientEntry {
     kill: CancellationToken,
 }
 
+/// Whether a change is durable up to `seq` on each of its shards now; `None` when one of them
+/// failed, so it never will be.
+fn durability(waits: &[(Arc<Shard>, u64)]) -> Option<bool> {
+    let mut durable = true;
+    for (shard, seq) in waits {
+        durable &= shard.durable_at(*seq).ok()?;
+    }
+    Some(durable)
+}
+
 /// Keyspace events of a change, published once it is durable up to `seq` on each shard.
 struct HeldEvents {
     waits: Vec<(Arc<Shard>, u64)>,
@@ -201,14 +211,10 @@ impl Server {
         if events.is_empty() {
             return;
         }
-        let mut durable = true;
-        for (shard, seq) in waits {
-            match shard.durable_at(*seq) {
-                Ok(d) => durable &= d,
-                // The change will never be durable: nobody hears of it.
-                Err(_) => return,
-            }
-        }
+        // A change that will never be durable: nobody hears of it.
+        let Some(durable) = durability(waits) else {
+            return;
+        };
         let mut held = self.held_events.lock();
         if held.is_empty() && durable {
             self.publish_events(db, &events);
@@ -226,26 +232,12 @@ impl Server {
     pub fn drain_events(&self) {
         let mut held = self.held_events.lock();
         while let Some(front) = held.front() {
-            let mut lost = false;
-            let mut ready = true;
-            for (shard, seq) in &front.waits {
-                match shard.durable_at(*seq) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        ready = false;
-                        break;
-                    }
-                    Err(_) => {
-                        lost = true;
-                        break;
-                    }
-                }
-            }
-            if !ready {
+            let durable = durability(&front.waits);
+            if durable == Some(false) {
                 break;
             }
             if let Some(h) = held.pop_front()
-                && !lost
+                && durable.is_some()
             {
                 self.publish_events(h.db, &h.events);
             }

@@ -90,30 +90,48 @@ impl Recorder<'_> {
     }
 }
 
-/// The bookkeeping of `key`'s deletion, its entry `old` already out of the map: the expiry
-/// index, the row's deletion (and its element rows', but a string has none: they were deleted
-/// when it became a string), and the key marked as modified.
-fn forget(
-    expires: &mut BTreeSet<(i64, Bytes)>,
-    unsaved: &mut Unsaved,
-    changed: &mut bool,
-    pending: &mut Vec<Statement>,
-    dirty: &mut Vec<Bytes>,
-    key: &Bytes,
-    old: &Entry,
-) {
-    if let Some(at) = old.expires_at {
-        expires.remove(&(at, key.clone()));
+/// A shard image's bookkeeping, borrowed beside its map (`ShardState::split`), so an entry
+/// of the map can be held while changes are recorded.
+struct Books<'a> {
+    expires: &'a mut BTreeSet<(i64, Bytes)>,
+    unsaved: &'a mut Unsaved,
+    changed: &'a mut bool,
+    pending: &'a mut Vec<Statement>,
+    dirty: &'a mut Vec<Bytes>,
+}
+
+impl<'a> Books<'a> {
+    /// Record that `key`'s row in `keys` changed.
+    fn key_changed(&mut self, key: &Bytes) {
+        *self.changed = true;
+        if !self.unsaved.keys.contains(key) {
+            self.unsaved.keys.insert(key.clone());
+        }
     }
-    *changed = true;
-    if !unsaved.keys.contains(key) {
-        unsaved.keys.insert(key.clone());
+
+    /// The bookkeeping of `key`'s deletion, its entry `old` already out of the map: the
+    /// expiry index, the row's deletion (and its element rows', but a string has none: they
+    /// were deleted when it became a string), and the key marked as modified.
+    fn forget(&mut self, key: &Bytes, old: &Entry) {
+        if let Some(at) = old.expires_at {
+            self.expires.remove(&(at, key.clone()));
+        }
+        self.key_changed(key);
+        if old.value.kind() != KIND_STRING {
+            self.unsaved.elems.remove(key);
+            self.pending.push(sql::del_elems(key));
+        }
+        self.dirty.push(key.clone());
     }
-    if old.value.kind() != KIND_STRING {
-        unsaved.elems.remove(key);
-        pending.push(sql::del_elems(key));
+
+    /// Where a collection's writer records its changes.
+    fn recorder(self) -> Recorder<'a> {
+        Recorder {
+            unsaved: self.unsaved,
+            changed: self.changed,
+            pending: self.pending,
+        }
     }
-    dirty.push(key.clone());
 }
 
 /// What `ShardState::collection_of` found.
@@ -214,12 +232,30 @@ impl ShardState {
         }
     }
 
+    /// The map, and the bookkeeping beside it.
+    fn split(&mut self) -> (&mut HashMap<Bytes, Entry>, Books<'_>) {
+        let ShardState {
+            map,
+            expires,
+            unsaved,
+            changed,
+            pending,
+            dirty,
+            ..
+        } = self;
+        let books = Books {
+            expires,
+            unsaved,
+            changed,
+            pending,
+            dirty,
+        };
+        (map, books)
+    }
+
     /// Record that `key`'s row in `keys` changed (the writer saves it as the image has it).
     pub(super) fn key_changed(&mut self, key: &Bytes) {
-        self.changed = true;
-        if !self.unsaved.keys.contains(key) {
-            self.unsaved.keys.insert(key.clone());
-        }
+        self.split().1.key_changed(key);
     }
 
     /// Record that an element row of `key` changed.
@@ -236,37 +272,21 @@ impl ShardState {
 
     /// Drop `key` from the image and record its deletion. Returns the old entry.
     pub(super) fn delete(&mut self, key: &Bytes) -> Option<Entry> {
-        let old = self.map.remove(key)?;
-        let ShardState {
-            expires,
-            unsaved,
-            changed,
-            pending,
-            dirty,
-            ..
-        } = self;
-        forget(expires, unsaved, changed, pending, dirty, key, &old);
+        let (map, mut books) = self.split();
+        let old = map.remove(key)?;
+        books.forget(key, &old);
         Some(old)
     }
 
     /// The entry of `key` unless it is missing or its TTL is over at `now` (an expired entry
     /// is deleted here, and `expired` set), found with one hash of the key.
     pub(super) fn live(&mut self, key: &Bytes, now: i64, expired: &mut bool) -> Option<&mut Entry> {
-        let ShardState {
-            map,
-            expires,
-            unsaved,
-            changed,
-            pending,
-            dirty,
-            ..
-        } = self;
+        let (map, mut books) = self.split();
         match map.entry(key.clone()) {
             Slot::Vacant(_) => None,
             Slot::Occupied(o) if o.get().expires_at.is_none_or(|at| at > now) => Some(o.into_mut()),
             Slot::Occupied(o) => {
-                let old = o.remove();
-                forget(expires, unsaved, changed, pending, dirty, key, &old);
+                books.forget(key, &o.remove());
                 *expired = true;
                 None
             }
@@ -285,15 +305,7 @@ impl ShardState {
         clock: u32,
         touched: &mut Touched,
     ) -> Collection<'_> {
-        let ShardState {
-            map,
-            expires,
-            unsaved,
-            changed,
-            pending,
-            dirty,
-            ..
-        } = self;
+        let (map, mut books) = self.split();
         let fresh = |value| Entry {
             value,
             expires_at: None,
@@ -305,16 +317,14 @@ impl ShardState {
                 if e.expires_at.is_some_and(|at| at <= now) {
                     touched.expired = true;
                     if !create {
-                        let old = o.remove();
-                        forget(expires, unsaved, changed, pending, dirty, key, &old);
+                        books.forget(key, &o.remove());
                         return Collection::Missing;
                     }
                     // Expired, then created again in the same slot.
                     let Some(value) = Value::empty_of(kind) else {
                         return Collection::WrongType;
                     };
-                    let old = o.insert(fresh(value));
-                    forget(expires, unsaved, changed, pending, dirty, key, &old);
+                    books.forget(key, &o.insert(fresh(value)));
                     touched.created = true;
                     o.into_mut()
                 } else {
@@ -335,20 +345,10 @@ impl ShardState {
             }
         };
         if touched.created {
-            *changed = true;
-            if !unsaved.keys.contains(key) {
-                unsaved.keys.insert(key.clone());
-            }
+            books.key_changed(key);
         }
-        dirty.push(key.clone());
-        Collection::Found(
-            &mut entry.value,
-            Recorder {
-                unsaved,
-                changed,
-                pending,
-            },
-        )
+        books.dirty.push(key.clone());
+        Collection::Found(&mut entry.value, books.recorder())
     }
 
     /// Remove every key (FLUSHDB). Watchers of every key are told.

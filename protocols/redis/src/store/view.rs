@@ -34,6 +34,25 @@ impl Ticket {
 
 pub type CmdResult = Result<Reply, Reply>;
 
+/// Record, in order, each event `(class, name, happened)` on `key` that happened and whose
+/// class is in `wanted`.
+fn raise<const N: usize>(
+    events: &mut Vec<Event>,
+    wanted: u32,
+    key: &Bytes,
+    each: [(u32, &'static str, bool); N],
+) {
+    for (class, name, happened) in each {
+        if happened && wanted & class != 0 {
+            events.push(Event {
+                class,
+                name,
+                key: key.clone(),
+            });
+        }
+    }
+}
+
 fn wrongtype() -> Reply {
     Reply::err(errors::WRONGTYPE)
 }
@@ -190,20 +209,15 @@ impl<'a> View<'a> {
         let mut expired = false;
         let entry = parts[at].2.live(key, now, &mut expired);
         if entry.is_none() {
-            if expired && self.notify & notify::EXPIRED != 0 {
-                events.push(Event {
-                    class: notify::EXPIRED,
-                    name: "expired",
-                    key: key.clone(),
-                });
-            }
-            if self.read_miss && self.notify & notify::KEY_MISS != 0 {
-                events.push(Event {
-                    class: notify::KEY_MISS,
-                    name: "keymiss",
-                    key: key.clone(),
-                });
-            }
+            raise(
+                events,
+                self.notify,
+                key,
+                [
+                    (notify::EXPIRED, "expired", expired),
+                    (notify::KEY_MISS, "keymiss", self.read_miss),
+                ],
+            );
         }
         Ok(entry)
     }
@@ -378,19 +392,16 @@ impl<'a> View<'a> {
                 .2
                 .collection_of(key, kind, create, now, access_clock(now), &mut touched);
         let missed = touched.created || matches!(found, Collection::Missing);
-        for (class, name, raised) in [
-            (notify::EXPIRED, "expired", touched.expired),
-            (notify::KEY_MISS, "keymiss", missed && self.read_miss),
-            (notify::NEW, "new", touched.created),
-        ] {
-            if raised && self.notify & class != 0 {
-                events.push(Event {
-                    class,
-                    name,
-                    key: key.clone(),
-                });
-            }
-        }
+        raise(
+            events,
+            self.notify,
+            key,
+            [
+                (notify::EXPIRED, "expired", touched.expired),
+                (notify::KEY_MISS, "keymiss", missed && self.read_miss),
+                (notify::NEW, "new", touched.created),
+            ],
+        );
         match found {
             Collection::Found(value, rec) => Ok(Some((value, rec))),
             Collection::WrongType => Err(wrongtype()),

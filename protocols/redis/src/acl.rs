@@ -60,6 +60,12 @@ const DECLARED: &[(&str, &[&str])] = &[
     ("lastsave", &["admin", "fast", "dangerous"]),
     ("wait", &["slow", "connection"]),
     ("waitaof", &["slow", "connection"]),
+    ("slowlog", &["slow"]),
+    ("role", &["admin", "fast", "dangerous"]),
+    ("readonly", &["fast", "connection"]),
+    ("readwrite", &["fast", "connection"]),
+    ("eval_ro", &["slow", "scripting"]),
+    ("evalsha_ro", &["slow", "scripting"]),
     ("exec", &["slow", "transaction"]),
     ("publish", &["pubsub", "fast"]),
 ];
@@ -571,7 +577,7 @@ fn command_keys<'a>(spec: &Spec, a: &'a [Bytes]) -> Option<Vec<&'a Bytes>> {
     };
     match spec.name {
         "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" => Some(vec![]),
-        "eval" | "evalsha" => numkeys(2),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => numkeys(2),
         "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
             numkeys(1)
         }

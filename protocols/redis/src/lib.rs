@@ -10,8 +10,10 @@ pub mod monitor;
 pub mod notify;
 pub mod pause;
 pub mod pubsub;
+pub mod rdb;
 pub mod server;
 pub mod session;
+pub mod slowlog;
 pub mod store;
 
 pub use config::{Config, User};

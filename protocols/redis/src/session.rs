@@ -322,16 +322,37 @@ impl Session {
             server.pause.wait(write).await;
             self.clock = None;
         }
-        let script = matches!(name, "eval" | "evalsha");
+        let script = cmd::script::is_eval(name);
         if script {
             // Shown before the commands it runs, as Redis shows it.
             self.feed_monitors(server, spec, name, &args, out);
         }
+        let started = std::time::Instant::now();
         let done = self.dispatch(server, spec, name, &args, out).await;
+        let micros = started.elapsed().as_micros() as i64;
+        if server.slowlog.wants(micros) && !waits(name, &args) {
+            self.log_slow(server, name, &args, micros);
+        }
         if !script {
             self.feed_monitors(server, spec, name, &args, out);
         }
         done
+    }
+
+    /// Add a command to the slow log, its secrets redacted as MONITOR redacts them.
+    #[cold]
+    fn log_slow(&self, server: &Server, name: &str, args: &[Bytes], micros: i64) {
+        let name_of = self
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        server.slowlog.log(
+            &crate::monitor::redacted(name, args),
+            micros,
+            self.peer.to_string(),
+            name_of,
+        );
     }
 
     /// Show a command to MONITOR clients, if there are any (one load when there are none).
@@ -375,7 +396,7 @@ impl Session {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
                 self.transaction(server, name, args, out).await
             }
-            "eval" | "evalsha" => {
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
                 let reply = self.eval(server, name, args, out).await?;
                 out.push(&reply, self.resp3);
                 Ok(())
@@ -549,7 +570,7 @@ impl Session {
         let mut replies = Vec::with_capacity(queued.len());
         let mut wrote = false;
         for (name, spec, args) in &queued {
-            let script = name == "eval" || name == "evalsha";
+            let script = cmd::script::is_eval(name);
             wrote |= spec.writes || script;
             // Rules may have changed since the command was queued.
             if let Some(why) = self
@@ -574,6 +595,8 @@ impl Session {
                         user: self.perms.as_deref(),
                         monitors: &server.monitors,
                         db: self.db,
+                        read_only: name.ends_with("_ro"),
+                        scripts: &server.scripts,
                     };
                     cmd::script::eval_in_view(&server.scripts, caller, &mut view, name, args)
                 }
@@ -603,7 +626,7 @@ impl Session {
         out: &mut Output,
     ) -> Result<Reply, Error> {
         use cmd::script;
-        let body = if name == "evalsha" {
+        let body = if script::by_sha(name) {
             match server.scripts.get(&String::from_utf8_lossy(&args[1])) {
                 Some(b) => b,
                 None => return Ok(Reply::err(script::NOSCRIPT)),
@@ -639,6 +662,8 @@ impl Session {
                 user: self.perms.as_deref(),
                 monitors: &server.monitors,
                 db: self.db,
+                read_only: name.ends_with("_ro"),
+                scripts: &server.scripts,
             };
             let reply = script::run(&mut view, caller, &body, keys, argv);
             let (tickets, events) = view.finish_events()?;
@@ -943,4 +968,22 @@ fn unknown_command(args: &[Bytes]) -> Reply {
         msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
     }
     Reply::err(msg)
+}
+
+/// Commands whose time is mostly waiting (blocked pops, WAIT): Redis logs only the time a
+/// command runs, so these stay out of the slow log.
+fn waits(name: &str, args: &[Bytes]) -> bool {
+    matches!(
+        name,
+        "blpop"
+            | "brpop"
+            | "blmove"
+            | "brpoplpush"
+            | "bzpopmin"
+            | "bzpopmax"
+            | "blmpop"
+            | "bzmpop"
+            | "wait"
+            | "waitaof"
+    ) || (matches!(name, "xread" | "xreadgroup") && cmd::stream::blocks(args))
 }

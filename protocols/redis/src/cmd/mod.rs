@@ -12,6 +12,7 @@ pub mod hash;
 pub mod hll;
 pub mod hll_sketch;
 pub mod keys;
+pub mod lcs;
 pub mod list;
 pub mod lua_libs;
 pub mod pqsort;
@@ -60,6 +61,7 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "append" => string::append(v, a),
         "strlen" => string::strlen(v, a),
         "getrange" | "substr" => string::getrange(v, a),
+        "lcs" => lcs::lcs(v, a),
         "setrange" => string::setrange(v, a),
 
         "del" | "unlink" => keys::del(v, a),

@@ -2,9 +2,12 @@
 //! run atomically under the lock of the keys' shard.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use bytes::Bytes;
-use mlua::{Lua, MultiValue, Table, Value as LuaValue, Variadic};
+use mlua::{HookTriggers, Lua, MultiValue, Table, Value as LuaValue, Variadic, VmState};
 use parking_lot::Mutex;
 
 use super::args::{int, is};
@@ -12,13 +15,101 @@ use super::table::{Keys, lookup};
 use crate::frame::Reply;
 use crate::store::View;
 
-/// Scripts by SHA1, shared by every connection (SCRIPT LOAD, EVALSHA).
-#[derive(Default)]
+/// Scripts by SHA1, shared by every connection (SCRIPT LOAD, EVALSHA), and the scripts
+/// running now (SCRIPT KILL).
 pub struct Scripts {
     by_sha: Mutex<HashMap<String, Bytes>>,
+    running: Mutex<Vec<Arc<Running>>>,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds: a script that has run
+    /// this long may be killed.
+    busy_ms: AtomicU64,
 }
 
+impl Default for Scripts {
+    fn default() -> Self {
+        Self {
+            by_sha: Mutex::default(),
+            running: Mutex::default(),
+            busy_ms: AtomicU64::new(5000),
+        }
+    }
+}
+
+/// A script being run.
+pub struct Running {
+    started: Instant,
+    /// SCRIPT KILL asked it to stop: its next hook raises an error.
+    killed: AtomicBool,
+    /// It ran a write command, so stopping it would leave half its effects: Redis refuses.
+    wrote: AtomicBool,
+}
+
+/// Removes a script from the running ones when it ends, however it ends.
+struct RunningGuard<'a> {
+    scripts: &'a Scripts,
+    run: Arc<Running>,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.scripts
+            .running
+            .lock()
+            .retain(|r| !Arc::ptr_eq(r, &self.run));
+    }
+}
+
+/// How many Lua instructions run between two looks at the kill flag.
+const KILL_CHECK_EVERY: u32 = 10_000;
+
 impl Scripts {
+    pub fn busy_ms(&self) -> u64 {
+        self.busy_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn set_busy_ms(&self, ms: u64) {
+        self.busy_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn start(&self) -> RunningGuard<'_> {
+        let run = Arc::new(Running {
+            started: Instant::now(),
+            killed: AtomicBool::new(false),
+            wrote: AtomicBool::new(false),
+        });
+        self.running.lock().push(run.clone());
+        RunningGuard { scripts: self, run }
+    }
+
+    /// SCRIPT KILL: stop the scripts that have run past the busy threshold and have not
+    /// written. Redis reads SCRIPT KILL only once its one script is past that threshold, so
+    /// a shorter script is not busy: it finishes.
+    pub fn kill(&self) -> Reply {
+        let threshold = std::time::Duration::from_millis(self.busy_ms());
+        let running = self.running.lock();
+        let busy: Vec<&Arc<Running>> = running
+            .iter()
+            .filter(|r| r.started.elapsed() >= threshold)
+            .collect();
+        if busy.is_empty() {
+            return Reply::err("NOTBUSY No scripts in execution right now.");
+        }
+        let mut killed = false;
+        for r in busy {
+            if !r.wrote.load(Ordering::Acquire) {
+                r.killed.store(true, Ordering::Release);
+                killed = true;
+            }
+        }
+        if killed {
+            Reply::ok()
+        } else {
+            Reply::err(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            )
+        }
+    }
+
     pub fn load(&self, body: Bytes) -> String {
         let sha = sha1_hex(&body);
         self.by_sha.lock().insert(sha.clone(), body);
@@ -81,6 +172,20 @@ pub struct Caller<'a> {
     pub user: Option<&'a crate::acl::User>,
     pub monitors: &'a crate::monitor::Monitors,
     pub db: usize,
+    /// EVAL_RO / EVALSHA_RO: write commands are refused.
+    pub read_only: bool,
+    /// Where the script is registered as running, for SCRIPT KILL.
+    pub scripts: &'a Scripts,
+}
+
+/// EVAL and its read-only and by-SHA forms.
+pub fn is_eval(name: &str) -> bool {
+    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+}
+
+/// EVALSHA and EVALSHA_RO.
+pub fn by_sha(name: &str) -> bool {
+    matches!(name, "evalsha" | "evalsha_ro")
 }
 
 /// EVAL/EVALSHA queued in MULTI, run on the transaction's view (every shard is locked).
@@ -91,7 +196,7 @@ pub fn eval_in_view(
     name: &str,
     args: &[Bytes],
 ) -> Reply {
-    let body = if name == "evalsha" {
+    let body = if by_sha(name) {
         match scripts.get(&String::from_utf8_lossy(&args[1])) {
             Some(b) => b,
             None => return Reply::err(NOSCRIPT),
@@ -129,6 +234,21 @@ fn run_inner(
     argv: &[Bytes],
 ) -> mlua::Result<Reply> {
     let lua = Lua::new();
+    let running = caller.scripts.start();
+    let run = running.run.clone();
+    lua.set_hook(
+        HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
+        move |_, debug| {
+            if run.killed.load(Ordering::Acquire) {
+                // Raised again at every check, so a `pcall` in the script cannot swallow it.
+                return Err(mlua::Error::external(ScriptError {
+                    message: "ERR Script killed by user with SCRIPT KILL...".into(),
+                    line: debug.current_line().unwrap_or(0),
+                }));
+            }
+            Ok(VmState::Continue)
+        },
+    )?;
     let globals = lua.globals();
     globals.set("KEYS", bytes_table(&lua, keys)?)?;
     globals.set("ARGV", bytes_table(&lua, argv)?)?;
@@ -186,11 +306,12 @@ fn run_inner(
     lua.scope(|scope| {
         let call = |raise: bool| {
             let view = &view;
+            let running = &running;
             move |lua: &Lua, args: Variadic<LuaValue>| -> mlua::Result<LuaValue> {
                 let args = lua_args(args)?;
                 let reply = {
                     let mut v = view.borrow_mut();
-                    call_command(&mut v, caller, &args)
+                    call_command(&mut v, caller, &running.run, &args)
                 };
                 match reply {
                     Reply::Error(e) if raise => {
@@ -289,7 +410,7 @@ fn lua_args(args: Variadic<LuaValue>) -> mlua::Result<Vec<Bytes>> {
 }
 
 /// A command from inside a script: keyed commands on the locked view, a few others.
-fn call_command(v: &mut View, caller: Caller, args: &[Bytes]) -> Reply {
+fn call_command(v: &mut View, caller: Caller, run: &Running, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let Some(spec) = lookup(&name) else {
         return Reply::err("ERR Unknown Redis command called from script");
@@ -299,6 +420,12 @@ fn call_command(v: &mut View, caller: Caller, args: &[Bytes]) -> Reply {
     }
     if let Some(why) = caller.user.and_then(|u| u.denied(spec, args)) {
         return Reply::err(format!("NOPERM {why}"));
+    }
+    if spec.writes {
+        if caller.read_only {
+            return Reply::err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        run.wrote.store(true, Ordering::Release);
     }
     if caller.monitors.active() {
         caller.monitors.feed(caller.db, "lua", args, None);
@@ -421,6 +548,12 @@ pub fn script(scripts: &Scripts, a: &[Bytes]) -> Reply {
     if is(sub, "flush") && a.len() <= 3 {
         scripts.flush();
         return Reply::ok();
+    }
+    if is(sub, "kill") {
+        if a.len() != 2 {
+            return Reply::err("ERR wrong number of arguments for 'script|kill' command");
+        }
+        return scripts.kill();
     }
     Reply::err(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try SCRIPT HELP.",

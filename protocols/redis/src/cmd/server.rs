@@ -45,6 +45,14 @@ pub async fn run(
             }
         }
         "cluster" => cluster(a),
+        "slowlog" => server.slowlog.command(a),
+        "role" => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(0),
+            Reply::Array(Vec::new()),
+        ]),
+        // A standalone server's answer (CLUSTER INFO says cluster_enabled:0).
+        "readonly" | "readwrite" => Reply::err("ERR This instance has cluster support disabled"),
         "wait" | "waitaof" => return Ok(Some(wait(name, a).await)),
         "flushall" => {
             if a.len() > 2 || a.get(1).is_some_and(|m| !(is(m, "sync") || is(m, "async"))) {
@@ -148,9 +156,13 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ),
         ("cluster-enabled", "no".into()),
         ("client-output-buffer-limit", output_limits(server)),
-        ("lua-time-limit", "5000".into()),
-        ("slowlog-log-slower-than", "10000".into()),
-        ("slowlog-max-len", "128".into()),
+        ("lua-time-limit", server.scripts.busy_ms().to_string()),
+        ("busy-reply-threshold", server.scripts.busy_ms().to_string()),
+        (
+            "slowlog-log-slower-than",
+            server.slowlog.threshold().to_string(),
+        ),
+        ("slowlog-max-len", server.slowlog.max_len().to_string()),
         ("hash-max-listpack-entries", "128".into()),
         ("set-max-intset-entries", "512".into()),
         ("zset-max-listpack-entries", "128".into()),
@@ -239,6 +251,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             let mut set = Vec::new();
             let mut notify = None;
             let mut limits = Vec::new();
+            let mut slow = Vec::new();
             // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -253,6 +266,33 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                         None => {
                             return Reply::err(format!(
                                 "ERR CONFIG SET failed (possibly related to argument '{name}') - Wrong number of arguments in buffer limit configuration."
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                if matches!(
+                    *name,
+                    "slowlog-log-slower-than"
+                        | "slowlog-max-len"
+                        | "lua-time-limit"
+                        | "busy-reply-threshold"
+                ) {
+                    let min = if *name == "slowlog-log-slower-than" {
+                        -1
+                    } else {
+                        0
+                    };
+                    match super::args::strict_i64(&pair[1]) {
+                        Some(n) if n >= min => slow.push((*name, n)),
+                        Some(_) => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between {min} and 9223372036854775807 inclusive"
+                            ));
+                        }
+                        None => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
                             ));
                         }
                     }
@@ -273,6 +313,17 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             }
             if let Some(f) = notify {
                 server.set_notify_flags(f);
+            }
+            for (name, n) in slow {
+                match name {
+                    "slowlog-max-len" => {
+                        server
+                            .slowlog
+                            .set_max_len(usize::try_from(n).unwrap_or(usize::MAX));
+                    }
+                    "slowlog-log-slower-than" => server.slowlog.set_threshold(n),
+                    _ => server.scripts.set_busy_ms(n.unsigned_abs()),
+                }
             }
             for (class, hard, soft, secs) in limits {
                 if class == "pubsub" {

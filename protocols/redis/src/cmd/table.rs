@@ -36,6 +36,8 @@ const ROUTED: &[&str] = &[
     "unwatch",
     "eval",
     "evalsha",
+    "eval_ro",
+    "evalsha_ro",
     "blpop",
     "brpop",
     "blmove",
@@ -112,6 +114,14 @@ const NS: &[&str] = &["noscript"];
 const AL: &[&str] = &["admin", "noscript", "loading", "stale"];
 const P: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 const M: &[&str] = &["noscript", "loading", "stale", "fast"];
+const SR: &[&str] = &[
+    "readonly",
+    "noscript",
+    "stale",
+    "skip_monitor",
+    "no_mandatory_keys",
+    "movablekeys",
+];
 const S: &[&str] = &[
     "noscript",
     "stale",
@@ -153,6 +163,7 @@ specs! {
     "decr" 2 WF K1, "string"; "incrby" 3 WF K1, "string"; "decrby" 3 WF K1, "string";
     "incrbyfloat" 3 WF K1, "string"; "append" 3 W K1, "string"; "strlen" 2 RF K1, "string";
     "getrange" 4 R K1, "string"; "substr" 4 R K1, "string"; "setrange" 4 W K1, "string";
+    "lcs" -3 R K2, "string";
     "del" -2 WD KN, "generic"; "unlink" -2 WDF KN, "generic"; "exists" -2 RF KN, "generic";
     "touch" -2 RF KN, "generic"; "type" 2 RF K1, "generic"; "rename" 3 WD K2, "generic";
     "renamenx" 3 WDF K2, "generic"; "copy" -3 W K2, "generic"; "keys" 2 R KA, "generic";
@@ -219,6 +230,8 @@ specs! {
     "info" -1 C K0, "server"; "config" -2 A K0, "server"; "command" -1 C K0, "server";
     "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
     "save" 1 A K0, "server"; "acl" -2 AL K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
+    "slowlog" -2 AL K0, "server"; "role" 1 M K0, "server";
+    "readonly" 1 C K0, "cluster"; "readwrite" 1 C K0, "cluster";
     "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
     "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";
     "unwatch" 1 M K0, "transactions";
@@ -226,6 +239,7 @@ specs! {
     "psubscribe" -2 P K0, "pubsub"; "punsubscribe" -1 P K0, "pubsub";
     "publish" 3 P K0, "pubsub"; "pubsub" -2 P K0, "pubsub";
     "eval" -3 S KA, "scripting"; "evalsha" -3 S KA, "scripting"; "script" -2 A K0, "scripting";
+    "eval_ro" -3 SR KA, "scripting"; "evalsha_ro" -3 SR KA, "scripting";
 }
 
 /// Looked up once per command with a name the client sent: a fixed table takes no inserts

@@ -1,0 +1,1 @@
+//! DUMP/RESTORE payloads in the RDB format of Redis 7.

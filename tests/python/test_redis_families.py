@@ -158,3 +158,121 @@ def test_a_script_cannot_reach_keys_on_other_shards_through_patterns(r):
     assert r.sort("{t}l", by=f"{other}*", get=f"{other}*") == ["5"]
     with pytest.raises(redis.ResponseError, match="non local key"):
         r.eval(f"return redis.call('sort', KEYS[1], 'GET', '{other}*')", 1, "{t}l")
+
+
+def test_slowlog_records_commands_as_redis_py_reads_them(r, dotdo):
+    r.config_set("slowlog-log-slower-than", 0)
+    try:
+        r.slowlog_reset()
+        r.client_setname("slowpoke")
+        r.set("a", "b")
+        r.execute_command("ACL", "SETUSER", "slowuser", ">secret")
+        entries = r.slowlog_get(3)
+        assert [e["command"].decode() for e in entries] == [
+            "ACL SETUSER (redacted) (redacted)",
+            "SET a b",
+            "CLIENT SETNAME slowpoke",
+        ]
+        ids = [e["id"] for e in entries]
+        assert ids == sorted(ids, reverse=True) and len(set(ids)) == 3
+        host, _ = dotdo.addr("redis")
+        for e in entries:
+            assert e["client_name"] == b"slowpoke"
+            assert e["client_address"].decode().startswith(f"{host}:")
+            assert e["duration"] >= 0 and e["start_time"] > 1_700_000_000
+        assert r.slowlog_len() >= 5
+        r.config_set("slowlog-max-len", 3)
+        assert r.slowlog_len() == 3
+        r.config_set("slowlog-log-slower-than", -1)
+        r.slowlog_reset()
+        r.set("a", "c")
+        assert r.slowlog_len() == 0
+    finally:
+        r.config_set("slowlog-log-slower-than", 10000)
+        r.config_set("slowlog-max-len", 128)
+        r.execute_command("ACL", "DELUSER", "slowuser")
+
+
+def _answering_client(dotdo):
+    """A new connection that answers: connections are spread over event loops, and the one
+    running a busy script serves nothing until the script ends."""
+    host, port = dotdo.addr("redis")
+    for _ in range(8):
+        c = redis.Redis(host=host, port=port, socket_timeout=1, decode_responses=True)
+        try:
+            c.ping()
+            return c
+        except redis.ResponseError as e:
+            # Answered: while a script is busy, Redis answers everything but SCRIPT KILL so.
+            assert str(e).startswith("BUSY Redis is busy running a script")
+            return c
+        except redis.TimeoutError:
+            c.close()
+    raise AssertionError("no connection answered")
+
+
+def test_script_kill_stops_a_busy_script_that_has_not_written(r, dotdo):
+    import threading
+    import time
+
+    host, port = dotdo.addr("redis")
+    r.config_set("busy-reply-threshold", 100)
+    try:
+        with pytest.raises(redis.ResponseError, match="NOTBUSY"):
+            r.script_kill()
+        outcome = {}
+
+        def run(script, *keys):
+            c = redis.Redis(host=host, port=port, decode_responses=True)
+            try:
+                outcome["reply"] = c.eval(script, len(keys), *keys)
+            except redis.ResponseError as e:
+                outcome["error"] = str(e)
+            finally:
+                c.close()
+
+        # A runaway loop that has written nothing: SCRIPT KILL ends it, as in Redis.
+        t = threading.Thread(target=run, args=("local i = 0 while true do i = i + 1 end",))
+        t.start()
+        time.sleep(0.5)
+        killer = _answering_client(dotdo)
+        assert killer.script_kill() is True
+        t.join(10)
+        assert not t.is_alive()
+        assert outcome["error"].startswith("Script killed by user with SCRIPT KILL...")
+        assert killer.ping() and r.ping()
+        killer.close()
+
+        # One that wrote first cannot be killed (its write would be half a script); it ends
+        # by itself and its write stays.
+        outcome.clear()
+        busy_writer = (
+            "redis.call('set', KEYS[1], 'v') "
+            "local t = redis.call('time') "
+            "while true do local n = redis.call('time') "
+            "if tonumber(n[1]) - tonumber(t[1]) >= 2 then break end end return 1"
+        )
+        t = threading.Thread(target=run, args=(busy_writer, "written"))
+        t.start()
+        time.sleep(0.5)
+        killer = _answering_client(dotdo)
+        with pytest.raises(redis.ResponseError, match="BUSY Redis is busy running a script"):
+            killer.get("written")
+        with pytest.raises(redis.ResponseError, match="UNKILLABLE"):
+            killer.script_kill()
+        t.join(10)
+        assert outcome == {"reply": 1}
+        assert r.get("written") == "v"
+        killer.close()
+    finally:
+        r.config_set("busy-reply-threshold", 5000)
+
+
+def test_read_only_scripts_refuse_writes(r):
+    r.set("ro", "1")
+    assert r.eval_ro("return redis.call('get', KEYS[1])", 1, "ro") == "1"
+    with pytest.raises(redis.ResponseError, match="Write commands are not allowed from read-only scripts"):
+        r.eval_ro("return redis.call('incr', KEYS[1])", 1, "ro")
+    sha = r.script_load("return redis.call('get', KEYS[1])")
+    assert r.evalsha_ro(sha, 1, "ro") == "1"
+    assert r.get("ro") == "1"

@@ -28,10 +28,13 @@ impl Redis {
 #[async_trait]
 impl Frontend for Redis {
     async fn serve(self: Arc<Self>, conn: Accepted, cancel: CancellationToken) {
-        // Plain TCP goes to an event loop; TLS stays on the shared runtime.
+        // Plain TCP goes to an event loop; TLS stays on the shared runtime. So does a
+        // connection made while a script is busy (it may be running on the event loop, which
+        // serves nothing until it ends): there it can send SCRIPT KILL, and is answered BUSY
+        // otherwise, as redis-server answers.
         let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
         let local = conn.stream.local_addr().unwrap_or(unknown);
-        if conn.tls.is_none() && !self.loops.is_empty() {
+        if conn.tls.is_none() && !self.loops.is_empty() && !self.server.scripts.busy() {
             let (server, peer) = (self.server.clone(), conn.peer);
             let _ = conn.stream.set_nodelay(true);
             self.loops

@@ -277,6 +277,13 @@ impl Session {
             out.push(&Reply::err(format!("NOPERM {why}")), self.resp3);
             return Ok(());
         }
+        if server.scripts.busy() && !cmd::script::allowed_while_busy(name, &args) {
+            if let Some(m) = &mut self.multi {
+                m.aborted = true;
+            }
+            out.push(&Reply::err(cmd::script::BUSY), self.resp3);
+            return Ok(());
+        }
         if self.monitoring && (spec.writes || spec.reads) {
             out.push(
                 &Reply::err("ERR Replica can't interact with the keyspace"),
@@ -347,12 +354,16 @@ impl Session {
             .as_ref()
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
-        server.slowlog.log(
-            &crate::monitor::redacted(name, args),
-            micros,
-            self.peer.to_string(),
-            name_of,
-        );
+        let mut shown = crate::monitor::redacted(name, args);
+        if name == "acl" && shown.get(1).is_some_and(|s| is(s, "setuser")) {
+            // The user and its rules (passwords among them), as Redis redacts them.
+            for a in shown.iter_mut().skip(2) {
+                *a = Bytes::from_static(b"(redacted)");
+            }
+        }
+        server
+            .slowlog
+            .log(&shown, micros, self.peer.to_string(), name_of);
     }
 
     /// Show a command to MONITOR clients, if there are any (one load when there are none).

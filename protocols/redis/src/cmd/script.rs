@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,6 +20,8 @@ use crate::store::View;
 pub struct Scripts {
     by_sha: Mutex<HashMap<String, Bytes>>,
     running: Mutex<Vec<Arc<Running>>>,
+    /// How many are running (read without the lock).
+    count: AtomicUsize,
     /// `busy-reply-threshold` (alias `lua-time-limit`), in milliseconds: a script that has run
     /// this long may be killed.
     busy_ms: AtomicU64,
@@ -30,6 +32,7 @@ impl Default for Scripts {
         Self {
             by_sha: Mutex::default(),
             running: Mutex::default(),
+            count: AtomicUsize::new(0),
             busy_ms: AtomicU64::new(5000),
         }
     }
@@ -56,6 +59,7 @@ impl Drop for RunningGuard<'_> {
             .running
             .lock()
             .retain(|r| !Arc::ptr_eq(r, &self.run));
+        self.scripts.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -71,6 +75,19 @@ impl Scripts {
         self.busy_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// A script has run past the busy threshold: Redis then answers other clients `BUSY`
+    /// (one load when no script runs).
+    pub fn busy(&self) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let threshold = std::time::Duration::from_millis(self.busy_ms());
+        self.running
+            .lock()
+            .iter()
+            .any(|r| r.started.elapsed() >= threshold)
+    }
+
     fn start(&self) -> RunningGuard<'_> {
         let run = Arc::new(Running {
             started: Instant::now(),
@@ -78,6 +95,7 @@ impl Scripts {
             wrote: AtomicBool::new(false),
         });
         self.running.lock().push(run.clone());
+        self.count.fetch_add(1, Ordering::AcqRel);
         RunningGuard { scripts: self, run }
     }
 
@@ -136,6 +154,18 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// What Redis still runs while a script is busy (its `allow-busy` commands that dotdo has).
+pub fn allowed_while_busy(name: &str, a: &[Bytes]) -> bool {
+    match name {
+        "auth" | "hello" | "client" | "quit" | "reset" | "role" | "readonly" | "readwrite" => true,
+        "script" => a.get(1).is_some_and(|s| is(s, "kill")),
+        _ => false,
+    }
+}
 
 /// Keys and arguments of EVAL/EVALSHA: `a` = [cmd, script, numkeys, keys..., args...].
 pub fn split_eval(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), Reply> {

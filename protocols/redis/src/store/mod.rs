@@ -101,8 +101,8 @@ impl Keyspace {
         self.dbs.len()
     }
 
-    /// Remove expired keys from every loaded shard, at most `limit` per shard, so writers
-    /// never wait long behind the sweep.
+    /// Remove expired keys from every loaded shard that is free, at most `limit` per shard, so
+    /// writers never wait long behind the sweep.
     /// With `expired` set, the keys removed are pushed there with their database, their shard
     /// and the sequence number their deletion is durable at (for keyspace notifications).
     pub fn sweep(&self, limit: usize, mut expired: Option<&mut Vec<Expired>>) -> usize {
@@ -110,7 +110,11 @@ impl Keyspace {
         let mut removed = 0;
         for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.loaded() {
-                let mut st = shard.state.lock();
+                // A shard busy now (a long script, a big command) is swept at the next tick:
+                // the sweep never waits, so it never holds up the runtime it runs on.
+                let Some(mut st) = shard.state.try_lock() else {
+                    continue;
+                };
                 let mut keys = Vec::new();
                 for key in st.expired(now, limit) {
                     match st.delete(&key) {

@@ -276,3 +276,118 @@ def test_read_only_scripts_refuse_writes(r):
     sha = r.script_load("return redis.call('get', KEYS[1])")
     assert r.evalsha_ro(sha, 1, "ro") == "1"
     assert r.get("ro") == "1"
+
+
+@pytest.fixture(scope="module")
+def real_redis(tmp_path_factory):
+    """A redis-server (installed by the test command), without persistence."""
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tmp_path_factory.mktemp("redis-server")
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(d)],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.time() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.time() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield client
+    client.close()
+    proc.kill()
+    proc.wait()
+
+
+def _fill(c):
+    """One value of every type, in the shapes Redis encodes differently (small and big)."""
+    c.set("str", "hello")
+    c.set("int", 12345)
+    c.set("long", "xy" * 5000)
+    c.rpush("list", *[f"e{i}" for i in range(5)], b"\x00\xff", "")
+    c.rpush("biglist", *[f"{i}" * (i % 7 + 1) for i in range(3000)])
+    c.sadd("ints", *range(100))
+    c.sadd("set", *[f"m{i}" for i in range(300)])
+    c.hset("hash", mapping={"f": "v", "n": 1, "": "empty"})
+    c.hset("bighash", mapping={f"f{i}": "v" * i for i in range(300)})
+    c.zadd("zset", {"a": 1.5, "b": -2, "c": float("inf"), "d": 0})
+    c.zadd("bigzset", {f"m{i}": i / 3 for i in range(300)})
+    for i in range(1, 6):
+        c.xadd("stream", {"f": f"v{i}", "n": i}, id=f"{i}-1")
+    c.xgroup_create("stream", "g", "0")
+    c.xreadgroup("g", "alice", {"stream": ">"}, count=2)
+    c.xreadgroup("g", "bob", {"stream": ">"}, count=1)
+    c.xack("stream", "g", "1-1")
+
+
+def _view(c, key):
+    t = c.type(key).decode()
+    if t == "string":
+        return c.get(key)
+    if t == "list":
+        return c.lrange(key, 0, -1)
+    if t == "set":
+        return sorted(c.smembers(key))
+    if t == "hash":
+        return sorted(c.hgetall(key).items())
+    if t == "zset":
+        return c.zrange(key, 0, -1, withscores=True)
+    if t == "stream":
+        p = c.xpending(key, "g")
+        groups = [(g["name"], g["pending"], g["last-delivered-id"]) for g in c.xinfo_groups(key)]
+        consumers = sorted((x["name"], x["pending"]) for x in c.xinfo_consumers(key, "g"))
+        return (c.xrange(key), p["pending"], p["min"], p["max"], groups, consumers)
+    raise AssertionError(t)
+
+
+KEYS = ["str", "int", "long", "list", "biglist", "ints", "set", "hash", "bighash", "zset",
+        "bigzset", "stream"]
+
+
+def test_dump_payloads_restore_both_ways_with_redis_server(r, real_redis):
+    rb = redis.Redis(host=r.connection_pool.connection_kwargs["host"],
+                     port=r.connection_pool.connection_kwargs["port"])
+    real_redis.flushall()
+    _fill(rb)
+    _fill(real_redis)
+    for key in KEYS:
+        want = _view(real_redis, key)
+        assert _view(rb, key) == want, key
+        # dotdo's payload, restored by redis-server ...
+        real_redis.restore(f"from-dotdo:{key}", 0, rb.dump(key))
+        assert _view(real_redis, f"from-dotdo:{key}") == want, key
+        # ... and redis-server's, restored by dotdo, with a TTL.
+        rb.restore(f"from-redis:{key}", 60_000, real_redis.dump(key))
+        assert _view(rb, f"from-redis:{key}") == want, key
+        assert 0 < rb.pttl(f"from-redis:{key}") <= 60_000
+    with pytest.raises(redis.ResponseError, match="BUSYKEY"):
+        rb.restore("str", 0, real_redis.dump("str"))
+    with pytest.raises(redis.ResponseError, match="DUMP payload version or checksum are wrong"):
+        rb.restore("other", 0, real_redis.dump("str")[:-1] + b"\x00", replace=True)
+
+
+def test_redis_server_migrates_keys_into_dotdo(r, real_redis):
+    """MIGRATE: redis-server itself connects to dotdo and sends RESTORE ... REPLACE."""
+    host = r.connection_pool.connection_kwargs["host"]
+    port = r.connection_pool.connection_kwargs["port"]
+    real_redis.flushall()
+    _fill(real_redis)
+    real_redis.migrate(host, port, KEYS, 0, 5000, copy=True, replace=True)
+    rb = redis.Redis(host=host, port=port)
+    for key in KEYS:
+        assert _view(rb, key) == _view(real_redis, key), key
+    # Without COPY the keys leave redis-server once dotdo has them.
+    real_redis.set("moving", "v", px=90_000)
+    real_redis.migrate(host, port, "moving", 0, 5000)
+    assert not real_redis.exists("moving")
+    assert rb.get("moving") == b"v" and 0 < rb.pttl("moving") <= 90_000

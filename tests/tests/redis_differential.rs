@@ -116,12 +116,27 @@ fn encode(args: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// Split a corpus line like redis-cli does: spaces separate, double quotes group.
+/// Split a corpus line like redis-cli does: spaces separate, double quotes group, and inside
+/// them `\xHH` is one byte (other backslashes stay as written, for Lua's own escapes).
 fn split(line: &str) -> Vec<Vec<u8>> {
     let mut args = Vec::new();
     let mut cur = Vec::new();
     let (mut quoted, mut any) = (false, false);
-    for c in line.bytes() {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        i += 1;
+        if quoted && c == b'\\' && bytes.get(i) == Some(&b'x') {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                cur.push(b);
+                i += 3;
+                continue;
+            }
+        }
         match c {
             b'"' => {
                 quoted = !quoted;

@@ -374,3 +374,83 @@ impl ScanOpts {
         Ok(o)
     }
 }
+
+/// DUMP key: the value in the RDB form Redis's RESTORE reads (`rdb.rs`).
+pub fn dump(v: &mut View, a: &[Bytes]) -> CmdResult {
+    Ok(match v.get(&a[1])? {
+        Some(e) => Reply::Bulk(Bytes::from(crate::rdb::dump(&e.value))),
+        None => Reply::Nil,
+    })
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency], with
+/// Redis's order of checks: options, TTL, an existing key, then the payload.
+pub fn restore(v: &mut View, a: &[Bytes]) -> CmdResult {
+    let key = &a[1];
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (None, None);
+    let mut i = 4;
+    while i < a.len() {
+        let opt = &a[i];
+        let value = a.get(i + 1);
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "absttl") {
+            absttl = true;
+        } else if is(opt, "idletime") && value.is_some() && freq.is_none() {
+            let n = int(value.unwrap_or(opt))?;
+            if n < 0 {
+                return Err(Reply::err("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(n);
+            i += 1;
+        } else if is(opt, "freq") && value.is_some() && idle.is_none() {
+            let n = int(value.unwrap_or(opt))?;
+            if !(0..=255).contains(&n) {
+                return Err(Reply::err(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(n);
+            i += 1;
+        } else {
+            return Err(syntax());
+        }
+        i += 1;
+    }
+    // FREQ is read and checked; with no LFU policy (dotdo evicts nothing) Redis keeps it
+    // nowhere either.
+    let _ = freq;
+    let ttl = int(&a[2])?;
+    if ttl < 0 {
+        return Err(Reply::err("ERR Invalid TTL value, must be >= 0"));
+    }
+    if !replace && v.exists(key)? {
+        return Err(Reply::err("BUSYKEY Target key name already exists."));
+    }
+    let value = crate::rdb::restore(&a[3]).map_err(Reply::err)?;
+    let expires_at = match (ttl, absttl) {
+        (0, _) => None,
+        (t, true) => Some(t),
+        (t, false) => Some(v.now.saturating_add(t)),
+    };
+    if expires_at.is_some_and(|at| at <= v.now) {
+        // Already expired: nothing is created, and a replaced key goes (Redis's `del`).
+        if replace && v.remove(key)?.is_some() {
+            v.notify(GENERIC, "del", key);
+        }
+        return Ok(Reply::ok());
+    }
+    if replace {
+        v.remove(key)?;
+    }
+    v.put_value(key, value, expires_at)?;
+    if let Some(idle) = idle
+        && let Some(e) = v.live(key)?
+    {
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        e.accessed = e.accessed.wrapping_sub(idle);
+    }
+    v.notify(GENERIC, "restore", key);
+    Ok(Reply::ok())
+}

@@ -71,6 +71,8 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "rename" => keys::rename(v, a, false),
         "renamenx" => keys::rename(v, a, true),
         "copy" => keys::copy(v, a),
+        "dump" => keys::dump(v, a),
+        "restore" => keys::restore(v, a),
         "keys" => keys::keys(v, a),
         "randomkey" => keys::randomkey(v),
         "expire" => keys::expire(v, a, 1000, false),

@@ -170,7 +170,7 @@ specs! {
     "randomkey" 1 R KA, "generic"; "expire" -3 WDF K1, "generic"; "pexpire" -3 WDF K1, "generic";
     "expireat" -3 WDF K1, "generic"; "pexpireat" -3 WDF K1, "generic"; "ttl" 2 RF K1, "generic";
     "pttl" 2 RF K1, "generic"; "expiretime" 2 RF K1, "generic"; "pexpiretime" 2 RF K1, "generic";
-    "persist" 2 WDF K1, "generic"; "object" -2 R Keys::At(2, 2, 1), "generic"; "scan" -2 R KA, "generic";
+    "persist" 2 WDF K1, "generic"; "dump" 2 R K1, "generic"; "restore" -4 W K1, "generic"; "object" -2 R Keys::At(2, 2, 1), "generic"; "scan" -2 R KA, "generic";
     "dbsize" 1 RF KA, "server"; "move" 3 WDF K1, "generic"; "swapdb" 3 WDF K0, "server"; "flushdb" -1 WD KA, "server";
     "hset" -4 WF K1, "hash"; "hmset" -4 WF K1, "hash"; "hsetnx" 4 WF K1, "hash";
     "hget" 3 RF K1, "hash"; "hmget" -3 RF K1, "hash"; "hdel" -3 WDF K1, "hash";

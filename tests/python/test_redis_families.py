@@ -278,37 +278,6 @@ def test_read_only_scripts_refuse_writes(r):
     assert r.get("ro") == "1"
 
 
-@pytest.fixture(scope="module")
-def real_redis(tmp_path_factory):
-    """A redis-server (installed by the test command), without persistence."""
-    import socket
-    import subprocess
-    import time
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    d = tmp_path_factory.mktemp("redis-server")
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(d)],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.time() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.time() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    yield client
-    client.close()
-    proc.kill()
-    proc.wait()
-
-
 def _fill(c):
     """One value of every type, in the shapes Redis encodes differently (small and big)."""
     c.set("str", "hello")

@@ -67,8 +67,10 @@ const DECLARED: &[(&str, &[&str])] = &[
     ("readwrite", &["fast", "connection"]),
     ("eval_ro", &["slow", "scripting"]),
     ("evalsha_ro", &["slow", "scripting"]),
+    ("fcall_ro", &["slow", "scripting"]),
     ("exec", &["slow", "transaction"]),
     ("publish", &["pubsub", "fast"]),
+    ("spublish", &["pubsub", "fast"]),
 ];
 
 /// Commands with subcommands: Redis gives their categories to the subcommands, and COMMAND
@@ -76,7 +78,7 @@ const DECLARED: &[(&str, &[&str])] = &[
 /// derived here, so `-@admin` keeps CONFIG out).
 pub const CONTAINERS: &[&str] = &[
     "acl", "client", "config", "command", "object", "xgroup", "xinfo", "script", "pubsub",
-    "cluster",
+    "cluster", "function",
 ];
 
 /// The categories COMMAND INFO shows, in ACL CAT's order.
@@ -525,10 +527,10 @@ impl User {
         }
         if !self.allchannels {
             let bad = match spec.name {
-                "publish" => args[1..2]
+                "publish" | "spublish" => args[1..2]
                     .iter()
                     .find(|c| !self.channels.iter().any(|p| glob(p, c))),
-                "subscribe" => args[1..]
+                "subscribe" | "ssubscribe" => args[1..]
                     .iter()
                     .find(|c| !self.channels.iter().any(|p| glob(p, c))),
                 // A pattern must be one of the user's patterns, literally.
@@ -564,7 +566,7 @@ fn full_name(name: &str, args: &[Bytes]) -> String {
 
 /// The keys a command names; `None` when they cannot be told from the arguments (the command
 /// is then refused to a user with key patterns, rather than let through).
-fn command_keys<'a>(spec: &Spec, a: &'a [Bytes]) -> Option<Vec<&'a Bytes>> {
+pub(crate) fn command_keys<'a>(spec: &Spec, a: &'a [Bytes]) -> Option<Vec<&'a Bytes>> {
     if let Keys::At(f, l, s) = spec.keys {
         return Some(table::keys_at(a, f, l, s).collect());
     }
@@ -578,7 +580,7 @@ fn command_keys<'a>(spec: &Spec, a: &'a [Bytes]) -> Option<Vec<&'a Bytes>> {
     };
     match spec.name {
         "keys" | "scan" | "randomkey" | "dbsize" | "flushdb" => Some(vec![]),
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => numkeys(2),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => numkeys(2),
         "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
             numkeys(1)
         }

@@ -15,6 +15,7 @@ pub mod server;
 pub mod session;
 pub mod slowlog;
 pub mod store;
+pub mod tracking;
 
 pub use config::{Config, User};
 pub use error::Error;

@@ -173,6 +173,8 @@ impl Inbox {
 pub struct PubSub {
     channels: Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>,
     patterns: Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>,
+    /// Shard channels (SSUBSCRIBE/SPUBLISH): a namespace of their own, without patterns.
+    shard: Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>,
 }
 
 impl PubSub {
@@ -197,6 +199,16 @@ impl PubSub {
                 map.remove(name);
             }
         }
+    }
+
+    /// Deliver `message` to `client` alone, if it is subscribed to `channel` (redirected
+    /// tracking invalidations).
+    pub fn send_to(&self, channel: &[u8], client: u64, message: Reply) -> bool {
+        self.channels
+            .lock()
+            .get(channel)
+            .and_then(|subs| subs.get(&client))
+            .is_some_and(|out| out.send(message))
     }
 
     /// Deliver `message`; returns the number of subscribers that got it.
@@ -251,6 +263,58 @@ impl PubSub {
     pub fn numpat(&self) -> i64 {
         self.patterns.lock().values().map(|s| s.len() as i64).sum()
     }
+
+    pub fn ssubscribe(&self, name: Bytes, client: u64, out: Outbox) {
+        self.shard
+            .lock()
+            .entry(name)
+            .or_default()
+            .insert(client, out);
+    }
+
+    pub fn sunsubscribe(&self, name: &Bytes, client: u64) {
+        let mut map = self.shard.lock();
+        if let Some(subs) = map.get_mut(name) {
+            subs.remove(&client);
+            if subs.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// SPUBLISH: deliver `message` to the shard channel's subscribers only (neither classic
+    /// channels nor patterns hear it); returns how many got it.
+    pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> i64 {
+        let mut n = 0;
+        if let Some(subs) = self.shard.lock().get(channel) {
+            let frame = Reply::Push(vec![
+                Reply::bulk("smessage"),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(message.clone()),
+            ]);
+            for out in subs.values() {
+                n += i64::from(out.send(frame.clone()));
+            }
+        }
+        n
+    }
+
+    /// PUBSUB SHARDCHANNELS: the shard channels with subscribers (matching `pattern`).
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut v: Vec<Bytes> = self
+            .shard
+            .lock()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob(p, c)))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn shard_numsub(&self, channel: &[u8]) -> i64 {
+        self.shard.lock().get(channel).map_or(0, |s| s.len() as i64)
+    }
 }
 
 #[cfg(test)]
@@ -263,6 +327,34 @@ mod tests {
             Reply::bulk("ch"),
             Reply::Bulk(Bytes::from(vec![b'x'; n])),
         ])
+    }
+
+    #[test]
+    fn shard_channels_are_a_namespace_of_their_own() {
+        let ps = PubSub::default();
+        let limits = Arc::new(BufferLimits::new(0, 0, 0));
+        let (out, mut inbox) = channel(limits, CancellationToken::new());
+        let ch = Bytes::from_static(b"ch");
+        ps.ssubscribe(ch.clone(), 1, out.clone());
+        ps.subscribe(true, Bytes::from_static(b"*"), 2, out);
+        assert_eq!(ps.spublish(&ch, &Bytes::from_static(b"hi")), 1);
+        let Some(Reply::Push(v)) = inbox.try_recv() else {
+            panic!("no smessage");
+        };
+        assert!(matches!(&v[0], Reply::Bulk(b) if &b[..] == b"smessage"));
+        // The pattern hears classic PUBLISH only; the shard subscriber does not.
+        assert_eq!(ps.publish(&ch, &Bytes::from_static(b"x")), 1);
+        assert!(
+            matches!(inbox.try_recv(), Some(Reply::Push(v)) if matches!(&v[0], Reply::Bulk(b) if &b[..] == b"pmessage"))
+        );
+        assert!(inbox.try_recv().is_none());
+        assert_eq!(ps.shard_channels(None), vec![ch.clone()]);
+        assert!(ps.channels(None).is_empty());
+        assert_eq!(ps.shard_numsub(b"ch"), 1);
+        assert_eq!(ps.numsub(b"ch"), 0);
+        ps.sunsubscribe(&ch, 1);
+        assert!(ps.shard_channels(None).is_empty());
+        assert_eq!(ps.spublish(&ch, &Bytes::from_static(b"hi")), 0);
     }
 
     #[test]

@@ -59,7 +59,8 @@ struct HeldEvents {
 pub struct Server {
     pub config: Config,
     pub keyspace: Keyspace,
-    pub pubsub: PubSub,
+    pub pubsub: Arc<PubSub>,
+    pub tracking: Arc<crate::tracking::Tracking>,
     /// Woken after every write, for blocked clients (BLPOP and friends) to retry.
     pub changed: Notify,
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
@@ -101,10 +102,13 @@ impl Server {
             config.pubsub_soft_limit,
             config.pubsub_soft_seconds,
         ));
+        let pubsub = Arc::new(PubSub::default());
+        let tracking = Arc::new(crate::tracking::Tracking::new(pubsub.clone()));
         let server = Arc::new(Self {
-            keyspace: Keyspace::new(backend, config.databases, config.shards),
+            keyspace: Keyspace::new(backend, config.databases, config.shards, tracking.clone()),
+            tracking,
             config,
-            pubsub: PubSub::default(),
+            pubsub,
             changed: Notify::new(),
             config_overrides: Mutex::new(HashMap::new()),
             scripts: Default::default(),
@@ -141,6 +145,7 @@ impl Server {
                     let Some(server) = weak.upgrade() else { return };
                     // Events whose connection went away before they were durable.
                     server.drain_events();
+                    server.tracking.settle();
                     // Redis holds active expiry while clients are paused.
                     if server.pause.in_force() {
                         continue;
@@ -336,7 +341,11 @@ impl Server {
         for p in session.patterns.drain() {
             self.pubsub.unsubscribe(true, &p, id);
         }
+        for ch in session.shard_channels.drain() {
+            self.pubsub.sunsubscribe(&ch, id);
+        }
         self.monitors.remove(id);
+        self.tracking.gone(id);
         self.clients.lock().remove(&id);
         let _ = stream.shutdown().await;
     }
@@ -506,7 +515,7 @@ impl Server {
             live.cmd
         };
         format!(
-            "id={id} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={cmd} user={} redir=-1 resp={}\n",
+            "id={id} addr={} laddr={} fd=8 name={} age={age} idle={idle} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} tot-mem=0 events=r cmd={cmd} user={} redir={} resp={}\n",
             e.peer,
             e.local,
             e.name,
@@ -514,11 +523,25 @@ impl Server {
             e.db,
             live.sub,
             live.psub,
+            live.ssub,
             live.multi,
             e.outbox.queued(),
             e.user,
+            live.redir,
             if live.resp3 { 3 } else { 2 }
         )
+    }
+
+    /// Where invalidations redirected to connection `id` go, if it is open (CLIENT TRACKING
+    /// REDIRECT).
+    pub fn redirect_target(&self, id: u64) -> Option<crate::tracking::Target> {
+        self.clients
+            .lock()
+            .get(&id)
+            .map(|e| crate::tracking::Target {
+                outbox: e.outbox.clone(),
+                live: e.live.clone(),
+            })
     }
 
     pub fn client_line(&self, s: &Session) -> String {
@@ -583,10 +606,11 @@ impl Server {
         }
         if want("clients") {
             text.push_str(&format!(
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n\r\n",
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n\r\n",
                 self.clients.lock().len(),
                 self.config.maxclients,
-                self.blocked.load(Ordering::Relaxed)
+                self.blocked.load(Ordering::Relaxed),
+                self.tracking.clients()
             ));
         }
         if want("memory") {
@@ -597,8 +621,11 @@ impl Server {
         }
         if want("stats") {
             text.push_str(&format!(
-                "# Stats\r\ntotal_commands_processed:{}\r\n\r\n",
-                self.commands.load(Ordering::Relaxed)
+                "# Stats\r\ntotal_commands_processed:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
+                self.commands.load(Ordering::Relaxed),
+                self.tracking.total_keys(),
+                self.tracking.total_items(),
+                self.tracking.total_prefixes()
             ));
         }
         if want("replication") {

@@ -29,10 +29,15 @@ pub struct Live {
     pub cmd: &'static str,
     pub sub: usize,
     pub psub: usize,
+    pub ssub: usize,
     /// Commands queued in MULTI, -1 outside one.
     pub multi: i64,
     pub resp3: bool,
     pub monitor: bool,
+    /// CLIENT TRACKING: -1 off, 0 on without a redirect, else the redirect's id.
+    pub redir: i64,
+    /// Tracking in BCAST mode.
+    pub bcast: bool,
     /// When the last batch of requests ran (Unix ms: the batch's own clock when it read one).
     pub active_ms: i64,
 }
@@ -43,19 +48,23 @@ impl Default for Live {
             cmd: "",
             sub: 0,
             psub: 0,
+            ssub: 0,
             multi: -1,
             resp3: false,
             monitor: false,
+            redir: -1,
+            bcast: false,
             active_ms: now_ms(),
         }
     }
 }
 
 impl Live {
-    /// CLIENT LIST's flags: P subscribed, O monitoring, x in MULTI; N for none.
+    /// CLIENT LIST's flags: P subscribed, O monitoring, x in MULTI, t tracking, B in BCAST
+    /// mode; N for none.
     pub fn flags(&self) -> String {
         let mut f = String::new();
-        if self.sub + self.psub > 0 {
+        if self.sub + self.psub + self.ssub > 0 {
             f.push('P');
         }
         if self.monitor {
@@ -63,6 +72,12 @@ impl Live {
         }
         if self.multi >= 0 {
             f.push('x');
+        }
+        if self.redir >= 0 {
+            f.push('t');
+        }
+        if self.bcast {
+            f.push('B');
         }
         if f.is_empty() {
             f.push('N');
@@ -146,6 +161,8 @@ pub struct Session {
     pub watch: Option<Arc<AtomicBool>>,
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE), counted apart from channels and patterns.
+    pub shard_channels: HashSet<Bytes>,
     pub outbox: Outbox,
     pub created: Instant,
     pub last_command: &'static str,
@@ -160,6 +177,10 @@ pub struct Session {
     /// The clock of the requests being run (one read per pipeline batch, not per command);
     /// `None` until read, cleared whenever the connection waits.
     pub clock: Option<i64>,
+    /// CLIENT TRACKING's options while it is on.
+    pub tracking: Option<crate::tracking::Options>,
+    /// CLIENT CACHING yes|no, for the next command only (OPTIN / OPTOUT).
+    pub caching: Option<bool>,
 }
 
 impl Session {
@@ -176,6 +197,7 @@ impl Session {
             watch: None,
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
             outbox,
             created: Instant::now(),
             last_command: "",
@@ -184,6 +206,8 @@ impl Session {
             acl_gen: u64::MAX,
             perms: None,
             clock: None,
+            tracking: None,
+            caching: None,
         }
     }
 
@@ -205,8 +229,10 @@ impl Session {
         }
     }
 
+    /// Every subscription, classic and shard: more than none puts a RESP2 connection in the
+    /// subscribed context.
     pub fn subscriptions(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
     }
 
     /// What CLIENT LIST shows of this connection's state.
@@ -215,9 +241,15 @@ impl Session {
             cmd: self.last_command,
             sub: self.channels.len(),
             psub: self.patterns.len(),
+            ssub: self.shard_channels.len(),
             multi: self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
             resp3: self.resp3,
             monitor: self.monitoring,
+            redir: self
+                .tracking
+                .as_ref()
+                .map_or(-1, |t| t.redirect.map_or(0, |r| r as i64)),
+            bcast: self.tracking.as_ref().is_some_and(|t| t.bcast),
             active_ms: self.clock.unwrap_or_else(now_ms),
         }
     }
@@ -281,7 +313,7 @@ impl Session {
             if let Some(m) = &mut self.multi {
                 m.aborted = true;
             }
-            out.push(&Reply::err(cmd::script::BUSY), self.resp3);
+            out.push(&Reply::err(server.scripts.busy_error()), self.resp3);
             return Ok(());
         }
         if self.monitoring && (spec.writes || spec.reads) {
@@ -311,6 +343,8 @@ impl Session {
                     | "psubscribe"
                     | "unsubscribe"
                     | "punsubscribe"
+                    | "ssubscribe"
+                    | "sunsubscribe"
                     | "ping"
                     | "quit"
                     | "reset"
@@ -325,7 +359,8 @@ impl Session {
         if server.pause.active()
             && !(name == "client" && args.len() == 2 && is(&args[1], "unpause"))
         {
-            let write = spec.writes || matches!(name, "eval" | "evalsha" | "publish" | "exec");
+            let write =
+                spec.writes || matches!(name, "eval" | "evalsha" | "publish" | "spublish" | "exec");
             server.pause.wait(write).await;
             self.clock = None;
         }
@@ -335,7 +370,18 @@ impl Session {
             self.feed_monitors(server, spec, name, &args, out);
         }
         let started = std::time::Instant::now();
+        let _running = server
+            .tracking
+            .active()
+            .then(|| crate::tracking::running(self.id));
         let done = self.dispatch(server, spec, name, &args, out).await;
+        self.end_caching(name, &args);
+        if server.tracking.active() {
+            if matches!(name, "flushdb" | "flushall") {
+                server.tracking.flushed();
+            }
+            server.tracking.settle();
+        }
         let micros = started.elapsed().as_micros() as i64;
         if server.slowlog.wants(micros) && !waits(name, &args) {
             self.log_slow(server, name, &args, micros);
@@ -344,6 +390,39 @@ impl Session {
             self.feed_monitors(server, spec, name, &args, out);
         }
         done
+    }
+
+    /// CLIENT TRACKING in default mode: remember the keys a read command (or a script) names,
+    /// unless OPTIN / OPTOUT and CLIENT CACHING say otherwise. Called with the command's
+    /// shards still locked, so a write from another connection cannot fall between the read
+    /// and the remembering (its invalidation would be lost).
+    fn remember_reads(&self, server: &Server, spec: &Spec, name: &str, args: &[Bytes]) {
+        let Some(t) = &self.tracking else {
+            return;
+        };
+        let wanted = if t.optin {
+            self.caching == Some(true)
+        } else if t.optout {
+            self.caching != Some(false)
+        } else {
+            true
+        };
+        if t.bcast || !wanted || !(spec.reads || cmd::script::is_eval(name)) {
+            return;
+        }
+        if let Some(keys) = crate::acl::command_keys(spec, args) {
+            server.tracking.remember(self.id, keys);
+        }
+    }
+
+    /// CLIENT CACHING's answer holds for the one command after it (a whole transaction).
+    fn end_caching(&mut self, name: &str, args: &[Bytes]) {
+        if self.caching.is_some()
+            && self.multi.is_none()
+            && !(name == "client" && args.get(1).is_some_and(|a| is(a, "caching")))
+        {
+            self.caching = None;
+        }
     }
 
     /// Add a command to the slow log, its secrets redacted as MONITOR redacts them.
@@ -409,6 +488,11 @@ impl Session {
             }
             "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => {
                 let reply = self.eval(server, name, args, out).await?;
+                out.push(&reply, self.resp3);
+                Ok(())
+            }
+            "fcall" | "fcall_ro" => {
+                let reply = cmd::function::fcall(self, server, name, args, out).await?;
                 out.push(&reply, self.resp3);
                 Ok(())
             }
@@ -495,6 +579,9 @@ impl Session {
         // Not a script: every key it touches is declared, and its shards are the ones locked.
         view.one_shard = shards.len() == 1;
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
+        if self.tracking.is_some() {
+            self.remember_reads(server, spec, name, args);
+        }
         let (tickets, events) = view.finish_events()?;
         if spec.writes {
             server.wake_blocked();
@@ -569,6 +656,11 @@ impl Session {
             .collect();
         let specs: Vec<(&Spec, &[Bytes])> =
             queued.iter().map(|(_, s, a)| (*s, a.as_slice())).collect();
+        if queued.iter().any(|(n, _, _)| cmd::function::is_fcall(n)) {
+            // FCALL reads the libraries under the transaction's locks: load them first.
+            server.scripts.functions.ready(&server.keyspace).await?;
+            out.add_tickets(server.scripts.functions.unsynced());
+        }
         let shards = self.shards_for(server, &specs).await?;
         let mut view = View::lock(server.keyspace.slots, &shards, self.now(), self.resp3);
         view.notify = crate::notify::active(server.notify_flags());
@@ -613,7 +705,13 @@ impl Session {
                 }
                 _ => cmd::apply(name, &mut view, args).unwrap_or_else(|e| e),
             };
+            if matches!(name.as_str(), "flushdb" | "flushall") && server.tracking.active() {
+                server.tracking.flushed();
+            }
             replies.push(r);
+            if self.tracking.is_some() {
+                self.remember_reads(server, spec, name, args);
+            }
             if !script {
                 self.feed_monitors(server, spec, name, args, out);
             }
@@ -677,6 +775,11 @@ impl Session {
                 scripts: &server.scripts,
             };
             let reply = script::run(&mut view, caller, &body, keys, argv);
+            if let Some(spec) = table::lookup(name)
+                && self.tracking.is_some()
+            {
+                self.remember_reads(server, spec, name, args);
+            }
             let (tickets, events) = view.finish_events()?;
             (reply, tickets, events)
         };

@@ -45,9 +45,19 @@ pub async fn run(
             unsubscribe(s, server, a, name == "punsubscribe", out);
             return Ok(None);
         }
+        "ssubscribe" => {
+            ssubscribe(s, server, a, out);
+            return Ok(None);
+        }
+        "sunsubscribe" => {
+            sunsubscribe(s, server, a, out);
+            return Ok(None);
+        }
         "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
+        "spublish" => Reply::Int(server.pubsub.spublish(&a[1], &a[2])),
         "pubsub" => pubsub(server, a),
         "script" => super::script::script(&server.scripts, a),
+        "function" => return super::function::command(server, a, out).await.map(Some),
         "acl" => super::acl::acl(s, server, a),
         "swapdb" => super::db::swapdb(server, a),
         _ => return srv::run(s, server, name, a, out).await,
@@ -60,6 +70,8 @@ pub fn in_transaction(s: &mut Session, server: &Server, name: &str, a: &[Bytes])
     match name {
         "ping" => ping(s, a),
         "publish" => Reply::Int(server.pubsub.publish(&a[1], &a[2])),
+        "spublish" => Reply::Int(server.pubsub.spublish(&a[1], &a[2])),
+        "ssubscribe" => Reply::err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client"),
         "pubsub" => pubsub(server, a),
         "client" => client(s, server, a),
         "config" => srv::config(server, a),
@@ -166,6 +178,9 @@ fn hello(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
     }
     if let Some(p) = proto {
         s.resp3 = p == 3;
+        if s.tracking.is_some() {
+            server.tracking.set_resp3(s.id, s.resp3);
+        }
     }
     if name.is_some() {
         s.name = name;
@@ -194,10 +209,17 @@ fn reset(s: &mut Session, server: &Server) -> Reply {
     for p in s.patterns.drain() {
         server.pubsub.unsubscribe(true, &p, s.id);
     }
+    for ch in s.shard_channels.drain() {
+        server.pubsub.sunsubscribe(&ch, s.id);
+    }
     s.multi = None;
     s.watch = None;
     s.db = 0;
     s.resp3 = false;
+    if s.tracking.take().is_some() {
+        server.tracking.disable(s.id);
+    }
+    s.caching = None;
     s.name = None;
     s.authenticated = server.acl.default_open();
     s.user = "default".into();
@@ -228,6 +250,14 @@ fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             Reply::ok()
         }
         "getname" => Reply::opt_bulk(s.name.clone()),
+        "tracking" if a.len() >= 3 => tracking(s, server, a),
+        "caching" if a.len() == 3 => caching(s, &a[2]),
+        "getredir" if a.len() == 2 => Reply::Int(match &s.tracking {
+            None => -1,
+            Some(t) => t.redirect.map_or(0, |r| r as i64),
+        }),
+        "trackinginfo" if a.len() == 2 => tracking_info(s, server),
+        "tracking" | "caching" | "getredir" | "trackinginfo" => wrong(),
         "id" => Reply::Int(s.id as i64),
         "info" => Reply::Verbatim(server.client_line(s)),
         "list" => Reply::Verbatim(server.client_list(s)),
@@ -336,7 +366,7 @@ fn subscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out: 
                 .pubsub
                 .subscribe(pattern, ch.clone(), s.id, s.outbox.clone());
         }
-        let n = s.subscriptions() as i64;
+        let n = classic(s);
         out.push(
             &Reply::Push(vec![
                 Reply::bulk(kind),
@@ -363,11 +393,7 @@ fn unsubscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out
     };
     if names.is_empty() {
         out.push(
-            &Reply::Push(vec![
-                Reply::bulk(kind),
-                Reply::Nil,
-                Reply::Int(s.subscriptions() as i64),
-            ]),
+            &Reply::Push(vec![Reply::bulk(kind), Reply::Nil, Reply::Int(classic(s))]),
             s.resp3,
         );
     }
@@ -380,9 +406,67 @@ fn unsubscribe(s: &mut Session, server: &Server, a: &[Bytes], pattern: bool, out
         if set.remove(&ch) {
             server.pubsub.unsubscribe(pattern, &ch, s.id);
         }
-        let n = s.subscriptions() as i64;
+        let n = classic(s);
         out.push(
             &Reply::Push(vec![Reply::bulk(kind), Reply::Bulk(ch), Reply::Int(n)]),
+            s.resp3,
+        );
+    }
+}
+
+/// Channels and patterns: what SUBSCRIBE/UNSUBSCRIBE count (shard channels are apart).
+fn classic(s: &Session) -> i64 {
+    (s.channels.len() + s.patterns.len()) as i64
+}
+
+/// SSUBSCRIBE: replies count shard channels only. A standalone Redis 7.0 does not ask the
+/// channels to hash to one slot (no CROSSSLOT), and neither does dotdo.
+fn ssubscribe(s: &mut Session, server: &Server, a: &[Bytes], out: &mut Output) {
+    for ch in &a[1..] {
+        if s.shard_channels.insert(ch.clone()) {
+            server.pubsub.ssubscribe(ch.clone(), s.id, s.outbox.clone());
+        }
+        let n = s.shard_channels.len() as i64;
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk("ssubscribe"),
+                Reply::Bulk(ch.clone()),
+                Reply::Int(n),
+            ]),
+            s.resp3,
+        );
+    }
+}
+
+/// SUNSUBSCRIBE [shardchannel...]: without names, from every shard channel (one reply with a
+/// nil channel when there is none).
+fn sunsubscribe(s: &mut Session, server: &Server, a: &[Bytes], out: &mut Output) {
+    let names: Vec<Bytes> = if a.len() > 1 {
+        a[1..].to_vec()
+    } else {
+        s.shard_channels.iter().cloned().collect()
+    };
+    if names.is_empty() {
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk("sunsubscribe"),
+                Reply::Nil,
+                Reply::Int(s.shard_channels.len() as i64),
+            ]),
+            s.resp3,
+        );
+    }
+    for ch in names {
+        if s.shard_channels.remove(&ch) {
+            server.pubsub.sunsubscribe(&ch, s.id);
+        }
+        let n = s.shard_channels.len() as i64;
+        out.push(
+            &Reply::Push(vec![
+                Reply::bulk("sunsubscribe"),
+                Reply::Bulk(ch),
+                Reply::Int(n),
+            ]),
             s.resp3,
         );
     }
@@ -401,9 +485,240 @@ fn pubsub(server: &Server, a: &[Bytes]) -> Reply {
                 .collect(),
         ),
         "numpat" if a.len() == 2 => Reply::Int(server.pubsub.numpat()),
-        _ => Reply::err(format!(
+        "shardchannels" if a.len() <= 3 => {
+            Reply::bulks(server.pubsub.shard_channels(a.get(2).map(|p| &p[..])))
+        }
+        "shardnumsub" => Reply::Array(
+            a[2..]
+                .iter()
+                .flat_map(|c| {
+                    [
+                        Reply::Bulk(c.clone()),
+                        Reply::Int(server.pubsub.shard_numsub(c)),
+                    ]
+                })
+                .collect(),
+        ),
+        "help" if a.len() == 2 => Reply::Array(
+            [
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+                "HELP",
+                "    Prints this help.",
+            ]
+            .iter()
+            .map(|l| Reply::Simple((*l).into()))
+            .collect(),
+        ),
+        // Fixed arity: Redis's own argument count check answers.
+        "numpat" | "help" => Reply::err(format!(
+            "ERR wrong number of arguments for 'pubsub|{sub}' command"
+        )),
+        "channels" | "shardchannels" => Reply::err(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
             String::from_utf8_lossy(&a[1])
         )),
+        _ => Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
     }
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP], with
+/// Redis's checks in Redis's order.
+fn tracking(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
+    use crate::tracking::Options;
+    let on = match &a[2] {
+        m if is(m, "on") => true,
+        m if is(m, "off") => false,
+        _ => return super::args::syntax(),
+    };
+    let mut o = Options::default();
+    let mut target = None;
+    let mut i = 3;
+    while i < a.len() {
+        let opt = &a[i];
+        let more = i + 1 < a.len();
+        if is(opt, "redirect") && more {
+            i += 1;
+            if o.redirect.is_some() {
+                return Reply::err("ERR A client can only redirect to a single other client");
+            }
+            let id = match int(&a[i]) {
+                Ok(id) => id,
+                Err(e) => return e,
+            };
+            target = u64::try_from(id)
+                .ok()
+                .and_then(|id| server.redirect_target(id));
+            if target.is_none() {
+                return Reply::err("ERR The client ID you want redirect to does not exist");
+            }
+            o.redirect = Some(id as u64);
+        } else if is(opt, "bcast") {
+            o.bcast = true;
+        } else if is(opt, "optin") {
+            o.optin = true;
+        } else if is(opt, "optout") {
+            o.optout = true;
+        } else if is(opt, "noloop") {
+            o.noloop = true;
+        } else if is(opt, "prefix") && more {
+            i += 1;
+            o.prefixes.push(a[i].clone());
+        } else {
+            return super::args::syntax();
+        }
+        i += 1;
+    }
+    if !on {
+        server.tracking.disable(s.id);
+        s.tracking = None;
+        s.caching = None;
+        return Reply::ok();
+    }
+    if !o.bcast && !o.prefixes.is_empty() {
+        return Reply::err("ERR PREFIX option requires BCAST mode to be enabled");
+    }
+    if let Some(old) = &s.tracking
+        && old.bcast != o.bcast
+    {
+        return Reply::err(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+        );
+    }
+    if o.bcast && (o.optin || o.optout) {
+        return Reply::err("ERR OPTIN and OPTOUT are not compatible with BCAST");
+    }
+    if o.optin && o.optout {
+        return Reply::err("ERR You can't specify both OPTIN mode and OPTOUT mode");
+    }
+    if let Some(old) = &s.tracking
+        && ((o.optin && old.optout) || (o.optout && old.optin))
+    {
+        return Reply::err(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+        );
+    }
+    let existing: Vec<Bytes> = match &s.tracking {
+        Some(old) if old.bcast && old.prefixes.is_empty() => vec![Bytes::new()],
+        Some(old) => old.prefixes.clone(),
+        None => Vec::new(),
+    };
+    let overlap = |x: &[u8], y: &[u8]| x.starts_with(y) || y.starts_with(x);
+    for (i, p) in o.prefixes.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+            return Reply::err(format!(
+                "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                String::from_utf8_lossy(p),
+                String::from_utf8_lossy(e)
+            ));
+        }
+        if let Some(q) = o.prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
+            return Reply::err(format!(
+                "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                String::from_utf8_lossy(p),
+                String::from_utf8_lossy(q)
+            ));
+        }
+    }
+    // Prefixes add up across CLIENT TRACKING ON calls in BCAST mode; the flags are replaced.
+    // No prefix: every key.
+    if o.bcast && !o.prefixes.is_empty() {
+        let mut all = existing;
+        all.extend(o.prefixes);
+        o.prefixes = all;
+    }
+    server
+        .tracking
+        .enable(s.id, o.clone(), target, s.outbox.clone(), s.resp3);
+    s.tracking = Some(o);
+    Reply::ok()
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN / OPTOUT).
+fn caching(s: &mut Session, v: &[u8]) -> Reply {
+    let Some(t) = s.tracking.as_ref().filter(|t| t.optin || t.optout) else {
+        return Reply::err(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        );
+    };
+    if is(v, "yes") {
+        if !t.optin {
+            return Reply::err(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+        s.caching = Some(true);
+    } else if is(v, "no") {
+        if !t.optout {
+            return Reply::err(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+        s.caching = Some(false);
+    } else {
+        return super::args::syntax();
+    }
+    Reply::ok()
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect and prefixes, as Redis 7 reports them.
+fn tracking_info(s: &Session, server: &Server) -> Reply {
+    let mut flags = Vec::new();
+    let (redirect, prefixes) = match &s.tracking {
+        None => {
+            flags.push("off");
+            (-1, Vec::new())
+        }
+        Some(t) => {
+            flags.push("on");
+            if t.bcast {
+                flags.push("bcast");
+            }
+            if t.optin {
+                flags.push("optin");
+                if s.caching == Some(true) {
+                    flags.push("caching-yes");
+                }
+            }
+            if t.optout {
+                flags.push("optout");
+                if s.caching == Some(false) {
+                    flags.push("caching-no");
+                }
+            }
+            if t.noloop {
+                flags.push("noloop");
+            }
+            if server.tracking.broken(s.id) {
+                flags.push("broken_redirect");
+            }
+            let prefixes = if t.bcast && t.prefixes.is_empty() {
+                vec![Bytes::new()]
+            } else {
+                t.prefixes.clone()
+            };
+            (t.redirect.map_or(0, |r| r as i64), prefixes)
+        }
+    };
+    Reply::Map(vec![
+        (
+            Reply::bulk("flags"),
+            Reply::Set(flags.into_iter().map(Reply::bulk).collect()),
+        ),
+        (Reply::bulk("redirect"), Reply::Int(redirect)),
+        (Reply::bulk("prefixes"), Reply::bulks(prefixes)),
+    ])
 }

@@ -6,6 +6,7 @@ pub mod bitfield;
 pub mod bitmap;
 pub mod connection;
 pub mod db;
+pub mod function;
 pub mod geo;
 pub mod geohash;
 pub mod hash;

@@ -15,10 +15,12 @@ use super::table::{Keys, lookup};
 use crate::frame::Reply;
 use crate::store::View;
 
-/// Scripts by SHA1, shared by every connection (SCRIPT LOAD, EVALSHA), and the scripts
-/// running now (SCRIPT KILL).
+/// Scripts by SHA1, shared by every connection (SCRIPT LOAD, EVALSHA), the function
+/// libraries (FUNCTION LOAD, FCALL), and the scripts and functions running now (SCRIPT KILL,
+/// FUNCTION KILL).
 pub struct Scripts {
     by_sha: Mutex<HashMap<String, Bytes>>,
+    pub functions: super::function::Functions,
     running: Mutex<Vec<Arc<Running>>>,
     /// How many are running (read without the lock).
     count: AtomicUsize,
@@ -31,6 +33,7 @@ impl Default for Scripts {
     fn default() -> Self {
         Self {
             by_sha: Mutex::default(),
+            functions: Default::default(),
             running: Mutex::default(),
             count: AtomicUsize::new(0),
             busy_ms: AtomicU64::new(5000),
@@ -45,12 +48,21 @@ pub struct Running {
     killed: AtomicBool,
     /// It ran a write command, so stopping it would leave half its effects: Redis refuses.
     wrote: AtomicBool,
+    /// A function (FCALL): its name and the command that called it (FUNCTION STATS); `None`
+    /// for EVAL.
+    pub function: Option<(String, Vec<Bytes>)>,
+}
+
+impl Running {
+    pub fn duration_ms(&self) -> u128 {
+        self.started.elapsed().as_millis()
+    }
 }
 
 /// Removes a script from the running ones when it ends, however it ends.
-struct RunningGuard<'a> {
+pub(super) struct RunningGuard<'a> {
     scripts: &'a Scripts,
-    run: Arc<Running>,
+    pub(super) run: Arc<Running>,
 }
 
 impl Drop for RunningGuard<'_> {
@@ -88,43 +100,71 @@ impl Scripts {
             .any(|r| r.started.elapsed() >= threshold)
     }
 
-    fn start(&self) -> RunningGuard<'_> {
+    pub(super) fn start(&self, function: Option<(String, Vec<Bytes>)>) -> RunningGuard<'_> {
         let run = Arc::new(Running {
             started: Instant::now(),
             killed: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
+            function,
         });
         self.running.lock().push(run.clone());
         self.count.fetch_add(1, Ordering::AcqRel);
         RunningGuard { scripts: self, run }
     }
 
-    /// SCRIPT KILL: stop the scripts that have run past the busy threshold and have not
-    /// written. Redis reads SCRIPT KILL only once its one script is past that threshold, so
-    /// a shorter script is not busy: it finishes.
-    pub fn kill(&self) -> Reply {
+    /// The scripts and functions that have run past the busy threshold.
+    pub fn busy_ones(&self) -> Vec<Arc<Running>> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
         let threshold = std::time::Duration::from_millis(self.busy_ms());
-        let running = self.running.lock();
-        let busy: Vec<&Arc<Running>> = running
+        self.running
+            .lock()
             .iter()
             .filter(|r| r.started.elapsed() >= threshold)
-            .collect();
+            .cloned()
+            .collect()
+    }
+
+    /// The BUSY error other commands get while a script (or a function) is busy, as Redis
+    /// words it for each.
+    pub fn busy_error(&self) -> &'static str {
+        match self.busy_ones().first() {
+            Some(r) if r.function.is_some() => BUSY_FUNCTION,
+            _ => BUSY,
+        }
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL: stop the scripts (or functions) that have run
+    /// past the busy threshold and have not written. Redis reads SCRIPT KILL only once its
+    /// one script is past that threshold, so a shorter script is not busy: it finishes. As in
+    /// Redis, SCRIPT KILL does not stop a function nor FUNCTION KILL a script: each answers
+    /// the other's BUSY error.
+    pub fn kill(&self, eval: bool) -> Reply {
+        let busy = self.busy_ones();
         if busy.is_empty() {
             return Reply::err("NOTBUSY No scripts in execution right now.");
         }
+        let unwritten: Vec<&Arc<Running>> = busy
+            .iter()
+            .filter(|r| !r.wrote.load(Ordering::Acquire))
+            .collect();
+        if unwritten.is_empty() {
+            return Reply::err(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            );
+        }
         let mut killed = false;
-        for r in busy {
-            if !r.wrote.load(Ordering::Acquire) {
+        for r in &unwritten {
+            if r.function.is_none() == eval {
                 r.killed.store(true, Ordering::Release);
                 killed = true;
             }
         }
-        if killed {
-            Reply::ok()
-        } else {
-            Reply::err(
-                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
-            )
+        match (killed, eval) {
+            (true, _) => Reply::ok(),
+            (false, true) => Reply::err(BUSY_FUNCTION),
+            (false, false) => Reply::err(BUSY),
         }
     }
 
@@ -158,11 +198,16 @@ pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 pub const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
+/// `BUSY` while the busy one is a function.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
 /// What Redis still runs while a script is busy (its `allow-busy` commands that dotdo has).
 pub fn allowed_while_busy(name: &str, a: &[Bytes]) -> bool {
     match name {
         "auth" | "hello" | "client" | "quit" | "reset" | "role" | "readonly" | "readwrite" => true,
         "script" => a.get(1).is_some_and(|s| is(s, "kill")),
+        "function" => a.get(1).is_some_and(|s| is(s, "kill") || is(s, "stats")),
         _ => false,
     }
 }
@@ -208,9 +253,13 @@ pub struct Caller<'a> {
     pub scripts: &'a Scripts,
 }
 
-/// EVAL and its read-only and by-SHA forms.
+/// EVAL and its read-only and by-SHA forms, and FCALL and FCALL_RO: commands that run Lua
+/// under the locks of their keys' shards (the monitor shows them before what they run).
 pub fn is_eval(name: &str) -> bool {
-    matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro")
+    matches!(
+        name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// EVALSHA and EVALSHA_RO.
@@ -226,6 +275,9 @@ pub fn eval_in_view(
     name: &str,
     args: &[Bytes],
 ) -> Reply {
+    if super::function::is_fcall(name) {
+        return super::function::fcall_in_view(&scripts.functions, caller, v, name, args);
+    }
     let body = if by_sha(name) {
         match scripts.get(&String::from_utf8_lossy(&args[1])) {
             Some(b) => b,
@@ -251,7 +303,7 @@ pub fn run(v: &mut View, caller: Caller, body: &[u8], keys: &[Bytes], argv: &[By
     let resp3 = v.resp3;
     v.resp3 = false;
     let reply = run_inner(v, caller, body, keys, argv)
-        .unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body)));
+        .unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body), "user_script"));
     v.resp3 = resp3;
     reply
 }
@@ -263,9 +315,24 @@ fn run_inner(
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> mlua::Result<Reply> {
+    let running = caller.scripts.start(None);
+    let (lua, redis) = new_state(&running.run)?;
+    let globals = lua.globals();
+    globals.set("KEYS", bytes_table(&lua, keys)?)?;
+    globals.set("ARGV", bytes_table(&lua, argv)?)?;
+    let chunk = lua.load(body).set_name("@user_script");
+    with_calls(&lua, &redis, v, caller, &running.run, || {
+        let result: LuaValue = chunk.eval()?;
+        Ok(lua_to_reply(&result))
+    })
+}
+
+/// A fresh Lua state for one run: the standard libraries and Redis's (`cjson`, ...), the
+/// `redis` table (returned) without `call` and `pcall`, which `with_calls` binds for the run,
+/// and the hook that stops the run once SCRIPT KILL or FUNCTION KILL marks `run`.
+pub(super) fn new_state(run: &Arc<Running>) -> mlua::Result<(Lua, Table)> {
     let lua = Lua::new();
-    let running = caller.scripts.start();
-    let run = running.run.clone();
+    let run = run.clone();
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
         move |_, debug| {
@@ -279,9 +346,6 @@ fn run_inner(
             Ok(VmState::Continue)
         },
     )?;
-    let globals = lua.globals();
-    globals.set("KEYS", bytes_table(&lua, keys)?)?;
-    globals.set("ARGV", bytes_table(&lua, argv)?)?;
     let redis = lua.create_table()?;
     redis.set(
         "status_reply",
@@ -303,7 +367,6 @@ fn run_inner(
         "sha1hex",
         lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
     )?;
-    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     // Replication controls are no-ops in Redis 7 (scripts replicate by effects); kept so that
     // scripts written for older servers run.
@@ -319,6 +382,16 @@ fn run_inner(
     redis.set("REPL_SLAVE", 2)?;
     redis.set("REPL_REPLICA", 2)?;
     redis.set("REPL_ALL", 3)?;
+    set_log_and_version(&lua, &redis)?;
+    lua.globals().set("redis", redis.clone())?;
+    super::lua_libs::install(&lua)?;
+    Ok((lua, redis))
+}
+
+/// `redis.log` and its levels, `REDIS_VERSION` and `REDIS_VERSION_NUM`: what a function
+/// library's code may use while it loads, besides `redis.register_function`.
+pub(super) fn set_log_and_version(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    redis.set("log", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     redis.set("REDIS_VERSION", super::server::VERSION)?;
     let num = super::server::VERSION
         .split('.')
@@ -329,19 +402,27 @@ fn run_inner(
     redis.set("LOG_VERBOSE", 1)?;
     redis.set("LOG_NOTICE", 2)?;
     redis.set("LOG_WARNING", 3)?;
-    globals.set("redis", redis.clone())?;
-    super::lua_libs::install(&lua)?;
-    let chunk = lua.load(body).set_name("@user_script");
+    Ok(())
+}
+
+/// Run `body` with `redis.call` and `redis.pcall` of `redis` bound to the locked view.
+pub(super) fn with_calls<R>(
+    lua: &Lua,
+    redis: &Table,
+    v: &mut View,
+    caller: Caller,
+    run: &Running,
+    body: impl FnOnce() -> mlua::Result<R>,
+) -> mlua::Result<R> {
     let view = std::cell::RefCell::new(v);
     lua.scope(|scope| {
         let call = |raise: bool| {
             let view = &view;
-            let running = &running;
             move |lua: &Lua, args: Variadic<LuaValue>| -> mlua::Result<LuaValue> {
                 let args = lua_args(args)?;
                 let reply = {
                     let mut v = view.borrow_mut();
-                    call_command(&mut v, caller, &running.run, &args)
+                    call_command(&mut v, caller, run, &args)
                 };
                 match reply {
                     Reply::Error(e) if raise => {
@@ -357,8 +438,7 @@ fn run_inner(
         };
         redis.set("call", scope.create_function(call(true))?)?;
         redis.set("pcall", scope.create_function(call(false))?)?;
-        let result: LuaValue = chunk.eval()?;
-        Ok(lua_to_reply(&result))
+        body()
     })
 }
 
@@ -377,8 +457,9 @@ impl std::fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
-/// A script error as Redis 7 words it: `<error> script: <sha>, on @user_script:<line>.`
-fn lua_error_reply(e: &mlua::Error, sha: &str) -> Reply {
+/// A script error as Redis 7 words it: `<error> script: <sha>, on @user_script:<line>.` (for
+/// a function: its name, and `@user_function`, the `source` its code was loaded as).
+pub(super) fn lua_error_reply(e: &mlua::Error, sha: &str, source: &str) -> Reply {
     let mut cur = e;
     loop {
         match cur {
@@ -387,7 +468,7 @@ fn lua_error_reply(e: &mlua::Error, sha: &str) -> Reply {
             mlua::Error::ExternalError(inner) => {
                 if let Some(se) = inner.downcast_ref::<ScriptError>() {
                     return Reply::err(format!(
-                        "{} script: {sha}, on @user_script:{}.",
+                        "{} script: {sha}, on @{source}:{}.",
                         se.message, se.line
                     ));
                 }
@@ -405,15 +486,14 @@ fn lua_error_reply(e: &mlua::Error, sha: &str) -> Reply {
     let first = text.lines().next().unwrap_or_default();
     let first = first.strip_prefix("runtime error: ").unwrap_or(first);
     let line = first
-        .strip_prefix("user_script:")
+        .strip_prefix(source)
+        .and_then(|r| r.strip_prefix(':'))
         .and_then(|r| r.split(':').next())
         .unwrap_or("0");
-    Reply::err(format!(
-        "ERR {first} script: {sha}, on @user_script:{line}."
-    ))
+    Reply::err(format!("ERR {first} script: {sha}, on @{source}:{line}."))
 }
 
-fn bytes_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+pub(super) fn bytes_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
     for (i, b) in items.iter().enumerate() {
         t.raw_set(i + 1, lua.create_string(b)?)?;
@@ -521,7 +601,7 @@ fn reply_to_lua(lua: &Lua, r: Reply) -> mlua::Result<LuaValue> {
 }
 
 /// Lua value to Redis reply, as Redis converts a script's result.
-fn lua_to_reply(v: &LuaValue) -> Reply {
+pub(super) fn lua_to_reply(v: &LuaValue) -> Reply {
     match v {
         LuaValue::Nil => Reply::Nil,
         LuaValue::Boolean(true) => Reply::Int(1),
@@ -583,7 +663,7 @@ pub fn script(scripts: &Scripts, a: &[Bytes]) -> Reply {
         if a.len() != 2 {
             return Reply::err("ERR wrong number of arguments for 'script|kill' command");
         }
-        return scripts.kill();
+        return scripts.kill(true);
     }
     Reply::err(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try SCRIPT HELP.",

@@ -163,6 +163,10 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
             server.slowlog.threshold().to_string(),
         ),
         ("slowlog-max-len", server.slowlog.max_len().to_string()),
+        (
+            "tracking-table-max-keys",
+            server.tracking.max_keys().to_string(),
+        ),
         ("hash-max-listpack-entries", "128".into()),
         ("set-max-intset-entries", "512".into()),
         ("zset-max-listpack-entries", "128".into()),
@@ -277,6 +281,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                         | "slowlog-max-len"
                         | "lua-time-limit"
                         | "busy-reply-threshold"
+                        | "tracking-table-max-keys"
                 ) {
                     let min = if *name == "slowlog-log-slower-than" {
                         -1
@@ -322,6 +327,11 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                             .set_max_len(usize::try_from(n).unwrap_or(usize::MAX));
                     }
                     "slowlog-log-slower-than" => server.slowlog.set_threshold(n),
+                    "tracking-table-max-keys" => {
+                        server
+                            .tracking
+                            .set_max_keys(usize::try_from(n).unwrap_or(usize::MAX));
+                    }
                     _ => server.scripts.set_busy_ms(n.unsigned_abs()),
                 }
             }

@@ -38,6 +38,8 @@ const ROUTED: &[&str] = &[
     "evalsha",
     "eval_ro",
     "evalsha_ro",
+    "fcall",
+    "fcall_ro",
     "blpop",
     "brpop",
     "blmove",
@@ -93,6 +95,10 @@ impl Spec {
     pub fn key_positions(&self) -> (i64, i64, i64) {
         match self.keys {
             Keys::At(f, l, s) => (f.into(), l.into(), s.into()),
+            // Redis declares the shard channel as a key flagged `not_key`: COMMAND INFO shows
+            // its position, yet it is no key (no shard locked, no key ACL, no GETKEYS).
+            Keys::None if self.name == "spublish" => (1, 1, 1),
+            Keys::None if matches!(self.name, "ssubscribe" | "sunsubscribe") => (1, -1, 1),
             Keys::None | Keys::All => (0, 0, 0),
         }
     }
@@ -238,8 +244,10 @@ specs! {
     "subscribe" -2 P K0, "pubsub"; "unsubscribe" -1 P K0, "pubsub";
     "psubscribe" -2 P K0, "pubsub"; "punsubscribe" -1 P K0, "pubsub";
     "publish" 3 P K0, "pubsub"; "pubsub" -2 P K0, "pubsub";
+    "spublish" 3 P K0, "pubsub"; "ssubscribe" -2 P K0, "pubsub"; "sunsubscribe" -1 P K0, "pubsub";
     "eval" -3 S KA, "scripting"; "evalsha" -3 S KA, "scripting"; "script" -2 A K0, "scripting";
     "eval_ro" -3 SR KA, "scripting"; "evalsha_ro" -3 SR KA, "scripting";
+    "fcall" -3 S KA, "scripting"; "fcall_ro" -3 SR KA, "scripting"; "function" -2 NS K0, "scripting";
 }
 
 /// Looked up once per command with a name the client sent: a fixed table takes no inserts

@@ -48,6 +48,7 @@ pub struct Db {
     namespace: String,
     shards: Vec<OnceCell<Arc<Shard>>>,
     backend: SharedBackend,
+    tracking: Arc<crate::tracking::Tracking>,
 }
 
 impl Db {
@@ -58,7 +59,7 @@ impl Db {
             .ok_or_else(|| Error::Storage(format!("no shard {index}")))?;
         cell.get_or_try_init(|| {
             let id = ObjectId::new(self.namespace.clone(), format!("shard-{index:05}"));
-            Shard::load(self.backend.clone(), id)
+            Shard::load(self.backend.clone(), id, self.tracking.clone())
         })
         .await
         .cloned()
@@ -81,13 +82,19 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
-    pub fn new(backend: SharedBackend, databases: u8, shards: u16) -> Self {
+    pub fn new(
+        backend: SharedBackend,
+        databases: u8,
+        shards: u16,
+        tracking: Arc<crate::tracking::Tracking>,
+    ) -> Self {
         let slots = SlotMap::new(u32::from(shards));
         let dbs = (0..databases)
             .map(|i| Db {
                 namespace: format!("redis/{i}"),
                 shards: (0..slots.shards()).map(|_| OnceCell::new()).collect(),
                 backend: backend.clone(),
+                tracking: tracking.clone(),
             })
             .collect();
         Self { slots, dbs }

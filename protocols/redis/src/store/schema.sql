@@ -18,9 +18,16 @@ CREATE TABLE IF NOT EXISTS elems (
     score REAL,
     PRIMARY KEY (key, sub)
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 3);
+-- The function libraries (FUNCTION LOAD): kept only in shard 0 of database 0 (empty elsewhere),
+-- by library name, each with its whole code (shebang line included). See cmd/function.rs.
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY,
+    code BLOB NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 4);
 -- Version 1 -> 2: streams (kind 5) were added. Version 2 -> 3: list elements moved into chunk
 -- rows (store/sql.rs `chunk_sub`), and the rows of single positions that versions 1 and 2 wrote
 -- are still read, and replaced as their chunks change. No existing row changes here. An
--- older build refuses a newer object rather than misread rows it does not know.
-UPDATE _meta SET value = 3 WHERE name = 'schema_version' AND value IN (1, 2);
+-- older build refuses a newer object rather than misread rows it does not know. Version 3 -> 4:
+-- the `functions` table was added (created above, empty), and no existing row changes.
+UPDATE _meta SET value = 4 WHERE name = 'schema_version' AND value IN (1, 2, 3);

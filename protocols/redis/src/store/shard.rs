@@ -176,6 +176,8 @@ pub struct ShardState {
     /// The writer is waiting for the command with this sequence number (`u64::MAX`: not).
     gather_target: u64,
     pub(super) watchers: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
+    /// The command being applied flushed the shard (FLUSHDB, FLUSHALL).
+    flushed: bool,
 }
 
 impl Default for ShardState {
@@ -193,6 +195,7 @@ impl Default for ShardState {
             stopped: false,
             gather_target: u64::MAX,
             watchers: HashMap::new(),
+            flushed: false,
         }
     }
 }
@@ -355,6 +358,7 @@ impl ShardState {
     pub fn flush(&mut self) {
         let keys: Vec<Bytes> = self.map.keys().cloned().collect();
         self.dirty.extend(keys);
+        self.flushed = true;
         self.map.clear();
         self.expires.clear();
         // The log empties both tables; nothing recorded before needs a write of its own.
@@ -383,6 +387,10 @@ impl ShardState {
         }
         if !self.dirty.is_empty() {
             let mut dirty = std::mem::take(&mut self.dirty);
+            // A flush tells tracking clients once, with a null key list (`Tracking::flushed`).
+            if shard.tracking.active() && !self.flushed {
+                shard.tracking.modified(&dirty);
+            }
             for key in &dirty {
                 if self
                     .map
@@ -402,6 +410,7 @@ impl ShardState {
             dirty.clear();
             self.dirty = dirty;
         }
+        self.flushed = false;
         if self.changed || !self.pending.is_empty() {
             self.changed = false;
             self.seq += 1;
@@ -419,6 +428,14 @@ impl ShardState {
             }
         }
         self.seq
+    }
+
+    /// Queue statements outside the key image (the function libraries of `cmd::function`,
+    /// in shard 0 of database 0) behind every change queued so far, through the same writer;
+    /// returns the sequence number they are durable at (a `Ticket`'s).
+    pub fn log_statements(&mut self, shard: &Shard, stmts: Vec<Statement>) -> u64 {
+        self.pending.extend(stmts);
+        self.commit(shard)
     }
 
     /// Commands whose changes the writer has not taken yet.
@@ -603,6 +620,11 @@ pub struct Shard {
     /// Tells the writer the outbox has work (or, on drop, that the shard is gone).
     wake: Arc<Notify>,
     durable: watch::Receiver<Durable>,
+    /// The function libraries stored in the object as it was loaded, `(name, code)`, until
+    /// `cmd::function` takes them (only shard 0 of database 0 holds any).
+    pub functions: Mutex<Option<Vec<(String, Bytes)>>>,
+    /// Told of every changed key while some client tracks keys (CLIENT TRACKING).
+    tracking: Arc<crate::tracking::Tracking>,
 }
 
 impl Drop for Shard {
@@ -613,13 +635,19 @@ impl Drop for Shard {
 
 impl Shard {
     /// Load the object's rows into an image and start its writer.
-    pub async fn load(backend: SharedBackend, id: ObjectId) -> Result<Arc<Shard>, Error> {
+    pub async fn load(
+        backend: SharedBackend,
+        id: ObjectId,
+        tracking: Arc<crate::tracking::Tracking>,
+    ) -> Result<Arc<Shard>, Error> {
         let mut batch = sql::schema_statements();
         let first_select = batch.len();
         batch.push(Statement::new(sql::LOAD_VERSION));
         batch.push(Statement::new(sql::LOAD_KEYS));
         batch.push(Statement::new(sql::LOAD_ELEMS));
+        batch.push(Statement::new(sql::LOAD_FUNCTIONS));
         let mut results = backend.execute(&id, batch).await?;
+        let functions = function_rows(results.pop().unwrap_or_default());
         let elems = results.pop().unwrap_or_default();
         let keys = results.pop().unwrap_or_default();
         let version = results
@@ -641,6 +669,8 @@ impl Shard {
             state: Mutex::new(state),
             wake: wake.clone(),
             durable: durable_rx,
+            tracking,
+            functions: Mutex::new(Some(functions)),
         });
         tokio::spawn(write_loop(
             backend,
@@ -751,6 +781,18 @@ async fn write_loop(
             }
         }
     }
+}
+
+/// The rows of `sql::LOAD_FUNCTIONS`.
+fn function_rows(result: StatementResult) -> Vec<(String, Bytes)> {
+    result
+        .rows
+        .iter()
+        .filter_map(|row| match row.as_slice() {
+            [name, code] => Some((name.as_str()?.to_owned(), bytes_of(code))),
+            _ => None,
+        })
+        .collect()
 }
 
 fn bytes_of(v: &SqlValue) -> Bytes {

@@ -5,11 +5,12 @@ use dotdo_backend::{Statement, Value};
 
 /// The schema, one statement per `;`, run (idempotently) whenever a shard is loaded.
 pub const SCHEMA: &str = include_str!("schema.sql");
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 pub const LOAD_KEYS: &str = "SELECT key, kind, expires_at, value FROM keys";
 pub const LOAD_ELEMS: &str = "SELECT key, sub, value, score FROM elems ORDER BY key, sub";
 pub const LOAD_VERSION: &str = "SELECT value FROM _meta WHERE name = 'schema_version'";
+pub const LOAD_FUNCTIONS: &str = "SELECT name, code FROM functions ORDER BY name";
 
 // Statics, not consts: `coalesce` recognises statements by the address of their SQL.
 static PUT_KEY: &str = "INSERT INTO keys (key, kind, expires_at, value) VALUES (?1, ?2, ?3, ?4) \
@@ -23,6 +24,10 @@ static DEL_ELEM: &str = "DELETE FROM elems WHERE key = ?1 AND sub = ?2";
 static DEL_POSITIONS: &str = "DELETE FROM elems WHERE key = ?1 AND sub BETWEEN ?2 AND ?3";
 static CLEAR_KEYS: &str = "DELETE FROM keys";
 static CLEAR_ELEMS: &str = "DELETE FROM elems";
+static PUT_FUNCTION: &str = "INSERT INTO functions (name, code) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET code = excluded.code";
+static DEL_FUNCTION: &str = "DELETE FROM functions WHERE name = ?1";
+static CLEAR_FUNCTIONS: &str = "DELETE FROM functions";
 
 pub fn schema_statements() -> Vec<Statement> {
     SCHEMA
@@ -81,6 +86,21 @@ pub fn del_elem(key: &Bytes, sub: &[u8]) -> Statement {
 
 pub fn clear() -> [Statement; 2] {
     [Statement::new(CLEAR_KEYS), Statement::new(CLEAR_ELEMS)]
+}
+
+/// Store a function library's code under its name (FUNCTION LOAD, RESTORE).
+pub fn put_function(name: &str, code: &[u8]) -> Statement {
+    Statement::with_params(PUT_FUNCTION, vec![Value::Text(name.into()), blob(code)])
+}
+
+/// Remove a function library (FUNCTION DELETE).
+pub fn del_function(name: &str) -> Statement {
+    Statement::with_params(DEL_FUNCTION, vec![Value::Text(name.into())])
+}
+
+/// Remove every function library (FUNCTION FLUSH, RESTORE FLUSH).
+pub fn clear_functions() -> Statement {
+    Statement::new(CLEAR_FUNCTIONS)
 }
 
 /// The row a statement overwrites in full (every column), if it does: `(table, key, sub)`.
@@ -431,7 +451,7 @@ mod tests {
                 assert_eq!(a.cmp(&b), list_pos(a).cmp(&list_pos(b)));
             }
         }
-        assert_eq!(schema_statements().len(), 5);
+        assert_eq!(schema_statements().len(), 6);
     }
 
     #[test]

@@ -455,6 +455,24 @@ mod tests {
     }
 
     #[test]
+    fn schema_comments_hold_no_statement_separator() {
+        // The schema is split on `;` before comments are dropped: one in a comment would cut a
+        // statement in two.
+        for line in SCHEMA.lines().filter(|l| l.trim_start().starts_with("--")) {
+            assert!(!line.contains(';'), "{line}");
+        }
+        for st in schema_statements() {
+            let sql = st.sql.trim_start().to_ascii_uppercase();
+            assert!(
+                ["CREATE", "INSERT", "UPDATE"]
+                    .iter()
+                    .any(|w| sql.starts_with(w)),
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
     fn merged_rows_keep_every_parameter_in_order() {
         let k = Bytes::from_static(b"k");
         let mut batch: Vec<Statement> = (0..70u8)

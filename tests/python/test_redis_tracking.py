@@ -239,9 +239,12 @@ def test_the_tracking_table_is_bounded(r, dotdo):
             c("GET", f"bounded:{i}")
         heard = [k for m in c.pushes() for k in m[1]]
         info = w.info("stats")
+        # The table may still hold keys of earlier tests' clients, which are forgotten
+        # without a message; at least 7 of this client's 10 keys had to go.
         assert info["tracking_total_keys"] <= 3
-        assert len(heard) == 10 - info["tracking_total_keys"]
+        assert len(heard) >= 7
         assert len(set(heard)) == len(heard)
+        assert all(k.startswith(b"bounded:") for k in heard)
     finally:
         w.config_set("tracking-table-max-keys", 1_000_000)
         c.close()

@@ -234,6 +234,17 @@ def r(dotdo):
     client.close()
 
 
+@pytest.fixture
+def r3(dotdo):
+    """A redis-py client speaking RESP3 (decoded replies) on the module's dotdo."""
+    import redis
+
+    host, port = dotdo.addr("redis")
+    client = redis.Redis(host=host, port=port, protocol=3, decode_responses=True)
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="module")
 def real_redis(tmp_path_factory):
     """A redis-server (installed by the test command), without persistence."""

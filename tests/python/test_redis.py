@@ -7,14 +7,6 @@ import pytest
 import redis
 
 
-@pytest.fixture
-def r3(dotdo):
-    host, port = dotdo.addr("redis")
-    client = redis.Redis(host=host, port=port, protocol=3, decode_responses=True)
-    yield client
-    client.close()
-
-
 def test_strings_hashes_lists_sets_zsets(r):
     assert r.set("k", "v") is True
     assert r.get("k") == "v"

@@ -9,14 +9,6 @@ import pytest
 import redis
 
 
-@pytest.fixture
-def r3(dotdo):
-    host, port = dotdo.addr("redis")
-    client = redis.Redis(host=host, port=port, protocol=3, decode_responses=True)
-    yield client
-    client.close()
-
-
 def _sharded(p, timeout=5):
     """The next sharded pub/sub message (or confirmation), waiting up to `timeout` seconds."""
     deadline = time.time() + timeout

@@ -63,12 +63,20 @@ pub fn shown(flags: &[&str], name: &str) -> bool {
     name == "script" || !flags.contains(&"admin")
 }
 
-/// The arguments as MONITOR shows them: AUTH's, and HELLO's AUTH user and password, redacted.
+/// The arguments as MONITOR and SLOWLOG show them: AUTH's, HELLO's AUTH user and password,
+/// and ACL SETUSER's user and rules (passwords among them), redacted.
 pub fn redacted(name: &str, args: &[Bytes]) -> Vec<Bytes> {
     const R: Bytes = Bytes::from_static(b"(redacted)");
     let mut out = args.to_vec();
     match name {
         "auth" => out.iter_mut().skip(1).for_each(|a| *a = R),
+        "acl"
+            if out
+                .get(1)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"setuser")) =>
+        {
+            out.iter_mut().skip(2).for_each(|a| *a = R);
+        }
         "hello" => {
             let mut i = 2;
             while i < out.len() {

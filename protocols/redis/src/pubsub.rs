@@ -169,30 +169,17 @@ impl Inbox {
     }
 }
 
+/// One namespace of subscriptions: channel (or pattern) → subscriber → its queue.
 #[derive(Default)]
-pub struct PubSub {
-    channels: Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>,
-    patterns: Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>,
-    /// Shard channels (SSUBSCRIBE/SPUBLISH): a namespace of their own, without patterns.
-    shard: Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>,
-}
+struct Subscribers(Mutex<HashMap<Bytes, HashMap<u64, Outbox>>>);
 
-impl PubSub {
-    pub fn subscribe(&self, pattern: bool, name: Bytes, client: u64, out: Outbox) {
-        let mut map = if pattern {
-            self.patterns.lock()
-        } else {
-            self.channels.lock()
-        };
-        map.entry(name).or_default().insert(client, out);
+impl Subscribers {
+    fn join(&self, name: Bytes, client: u64, out: Outbox) {
+        self.0.lock().entry(name).or_default().insert(client, out);
     }
 
-    pub fn unsubscribe(&self, pattern: bool, name: &Bytes, client: u64) {
-        let mut map = if pattern {
-            self.patterns.lock()
-        } else {
-            self.channels.lock()
-        };
+    fn leave(&self, name: &Bytes, client: u64) {
+        let mut map = self.0.lock();
         if let Some(subs) = map.get_mut(name) {
             subs.remove(&client);
             if subs.is_empty() {
@@ -201,10 +188,66 @@ impl PubSub {
         }
     }
 
+    /// Send `frame` to every subscriber of `name`; how many got it.
+    fn deliver(&self, name: &[u8], frame: impl FnOnce() -> Reply) -> i64 {
+        let map = self.0.lock();
+        let Some(subs) = map.get(name) else {
+            return 0;
+        };
+        let frame = frame();
+        subs.values()
+            .map(|out| i64::from(out.send(frame.clone())))
+            .sum()
+    }
+
+    /// The names with subscribers (matching `pattern`), sorted.
+    fn names(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut v: Vec<Bytes> = self
+            .0
+            .lock()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob(p, c)))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn count(&self, name: &[u8]) -> i64 {
+        self.0.lock().get(name).map_or(0, |s| s.len() as i64)
+    }
+}
+
+#[derive(Default)]
+pub struct PubSub {
+    channels: Subscribers,
+    patterns: Subscribers,
+    /// Shard channels (SSUBSCRIBE/SPUBLISH): a namespace of their own, without patterns.
+    shard: Subscribers,
+}
+
+impl PubSub {
+    fn classic(&self, pattern: bool) -> &Subscribers {
+        if pattern {
+            &self.patterns
+        } else {
+            &self.channels
+        }
+    }
+
+    pub fn subscribe(&self, pattern: bool, name: Bytes, client: u64, out: Outbox) {
+        self.classic(pattern).join(name, client, out);
+    }
+
+    pub fn unsubscribe(&self, pattern: bool, name: &Bytes, client: u64) {
+        self.classic(pattern).leave(name, client);
+    }
+
     /// Deliver `message` to `client` alone, if it is subscribed to `channel` (redirected
     /// tracking invalidations).
     pub fn send_to(&self, channel: &[u8], client: u64, message: Reply) -> bool {
         self.channels
+            .0
             .lock()
             .get(channel)
             .and_then(|subs| subs.get(&client))
@@ -213,18 +256,14 @@ impl PubSub {
 
     /// Deliver `message`; returns the number of subscribers that got it.
     pub fn publish(&self, channel: &Bytes, message: &Bytes) -> i64 {
-        let mut n = 0;
-        if let Some(subs) = self.channels.lock().get(channel) {
-            let frame = Reply::Push(vec![
+        let mut n = self.channels.deliver(channel, || {
+            Reply::Push(vec![
                 Reply::bulk("message"),
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(message.clone()),
-            ]);
-            for out in subs.values() {
-                n += i64::from(out.send(frame.clone()));
-            }
-        }
-        for (pattern, subs) in self.patterns.lock().iter() {
+            ])
+        });
+        for (pattern, subs) in self.patterns.0.lock().iter() {
             if !glob(pattern, channel) {
                 continue;
             }
@@ -242,78 +281,49 @@ impl PubSub {
     }
 
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let mut v: Vec<Bytes> = self
-            .channels
-            .lock()
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob(p, c)))
-            .cloned()
-            .collect();
-        v.sort();
-        v
+        self.channels.names(pattern)
     }
 
     pub fn numsub(&self, channel: &[u8]) -> i64 {
-        self.channels
-            .lock()
-            .get(channel)
-            .map_or(0, |s| s.len() as i64)
+        self.channels.count(channel)
     }
 
     pub fn numpat(&self) -> i64 {
-        self.patterns.lock().values().map(|s| s.len() as i64).sum()
+        self.patterns
+            .0
+            .lock()
+            .values()
+            .map(|s| s.len() as i64)
+            .sum()
     }
 
     pub fn ssubscribe(&self, name: Bytes, client: u64, out: Outbox) {
-        self.shard
-            .lock()
-            .entry(name)
-            .or_default()
-            .insert(client, out);
+        self.shard.join(name, client, out);
     }
 
     pub fn sunsubscribe(&self, name: &Bytes, client: u64) {
-        let mut map = self.shard.lock();
-        if let Some(subs) = map.get_mut(name) {
-            subs.remove(&client);
-            if subs.is_empty() {
-                map.remove(name);
-            }
-        }
+        self.shard.leave(name, client);
     }
 
     /// SPUBLISH: deliver `message` to the shard channel's subscribers only (neither classic
     /// channels nor patterns hear it); returns how many got it.
     pub fn spublish(&self, channel: &Bytes, message: &Bytes) -> i64 {
-        let mut n = 0;
-        if let Some(subs) = self.shard.lock().get(channel) {
-            let frame = Reply::Push(vec![
+        self.shard.deliver(channel, || {
+            Reply::Push(vec![
                 Reply::bulk("smessage"),
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(message.clone()),
-            ]);
-            for out in subs.values() {
-                n += i64::from(out.send(frame.clone()));
-            }
-        }
-        n
+            ])
+        })
     }
 
     /// PUBSUB SHARDCHANNELS: the shard channels with subscribers (matching `pattern`).
     pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        let mut v: Vec<Bytes> = self
-            .shard
-            .lock()
-            .keys()
-            .filter(|c| pattern.is_none_or(|p| glob(p, c)))
-            .cloned()
-            .collect();
-        v.sort();
-        v
+        self.shard.names(pattern)
     }
 
     pub fn shard_numsub(&self, channel: &[u8]) -> i64 {
-        self.shard.lock().get(channel).map_or(0, |s| s.len() as i64)
+        self.shard.count(channel)
     }
 }
 

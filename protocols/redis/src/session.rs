@@ -433,16 +433,12 @@ impl Session {
             .as_ref()
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
-        let mut shown = crate::monitor::redacted(name, args);
-        if name == "acl" && shown.get(1).is_some_and(|s| is(s, "setuser")) {
-            // The user and its rules (passwords among them), as Redis redacts them.
-            for a in shown.iter_mut().skip(2) {
-                *a = Bytes::from_static(b"(redacted)");
-            }
-        }
-        server
-            .slowlog
-            .log(&shown, micros, self.peer.to_string(), name_of);
+        server.slowlog.log(
+            &crate::monitor::redacted(name, args),
+            micros,
+            self.peer.to_string(),
+            name_of,
+        );
     }
 
     /// Show a command to MONITOR clients, if there are any (one load when there are none).

@@ -10,6 +10,11 @@ use tracing_subscriber::EnvFilter;
 use dotdo::config::{Config, LogFormat};
 use dotdo::server;
 
+/// mimalloc instead of glibc's malloc: received Kafka batches and Redis replies are large
+/// short-lived buffers, which glibc hands back to the kernel and faults in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "dotdo",

@@ -247,7 +247,7 @@ impl Actor {
         }
         // They saw what earlier groups committed, which may still be on its way to disk.
         if let Some(syncer) = &self.syncer {
-            syncer.release(answered, gate);
+            syncer.release(answered, gate, false);
         }
         let mut held: Vec<Held> = Vec::with_capacity(late.len());
         let mut in_tx = false;
@@ -293,8 +293,9 @@ impl Actor {
             if wrote {
                 syncer.committed();
             }
-            // The syncer releases them after an fsync; meanwhile the next group runs.
-            syncer.release(held, gate);
+            // The syncer releases them after an fsync; meanwhile the next group runs. With
+            // no next group queued, the fsync runs here instead.
+            syncer.release(held, gate, self.rx.is_empty());
         }
     }
 

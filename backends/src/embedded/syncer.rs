@@ -41,10 +41,16 @@ pub(crate) struct Shared {
     /// A WAL fsync failed: the kernel may have dropped the dirty pages, so a later fsync
     /// proves nothing. The object must be closed and recovered from what is on disk.
     poisoned: AtomicBool,
+    /// Jobs handed to the syncer thread and not yet done.
+    queued: AtomicU64,
+    /// The WAL, opened at the first sync; held while a sync runs.
+    wal: parking_lot::Mutex<Option<File>>,
 }
 
 pub(crate) struct Syncer {
     jobs: Option<Sender<Job>>,
+    /// The same WAL as the thread's, for syncs made on the actor's own thread.
+    wal: Wal,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     last_sync: Instant,
@@ -66,14 +72,8 @@ impl Syncer {
         shared: Arc<Shared>,
     ) -> Result<Self, Error> {
         let (jobs, rx) = crossbeam_channel::unbounded();
-        let mut wal = db_path.as_os_str().to_owned();
-        wal.push("-wal");
         let worker = Worker {
-            id: id.clone(),
-            wal_path: PathBuf::from(wal),
-            dir: db_path.parent().map(std::path::Path::to_path_buf),
-            wal: None,
-            shared: shared.clone(),
+            wal: worker_wal(id, db_path, &shared),
         };
         let name = format!("sync:{}", id.name.chars().take(10).collect::<String>());
         let thread = std::thread::Builder::new()
@@ -82,6 +82,7 @@ impl Syncer {
             .map_err(|e| Error::Io(format!("starting a WAL sync thread: {e}")))?;
         Ok(Self {
             jobs: Some(jobs),
+            wal: worker_wal(id, db_path, &shared),
             shared,
             thread: Some(thread),
             last_sync: Instant::now(),
@@ -108,16 +109,28 @@ impl Syncer {
 
     /// Send `replies` once everything committed so far is durable; at once when `gate` is
     /// false (relaxed durability) or nothing is pending.
-    pub(crate) fn release(&self, replies: Vec<Held>, gate: bool) {
+    ///
+    /// With `inline`, when the thread has nothing queued the sync runs here, on the actor's
+    /// thread: the actor has no next group waiting to commit meanwhile, so handing the sync
+    /// over would only add a thread wake-up (and its latency) to every reply.
+    pub(crate) fn release(&self, replies: Vec<Held>, gate: bool, inline: bool) {
         if replies.is_empty() {
             return;
         }
         if gate && (self.pending() || self.poisoned()) {
-            if let Some(jobs) = &self.jobs
-                && let Err(crossbeam_channel::SendError(Job::Release(replies))) =
+            if inline && self.shared.queued.load(Ordering::SeqCst) == 0 {
+                let gate = self.wal.sync();
+                send_all(replies, &gate);
+                return;
+            }
+            if let Some(jobs) = &self.jobs {
+                self.shared.queued.fetch_add(1, Ordering::SeqCst);
+                if let Err(crossbeam_channel::SendError(Job::Release(replies))) =
                     jobs.send(Job::Release(replies))
-            {
-                send_all(replies, &Err(Error::ShuttingDown));
+                {
+                    self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+                    send_all(replies, &Err(Error::ShuttingDown));
+                }
             }
             return;
         }
@@ -131,8 +144,11 @@ impl Syncer {
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
         let jobs = self.jobs.as_ref().ok_or(Error::ShuttingDown)?;
-        jobs.send(Job::Barrier(tx))
-            .map_err(|_| Error::ShuttingDown)?;
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        if jobs.send(Job::Barrier(tx)).is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::ShuttingDown);
+        }
         let result = rx.recv().map_err(|_| Error::ShuttingDown)?;
         self.last_sync = Instant::now();
         result
@@ -166,20 +182,37 @@ fn send_all(replies: Vec<Held>, gate: &Result<(), Error>) {
     }
 }
 
-struct Worker {
+/// The WAL file of one object and how to make it durable; the syncer thread and the actor
+/// share it (`Shared::wal` is held while a sync runs).
+struct Wal {
     id: ObjectId,
-    wal_path: PathBuf,
+    path: PathBuf,
     dir: Option<PathBuf>,
-    wal: Option<File>,
     shared: Arc<Shared>,
 }
 
+fn worker_wal(id: &ObjectId, db_path: &std::path::Path, shared: &Arc<Shared>) -> Wal {
+    let mut wal = db_path.as_os_str().to_owned();
+    wal.push("-wal");
+    Wal {
+        id: id.clone(),
+        path: PathBuf::from(wal),
+        dir: db_path.parent().map(std::path::Path::to_path_buf),
+        shared: shared.clone(),
+    }
+}
+
+struct Worker {
+    wal: Wal,
+}
+
 impl Worker {
-    fn run(mut self, rx: &Receiver<Job>) {
+    fn run(self, rx: &Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
             jobs.extend(rx.try_iter());
-            let gate = self.sync();
+            let gate = self.wal.sync();
+            let done = jobs.len() as u64;
             for job in jobs {
                 match job {
                     Job::Release(replies) => send_all(replies, &gate),
@@ -188,37 +221,42 @@ impl Worker {
                     }
                 }
             }
+            self.wal.shared.queued.fetch_sub(done, Ordering::SeqCst);
         }
     }
+}
 
+impl Wal {
     /// Make every commit counted so far durable.
-    fn sync(&mut self) -> Result<(), Error> {
+    fn sync(&self) -> Result<(), Error> {
+        let shared = &self.shared;
         let failed = || Error::Io(format!("WAL sync of {} failed", self.id));
-        if self.shared.poisoned.load(Ordering::SeqCst) {
+        let mut wal = shared.wal.lock();
+        if shared.poisoned.load(Ordering::SeqCst) {
             return Err(failed());
         }
-        let target = self.shared.committed.load(Ordering::SeqCst);
-        if target <= self.shared.synced.load(Ordering::SeqCst) {
+        let target = shared.committed.load(Ordering::SeqCst);
+        if target <= shared.synced.load(Ordering::SeqCst) {
             return Ok(());
         }
-        if self.wal.is_none() {
-            let wal = File::open(&self.wal_path)
+        if wal.is_none() {
+            let file = File::open(&self.path)
                 .map_err(|e| Error::Io(format!("opening WAL of {}: {e}", self.id)))?;
             // The WAL was created since the last directory sync: make its entry durable.
             if let Some(dir) = &self.dir {
                 files::sync_dir(dir)?;
             }
-            self.wal = Some(wal);
+            *wal = Some(file);
         }
-        if let Some(wal) = &self.wal
-            && let Err(e) = wal.sync_data()
+        if let Some(file) = wal.as_ref()
+            && let Err(e) = file.sync_data()
         {
             tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
-            self.shared.poisoned.store(true, Ordering::SeqCst);
+            shared.poisoned.store(true, Ordering::SeqCst);
             return Err(failed());
         }
         metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
-        self.shared.synced.store(target, Ordering::SeqCst);
+        shared.synced.fetch_max(target, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -85,6 +85,21 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
     Some(if neg { -n } else { n })
 }
 
+/// The usual length line, 1 to 18 digits and CRLF starting at `at`: its value and where its
+/// CR is, read in one pass. `None` for anything else (a sign, a bad digit, a line not all
+/// here yet), which the general path then reads as before.
+fn quick_len(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+    let mut n: i64 = 0;
+    for (i, &b) in buf.get(at..)?.iter().take(19).enumerate() {
+        match b {
+            b'0'..=b'9' if i < 18 => n = n * 10 + i64::from(b - b'0'),
+            b'\r' if i > 0 && buf.get(at + i + 1) == Some(&b'\n') => return Some((n, at + i)),
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Requests up to this size are copied out of the read buffer in one piece.
 const SHARED_REQUEST_MAX: usize = 256;
 
@@ -92,13 +107,20 @@ fn decode_multibulk(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(end) = find_crlf(buf, 1) else {
-        if buf.len() > 64 {
-            return Err(proto_err("invalid multibulk length"));
+    let (count, end) = match quick_len(buf, 1) {
+        Some(quick) => quick,
+        None => {
+            let Some(end) = find_crlf(buf, 1) else {
+                if buf.len() > 64 {
+                    return Err(proto_err("invalid multibulk length"));
+                }
+                return Ok(None);
+            };
+            let count =
+                parse_len(&buf[1..end]).ok_or_else(|| proto_err("invalid multibulk length"))?;
+            (count, end)
         }
-        return Ok(None);
     };
-    let count = parse_len(&buf[1..end]).ok_or_else(|| proto_err("invalid multibulk length"))?;
     if count > limits.max_args as i64 {
         return Err(proto_err("invalid multibulk length"));
     }
@@ -118,13 +140,21 @@ fn decode_multibulk(
             let got = buf[pos] as char;
             return Err(proto_err(format!("expected '$', got '{got}'")));
         }
-        let Some(line_end) = find_crlf(buf, pos + 1) else {
-            if buf.len() - pos > 64 {
-                return Err(proto_err("invalid bulk length"));
+        let (len, line_end) = match quick_len(buf, pos + 1) {
+            Some(quick) => quick,
+            None => {
+                let Some(line_end) = find_crlf(buf, pos + 1) else {
+                    if buf.len() - pos > 64 {
+                        return Err(proto_err("invalid bulk length"));
+                    }
+                    return Ok(None);
+                };
+                let len = parse_len(&buf[pos + 1..line_end])
+                    .ok_or_else(|| proto_err("invalid bulk length"))?;
+                (len, line_end)
             }
-            return Ok(None);
         };
-        let len = parse_len(&buf[pos + 1..line_end])
+        let len = Some(len)
             .filter(|&l| l >= 0 && l as u64 <= limits.max_bulk_len as u64)
             .ok_or_else(|| proto_err("invalid bulk length"))? as usize;
         let start = line_end + 2;
@@ -409,6 +439,31 @@ mod tests {
     fn dec(input: &[u8]) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let mut b = BytesMut::from(input);
         decode_request(&mut b, &Limits::default())
+    }
+
+    #[test]
+    fn quick_length_lines_agree_with_the_general_path() {
+        assert_eq!(quick_len(b"*3\r\n", 1), Some((3, 2)));
+        assert_eq!(quick_len(b"$0004\r\n", 1), Some((4, 5)));
+        // Left to the general path: a sign, no digits, a bad digit, an unfinished line, and
+        // 19 digits (which would overflow).
+        assert_eq!(quick_len(b"$-1\r\n", 1), None);
+        assert_eq!(quick_len(b"$\r\n", 1), None);
+        assert_eq!(quick_len(b"$1x\r\n", 1), None);
+        assert_eq!(quick_len(b"$12\r", 1), None);
+        assert_eq!(quick_len(b"$12", 1), None);
+        assert_eq!(quick_len(b"$1234567890123456789\r\n", 1), None);
+        assert_eq!(
+            quick_len(b"$123456789012345678\r\n", 1),
+            Some((123_456_789_012_345_678, 19))
+        );
+        assert!(dec(b"*1\r\n$1234567890123456789\r\n").is_err());
+        assert!(dec(b"*1\r\n$-1\r\n").is_err());
+        assert_eq!(
+            dec(b"*1\r\n$2\r\nab\r\n").unwrap(),
+            Some(vec![Bytes::from_static(b"ab")])
+        );
+        assert_eq!(dec(b"*1\r\n$2\r").unwrap(), None);
     }
 
     #[test]

@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::cmd::args::glob;
 use crate::frame::Reply;
@@ -30,14 +31,67 @@ impl BufferLimits {
     }
 }
 
+/// Close the connection at once, its replies unsent (CLIENT KILL, ACL DELUSER, an
+/// overflowing output buffer), as Redis frees such a client.
+pub const DROP: u8 = 1;
+/// Close the connection once the pipeline being run is answered (shutdown).
+pub const STOP: u8 = 2;
+/// Messages are waiting in the inbox.
+pub const MAIL: u8 = 4;
+
+/// What other tasks tell one connection: one atomic and the connection task's waker, so the
+/// connection loop polls them for a load each (a cancellation token's poll takes two locks,
+/// and the loop polls on every request).
+#[derive(Default)]
+pub struct Signals {
+    state: AtomicU8,
+    waker: AtomicWaker,
+}
+
+impl Signals {
+    pub fn raise(&self, bits: u8) {
+        if self.state.fetch_or(bits, Ordering::AcqRel) & bits != bits {
+            self.waker.wake();
+        }
+    }
+
+    pub fn raised(&self, bits: u8) -> bool {
+        self.state.load(Ordering::Acquire) & bits != 0
+    }
+
+    /// Ready with the raised bits among `bits`, once any is raised. Only the connection's own
+    /// task polls this (the waker slot holds one waker).
+    pub fn poll(&self, bits: u8, cx: &mut Context<'_>) -> Poll<u8> {
+        let now = self.state.load(Ordering::Acquire) & bits;
+        if now != 0 {
+            return Poll::Ready(now);
+        }
+        self.waker.register(cx.waker());
+        match self.state.load(Ordering::Acquire) & bits {
+            0 => Poll::Pending,
+            now => Poll::Ready(now),
+        }
+    }
+
+    /// Wait until one of `bits` is raised; returns those raised.
+    pub async fn wait(&self, bits: u8) -> u8 {
+        std::future::poll_fn(|cx| self.poll(bits, cx)).await
+    }
+
+    fn clear(&self, bits: u8) {
+        self.state.fetch_and(!bits, Ordering::AcqRel);
+    }
+}
+
 /// What a connection has queued but not yet written to its socket, against the limits.
 struct Queue {
     bytes: AtomicUsize,
     /// When the queue last went past the soft limit (ms since the Unix epoch); 0: it is not.
     soft_since: AtomicI64,
     limits: Arc<BufferLimits>,
-    /// Closes the connection at once, unflushed (a slow reader is not waited for).
-    close: CancellationToken,
+    /// `DROP` closes the connection at once, unflushed (a slow reader is not waited for);
+    /// `MAIL` says a message was queued.
+    signals: Arc<Signals>,
 }
 
 /// Where other connections push messages for one connection (pub/sub, MONITOR). Bounded as
@@ -57,14 +111,15 @@ pub struct Inbox {
     taken: usize,
 }
 
-/// A connection's outbox and inbox; `close` is cancelled when the queue overflows.
-pub fn channel(limits: Arc<BufferLimits>, close: CancellationToken) -> (Outbox, Inbox) {
+/// A connection's outbox and inbox; `signals` gets `DROP` when the queue overflows and
+/// `MAIL` with every message.
+pub fn channel(limits: Arc<BufferLimits>, signals: Arc<Signals>) -> (Outbox, Inbox) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queue = Arc::new(Queue {
         bytes: AtomicUsize::new(0),
         soft_since: AtomicI64::new(0),
         limits,
-        close,
+        signals,
     });
     (
         Outbox {
@@ -104,7 +159,7 @@ impl Outbox {
     /// limits (the message is then dropped, as Redis drops a closed client's output).
     pub fn send(&self, reply: Reply) -> bool {
         let q = &*self.queue;
-        if q.close.is_cancelled() {
+        if q.signals.raised(DROP) {
             return false;
         }
         let size = weight(&reply);
@@ -130,10 +185,14 @@ impl Outbox {
                 queued,
                 "redis client closed for overcoming of output buffer limits (pubsub class)"
             );
-            q.close.cancel();
+            q.signals.raise(DROP);
             return false;
         }
-        self.tx.send((reply, size)).is_ok()
+        let sent = self.tx.send((reply, size)).is_ok();
+        if sent {
+            q.signals.raise(MAIL);
+        }
+        sent
     }
 }
 
@@ -145,9 +204,9 @@ impl Inbox {
         })
     }
 
-    pub async fn recv(&mut self) -> Option<Reply> {
-        let m = self.rx.recv().await;
-        self.took(m)
+    /// The connection saw `MAIL` and is about to drain the queue with `try_recv`.
+    pub fn mail_seen(&self) {
+        self.queue.signals.clear(MAIL);
     }
 
     pub fn try_recv(&mut self) -> Option<Reply> {
@@ -343,7 +402,7 @@ mod tests {
     fn shard_channels_are_a_namespace_of_their_own() {
         let ps = PubSub::default();
         let limits = Arc::new(BufferLimits::new(0, 0, 0));
-        let (out, mut inbox) = channel(limits, CancellationToken::new());
+        let (out, mut inbox) = channel(limits, Arc::default());
         let ch = Bytes::from_static(b"ch");
         ps.ssubscribe(ch.clone(), 1, out.clone());
         ps.subscribe(true, Bytes::from_static(b"*"), 2, out);
@@ -369,21 +428,21 @@ mod tests {
 
     #[test]
     fn an_outbox_past_its_hard_limit_closes_the_connection() {
-        let close = CancellationToken::new();
+        let close = Arc::new(Signals::default());
         let (out, mut inbox) = channel(Arc::new(BufferLimits::new(10_000, 0, 0)), close.clone());
         for _ in 0..9 {
             assert!(out.send(message(1000)));
         }
         // Taken but not yet written: still counted.
         while inbox.try_recv().is_some() {}
-        assert!(!close.is_cancelled());
+        assert!(!close.raised(DROP));
         inbox.written();
         // Written: the queue is empty again, and there is room for as much once more.
         for _ in 0..9 {
             assert!(out.send(message(1000)));
         }
         assert!(!out.send(message(1000)));
-        assert!(close.is_cancelled());
+        assert!(close.raised(DROP));
         // Nothing more is queued for a closed connection.
         inbox.written();
         assert!(!out.send(message(1)));
@@ -391,17 +450,33 @@ mod tests {
 
     #[test]
     fn an_outbox_past_its_soft_limit_is_closed_only_after_its_seconds() {
-        let close = CancellationToken::new();
+        let close = Arc::new(Signals::default());
         let limits = Arc::new(BufferLimits::new(0, 1000, 60));
         let (out, _inbox) = channel(limits.clone(), close.clone());
         assert!(out.send(message(2000)));
         assert!(out.send(message(2000)));
-        assert!(!close.is_cancelled());
+        assert!(!close.raised(DROP));
         // Past the soft limit since a minute ago.
         out.queue
             .soft_since
             .store(crate::store::now_ms() - 61_000, Ordering::Release);
         assert!(!out.send(message(10)));
-        assert!(close.is_cancelled());
+        assert!(close.raised(DROP));
+    }
+
+    #[test]
+    fn a_queued_message_raises_mail_until_seen() {
+        let signals = Arc::new(Signals::default());
+        let (out, mut inbox) = channel(Arc::new(BufferLimits::new(0, 0, 0)), signals.clone());
+        assert!(!signals.raised(MAIL));
+        assert!(out.send(message(1)));
+        assert!(signals.raised(MAIL));
+        inbox.mail_seen();
+        assert!(!signals.raised(MAIL));
+        assert!(inbox.try_recv().is_some());
+        // A message after the flag was cleared raises it again.
+        assert!(out.send(message(1)));
+        assert!(signals.raised(MAIL));
+        assert!(!signals.raised(DROP | STOP));
     }
 }

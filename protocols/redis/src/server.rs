@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::frame::Reply;
 use crate::notify::Event;
-use crate::pubsub::PubSub;
+use crate::pubsub::{DROP, MAIL, PubSub, STOP, Signals};
 use crate::session::{Output, Session};
 use crate::store::{Db, Keyspace, Shard};
 
@@ -36,7 +36,8 @@ struct ClientEntry {
     live: Arc<Mutex<crate::session::Live>>,
     /// Its queue of pushed messages (for `omem`).
     outbox: crate::pubsub::Outbox,
-    kill: CancellationToken,
+    /// Raise `DROP` to close it at once.
+    signals: Arc<Signals>,
 }
 
 /// Whether a change is durable up to `seq` on each of its shards now; `None` when one of them
@@ -293,11 +294,20 @@ impl Server {
     {
         let _task = self.tasks.token();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        // `kill` ends the connection after the pipeline being run (shutdown); `drop_now` ends
-        // it at once, replies unsent (CLIENT KILL, ACL DELUSER, an overflowing output buffer),
-        // as Redis frees such a client.
-        let kill = cancel.child_token();
-        let drop_now = CancellationToken::new();
+        // `STOP` ends the connection after the pipeline being run (shutdown, told by
+        // `cancel`); `DROP` ends it at once, replies unsent (CLIENT KILL, ACL DELUSER, an
+        // overflowing output buffer), as Redis frees such a client.
+        let signals = Arc::new(Signals::default());
+        let (_alive, gone) = tokio::sync::oneshot::channel::<()>();
+        {
+            let signals = signals.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = cancel.cancelled() => signals.raise(STOP),
+                    _ = gone => {}
+                }
+            });
+        }
         let mut stream = stream;
         if self.clients.lock().len() >= self.config.maxclients {
             let mut out = BytesMut::new();
@@ -309,7 +319,7 @@ impl Server {
             let _ = stream.write_all(&out).await;
             return;
         }
-        let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), drop_now.clone());
+        let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), signals.clone());
         self.clients.lock().insert(
             id,
             ClientEntry {
@@ -321,7 +331,7 @@ impl Server {
                 created: Instant::now(),
                 live: Arc::new(Mutex::new(crate::session::Live::default())),
                 outbox: outbox.clone(),
-                kill: drop_now.clone(),
+                signals: signals.clone(),
             },
         );
         let mut session = Session::new(id, peer, !self.acl.default_open(), outbox);
@@ -329,8 +339,8 @@ impl Server {
         let live = self.clients.lock().get(&id).map(|e| e.live.clone());
         let done = tokio::select! {
             biased;
-            done = self.connection_loop(&mut session, &mut inbox, &mut stream, &kill, live) => done,
-            _ = drop_now.cancelled() => Ok(()),
+            done = self.connection_loop(&mut session, &mut inbox, &mut stream, &signals, live) => done,
+            _ = signals.wait(DROP) => Ok(()),
         };
         if let Err(e) = done {
             tracing::debug!(client = id, error = %e, "redis connection closed");
@@ -355,7 +365,7 @@ impl Server {
         s: &mut Session,
         inbox: &mut crate::pubsub::Inbox,
         stream: &mut S,
-        kill: &CancellationToken,
+        signals: &Signals,
         live: Option<Arc<Mutex<crate::session::Live>>>,
     ) -> Result<(), Error>
     where
@@ -363,9 +373,6 @@ impl Server {
     {
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut out = Output::default();
-        // Made once: a fresh future per wait would register with the token every time.
-        let killed = kill.cancelled();
-        tokio::pin!(killed);
         let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
         loop {
             // Requests that arrived together share one clock read.
@@ -396,9 +403,11 @@ impl Server {
                                         done?;
                                         break;
                                     }
-                                    _ = &mut killed => return Ok(()),
-                                    Some(m) = inbox.recv() => {
-                                        codec::encode(&m, resp3, &mut pushed);
+                                    bits = signals.wait(STOP | DROP | MAIL) => {
+                                        if bits & (STOP | DROP) != 0 {
+                                            return Ok(());
+                                        }
+                                        inbox.mail_seen();
                                         while let Some(m) = inbox.try_recv() {
                                             codec::encode(&m, resp3, &mut pushed);
                                         }
@@ -449,13 +458,13 @@ impl Server {
             // so a client that keeps sending cannot hold back its own pub/sub messages.
             tokio::select! {
                 biased;
-                _ = &mut killed => return Ok(()),
-                msg = inbox.recv() => {
-                    if let Some(m) = msg {
+                bits = signals.wait(STOP | DROP | MAIL) => {
+                    if bits & (STOP | DROP) != 0 {
+                        return Ok(());
+                    }
+                    inbox.mail_seen();
+                    while let Some(m) = inbox.try_recv() {
                         out.push(&m, s.resp3);
-                        while let Some(m) = inbox.try_recv() {
-                            out.push(&m, s.resp3);
-                        }
                     }
                 }
                 n = stream.read_buf(&mut inbuf) => {
@@ -567,7 +576,7 @@ impl Server {
         let mut n = 0;
         for (id, e) in clients.iter() {
             if pick(*id, &e.peer.to_string()) {
-                e.kill.cancel();
+                e.signals.raise(DROP);
                 n += 1;
             }
         }
@@ -579,7 +588,7 @@ impl Server {
         let clients = self.clients.lock();
         let mut n = 0;
         for e in clients.values().filter(|e| e.user == user) {
-            e.kill.cancel();
+            e.signals.raise(DROP);
             n += 1;
         }
         n

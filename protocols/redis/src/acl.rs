@@ -61,6 +61,7 @@ const DECLARED: &[(&str, &[&str])] = &[
     ("wait", &["slow", "connection"]),
     ("waitaof", &["slow", "connection"]),
     ("slowlog", &["slow"]),
+    ("latency", &["slow"]),
     ("restore", &["keyspace", "write", "slow", "dangerous"]),
     ("role", &["admin", "fast", "dangerous"]),
     ("readonly", &["fast", "connection"]),

@@ -14,6 +14,7 @@ pub mod rdb;
 pub mod server;
 pub mod session;
 pub mod slowlog;
+pub mod stats;
 pub mod store;
 pub mod tracking;
 

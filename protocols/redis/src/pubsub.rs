@@ -38,6 +38,12 @@ pub const DROP: u8 = 1;
 pub const STOP: u8 = 2;
 /// Messages are waiting in the inbox.
 pub const MAIL: u8 = 4;
+/// The connection is blocked in a command CLIENT UNBLOCK may end (set by the connection).
+pub const BLOCKED: u8 = 8;
+/// CLIENT UNBLOCK … TIMEOUT: end the blocked command as if it timed out.
+pub const UNBLOCK: u8 = 16;
+/// CLIENT UNBLOCK … ERROR: end it with the UNBLOCKED error.
+pub const UNBLOCK_ERROR: u8 = 32;
 
 /// What other tasks tell one connection: one atomic and the connection task's waker, so the
 /// connection loop polls them for a load each (a cancellation token's poll takes two locks,
@@ -78,7 +84,7 @@ impl Signals {
         std::future::poll_fn(|cx| self.poll(bits, cx)).await
     }
 
-    fn clear(&self, bits: u8) {
+    pub fn clear(&self, bits: u8) {
         self.state.fetch_and(!bits, Ordering::AcqRel);
     }
 }

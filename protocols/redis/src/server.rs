@@ -67,6 +67,8 @@ pub struct Server {
     pub config_overrides: Mutex<HashMap<&'static str, String>>,
     pub scripts: crate::cmd::script::Scripts,
     pub slowlog: crate::slowlog::Slowlog,
+    /// INFO commandstats, latencystats and errorstats; LATENCY.
+    pub stats: crate::stats::Stats,
     pub monitors: crate::monitor::Monitors,
     pub pause: crate::pause::Pause,
     pub acl: crate::acl::Acl,
@@ -114,6 +116,7 @@ impl Server {
             config_overrides: Mutex::new(HashMap::new()),
             scripts: Default::default(),
             slowlog: Default::default(),
+            stats: Default::default(),
             monitors: Default::default(),
             pause: Default::default(),
             acl,
@@ -334,7 +337,7 @@ impl Server {
                 signals: signals.clone(),
             },
         );
-        let mut session = Session::new(id, peer, !self.acl.default_open(), outbox);
+        let mut session = Session::new(id, peer, !self.acl.default_open(), outbox, signals.clone());
         let mut inbox = inbox;
         let live = self.clients.lock().get(&id).map(|e| e.live.clone());
         let done = tokio::select! {
@@ -583,6 +586,24 @@ impl Server {
         n
     }
 
+    /// CLIENT UNBLOCK: end the blocked command of connection `id`, as a timeout or with the
+    /// UNBLOCKED error; false when it is not blocked in such a command.
+    pub fn unblock_client(&self, id: u64, error: bool) -> bool {
+        let clients = self.clients.lock();
+        let Some(e) = clients.get(&id) else {
+            return false;
+        };
+        if !e.signals.raised(crate::pubsub::BLOCKED) {
+            return false;
+        }
+        e.signals.raise(if error {
+            crate::pubsub::UNBLOCK_ERROR
+        } else {
+            crate::pubsub::UNBLOCK
+        });
+        true
+    }
+
     /// Close the connections logged in as `user` (ACL DELUSER); returns how many.
     pub fn kill_user(&self, user: &str) -> usize {
         let clients = self.clients.lock();
@@ -600,6 +621,12 @@ impl Server {
             section
                 .as_deref()
                 .is_none_or(|s| matches!(s, "all" | "everything" | "default") || s == name)
+        };
+        // Sections not in the default set: named, or in `all` / `everything`.
+        let extra = |name: &str| {
+            section
+                .as_deref()
+                .is_some_and(|s| matches!(s, "all" | "everything") || s == name)
         };
         let mut text = String::new();
         if want("server") {
@@ -630,8 +657,9 @@ impl Server {
         }
         if want("stats") {
             text.push_str(&format!(
-                "# Stats\r\ntotal_commands_processed:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
+                "# Stats\r\ntotal_commands_processed:{}\r\ntotal_error_replies:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
                 self.commands.load(Ordering::Relaxed),
+                self.stats.error_replies(),
                 self.tracking.total_keys(),
                 self.tracking.total_items(),
                 self.tracking.total_prefixes()
@@ -639,6 +667,15 @@ impl Server {
         }
         if want("replication") {
             text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+        }
+        if extra("commandstats") {
+            text.push_str(&self.stats.info_commandstats());
+        }
+        if want("errorstats") {
+            text.push_str(&self.stats.info_errorstats());
+        }
+        if extra("latencystats") {
+            text.push_str(&self.stats.info_latencystats());
         }
         if want("cluster") {
             text.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");

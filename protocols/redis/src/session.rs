@@ -15,7 +15,7 @@ use crate::codec;
 use crate::error::Error;
 use crate::frame::Reply;
 use crate::notify::Event;
-use crate::pubsub::Outbox;
+use crate::pubsub::{BLOCKED, Outbox, Signals, UNBLOCK, UNBLOCK_ERROR};
 use crate::server::Server;
 use crate::store::{Shard, Ticket, View, now_ms};
 
@@ -84,6 +84,26 @@ impl Live {
         }
         f
     }
+}
+
+/// CLIENT REPLY: whether the replies of the commands being run are sent.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// CLIENT REPLY SKIP was the command being run: the next command's reply is dropped.
+    SkipNext,
+    /// The reply of the command being run is dropped.
+    Skip,
+}
+
+/// How a blocked command's wait ended.
+enum Wake {
+    Changed,
+    TimedOut,
+    /// CLIENT UNBLOCK … ERROR.
+    Unblocked,
 }
 
 /// Commands queued by MULTI.
@@ -181,10 +201,20 @@ pub struct Session {
     pub tracking: Option<crate::tracking::Options>,
     /// CLIENT CACHING yes|no, for the next command only (OPTIN / OPTOUT).
     pub caching: Option<bool>,
+    /// CLIENT REPLY ON|OFF|SKIP.
+    pub reply: ReplyMode,
+    /// What other connections tell this one (CLIENT UNBLOCK, CLIENT KILL, messages).
+    pub signals: Arc<Signals>,
 }
 
 impl Session {
-    pub fn new(id: u64, peer: SocketAddr, auth_required: bool, outbox: Outbox) -> Self {
+    pub fn new(
+        id: u64,
+        peer: SocketAddr,
+        auth_required: bool,
+        outbox: Outbox,
+        signals: Arc<Signals>,
+    ) -> Self {
         Self {
             id,
             peer,
@@ -208,6 +238,8 @@ impl Session {
             clock: None,
             tracking: None,
             caching: None,
+            reply: ReplyMode::On,
+            signals,
         }
     }
 
@@ -254,8 +286,33 @@ impl Session {
         }
     }
 
-    /// Run one request and append its reply (or replies) to `out`.
+    /// Run one request and append its reply (or replies) to `out`, unless CLIENT REPLY
+    /// turned replies off or skips this one.
     pub async fn execute(
+        &mut self,
+        server: &Arc<Server>,
+        args: Vec<Bytes>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let mark = out.buf.len();
+        let done = self.run_request(server, args, out).await;
+        match self.reply {
+            ReplyMode::On => {}
+            ReplyMode::Off => out.buf.truncate(mark),
+            // CLIENT REPLY SKIP answers nothing itself.
+            ReplyMode::SkipNext => {
+                out.buf.truncate(mark);
+                self.reply = ReplyMode::Skip;
+            }
+            ReplyMode::Skip => {
+                out.buf.truncate(mark);
+                self.reply = ReplyMode::On;
+            }
+        }
+        done
+    }
+
+    async fn run_request(
         &mut self,
         server: &Arc<Server>,
         args: Vec<Bytes>,
@@ -286,13 +343,18 @@ impl Session {
                 if let Some(m) = &mut self.multi {
                     m.aborted = true;
                 }
-                out.push(&reply, self.resp3);
+                self.refuse(server, found, &reply, out);
                 return Ok(());
             }
         };
         self.last_command = spec.name;
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
-            out.push(&Reply::err(crate::frame::errors::NOAUTH), self.resp3);
+            self.refuse(
+                server,
+                Some(spec),
+                &Reply::err(crate::frame::errors::NOAUTH),
+                out,
+            );
             return Ok(());
         }
         if server.acl.generation() != self.acl_gen && !self.refresh_acl(server) {
@@ -306,14 +368,20 @@ impl Session {
             if let Some(m) = &mut self.multi {
                 m.aborted = true;
             }
-            out.push(&Reply::err(format!("NOPERM {why}")), self.resp3);
+            self.refuse(
+                server,
+                Some(spec),
+                &Reply::err(format!("NOPERM {why}")),
+                out,
+            );
             return Ok(());
         }
         if server.scripts.busy() && !cmd::script::allowed_while_busy(name, &args) {
             if let Some(m) = &mut self.multi {
                 m.aborted = true;
             }
-            out.push(&Reply::err(server.scripts.busy_error()), self.resp3);
+            let busy = Reply::err(server.scripts.busy_error());
+            self.refuse(server, Some(spec), &busy, out);
             return Ok(());
         }
         if self.monitoring && (spec.writes || spec.reads) {
@@ -374,6 +442,7 @@ impl Session {
             .tracking
             .active()
             .then(|| crate::tracking::running(self.id));
+        let before = out.buf.len();
         let done = self.dispatch(server, spec, name, &args, out).await;
         self.end_caching(name, &args);
         if server.tracking.active() {
@@ -382,14 +451,36 @@ impl Session {
             }
             server.tracking.settle();
         }
-        let micros = started.elapsed().as_micros() as i64;
-        if server.slowlog.wants(micros) && !waits(name, &args) {
+        let took = started.elapsed();
+        let micros = took.as_micros() as i64;
+        let waited = waits(name, &args);
+        if server.slowlog.wants(micros) && !waited {
             self.log_slow(server, name, &args, micros);
         }
+        let ran = (!waited).then_some(took.as_nanos() as u64);
+        server.stats.record(
+            spec,
+            args.get(1).map(|a| &a[..]),
+            ran,
+            out.buf.get(before..).unwrap_or_default(),
+        );
         if !script {
             self.feed_monitors(server, spec, name, &args, out);
         }
         done
+    }
+
+    /// Answer a command refused before it ran, counting it as Redis counts rejected calls.
+    fn refuse(
+        &self,
+        server: &Server,
+        spec: Option<&'static Spec>,
+        reply: &Reply,
+        out: &mut Output,
+    ) {
+        let at = out.buf.len();
+        out.push(reply, self.resp3);
+        server.stats.reject(spec, &out.buf[at..]);
     }
 
     /// CLIENT TRACKING in default mode: remember the keys a read command (or a script) names,
@@ -847,21 +938,21 @@ impl Session {
                 out.push(&Reply::NilArray, self.resp3);
                 return Ok(());
             }
-            let timed_out = match deadline {
-                None => {
-                    notified.await;
-                    false
+            match self.wait_change(notified, deadline).await {
+                Wake::Changed => {}
+                Wake::TimedOut => {
+                    let nil = if name == "blmove" || name == "brpoplpush" {
+                        Reply::Nil
+                    } else {
+                        Reply::NilArray
+                    };
+                    out.push(&nil, self.resp3);
+                    return Ok(());
                 }
-                Some(d) => tokio::time::timeout_at(d, notified).await.is_err(),
-            };
-            if timed_out {
-                let nil = if name == "blmove" || name == "brpoplpush" {
-                    Reply::Nil
-                } else {
-                    Reply::NilArray
-                };
-                out.push(&nil, self.resp3);
-                return Ok(());
+                Wake::Unblocked => {
+                    out.push(&Reply::err(UNBLOCKED), self.resp3);
+                    return Ok(());
+                }
             }
         }
     }
@@ -986,18 +1077,51 @@ impl Session {
             // What the attempt changed (a lazy expiry) is made durable, and its events
             // published, before this client waits.
             out.settle(server).await?;
-            let timed_out = match deadline {
-                None => {
-                    notified.await;
-                    false
+            match self.wait_change(notified, deadline).await {
+                Wake::Changed => {}
+                Wake::TimedOut => {
+                    out.push(&crate::frame::Reply::NilArray, self.resp3);
+                    return Ok(());
                 }
-                Some(d) => tokio::time::timeout_at(d, notified).await.is_err(),
-            };
-            if timed_out {
-                out.push(&crate::frame::Reply::NilArray, self.resp3);
-                return Ok(());
+                Wake::Unblocked => {
+                    out.push(&crate::frame::Reply::err(UNBLOCKED), self.resp3);
+                    return Ok(());
+                }
             }
         }
+    }
+}
+
+/// The error of a command ended by CLIENT UNBLOCK … ERROR.
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
+impl Session {
+    /// Wait for a write (`notified`), the deadline, or CLIENT UNBLOCK, whichever comes first.
+    /// While it waits the connection shows as blocked, so CLIENT UNBLOCK can find it.
+    async fn wait_change(
+        &self,
+        notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Wake {
+        let signals = &*self.signals;
+        signals.clear(UNBLOCK | UNBLOCK_ERROR);
+        signals.raise(BLOCKED);
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let wake = tokio::select! {
+            biased;
+            bits = signals.wait(UNBLOCK | UNBLOCK_ERROR) => {
+                if bits & UNBLOCK_ERROR != 0 { Wake::Unblocked } else { Wake::TimedOut }
+            }
+            _ = notified => Wake::Changed,
+            _ = sleep => Wake::TimedOut,
+        };
+        signals.clear(BLOCKED | UNBLOCK | UNBLOCK_ERROR);
+        wake
     }
 }
 

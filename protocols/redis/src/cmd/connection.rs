@@ -296,7 +296,38 @@ fn client(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             }
         }
         "unpause" | "no-evict" | "no-touch" => wrong(),
-        "setinfo" | "reply" => Reply::ok(),
+        "setinfo" => Reply::ok(),
+        // The reply itself is dropped or sent by `Session::execute`, as the mode says.
+        "reply" if a.len() == 3 => {
+            let off = s.reply == crate::session::ReplyMode::Off;
+            if is(&a[2], "on") {
+                s.reply = crate::session::ReplyMode::On;
+            } else if is(&a[2], "off") {
+                s.reply = crate::session::ReplyMode::Off;
+            } else if is(&a[2], "skip") {
+                if !off {
+                    s.reply = crate::session::ReplyMode::SkipNext;
+                }
+            } else {
+                return super::args::syntax();
+            }
+            Reply::ok()
+        }
+        "unblock" if a.len() == 3 || a.len() == 4 => {
+            let error = match a.get(3) {
+                None => false,
+                Some(m) if is(m, "timeout") => false,
+                Some(m) if is(m, "error") => true,
+                Some(_) => {
+                    return Reply::err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                }
+            };
+            let Ok(id) = int(&a[2]) else {
+                return Reply::err("ERR value is not an integer or out of range");
+            };
+            Reply::Int(i64::from(id > 0 && server.unblock_client(id as u64, error)))
+        }
+        "reply" | "unblock" => wrong(),
         "help" => Reply::Array(
             [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -46,6 +46,7 @@ pub async fn run(
         }
         "cluster" => cluster(a),
         "slowlog" => server.slowlog.command(a),
+        "latency" => server.stats.command(a),
         "role" => Reply::Array(vec![
             Reply::bulk("master"),
             Reply::Int(0),
@@ -164,6 +165,24 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ),
         ("slowlog-max-len", server.slowlog.max_len().to_string()),
         (
+            "latency-monitor-threshold",
+            server.stats.monitor_ms().to_string(),
+        ),
+        (
+            "latency-tracking",
+            if server.stats.tracking() { "yes" } else { "no" }.into(),
+        ),
+        (
+            "latency-tracking-info-percentiles",
+            server
+                .stats
+                .percentiles()
+                .iter()
+                .map(|p| format!("{p}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        (
             "tracking-table-max-keys",
             server.tracking.max_keys().to_string(),
         ),
@@ -256,6 +275,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             let mut notify = None;
             let mut limits = Vec::new();
             let mut slow = Vec::new();
+            let (mut tracking, mut percentiles) = (None, None);
             // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -275,9 +295,41 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                     }
                     continue;
                 }
+                if *name == "latency-tracking" {
+                    match String::from_utf8_lossy(&pair[1])
+                        .to_ascii_lowercase()
+                        .as_str()
+                    {
+                        "yes" => tracking = Some(true),
+                        "no" => tracking = Some(false),
+                        _ => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'"
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                if *name == "latency-tracking-info-percentiles" {
+                    let text = String::from_utf8_lossy(&pair[1]).into_owned();
+                    let parsed: Option<Vec<f64>> = text
+                        .split_ascii_whitespace()
+                        .map(|w| w.parse::<f64>().ok().filter(|p| (0.0..=100.0).contains(p)))
+                        .collect();
+                    match parsed {
+                        Some(p) => percentiles = Some(p),
+                        None => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - Invalid latency-tracking-info-percentiles parameters"
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 if matches!(
                     *name,
                     "slowlog-log-slower-than"
+                        | "latency-monitor-threshold"
                         | "slowlog-max-len"
                         | "lua-time-limit"
                         | "busy-reply-threshold"
@@ -319,6 +371,12 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             if let Some(f) = notify {
                 server.set_notify_flags(f);
             }
+            if let Some(on) = tracking {
+                server.stats.set_tracking(on);
+            }
+            if let Some(p) = percentiles {
+                server.stats.set_percentiles(p);
+            }
             for (name, n) in slow {
                 match name {
                     "slowlog-max-len" => {
@@ -327,6 +385,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                             .set_max_len(usize::try_from(n).unwrap_or(usize::MAX));
                     }
                     "slowlog-log-slower-than" => server.slowlog.set_threshold(n),
+                    "latency-monitor-threshold" => server.stats.set_monitor_ms(n.unsigned_abs()),
                     "tracking-table-max-keys" => {
                         server
                             .tracking
@@ -351,7 +410,11 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             server.config_overrides.lock().extend(set);
             Reply::ok()
         }
-        "resetstat" | "rewrite" if a.len() == 2 => Reply::ok(),
+        "resetstat" if a.len() == 2 => {
+            server.stats.reset();
+            Reply::ok()
+        }
+        "rewrite" if a.len() == 2 => Reply::ok(),
         _ => Reply::err(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
             String::from_utf8_lossy(&a[1])

@@ -1,0 +1,138 @@
+"""CLIENT REPLY and CLIENT UNBLOCK, each compared with a real redis-server: the bytes a raw
+socket receives, and what redis-py's blocked calls return when another client unblocks them."""
+
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+
+def raw_exchange(port: int, request: bytes, expect_len: int, settle: float = 0.3) -> bytes:
+    """Send `request` at once, then read until `expect_len` bytes came and `settle` seconds
+    pass with nothing more (so replies that should not come would be seen)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        got = b""
+        deadline = time.time() + 5
+        while len(got) < expect_len and time.time() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        s.settimeout(settle)
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+        return got
+
+
+def cmd(*args: str) -> bytes:
+    out = f"*{len(args)}\r\n".encode()
+    for a in args:
+        b = a.encode()
+        out += b"$%d\r\n%s\r\n" % (len(b), b)
+    return out
+
+
+REPLY_CASES = [
+    # OFF drops every reply, errors too, until ON, which answers OK.
+    [("CLIENT", "REPLY", "OFF"), ("SET", "a", "1"), ("GET", "a"), ("NOSUCH",),
+     ("CLIENT", "REPLY", "ON"), ("GET", "a")],
+    # SKIP drops its own reply and the next command's only.
+    [("CLIENT", "REPLY", "SKIP"), ("SET", "b", "2"), ("GET", "b"), ("INCR", "b")],
+    # SKIP twice in a row; SKIP while OFF stays OFF.
+    [("CLIENT", "REPLY", "SKIP"), ("CLIENT", "REPLY", "SKIP"), ("SET", "c", "3"),
+     ("GET", "c"), ("CLIENT", "REPLY", "OFF"), ("CLIENT", "REPLY", "SKIP"), ("GET", "c"),
+     ("CLIENT", "REPLY", "ON"), ("GET", "c")],
+    # A bad mode is a syntax error; MULTI's QUEUED and EXEC's replies go with the mode.
+    [("CLIENT", "REPLY", "MAYBE"), ("CLIENT", "REPLY", "OFF"), ("MULTI",), ("INCR", "n"),
+     ("EXEC",), ("CLIENT", "REPLY", "ON"), ("MULTI",), ("INCR", "n"), ("EXEC",)],
+]
+
+
+@pytest.mark.parametrize("case", range(len(REPLY_CASES)))
+def test_client_reply_drops_exactly_what_redis_server_drops(case, r, dotdo, real_redis):
+    request = b"".join(cmd(*c) for c in REPLY_CASES[case])
+    real_redis.flushall()
+    want = raw_exchange(real_redis.connection_pool.connection_kwargs["port"], request, 1)
+    assert want, "redis-server answered nothing"
+    _, port = dotdo.addr("redis")
+    got = raw_exchange(port, request, len(want))
+    assert got == want
+
+
+def blocked_call(port: int, call, box: dict, key: str):
+    c = redis.Redis(port=port, decode_responses=True)
+    box["id"] = c.client_id()
+    try:
+        box[key] = call(c)
+    except redis.ResponseError as e:
+        box[key] = f"error: {e}"
+    finally:
+        c.close()
+
+
+BLOCKING_CALLS = {
+    "blpop": lambda c: c.blpop(["nothing"], timeout=0),
+    "blmove": lambda c: c.blmove("nothing", "dst", 0),
+    "bzpopmin": lambda c: c.bzpopmin("nothing", timeout=0),
+    "blmpop": lambda c: c.blmpop(0, 1, "nothing", direction="LEFT"),
+    "xread": lambda c: c.xread({"nostream": "$"}, block=0),
+}
+
+
+def unblock_outcomes(port: int, control: redis.Redis) -> dict:
+    outcomes = {}
+    for name, call in BLOCKING_CALLS.items():
+        for reason in ("TIMEOUT", "ERROR"):
+            box = {}
+            t = threading.Thread(target=blocked_call, args=(port, call, box, "result"))
+            t.start()
+            deadline = time.time() + 5
+            while "id" not in box and time.time() < deadline:
+                time.sleep(0.01)
+            # Until it blocks, CLIENT UNBLOCK finds nothing to end (0); then exactly once.
+            answers = []
+            while time.time() < deadline:
+                n = control.execute_command("CLIENT", "UNBLOCK", box["id"], reason)
+                if n:
+                    answers.append(n)
+                    break
+                time.sleep(0.02)
+            t.join(5)
+            assert not t.is_alive(), f"{name} stayed blocked"
+            again = control.execute_command("CLIENT", "UNBLOCK", box["id"], reason)
+            outcomes[(name, reason)] = (answers, box["result"], again)
+    return outcomes
+
+
+def test_client_unblock_ends_each_blocking_command_as_redis_server_does(r, dotdo, real_redis):
+    real_port = real_redis.connection_pool.connection_kwargs["port"]
+    want = unblock_outcomes(real_port, redis.Redis(port=real_port, decode_responses=True))
+    _, port = dotdo.addr("redis")
+    got = unblock_outcomes(port, r)
+    assert got == want
+    assert want[("blpop", "ERROR")][1] == "error: UNBLOCKED client unblocked via CLIENT UNBLOCK"
+
+
+def test_client_unblock_errors_are_worded_as_redis_server_words_them(r, real_redis):
+    me = r.client_id()
+    for c in (r, real_redis):
+        assert c.execute_command("CLIENT", "UNBLOCK", 999999) == 0
+        # A client that is not blocked is not unblocked.
+        assert c.execute_command("CLIENT", "UNBLOCK", me) == 0
+    for args in (("CLIENT", "UNBLOCK", "x"), ("CLIENT", "UNBLOCK", 1, "SOON"),
+                 ("CLIENT", "UNBLOCK")):
+        errors = []
+        for c in (r, real_redis):
+            with pytest.raises(redis.ResponseError) as e:
+                c.execute_command(*args)
+            errors.append(str(e.value))
+        assert errors[0] == errors[1], args

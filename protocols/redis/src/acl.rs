@@ -61,7 +61,6 @@ const DECLARED: &[(&str, &[&str])] = &[
     ("wait", &["slow", "connection"]),
     ("waitaof", &["slow", "connection"]),
     ("slowlog", &["slow"]),
-    ("latency", &["slow"]),
     ("restore", &["keyspace", "write", "slow", "dangerous"]),
     ("role", &["admin", "fast", "dangerous"]),
     ("readonly", &["fast", "connection"]),
@@ -79,7 +78,7 @@ const DECLARED: &[(&str, &[&str])] = &[
 /// derived here, so `-@admin` keeps CONFIG out).
 pub const CONTAINERS: &[&str] = &[
     "acl", "client", "config", "command", "object", "xgroup", "xinfo", "script", "pubsub",
-    "cluster", "function",
+    "cluster", "function", "latency", "memory",
 ];
 
 /// The categories COMMAND INFO shows, in ACL CAT's order.

@@ -87,6 +87,7 @@ pub struct Server {
     blocked: std::sync::atomic::AtomicUsize,
     started: Instant,
     started_unix: i64,
+    startup_rss: u64,
     tasks: TaskTracker,
     stop: CancellationToken,
 }
@@ -131,6 +132,7 @@ impl Server {
             blocked: Default::default(),
             started: Instant::now(),
             started_unix: crate::store::now_ms() / 1000,
+            startup_rss: crate::cmd::memory::resident().0,
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
         });
@@ -257,6 +259,11 @@ impl Server {
 
     pub fn count_command(&self) {
         self.commands.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Resident bytes when the server started (MEMORY STATS' `startup.allocated`).
+    pub fn startup_rss(&self) -> u64 {
+        self.startup_rss
     }
 
     pub fn started_unix(&self) -> i64 {
@@ -650,7 +657,15 @@ impl Server {
             ));
         }
         if want("memory") {
-            text.push_str("# Memory\r\nused_memory:0\r\nused_memory_human:0B\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\n\r\n");
+            // The process's resident memory stands for Redis's allocator figures.
+            let (rss, peak) = crate::cmd::memory::resident();
+            text.push_str(&format!(
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_startup:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\r\n",
+                human(rss),
+                human(rss),
+                human(peak),
+                self.startup_rss
+            ));
         }
         if want("persistence") {
             text.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\naof_enabled:0\r\n\r\n");
@@ -682,25 +697,7 @@ impl Server {
         }
         if want("keyspace") {
             text.push_str("# Keyspace\r\n");
-            let now = crate::store::now_ms();
-            for i in 0..self.keyspace.databases() {
-                let Some(db) = self.keyspace.db(i) else {
-                    continue;
-                };
-                let (mut keys, mut expires) = (0, 0);
-                for shard in db.loaded() {
-                    let st = shard.state.lock();
-                    for (_, e) in st.keys() {
-                        match e.expires_at {
-                            Some(at) if at <= now => {}
-                            Some(_) => {
-                                keys += 1;
-                                expires += 1;
-                            }
-                            None => keys += 1,
-                        }
-                    }
-                }
+            for (i, (keys, expires)) in self.keyspace.key_counts().into_iter().enumerate() {
                 if keys > 0 {
                     text.push_str(&format!(
                         "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n"
@@ -710,6 +707,21 @@ impl Server {
         }
         text
     }
+}
+
+/// Bytes as INFO's `_human` fields print them (`1.50M`).
+fn human(n: u64) -> String {
+    let n = n as f64;
+    let (v, unit) = if n >= 1024.0 * 1024.0 * 1024.0 {
+        (n / (1024.0 * 1024.0 * 1024.0), "G")
+    } else if n >= 1024.0 * 1024.0 {
+        (n / (1024.0 * 1024.0), "M")
+    } else if n >= 1024.0 {
+        (n / 1024.0, "K")
+    } else {
+        return format!("{n}B");
+    };
+    format!("{v:.2}{unit}")
 }
 
 /// Bytes a blocked client may send ahead before its socket is left unread.

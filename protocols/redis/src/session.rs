@@ -590,6 +590,11 @@ impl Session {
             "xread" | "xreadgroup" if cmd::stream::blocks(args) => {
                 self.block_stream(server, name, args, out).await
             }
+            // MEMORY USAGE reads its key under the key's shard lock; the rest is the server's.
+            "memory" if !(args.len() >= 3 && is(&args[1], "usage")) => {
+                out.push(&cmd::memory::command(server, args), self.resp3);
+                Ok(())
+            }
             "move" => {
                 let reply = cmd::db::move_key(self, server, args, out).await?;
                 out.push(&reply, self.resp3);
@@ -1189,9 +1194,9 @@ fn try_pop(
 }
 
 /// Whether a command looks its keys up for reading (a miss is a `keymiss` event), as Redis's
-/// read commands and GETEX do; OBJECT looks without notifying.
+/// read commands and GETEX do; OBJECT and MEMORY USAGE look without notifying.
 fn reads_keys(spec: &Spec, name: &str) -> bool {
-    (spec.reads && name != "object") || name == "getex"
+    (spec.reads && !matches!(name, "object" | "memory")) || name == "getex"
 }
 
 /// Redis's wording for an unknown command, quoting up to the first arguments.

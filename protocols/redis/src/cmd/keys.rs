@@ -218,13 +218,13 @@ pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
             Value::List(_) => "quicklist",
-            Value::Hash(h) if h.len() <= 128 => "listpack",
+            Value::Hash(h) if crate::cmd::memory::hash_is_listpack(h) => "listpack",
             Value::Hash(_) => "hashtable",
             Value::Set(s) if s.iter().all(|m| args::strict_i64(m).is_some()) && s.len() <= 512 => {
                 "intset"
             }
             Value::Set(_) => "hashtable",
-            Value::ZSet(z) if z.len() <= 128 => "listpack",
+            Value::ZSet(z) if crate::cmd::memory::zset_is_listpack(z) => "listpack",
             Value::Stream(_) => "stream",
             Value::ZSet(_) => "skiplist",
         };

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod lcs;
 pub mod list;
 pub mod lua_libs;
+pub mod memory;
 pub mod pqsort;
 pub mod script;
 pub mod server;
@@ -86,6 +87,7 @@ pub fn apply(name: &str, v: &mut View, a: &[Bytes]) -> CmdResult {
         "pexpiretime" => keys::ttl(v, a, 1, true),
         "persist" => keys::persist(v, a),
         "object" => keys::object(v, a),
+        "memory" => memory::usage(v, a),
         "scan" => keys::scan(v, a),
         "dbsize" => keys::dbsize(v),
         "flushdb" => keys::flushdb(v, a),

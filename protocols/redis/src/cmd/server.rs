@@ -186,7 +186,10 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
             "tracking-table-max-keys",
             server.tracking.max_keys().to_string(),
         ),
-        ("hash-max-listpack-entries", "128".into()),
+        ("hash-max-listpack-entries", "512".into()),
+        ("hash-max-listpack-value", "64".into()),
+        ("zset-max-listpack-value", "64".into()),
+        ("list-max-listpack-size", "-2".into()),
         ("set-max-intset-entries", "512".into()),
         ("zset-max-listpack-entries", "128".into()),
     ];

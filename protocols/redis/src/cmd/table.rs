@@ -29,6 +29,7 @@ pub struct Spec {
 
 /// Commands with a path of their own in `Session::dispatch`.
 const ROUTED: &[&str] = &[
+    "memory",
     "multi",
     "exec",
     "discard",
@@ -237,6 +238,7 @@ specs! {
     "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
     "save" 1 A K0, "server"; "acl" -2 AL K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
     "slowlog" -2 AL K0, "server"; "role" 1 M K0, "server"; "latency" -2 AL K0, "server";
+    "memory" -2 R Keys::At(2, 2, 1), "server";
     "readonly" 1 C K0, "cluster"; "readwrite" 1 C K0, "cluster";
     "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
     "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";

@@ -108,6 +108,31 @@ impl Keyspace {
         self.dbs.len()
     }
 
+    /// Live keys and keys with a TTL of each database, in its loaded shards.
+    pub fn key_counts(&self) -> Vec<(usize, usize)> {
+        let now = now_ms();
+        self.dbs
+            .iter()
+            .map(|db| {
+                let (mut keys, mut expires) = (0, 0);
+                for shard in db.loaded() {
+                    let st = shard.state.lock();
+                    for (_, e) in st.keys() {
+                        match e.expires_at {
+                            Some(at) if at <= now => {}
+                            Some(_) => {
+                                keys += 1;
+                                expires += 1;
+                            }
+                            None => keys += 1,
+                        }
+                    }
+                }
+                (keys, expires)
+            })
+            .collect()
+    }
+
     /// Remove expired keys from every loaded shard that is free, at most `limit` per shard, so
     /// writers never wait long behind the sweep.
     /// With `expired` set, the keys removed are pushed there with their database, their shard

@@ -74,8 +74,10 @@ def test_latency_histogram_and_latencystats_have_redis_server_shape(dotdo, real_
         bounds = sorted(h["set"]["histogram_usec"])
         counts = [h["set"]["histogram_usec"][b] for b in bounds]
         assert counts == sorted(counts) and counts[-1] == 50
-        # Powers of two of 1.024 µs, as Redis's HdrHistogram iteration steps.
-        assert all(b in [int(1.024 * 2 ** k) for k in range(40)] for b in bounds), bounds
+        # Powers of two of 1024 ns, each shown as the highest value HdrHistogram (2
+        # significant digits) holds with it, in µs: 1, 2, 4, 8, 16, 33, 66, 132, ...
+        assert all(b in [((1024 + 8) * 2 ** k - 1) // 1000 for k in range(40)] for b in bounds), \
+            bounds
         stats = c.info("latencystats")["latency_percentiles_usec_set"]
         assert set(stats) == {"p50", "p99", "p99.9"}
         assert 0 < stats["p50"] <= stats["p99"] <= stats["p99.9"]

@@ -383,8 +383,9 @@ impl Stats {
             if calls == 0 {
                 return;
             }
-            // Bounds of 1024 ns times powers of two, as Redis's HdrHistogram iteration gives
-            // them; a bound is shown where the cumulative count grew.
+            // Bounds of 1024 ns times powers of two, shown as Redis's HdrHistogram (2
+            // significant digits) shows them: the highest value equivalent to the bound, in µs
+            // (32768 ns reads 33). A bound is shown where the cumulative count grew.
             let mut cdf = Vec::new();
             let (mut cumulative, mut previous, mut i) = (0u64, 0u64, 0usize);
             let mut bound: u64 = 1024;
@@ -395,7 +396,7 @@ impl Stats {
                 }
                 if cumulative > previous {
                     cdf.push((
-                        Reply::Int((bound / 1000) as i64),
+                        Reply::Int(((bound + bound / 128 - 1) / 1000) as i64),
                         Reply::Int(cumulative as i64),
                     ));
                 }
@@ -629,7 +630,7 @@ mod tests {
                 _ => panic!(),
             })
             .collect();
-        assert_eq!(pairs, vec![(1, 2), (2, 3), (4, 5), (131, 6)]);
+        assert_eq!(pairs, vec![(1, 2), (2, 3), (4, 5), (132, 6)]);
     }
 
     #[test]

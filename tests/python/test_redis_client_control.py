@@ -136,3 +136,53 @@ def test_client_unblock_errors_are_worded_as_redis_server_words_them(r, real_red
                 c.execute_command(*args)
             errors.append(str(e.value))
         assert errors[0] == errors[1], args
+
+
+def subscriber(port: int, *commands) -> socket.socket:
+    """A raw connection logged in as alice that sent `commands` and read their replies."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(cmd("AUTH", "alice", "pw") + b"".join(cmd(*c) for c in commands))
+    time.sleep(0.2)
+    s.recv(65536)
+    return s
+
+
+def closed(s: socket.socket) -> bool:
+    s.settimeout(1)
+    try:
+        return s.recv(65536) == b""
+    except (socket.timeout, BlockingIOError):
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def revoke_outcomes(port: int, admin: redis.Redis) -> dict:
+    admin.execute_command("ACL", "SETUSER", "alice", "reset", "on", ">pw", "+@all", "~*",
+                          "&news.*", "&sports")
+    subs = {
+        "channel kept": subscriber(port, ("SUBSCRIBE", "news.a")),
+        "channel lost": subscriber(port, ("SUBSCRIBE", "sports")),
+        "pattern lost": subscriber(port, ("PSUBSCRIBE", "news.*")),
+        "shard kept": subscriber(port, ("SSUBSCRIBE", "news.b")),
+        "idle": subscriber(port, ("PING",)),
+    }
+    # Now alice may use news.a and news.b only: sports is gone, and so is the pattern news.*
+    # (a PSUBSCRIBE needs it literally).
+    admin.execute_command("ACL", "SETUSER", "alice", "resetchannels", "&news.a", "&news.b")
+    time.sleep(0.3)
+    outcome = {name: closed(s) for name, s in subs.items()}
+    for s in subs.values():
+        s.close()
+    admin.execute_command("ACL", "DELUSER", "alice")
+    return outcome
+
+
+def test_acl_setuser_closes_subscribers_that_lost_their_channels_as_redis_server_does(
+        r, dotdo, real_redis):
+    real_port = real_redis.connection_pool.connection_kwargs["port"]
+    want = revoke_outcomes(real_port, real_redis)
+    assert want == {"channel kept": False, "channel lost": True, "pattern lost": True,
+                    "shard kept": False, "idle": False}, want
+    _, port = dotdo.addr("redis")
+    assert revoke_outcomes(port, r) == want

@@ -473,6 +473,17 @@ impl User {
     }
 
     /// Why `args` may not run for this user, as Redis words it after `NOPERM `.
+    /// Whether the user may stay subscribed to `name`: a channel matching one of its
+    /// patterns, or a pattern that is one of them literally (as PSUBSCRIBE is checked).
+    pub fn may_subscribe(&self, name: &[u8], pattern: bool) -> bool {
+        self.allchannels
+            || if pattern {
+                self.channels.iter().any(|c| c[..] == *name)
+            } else {
+                self.channels.iter().any(|p| glob(p, name))
+            }
+    }
+
     pub fn denied(&self, spec: &Spec, args: &[Bytes]) -> Option<String> {
         self.denial(spec, args).map(|d| match d {
             Denial::Command(c) => format!("this user has no permissions to run the '{c}' command"),

@@ -278,6 +278,16 @@ impl Subscribers {
         v
     }
 
+    /// The names `client` is subscribed to.
+    fn of(&self, client: u64) -> Vec<Bytes> {
+        self.0
+            .lock()
+            .iter()
+            .filter(|(_, subs)| subs.contains_key(&client))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     fn count(&self, name: &[u8]) -> i64 {
         self.0.lock().get(name).map_or(0, |s| s.len() as i64)
     }
@@ -298,6 +308,14 @@ impl PubSub {
         } else {
             &self.channels
         }
+    }
+
+    /// Whether `client` has a subscription `keep` refuses (`keep(name, is_pattern)`);
+    /// shard channels are checked as channels.
+    pub fn any_refused(&self, client: u64, keep: impl Fn(&[u8], bool) -> bool) -> bool {
+        self.channels.of(client).iter().any(|c| !keep(c, false))
+            || self.shard.of(client).iter().any(|c| !keep(c, false))
+            || self.patterns.of(client).iter().any(|p| !keep(p, true))
     }
 
     pub fn subscribe(&self, pattern: bool, name: Bytes, client: u64, out: Outbox) {

@@ -611,6 +611,30 @@ impl Server {
         true
     }
 
+    /// After ACL SETUSER: close the connections of `user` subscribed to a channel or pattern
+    /// it may no longer use, as Redis does. Returns whether `me` is one of them (it closes
+    /// after its reply).
+    pub fn kill_revoked_subscribers(&self, user: &str, me: u64) -> bool {
+        let Some(perms) = self.acl.get(user) else {
+            return false;
+        };
+        let mut me_too = false;
+        let clients = self.clients.lock();
+        for (id, e) in clients.iter().filter(|(_, e)| e.user == user) {
+            if self
+                .pubsub
+                .any_refused(*id, |name, pattern| perms.may_subscribe(name, pattern))
+            {
+                if *id == me {
+                    me_too = true;
+                } else {
+                    e.signals.raise(DROP);
+                }
+            }
+        }
+        me_too
+    }
+
     /// Close the connections logged in as `user` (ACL DELUSER); returns how many.
     pub fn kill_user(&self, user: &str) -> usize {
         let clients = self.clients.lock();

@@ -25,7 +25,12 @@ pub fn acl(s: &mut Session, server: &Server, a: &[Bytes]) -> Reply {
             None => Reply::Nil,
         },
         ("setuser", n) if n >= 3 => match server.acl.setuser(&name(2), &a[3..]) {
-            Ok(()) => Reply::ok(),
+            Ok(()) => {
+                if server.kill_revoked_subscribers(&name(2), s.id) {
+                    s.closing = true;
+                }
+                Reply::ok()
+            }
             Err(e) => Reply::err(e),
         },
         ("deluser", n) if n >= 3 => match server.acl.deluser(&a[2..]) {

@@ -88,6 +88,13 @@ BLOCKING_CALLS = {
 }
 
 
+def flags_of(control: redis.Redis, client_id: int) -> str:
+    for c in control.client_list():
+        if int(c["id"]) == client_id:
+            return c["flags"]
+    return "gone"
+
+
 def unblock_outcomes(port: int, control: redis.Redis) -> dict:
     outcomes = {}
     for name, call in BLOCKING_CALLS.items():
@@ -99,6 +106,10 @@ def unblock_outcomes(port: int, control: redis.Redis) -> dict:
             while "id" not in box and time.time() < deadline:
                 time.sleep(0.01)
             # Until it blocks, CLIENT UNBLOCK finds nothing to end (0); then exactly once.
+            # While it is blocked, CLIENT LIST flags it `b`.
+            while time.time() < deadline and "b" not in flags_of(control, box["id"]):
+                time.sleep(0.02)
+            blocked_flags = flags_of(control, box["id"])
             answers = []
             while time.time() < deadline:
                 n = control.execute_command("CLIENT", "UNBLOCK", box["id"], reason)
@@ -109,7 +120,8 @@ def unblock_outcomes(port: int, control: redis.Redis) -> dict:
             t.join(5)
             assert not t.is_alive(), f"{name} stayed blocked"
             again = control.execute_command("CLIENT", "UNBLOCK", box["id"], reason)
-            outcomes[(name, reason)] = (answers, box["result"], again)
+            outcomes[(name, reason)] = (blocked_flags, answers, box["result"], again,
+                                        flags_of(control, box["id"]))
     return outcomes
 
 
@@ -119,7 +131,8 @@ def test_client_unblock_ends_each_blocking_command_as_redis_server_does(r, dotdo
     _, port = dotdo.addr("redis")
     got = unblock_outcomes(port, r)
     assert got == want
-    assert want[("blpop", "ERROR")][1] == "error: UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    assert want[("blpop", "ERROR")][2] == "error: UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    assert want[("blpop", "TIMEOUT")][0] == "b"
 
 
 def test_client_unblock_errors_are_worded_as_redis_server_words_them(r, real_redis):

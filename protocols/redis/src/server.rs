@@ -538,7 +538,7 @@ impl Server {
             e.peer,
             e.local,
             e.name,
-            live.flags(),
+            live.flags(e.signals.raised(crate::pubsub::BLOCKED)),
             e.db,
             live.sub,
             live.psub,

@@ -60,18 +60,22 @@ impl Default for Live {
 }
 
 impl Live {
-    /// CLIENT LIST's flags: P subscribed, O monitoring, x in MULTI, t tracking, B in BCAST
-    /// mode; N for none.
-    pub fn flags(&self) -> String {
+    /// CLIENT LIST's flags, in Redis's order: O monitoring, P subscribed, x in MULTI, b
+    /// blocked (`blocked`: it is in a blocking command now), t tracking, B in BCAST mode; N for
+    /// none.
+    pub fn flags(&self, blocked: bool) -> String {
         let mut f = String::new();
-        if self.sub + self.psub + self.ssub > 0 {
-            f.push('P');
-        }
         if self.monitor {
             f.push('O');
         }
+        if self.sub + self.psub + self.ssub > 0 {
+            f.push('P');
+        }
         if self.multi >= 0 {
             f.push('x');
+        }
+        if blocked {
+            f.push('b');
         }
         if self.redir >= 0 {
             f.push('t');

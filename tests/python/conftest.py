@@ -276,3 +276,17 @@ def real_redis(tmp_path_factory):
     client.close()
     proc.kill()
     proc.wait()
+
+
+def assert_same_errors(clients, commands):
+    """Each command fails on every client (redis-py clients of dotdo and of redis-server) with
+    the same error text."""
+    import redis
+
+    for args in commands:
+        errors = []
+        for c in clients:
+            with pytest.raises(redis.ResponseError) as e:
+                c.execute_command(*args)
+            errors.append(str(e.value))
+        assert len(set(errors)) == 1, (args, errors)

@@ -5,6 +5,8 @@ other subcommands and its errors answer as redis-server answers."""
 import pytest
 import redis
 
+from conftest import assert_same_errors
+
 
 def load(c: redis.Redis):
     c.flushall()
@@ -80,14 +82,10 @@ def test_memory_subcommands_and_errors_answer_as_redis_server(r, real_redis):
         c.set("a", 1)
         assert c.memory_stats()["keys.count"] == 1
         assert c.memory_stats()["db.0"]["overhead.hashtable.main"] > 0
-    for args in (("MEMORY", "USAGE"), ("MEMORY", "USAGE", "a", "SAMPLES"),
-                 ("MEMORY", "USAGE", "a", "SAMPLES", "-1"), ("MEMORY", "USAGE", "a", "x"),
-                 ("MEMORY", "USAGE", "a", "SAMPLES", "x"), ("MEMORY", "STATS", "x"),
-                 ("MEMORY", "NOPE"), ("MEMORY",)):
-        errors = []
-        for c in (r, real_redis):
-            with pytest.raises(redis.ResponseError) as e:
-                c.execute_command(*args)
-            errors.append(str(e.value))
-        assert errors[0] == errors[1], args
+    assert_same_errors((r, real_redis), [
+        ("MEMORY", "USAGE"), ("MEMORY", "USAGE", "a", "SAMPLES"),
+        ("MEMORY", "USAGE", "a", "SAMPLES", "-1"), ("MEMORY", "USAGE", "a", "x"),
+        ("MEMORY", "USAGE", "a", "SAMPLES", "x"), ("MEMORY", "STATS", "x"),
+        ("MEMORY", "NOPE"), ("MEMORY",),
+    ])
     assert r.info("memory")["used_memory"] > 0

@@ -529,9 +529,9 @@ impl Stats {
             return self.histogram_reply(&names);
         }
         if is(sub, "help") && a.len() == 2 {
-            return Reply::Array(
-                [
-                    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            return crate::cmd::args::help(
+                "LATENCY",
+                &[
                     "DOCTOR",
                     "    Return a human readable latency analysis report.",
                     "GRAPH <event>",
@@ -546,12 +546,7 @@ impl Stats {
                     "HISTOGRAM [COMMAND ...]",
                     "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
                     "    If no commands are specified then all histograms are replied.",
-                    "HELP",
-                    "    Prints this help.",
-                ]
-                .into_iter()
-                .map(|l| Reply::Simple(l.into()))
-                .collect(),
+                ],
             );
         }
         let name = String::from_utf8_lossy(sub).to_ascii_lowercase();

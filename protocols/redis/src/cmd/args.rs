@@ -169,6 +169,17 @@ pub fn int_bytes(i: i64) -> Bytes {
     Bytes::from(i.to_string())
 }
 
+/// A container command's HELP reply, as Redis words it: the header, `lines`, then HELP.
+pub fn help(cmd: &str, lines: &[&str]) -> Reply {
+    let mut out = vec![Reply::Simple(format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ))];
+    out.extend(lines.iter().map(|l| Reply::Simple((*l).to_owned())));
+    out.push(Reply::Simple("HELP".into()));
+    out.push(Reply::Simple("    Prints this help.".into()));
+    Reply::Array(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

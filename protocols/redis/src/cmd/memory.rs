@@ -297,9 +297,9 @@ pub fn command(server: &Server, a: &[Bytes]) -> Reply {
         "doctor" => Reply::Verbatim(doctor(server)),
         "malloc-stats" => Reply::Verbatim("Stats not supported for the current allocator".into()),
         "purge" => Reply::ok(),
-        "help" => Reply::Array(
-            [
-                "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "help" => args::help(
+            "MEMORY",
+            &[
                 "DOCTOR",
                 "    Return memory problems reports.",
                 "MALLOC-STATS",
@@ -311,12 +311,7 @@ pub fn command(server: &Server, a: &[Bytes]) -> Reply {
                 "USAGE <key> [SAMPLES <count>]",
                 "    Return memory in bytes used by <key> and its value. Nested values are",
                 "    sampled up to <count> times (default: 5, 0 means sample all).",
-                "HELP",
-                "    Prints this help.",
-            ]
-            .iter()
-            .map(|l| Reply::Simple((*l).into()))
-            .collect(),
+            ],
         ),
         // USAGE with its key is served under the key's shard lock.
         _ => Reply::err("ERR syntax error"),

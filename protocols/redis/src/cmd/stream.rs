@@ -793,7 +793,7 @@ pub fn xgroup(v: &mut View, a: &[Bytes]) -> CmdResult {
         _ => None,
     })?;
     if sub == "help" {
-        return Ok(help(
+        return Ok(super::args::help(
             "XGROUP",
             &[
                 "CREATE <key> <groupname> <id|$> [option]",
@@ -925,16 +925,6 @@ pub fn xgroup(v: &mut View, a: &[Bytes]) -> CmdResult {
         }
         _ => Err(subcommand_syntax(a)),
     }
-}
-
-fn help(cmd: &str, lines: &[&str]) -> Reply {
-    let mut out = vec![Reply::Simple(format!(
-        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ))];
-    out.extend(lines.iter().map(|l| Reply::Simple((*l).to_owned())));
-    out.push(Reply::Simple("HELP".into()));
-    out.push(Reply::Simple("    Prints this help.".into()));
-    Reply::Array(out)
 }
 
 pub fn xack(v: &mut View, a: &[Bytes]) -> CmdResult {
@@ -1272,7 +1262,7 @@ pub fn xinfo(v: &mut View, a: &[Bytes]) -> CmdResult {
         _ => None,
     })?;
     if sub == "help" {
-        return Ok(help(
+        return Ok(super::args::help(
             "XINFO",
             &[
                 "CONSUMERS <key> <groupname>",

@@ -61,6 +61,60 @@ def test_commandstats_and_errorstats_count_as_redis_server_counts(dotdo, real_re
     assert counters(ours) == counters(theirs) == {"config|resetstat": (1, 0, 0)}
 
 
+def scripts_and_transactions(c: redis.Redis):
+    c.config_resetstat()
+    # Each command a script runs is counted, failed or rejected as its own; the script's
+    # error reply is one error in errorstats.
+    with pytest.raises(redis.ResponseError):
+        c.eval(
+            "redis.call('set', KEYS[1], '1'); redis.call('incr', KEYS[1]);"
+            " return redis.pcall('lpush', KEYS[1], 'x')",
+            1,
+            "k",
+        )
+    with pytest.raises(redis.ResponseError):
+        c.eval("return redis.call('hset', KEYS[1], 'a')", 1, "k")
+    c.eval("redis.pcall('get', KEYS[1], 'b', 'c'); return redis.call('get', KEYS[1])", 1, "k")
+    c.eval("local ok = redis.pcall('lpush', KEYS[1], 'y'); return redis.call('exists', KEYS[1])", 1, "k")
+    c.evalsha(c.script_load("return redis.call('strlen', KEYS[1])"), 1, "k")
+    # A script's own error counts once, as the script's.
+    with pytest.raises(redis.ResponseError):
+        c.eval("redis.call('get', KEYS[1]); return redis.error_reply('MYERR own')", 1, "k")
+    with pytest.raises(redis.ResponseError):
+        c.eval("error('boom')", 0)
+    with pytest.raises(redis.ResponseError):
+        c.eval("return redis.call('nosuchcommand')", 0)
+    # Each command EXEC runs is counted; a command queued in an aborted transaction is not.
+    p = c.pipeline(transaction=True)
+    p.set("a", "1").incr("a").lpush("a", "x").get("a")
+    p.execute(raise_on_error=False)
+    p = c.pipeline(transaction=True)
+    p.set("a", "2").execute_command("GETX", "a")
+    with pytest.raises(redis.ResponseError):
+        p.execute()
+    p = c.pipeline(transaction=True)
+    p.incr("a").hset("h", "f", "v").hget("h", "f")
+    p.execute()
+
+
+def test_commands_inside_scripts_and_transactions_are_counted_as_redis_server_counts(
+    dotdo, real_redis
+):
+    _, port = dotdo.addr("redis")
+    ours, theirs = fresh(port), fresh(real_redis.connection_pool.connection_kwargs["port"])
+    for c in (ours, theirs):
+        c.flushall()
+        scripts_and_transactions(c)
+    want, got = counters(theirs), counters(ours)
+    # What redis-server 7.0 counts, so the comparison below compares something.
+    assert want["lpush"] == (3, 0, 3) and want["hset"] == (1, 1, 0), want
+    assert want["set"] == (2, 0, 0) and want["exec"] == (3, 0, 1), want
+    assert want["eval"] == (7, 0, 5), want
+    assert got == want
+    assert errorstats(ours) == errorstats(theirs)
+    assert ours.info("stats")["total_error_replies"] == theirs.info("stats")["total_error_replies"]
+
+
 def test_latency_histogram_and_latencystats_have_redis_server_shape(dotdo, real_redis):
     _, port = dotdo.addr("redis")
     ours, theirs = fresh(port), fresh(real_redis.connection_pool.connection_kwargs["port"])

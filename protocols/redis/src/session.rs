@@ -209,6 +209,9 @@ pub struct Session {
     pub reply: ReplyMode,
     /// What other connections tell this one (CLIENT UNBLOCK, CLIENT KILL, messages).
     pub signals: Arc<Signals>,
+    /// The command just run was a script whose error reply a command it called raised, and
+    /// which errorstats counted already.
+    pub error_counted: bool,
 }
 
 impl Session {
@@ -244,6 +247,7 @@ impl Session {
             caching: None,
             reply: ReplyMode::On,
             signals,
+            error_counted: false,
         }
     }
 
@@ -462,11 +466,12 @@ impl Session {
             self.log_slow(server, name, &args, micros);
         }
         let ran = (!waited).then_some(took.as_nanos() as u64);
-        server.stats.record(
+        server.stats.record_counted(
             spec,
             args.get(1).map(|a| &a[..]),
             ran,
             out.buf.get(before..).unwrap_or_default(),
+            std::mem::take(&mut self.error_counted),
         );
         if !script {
             self.feed_monitors(server, spec, name, &args, out);
@@ -777,11 +782,15 @@ impl Session {
                 .as_ref()
                 .and_then(|u| u.denied_at_exec(spec, args))
             {
-                replies.push(Reply::err(format!(
+                let msg = format!(
                     "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
-                )));
+                );
+                server.stats.error_reply(&msg);
+                replies.push(Reply::err(msg));
                 continue;
             }
+            let started = std::time::Instant::now();
+            let counted = std::cell::Cell::new(false);
             if script {
                 // Shown before the commands it runs, as Redis shows it.
                 self.feed_monitors(server, spec, name, args, out);
@@ -796,6 +805,8 @@ impl Session {
                         db: self.db,
                         read_only: name.ends_with("_ro"),
                         scripts: &server.scripts,
+                        stats: &server.stats,
+                        counted: &counted,
                     };
                     cmd::script::eval_in_view(&server.scripts, caller, &mut view, name, args)
                 }
@@ -804,6 +815,14 @@ impl Session {
             if matches!(name.as_str(), "flushdb" | "flushall") && server.tracking.active() {
                 server.tracking.flushed();
             }
+            // Each command EXEC runs counts as Redis counts it, beside EXEC's own call.
+            server.stats.record_reply(
+                spec,
+                args.get(1).map(|a| &a[..]),
+                Some(started.elapsed().as_nanos() as u64),
+                &r,
+                counted.get(),
+            );
             replies.push(r);
             if self.tracking.is_some() {
                 self.remember_reads(server, spec, name, args);
@@ -863,14 +882,18 @@ impl Session {
         let (reply, tickets, events) = {
             let mut view = View::lock(server.keyspace.slots, &shards, self.now(), self.resp3);
             view.notify = crate::notify::active(server.notify_flags());
+            let counted = std::cell::Cell::new(false);
             let caller = script::Caller {
                 user: self.perms.as_deref(),
                 monitors: &server.monitors,
                 db: self.db,
                 read_only: name.ends_with("_ro"),
                 scripts: &server.scripts,
+                stats: &server.stats,
+                counted: &counted,
             };
             let reply = script::run(&mut view, caller, &body, keys, argv);
+            self.error_counted = counted.get();
             if let Some(spec) = table::lookup(name)
                 && self.tracking.is_some()
             {

@@ -174,8 +174,51 @@ impl Stats {
     /// A command that ran for `ns` (`None`: it blocked, and its wait is not its run time;
     /// Redis times neither); `reply` is what it answered (an error counts as failed).
     pub fn record(&self, spec: &'static Spec, sub: Option<&[u8]>, ns: Option<u64>, reply: &[u8]) {
+        self.record_counted(spec, sub, ns, reply, false);
+    }
+
+    /// A command run by EXEC or by a script, with the reply it gave there. `counted`: an
+    /// error reply that was counted in the error statistics already (a script's error that a
+    /// command it called raised), so it counts as a failed call only.
+    pub fn record_reply(
+        &self,
+        spec: &'static Spec,
+        sub: Option<&[u8]>,
+        ns: Option<u64>,
+        reply: &Reply,
+        counted: bool,
+    ) {
+        match reply {
+            Reply::Error(msg) => {
+                let bytes = format!("-{msg}\r\n");
+                self.record_counted(spec, sub, ns, bytes.as_bytes(), counted);
+            }
+            _ => self.record_counted(spec, sub, ns, b"+", false),
+        }
+    }
+
+    /// A command a script called that was refused before it ran (arity, ACL, a write in a
+    /// read-only script...), or an unknown one (`spec` `None`).
+    pub fn reject_reply(&self, spec: Option<&'static Spec>, msg: &str) {
+        self.reject(spec, format!("-{msg}\r\n").as_bytes());
+    }
+
+    /// An error reply that no command's statistics count (NOPERM at EXEC).
+    pub fn error_reply(&self, msg: &str) {
+        self.error(format!("-{msg}\r\n").as_bytes());
+    }
+
+    /// As `record`; with `counted`, an error reply is not counted again in errorstats.
+    pub fn record_counted(
+        &self,
+        spec: &'static Spec,
+        sub: Option<&[u8]>,
+        ns: Option<u64>,
+        reply: &[u8],
+        counted: bool,
+    ) {
         let failed = reply.first() == Some(&b'-');
-        if failed {
+        if failed && !counted {
             self.error(reply);
         }
         let tracking = self.tracking.load(Ordering::Relaxed);

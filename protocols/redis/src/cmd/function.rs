@@ -746,14 +746,18 @@ pub async fn fcall(
     let (reply, tickets, events) = {
         let mut view = View::lock(server.keyspace.slots, &shards, s.now(), s.resp3);
         view.notify = crate::notify::active(server.notify_flags());
+        let counted = std::cell::Cell::new(false);
         let caller = Caller {
             user: s.perms.as_deref(),
             monitors: &server.monitors,
             db: s.db,
             read_only: call.read_only,
             scripts: &server.scripts,
+            stats: &server.stats,
+            counted: &counted,
         };
         let reply = run(&mut view, caller, &call, args);
+        s.error_counted = counted.get();
         let (tickets, events) = view.finish_events()?;
         (reply, tickets, events)
     };
@@ -787,8 +791,10 @@ pub fn fcall_in_view(
 fn run(v: &mut View, caller: Caller, call: &Call, args: &[Bytes]) -> Reply {
     let resp3 = v.resp3;
     v.resp3 = false;
-    let reply = run_inner(v, caller, call, args)
-        .unwrap_or_else(|e| script::lua_error_reply(&e, &call.func.name, "user_function"));
+    let reply = run_inner(v, caller, call, args).unwrap_or_else(|e| {
+        caller.counted.set(script::raised_by_call(&e));
+        script::lua_error_reply(&e, &call.func.name, "user_function")
+    });
     v.resp3 = resp3;
     reply
 }
@@ -806,7 +812,7 @@ fn run_inner(v: &mut View, caller: Caller, call: &Call, args: &[Bytes]) -> mlua:
     let argv = script::bytes_table(&lua, call.argv)?;
     script::with_calls(&lua, &redis, v, caller, &running.run, || {
         let result: LuaValue = callback.call((keys, argv))?;
-        Ok(script::lua_to_reply(&result))
+        Ok(script::script_reply(&result, caller))
     })
 }
 

@@ -11,7 +11,7 @@ use mlua::{HookTriggers, Lua, MultiValue, Table, Value as LuaValue, Variadic, Vm
 use parking_lot::Mutex;
 
 use super::args::{int, is};
-use super::table::{Keys, lookup};
+use super::table::{Keys, Spec, lookup};
 use crate::frame::Reply;
 use crate::store::View;
 
@@ -251,6 +251,11 @@ pub struct Caller<'a> {
     pub read_only: bool,
     /// Where the script is registered as running, for SCRIPT KILL.
     pub scripts: &'a Scripts,
+    /// Where the commands it calls are counted (INFO commandstats).
+    pub stats: &'a crate::stats::Stats,
+    /// Set when the script's reply is an error a command it called raised: that error was
+    /// counted in errorstats where it happened, and is not counted again (as in Redis).
+    pub counted: &'a std::cell::Cell<bool>,
 }
 
 /// EVAL and its read-only and by-SHA forms, and FCALL and FCALL_RO: commands that run Lua
@@ -302,8 +307,10 @@ pub fn eval_in_view(
 pub fn run(v: &mut View, caller: Caller, body: &[u8], keys: &[Bytes], argv: &[Bytes]) -> Reply {
     let resp3 = v.resp3;
     v.resp3 = false;
-    let reply = run_inner(v, caller, body, keys, argv)
-        .unwrap_or_else(|e| lua_error_reply(&e, &sha1_hex(body), "user_script"));
+    let reply = run_inner(v, caller, body, keys, argv).unwrap_or_else(|e| {
+        caller.counted.set(raised_by_call(&e));
+        lua_error_reply(&e, &sha1_hex(body), "user_script")
+    });
     v.resp3 = resp3;
     reply
 }
@@ -323,7 +330,7 @@ fn run_inner(
     let chunk = lua.load(body).set_name("@user_script");
     with_calls(&lua, &redis, v, caller, &running.run, || {
         let result: LuaValue = chunk.eval()?;
-        Ok(lua_to_reply(&result))
+        Ok(script_reply(&result, caller))
     })
 }
 
@@ -519,37 +526,27 @@ fn lua_args(args: Variadic<LuaValue>) -> mlua::Result<Vec<Bytes>> {
         .collect()
 }
 
-/// A command from inside a script: keyed commands on the locked view, a few others.
+/// A command from inside a script: keyed commands on the locked view, a few others. Each is
+/// counted in the command statistics as Redis counts it: refused before it ran (rejected),
+/// or run (failed if it answered an error).
 fn call_command(v: &mut View, caller: Caller, run: &Running, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let Some(spec) = lookup(&name) else {
-        return Reply::err("ERR Unknown Redis command called from script");
+        let msg = "ERR Unknown Redis command called from script";
+        caller.stats.reject_reply(None, msg);
+        return Reply::err(msg);
     };
-    if !spec.arity_ok(args.len()) {
-        return Reply::wrong_args(&name);
-    }
-    if let Some(why) = caller.user.and_then(|u| u.denied(spec, args)) {
-        return Reply::err(format!("NOPERM {why}"));
-    }
-    if spec.writes {
-        if caller.read_only {
-            return Reply::err("ERR Write commands are not allowed from read-only scripts.");
+    if let Err(refused) = check_call(spec, &name, caller, run, args) {
+        if let Reply::Error(msg) = &refused {
+            caller.stats.reject_reply(Some(spec), msg);
         }
-        run.wrote.store(true, Ordering::Release);
+        return refused;
     }
     if caller.monitors.active() {
         caller.monitors.feed(caller.db, "lua", args, None);
     }
-    if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
-        return Reply::err("ERR This Redis command is not allowed from script");
-    }
-    if matches!(name.as_str(), "xread" | "xreadgroup") && super::stream::blocks(args) {
-        return Reply::err(format!(
-            "ERR {} command is not allowed with BLOCK option from scripts",
-            String::from_utf8_lossy(&args[0])
-        ));
-    }
-    match spec.keys {
+    let started = Instant::now();
+    let reply = match spec.keys {
         Keys::None => match name.as_str() {
             "ping" => Reply::Simple("PONG".into()),
             "echo" => Reply::Bulk(args[1].clone()),
@@ -558,7 +555,48 @@ fn call_command(v: &mut View, caller: Caller, run: &Running, args: &[Bytes]) -> 
             _ => Reply::err("ERR This Redis command is not allowed from script"),
         },
         _ => super::apply(&name, v, args).unwrap_or_else(|e| e),
+    };
+    let ns = started.elapsed().as_nanos() as u64;
+    caller
+        .stats
+        .record_reply(spec, args.get(1).map(|a| &a[..]), Some(ns), &reply, false);
+    reply
+}
+
+/// What refuses a command a script calls before it runs, as Redis refuses it.
+fn check_call(
+    spec: &'static Spec,
+    name: &str,
+    caller: Caller,
+    run: &Running,
+    args: &[Bytes],
+) -> Result<(), Reply> {
+    if !spec.arity_ok(args.len()) {
+        return Err(Reply::wrong_args(name));
     }
+    if let Some(why) = caller.user.and_then(|u| u.denied(spec, args)) {
+        return Err(Reply::err(format!("NOPERM {why}")));
+    }
+    if spec.writes {
+        if caller.read_only {
+            return Err(Reply::err(
+                "ERR Write commands are not allowed from read-only scripts.",
+            ));
+        }
+        run.wrote.store(true, Ordering::Release);
+    }
+    if spec.flags.contains(&"noscript") || name.starts_with('b') && spec.group == "list" {
+        return Err(Reply::err(
+            "ERR This Redis command is not allowed from script",
+        ));
+    }
+    if matches!(name, "xread" | "xreadgroup") && super::stream::blocks(args) {
+        return Err(Reply::err(format!(
+            "ERR {} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&args[0])
+        )));
+    }
+    Ok(())
 }
 
 /// Redis reply to Lua value, as Redis converts them for scripts (RESP2 rules).
@@ -575,6 +613,9 @@ fn reply_to_lua(lua: &Lua, r: Reply) -> mlua::Result<LuaValue> {
         Reply::Error(e) => {
             let t = lua.create_table()?;
             t.set("err", e)?;
+            // As Redis marks it: counted where the command failed, not again if the script
+            // returns it.
+            t.set("ignore_error_stats_update", true)?;
             LuaValue::Table(t)
         }
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
@@ -598,6 +639,36 @@ fn reply_to_lua(lua: &Lua, r: Reply) -> mlua::Result<LuaValue> {
         Reply::Bool(b) => LuaValue::Integer(i64::from(b)),
         Reply::Verbatim(s) | Reply::DoubleText(s) => LuaValue::String(lua.create_string(&s)?),
     })
+}
+
+/// A script's result as its reply; an error table that a command it called returned was
+/// counted already (`Caller::counted`).
+pub(super) fn script_reply(v: &LuaValue, caller: Caller) -> Reply {
+    if let LuaValue::Table(t) = v
+        && matches!(t.raw_get::<LuaValue>("err"), Ok(LuaValue::String(_)))
+        && matches!(
+            t.raw_get::<LuaValue>("ignore_error_stats_update"),
+            Ok(LuaValue::Boolean(true))
+        )
+    {
+        caller.counted.set(true);
+    }
+    lua_to_reply(v)
+}
+
+/// Whether `e` is an error reply `redis.call` raised (counted where the command failed).
+pub(super) fn raised_by_call(e: &mlua::Error) -> bool {
+    let mut cur = e;
+    loop {
+        match cur {
+            mlua::Error::CallbackError { cause, .. } => cur = cause,
+            mlua::Error::WithContext { cause, .. } => cur = cause,
+            mlua::Error::ExternalError(inner) => {
+                return inner.downcast_ref::<ScriptError>().is_some();
+            }
+            _ => return false,
+        }
+    }
 }
 
 /// Lua value to Redis reply, as Redis converts a script's result.

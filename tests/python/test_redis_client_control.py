@@ -196,3 +196,36 @@ def test_acl_setuser_closes_subscribers_that_lost_their_channels_as_redis_server
                     "shard kept": False, "idle": False}, want
     _, port = dotdo.addr("redis")
     assert revoke_outcomes(port, r) == want
+
+
+def last_commands(port: int) -> list:
+    """The `cmd` CLIENT LIST shows for a connection after each of a few commands, as another
+    connection sees it, then as the connection sees itself."""
+    seen = []
+    with redis.Redis(port=port, lib_name=None, lib_version=None) as a, redis.Redis(
+        port=port, lib_name=None, lib_version=None
+    ) as control:
+        me = a.client_id()
+        for call in (
+            ("CONFIG", "GET", "maxmemory"),
+            ("OBJECT", "ENCODING", "nosuch"),
+            ("XINFO", "HELP"),
+            ("GET", "k"),
+            ("CLIENT", "NOSUCHSUB"),
+            ("SLOWLOG", "LEN"),
+        ):
+            try:
+                a.execute_command(*call)
+            except redis.ResponseError:
+                pass
+            seen.append(next(c["cmd"] for c in control.client_list() if int(c["id"]) == me))
+        seen.append(next(c["cmd"] for c in a.client_list() if int(c["id"]) == me))
+    return seen
+
+
+# lib_name=None (no CLIENT SETINFO, which redis-server 7.0 lacks) is deprecated in redis-py 8.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_client_list_names_the_last_subcommand_as_redis_server_does(r, dotdo, real_redis):
+    want = last_commands(real_redis.connection_pool.connection_kwargs["port"])
+    assert want[0] == "config|get" and want[-1] == "client|list", want
+    assert last_commands(dotdo.addr("redis")[1]) == want

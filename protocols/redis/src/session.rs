@@ -355,7 +355,7 @@ impl Session {
                 return Ok(());
             }
         };
-        self.last_command = spec.name;
+        self.last_command = crate::stats::full_name(spec, args.get(1).map(|a| &a[..]));
         if !self.authenticated && !matches!(name, "auth" | "hello" | "quit" | "reset") {
             self.refuse(
                 server,

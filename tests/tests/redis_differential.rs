@@ -360,6 +360,11 @@ fn command_categories_match_redis_server() {
     for name in names {
         let Resp::Text(name) = name else { continue };
         let name = String::from_utf8(name).unwrap();
+        if name.contains('|') {
+            // A subcommand's full name: dotdo's COMMAND INFO does not describe subcommands
+            // (README, "Known gaps").
+            continue;
+        }
         let (Resp::Array(t), Resp::Array(o)) = (
             ask(&mut theirs, &["COMMAND", "INFO", &name]),
             ask(&mut ours, &["COMMAND", "INFO", &name]),

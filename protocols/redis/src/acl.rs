@@ -63,6 +63,7 @@ const DECLARED: &[(&str, &[&str])] = &[
     ("slowlog", &["slow"]),
     ("restore", &["keyspace", "write", "slow", "dangerous"]),
     ("role", &["admin", "fast", "dangerous"]),
+    ("module", &["slow"]),
     ("readonly", &["fast", "connection"]),
     ("readwrite", &["fast", "connection"]),
     ("eval_ro", &["slow", "scripting"]),

@@ -82,8 +82,8 @@ struct Counters {
 
 /// Commands whose subcommands Redis counts apart (`cmdstat_config|get`).
 const CONTAINERS: &[&str] = &[
-    "acl", "client", "cluster", "command", "config", "function", "latency", "memory", "object",
-    "pubsub", "script", "slowlog", "xgroup", "xinfo",
+    "acl", "client", "cluster", "command", "config", "function", "latency", "memory", "module",
+    "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
 ];
 
 /// The subcommands of the `CONTAINERS` in Redis 7.0 (`COMMAND INFO`), by full name: what
@@ -179,6 +179,11 @@ const SUBCOMMANDS: &[&str] = &[
     "memory|purge",
     "memory|stats",
     "memory|usage",
+    "module|help",
+    "module|list",
+    "module|load",
+    "module|loadex",
+    "module|unload",
     "object|encoding",
     "object|freq",
     "object|help",
@@ -211,6 +216,14 @@ const SUBCOMMANDS: &[&str] = &[
     "xinfo|help",
     "xinfo|stream",
 ];
+
+/// The full names of `container`'s subcommands (none for a command that is no container).
+pub fn subcommands_of(container: &'static str) -> impl Iterator<Item = &'static str> {
+    SUBCOMMANDS.iter().copied().filter(move |full| {
+        full.strip_prefix(container)
+            .is_some_and(|r| r.starts_with('|'))
+    })
+}
 
 /// A command's full name as Redis names it, `client|list` for a known subcommand of a
 /// container command, else the command's own name; "" for an unknown subcommand (Redis found

@@ -52,8 +52,20 @@ pub async fn run(
             Reply::Int(0),
             Reply::Array(Vec::new()),
         ]),
+        "bgrewriteaof" => {
+            // There is no append-only file to rewrite: the shard objects are the durable copy.
+            Reply::Simple("Background append only file rewriting started".into())
+        }
         // A standalone server's answer (CLUSTER INFO says cluster_enabled:0).
-        "readonly" | "readwrite" => Reply::err("ERR This instance has cluster support disabled"),
+        "readonly" | "readwrite" | "asking" => {
+            Reply::err("ERR This instance has cluster support disabled")
+        }
+        // redis-server's answer with its default `enable-debug-command no`.
+        "debug" => Reply::err(not_allowed("DEBUG", "debug")),
+        "module" => module(a),
+        "shutdown" => Reply::err(
+            "ERR SHUTDOWN is not supported by dotdo: the gateway serves other protocols too; stop its process (SIGTERM shuts every front-end down cleanly)",
+        ),
         "wait" | "waitaof" => return Ok(Some(wait(name, a).await)),
         "flushall" => {
             if a.len() > 2 || a.get(1).is_some_and(|m| !(is(m, "sync") || is(m, "async"))) {
@@ -75,6 +87,45 @@ pub async fn run(
         }
         other => Reply::err(format!("ERR unknown command '{other}'")),
     }))
+}
+
+/// The error redis-server gives for a command its configuration keeps off
+/// (`enable-debug-command`, `enable-module-command`: `no` by default).
+fn not_allowed(command: &str, option: &str) -> String {
+    format!(
+        "ERR {command} command not allowed. If the enable-{option}-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+    )
+}
+
+/// MODULE: no modules are loaded, and none can be (as redis-server with its default
+/// `enable-module-command no` refuses LOAD, LOADEX and UNLOAD).
+fn module(a: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match (sub.as_str(), a.len()) {
+        ("list", 2) => Reply::Array(Vec::new()),
+        ("load" | "loadex", n) if n >= 3 => Reply::err(not_allowed("MODULE", "module")),
+        ("unload", 3) => Reply::err(not_allowed("MODULE", "module")),
+        ("help", 2) => super::args::help(
+            "MODULE",
+            &[
+                "LIST",
+                "    Return a list of loaded modules.",
+                "LOAD <path> [<arg> ...]",
+                "    Load a module library from <path>, passing to it any optional arguments.",
+                "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+                "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+                "UNLOAD <name>",
+                "    Unload a module.",
+            ],
+        ),
+        ("list" | "load" | "loadex" | "unload" | "help", _) => Reply::err(format!(
+            "ERR wrong number of arguments for 'module|{sub}' command"
+        )),
+        _ => Reply::err(format!(
+            "ERR unknown subcommand '{}'. Try MODULE HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+    }
 }
 
 /// WAIT numreplicas timeout / WAITAOF numlocal numreplicas timeout: there are no replicas, and
@@ -145,6 +196,9 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ("save", String::new()),
         ("appendonly", "no".into()),
         ("appendfsync", "always".into()),
+        ("enable-debug-command", "no".into()),
+        ("enable-module-command", "no".into()),
+        ("enable-protected-configs", "no".into()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
         ("timeout", "0".into()),
@@ -491,7 +545,7 @@ fn command(a: &[Bytes]) -> Reply {
                 .map(|s| (Reply::bulk(s.name), docs_of(s)))
                 .collect(),
         ),
-        "list" => Reply::Array(COMMANDS.iter().map(|s| Reply::bulk(s.name)).collect()),
+        "list" => command_list(&a[2..]),
         "getkeys" if a.len() >= 3 => {
             let args = &a[2..];
             match lookup(&String::from_utf8_lossy(&args[0]).to_ascii_lowercase()) {
@@ -505,6 +559,41 @@ fn command(a: &[Bytes]) -> Reply {
         }
         _ => Reply::err(format!("ERR unknown subcommand '{sub}'. Try COMMAND HELP.")),
     }
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every command,
+/// and each subcommand of a container command by its full name (`config|get`), as Redis 7.0
+/// lists them. A subcommand is in an ACL category when its container is.
+fn command_list(filter: &[Bytes]) -> Reply {
+    let all = || {
+        COMMANDS.iter().flat_map(|spec| {
+            std::iter::once((spec, spec.name))
+                .chain(crate::stats::subcommands_of(spec.name).map(move |full| (spec, full)))
+        })
+    };
+    let names: Vec<&str> = match filter {
+        [] => all().map(|(_, n)| n).collect(),
+        [by, kind, value] if is(by, "filterby") => {
+            let value = String::from_utf8_lossy(value).to_ascii_lowercase();
+            if is(kind, "module") {
+                Vec::new()
+            } else if is(kind, "aclcat") {
+                all()
+                    .filter(|(spec, _)| crate::acl::categories(spec).contains(&value.as_str()))
+                    .map(|(_, n)| n)
+                    .collect()
+            } else if is(kind, "pattern") {
+                all()
+                    .map(|(_, n)| n)
+                    .filter(|n| glob(value.as_bytes(), n.as_bytes()))
+                    .collect()
+            } else {
+                return super::args::syntax();
+            }
+        }
+        _ => return super::args::syntax(),
+    };
+    Reply::Array(names.into_iter().map(Reply::bulk).collect())
 }
 
 #[cfg(test)]

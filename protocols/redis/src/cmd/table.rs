@@ -239,7 +239,9 @@ specs! {
     "save" 1 A K0, "server"; "acl" -2 AL K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
     "slowlog" -2 AL K0, "server"; "role" 1 M K0, "server"; "latency" -2 AL K0, "server";
     "memory" -2 R Keys::At(2, 2, 1), "server";
-    "readonly" 1 C K0, "cluster"; "readwrite" 1 C K0, "cluster";
+    "readonly" 1 C K0, "cluster"; "readwrite" 1 C K0, "cluster"; "asking" 1 C K0, "connection";
+    "debug" -2 AL K0, "server"; "shutdown" -1 AL K0, "server"; "module" -2 A K0, "server";
+    "bgrewriteaof" 1 A K0, "server";
     "multi" 1 M K0, "transactions"; "exec" 1 M K0, "transactions";
     "discard" 1 M K0, "transactions"; "watch" -2 M KN, "transactions";
     "unwatch" 1 M K0, "transactions";

@@ -65,3 +65,83 @@ def test_module_debug_and_cluster_commands_answer_as_redis_server_does(both):
             ("ASKING",),
         ],
     )
+
+
+class Resp3:
+    """A raw RESP3 connection whose replies keep their types: maps and sets compare without
+    order (Redis orders them by its hash tables), arrays in order."""
+
+    def __init__(self, port: int):
+        import socket
+
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.f = self.s.makefile("rb")
+        self.ask("HELLO", "3")
+
+    def ask(self, *args):
+        req = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode()
+            req += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(req)
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()[:-2]
+        t, rest = chr(line[0]), line[1:].decode()
+        if t in "+-:":
+            return (t, rest)
+        if t == "_":
+            return ("_",)
+        if t == "$":
+            return ("$", self.f.read(int(rest) + 2)[:-2].decode())
+        if t == "*":
+            return ("*", tuple(self.read() for _ in range(int(rest))))
+        if t == "~":
+            return ("~", tuple(sorted((self.read() for _ in range(int(rest))), key=repr)))
+        if t == "%":
+            pairs = [(self.read(), self.read()) for _ in range(int(rest))]
+            return ("%", tuple(sorted(pairs, key=repr)))
+        raise AssertionError(f"unexpected RESP3 type {t!r}")
+
+    def close(self):
+        self.s.close()
+
+
+def unordered_subcommands(info):
+    """COMMAND INFO's entry with its subcommands (10th field) in a fixed order."""
+    kind, entries = info
+    out = []
+    for e in entries:
+        if e[0] == "*" and len(e[1]) == 10 and e[1][9][0] == "*":
+            fields = list(e[1])
+            fields[9] = ("*", tuple(sorted(fields[9][1], key=repr)))
+            e = ("*", tuple(fields))
+        out.append(e)
+    return (kind, tuple(out))
+
+
+def test_command_info_and_docs_are_redis_servers_for_every_command_and_subcommand(
+    dotdo, real_redis
+):
+    ours = Resp3(dotdo.addr("redis")[1])
+    theirs = Resp3(real_redis.connection_pool.connection_kwargs["port"])
+    names = [n for _, n in ours.ask("COMMAND", "LIST")[1] if n not in AHEAD]
+    assert len(names) > 350 and "config|get" in names
+    differ = []
+    for name in names:
+        for what in ("INFO", "DOCS"):
+            got, want = ours.ask("COMMAND", what, name), theirs.ask("COMMAND", what, name)
+            if what == "INFO":
+                got, want = unordered_subcommands(got), unordered_subcommands(want)
+            if got != want:
+                differ.append(f"COMMAND {what} {name}:\n  dotdo {got}\n  redis {want}")
+    # Several names at once, and names neither server has.
+    for args in (("INFO", "get", "nosuch", "config|get", "config|nosuch"), ("DOCS", "get", "nosuch", "client|list")):
+        got, want = ours.ask("COMMAND", *args), theirs.ask("COMMAND", *args)
+        if args[0] == "INFO":
+            got, want = unordered_subcommands(got), unordered_subcommands(want)
+        assert got == want, args
+    ours.close()
+    theirs.close()
+    assert not differ, "\n".join(differ[:10]) + f"\n({len(differ)} differ)"

@@ -217,6 +217,11 @@ const SUBCOMMANDS: &[&str] = &[
     "xinfo|stream",
 ];
 
+/// Whether `full` is a subcommand's full name (`config|get`) Redis 7.0 knows.
+pub fn is_subcommand(full: &str) -> bool {
+    SUBCOMMANDS.contains(&full)
+}
+
 /// The full names of `container`'s subcommands (none for a command that is no container).
 pub fn subcommands_of(container: &'static str) -> impl Iterator<Item = &'static str> {
     SUBCOMMANDS.iter().copied().filter(move |full| {

@@ -18,6 +18,7 @@ pub mod list;
 pub mod lua_libs;
 pub mod memory;
 pub mod pqsort;
+pub mod reference;
 pub mod script;
 pub mod server;
 pub mod set;

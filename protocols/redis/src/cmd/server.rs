@@ -479,9 +479,14 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
     }
 }
 
+/// COMMAND INFO of a command: its arity and ACL categories from the table (which the command
+/// runs by, and tests compare with redis-server's); its flags, legacy key positions, tips, key
+/// specifications and subcommands as redis-server 7.0 describes the command (`reference`),
+/// since clients read those to route and hint, and the table keeps only the flags dotdo
+/// acts on. A command Redis 7.0 lacks gets the table's flags and positions.
 fn info_of(spec: &Spec) -> Reply {
     let (f, l, s) = spec.key_positions();
-    Reply::Array(vec![
+    let mut v = vec![
         Reply::bulk(spec.name),
         Reply::Int(spec.arity.into()),
         Reply::Set(
@@ -499,12 +504,37 @@ fn info_of(spec: &Spec) -> Reply {
                 .map(|c| Reply::Simple(format!("@{c}")))
                 .collect(),
         ),
-        Reply::Set(vec![]),
-        Reply::Array(vec![]),
-        Reply::Array(vec![]),
-    ])
+    ];
+    match super::reference::described(spec.name) {
+        Some((flags_and_positions, tail)) => {
+            v.splice(2..6, flags_and_positions);
+            v.extend(tail);
+        }
+        None => v.extend([Reply::Set(vec![]), Reply::Set(vec![]), Reply::Set(vec![])]),
+    }
+    Reply::Array(v)
 }
 
+/// COMMAND INFO of a name: a command, or a subcommand's full name (`config|get`).
+fn info_of_name(name: &str) -> Reply {
+    match lookup(name) {
+        Some(spec) => info_of(spec),
+        None => super::reference::subcommand_info(name)
+            .filter(|_| crate::stats::is_subcommand(name))
+            .unwrap_or(Reply::NilArray),
+    }
+}
+
+/// COMMAND DOCS of a command or a subcommand's full name, as redis-server 7.0 documents it
+/// (`None`: not one dotdo serves).
+fn docs_of_name(name: &str) -> Option<Reply> {
+    match lookup(name) {
+        Some(spec) => Some(super::reference::docs(name).unwrap_or_else(|| docs_of(spec))),
+        None => super::reference::docs(name).filter(|_| crate::stats::is_subcommand(name)),
+    }
+}
+
+/// A command Redis 7.0 does not document (WAITAOF is 7.2's): its name and group.
 fn docs_of(spec: &Spec) -> Reply {
     Reply::Map(vec![
         (
@@ -521,28 +551,27 @@ fn command(a: &[Bytes]) -> Reply {
         return Reply::Array(COMMANDS.iter().map(info_of).collect());
     };
     let sub = String::from_utf8_lossy(sub).to_ascii_lowercase();
-    let named = || {
+    let names = || {
         a[2..]
             .iter()
-            .map(|n| lookup(&String::from_utf8_lossy(n).to_ascii_lowercase()))
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
     };
     match sub.as_str() {
         "count" => Reply::Int(COMMANDS.len() as i64),
-        "info" => Reply::Array(
-            named()
-                .map(|s| s.map_or(Reply::NilArray, info_of))
-                .collect(),
-        ),
+        "info" if a.len() == 2 => Reply::Array(COMMANDS.iter().map(info_of).collect()),
+        "info" => Reply::Array(names().map(|n| info_of_name(&n)).collect()),
         "docs" if a.len() == 2 => Reply::Map(
             COMMANDS
                 .iter()
-                .map(|s| (Reply::bulk(s.name), docs_of(s)))
+                .filter_map(|s| Some((Reply::bulk(s.name), docs_of_name(s.name)?)))
                 .collect(),
         ),
         "docs" => Reply::Map(
-            named()
-                .flatten()
-                .map(|s| (Reply::bulk(s.name), docs_of(s)))
+            names()
+                .filter_map(|n| {
+                    let d = docs_of_name(&n)?;
+                    Some((Reply::bulk(n), d))
+                })
                 .collect(),
         ),
         "list" => command_list(&a[2..]),
@@ -563,7 +592,7 @@ fn command(a: &[Bytes]) -> Reply {
 
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every command,
 /// and each subcommand of a container command by its full name (`config|get`), as Redis 7.0
-/// lists them. A subcommand is in an ACL category when its container is.
+/// lists them, each in the ACL categories Redis gives it.
 fn command_list(filter: &[Bytes]) -> Reply {
     let all = || {
         COMMANDS.iter().flat_map(|spec| {
@@ -579,7 +608,11 @@ fn command_list(filter: &[Bytes]) -> Reply {
                 Vec::new()
             } else if is(kind, "aclcat") {
                 all()
-                    .filter(|(spec, _)| crate::acl::categories(spec).contains(&value.as_str()))
+                    .filter(|(spec, n)| {
+                        super::reference::categories(n)
+                            .unwrap_or_else(|| crate::acl::categories(spec))
+                            .contains(&value.as_str())
+                    })
                     .map(|(_, n)| n)
                     .collect()
             } else if is(kind, "pattern") {

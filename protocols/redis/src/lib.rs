@@ -17,6 +17,7 @@ pub mod slowlog;
 pub mod stats;
 pub mod store;
 pub mod tracking;
+pub mod traffic;
 
 pub use config::{Config, User};
 pub use error::Error;

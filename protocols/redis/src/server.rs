@@ -69,6 +69,10 @@ pub struct Server {
     pub slowlog: crate::slowlog::Slowlog,
     /// INFO commandstats, latencystats and errorstats; LATENCY.
     pub stats: crate::stats::Stats,
+    /// INFO stats' connection, byte and rate counters.
+    pub traffic: crate::traffic::Traffic,
+    /// INFO replication's `master_replid`, drawn at start as Redis draws it.
+    replid: String,
     pub monitors: crate::monitor::Monitors,
     pub pause: crate::pause::Pause,
     pub acl: crate::acl::Acl,
@@ -83,7 +87,6 @@ pub struct Server {
     limits: Limits,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     next_id: AtomicU64,
-    commands: AtomicU64,
     blocked: std::sync::atomic::AtomicUsize,
     started: Instant,
     started_unix: i64,
@@ -118,6 +121,8 @@ impl Server {
             scripts: Default::default(),
             slowlog: Default::default(),
             stats: Default::default(),
+            traffic: Default::default(),
+            replid: random_hex40(),
             monitors: Default::default(),
             pause: Default::default(),
             acl,
@@ -128,7 +133,6 @@ impl Server {
             limits,
             clients: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
-            commands: AtomicU64::new(0),
             blocked: Default::default(),
             started: Instant::now(),
             started_unix: crate::store::now_ms() / 1000,
@@ -149,6 +153,7 @@ impl Server {
                         _ = tick.tick() => {}
                     }
                     let Some(server) = weak.upgrade() else { return };
+                    server.traffic.sample(server.stats.processed());
                     // Events whose connection went away before they were durable.
                     server.drain_events();
                     server.tracking.settle();
@@ -257,10 +262,6 @@ impl Server {
         }
     }
 
-    pub fn count_command(&self) {
-        self.commands.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// Resident bytes when the server started (MEMORY STATS' `startup.allocated`).
     pub fn startup_rss(&self) -> u64 {
         self.startup_rss
@@ -320,6 +321,9 @@ impl Server {
         }
         let mut stream = stream;
         if self.clients.lock().len() >= self.config.maxclients {
+            self.traffic
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             let mut out = BytesMut::new();
             codec::encode(
                 &Reply::err("ERR max number of clients reached"),
@@ -329,6 +333,9 @@ impl Server {
             let _ = stream.write_all(&out).await;
             return;
         }
+        self.traffic
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
         let (outbox, inbox) = crate::pubsub::channel(self.pubsub_limits.clone(), signals.clone());
         self.clients.lock().insert(
             id,
@@ -422,14 +429,17 @@ impl Server {
                                             codec::encode(&m, resp3, &mut pushed);
                                         }
                                         stream.write_all(&pushed).await.map_err(io)?;
+                                        self.traffic.wrote(pushed.len());
                                         stream.flush().await.map_err(io)?;
                                         pushed.clear();
                                         inbox.written();
                                     }
                                     n = stream.read_buf(&mut inbuf), if inbuf.len() < MAX_BUFFERED_WHILE_BLOCKED => {
-                                        if n.map_err(io)? == 0 {
+                                        let n = n.map_err(io)?;
+                                        if n == 0 {
                                             return Ok(());
                                         }
+                                        self.traffic.read(n);
                                     }
                                 }
                             }
@@ -478,9 +488,11 @@ impl Server {
                     }
                 }
                 n = stream.read_buf(&mut inbuf) => {
-                    if n.map_err(io)? == 0 {
+                    let n = n.map_err(io)?;
+                    if n == 0 {
                         return Ok(());
                     }
+                    self.traffic.read(n);
                 }
             }
         }
@@ -500,6 +512,7 @@ impl Server {
         }
         let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
         stream.write_all(&out.buf).await.map_err(io)?;
+        self.traffic.wrote(out.buf.len());
         out.buf.clear();
         stream.flush().await.map_err(io)
     }
@@ -647,7 +660,22 @@ impl Server {
     }
 
     /// INFO text for `section` (all sections when `None`, `all` or `everything`).
-    pub async fn info(&self, section: Option<String>) -> String {
+    /// CONFIG RESETSTAT: the command, error and latency statistics and INFO stats' counters.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+        self.traffic.reset();
+    }
+
+    /// The port the connection `id` reached this server on (INFO server's `tcp_port`).
+    pub fn local_port(&self, id: u64) -> u16 {
+        self.clients.lock().get(&id).map_or(0, |e| e.local.port())
+    }
+
+    /// INFO, with the fields redis-server 7.0 gives in each section, in its order. Fields
+    /// for what dotdo does not have (forks, replication, defragmentation, eviction) hold the
+    /// values a Redis without them reports.
+    pub async fn info(&self, section: Option<String>, port: u16) -> String {
+        use std::fmt::Write;
         let want = |name: &str| {
             section
                 .as_deref()
@@ -660,52 +688,117 @@ impl Server {
                 .is_some_and(|s| matches!(s, "all" | "everything") || s == name)
         };
         let mut text = String::new();
+        let now_ms = crate::store::now_ms();
         if want("server") {
-            text.push_str(&format!(
-                "# Server\r\nredis_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{:040x}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:dotdo\r\n\r\n",
+            let uptime = self.started.elapsed().as_secs();
+            let hz = 1000 / self.config.active_expire_ms.max(1);
+            let _ = write!(
+                text,
+                "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{:040x}\r\ntcp_port:{port}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:\r\nio_threads_active:0\r\n\r\n",
                 crate::cmd::server::VERSION,
-                std::env::consts::OS,
+                env!("CARGO_PKG_VERSION"),
+                os_line(),
                 std::process::id(),
                 self.started_unix,
-                self.started.elapsed().as_secs(),
-                self.started.elapsed().as_secs() / 86400
-            ));
+                now_ms * 1000,
+                uptime / 86400,
+                (now_ms / 1000) & ((1 << 24) - 1),
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
         }
         if want("clients") {
-            text.push_str(&format!(
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n\r\n",
+            let _ = write!(
+                text,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n\r\n",
                 self.clients.lock().len(),
                 self.config.maxclients,
                 self.blocked.load(Ordering::Relaxed),
                 self.tracking.clients()
-            ));
+            );
         }
         if want("memory") {
             // The process's resident memory stands for Redis's allocator figures.
             let (rss, peak) = crate::cmd::memory::resident();
-            text.push_str(&format!(
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_startup:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\r\n",
+            let startup = self.startup_rss.min(rss);
+            let dataset = rss - startup;
+            let percent = |part: u64, whole: u64| {
+                if whole == 0 {
+                    0.0
+                } else {
+                    part as f64 * 100.0 / whole as f64
+                }
+            };
+            let system = crate::traffic::total_system_memory();
+            let (scripts, script_bytes) = self.scripts.cached();
+            let (libraries, functions, function_bytes) = self.scripts.functions.counts();
+            let _ = write!(
+                text,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_overhead:{startup}\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{dataset}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{rss}\r\nallocator_active:{rss}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{system}\r\ntotal_system_memory_human:{}\r\nused_memory_lua:0\r\nused_memory_vm_eval:0\r\nused_memory_lua_human:0B\r\nused_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:0\r\nused_memory_vm_total:0\r\nused_memory_vm_total_human:0B\r\nused_memory_functions:{function_bytes}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nallocator_frag_ratio:1.00\r\nallocator_frag_bytes:0\r\nallocator_rss_ratio:1.00\r\nallocator_rss_bytes:0\r\nrss_overhead_ratio:1.00\r\nrss_overhead_bytes:0\r\nmem_fragmentation_ratio:1.00\r\nmem_fragmentation_bytes:0\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:0\r\nmem_cluster_links:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n\r\n",
                 human(rss),
                 human(rss),
                 human(peak),
-                self.startup_rss
-            ));
+                percent(rss, peak),
+                percent(dataset, rss),
+                human(system),
+                script_bytes + function_bytes,
+                human((script_bytes + function_bytes) as u64),
+            );
         }
         if want("persistence") {
-            text.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\naof_enabled:0\r\n\r\n");
+            // Every acknowledged write is durable already: nothing waits for a save, and no
+            // save or rewrite ever runs or fails.
+            let _ = write!(
+                text,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n\r\n",
+                self.started_unix
+            );
         }
         if want("stats") {
-            text.push_str(&format!(
-                "# Stats\r\ntotal_commands_processed:{}\r\ntotal_error_replies:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\r\n",
-                self.commands.load(Ordering::Relaxed),
-                self.stats.error_replies(),
+            use crate::traffic::{EXPIRED_KEYS, KEYSPACE_HITS, KEYSPACE_MISSES};
+            let t = &self.traffic;
+            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            let (ops, kin, kout) = t.rates();
+            let _ = write!(
+                text,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{ops}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:{kin:.2}\r\ninstantaneous_output_kbps:{kout:.2}\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:0\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n\r\n",
+                load(&t.connections_received),
+                self.stats.processed(),
+                load(&t.net_input_bytes),
+                load(&t.net_output_bytes),
+                load(&t.rejected_connections),
+                load(&EXPIRED_KEYS),
+                load(&KEYSPACE_HITS),
+                load(&KEYSPACE_MISSES),
+                self.pubsub.channels(None).len(),
+                self.pubsub.numpat(),
+                self.pubsub.shard_channels(None).len(),
                 self.tracking.total_keys(),
                 self.tracking.total_items(),
-                self.tracking.total_prefixes()
-            ));
+                self.tracking.total_prefixes(),
+                self.stats.error_replies(),
+                load(&t.reads_processed),
+                load(&t.writes_processed),
+            );
         }
         if want("replication") {
-            text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+            let _ = write!(
+                text,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n",
+                self.replid
+            );
+        }
+        if want("cpu") {
+            // The process's, and the event loop's that runs this INFO (Redis's main thread).
+            let (user, sys, thread_user, thread_sys) = crate::traffic::cpu_seconds();
+            let _ = write!(
+                text,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{thread_sys:.6}\r\nused_cpu_user_main_thread:{thread_user:.6}\r\n\r\n",
+            );
+        }
+        if want("modules") {
+            text.push_str("# Modules\r\n\r\n");
         }
         if extra("commandstats") {
             text.push_str(&self.stats.info_commandstats());
@@ -723,14 +816,38 @@ impl Server {
             text.push_str("# Keyspace\r\n");
             for (i, (keys, expires)) in self.keyspace.key_counts().into_iter().enumerate() {
                 if keys > 0 {
-                    text.push_str(&format!(
-                        "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n"
-                    ));
+                    let _ = write!(text, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
                 }
             }
         }
         text
     }
+}
+
+/// INFO server's `os`: as Redis prints `uname`, "Linux 6.1.0 x86_64".
+fn os_line() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let name = match std::env::consts::OS {
+        "linux" => "Linux",
+        other => other,
+    };
+    format!("{name} {} {}", release.trim(), std::env::consts::ARCH)
+}
+
+/// 40 random hex digits (a replication id), from the OS's randomness.
+fn random_hex40() -> String {
+    let mut buf = [0u8; 20];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
+        .is_ok();
+    if !ok {
+        // Unique enough for a replication id nobody replicates from.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        buf[..16].copy_from_slice(&seed.to_le_bytes());
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Bytes as INFO's `_human` fields print them (`1.50M`).

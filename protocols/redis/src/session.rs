@@ -340,7 +340,6 @@ impl Session {
             // No command name is this long or non-ASCII: it is unknown.
             _ => "",
         };
-        server.count_command();
         let spec = match table::lookup(name) {
             Some(s) if s.arity_ok(args.len()) => s,
             found => {

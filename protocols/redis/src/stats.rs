@@ -265,6 +265,9 @@ pub struct Stats {
     subs: Mutex<BTreeMap<String, std::sync::Arc<Counters>>>,
     errors: Mutex<BTreeMap<String, u64>>,
     error_replies: AtomicU64,
+    /// Commands run (INFO's `total_commands_processed`): as Redis counts its `call`s, the
+    /// commands EXEC and scripts run too, and no command refused before it ran.
+    processed: AtomicU64,
     /// `latency-tracking`.
     tracking: AtomicBool,
     /// `latency-tracking-info-percentiles`.
@@ -281,6 +284,7 @@ impl Default for Stats {
             subs: Mutex::new(BTreeMap::new()),
             errors: Mutex::new(BTreeMap::new()),
             error_replies: AtomicU64::new(0),
+            processed: AtomicU64::new(0),
             tracking: AtomicBool::new(true),
             percentiles: Mutex::new(vec![50.0, 99.0, 99.9]),
             monitor_ms: AtomicU64::new(0),
@@ -379,6 +383,13 @@ impl Stats {
         reply: &[u8],
         counted: bool,
     ) {
+        // An unknown subcommand is refused before it runs, in Redis.
+        let refused = sub.is_some()
+            && CONTAINERS.contains(&spec.name)
+            && reply.starts_with(b"-ERR unknown subcommand");
+        if !refused {
+            self.processed.fetch_add(1, Ordering::Relaxed);
+        }
         let failed = reply.first() == Some(&b'-');
         if failed && !counted {
             self.error(reply);
@@ -459,6 +470,11 @@ impl Stats {
         });
         self.errors.lock().clear();
         self.error_replies.store(0, Ordering::Relaxed);
+        self.processed.store(0, Ordering::Relaxed);
+    }
+
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Relaxed)
     }
 
     pub fn tracking(&self) -> bool {

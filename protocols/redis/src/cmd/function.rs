@@ -151,6 +151,13 @@ pub struct Functions {
 }
 
 impl Functions {
+    /// Libraries and functions loaded, and the bytes of the libraries' code (INFO memory).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let libs = self.libs.lock();
+        let code = libs.libraries.values().map(|l| l.code.len()).sum();
+        (libs.libraries.len(), libs.functions.len(), code)
+    }
+
     /// Shard 0 of database 0, where the libraries are stored, with the libraries loaded
     /// from it (once).
     pub async fn ready(&self, keyspace: &Keyspace) -> Result<Arc<Shard>, Error> {

@@ -187,6 +187,12 @@ impl Scripts {
     pub fn flush(&self) {
         self.by_sha.lock().clear();
     }
+
+    /// Cached scripts, and the bytes of their bodies (INFO memory).
+    pub fn cached(&self) -> (usize, usize) {
+        let by_sha = self.by_sha.lock();
+        (by_sha.len(), by_sha.values().map(Bytes::len).sum())
+    }
 }
 
 pub fn sha1_hex(body: &[u8]) -> String {

@@ -29,6 +29,7 @@ pub async fn run(
                 .info(
                     a.get(1)
                         .map(|x| String::from_utf8_lossy(x).to_ascii_lowercase()),
+                    server.local_port(s.id),
                 )
                 .await,
         ),
@@ -197,6 +198,7 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ("appendonly", "no".into()),
         ("appendfsync", "always".into()),
         ("enable-debug-command", "no".into()),
+        ("io-threads", "1".into()),
         ("enable-module-command", "no".into()),
         ("enable-protected-configs", "no".into()),
         ("maxmemory", "0".into()),
@@ -468,10 +470,11 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             Reply::ok()
         }
         "resetstat" if a.len() == 2 => {
-            server.stats.reset();
+            server.reset_stats();
             Reply::ok()
         }
-        "rewrite" if a.len() == 2 => Reply::ok(),
+        // There is no redis.conf to rewrite: dotdo's settings live in its own configuration.
+        "rewrite" if a.len() == 2 => Reply::err("ERR The server is running without a config file"),
         _ => Reply::err(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
             String::from_utf8_lossy(&a[1])

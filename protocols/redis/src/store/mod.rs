@@ -159,6 +159,7 @@ impl Keyspace {
                         }
                     }
                 }
+                crate::traffic::expired(keys.len() as u64);
                 let seq = st.commit(shard);
                 if let Some(out) = expired.as_mut()
                     && !keys.is_empty()

@@ -291,6 +291,7 @@ impl ShardState {
             Slot::Occupied(o) => {
                 books.forget(key, &o.remove());
                 *expired = true;
+                crate::traffic::expired(1);
                 None
             }
         }
@@ -319,6 +320,7 @@ impl ShardState {
                 let e = o.get_mut();
                 if e.expires_at.is_some_and(|at| at <= now) {
                     touched.expired = true;
+                    crate::traffic::expired(1);
                     if !create {
                         books.forget(key, &o.remove());
                         return Collection::Missing;

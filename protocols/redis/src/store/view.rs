@@ -208,6 +208,9 @@ impl<'a> View<'a> {
         let (parts, events) = (&mut self.parts, &mut self.events);
         let mut expired = false;
         let entry = parts[at].2.live(key, now, &mut expired);
+        if self.read_miss {
+            crate::traffic::lookup(entry.is_some());
+        }
         if entry.is_none() {
             raise(
                 events,
@@ -392,6 +395,10 @@ impl<'a> View<'a> {
                 .2
                 .collection_of(key, kind, create, now, access_clock(now), &mut touched);
         let missed = touched.created || matches!(found, Collection::Missing);
+        if self.read_miss {
+            // A key of another type was found: a hit, as Redis counts it.
+            crate::traffic::lookup(!missed);
+        }
         raise(
             events,
             self.notify,

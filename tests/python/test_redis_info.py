@@ -1,0 +1,167 @@
+"""INFO as monitoring reads it: every section has redis-server 7.0's fields in its order, the
+counters move as redis-server's do under the same commands, and prometheus-redis-exporter (the
+Debian package, the usual Redis monitoring agent) exports the same metrics from both."""
+
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import redis
+
+SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+            "cluster", "keyspace"]
+
+
+# lib_name=None (no CLIENT SETINFO, which redis-server 7.0 refuses) is deprecated in redis-py 8.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def client(port: int) -> redis.Redis:
+    return redis.Redis(port=port, decode_responses=True, lib_name=None, lib_version=None)
+
+
+@pytest.fixture
+def both(dotdo, real_redis):
+    ours = client(dotdo.addr("redis")[1])
+    theirs = client(real_redis.connection_pool.connection_kwargs["port"])
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def info_text(c: redis.Redis, *section: str) -> str:
+    """INFO as the bytes say it (redis-py would parse it into a dict)."""
+    with socket.create_connection(("127.0.0.1", c.connection_pool.connection_kwargs["port"])) as s:
+        args = [b"INFO", *(x.encode() for x in section)]
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+        f = s.makefile("rb")
+        n = int(f.readline()[1:])
+        return f.read(n + 2)[:-2].decode()
+
+
+def fields(c: redis.Redis, section: str) -> list:
+    text = info_text(c, section)
+    return [line.split(":")[0] for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_every_section_has_redis_servers_fields_in_its_order(both):
+    ours, theirs = both
+    ours.set("info:k", "v")
+    theirs.set("info:k", "v")
+    for section in SECTIONS:
+        assert fields(ours, section) == fields(theirs, section), section
+    # The default INFO is those sections and errorstats, in Redis's order.
+    headers = lambda c: [l for l in info_text(c).splitlines() if l.startswith("#")]
+    assert headers(ours) == headers(theirs)
+
+
+def counters(c: redis.Redis) -> dict:
+    s = c.info("stats")
+    return {k: s[k] for k in ("keyspace_hits", "keyspace_misses", "expired_keys",
+                              "total_commands_processed", "total_connections_received")}
+
+
+def workload(c: redis.Redis):
+    c.set("w:a", "1")
+    c.get("w:a")  # hit
+    c.get("w:missing")  # miss
+    c.mget("w:a", "w:missing", "w:a")  # 2 hits, 1 miss
+    c.hset("w:h", "f", "v")
+    c.hget("w:h", "f")  # hit
+    c.hget("w:nohash", "f")  # miss
+    c.exists("w:a")  # hit
+    with pytest.raises(redis.ResponseError):
+        c.hget("w:a", "f")  # wrong type: found, a hit
+    c.set("w:ttl", "1", px=1)
+    time.sleep(0.01)
+    c.get("w:ttl")  # expired on access: a miss, and an expired key
+    client(c.connection_pool.connection_kwargs["port"]).ping()  # one more connection
+
+
+def test_counters_move_as_redis_servers_do(both):
+    ours, theirs = both
+    before = {c: counters(c) for c in (ours, theirs)}
+    for c in (ours, theirs):
+        workload(c)
+    moved = {c: {k: v - before[c][k] for k, v in counters(c).items()} for c in (ours, theirs)}
+    assert moved[theirs]["keyspace_hits"] == 6 and moved[theirs]["expired_keys"] == 1, moved[theirs]
+    assert moved[ours] == moved[theirs]
+    s = ours.info("stats")
+    assert s["total_net_input_bytes"] > 0 and s["total_net_output_bytes"] > 0
+    assert s["total_reads_processed"] > 0 and s["total_writes_processed"] > 0
+    assert ours.info("cpu")["used_cpu_user"] >= 0 and ours.info("server")["tcp_port"] == ours.connection_pool.connection_kwargs["port"]
+
+
+def test_instantaneous_ops_follow_the_load(both):
+    ours, _ = both
+    p = ours.pipeline(transaction=False)
+    deadline = time.time() + 1.0
+    while time.time() < deadline:
+        for i in range(200):
+            p.incr("ops")
+        p.execute()
+    assert ours.info("stats")["instantaneous_ops_per_sec"] > 0
+
+
+def test_config_resetstat_clears_the_counters(both):
+    ours, theirs = both
+    for c in (ours, theirs):
+        c.get("r:missing")
+        c.config_resetstat()
+    assert counters(ours)["keyspace_misses"] == counters(theirs)["keyspace_misses"] == 0
+    assert counters(ours)["total_commands_processed"] == counters(theirs)["total_commands_processed"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(redis_port: int) -> dict:
+    port = free_port()
+    p = subprocess.Popen(
+        ["prometheus-redis-exporter", "-redis.addr", f"redis://127.0.0.1:{redis_port}",
+         "-web.listen-address", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        p.terminate()
+        p.wait()
+    metrics = {}
+    for line in body.splitlines():
+        if line.startswith("redis_"):
+            name, _, value = line.rpartition(" ")
+            metrics[name] = float(value)
+    return metrics
+
+
+def test_prometheus_redis_exporter_exports_what_it_exports_for_redis_server(both):
+    ours, theirs = both
+    for c in (ours, theirs):
+        c.flushall()
+        c.config_resetstat()
+        c.set("e:k", "v")
+        c.get("e:k")
+        with pytest.raises(redis.ResponseError):
+            c.incr("e:k")
+    got, want = scrape(ours.connection_pool.connection_kwargs["port"]), scrape(theirs.connection_pool.connection_kwargs["port"])
+    names = lambda m: {n.split("{")[0] for n in m}
+    assert "redis_keyspace_hits_total" in names(want) and len(names(want)) > 100
+    assert names(got) == names(want), (names(want) - names(got), names(got) - names(want))
+    assert got["redis_up"] == 1 and got['redis_exporter_last_scrape_error{err=""}'] == 0
+    for metric in ("redis_keyspace_hits_total", 'redis_db_keys{db="db0"}', 'redis_errors_total{err="ERR"}',
+                   'redis_commands_total{cmd="set"}', 'redis_commands_failed_calls_total{cmd="incrby"}'):
+        assert got[metric] == want[metric], metric

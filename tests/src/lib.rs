@@ -308,8 +308,17 @@ impl Drop for Store {
     }
 }
 
+/// This crate's directory, as cargo gives it to the running test (so a binary built in a
+/// checkout at another path and reused from a shared target directory still finds the files
+/// of this one), else as it was at build time.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    manifest_dir()
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()

@@ -104,7 +104,7 @@ async fn run_file(host: String, port: u16, db: String, file: &Path) -> Result<()
 }
 
 fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slt");
+    let dir = dotdo_e2e::manifest_dir().join("slt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/slt")
         .map(|e| e.expect("entry").path())

@@ -145,3 +145,12 @@ def test_command_info_and_docs_are_redis_servers_for_every_command_and_subcomman
     ours.close()
     theirs.close()
     assert not differ, "\n".join(differ[:10]) + f"\n({len(differ)} differ)"
+
+
+def test_script_debug_answers_as_redis_server_where_dotdo_can(both):
+    ours, theirs = both
+    assert ours.execute_command("SCRIPT", "DEBUG", "NO") == theirs.execute_command("SCRIPT", "DEBUG", "NO")
+    assert_same_errors([ours, theirs], [("SCRIPT", "DEBUG", "MAYBE"), ("SCRIPT", "DEBUG")])
+    # There is no Lua debugger: YES and SYNC are refused, saying so.
+    with pytest.raises(redis.ResponseError, match="no Lua debugger"):
+        ours.execute_command("SCRIPT", "DEBUG", "YES")

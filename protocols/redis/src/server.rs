@@ -674,19 +674,16 @@ impl Server {
     /// INFO, with the fields redis-server 7.0 gives in each section, in its order. Fields
     /// for what dotdo does not have (forks, replication, defragmentation, eviction) hold the
     /// values a Redis without them reports.
-    pub async fn info(&self, section: Option<String>, port: u16) -> String {
+    /// `sections` as INFO names them (lowercase; none: the default set), in any number, as
+    /// Redis 7 takes them.
+    pub async fn info(&self, sections: &[String], port: u16) -> String {
         use std::fmt::Write;
-        let want = |name: &str| {
-            section
-                .as_deref()
-                .is_none_or(|s| matches!(s, "all" | "everything" | "default") || s == name)
-        };
+        let named = |name: &str| sections.iter().any(|s| s == name);
+        let all = named("all") || named("everything");
+        let default = sections.is_empty() || named("default") || all;
+        let want = |name: &str| default || named(name);
         // Sections not in the default set: named, or in `all` / `everything`.
-        let extra = |name: &str| {
-            section
-                .as_deref()
-                .is_some_and(|s| matches!(s, "all" | "everything") || s == name)
-        };
+        let extra = |name: &str| all || named(name);
         let mut text = String::new();
         let now_ms = crate::store::now_ms();
         if want("server") {
@@ -814,9 +811,13 @@ impl Server {
         }
         if want("keyspace") {
             text.push_str("# Keyspace\r\n");
-            for (i, (keys, expires)) in self.keyspace.key_counts().into_iter().enumerate() {
+            for (i, (keys, expires, avg_ttl)) in self.keyspace.key_counts().into_iter().enumerate()
+            {
                 if keys > 0 {
-                    let _ = write!(text, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                    let _ = write!(
+                        text,
+                        "db{i}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+                    );
                 }
             }
         }

@@ -320,7 +320,7 @@ pub fn command(server: &Server, a: &[Bytes]) -> Reply {
 
 fn doctor(server: &Server) -> String {
     let (rss, _) = resident();
-    let keys: usize = server.keyspace.key_counts().iter().map(|(k, _)| k).sum();
+    let keys: usize = server.keyspace.key_counts().iter().map(|(k, _, _)| k).sum();
     // Redis's answer for an instance with less than 5 MB of data.
     if rss.saturating_sub(server.startup_rss()) < 5 << 20 || keys == 0 {
         return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".into();
@@ -348,7 +348,7 @@ fn stats(server: &Server) -> Reply {
     let mut overhead = startup;
     let mut dbs = Vec::new();
     let mut total_keys = 0u64;
-    for (i, (keys, expires)) in counts.iter().enumerate() {
+    for (i, (keys, expires, _)) in counts.iter().enumerate() {
         if *keys == 0 {
             continue;
         }

@@ -742,6 +742,19 @@ pub fn script(scripts: &Scripts, a: &[Bytes]) -> Reply {
         }
         return scripts.kill(true);
     }
+    if is(sub, "debug") {
+        return match a.get(2) {
+            _ if a.len() != 3 => {
+                Reply::err("ERR wrong number of arguments for 'script|debug' command")
+            }
+            // Debugging off is what every script run is.
+            Some(m) if is(m, "no") => Reply::ok(),
+            Some(m) if is(m, "yes") || is(m, "sync") => Reply::err(
+                "ERR SCRIPT DEBUG is not supported by dotdo: there is no Lua debugger (redis-cli --ldb)",
+            ),
+            _ => Reply::err("ERR Use SCRIPT DEBUG YES/SYNC/NO"),
+        };
+    }
     Reply::err(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try SCRIPT HELP.",
         String::from_utf8_lossy(sub)

@@ -27,8 +27,10 @@ pub async fn run(
         "info" => Reply::Verbatim(
             server
                 .info(
-                    a.get(1)
-                        .map(|x| String::from_utf8_lossy(x).to_ascii_lowercase()),
+                    &a[1..]
+                        .iter()
+                        .map(|x| String::from_utf8_lossy(x).to_ascii_lowercase())
+                        .collect::<Vec<_>>(),
                     server.local_port(s.id),
                 )
                 .await,

@@ -189,3 +189,23 @@ def test_several_sections_at_once_and_the_keyspace_line(both):
     for c in (ours, theirs):
         c.flushdb()
         c.select(0)
+
+
+def test_dbsize_and_randomkey_see_only_live_keys(both):
+    ours, _ = both
+    ours.select(5)
+    ours.flushdb()
+    for i in range(50):
+        ours.set(f"gone:{i}", "x", px=1)
+    for k in ("live:a", "live:b", "live:c"):
+        ours.set(k, "1")
+    ours.set("live:ttl", "1", ex=100)
+    time.sleep(0.01)
+    # Expired keys the sweep may not have reached yet are neither counted nor drawn.
+    assert ours.dbsize() == 4
+    seen = {ours.randomkey() for _ in range(400)}
+    assert seen == {"live:a", "live:b", "live:c", "live:ttl"}, seen
+    assert ours.info("keyspace")["db5"]["keys"] == 4
+    ours.flushdb()
+    assert ours.randomkey() is None and ours.dbsize() == 0
+    ours.select(0)

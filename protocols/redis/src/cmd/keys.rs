@@ -267,11 +267,40 @@ pub fn keys(v: &mut View, a: &[Bytes]) -> CmdResult {
     Ok(Reply::bulks(keys))
 }
 
+/// Counted per shard through its expiry index, not by visiting every key: DBSIZE is called
+/// often by monitoring, and holds every shard's lock meanwhile.
 pub fn dbsize(v: &mut View) -> CmdResult {
-    Ok(Reply::Int(live_keys(v).len() as i64))
+    let now = v.now;
+    Ok(Reply::Int(
+        v.shards_mut().map(|st| st.live_len(now)).sum::<usize>() as i64,
+    ))
 }
 
+/// A key drawn uniformly from the live ones: a position among all keys, found in its shard
+/// without copying the keyspace; a draw that lands on an expired key draws again (as Redis
+/// does), and after a hundred such draws the live keys are listed to choose among.
 pub fn randomkey(v: &mut View) -> CmdResult {
+    let now = v.now;
+    let sizes: Vec<usize> = v.shards_mut().map(|st| st.len()).collect();
+    let total: usize = sizes.iter().sum();
+    if total == 0 {
+        return Ok(Reply::Nil);
+    }
+    for _ in 0..100 {
+        let mut n = super::random_index(total);
+        for (st, size) in v.shards_mut().zip(&sizes) {
+            if n >= *size {
+                n -= size;
+                continue;
+            }
+            match st.nth_key(n) {
+                Some((k, e)) if e.expires_at.is_none_or(|at| at > now) => {
+                    return Ok(Reply::Bulk(k.clone()));
+                }
+                _ => break,
+            }
+        }
+    }
     let keys = live_keys(v);
     if keys.is_empty() {
         return Ok(Reply::Nil);

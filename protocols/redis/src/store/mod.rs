@@ -119,16 +119,11 @@ impl Keyspace {
                 let (mut keys, mut expires, mut ttl_sum) = (0, 0, 0i128);
                 for shard in db.loaded() {
                     let st = shard.state.lock();
-                    let mut over = 0;
-                    for (at, _) in &st.expires {
-                        if *at <= now {
-                            over += 1;
-                        } else {
-                            expires += 1;
-                            ttl_sum += i128::from(*at - now);
-                        }
+                    for (at, _) in st.expires.iter().skip_while(|(at, _)| *at <= now) {
+                        expires += 1;
+                        ttl_sum += i128::from(*at - now);
                     }
-                    keys += st.len().saturating_sub(over);
+                    keys += st.live_len(now);
                 }
                 let avg_ttl = if expires == 0 {
                     0

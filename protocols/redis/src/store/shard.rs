@@ -213,6 +213,26 @@ impl ShardState {
         self.map.iter()
     }
 
+    /// Keys whose TTL is over at `now` but which the sweep has not deleted yet, found through
+    /// the expiry index (ordered by time): as many steps as there are such keys.
+    pub fn expired_count(&self, now: i64) -> usize {
+        self.expires
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .filter(|(at, k)| self.map.get(k).is_some_and(|e| e.expires_at == Some(*at)))
+            .count()
+    }
+
+    /// Keys alive at `now`, without visiting them all.
+    pub fn live_len(&self, now: i64) -> usize {
+        self.map.len().saturating_sub(self.expired_count(now))
+    }
+
+    /// The `n`th key of the map's order, if there are that many.
+    pub fn nth_key(&self, n: usize) -> Option<(&Bytes, &Entry)> {
+        self.map.iter().nth(n)
+    }
+
     pub fn watch(&mut self, key: Bytes, flag: Arc<AtomicBool>) {
         let list = self.watchers.entry(key).or_default();
         list.retain(|f| Arc::strong_count(f) > 1);

@@ -209,3 +209,38 @@ def test_dbsize_and_randomkey_see_only_live_keys(both):
     ours.flushdb()
     assert ours.randomkey() is None and ours.dbsize() == 0
     ours.select(0)
+
+
+def test_a_full_scan_returns_every_key_present_throughout_while_others_change(both):
+    ours, theirs = both
+    for c in (ours, theirs):
+        c.select(6)
+        c.flushdb()
+        p = c.pipeline(transaction=False)
+        for i in range(20000):
+            p.set(f"s:{i}", i)
+        for i in range(300):
+            p.hset(f"h:{i}", "f", 1)
+        p.execute()
+    # Keys created and deleted during the scan may or may not come back; the ones present
+    # throughout must, as with redis-server.
+    for c in (ours, theirs):
+        seen, n = set(), 0
+        for key in c.scan_iter(count=500):
+            seen.add(key)
+            n += 1
+            if n % 1000 == 0:
+                c.set(f"new:{n}", 1)
+                c.delete(f"s:{n}")
+        kept = {f"s:{i}" for i in range(20000) if i % 1000 or i == 0} | {f"h:{i}" for i in range(300)}
+        assert kept <= seen, len(kept - seen)
+    # TYPE and MATCH filter each page, as in Redis.
+    got = set(ours.scan_iter(match="h:1*", _type="hash", count=1000))
+    assert got == set(theirs.scan_iter(match="h:1*", _type="hash", count=1000)) == {
+        f"h:{i}" for i in range(300) if str(i).startswith("1")}
+    assert set(ours.scan_iter(_type="string", match="s:1999*")) == {"s:1999", "s:19990", "s:19991", "s:19992",
+                                                                  "s:19993", "s:19994", "s:19995",
+                                                                  "s:19996", "s:19997", "s:19998", "s:19999"}
+    for c in (ours, theirs):
+        c.flushdb()
+        c.select(0)

@@ -327,26 +327,34 @@ pub fn scan(v: &mut View, a: &[Bytes]) -> CmdResult {
         .ok_or_else(|| Reply::err("ERR invalid cursor"))?;
     let opts = ScanOpts::parse(&a[2..], true)?;
     let now = v.now;
-    let mut items: Vec<(u64, Bytes)> = Vec::new();
+    // Each shard gives its next `count` keys in hash order; the page is the first `count` of
+    // them all (ties kept together), and the next cursor the first hash not returned, among
+    // the keys left out and each shard's next key after what it gave.
+    let mut items: Vec<(u64, Bytes, bool)> = Vec::new();
+    let mut next_of_shards: Option<u64> = None;
     for st in v.shards_mut() {
-        for (k, e) in st.keys() {
-            if e.expires_at.is_some_and(|at| at <= now) {
-                continue;
-            }
-            if let Some(t) = &opts.type_
-                && !e.value.type_name().eq_ignore_ascii_case(t)
-            {
-                continue;
-            }
-            let h = dotdo_shard::stable_hash(k) >> 1;
-            if h >= cursor {
-                items.push((h, k.clone()));
-            }
-        }
+        let part = st.scan_page(cursor, opts.count, now, opts.type_.as_deref());
+        items.extend(part.keys);
+        next_of_shards = match (next_of_shards, part.next) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
-    let (next, page) = page_by_hash(items, opts.count);
-    let keys: Vec<Bytes> = page
+    items.sort_unstable_by_key(|(h, _, _)| *h);
+    let mut take = opts.count.min(items.len());
+    while take > 0 && take < items.len() && items[take].0 == items[take - 1].0 {
+        take += 1;
+    }
+    let next = match (items.get(take).map(|(h, _, _)| *h), next_of_shards) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(0),
+    };
+    // MATCH and TYPE filter the page, as in Redis (a page may come back empty).
+    let keys: Vec<Bytes> = items
         .into_iter()
+        .take(take)
+        .filter(|(_, _, shown)| *shown)
+        .map(|(_, k, _)| k)
         .filter(|k| opts.pattern.as_ref().is_none_or(|p| args::glob(p, k)))
         .collect();
     Ok(Reply::Array(vec![

@@ -178,6 +178,28 @@ pub struct ShardState {
     pub(super) watchers: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
     /// The command being applied flushed the shard (FLUSHDB, FLUSHALL).
     flushed: bool,
+    /// SCAN's order of the keys, as of `seq` (see `scan_page`).
+    scan_order: Option<ScanOrder>,
+}
+
+/// The keys in SCAN's order (a stable hash of the key), as they were when `seq` was the last
+/// change: taken once per scan at most instead of at every call.
+struct ScanOrder {
+    seq: u64,
+    keys: Vec<(u64, Bytes)>,
+}
+
+/// SCAN's position of a key.
+pub fn scan_hash(key: &[u8]) -> u64 {
+    dotdo_shard::stable_hash(key) >> 1
+}
+
+/// One shard's part of a SCAN page (`ShardState::scan_page`).
+pub struct ScanPart {
+    /// `(hash, key, shown)`: `shown` is false for a key gone, expired or of another TYPE.
+    pub keys: Vec<(u64, Bytes, bool)>,
+    /// The hash of the shard's first key after these (`None`: there is none).
+    pub next: Option<u64>,
 }
 
 impl Default for ShardState {
@@ -196,6 +218,7 @@ impl Default for ShardState {
             gather_target: u64::MAX,
             watchers: HashMap::new(),
             flushed: false,
+            scan_order: None,
         }
     }
 }
@@ -226,6 +249,60 @@ impl ShardState {
     /// Keys alive at `now`, without visiting them all.
     pub fn live_len(&self, now: i64) -> usize {
         self.map.len().saturating_sub(self.expired_count(now))
+    }
+
+    /// The keys from SCAN position `cursor` on: `count` of them, and any more that share the
+    /// last one's hash (a page never splits equal hashes), from an order taken at or after the
+    /// scan began. A scan begins at cursor 0, which takes a new order if anything changed
+    /// since the last was taken; later calls reuse it, so a full scan costs one sort instead
+    /// of one per call. Every key present for the whole scan is in that order, so it is
+    /// returned; a key created since is not (Redis may or may not return those), and a key
+    /// deleted or expired since is marked not shown.
+    pub fn scan_page(
+        &mut self,
+        cursor: u64,
+        count: usize,
+        now: i64,
+        kind: Option<&str>,
+    ) -> ScanPart {
+        let stale = self.scan_order.as_ref().is_none_or(|o| o.seq != self.seq);
+        if cursor == 0 && stale || self.scan_order.is_none() {
+            let mut keys: Vec<(u64, Bytes)> =
+                self.map.keys().map(|k| (scan_hash(k), k.clone())).collect();
+            keys.sort_unstable_by_key(|(h, _)| *h);
+            self.scan_order = Some(ScanOrder {
+                seq: self.seq,
+                keys,
+            });
+        }
+        let Some(order) = &self.scan_order else {
+            return ScanPart {
+                keys: Vec::new(),
+                next: None,
+            };
+        };
+        let from = order.keys.partition_point(|(h, _)| *h < cursor);
+        let mut end = (from + count).min(order.keys.len());
+        while end > from && end < order.keys.len() && order.keys[end].0 == order.keys[end - 1].0 {
+            end += 1;
+        }
+        let keys = order.keys[from..end]
+            .iter()
+            .map(|(h, k)| {
+                let shown = self.map.get(k).is_some_and(|e| {
+                    e.expires_at.is_none_or(|at| at > now)
+                        && kind.is_none_or(|t| e.value.type_name().eq_ignore_ascii_case(t))
+                });
+                (*h, k.clone(), shown)
+            })
+            .collect();
+        let next = order.keys.get(end).map(|(h, _)| *h);
+        if next.is_none() {
+            // A scan that reached the end lets the order go (a scan still under way takes a
+            // newer one, which serves it as well).
+            self.scan_order = None;
+        }
+        ScanPart { keys, next }
     }
 
     /// The `n`th key of the map's order, if there are that many.
@@ -378,6 +455,7 @@ impl ShardState {
 
     /// Remove every key (FLUSHDB). Watchers of every key are told.
     pub fn flush(&mut self) {
+        self.scan_order = None;
         let keys: Vec<Bytes> = self.map.keys().cloned().collect();
         self.dirty.extend(keys);
         self.flushed = true;

@@ -244,3 +244,41 @@ def test_a_full_scan_returns_every_key_present_throughout_while_others_change(bo
     for c in (ours, theirs):
         c.flushdb()
         c.select(0)
+
+
+@pytest.mark.parametrize("kind", ["hash", "set", "zset"])
+def test_a_full_member_scan_returns_every_member_present_throughout(both, kind):
+    ours, theirs = both
+    fill = {
+        "hash": lambda p, i: p.hset("big", f"m{i}", i),
+        "set": lambda p, i: p.sadd("big", f"m{i}"),
+        "zset": lambda p, i: p.zadd("big", {f"m{i}": i}),
+    }[kind]
+    scan = {
+        "hash": lambda c, **kw: (m for m, _ in c.hscan_iter("big", **kw)),
+        "set": lambda c, **kw: c.sscan_iter("big", **kw),
+        "zset": lambda c, **kw: (m for m, _ in c.zscan_iter("big", **kw)),
+    }[kind]
+    for c in (ours, theirs):
+        c.delete("big")
+        p = c.pipeline(transaction=False)
+        for i in range(5000):
+            fill(p, i)
+        p.execute()
+        seen, n = set(), 0
+        for m in scan(c, count=100):
+            seen.add(m)
+            n += 1
+            if n % 500 == 0:
+                p = c.pipeline(transaction=False)
+                fill(p, 10_000 + n)
+                p.execute()
+        assert {f"m{i}" for i in range(5000)} <= seen, kind
+        assert set(scan(c, match="m49*", count=1000)) == {f"m{i}" for i in range(5000) if str(i).startswith("49")}
+    # Values and scores come with their members.
+    if kind == "hash":
+        assert dict(ours.hscan("big", 0, match="m4999", count=10000)[1]) == {"m4999": "4999"}
+    if kind == "zset":
+        assert dict(ours.zscan("big", 0, match="m4999", count=10000)[1]) == {"m4999": 4999.0}
+    for c in (ours, theirs):
+        c.delete("big")

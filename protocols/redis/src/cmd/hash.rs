@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::args::{self, int, is, syntax};
-use super::keys::{ScanOpts, page_by_hash};
+use super::keys::ScanOpts;
 use crate::codec::format_incr as format_double;
 use crate::frame::{Reply, errors};
 use crate::notify::HASH;
@@ -187,20 +187,15 @@ pub fn hrandfield(v: &mut View, a: &[Bytes]) -> CmdResult {
 pub fn hscan(v: &mut View, a: &[Bytes]) -> CmdResult {
     let cursor = scan_cursor(&a[2])?;
     let opts = ScanOpts::parse(&a[3..], false)?;
-    let Some(h) = v.hash(&a[1])? else {
+    if v.hash(&a[1])?.is_none() {
         return Ok(empty_scan());
-    };
-    let items = h
-        .iter()
-        .map(|(f, x)| (dotdo_shard::stable_hash(f) >> 1, (f.clone(), x.clone())))
-        .filter(|(hh, _)| *hh >= cursor)
-        .collect();
-    let (next, page) = page_by_hash(items, opts.count);
+    }
+    let (page, next) = v.st(&a[1])?.members_page(&a[1], cursor, opts.count);
     let mut out = Vec::new();
-    for (f, x) in page {
+    for (f, x, _) in page {
         if opts.pattern.as_ref().is_none_or(|p| args::glob(p, &f)) {
             out.push(f);
-            out.push(x);
+            out.push(x.unwrap_or_default());
         }
     }
     Ok(Reply::Array(vec![

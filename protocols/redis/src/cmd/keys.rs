@@ -363,18 +363,6 @@ pub fn scan(v: &mut View, a: &[Bytes]) -> CmdResult {
     ]))
 }
 
-/// Take about `count` items in hash order, never splitting equal hashes; the next cursor is
-/// the first hash not returned (0 when done).
-pub fn page_by_hash<T>(mut items: Vec<(u64, T)>, count: usize) -> (u64, Vec<T>) {
-    items.sort_by_key(|(h, _)| *h);
-    let mut take = count.min(items.len());
-    while take < items.len() && take > 0 && items[take].0 == items[take - 1].0 {
-        take += 1;
-    }
-    let next = items.get(take).map_or(0, |(h, _)| *h);
-    (next, items.into_iter().take(take).map(|(_, t)| t).collect())
-}
-
 pub struct ScanOpts {
     pub pattern: Option<Bytes>,
     pub count: usize,

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::args::{self, int, is, syntax};
 use super::hash::{empty_scan, scan_cursor};
-use super::keys::{ScanOpts, page_by_hash};
+use super::keys::ScanOpts;
 use crate::frame::Reply;
 use crate::notify::{GENERIC, SET};
 use crate::store::view::CmdResult;
@@ -215,17 +215,13 @@ pub fn sintercard(v: &mut View, a: &[Bytes]) -> CmdResult {
 pub fn sscan(v: &mut View, a: &[Bytes]) -> CmdResult {
     let cursor = scan_cursor(&a[2])?;
     let opts = ScanOpts::parse(&a[3..], false)?;
-    let Some(s) = v.set(&a[1])? else {
+    if v.set(&a[1])?.is_none() {
         return Ok(empty_scan());
-    };
-    let items = s
-        .iter()
-        .map(|m| (dotdo_shard::stable_hash(m) >> 1, m.clone()))
-        .filter(|(h, _)| *h >= cursor)
-        .collect();
-    let (next, page) = page_by_hash(items, opts.count);
+    }
+    let (page, next) = v.st(&a[1])?.members_page(&a[1], cursor, opts.count);
     let page = page
         .into_iter()
+        .map(|(m, _, _)| m)
         .filter(|m| opts.pattern.as_ref().is_none_or(|p| args::glob(p, m)));
     Ok(Reply::Array(vec![
         Reply::bulk(next.to_string()),

@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use super::args::{self, int, is, syntax};
 use super::hash::{empty_scan, scan_cursor};
-use super::keys::{ScanOpts, page_by_hash};
+use super::keys::ScanOpts;
 use crate::frame::{Reply, errors};
 use crate::notify::{GENERIC, ZSET};
 use crate::store::view::CmdResult;
@@ -666,20 +666,15 @@ pub fn zrandmember(v: &mut View, a: &[Bytes]) -> CmdResult {
 pub fn zscan(v: &mut View, a: &[Bytes]) -> CmdResult {
     let cursor = scan_cursor(&a[2])?;
     let opts = ScanOpts::parse(&a[3..], false)?;
-    let Some(z) = v.zset(&a[1])? else {
+    if v.zset(&a[1])?.is_none() {
         return Ok(empty_scan());
-    };
-    let items = z
-        .iter()
-        .map(|(m, s)| (dotdo_shard::stable_hash(m) >> 1, (m.clone(), s)))
-        .filter(|(h, _)| *h >= cursor)
-        .collect();
-    let (next, page) = page_by_hash(items, opts.count);
+    }
+    let (page, next) = v.st(&a[1])?.members_page(&a[1], cursor, opts.count);
     let mut out = Vec::new();
-    for (m, s) in page {
+    for (m, _, s) in page {
         if opts.pattern.as_ref().is_none_or(|p| args::glob(p, &m)) {
             out.push(Reply::Bulk(m));
-            out.push(Reply::bulk(crate::codec::format_double(s)));
+            out.push(Reply::bulk(crate::codec::format_double(s.unwrap_or(0.0))));
         }
     }
     Ok(Reply::Array(vec![

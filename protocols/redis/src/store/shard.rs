@@ -180,7 +180,18 @@ pub struct ShardState {
     flushed: bool,
     /// SCAN's order of the keys, as of `seq` (see `scan_page`).
     scan_order: Option<ScanOrder>,
+    /// HSCAN / SSCAN / ZSCAN's order of the members of collections being scanned, by key
+    /// (see `members_page`); at most `MAX_MEMBER_SCANS` of them.
+    member_scans: HashMap<Bytes, ScanOrder>,
 }
+
+/// Collections whose scan order a shard keeps at once: more clears them (a scan under way
+/// then takes a new order, which serves it as well).
+const MAX_MEMBER_SCANS: usize = 16;
+
+/// One member of a collection as HSCAN, SSCAN and ZSCAN give it: the member, and its value
+/// (a hash's) or score (a sorted set's).
+pub type ScannedMember = (Bytes, Option<Bytes>, Option<f64>);
 
 /// The keys in SCAN's order (a stable hash of the key), as they were when `seq` was the last
 /// change: taken once per scan at most instead of at every call.
@@ -219,6 +230,7 @@ impl Default for ShardState {
             watchers: HashMap::new(),
             flushed: false,
             scan_order: None,
+            member_scans: HashMap::new(),
         }
     }
 }
@@ -303,6 +315,70 @@ impl ShardState {
             self.scan_order = None;
         }
         ScanPart { keys, next }
+    }
+
+    /// The members of the hash, set or sorted set at `key` from scan position `cursor` on, as
+    /// `scan_page` pages keys: `count` of them (ties kept together) from an order of the
+    /// members taken at or after the scan began, with the next cursor (0 at the end). Members
+    /// gone since are left out. A collection that fits in one page is not kept.
+    pub fn members_page(
+        &mut self,
+        key: &Bytes,
+        cursor: u64,
+        count: usize,
+    ) -> (Vec<ScannedMember>, u64) {
+        let stale = self.member_scans.get(key).is_none_or(|o| o.seq != self.seq);
+        let taken;
+        let order = match self.member_scans.get(key) {
+            Some(o) if !(cursor == 0 && stale) => o,
+            _ => {
+                let members: Vec<&Bytes> = match self.map.get(key).map(|e| &e.value) {
+                    Some(Value::Hash(h)) => h.keys().collect(),
+                    Some(Value::Set(s)) => s.iter().collect(),
+                    Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m).collect(),
+                    _ => Vec::new(),
+                };
+                let mut keys: Vec<(u64, Bytes)> = members
+                    .into_iter()
+                    .map(|m| (scan_hash(m), m.clone()))
+                    .collect();
+                keys.sort_unstable_by_key(|(h, _)| *h);
+                let order = ScanOrder {
+                    seq: self.seq,
+                    keys,
+                };
+                if cursor == 0 && order.keys.len() <= count {
+                    taken = order;
+                    &taken
+                } else {
+                    if self.member_scans.len() >= MAX_MEMBER_SCANS {
+                        self.member_scans.clear();
+                    }
+                    self.member_scans.insert(key.clone(), order);
+                    &self.member_scans[key]
+                }
+            }
+        };
+        let from = order.keys.partition_point(|(h, _)| *h < cursor);
+        let mut end = (from + count).min(order.keys.len());
+        while end > from && end < order.keys.len() && order.keys[end].0 == order.keys[end - 1].0 {
+            end += 1;
+        }
+        let value = self.map.get(key).map(|e| &e.value);
+        let page = order.keys[from..end]
+            .iter()
+            .filter_map(|(_, m)| match value {
+                Some(Value::Hash(h)) => h.get(m).map(|x| (m.clone(), Some(x.clone()), None)),
+                Some(Value::Set(s)) => s.contains(m).then(|| (m.clone(), None, None)),
+                Some(Value::ZSet(z)) => z.score(m).map(|sc| (m.clone(), None, Some(sc))),
+                _ => None,
+            })
+            .collect();
+        let next = order.keys.get(end).map_or(0, |(h, _)| *h);
+        if next == 0 {
+            self.member_scans.remove(key);
+        }
+        (page, next)
     }
 
     /// The `n`th key of the map's order, if there are that many.
@@ -456,6 +532,7 @@ impl ShardState {
     /// Remove every key (FLUSHDB). Watchers of every key are told.
     pub fn flush(&mut self) {
         self.scan_order = None;
+        self.member_scans.clear();
         let keys: Vec<Bytes> = self.map.keys().cloned().collect();
         self.dirty.extend(keys);
         self.flushed = true;

@@ -86,148 +86,16 @@ const CONTAINERS: &[&str] = &[
     "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
 ];
 
-/// The subcommands of the `CONTAINERS` in Redis 7.0 (`COMMAND INFO`), by full name: what
-/// CLIENT LIST shows as a connection's last command.
-const SUBCOMMANDS: &[&str] = &[
-    "acl|cat",
-    "acl|deluser",
-    "acl|dryrun",
-    "acl|genpass",
-    "acl|getuser",
-    "acl|help",
-    "acl|list",
-    "acl|load",
-    "acl|log",
-    "acl|save",
-    "acl|setuser",
-    "acl|users",
-    "acl|whoami",
-    "client|caching",
-    "client|getname",
-    "client|getredir",
-    "client|help",
-    "client|id",
-    "client|info",
-    "client|kill",
-    "client|list",
-    "client|no-evict",
-    "client|pause",
-    "client|reply",
-    "client|setname",
-    "client|tracking",
-    "client|trackinginfo",
-    "client|unblock",
-    "client|unpause",
-    "cluster|addslots",
-    "cluster|addslotsrange",
-    "cluster|bumpepoch",
-    "cluster|count-failure-reports",
-    "cluster|countkeysinslot",
-    "cluster|delslots",
-    "cluster|delslotsrange",
-    "cluster|failover",
-    "cluster|flushslots",
-    "cluster|forget",
-    "cluster|getkeysinslot",
-    "cluster|help",
-    "cluster|info",
-    "cluster|keyslot",
-    "cluster|links",
-    "cluster|meet",
-    "cluster|myid",
-    "cluster|nodes",
-    "cluster|replicas",
-    "cluster|replicate",
-    "cluster|reset",
-    "cluster|saveconfig",
-    "cluster|set-config-epoch",
-    "cluster|setslot",
-    "cluster|shards",
-    "cluster|slaves",
-    "cluster|slots",
-    "command|count",
-    "command|docs",
-    "command|getkeys",
-    "command|getkeysandflags",
-    "command|help",
-    "command|info",
-    "command|list",
-    "config|get",
-    "config|help",
-    "config|resetstat",
-    "config|rewrite",
-    "config|set",
-    "function|delete",
-    "function|dump",
-    "function|flush",
-    "function|help",
-    "function|kill",
-    "function|list",
-    "function|load",
-    "function|restore",
-    "function|stats",
-    "latency|doctor",
-    "latency|graph",
-    "latency|help",
-    "latency|histogram",
-    "latency|history",
-    "latency|latest",
-    "latency|reset",
-    "memory|doctor",
-    "memory|help",
-    "memory|malloc-stats",
-    "memory|purge",
-    "memory|stats",
-    "memory|usage",
-    "module|help",
-    "module|list",
-    "module|load",
-    "module|loadex",
-    "module|unload",
-    "object|encoding",
-    "object|freq",
-    "object|help",
-    "object|idletime",
-    "object|refcount",
-    "pubsub|channels",
-    "pubsub|help",
-    "pubsub|numpat",
-    "pubsub|numsub",
-    "pubsub|shardchannels",
-    "pubsub|shardnumsub",
-    "script|debug",
-    "script|exists",
-    "script|flush",
-    "script|help",
-    "script|kill",
-    "script|load",
-    "slowlog|get",
-    "slowlog|help",
-    "slowlog|len",
-    "slowlog|reset",
-    "xgroup|create",
-    "xgroup|createconsumer",
-    "xgroup|delconsumer",
-    "xgroup|destroy",
-    "xgroup|help",
-    "xgroup|setid",
-    "xinfo|consumers",
-    "xinfo|groups",
-    "xinfo|help",
-    "xinfo|stream",
-];
-
-/// Whether `full` is a subcommand's full name (`config|get`) Redis 7.0 knows.
-pub fn is_subcommand(full: &str) -> bool {
-    SUBCOMMANDS.contains(&full)
-}
-
-/// The full names of `container`'s subcommands (none for a command that is no container).
+/// The full names of `container`'s subcommands (none for a command that is no container), as
+/// redis-server 7.0 lists them (`cmd::reference`).
 pub fn subcommands_of(container: &'static str) -> impl Iterator<Item = &'static str> {
-    SUBCOMMANDS.iter().copied().filter(move |full| {
-        full.strip_prefix(container)
-            .is_some_and(|r| r.starts_with('|'))
-    })
+    crate::cmd::reference::subcommand_names()
+        .iter()
+        .copied()
+        .filter(move |full| {
+            full.strip_prefix(container)
+                .is_some_and(|r| r.starts_with('|'))
+        })
 }
 
 /// A command's full name as Redis names it, `client|list` for a known subcommand of a
@@ -235,14 +103,8 @@ pub fn subcommands_of(container: &'static str) -> impl Iterator<Item = &'static 
 /// no command: CLIENT LIST shows `cmd=NULL`).
 pub fn full_name(spec: &'static Spec, sub: Option<&[u8]>) -> &'static str {
     match sub {
-        Some(sub) if CONTAINERS.contains(&spec.name) => SUBCOMMANDS
-            .iter()
-            .find(|full| {
-                full.strip_prefix(spec.name)
-                    .and_then(|r| r.strip_prefix('|'))
-                    .is_some_and(|r| r.as_bytes().eq_ignore_ascii_case(sub))
-            })
-            .copied()
+        Some(sub) if CONTAINERS.contains(&spec.name) => subcommands_of(spec.name)
+            .find(|full| full.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub))
             .unwrap_or(""),
         _ => spec.name,
     }

@@ -33,6 +33,22 @@ static REFERENCE: LazyLock<Reference> = LazyLock::new(|| {
     }
 });
 
+/// Every subcommand's full name (`config|get`) of the commands dotdo serves, sorted.
+pub fn subcommand_names() -> &'static [&'static str] {
+    static NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut names: Vec<&'static str> = REFERENCE
+            .info
+            .values()
+            .filter_map(|entry| items(entry).get(9))
+            .flat_map(|subs| items(subs).iter())
+            .filter_map(|sub| items(sub).first().and_then(text))
+            .collect();
+        names.sort_unstable();
+        names
+    });
+    &NAMES
+}
+
 /// The items of a typed tree node (after its type tag).
 fn items(v: &Value) -> &[Value] {
     match v.as_array() {

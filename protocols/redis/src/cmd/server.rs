@@ -524,9 +524,7 @@ fn info_of(spec: &Spec) -> Reply {
 fn info_of_name(name: &str) -> Reply {
     match lookup(name) {
         Some(spec) => info_of(spec),
-        None => super::reference::subcommand_info(name)
-            .filter(|_| crate::stats::is_subcommand(name))
-            .unwrap_or(Reply::NilArray),
+        None => super::reference::subcommand_info(name).unwrap_or(Reply::NilArray),
     }
 }
 
@@ -535,7 +533,7 @@ fn info_of_name(name: &str) -> Reply {
 fn docs_of_name(name: &str) -> Option<Reply> {
     match lookup(name) {
         Some(spec) => Some(super::reference::docs(name).unwrap_or_else(|| docs_of(spec))),
-        None => super::reference::docs(name).filter(|_| crate::stats::is_subcommand(name)),
+        None => super::reference::docs(name),
     }
 }
 

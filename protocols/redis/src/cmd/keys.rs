@@ -341,10 +341,7 @@ pub fn scan(v: &mut View, a: &[Bytes]) -> CmdResult {
         };
     }
     items.sort_unstable_by_key(|(h, _, _)| *h);
-    let mut take = opts.count.min(items.len());
-    while take > 0 && take < items.len() && items[take].0 == items[take - 1].0 {
-        take += 1;
-    }
+    let take = crate::store::page_end(items.len(), 0, opts.count, |i| items[i].0);
     let next = match (items.get(take).map(|(h, _, _)| *h), next_of_shards) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b).unwrap_or(0),

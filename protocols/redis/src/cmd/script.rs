@@ -473,27 +473,21 @@ impl std::error::Error for ScriptError {}
 /// A script error as Redis 7 words it: `<error> script: <sha>, on @user_script:<line>.` (for
 /// a function: its name, and `@user_function`, the `source` its code was loaded as).
 pub(super) fn lua_error_reply(e: &mlua::Error, sha: &str, source: &str) -> Reply {
-    let mut cur = e;
-    loop {
-        match cur {
-            mlua::Error::CallbackError { cause, .. } => cur = cause,
-            mlua::Error::WithContext { cause, .. } => cur = cause,
-            mlua::Error::ExternalError(inner) => {
-                if let Some(se) = inner.downcast_ref::<ScriptError>() {
-                    return Reply::err(format!(
-                        "{} script: {sha}, on @{source}:{}.",
-                        se.message, se.line
-                    ));
-                }
-                break;
-            }
-            mlua::Error::SyntaxError { message, .. } => {
+    match cause_of(e) {
+        mlua::Error::ExternalError(inner) => {
+            if let Some(se) = inner.downcast_ref::<ScriptError>() {
                 return Reply::err(format!(
-                    "ERR Error compiling script (new function): {message}"
+                    "{} script: {sha}, on @{source}:{}.",
+                    se.message, se.line
                 ));
             }
-            _ => break,
         }
+        mlua::Error::SyntaxError { message, .. } => {
+            return Reply::err(format!(
+                "ERR Error compiling script (new function): {message}"
+            ));
+        }
+        _ => {}
     }
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default();
@@ -664,17 +658,16 @@ pub(super) fn script_reply(v: &LuaValue, caller: Caller) -> Reply {
 
 /// Whether `e` is an error reply `redis.call` raised (counted where the command failed).
 pub(super) fn raised_by_call(e: &mlua::Error) -> bool {
-    let mut cur = e;
-    loop {
-        match cur {
-            mlua::Error::CallbackError { cause, .. } => cur = cause,
-            mlua::Error::WithContext { cause, .. } => cur = cause,
-            mlua::Error::ExternalError(inner) => {
-                return inner.downcast_ref::<ScriptError>().is_some();
-            }
-            _ => return false,
-        }
+    matches!(cause_of(e), mlua::Error::ExternalError(inner) if inner.is::<ScriptError>())
+}
+
+/// The error under the callback and context layers Lua wrapped around it.
+fn cause_of(mut e: &mlua::Error) -> &mlua::Error {
+    while let mlua::Error::CallbackError { cause, .. } | mlua::Error::WithContext { cause, .. } = e
+    {
+        e = cause;
     }
+    e
 }
 
 /// Lua value to Redis reply, as Redis converts a script's result.

@@ -22,7 +22,7 @@ use dotdo_backend::{ObjectId, SharedBackend};
 use dotdo_shard::SlotMap;
 use tokio::sync::OnceCell;
 
-pub use shard::{Shard, ShardState};
+pub use shard::{Shard, ShardState, page_end};
 pub use value::{Entry, List, Value, ZSet};
 pub use view::{Ticket, View};
 

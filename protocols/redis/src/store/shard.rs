@@ -200,6 +200,31 @@ struct ScanOrder {
     keys: Vec<(u64, Bytes)>,
 }
 
+impl ScanOrder {
+    fn of<'a>(seq: u64, items: impl Iterator<Item = &'a Bytes>) -> Self {
+        let mut keys: Vec<(u64, Bytes)> = items.map(|k| (scan_hash(k), k.clone())).collect();
+        keys.sort_unstable_by_key(|(h, _)| *h);
+        ScanOrder { seq, keys }
+    }
+
+    /// The positions of the page from `cursor` (see `page_end`), and the hash after it.
+    fn page(&self, cursor: u64, count: usize) -> (std::ops::Range<usize>, Option<u64>) {
+        let from = self.keys.partition_point(|(h, _)| *h < cursor);
+        let end = page_end(self.keys.len(), from, count, |i| self.keys[i].0);
+        (from..end, self.keys.get(end).map(|(h, _)| *h))
+    }
+}
+
+/// Where a page of `count` items in hash order that starts at `from` ends: `count` on, and
+/// past any more that share the last one's hash, so a page never splits equal hashes.
+pub fn page_end(len: usize, from: usize, count: usize, hash: impl Fn(usize) -> u64) -> usize {
+    let mut end = from.saturating_add(count).min(len);
+    while end > from && end < len && hash(end) == hash(end - 1) {
+        end += 1;
+    }
+    end
+}
+
 /// SCAN's position of a key.
 pub fn scan_hash(key: &[u8]) -> u64 {
     dotdo_shard::stable_hash(key) >> 1
@@ -279,13 +304,7 @@ impl ShardState {
     ) -> ScanPart {
         let stale = self.scan_order.as_ref().is_none_or(|o| o.seq != self.seq);
         if cursor == 0 && stale || self.scan_order.is_none() {
-            let mut keys: Vec<(u64, Bytes)> =
-                self.map.keys().map(|k| (scan_hash(k), k.clone())).collect();
-            keys.sort_unstable_by_key(|(h, _)| *h);
-            self.scan_order = Some(ScanOrder {
-                seq: self.seq,
-                keys,
-            });
+            self.scan_order = Some(ScanOrder::of(self.seq, self.map.keys()));
         }
         let Some(order) = &self.scan_order else {
             return ScanPart {
@@ -293,12 +312,8 @@ impl ShardState {
                 next: None,
             };
         };
-        let from = order.keys.partition_point(|(h, _)| *h < cursor);
-        let mut end = (from + count).min(order.keys.len());
-        while end > from && end < order.keys.len() && order.keys[end].0 == order.keys[end - 1].0 {
-            end += 1;
-        }
-        let keys = order.keys[from..end]
+        let (range, next) = order.page(cursor, count);
+        let keys = order.keys[range]
             .iter()
             .map(|(h, k)| {
                 let shown = self.map.get(k).is_some_and(|e| {
@@ -308,7 +323,6 @@ impl ShardState {
                 (*h, k.clone(), shown)
             })
             .collect();
-        let next = order.keys.get(end).map(|(h, _)| *h);
         if next.is_none() {
             // A scan that reached the end lets the order go (a scan still under way takes a
             // newer one, which serves it as well).
@@ -338,15 +352,7 @@ impl ShardState {
                     Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m).collect(),
                     _ => Vec::new(),
                 };
-                let mut keys: Vec<(u64, Bytes)> = members
-                    .into_iter()
-                    .map(|m| (scan_hash(m), m.clone()))
-                    .collect();
-                keys.sort_unstable_by_key(|(h, _)| *h);
-                let order = ScanOrder {
-                    seq: self.seq,
-                    keys,
-                };
+                let order = ScanOrder::of(self.seq, members.into_iter());
                 if cursor == 0 && order.keys.len() <= count {
                     taken = order;
                     &taken
@@ -359,13 +365,9 @@ impl ShardState {
                 }
             }
         };
-        let from = order.keys.partition_point(|(h, _)| *h < cursor);
-        let mut end = (from + count).min(order.keys.len());
-        while end > from && end < order.keys.len() && order.keys[end].0 == order.keys[end - 1].0 {
-            end += 1;
-        }
+        let (range, next) = order.page(cursor, count);
         let value = self.map.get(key).map(|e| &e.value);
-        let page = order.keys[from..end]
+        let page = order.keys[range]
             .iter()
             .filter_map(|(_, m)| match value {
                 Some(Value::Hash(h)) => h.get(m).map(|x| (m.clone(), Some(x.clone()), None)),
@@ -374,11 +376,10 @@ impl ShardState {
                 _ => None,
             })
             .collect();
-        let next = order.keys.get(end).map_or(0, |(h, _)| *h);
-        if next == 0 {
+        if next.is_none() {
             self.member_scans.remove(key);
         }
-        (page, next)
+        (page, next.unwrap_or(0))
     }
 
     /// The `n`th key of the map's order, if there are that many.

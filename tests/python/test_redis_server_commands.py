@@ -154,3 +154,115 @@ def test_script_debug_answers_as_redis_server_where_dotdo_can(both):
     # There is no Lua debugger: YES and SYNC are refused, saying so.
     with pytest.raises(redis.ResponseError, match="no Lua debugger"):
         ours.execute_command("SCRIPT", "DEBUG", "YES")
+
+
+def test_lfu_policy_counts_accesses_as_redis_server_does(both):
+    """Under an LFU maxmemory-policy OBJECT FREQ reads each key's access counter, and
+    `redis-cli --hotkeys` ranks keys by it. With `lfu-log-factor 0` every access counts and
+    with `lfu-decay-time 0` nothing decays, so both servers' counters must agree exactly."""
+    import subprocess
+
+    ours, theirs = both
+    for c in (ours, theirs):
+        c.flushall()
+    assert_same_errors(
+        [ours, theirs],
+        [
+            ("CONFIG", "SET", "maxmemory-policy", "allkeys-lfuu"),
+            ("CONFIG", "SET", "lfu-log-factor", "-1"),
+            ("CONFIG", "SET", "lfu-decay-time", "x"),
+        ],
+    )
+    try:
+        for c in (ours, theirs):
+            c.set("lru", "v")
+            with pytest.raises(redis.ResponseError) as e:
+                c.object("freq", "lru")
+            assert "An LFU maxmemory policy is not selected" in str(e.value)
+            # Its LRU stamp would read as a counter of whatever second it was set in.
+            c.delete("lru")
+            assert c.config_set("maxmemory-policy", "ALLKEYS-LFU")
+            assert c.config_set("lfu-log-factor", "0")
+            assert c.config_set("lfu-decay-time", "0")
+        got = [c.config_get("maxmemory-policy") | c.config_get("lfu-*") for c in (ours, theirs)]
+        assert got[0] == got[1] == {
+            "maxmemory-policy": "allkeys-lfu", "lfu-log-factor": "0", "lfu-decay-time": "0",
+        }
+
+        def run(c):
+            # Values that are not small integers: Redis shares one object per integer below
+            # 10000 (with maxmemory 0), and with it the counter.
+            c.set("s", "one")  # a new key starts at 5
+            for _ in range(7):
+                c.get("s")
+            c.append("s", "x")  # a write uses the key too
+            c.set("s", "two")  # an overwrite keeps its count, plus one
+            c.set("n", "100000")
+            c.incr("n")
+            c.incrby("n", 5)
+            c.rpush("l", "a", "b")
+            c.lrange("l", 0, -1)
+            c.lpop("l")
+            c.hset("h", "f", "v")
+            c.hget("h", "f")
+            c.hget("h", "missing")
+            c.sadd("set", "m")
+            c.zadd("z", {"m": 1})
+            c.zscore("z", "m")
+            c.zadd("z", {"m": 2})
+            # Neither EXISTS, TYPE, TTL nor OBJECT counts as a use.
+            c.exists("s")
+            c.type("h")
+            c.ttl("l")
+            c.copy("s", "copied")
+            c.set("old-name", "v")
+            for _ in range(3):
+                c.get("old-name")
+            c.rename("old-name", "renamed")
+            c.set("moving", "v")
+            c.get("moving")
+            c.move("moving", 1)
+            c.set("hot", "x")
+            for _ in range(30):
+                c.get("hot")
+            c.mget("s", "hot", "nosuch")
+            payload = c.dump("h")
+            c.restore("restored", 0, payload, frequency=77)
+            c.restore("restored-default", 0, payload)
+            keys = ["s", "n", "l", "h", "set", "z", "copied", "renamed", "hot", "restored", "restored-default"]
+            db1 = redis.Redis(port=c.connection_pool.connection_kwargs["port"], db=1)
+            moved = db1.object("freq", "moving")
+            db1.close()
+            return {k: c.object("freq", k) for k in keys}, moved
+
+        ours_freq, theirs_freq = run(ours), run(theirs)
+        assert ours_freq == theirs_freq
+        assert ours_freq[0]["hot"] == 5 + 30 + 1
+        # IDLETIME is not tracked under LFU; RESTORE with IDLETIME is checked and dropped.
+        assert_same_errors([ours, theirs], [("OBJECT", "IDLETIME", "s")])
+
+        def hotkeys(c):
+            port = c.connection_pool.connection_kwargs["port"]
+            run = subprocess.run(
+                ["redis-cli", "-p", str(port), "--hotkeys"],
+                capture_output=True, text=True, timeout=60,
+            )
+            assert run.returncode == 0, (port, run.stdout, run.stderr)
+            out = run.stdout
+            # The summary: the hottest keys and their counters (ties come in SCAN's order).
+            return {line for line in out.splitlines() if line.startswith("hot key found with counter")}
+
+        ours_hot = hotkeys(ours)
+        assert ours_hot == hotkeys(theirs)
+        assert 'hot key found with counter: 36\tkeyname: "hot"' in ours_hot
+        # Back under LRU: IDLETIME is read again, FREQ refused.
+        for c in (ours, theirs):
+            assert c.config_set("maxmemory-policy", "allkeys-lru")
+            with pytest.raises(redis.ResponseError):
+                c.object("freq", "hot")
+            assert isinstance(c.object("idletime", "hot"), int)
+    finally:
+        for c in (ours, theirs):
+            c.config_set("maxmemory-policy", "noeviction")
+            c.config_set("lfu-log-factor", "10")
+            c.config_set("lfu-decay-time", "1")

@@ -69,7 +69,7 @@ pub(super) fn for_write(v: &mut View, key: &Bytes, min_len: usize) -> Result<Edi
 
 impl Editing {
     pub(super) fn commit(self, v: &mut View, key: &Bytes) -> Result<(), Reply> {
-        v.set_str(key, self.buf.freeze(), self.ttl)
+        v.replace_str(key, self.buf.freeze(), self.ttl)
     }
 
     /// Put the unchanged string back (nothing to write).

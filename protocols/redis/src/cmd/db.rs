@@ -77,6 +77,10 @@ fn move_one(from: &mut View, to: &mut View, key: &Bytes) -> Result<Reply, Reply>
         return Ok(Reply::Int(0));
     }
     to.put_value(key, entry.value, entry.expires_at)?;
+    // The key moves with its use (Redis adds the same object to the other database).
+    if let Some(e) = to.live_untouched(key)? {
+        e.accessed = entry.accessed;
+    }
     from.remove(key)?;
     from.notify(GENERIC, "move_from", key);
     to.notify(GENERIC, "move_to", key);

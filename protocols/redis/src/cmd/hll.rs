@@ -26,7 +26,7 @@ fn load(v: &mut View, key: &Bytes) -> Result<Option<Vec<u8>>, Reply> {
 
 fn store(v: &mut View, key: &Bytes, h: Vec<u8>) -> Result<(), Reply> {
     let ttl = v.ttl_of(key)?.flatten();
-    v.set_str(key, Bytes::from(h), ttl)
+    v.replace_str(key, Bytes::from(h), ttl)
 }
 
 fn corrupt(_: Corrupt) -> Reply {

@@ -56,6 +56,10 @@ pub fn rename(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
     // Redis deletes an overwritten destination, then adds it anew (its `new` event).
     v.remove(to)?;
     v.put_value(to, entry.value, entry.expires_at)?;
+    // The key moves with its use (Redis adds the same object under the new name).
+    if let Some(e) = v.live_untouched(to)? {
+        e.accessed = entry.accessed;
+    }
     v.notify(GENERIC, "rename_from", from);
     v.notify(GENERIC, "rename_to", to);
     Ok(if nx { Reply::Int(1) } else { Reply::ok() })
@@ -122,7 +126,8 @@ pub fn expire(v: &mut View, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdRes
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
-    let Some(current) = v.ttl_of(key)? else {
+    // Looked up for writing: a use of the key.
+    let Some(current) = v.live(key)?.map(|e| e.expires_at) else {
         return Ok(Reply::Int(0));
     };
     let allowed = match current {
@@ -233,14 +238,24 @@ pub fn object(v: &mut View, a: &[Bytes]) -> CmdResult {
     if is(sub, "refcount") {
         return Ok(Reply::Int(1));
     }
+    use crate::store::value;
+    // The stamp counts accesses under an LFU policy and holds the last one's time otherwise
+    // (dotdo evicts nothing, but OBJECT and `redis-cli --hotkeys` read them as in Redis).
     if is(sub, "idletime") {
-        let idle = crate::store::value::access_clock(now).wrapping_sub(entry.accessed);
+        if value::lfu() {
+            return Err(Reply::err(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        let idle = value::access_clock(now).wrapping_sub(entry.accessed);
         return Ok(Reply::Int(i64::from(idle)));
     }
-    // FREQ: dotdo never evicts, so no LFU policy is ever in effect; Redis's answer then.
-    Err(Reply::err(
-        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-    ))
+    if !value::lfu() {
+        return Err(Reply::err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    Ok(Reply::Int(i64::from(value::lfu_freq(entry.accessed, now))))
 }
 
 /// Every live key of the view's shards, expired ones left out.
@@ -440,9 +455,6 @@ pub fn restore(v: &mut View, a: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    // FREQ is read and checked; with no LFU policy (dotdo evicts nothing) Redis keeps it
-    // nowhere either.
-    let _ = freq;
     let ttl = int(&a[2])?;
     if ttl < 0 {
         return Err(Reply::err("ERR Invalid TTL value, must be >= 0"));
@@ -467,11 +479,21 @@ pub fn restore(v: &mut View, a: &[Bytes]) -> CmdResult {
         v.remove(key)?;
     }
     v.put_value(key, value, expires_at)?;
-    if let Some(idle) = idle
-        && let Some(e) = v.live(key)?
-    {
-        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
-        e.accessed = e.accessed.wrapping_sub(idle);
+    // The stamp the policy in force keeps, as Redis's `objectSetLRUOrLFU` sets it (the
+    // other option is read, checked and dropped).
+    use crate::store::value;
+    let now = v.now;
+    if let Some(e) = v.live_untouched(key)? {
+        match (value::lfu(), idle, freq) {
+            (false, Some(idle), _) => {
+                let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+                e.accessed = value::access_clock(now).wrapping_sub(idle);
+            }
+            (true, _, Some(freq)) => {
+                e.accessed = value::lfu_stamp(u32::try_from(freq).unwrap_or(255), now);
+            }
+            _ => {}
+        }
     }
     v.notify(GENERIC, "restore", key);
     Ok(Reply::ok())

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::frame::Reply;
 use crate::server::Server;
 use crate::session::{Output, Session};
-use crate::store::View;
+use crate::store::{View, value};
 
 /// The Redis version this front-end answers as.
 pub const VERSION: &str = "7.0.15";
@@ -191,6 +191,19 @@ fn cluster(a: &[Bytes]) -> Reply {
     }
 }
 
+/// `maxmemory-policy`'s values, in the order Redis lists them. dotdo evicts nothing (the data
+/// lives in the shard objects), but the policy decides what OBJECT FREQ and IDLETIME track.
+const POLICIES: [&str; 8] = [
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
 /// The settings clients probe, as CONFIG GET reports them.
 fn config_values(server: &Server) -> Vec<(&'static str, String)> {
     let c = &server.config;
@@ -205,6 +218,8 @@ fn config_values(server: &Server) -> Vec<(&'static str, String)> {
         ("enable-protected-configs", "no".into()),
         ("maxmemory", "0".into()),
         ("maxmemory-policy", "noeviction".into()),
+        ("lfu-log-factor", value::lfu_log_factor().to_string()),
+        ("lfu-decay-time", value::lfu_decay_time().to_string()),
         ("timeout", "0".into()),
         ("tcp-keepalive", "300".into()),
         ("proto-max-bulk-len", c.proto_max_bulk_len.to_string()),
@@ -337,6 +352,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             let mut limits = Vec::new();
             let mut slow = Vec::new();
             let (mut tracking, mut percentiles) = (None, None);
+            let (mut lfu, mut lfu_params) = (None, Vec::new());
             // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -416,6 +432,34 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                     }
                     continue;
                 }
+                if *name == "maxmemory-policy" {
+                    let policy = String::from_utf8_lossy(&pair[1]).to_ascii_lowercase();
+                    if !POLICIES.contains(&policy.as_str()) {
+                        return Reply::err(format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: {}",
+                            POLICIES.join(", ")
+                        ));
+                    }
+                    lfu = Some(policy.ends_with("-lfu"));
+                    set.push((*name, policy));
+                    continue;
+                }
+                if matches!(*name, "lfu-log-factor" | "lfu-decay-time") {
+                    match super::args::strict_i64(&pair[1]).map(u32::try_from) {
+                        Some(Ok(n)) if n <= i32::MAX as u32 => lfu_params.push((*name, n)),
+                        Some(_) => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between 0 and 2147483647 inclusive"
+                            ));
+                        }
+                        None => {
+                            return Reply::err(format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 if *name == "notify-keyspace-events" {
                     match crate::notify::parse(&pair[1]) {
                         Some(f) => notify = Some(f),
@@ -431,6 +475,15 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             }
             if let Some(f) = notify {
                 server.set_notify_flags(f);
+            }
+            if let Some(on) = lfu {
+                value::set_lfu(on);
+            }
+            for (name, n) in lfu_params {
+                match name {
+                    "lfu-log-factor" => value::set_lfu_log_factor(n),
+                    _ => value::set_lfu_decay_time(n),
+                }
             }
             if let Some(on) = tracking {
                 server.stats.set_tracking(on);

@@ -85,7 +85,8 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
     } else {
         None
     };
-    let exists = v.exists(key)?;
+    // Looked up for writing, a use of the key (Redis's `lookupKeyWrite`).
+    let exists = v.live(key)?.is_some();
     if (nx && exists) || (xx && !exists) {
         return Ok(if get {
             Reply::opt_bulk(old)
@@ -98,7 +99,7 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
         Ttl::At(at) => Some(at),
         Ttl::Keep => v.ttl_of(key)?.flatten(),
     };
-    v.set_str(key, value, expires_at)?;
+    v.replace_str(key, value, expires_at)?;
     v.notify(STRING, "set", key);
     if matches!(ttl, Ttl::At(_)) {
         v.notify(GENERIC, "expire", key);
@@ -111,10 +112,10 @@ pub fn set(v: &mut View, a: &[Bytes]) -> CmdResult {
 }
 
 pub fn setnx(v: &mut View, a: &[Bytes]) -> CmdResult {
-    if v.exists(&a[1])? {
+    if v.live(&a[1])?.is_some() {
         return Ok(Reply::Int(0));
     }
-    v.set_str(&a[1], a[2].clone(), None)?;
+    v.replace_str(&a[1], a[2].clone(), None)?;
     v.notify(STRING, "set", &a[1]);
     Ok(Reply::Int(1))
 }
@@ -205,7 +206,7 @@ pub fn mset(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
     }
     if nx {
         for pair in a[1..].chunks(2) {
-            if v.exists(&pair[0])? {
+            if v.live(&pair[0])?.is_some() {
                 return Ok(Reply::Int(0));
             }
         }
@@ -234,7 +235,7 @@ pub fn incr_by(v: &mut View, key: &Bytes, by: i64) -> CmdResult {
     let new = cur
         .checked_add(by)
         .ok_or_else(|| Reply::err(errors::OVERFLOW))?;
-    v.set_str(key, args::int_bytes(new), ttl)?;
+    v.replace_str(key, args::int_bytes(new), ttl)?;
     v.notify(STRING, "incrby", key);
     Ok(Reply::Int(new))
 }
@@ -252,7 +253,7 @@ pub fn incrbyfloat(v: &mut View, a: &[Bytes]) -> CmdResult {
     }
     let text = Bytes::from(format_double(new));
     let ttl = v.ttl_of(key)?.flatten();
-    v.set_str(key, text.clone(), ttl)?;
+    v.replace_str(key, text.clone(), ttl)?;
     v.notify(STRING, "incrbyfloat", key);
     Ok(Reply::Bulk(text))
 }
@@ -270,7 +271,7 @@ pub fn append(v: &mut View, a: &[Bytes]) -> CmdResult {
     buf.extend_from_slice(&a[2]);
     let len = buf.len();
     let ttl = v.ttl_of(key)?.flatten();
-    v.set_str(key, buf.freeze(), ttl)?;
+    v.replace_str(key, buf.freeze(), ttl)?;
     v.notify(STRING, "append", key);
     Ok(Reply::Int(len as i64))
 }
@@ -316,7 +317,7 @@ pub fn setrange(v: &mut View, a: &[Bytes]) -> CmdResult {
     buf[offset..offset + patch.len()].copy_from_slice(patch);
     let len = buf.len();
     let ttl = v.ttl_of(key)?.flatten();
-    v.set_str(key, buf.freeze(), ttl)?;
+    v.replace_str(key, buf.freeze(), ttl)?;
     v.notify(STRING, "setrange", key);
     Ok(Reply::Int(len as i64))
 }

@@ -480,14 +480,13 @@ impl ShardState {
         kind: i64,
         create: bool,
         now: i64,
-        clock: u32,
         touched: &mut Touched,
     ) -> Collection<'_> {
         let (map, mut books) = self.split();
         let fresh = |value| Entry {
             value,
             expires_at: None,
-            accessed: clock,
+            accessed: super::value::stamp(now),
         };
         let entry = match map.entry(key.clone()) {
             Slot::Occupied(mut o) => {
@@ -507,7 +506,7 @@ impl ShardState {
                     touched.created = true;
                     o.into_mut()
                 } else {
-                    e.accessed = clock;
+                    super::value::touch(&mut e.accessed, now);
                     if e.value.kind() != kind {
                         return Collection::WrongType;
                     }
@@ -1029,7 +1028,7 @@ fn build_image(keys: StatementResult, elems: StatementResult) -> ShardState {
             Entry {
                 value: v,
                 expires_at,
-                accessed: super::value::access_clock(super::now_ms()),
+                accessed: super::value::stamp(super::now_ms()),
             },
         );
     }

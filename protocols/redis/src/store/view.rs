@@ -14,7 +14,7 @@ use super::sql;
 use super::stream::{Stream, StreamMut};
 use super::value::{
     Entry, KIND_HASH, KIND_LIST, KIND_SET, KIND_STREAM, KIND_STRING, KIND_ZSET, List, Value, ZSet,
-    access_clock,
+    stamp, touch,
 };
 use crate::error::Error;
 use crate::frame::{Reply, errors};
@@ -186,13 +186,18 @@ impl<'a> View<'a> {
     /// The entry of `key` unless missing or expired (an expired key is deleted here); counts
     /// as an access.
     pub fn live(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
-        let clock = access_clock(self.now);
+        let now = self.now;
         let entry = self.lookup(key)?;
         if let Some(e) = entry {
-            e.accessed = clock;
+            touch(&mut e.accessed, now);
             return Ok(Some(e));
         }
         Ok(None)
+    }
+
+    /// `live` without counting an access, for changing the entry's stamp itself (RESTORE).
+    pub fn live_untouched(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
+        self.lookup(key)
     }
 
     /// The entry of `key` without counting an access (Redis's `LOOKUP_NOTOUCH`: OBJECT, TYPE,
@@ -244,38 +249,74 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The TTL of `key` if it is live; not counted as a use (the command's own lookup was).
     pub fn ttl_of(&mut self, key: &Bytes) -> Result<Option<Option<i64>>, Reply> {
-        Ok(self.get(key)?.map(|e| e.expires_at))
+        Ok(self.lookup(key)?.map(|e| e.expires_at))
     }
 
-    /// Store a string, replacing whatever `key` held; `expires_at` becomes its TTL.
+    /// Store a string, replacing whatever `key` held; `expires_at` becomes its TTL. Counts as
+    /// one use of a key that was there (Redis's `setKey`, which looks the key up for writing).
     pub fn set_str(
         &mut self,
         key: &Bytes,
         value: Bytes,
         expires_at: Option<i64>,
     ) -> Result<(), Reply> {
+        self.write_str(key, value, expires_at, true)
+    }
+
+    /// `set_str` for a command that has looked `key` up already (INCR, APPEND, ...): a key
+    /// that was there keeps its use count as it is, as Redis's `dbOverwrite` keeps it.
+    pub fn replace_str(
+        &mut self,
+        key: &Bytes,
+        value: Bytes,
+        expires_at: Option<i64>,
+    ) -> Result<(), Reply> {
+        self.write_str(key, value, expires_at, false)
+    }
+
+    fn write_str(
+        &mut self,
+        key: &Bytes,
+        value: Bytes,
+        expires_at: Option<i64>,
+        counted: bool,
+    ) -> Result<(), Reply> {
         if self.notify & notify::NEW != 0 && self.peek(key)?.is_none() {
             self.notify(notify::NEW, "new", key);
         }
-        let clock = access_clock(self.now);
+        let now = self.now;
         let st = self.st(key)?;
+        // A key overwritten keeps its use, counted once more (Redis's `lookupKeyWrite`, then
+        // `dbOverwrite`); an expired one is gone first, so a new key starts afresh.
+        let used = |e: &mut Entry| {
+            if e.expires_at.is_some_and(|at| at <= now) {
+                None
+            } else {
+                if counted {
+                    touch(&mut e.accessed, now);
+                }
+                Some(e.accessed)
+            }
+        };
         let (old_kind, old_exp) = match st.map.get_mut(key) {
             // Overwrite in place: no new map slot, no key clone.
             Some(e) if matches!(e.value, Value::Str(_)) => {
+                e.accessed = used(e).unwrap_or_else(|| stamp(now));
                 let old_exp = e.expires_at;
                 e.value = Value::Str(value);
                 e.expires_at = expires_at;
-                e.accessed = clock;
                 (Some(KIND_STRING), old_exp)
             }
-            _ => {
+            other => {
+                let prior = other.and_then(used);
                 let old = st.map.insert(
                     key.clone(),
                     Entry {
                         value: Value::Str(value),
                         expires_at,
-                        accessed: clock,
+                        accessed: prior.unwrap_or_else(|| stamp(now)),
                     },
                 );
                 (
@@ -310,8 +351,15 @@ impl<'a> View<'a> {
         if self.notify & notify::NEW != 0 && self.peek(key)?.is_none() {
             self.notify(notify::NEW, "new", key);
         }
-        let clock = access_clock(self.now);
+        let now = self.now;
         let st = self.st(key)?;
+        let prior = match st.map.get_mut(key) {
+            Some(e) if e.expires_at.is_none_or(|at| at > now) => {
+                touch(&mut e.accessed, now);
+                Some(e.accessed)
+            }
+            _ => None,
+        };
         st.delete(key);
         st.key_changed(key);
         match &value {
@@ -341,7 +389,7 @@ impl<'a> View<'a> {
             Entry {
                 value,
                 expires_at,
-                accessed: clock,
+                accessed: prior.unwrap_or_else(|| stamp(now)),
             },
         );
         st.touch(key);
@@ -390,10 +438,9 @@ impl<'a> View<'a> {
         let mut touched = Touched::default();
         // Borrowed field by field, so the events are recorded while the collection is held.
         let (parts, events) = (&mut self.parts, &mut self.events);
-        let found =
-            parts[at]
-                .2
-                .collection_of(key, kind, create, now, access_clock(now), &mut touched);
+        let found = parts[at]
+            .2
+            .collection_of(key, kind, create, now, &mut touched);
         let missed = touched.created || matches!(found, Collection::Missing);
         if self.read_miss {
             // A key of another type was found: a hit, as Redis counts it.

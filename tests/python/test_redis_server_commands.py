@@ -9,8 +9,8 @@ from conftest import assert_same_errors
 # Replication, cluster-bus and module-debugging commands dotdo does not serve, and WAITAOF,
 # which it serves ahead of Redis 7.2 (README, "Known gaps").
 NOT_SERVED = {
-    "failover", "lolwut", "migrate", "pfdebug", "pfselftest", "psync", "replconf", "replicaof",
-    "restore-asking", "slaveof", "sync",
+    "failover", "lolwut", "migrate", "pfdebug", "pfselftest", "replicaof", "restore-asking",
+    "slaveof",
 }
 AHEAD = {"waitaof"}
 
@@ -188,6 +188,7 @@ def test_lfu_policy_counts_accesses_as_redis_server_does(both):
         assert got[0] == got[1] == {
             "maxmemory-policy": "allkeys-lfu", "lfu-log-factor": "0", "lfu-decay-time": "0",
         }
+        assert ours.info("memory")["maxmemory_policy"] == theirs.info("memory")["maxmemory_policy"] == "allkeys-lfu"
 
         def run(c):
             # Values that are not small integers: Redis shares one object per integer below
@@ -266,3 +267,189 @@ def test_lfu_policy_counts_accesses_as_redis_server_does(both):
             c.config_set("maxmemory-policy", "noeviction")
             c.config_set("lfu-log-factor", "10")
             c.config_set("lfu-decay-time", "1")
+
+
+class RedisOnFile:
+    """A redis-server started on an RDB file (it loads it at start), for as long as the
+    `with` block runs."""
+
+    def __init__(self, rdb: bytes, tmp, *args: str):
+        import socket
+        import subprocess
+
+        self.dir = tmp
+        (tmp / "dump.rdb").write_bytes(rdb)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(tmp), "--dbfilename", "dump.rdb", *args],
+            stdout=open(tmp / "redis.log", "wb"),
+        )
+
+    def __enter__(self):
+        import time
+
+        deadline = time.time() + 20
+        while True:
+            try:
+                c = redis.Redis(port=self.port)
+                c.ping()
+                c.close()
+                return self
+            except redis.exceptions.BusyLoadingError:
+                pass
+            except redis.ConnectionError:
+                assert self.proc.poll() is None, (self.dir / "redis.log").read_text()
+            assert time.time() < deadline, "redis-server did not load the file"
+            time.sleep(0.05)
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(port=self.port, db=db)
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def snapshot(c: redis.Redis) -> dict:
+    """Every key of a database: its type, value, absolute expiry and stream groups."""
+    out = {}
+    for key in c.scan_iter(count=1000):
+        t = c.type(key)
+        if t == b"string":
+            v = c.get(key)
+        elif t == b"list":
+            v = c.lrange(key, 0, -1)
+        elif t == b"set":
+            v = sorted(c.smembers(key))
+        elif t == b"hash":
+            v = sorted(c.hgetall(key).items())
+        elif t == b"zset":
+            v = c.zrange(key, 0, -1, withscores=True)
+        else:
+            v = (c.xrange(key), [sorted(g.items()) for g in c.xinfo_groups(key)])
+        out[key] = (t, v, c.pexpiretime(key))
+    return out
+
+
+def redis_cli_rdb(port: int, path, *mode: str) -> bytes:
+    import subprocess
+
+    run = subprocess.run(
+        ["redis-cli", "-p", str(port), *(mode or ("--rdb",)), str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 0, (run.stdout, run.stderr)
+    assert "Transfer finished with success" in run.stderr
+    return path.read_bytes()
+
+
+def test_redis_cli_rdb_saves_a_file_redis_server_loads(both, tmp_path):
+    """`redis-cli --rdb` (REPLCONF rdb-only 1, then SYNC) saves every database of dotdo as an
+    RDB file; a real redis-server started on it holds the same keys, values, expiry times,
+    stream groups and function libraries, and under an LFU policy the same counters."""
+    ours, theirs = both
+    port = ours.connection_pool.connection_kwargs["port"]
+    ours.flushall()
+    ours.function_flush()
+    raw = redis.Redis(port=port)
+    p = raw.pipeline(transaction=False)
+    for i in range(300):
+        p.set(f"s{i}", "x" * (i * 7))
+        p.rpush(f"list{i % 3}", *[f"e{i}-{j}" for j in range(i % 50)] or ["only"])
+        p.sadd(f"set{i % 4}", i, f"m{i}")
+        p.hset(f"hash{i % 5}", f"f{i}", "v" * (i % 90))
+        p.zadd(f"zset{i % 6}", {f"m{i}": i / 3})
+    p.set("int", 12345)
+    p.set("neg", -7)
+    p.set("bin", bytes(range(256)) * 40)
+    p.set("with-ttl", "v", px=3_600_000)
+    p.hset("hash-ttl", "f", "v")
+    p.pexpire("hash-ttl", 7_200_000)
+    p.execute()
+    for i in range(120):
+        raw.xadd("stream", {"n": i, "k": "v"})
+    raw.xgroup_create("stream", "g1", id="0")
+    raw.xreadgroup("g1", "alice", {"stream": ">"}, count=5)
+    raw.xack("stream", "g1", raw.xrange("stream", count=1)[0][0])
+    raw.xgroup_create("stream", "g2", id="$")
+    redis.Redis(port=port, db=2).set("db2-key", "in db 2")
+    redis.Redis(port=port, db=15).rpush("db15-list", "a", "b")
+    raw.function_load(
+        "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return 1 end)"
+    )
+    want = {db: snapshot(redis.Redis(port=port, db=db)) for db in (0, 2, 15)}
+    assert len(want[0]) == 300 + 3 + 4 + 5 + 6 + 6
+
+    rdb = redis_cli_rdb(port, tmp_path / "dump.rdb")
+    assert rdb.startswith(b"REDIS0010")
+    (tmp_path / "a").mkdir()
+    with RedisOnFile(rdb, tmp_path / "a") as loaded:
+        for db in (0, 2, 15):
+            assert snapshot(loaded.client(db)) == want[db], db
+        assert loaded.client(1).dbsize() == 0
+        assert loaded.client().function_list() == raw.function_list()
+
+    # Only the libraries (redis-cli --functions-rdb: REPLCONF rdb-filter-only functions).
+    rdb = redis_cli_rdb(port, tmp_path / "functions.rdb", "--functions-rdb")
+    (tmp_path / "b").mkdir()
+    with RedisOnFile(rdb, tmp_path / "b") as loaded:
+        assert loaded.client().dbsize() == 0
+        assert loaded.client().function_list() == raw.function_list()
+
+    # Under an LFU policy the file keeps each key's counter, which an LFU redis-server loads.
+    try:
+        ours.config_set("maxmemory-policy", "allkeys-lfu")
+        ours.config_set("lfu-log-factor", "0")
+        ours.flushall()
+        for i in range(5):
+            ours.set(f"k{i}", "v")
+            for _ in range(i * 10):
+                ours.get(f"k{i}")
+        counts = {f"k{i}": ours.object("freq", f"k{i}") for i in range(5)}
+        assert counts == {f"k{i}": 5 + i * 10 for i in range(5)}
+        rdb = redis_cli_rdb(port, tmp_path / "lfu.rdb")
+        (tmp_path / "c").mkdir()
+        with RedisOnFile(rdb, tmp_path / "c", "--maxmemory-policy", "allkeys-lfu") as loaded:
+            assert {k: loaded.client().object("freq", k) for k in counts} == counts
+    finally:
+        ours.config_set("maxmemory-policy", "noeviction")
+        ours.config_set("lfu-log-factor", "10")
+        ours.function_flush()
+        ours.flushall()
+    raw.close()
+
+
+def test_replconf_and_sync_errors_are_redis_servers(both):
+    """REPLCONF's checks answer as redis-server's; SYNC inside MULTI is refused as there. A
+    replica's SYNC (no rdb-only) and PSYNC are refused: dotdo does not replicate."""
+    ours, theirs = both
+    assert_same_errors(
+        [ours, theirs],
+        [
+            ("REPLCONF", "foo", "bar"),
+            ("REPLCONF", "rdb-only", "2"),
+            ("REPLCONF", "rdb-only", "x"),
+            ("REPLCONF", "rdb-filter-only", "bogus"),
+            ("REPLCONF", "x"),
+            ("REPLCONF", "listening-port", "abc"),
+        ],
+    )
+    for c in (ours, theirs):
+        assert c.execute_command("REPLCONF", "capa", "eof", "capa", "psync2") in (b"OK", "OK", True)
+        assert c.execute_command("REPLCONF", "rdb-only", "0") in (b"OK", "OK", True)
+    for c in (ours, theirs):
+        p = c.pipeline(transaction=True)
+        p.execute_command("SYNC")
+        with pytest.raises(redis.ResponseError) as e:
+            p.execute()
+        assert "Command not allowed inside a transaction" in str(e.value)
+    with pytest.raises(redis.ResponseError) as e:
+        ours.execute_command("SYNC")
+    assert "dotdo does not replicate" in str(e.value)
+    with pytest.raises(redis.ResponseError) as e:
+        ours.execute_command("PSYNC", "?", "-1")
+    assert "dotdo does not replicate" in str(e.value)
+    assert ours.ping()

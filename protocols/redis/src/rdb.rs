@@ -1,4 +1,5 @@
-//! DUMP/RESTORE payloads in the RDB format of Redis 7.
+//! DUMP/RESTORE payloads in the RDB format of Redis 7, and whole RDB files ([`RdbFile`], for
+//! SYNC: `redis-cli --rdb`).
 //!
 //! A payload is one object in RDB form, then the RDB version (2 bytes, little endian), then
 //! Redis's CRC64 of everything before it (8 bytes, little endian).
@@ -121,48 +122,59 @@ pub fn crc64(mut crc: u64, data: &[u8]) -> u64 {
 /// endian), then the CRC64 of everything before (8 bytes, little endian).
 pub fn dump(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    match value {
-        Value::Str(s) => {
-            out.push(TYPE_STRING);
-            put_string(&mut out, s);
-        }
-        Value::List(l) => {
-            out.push(TYPE_LIST_QUICKLIST_2);
-            put_list(&mut out, l);
-        }
-        Value::Set(s) => {
-            out.push(TYPE_SET);
-            put_len(&mut out, s.len() as u64);
-            for m in s {
-                put_string(&mut out, m);
-            }
-        }
-        Value::Hash(h) => {
-            out.push(TYPE_HASH);
-            put_len(&mut out, h.len() as u64);
-            for (f, v) in h {
-                put_string(&mut out, f);
-                put_string(&mut out, v);
-            }
-        }
-        Value::ZSet(z) => {
-            out.push(TYPE_ZSET_2);
-            put_len(&mut out, z.len() as u64);
-            // Greatest first, as Redis writes them (each load then inserts at the head).
-            for (m, score) in z.iter().rev() {
-                put_string(&mut out, m);
-                out.extend_from_slice(&score.to_le_bytes());
-            }
-        }
-        Value::Stream(s) => {
-            out.push(TYPE_STREAM_LISTPACKS_2);
-            put_stream(&mut out, s);
-        }
-    }
+    put_object(&mut out, value);
     out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// A value's type byte and its object, as DUMP and RDB files hold it.
+fn put_object(out: &mut Vec<u8>, value: &Value) {
+    out.push(type_of(value));
+    put_body(out, value);
+}
+
+/// The RDB type dotdo writes a value as.
+fn type_of(value: &Value) -> u8 {
+    match value {
+        Value::Str(_) => TYPE_STRING,
+        Value::List(_) => TYPE_LIST_QUICKLIST_2,
+        Value::Set(_) => TYPE_SET,
+        Value::Hash(_) => TYPE_HASH,
+        Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
+    }
+}
+
+/// A value's object, after its type byte.
+fn put_body(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Str(s) => put_string(out, s),
+        Value::List(l) => put_list(out, l),
+        Value::Set(s) => {
+            put_len(out, s.len() as u64);
+            for m in s {
+                put_string(out, m);
+            }
+        }
+        Value::Hash(h) => {
+            put_len(out, h.len() as u64);
+            for (f, v) in h {
+                put_string(out, f);
+                put_string(out, v);
+            }
+        }
+        Value::ZSet(z) => {
+            put_len(out, z.len() as u64);
+            // Greatest first, as Redis writes them (each load then inserts at the head).
+            for (m, score) in z.iter().rev() {
+                put_string(out, m);
+                out.extend_from_slice(&score.to_le_bytes());
+            }
+        }
+        Value::Stream(s) => put_stream(out, s),
+    }
 }
 
 fn put_len(out: &mut Vec<u8>, n: u64) {
@@ -2300,5 +2312,98 @@ mod tests {
             }
         }
         assert!(runs > 10_000);
+    }
+}
+
+// RDB files
+
+/// The RDB version of the files [`RdbFile`] writes (Redis 7.0's).
+const FILE_VERSION: u16 = 10;
+const OPCODE_AUX: u8 = 250;
+const OPCODE_RESIZEDB: u8 = 251;
+const OPCODE_EXPIRETIME_MS: u8 = 252;
+const OPCODE_SELECTDB: u8 = 254;
+const OPCODE_EOF: u8 = 255;
+const OPCODE_IDLE: u8 = 248;
+const OPCODE_FREQ: u8 = 249;
+
+/// What an RDB file keeps of a key's use, as Redis saves it under its eviction policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    None,
+    /// Seconds since the last use (an LRU policy).
+    Idle(u64),
+    /// The LFU counter (an LFU policy).
+    Freq(u8),
+}
+
+/// A whole RDB file (what `redis-cli --rdb` saves and redis-server loads), written in order:
+/// the header and auxiliary fields, the function libraries, then each database's keys, then
+/// the end marker and the file's CRC64.
+pub struct RdbFile {
+    out: Vec<u8>,
+}
+
+impl RdbFile {
+    /// The header, with the auxiliary fields a redis-server 7.0 writes outside replication.
+    pub fn new(ctime: i64, used_mem: u64) -> Self {
+        let mut out = format!("REDIS{FILE_VERSION:04}").into_bytes();
+        let version = crate::cmd::server::VERSION.as_bytes();
+        let ctime = ctime.to_string();
+        let used_mem = used_mem.to_string();
+        for (k, v) in [
+            (&b"redis-ver"[..], version),
+            (b"redis-bits", b"64"),
+            (b"ctime", ctime.as_bytes()),
+            (b"used-mem", used_mem.as_bytes()),
+            (b"aof-base", b"0"),
+        ] {
+            out.push(OPCODE_AUX);
+            put_string(&mut out, k);
+            put_string(&mut out, v);
+        }
+        Self { out }
+    }
+
+    /// A function library, by its code.
+    pub fn function(&mut self, code: &[u8]) {
+        self.out.push(OPCODE_FUNCTION2);
+        put_string(&mut self.out, code);
+    }
+
+    /// Start database `db`, which holds `keys` keys, `expires` of them with a TTL.
+    pub fn database(&mut self, db: usize, keys: usize, expires: usize) {
+        self.out.push(OPCODE_SELECTDB);
+        put_len(&mut self.out, db as u64);
+        self.out.push(OPCODE_RESIZEDB);
+        put_len(&mut self.out, keys as u64);
+        put_len(&mut self.out, expires as u64);
+    }
+
+    /// One key of the current database.
+    pub fn key(&mut self, key: &[u8], value: &Value, expires_at: Option<i64>, used: Use) {
+        if let Some(at) = expires_at {
+            self.out.push(OPCODE_EXPIRETIME_MS);
+            self.out.extend_from_slice(&at.to_le_bytes());
+        }
+        match used {
+            Use::None => {}
+            Use::Idle(secs) => {
+                self.out.push(OPCODE_IDLE);
+                put_len(&mut self.out, secs);
+            }
+            Use::Freq(n) => self.out.extend_from_slice(&[OPCODE_FREQ, n]),
+        }
+        self.out.push(type_of(value));
+        put_string(&mut self.out, key);
+        put_body(&mut self.out, value);
+    }
+
+    /// The end marker and the CRC64 of everything before it.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(OPCODE_EOF);
+        let crc = crc64(0, &self.out);
+        self.out.extend_from_slice(&crc.to_le_bytes());
+        self.out
     }
 }

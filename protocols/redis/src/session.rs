@@ -212,6 +212,8 @@ pub struct Session {
     /// The command just run was a script whose error reply a command it called raised, and
     /// which errorstats counted already.
     pub error_counted: bool,
+    /// What REPLCONF asked for (a snapshot, and of what).
+    pub replconf: cmd::sync::Replconf,
 }
 
 impl Session {
@@ -248,6 +250,7 @@ impl Session {
             reply: ReplyMode::On,
             signals,
             error_counted: false,
+            replconf: cmd::sync::Replconf::default(),
         }
     }
 
@@ -396,6 +399,14 @@ impl Session {
                 &Reply::err("ERR Replica can't interact with the keyspace"),
                 self.resp3,
             );
+            return Ok(());
+        }
+        if self.multi.is_some() && spec.flags.contains(&"no_multi") {
+            if let Some(m) = &mut self.multi {
+                m.aborted = true;
+            }
+            let reply = Reply::err("ERR Command not allowed inside a transaction");
+            self.refuse(server, Some(spec), &reply, out);
             return Ok(());
         }
         if self.multi.is_some()

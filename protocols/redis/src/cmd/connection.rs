@@ -60,6 +60,8 @@ pub async fn run(
         "function" => return super::function::command(server, a, out).await.map(Some),
         "acl" => super::acl::acl(s, server, a),
         "swapdb" => super::db::swapdb(server, a),
+        "replconf" => return Ok(super::sync::replconf(s, a)),
+        "sync" | "psync" => return super::sync::sync(s, server, name, out).await,
         _ => return srv::run(s, server, name, a, out).await,
     }))
 }

@@ -199,6 +199,20 @@ impl Functions {
         Ok(shard)
     }
 
+    /// The code of every library, loaded from the objects first if need be (an RDB snapshot),
+    /// with what a reply showing them must wait for.
+    pub async fn codes(&self, keyspace: &Keyspace) -> Result<(Vec<Bytes>, Vec<Ticket>), Error> {
+        self.ready(keyspace).await?;
+        let codes = self
+            .libs
+            .lock()
+            .libraries
+            .values()
+            .map(|l| Bytes::copy_from_slice(&l.code))
+            .collect();
+        Ok((codes, self.unsynced()))
+    }
+
     /// What a reply that read the libraries must wait for: the last change, until durable.
     pub fn unsynced(&self) -> Vec<Ticket> {
         let libs = self.libs.lock();

@@ -25,6 +25,7 @@ pub mod set;
 pub mod sort;
 pub mod stream;
 pub mod string;
+pub mod sync;
 pub mod table;
 pub mod zset;
 

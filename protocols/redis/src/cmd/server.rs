@@ -352,7 +352,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             let mut limits = Vec::new();
             let mut slow = Vec::new();
             let (mut tracking, mut percentiles) = (None, None);
-            let (mut lfu, mut lfu_params) = (None, Vec::new());
+            let (mut policy_set, mut lfu_params) = (None, Vec::new());
             // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -440,7 +440,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                             POLICIES.join(", ")
                         ));
                     }
-                    lfu = Some(policy.ends_with("-lfu"));
+                    policy_set = Some(policy.clone());
                     set.push((*name, policy));
                     continue;
                 }
@@ -476,8 +476,8 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             if let Some(f) = notify {
                 server.set_notify_flags(f);
             }
-            if let Some(on) = lfu {
-                value::set_lfu(on);
+            if let Some(policy) = policy_set {
+                value::set_policy(&policy);
             }
             for (name, n) in lfu_params {
                 match name {

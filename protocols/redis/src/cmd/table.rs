@@ -129,6 +129,8 @@ const SR: &[&str] = &[
     "no_mandatory_keys",
     "movablekeys",
 ];
+const SY: &[&str] = &["admin", "noscript", "no_async_loading", "no_multi"];
+const RC: &[&str] = &["admin", "noscript", "loading", "stale", "allow_busy"];
 const S: &[&str] = &[
     "noscript",
     "stale",
@@ -236,7 +238,7 @@ specs! {
     "quit" -1 M K0, "connection"; "reset" 1 M K0, "connection";
     "info" -1 C K0, "server"; "config" -2 A K0, "server"; "command" -1 C K0, "server";
     "time" 1 C K0, "server"; "flushall" -1 WD K0, "server"; "lastsave" 1 C K0, "server";
-    "save" 1 A K0, "server"; "acl" -2 AL K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
+    "save" 1 A K0, "server"; "sync" 1 SY K0, "server"; "psync" -3 SY K0, "server"; "replconf" -1 RC K0, "server"; "acl" -2 AL K0, "server"; "wait" 3 NS K0, "generic"; "waitaof" 4 NS K0, "generic"; "monitor" 1 A K0, "server"; "bgsave" -1 A K0, "server"; "cluster" -2 C K0, "cluster";
     "slowlog" -2 AL K0, "server"; "role" 1 M K0, "server"; "latency" -2 AL K0, "server";
     "memory" -2 R Keys::At(2, 2, 1), "server";
     "readonly" 1 C K0, "cluster"; "readwrite" 1 C K0, "cluster"; "asking" 1 C K0, "connection";

@@ -283,6 +283,15 @@ impl ShardState {
             .count()
     }
 
+    /// Keys alive at `now` that have a TTL, from the expiry index.
+    pub fn expires_after(&self, now: i64) -> usize {
+        self.expires
+            .iter()
+            .skip_while(|(at, _)| *at <= now)
+            .filter(|(at, k)| self.map.get(k).is_some_and(|e| e.expires_at == Some(*at)))
+            .count()
+    }
+
     /// Keys alive at `now`, without visiting them all.
     pub fn live_len(&self, now: i64) -> usize {
         self.map.len().saturating_sub(self.expired_count(now))

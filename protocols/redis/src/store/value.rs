@@ -100,18 +100,25 @@ const LFU_INIT: u32 = 5;
 /// `maxmemory-policy` is one of the LFU policies, so `Entry::accessed` counts accesses.
 /// Process-wide, like the keyspace counters: one Redis front-end per process.
 static LFU_ON: AtomicBool = AtomicBool::new(false);
+/// `maxmemory-policy` is one of the LRU policies (RDB files then keep each key's idle time).
+static LRU_ON: AtomicBool = AtomicBool::new(false);
 /// `lfu-log-factor` and `lfu-decay-time`, Redis's defaults.
 static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
 static LFU_DECAY_MINUTES: AtomicU32 = AtomicU32::new(1);
 
 /// Switch between LRU and LFU stamps (CONFIG SET maxmemory-policy). Stamps taken under the
 /// other policy are read as this one's until keys are used again, as in Redis.
-pub fn set_lfu(on: bool) {
-    LFU_ON.store(on, Relaxed);
+pub fn set_policy(policy: &str) {
+    LFU_ON.store(policy.ends_with("-lfu"), Relaxed);
+    LRU_ON.store(policy.ends_with("-lru"), Relaxed);
 }
 
 pub fn lfu() -> bool {
     LFU_ON.load(Relaxed)
+}
+
+pub fn lru() -> bool {
+    LRU_ON.load(Relaxed)
 }
 
 pub fn set_lfu_log_factor(n: u32) {

@@ -282,3 +282,35 @@ def test_a_full_member_scan_returns_every_member_present_throughout(both, kind):
         assert dict(ours.zscan("big", 0, match="m4999", count=10000)[1]) == {"m4999": 4999.0}
     for c in (ours, theirs):
         c.delete("big")
+
+
+def test_keyspace_and_active_expiry_see_every_key_after_a_restart(dotdo_factory):
+    """The shards written before a restart are loaded at start (as redis-server loads its
+    dataset): INFO keyspace counts their keys before any command touches them, and keys whose
+    TTL runs out are expired by the sweep (`expired_keys`), not only when read."""
+    import time
+
+    d = dotdo_factory()
+    host, port = d.addr("redis")
+    c0 = redis.Redis(host=host, port=port)
+    c3 = redis.Redis(host=host, port=port, db=3)
+    c0.mset({f"k{i}": i for i in range(50)})
+    c3.set("lives", "v")
+    for i in range(10):
+        c3.set(f"short{i}", "v", px=1500)
+    before = {k: v for k, v in c0.info("keyspace").items()}
+    assert before["db0"]["keys"] == 50 and before["db3"]["keys"] == 11
+    d.kill_and_restart()
+    host, port = d.addr("redis")
+    fresh = redis.Redis(host=host, port=port)
+    deadline = time.time() + 30
+    while fresh.info("keyspace").get("db3", {}).get("keys") != 11:
+        assert time.time() < deadline, fresh.info("keyspace")
+        time.sleep(0.05)
+    assert fresh.info("keyspace")["db0"]["keys"] == 50
+    # Nothing reads the short keys: the sweep alone expires them.
+    while fresh.info("stats")["expired_keys"] < 10:
+        assert time.time() < deadline, fresh.info("stats")
+        time.sleep(0.1)
+    assert fresh.info("keyspace")["db3"]["keys"] == 1
+    assert redis.Redis(host=host, port=port, db=3).get("lives") == b"v"

@@ -141,6 +141,21 @@ impl Server {
             stop: CancellationToken::new(),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            // The data written before a restart is loaded now, not when a command first
+            // touches its shard: INFO keyspace (DBSIZE per database, the exporters' key
+            // counts) and the active expiry see every key from the start. Commands that reach
+            // a shard still loading wait for it, as they would at first use.
+            let loading = Arc::clone(&server);
+            handle.spawn(async move {
+                let stop = loading.stop.clone();
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    done = loading.keyspace.load_existing() => match done {
+                        Ok(n) => tracing::debug!(shards = n, "redis shards loaded"),
+                        Err(e) => tracing::warn!(error = %e, "loading redis shards at start"),
+                    },
+                }
+            });
             let weak = Arc::downgrade(&server);
             let stop = server.stop.clone();
             let period = Duration::from_millis(server.config.active_expire_ms);

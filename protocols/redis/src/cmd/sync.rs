@@ -117,11 +117,11 @@ pub async fn sync(
     }
     if !s.replconf.exclude_data {
         for i in 0..server.keyspace.databases() {
+            // Every shard holding keys: loaded, or with an object from before a restart (the
+            // start may still be loading it). Shards never written need no empty object.
             let db = server.db(i)?;
-            let mut shards = Vec::with_capacity(usize::from(db.shard_count()));
-            for index in 0..db.shard_count() {
-                shards.push((index, db.shard(index).await?));
-            }
+            db.load_existing().await?;
+            let shards = db.loaded_shards();
             let mut view = View::lock(server.keyspace.slots, &shards, now, false);
             let (keys, expires) = view.shards_mut().fold((0, 0), |(k, e), st| {
                 (k + st.live_len(now), e + st.expires_after(now))

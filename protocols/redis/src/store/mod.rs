@@ -65,6 +65,37 @@ impl Db {
         .cloned()
     }
 
+    /// Load every shard of this database that has an object already (data written before a
+    /// restart), so the sweep and INFO keyspace see its keys before any command touches them.
+    pub async fn load_existing(&self) -> Result<usize, Error> {
+        let names = self
+            .backend
+            .list_objects(&self.namespace)
+            .await
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        let mut loaded = 0;
+        for name in names {
+            let Some(index) = name
+                .strip_prefix("shard-")
+                .and_then(|n| n.parse::<u16>().ok())
+                .filter(|i| *i < self.shard_count())
+            else {
+                continue;
+            };
+            self.shard(index).await?;
+            loaded += 1;
+        }
+        Ok(loaded)
+    }
+
+    /// Shards loaded so far, with their indexes.
+    pub fn loaded_shards(&self) -> Vec<(u16, Arc<Shard>)> {
+        (0..)
+            .zip(&self.shards)
+            .filter_map(|(i, c)| Some((i, Arc::clone(c.get()?))))
+            .collect()
+    }
+
     /// Shards loaded so far (the sweep visits only these).
     pub fn loaded(&self) -> impl Iterator<Item = &Arc<Shard>> {
         self.shards.iter().filter_map(|c| c.get())
@@ -106,6 +137,15 @@ impl Keyspace {
 
     pub fn databases(&self) -> usize {
         self.dbs.len()
+    }
+
+    /// Load the shards every database has objects for (at start: as Redis loads its dataset).
+    pub async fn load_existing(&self) -> Result<usize, Error> {
+        let mut loaded = 0;
+        for db in &self.dbs {
+            loaded += db.load_existing().await?;
+        }
+        Ok(loaded)
     }
 
     /// Live keys and keys with a TTL of each database, in its loaded shards.

@@ -78,7 +78,7 @@ fn move_one(from: &mut View, to: &mut View, key: &Bytes) -> Result<Reply, Reply>
     }
     to.put_value(key, entry.value, entry.expires_at)?;
     // The key moves with its use (Redis adds the same object to the other database).
-    if let Some(e) = to.live_untouched(key)? {
+    if let Some(e) = to.lookup(key)? {
         e.accessed = entry.accessed;
     }
     from.remove(key)?;

@@ -208,7 +208,7 @@ impl Functions {
             .lock()
             .libraries
             .values()
-            .map(|l| Bytes::copy_from_slice(&l.code))
+            .map(|l| l.code.clone())
             .collect();
         Ok((codes, self.unsynced()))
     }

@@ -57,7 +57,7 @@ pub fn rename(v: &mut View, a: &[Bytes], nx: bool) -> CmdResult {
     v.remove(to)?;
     v.put_value(to, entry.value, entry.expires_at)?;
     // The key moves with its use (Redis adds the same object under the new name).
-    if let Some(e) = v.live_untouched(to)? {
+    if let Some(e) = v.lookup(to)? {
         e.accessed = entry.accessed;
     }
     v.notify(GENERIC, "rename_from", from);
@@ -483,7 +483,7 @@ pub fn restore(v: &mut View, a: &[Bytes]) -> CmdResult {
     // other option is read, checked and dropped).
     use crate::store::value;
     let now = v.now;
-    if let Some(e) = v.live_untouched(key)? {
+    if let Some(e) = v.lookup(key)? {
         match (value::lfu(), idle, freq) {
             (false, Some(idle), _) => {
                 let idle = u32::try_from(idle).unwrap_or(u32::MAX);

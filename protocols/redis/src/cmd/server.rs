@@ -352,7 +352,6 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             let mut limits = Vec::new();
             let mut slow = Vec::new();
             let (mut tracking, mut percentiles) = (None, None);
-            let (mut policy_set, mut lfu_params) = (None, Vec::new());
             // Every pair is checked before any applies, as in Redis.
             for pair in a[2..].chunks(2) {
                 let key = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
@@ -411,17 +410,19 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                         | "lua-time-limit"
                         | "busy-reply-threshold"
                         | "tracking-table-max-keys"
+                        | "lfu-log-factor"
+                        | "lfu-decay-time"
                 ) {
-                    let min = if *name == "slowlog-log-slower-than" {
-                        -1
-                    } else {
-                        0
+                    let (min, max) = match *name {
+                        "slowlog-log-slower-than" => (-1, i64::MAX),
+                        "lfu-log-factor" | "lfu-decay-time" => (0, i64::from(i32::MAX)),
+                        _ => (0, i64::MAX),
                     };
                     match super::args::strict_i64(&pair[1]) {
-                        Some(n) if n >= min => slow.push((*name, n)),
+                        Some(n) if (min..=max).contains(&n) => slow.push((*name, n)),
                         Some(_) => {
                             return Reply::err(format!(
-                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between {min} and 9223372036854775807 inclusive"
+                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between {min} and {max} inclusive"
                             ));
                         }
                         None => {
@@ -440,24 +441,7 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                             POLICIES.join(", ")
                         ));
                     }
-                    policy_set = Some(policy.clone());
                     set.push((*name, policy));
-                    continue;
-                }
-                if matches!(*name, "lfu-log-factor" | "lfu-decay-time") {
-                    match super::args::strict_i64(&pair[1]).map(u32::try_from) {
-                        Some(Ok(n)) if n <= i32::MAX as u32 => lfu_params.push((*name, n)),
-                        Some(_) => {
-                            return Reply::err(format!(
-                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be between 0 and 2147483647 inclusive"
-                            ));
-                        }
-                        None => {
-                            return Reply::err(format!(
-                                "ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer"
-                            ));
-                        }
-                    }
                     continue;
                 }
                 if *name == "notify-keyspace-events" {
@@ -476,14 +460,8 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
             if let Some(f) = notify {
                 server.set_notify_flags(f);
             }
-            if let Some(policy) = policy_set {
-                value::set_policy(&policy);
-            }
-            for (name, n) in lfu_params {
-                match name {
-                    "lfu-log-factor" => value::set_lfu_log_factor(n),
-                    _ => value::set_lfu_decay_time(n),
-                }
+            if let Some((_, policy)) = set.iter().find(|(n, _)| *n == "maxmemory-policy") {
+                value::set_policy(policy);
             }
             if let Some(on) = tracking {
                 server.stats.set_tracking(on);
@@ -500,6 +478,8 @@ pub(super) fn config(server: &Server, a: &[Bytes]) -> Reply {
                     }
                     "slowlog-log-slower-than" => server.slowlog.set_threshold(n),
                     "latency-monitor-threshold" => server.stats.set_monitor_ms(n.unsigned_abs()),
+                    "lfu-log-factor" => value::set_lfu_log_factor(n as u32),
+                    "lfu-decay-time" => value::set_lfu_decay_time(n as u32),
                     "tracking-table-max-keys" => {
                         server
                             .tracking

@@ -276,20 +276,20 @@ impl ShardState {
     /// Keys whose TTL is over at `now` but which the sweep has not deleted yet, found through
     /// the expiry index (ordered by time): as many steps as there are such keys.
     pub fn expired_count(&self, now: i64) -> usize {
-        self.expires
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .filter(|(at, k)| self.map.get(k).is_some_and(|e| e.expires_at == Some(*at)))
-            .count()
+        self.expiries().take_while(|at| *at <= now).count()
     }
 
     /// Keys alive at `now` that have a TTL, from the expiry index.
     pub fn expires_after(&self, now: i64) -> usize {
+        self.expiries().skip_while(|at| *at <= now).count()
+    }
+
+    /// The expiry index in time order, without entries a later write left behind.
+    fn expiries(&self) -> impl Iterator<Item = i64> + '_ {
         self.expires
             .iter()
-            .skip_while(|(at, _)| *at <= now)
             .filter(|(at, k)| self.map.get(k).is_some_and(|e| e.expires_at == Some(*at)))
-            .count()
+            .map(|(at, _)| *at)
     }
 
     /// Keys alive at `now`, without visiting them all.

@@ -195,18 +195,15 @@ impl<'a> View<'a> {
         Ok(None)
     }
 
-    /// `live` without counting an access, for changing the entry's stamp itself (RESTORE).
-    pub fn live_untouched(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
-        self.lookup(key)
-    }
-
     /// The entry of `key` without counting an access (Redis's `LOOKUP_NOTOUCH`: OBJECT, TYPE,
     /// TTL, EXISTS).
     pub fn peek(&mut self, key: &Bytes) -> Result<Option<&Entry>, Reply> {
         Ok(self.lookup(key)?.map(|e| &*e))
     }
 
-    fn lookup(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
+    /// `live` without counting an access, for commands that set the entry's stamp themselves
+    /// (RESTORE, RENAME, MOVE) or have counted it already.
+    pub fn lookup(&mut self, key: &Bytes) -> Result<Option<&mut Entry>, Reply> {
         let now = self.now;
         let at = self.part_of(key)?;
         // Borrowed field by field, so an expiry can record its event while the entry is held.
@@ -288,29 +285,17 @@ impl<'a> View<'a> {
         }
         let now = self.now;
         let st = self.st(key)?;
-        // A key overwritten keeps its use, counted once more (Redis's `lookupKeyWrite`, then
-        // `dbOverwrite`); an expired one is gone first, so a new key starts afresh.
-        let used = |e: &mut Entry| {
-            if e.expires_at.is_some_and(|at| at <= now) {
-                None
-            } else {
-                if counted {
-                    touch(&mut e.accessed, now);
-                }
-                Some(e.accessed)
-            }
-        };
         let (old_kind, old_exp) = match st.map.get_mut(key) {
             // Overwrite in place: no new map slot, no key clone.
             Some(e) if matches!(e.value, Value::Str(_)) => {
-                e.accessed = used(e).unwrap_or_else(|| stamp(now));
+                e.accessed = kept_use(e, now, counted).unwrap_or_else(|| stamp(now));
                 let old_exp = e.expires_at;
                 e.value = Value::Str(value);
                 e.expires_at = expires_at;
                 (Some(KIND_STRING), old_exp)
             }
             other => {
-                let prior = other.and_then(used);
+                let prior = other.and_then(|e| kept_use(e, now, counted));
                 let old = st.map.insert(
                     key.clone(),
                     Entry {
@@ -353,13 +338,7 @@ impl<'a> View<'a> {
         }
         let now = self.now;
         let st = self.st(key)?;
-        let prior = match st.map.get_mut(key) {
-            Some(e) if e.expires_at.is_none_or(|at| at > now) => {
-                touch(&mut e.accessed, now);
-                Some(e.accessed)
-            }
-            _ => None,
-        };
+        let prior = st.map.get_mut(key).and_then(|e| kept_use(e, now, true));
         st.delete(key);
         st.key_changed(key);
         match &value {
@@ -718,4 +697,17 @@ impl ListMut<'_> {
             self.changed(i);
         }
     }
+}
+
+/// The stamp an overwritten key keeps: its use, counted once more when `counted` (Redis's
+/// `lookupKeyWrite`, then `dbOverwrite`). `None` for an expired key, which is gone first, so
+/// the new value starts afresh.
+fn kept_use(e: &mut Entry, now: i64, counted: bool) -> Option<u32> {
+    if e.expires_at.is_some_and(|at| at <= now) {
+        return None;
+    }
+    if counted {
+        touch(&mut e.accessed, now);
+    }
+    Some(e.accessed)
 }

@@ -109,6 +109,20 @@ pub trait Backend: Send + Sync + 'static {
     async fn execute(&self, object: &ObjectId, batch: Batch)
     -> Result<Vec<StatementResult>, Error>;
 
+    /// Run `batch` as `execute` would, to durability, on the calling thread, blocking it for
+    /// the commit and its fsync (as redis-server's event loop waits for `appendfsync
+    /// always`), when the backend can without waiting for anything else: the object open
+    /// and idle, everything it committed already durable. `None` means it could not, and
+    /// nothing was done: call `execute`. Backends that cannot never do.
+    fn execute_inline(
+        &self,
+        object: &ObjectId,
+        batch: &Batch,
+    ) -> Option<Result<Vec<StatementResult>, Error>> {
+        let _ = (object, batch);
+        None
+    }
+
     /// Run `batch` as `execute` would and return its results, then discard its effects.
     /// Replay-with-validation transactions are built on this.
     async fn dry_run(&self, object: &ObjectId, batch: Batch)

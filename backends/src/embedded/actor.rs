@@ -590,7 +590,11 @@ fn writes_nothing(conn: &Connection, batch: &Batch, mode: &Mode) -> bool {
 /// Run `batch` so that it is atomic on its own inside a larger transaction. A single
 /// statement already is (SQLite undoes a failed statement's partial effects), so only
 /// longer batches, dry runs and checked batches pay for a savepoint.
-fn run_atomically(conn: &Connection, batch: &Batch, mode: &Mode) -> Result<exec::Ran, Error> {
+pub(crate) fn run_atomically(
+    conn: &Connection,
+    batch: &Batch,
+    mode: &Mode,
+) -> Result<exec::Ran, Error> {
     if batch.len() == 1 && matches!(mode, Mode::Apply) {
         return run_batch(conn, batch);
     }

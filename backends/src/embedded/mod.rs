@@ -102,6 +102,17 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
+    fn execute_inline(
+        &self,
+        object: &ObjectId,
+        batch: &Batch,
+    ) -> Option<Result<Vec<StatementResult>, Error>> {
+        if let Err(e) = check_batch(batch) {
+            return Some(Err(e));
+        }
+        self.registry.try_write(object, batch)
+    }
+
     async fn dry_run(
         &self,
         object: &ObjectId,

@@ -91,7 +91,7 @@ impl Syncer {
 
     /// A transaction that wrote has committed to the WAL.
     pub(crate) fn committed(&self) {
-        self.shared.committed.fetch_add(1, Ordering::SeqCst);
+        self.shared.committed();
     }
 
     /// Commits not yet covered by an fsync.
@@ -229,21 +229,34 @@ impl Worker {
 impl Wal {
     /// Make every commit counted so far durable.
     fn sync(&self) -> Result<(), Error> {
-        let shared = &self.shared;
-        let failed = || Error::Io(format!("WAL sync of {} failed", self.id));
-        let mut wal = shared.wal.lock();
-        if shared.poisoned.load(Ordering::SeqCst) {
+        self.shared
+            .sync_wal(&self.id, &self.path, self.dir.as_deref())
+    }
+}
+
+impl Shared {
+    /// Make every commit counted so far durable, on the calling thread: the WAL at
+    /// `wal_path` is opened at the first sync (and its directory `dir` synced, since the WAL
+    /// was created after the directory's last sync), then kept.
+    pub(crate) fn sync_wal(
+        &self,
+        id: &ObjectId,
+        wal_path: &std::path::Path,
+        dir: Option<&std::path::Path>,
+    ) -> Result<(), Error> {
+        let failed = || Error::Io(format!("WAL sync of {id} failed"));
+        let mut wal = self.wal.lock();
+        if self.poisoned.load(Ordering::SeqCst) {
             return Err(failed());
         }
-        let target = shared.committed.load(Ordering::SeqCst);
-        if target <= shared.synced.load(Ordering::SeqCst) {
+        let target = self.committed.load(Ordering::SeqCst);
+        if target <= self.synced.load(Ordering::SeqCst) {
             return Ok(());
         }
         if wal.is_none() {
-            let file = File::open(&self.path)
-                .map_err(|e| Error::Io(format!("opening WAL of {}: {e}", self.id)))?;
-            // The WAL was created since the last directory sync: make its entry durable.
-            if let Some(dir) = &self.dir {
+            let file =
+                File::open(wal_path).map_err(|e| Error::Io(format!("opening WAL of {id}: {e}")))?;
+            if let Some(dir) = dir {
                 files::sync_dir(dir)?;
             }
             *wal = Some(file);
@@ -251,12 +264,18 @@ impl Wal {
         if let Some(file) = wal.as_ref()
             && let Err(e) = file.sync_data()
         {
-            tracing::error!(object = %self.id, error = %e, "WAL fsync failed; closing the object");
-            shared.poisoned.store(true, Ordering::SeqCst);
+            tracing::error!(object = %id, error = %e, "WAL fsync failed; closing the object");
+            self.poisoned.store(true, Ordering::SeqCst);
             return Err(failed());
         }
         metrics::counter!("dotdo_backend_fsyncs_total").increment(1);
-        shared.synced.fetch_max(target, Ordering::SeqCst);
+        self.synced.fetch_max(target, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// A transaction that wrote has committed to the WAL (counted before any sync may claim
+    /// it).
+    pub(crate) fn committed(&self) {
+        self.committed.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -360,6 +360,12 @@ async fn kafka_partition_logs_get_their_own_storage_settings() {
         cfg.storage(&other).wal_autocheckpoint_pages,
         cfg.wal_autocheckpoint_pages
     );
+    let redis = ObjectId::new("redis/0", "shard-00003");
+    assert_eq!(
+        cfg.storage(&redis).wal_autocheckpoint_pages,
+        super::config::REDIS_SHARD_WAL_PAGES
+    );
+    assert_eq!(cfg.storage(&redis).page_size, None);
     for round in 0..2 {
         let b = backend(&dir);
         for o in [&log, &other] {
@@ -418,5 +424,62 @@ async fn a_long_read_leaves_the_callers_thread_to_others() {
     setup(&b, &long_obj).await;
     insert(&b, &long_obj, "x").await;
     assert_eq!(count(&b, &long_obj).await, 1);
+    b.shutdown().await;
+}
+
+/// A batch run inline (`execute_inline`) commits on the caller's thread when the object is
+/// open, idle and durable; a failing one changes nothing; one the backend cannot run there
+/// (object not open, relaxed durability, statements past the direct budget) is refused with
+/// nothing done, and `execute` then runs it as usual.
+#[tokio::test(flavor = "current_thread")]
+async fn inline_writes_commit_on_the_callers_thread_or_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir);
+    let o = obj("inline");
+    let insert_u = |u: &str| vec![Statement::new("INSERT INTO t (u) VALUES (?1)").bind(u)];
+    // Not open yet: the actor must create it.
+    assert!(b.execute_inline(&o, &insert_u("a")).is_none());
+    setup(&b, &o).await;
+    let r = b.execute_inline(&o, &insert_u("a")).expect("run inline");
+    assert_eq!(r.unwrap()[0].rows_changed, 1);
+    let r = b.execute_inline(&o, &insert_u("b")).expect("run inline");
+    assert_eq!(r.unwrap()[0].rows_changed, 1);
+    assert_eq!(count(&b, &o).await, 2);
+    // A batch whose second statement fails leaves nothing of its first.
+    let failing = vec![
+        Statement::new("INSERT INTO t (u) VALUES ('c')"),
+        Statement::new("INSERT INTO t (u) VALUES ('a')"),
+    ];
+    let r = b.execute_inline(&o, &failing).expect("run inline");
+    assert!(r.as_ref().is_err_and(|e| e.constraint().is_some()), "{r:?}");
+    assert_eq!(count(&b, &o).await, 2);
+    // Past the direct budget: rolled back and refused; `execute` then runs it in full.
+    let long = vec![Statement::new(
+        "INSERT INTO t (v) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \
+         WHERE i < 300000) SELECT i FROM n",
+    )];
+    assert!(b.execute_inline(&o, &long).is_none());
+    assert_eq!(count(&b, &o).await, 2);
+    b.execute(&o, long).await.unwrap();
+    assert_eq!(count(&b, &o).await, 300_002);
+    // Later inline writes still work on the connection it left.
+    assert!(
+        b.execute_inline(&o, &insert_u("d"))
+            .expect("run inline")
+            .is_ok()
+    );
+    b.shutdown().await;
+    // Everything is there after a reopen.
+    let b = backend(&dir);
+    assert_eq!(count(&b, &o).await, 300_003);
+    b.shutdown().await;
+
+    // Relaxed durability leaves every write to the actor (its syncs are timed).
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = EmbeddedConfig::with_data_dir(dir.path());
+    cfg.durability = super::config::Durability::Relaxed;
+    let b = EmbeddedBackend::open(cfg).unwrap();
+    setup(&b, &o).await;
+    assert!(b.execute_inline(&o, &insert_u("a")).is_none());
     b.shutdown().await;
 }

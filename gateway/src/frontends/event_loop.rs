@@ -25,6 +25,11 @@ impl EventLoops {
         })
     }
 
+    /// The runtime of loop `i`, if there is one.
+    pub fn handle(&self, i: usize) -> Option<Handle> {
+        self.loops.get(i).map(|l| l.handle.clone())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.loops.is_empty()
     }

@@ -20,7 +20,8 @@ pub struct Redis {
 impl Redis {
     pub fn new(config: dotdo_redis::Config, backend: SharedBackend) -> anyhow::Result<Self> {
         let loops = EventLoops::start("redis", config.event_loops)?;
-        let server = dotdo_redis::Server::new(config, backend)?;
+        // The shard writers run on the first loop: a writer alone with work commits there.
+        let server = dotdo_redis::Server::with_writers(config, backend, loops.handle(0))?;
         Ok(Self { server, loops })
     }
 }

@@ -97,6 +97,17 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config, backend: SharedBackend) -> Result<Arc<Self>, Error> {
+        Self::with_writers(config, backend, None)
+    }
+
+    /// As `new`, with every shard's writer on the runtime `writers` (an event loop's: there
+    /// a writer alone with work commits on the loop's own thread, as redis-server writes its
+    /// AOF, instead of handing each batch to the object's thread and waiting to be woken).
+    pub fn with_writers(
+        config: Config,
+        backend: SharedBackend,
+        writers: Option<tokio::runtime::Handle>,
+    ) -> Result<Arc<Self>, Error> {
         config.validate()?;
         let limits = Limits {
             max_bulk_len: config.proto_max_bulk_len,
@@ -112,7 +123,13 @@ impl Server {
         let pubsub = Arc::new(PubSub::default());
         let tracking = Arc::new(crate::tracking::Tracking::new(pubsub.clone()));
         let server = Arc::new(Self {
-            keyspace: Keyspace::new(backend, config.databases, config.shards, tracking.clone()),
+            keyspace: Keyspace::new(
+                backend,
+                config.databases,
+                config.shards,
+                tracking.clone(),
+                writers,
+            ),
             tracking,
             config,
             pubsub,

@@ -49,6 +49,8 @@ pub struct Db {
     shards: Vec<OnceCell<Arc<Shard>>>,
     backend: SharedBackend,
     tracking: Arc<crate::tracking::Tracking>,
+    /// The runtime the shard writers run on (see `Keyspace::new`).
+    writers: Option<tokio::runtime::Handle>,
 }
 
 impl Db {
@@ -59,7 +61,12 @@ impl Db {
             .ok_or_else(|| Error::Storage(format!("no shard {index}")))?;
         cell.get_or_try_init(|| {
             let id = ObjectId::new(self.namespace.clone(), format!("shard-{index:05}"));
-            Shard::load(self.backend.clone(), id, self.tracking.clone())
+            Shard::load(
+                self.backend.clone(),
+                id,
+                self.tracking.clone(),
+                self.writers.as_ref(),
+            )
         })
         .await
         .cloned()
@@ -113,11 +120,15 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
+    /// `writers`: the runtime every shard's writer runs on; `None` for the runtime that
+    /// loads the shard. An event loop's own runtime lets a writer commit on that thread
+    /// (see `store::shard`'s `write_loop`), as redis-server's loop writes its AOF.
     pub fn new(
         backend: SharedBackend,
         databases: u8,
         shards: u16,
         tracking: Arc<crate::tracking::Tracking>,
+        writers: Option<tokio::runtime::Handle>,
     ) -> Self {
         let slots = SlotMap::new(u32::from(shards));
         let dbs = (0..databases)
@@ -126,6 +137,7 @@ impl Keyspace {
                 shards: (0..slots.shards()).map(|_| OnceCell::new()).collect(),
                 backend: backend.clone(),
                 tracking: tracking.clone(),
+                writers: writers.clone(),
             })
             .collect();
         Self { slots, dbs }

@@ -190,6 +190,10 @@ pub struct ShardState {
     changed: bool,
     /// Keys the command being applied modified (for empty collections and WATCH).
     pub(super) dirty: Vec<Bytes>,
+    /// Keys the command being applied wrote as a whole value or a new TTL, which cannot have
+    /// left an empty collection behind (for WATCH and tracking only: the commit looks none
+    /// of them up).
+    touched: Vec<Bytes>,
     /// Logged statements of finished commands that the writer has not taken yet, in the order
     /// the commands applied to the image. The writer takes them and `unsaved` all at once,
     /// under this lock, so a batch leaves the object exactly as the image was at that moment
@@ -275,6 +279,7 @@ impl Default for ShardState {
             pending: Vec::new(),
             changed: false,
             dirty: Vec::new(),
+            touched: Vec::new(),
             outbox: Vec::new(),
             unsaved: Unsaved::default(),
             seq: 0,
@@ -431,8 +436,10 @@ impl ShardState {
         list.push(flag);
     }
 
+    /// `key` was written whole (a string, a whole collection that is not empty) or given a
+    /// new TTL.
     pub(super) fn touch(&mut self, key: &Bytes) {
-        self.dirty.push(key.clone());
+        self.touched.push(key.clone());
     }
 
     pub(super) fn set_expiry_index(&mut self, key: &Bytes, old: Option<i64>, new: Option<i64>) {
@@ -599,6 +606,20 @@ impl ShardState {
             // Nothing changed (SADD of a member already there, LPOP of a missing key): no
             // collection was emptied and, as in Redis, no WATCH is broken.
             self.dirty.clear();
+            self.touched.clear();
+        }
+        if !self.touched.is_empty() {
+            if shard.tracking.active() && !self.flushed {
+                shard.tracking.modified(&self.touched);
+            }
+            if !self.watchers.is_empty() {
+                for key in &self.touched {
+                    if let Some(flags) = self.watchers.remove(key) {
+                        flags.iter().for_each(|f| f.store(true, Ordering::Release));
+                    }
+                }
+            }
+            self.touched.clear();
         }
         if !self.dirty.is_empty() {
             let mut dirty = std::mem::take(&mut self.dirty);

@@ -52,6 +52,9 @@ impl Drop for BusyWriter {
     }
 }
 
+/// Batches a writer sends to the object's thread after one the backend would not run inline.
+const INLINE_BACKOFF: u32 = 16;
+
 /// Scheduler rounds without new work after which the writer stops gathering a batch.
 const GATHER_ROUNDS: usize = 2;
 
@@ -958,6 +961,7 @@ async fn write_loop(
     let on_loop = tokio::runtime::Handle::current().runtime_flavor()
         == tokio::runtime::RuntimeFlavor::CurrentThread;
     let mut busy = BusyWriter(false);
+    let mut skip_inline = 0u32;
     loop {
         let Some(s) = shard.upgrade() else { return };
         let mut queued = s.state.lock().queued();
@@ -1012,9 +1016,18 @@ async fn write_loop(
         // took 155 µs instead of 290, and SET went from 0.9x to 1.2x of redis-server). With
         // other shards' writers busy, each keeps its object's own thread, so their fsyncs
         // overlap instead of queueing on the loop.
-        let inline = (on_loop && BUSY_WRITERS.load(Ordering::Relaxed) == 1)
+        // A batch the backend would not run inline (its object not open yet, or busy, or its
+        // statements past the backend's time budget for the caller's thread, which were then
+        // rolled back) makes the next `INLINE_BACKOFF` batches skip the attempt, so a run of
+        // heavy batches does not each pay for one.
+        let try_inline = on_loop && skip_inline == 0 && BUSY_WRITERS.load(Ordering::Relaxed) == 1;
+        skip_inline = skip_inline.saturating_sub(1);
+        let inline = try_inline
             .then(|| backend.execute_inline(&s.id, &batch))
             .flatten();
+        if try_inline && inline.is_none() {
+            skip_inline = INLINE_BACKOFF;
+        }
         let result = match inline {
             Some(r) => r,
             None => backend.execute(&s.id, batch).await,

@@ -81,7 +81,7 @@ struct Counters {
 }
 
 /// Commands whose subcommands Redis counts apart (`cmdstat_config|get`).
-const CONTAINERS: &[&str] = &[
+pub(crate) const CONTAINERS: &[&str] = &[
     "acl", "client", "cluster", "command", "config", "function", "latency", "memory", "module",
     "object", "pubsub", "script", "slowlog", "xgroup", "xinfo",
 ];
@@ -103,7 +103,7 @@ pub fn subcommands_of(container: &'static str) -> impl Iterator<Item = &'static 
 /// no command: CLIENT LIST shows `cmd=NULL`).
 pub fn full_name(spec: &'static Spec, sub: Option<&[u8]>) -> &'static str {
     match sub {
-        Some(sub) if CONTAINERS.contains(&spec.name) => subcommands_of(spec.name)
+        Some(sub) if spec.container => subcommands_of(spec.name)
             .find(|full| full.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub))
             .unwrap_or(""),
         _ => spec.name,
@@ -183,7 +183,7 @@ impl Stats {
     ) -> Option<T> {
         let i = index_of(spec)?;
         match sub {
-            Some(sub) if CONTAINERS.contains(&spec.name) => {
+            Some(sub) if spec.container => {
                 if reply.starts_with(b"-ERR unknown subcommand") || sub.len() > 32 {
                     return None;
                 }
@@ -247,7 +247,7 @@ impl Stats {
     ) {
         // An unknown subcommand is refused before it runs, in Redis.
         let refused = sub.is_some()
-            && CONTAINERS.contains(&spec.name)
+            && spec.container
             && reply.starts_with(b"-ERR unknown subcommand");
         if !refused {
             self.processed.fetch_add(1, Ordering::Relaxed);

@@ -25,6 +25,9 @@ pub struct Spec {
     /// `Session::dispatch` runs it by name (transactions, scripts, blocking commands, MOVE);
     /// every other command with keys takes the plain keyed path.
     pub routed: bool,
+    /// A container command (CONFIG, CLIENT, XINFO, …): its statistics are kept per
+    /// subcommand (`stats::CONTAINERS`).
+    pub container: bool,
 }
 
 /// Commands with a path of their own in `Session::dispatch`.
@@ -151,6 +154,7 @@ macro_rules! specs {
                 writes: holds($flags, "write"),
                 reads: holds($flags, "readonly"),
                 routed: holds(ROUTED, $name),
+                container: holds(crate::stats::CONTAINERS, $name),
             }, )*
         ];
     };
@@ -311,5 +315,13 @@ mod tests {
             assert_eq!(s.routed, ROUTED.contains(&s.name), "{}", s.name);
         }
         assert!(!lookup("get").unwrap().routed);
+        for s in COMMANDS {
+            assert_eq!(
+                s.container,
+                crate::stats::CONTAINERS.contains(&s.name),
+                "{}",
+                s.name
+            );
+        }
     }
 }

@@ -246,9 +246,8 @@ impl Stats {
         counted: bool,
     ) {
         // An unknown subcommand is refused before it runs, in Redis.
-        let refused = sub.is_some()
-            && spec.container
-            && reply.starts_with(b"-ERR unknown subcommand");
+        let refused =
+            sub.is_some() && spec.container && reply.starts_with(b"-ERR unknown subcommand");
         if !refused {
             self.processed.fetch_add(1, Ordering::Relaxed);
         }

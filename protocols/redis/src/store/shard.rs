@@ -87,17 +87,37 @@ pub(super) enum Sub {
 #[derive(Default)]
 pub(super) struct Unsaved {
     keys: HashSet<Bytes>,
-    elems: HashMap<Bytes, HashSet<Sub>>,
+    elems: HashMap<Bytes, Subs>,
+}
+
+/// The changed element rows of one key: members and fields in a set; list positions in the
+/// order recorded, repeats and all (a push records a new position each time, so a set would
+/// only hash and grow; the writer sorts them and drops repeats).
+#[derive(Default)]
+struct Subs {
+    members: HashSet<Bytes>,
+    positions: Vec<i64>,
+}
+
+impl Subs {
+    fn add(&mut self, sub: Sub) {
+        match sub {
+            Sub::Member(m) => {
+                self.members.insert(m);
+            }
+            Sub::Pos(p) => self.positions.push(p),
+        }
+    }
 }
 
 fn record_elem(unsaved: &mut Unsaved, changed: &mut bool, key: &Bytes, sub: Sub) {
     *changed = true;
     match unsaved.elems.get_mut(key) {
-        Some(subs) => {
-            subs.insert(sub);
-        }
+        Some(subs) => subs.add(sub),
         None => {
-            unsaved.elems.insert(key.clone(), HashSet::from([sub]));
+            let mut subs = Subs::default();
+            subs.add(sub);
+            unsaved.elems.insert(key.clone(), subs);
         }
     }
 }
@@ -709,26 +729,26 @@ impl ShardState {
             }) = self.map.get_mut(&key)
             {
                 // A list records only positions (a type change drops what came before).
-                let changed = subs
-                    .into_iter()
-                    .filter_map(|sub| match sub {
-                        Sub::Pos(p) => Some(p),
-                        Sub::Member(_) => None,
-                    })
-                    .collect();
-                write_list(&mut rows, &key, list, changed);
+                write_list(&mut rows, &key, list, subs.positions);
                 continue;
             }
             let entry = self.map.get(&key);
             // In row order, so SQLite walks each B-tree page once.
             let mut subs: Vec<SubRow> = subs
+                .members
                 .into_iter()
-                .map(|sub| match sub {
-                    Sub::Member(m) => SubRow::Member(m),
-                    Sub::Pos(p) => SubRow::Pos(p, sql::list_pos(p)),
-                })
+                .map(SubRow::Member)
+                .chain(
+                    subs.positions
+                        .into_iter()
+                        .map(|p| SubRow::Pos(p, sql::list_pos(p))),
+                )
                 .collect();
             subs.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+            // A position recorded twice is written once.
+            subs.dedup_by(
+                |a, b| matches!((a, b), (SubRow::Pos(x, _), SubRow::Pos(y, _)) if x == y),
+            );
             let mut last_chunk = None;
             for sub in &subs {
                 let bytes = sub.as_ref();
@@ -769,6 +789,7 @@ fn long_at(list: &List, p: i64) -> Option<&Bytes> {
 fn write_list(rows: &mut sql::Rows, key: &Bytes, list: &mut List, mut changed: Vec<i64>) {
     const N: i64 = sql::LIST_CHUNK;
     changed.sort_unstable();
+    changed.dedup();
     let head = list.head;
     let tail = head.saturating_add(list.items.len() as i64);
     let mut last_chunk = None;

@@ -222,27 +222,31 @@ impl Registry {
         if self.config.durability != Durability::Full {
             return None;
         }
-        let slot = match self.objects.lock().get(id) {
-            Some(Entry::Open(slot)) => slot.clone(),
-            _ => return None,
-        };
-        if slot.actor_busy.load(Ordering::Acquire) {
-            return None;
-        }
-        let db = slot.db.try_lock_for(READER_WAIT)?;
-        let conn = db.as_ref()?;
-        if !conn.is_autocommit() || !slot.durable.all_durable() {
-            return None;
-        }
-        slot.touch();
-        control(conn, "BEGIN").ok()?;
-        slot.budget.arm(DIRECT_BUDGET);
-        let ran = run_atomically(conn, batch, &Mode::Apply);
-        if slot.budget.disarm() {
-            metrics::counter!("dotdo_backend_direct_writes_abandoned_total").increment(1);
-            let _ = control(conn, "ROLLBACK");
-            return None;
-        }
+        self.with_idle_conn(id, |slot, conn| {
+            if !slot.durable.all_durable() {
+                return None;
+            }
+            slot.touch();
+            control(conn, "BEGIN").ok()?;
+            slot.budget.arm(DIRECT_BUDGET);
+            let ran = run_atomically(conn, batch, &Mode::Apply);
+            if slot.budget.disarm() {
+                metrics::counter!("dotdo_backend_direct_writes_abandoned_total").increment(1);
+                let _ = control(conn, "ROLLBACK");
+                return None;
+            }
+            Some(self.commit_inline(id, slot, conn, ran))
+        })
+    }
+
+    /// The end of `try_write` once its statements ran in time: COMMIT, then the WAL's fsync.
+    fn commit_inline(
+        &self,
+        id: &ObjectId,
+        slot: &Slot,
+        conn: &Connection,
+        ran: Result<super::exec::Ran, Error>,
+    ) -> Result<Vec<StatementResult>, Error> {
         let ran = match ran {
             Ok(ran) => ran,
             Err(e) => {
@@ -250,27 +254,20 @@ impl Registry {
                 if !conn.is_autocommit() {
                     let _ = control(conn, "ROLLBACK");
                 }
-                return Some(Err(e));
+                return Err(e);
             }
         };
         if let Err(e) = control(conn, "COMMIT") {
             let _ = control(conn, "ROLLBACK");
-            return Some(Err(e));
+            return Err(e);
         }
         metrics::counter!("dotdo_backend_direct_writes_total").increment(1);
         if ran.wrote {
             slot.durable.committed();
-            let path = files::object_path(&self.config.data_dir, id);
-            let mut wal = path.clone().into_os_string();
-            wal.push("-wal");
-            if let Err(e) = slot
-                .durable
-                .sync_wal(id, std::path::Path::new(&wal), path.parent())
-            {
-                return Some(Err(e));
-            }
+            slot.durable
+                .sync_wal(id, || files::object_path(&self.config.data_dir, id))?;
         }
-        Some(Ok(ran.results))
+        Ok(ran.results)
     }
 
     /// Answer a provisional dry run ([`crate::Backend::dry_run_provisional`]) at once on the
@@ -300,6 +297,29 @@ impl Registry {
         id: &ObjectId,
         f: impl FnOnce(&Slot, &Connection) -> Option<T>,
     ) -> Option<T> {
+        self.with_idle_conn(id, |slot, conn| {
+            slot.budget.arm(DIRECT_BUDGET);
+            let out = f(slot, conn);
+            if !slot.budget.disarm() {
+                return out;
+            }
+            metrics::counter!("dotdo_backend_direct_reads_abandoned_total").increment(1);
+            if !conn.is_autocommit() {
+                // A dry run's own ROLLBACK can meet the spent budget too: the actor must never
+                // inherit the transaction.
+                let _ = control(conn, "ROLLBACK");
+            }
+            None
+        })
+    }
+
+    /// Run `f` on the calling thread with an open object's connection when its actor is idle
+    /// and no transaction is open on it; `None` otherwise (or when `f` says so).
+    fn with_idle_conn<T>(
+        &self,
+        id: &ObjectId,
+        f: impl FnOnce(&Slot, &Connection) -> Option<T>,
+    ) -> Option<T> {
         let slot = match self.objects.lock().get(id) {
             Some(Entry::Open(slot)) => slot.clone(),
             _ => return None,
@@ -307,24 +327,13 @@ impl Registry {
         if slot.actor_busy.load(Ordering::Acquire) {
             return None;
         }
-        // Another reader holds it for a few microseconds; the actor flags itself first.
+        // Another direct caller holds it for a few microseconds; the actor flags itself first.
         let db = slot.db.try_lock_for(READER_WAIT)?;
         let conn = db.as_ref()?;
         if !conn.is_autocommit() {
             return None;
         }
-        slot.budget.arm(DIRECT_BUDGET);
-        let out = f(&slot, conn);
-        if !slot.budget.disarm() {
-            return out;
-        }
-        metrics::counter!("dotdo_backend_direct_reads_abandoned_total").increment(1);
-        if !conn.is_autocommit() {
-            // A dry run's own ROLLBACK can meet the spent budget too: the actor must never
-            // inherit the transaction.
-            let _ = control(conn, "ROLLBACK");
-        }
-        None
+        f(&slot, conn)
     }
 
     pub(crate) fn dequeued(&self) {

@@ -186,18 +186,15 @@ fn send_all(replies: Vec<Held>, gate: &Result<(), Error>) {
 /// share it (`Shared::wal` is held while a sync runs).
 struct Wal {
     id: ObjectId,
-    path: PathBuf,
-    dir: Option<PathBuf>,
+    /// The object's database file (the WAL is beside it).
+    db_path: PathBuf,
     shared: Arc<Shared>,
 }
 
 fn worker_wal(id: &ObjectId, db_path: &std::path::Path, shared: &Arc<Shared>) -> Wal {
-    let mut wal = db_path.as_os_str().to_owned();
-    wal.push("-wal");
     Wal {
         id: id.clone(),
-        path: PathBuf::from(wal),
-        dir: db_path.parent().map(std::path::Path::to_path_buf),
+        db_path: db_path.to_path_buf(),
         shared: shared.clone(),
     }
 }
@@ -229,20 +226,18 @@ impl Worker {
 impl Wal {
     /// Make every commit counted so far durable.
     fn sync(&self) -> Result<(), Error> {
-        self.shared
-            .sync_wal(&self.id, &self.path, self.dir.as_deref())
+        self.shared.sync_wal(&self.id, || self.db_path.clone())
     }
 }
 
 impl Shared {
-    /// Make every commit counted so far durable, on the calling thread: the WAL at
-    /// `wal_path` is opened at the first sync (and its directory `dir` synced, since the WAL
-    /// was created after the directory's last sync), then kept.
+    /// Make every commit counted so far durable, on the calling thread. The WAL beside the
+    /// database file (`db_path`, asked for only then) is opened at the first sync, with its
+    /// directory synced (the WAL was created after the directory's last sync), then kept.
     pub(crate) fn sync_wal(
         &self,
         id: &ObjectId,
-        wal_path: &std::path::Path,
-        dir: Option<&std::path::Path>,
+        db_path: impl FnOnce() -> PathBuf,
     ) -> Result<(), Error> {
         let failed = || Error::Io(format!("WAL sync of {id} failed"));
         let mut wal = self.wal.lock();
@@ -254,9 +249,12 @@ impl Shared {
             return Ok(());
         }
         if wal.is_none() {
+            let db_path = db_path();
+            let mut wal_path = db_path.clone().into_os_string();
+            wal_path.push("-wal");
             let file =
                 File::open(wal_path).map_err(|e| Error::Io(format!("opening WAL of {id}: {e}")))?;
-            if let Some(dir) = dir {
+            if let Some(dir) = db_path.parent() {
                 files::sync_dir(dir)?;
             }
             *wal = Some(file);

@@ -914,19 +914,22 @@ fn human(n: u64) -> String {
 const MAX_BUFFERED_WHILE_BLOCKED: usize = 1024 * 1024;
 
 fn is_blocking(args: &[bytes::Bytes]) -> bool {
+    // Every name below is 4 to 10 letters and starts with `b` or `w`.
     args.first().is_some_and(|n| {
-        [
-            "wait",
-            "waitaof",
-            "blpop",
-            "brpop",
-            "blmove",
-            "brpoplpush",
-            "bzpopmin",
-            "bzpopmax",
-        ]
-        .iter()
-        .any(|b| n.eq_ignore_ascii_case(b.as_bytes()))
+        (4..=10).contains(&n.len())
+            && matches!(n[0] | 0x20, b'b' | b'w')
+            && [
+                "wait",
+                "waitaof",
+                "blpop",
+                "brpop",
+                "blmove",
+                "brpoplpush",
+                "bzpopmin",
+                "bzpopmax",
+            ]
+            .iter()
+            .any(|b| n.eq_ignore_ascii_case(b.as_bytes()))
     })
 }
 

@@ -461,7 +461,16 @@ impl Session {
             .active()
             .then(|| crate::tracking::running(self.id));
         let before = out.buf.len();
-        let done = self.dispatch(server, spec, name, &args, out).await;
+        // Most commands name one key whose shard is loaded: they run here, with no future
+        // polled for the dispatch and the shard (fewer instructions and less code per
+        // request at a deep pipeline).
+        let done = match self.loaded_shard_of(server, spec, &args) {
+            Some((i, shard)) => {
+                let view = View::lock_one(server.keyspace.slots, i, shard, self.now(), self.resp3);
+                self.keyed_reply(server, spec, name, &args, Ok(view), out)
+            }
+            None => self.dispatch(server, spec, name, &args, out).await,
+        };
         self.end_caching(name, &args);
         if server.tracking.active() {
             if matches!(name, "flushdb" | "flushall") {
@@ -582,11 +591,9 @@ impl Session {
     ) -> Result<(), Error> {
         if !spec.routed && spec.keys != Keys::None {
             // Most commands: no name to match.
-            let (reply, tickets, events) = self.keyed(server, spec, name, args).await?;
-            out.push(&reply, self.resp3);
-            out.add_tickets(tickets);
-            out.publish(server, self.db, events);
-            return Ok(());
+            let shards = self.shards_or_error(server, spec, args).await?;
+            let view = self.lock_view(server, &shards);
+            return self.keyed_reply(server, spec, name, args, view, out);
         }
         match name {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
@@ -629,13 +636,79 @@ impl Session {
                 Ok(())
             }
             _ => {
-                let (reply, tickets, events) = self.keyed(server, spec, name, args).await?;
-                out.push(&reply, self.resp3);
-                out.add_tickets(tickets);
-                out.publish(server, self.db, events);
-                Ok(())
+                let shards = self.shards_or_error(server, spec, args).await?;
+                let view = self.lock_view(server, &shards);
+                self.keyed_reply(server, spec, name, args, view, out)
             }
         }
+    }
+
+    /// The one shard of a command on one key (not one the dispatch routes by name), when
+    /// that shard is loaded already; `None` sends the command the general way.
+    #[inline]
+    fn loaded_shard_of<'s>(
+        &self,
+        server: &'s Server,
+        spec: &Spec,
+        args: &[Bytes],
+    ) -> Option<(u16, &'s Arc<Shard>)> {
+        if spec.routed || !matches!(spec.keys, Keys::At(1, 1, _)) {
+            return None;
+        }
+        let key = args.get(1)?;
+        let db = server.keyspace.db(self.db)?;
+        let i = server.keyspace.slots.shard_of_key(key);
+        Some((i, db.loaded_shard(i)?))
+    }
+
+    /// The shards of a keyed command, or the `ERR` reply a client gets when one cannot load.
+    async fn shards_or_error(
+        &self,
+        server: &Server,
+        spec: &Spec,
+        args: &[Bytes],
+    ) -> Result<Result<ShardList, Reply>, Error> {
+        Ok(match self.shards_for(server, &[(spec, args)]).await {
+            Ok(s) => Ok(s),
+            Err(e) => Err(Reply::err(format!("ERR {e}"))),
+        })
+    }
+
+    /// Lock loaded shards (or pass on the error that kept them from loading).
+    fn lock_view<'v>(
+        &mut self,
+        server: &Server,
+        shards: &'v Result<ShardList, Reply>,
+    ) -> Result<View<'v>, Reply> {
+        match shards {
+            Ok(list) => Ok(View::lock(
+                server.keyspace.slots,
+                list,
+                self.now(),
+                self.resp3,
+            )),
+            Err(reply) => Err(reply.clone()),
+        }
+    }
+
+    /// Run a keyed command on its locked shards and append its reply.
+    fn keyed_reply(
+        &mut self,
+        server: &Server,
+        spec: &Spec,
+        name: &str,
+        args: &[Bytes],
+        view: Result<View<'_>, Reply>,
+        out: &mut Output,
+    ) -> Result<(), Error> {
+        let (reply, tickets, events) = match view {
+            Ok(view) => self.keyed_on(server, spec, name, args, view)?,
+            Err(reply) => (reply, vec![], vec![]),
+        };
+        out.push(&reply, self.resp3);
+        out.add_tickets(tickets);
+        out.publish(server, self.db, events);
+        Ok(())
     }
 
     /// Load the shards a command touches, sorted by index.
@@ -673,22 +746,19 @@ impl Session {
         Ok(out)
     }
 
-    async fn keyed(
+    /// A keyed command on its locked shards: run it, hand its changes on.
+    fn keyed_on(
         &mut self,
         server: &Server,
         spec: &Spec,
         name: &str,
         args: &[Bytes],
+        mut view: View<'_>,
     ) -> Result<(Reply, Vec<Ticket>, Vec<Event>), Error> {
-        let shards = match self.shards_for(server, &[(spec, args)]).await {
-            Ok(s) => s,
-            Err(e) => return Ok((Reply::err(format!("ERR {e}")), vec![], vec![])),
-        };
-        let mut view = View::lock(server.keyspace.slots, &shards, self.now(), self.resp3);
         view.notify = crate::notify::active(server.notify_flags());
         view.read_miss = reads_keys(spec, name);
         // Not a script: every key it touches is declared, and its shards are the ones locked.
-        view.one_shard = shards.len() == 1;
+        view.one_shard = view.shard_count() == 1;
         let reply = cmd::apply(name, &mut view, args).unwrap_or_else(|e| e);
         if self.tracking.is_some() {
             self.remember_reads(server, spec, name, args);

@@ -54,6 +54,12 @@ pub struct Db {
 }
 
 impl Db {
+    /// The shard at `index` if it is loaded already: no wait, no future.
+    #[inline]
+    pub fn loaded_shard(&self, index: u16) -> Option<&Arc<Shard>> {
+        self.shards.get(usize::from(index))?.get()
+    }
+
     pub async fn shard(&self, index: u16) -> Result<Arc<Shard>, Error> {
         let cell = self
             .shards

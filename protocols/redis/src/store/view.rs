@@ -101,6 +101,32 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Lock one shard (the usual command, on one key).
+    #[inline]
+    pub fn lock_one(
+        slots: SlotMap,
+        index: u16,
+        shard: &'a Arc<Shard>,
+        now: i64,
+        resp3: bool,
+    ) -> Self {
+        Self {
+            slots,
+            parts: smallvec::smallvec![(index, shard, shard.state.lock())],
+            now,
+            resp3,
+            notify: 0,
+            events: Vec::new(),
+            read_miss: false,
+            one_shard: false,
+        }
+    }
+
+    /// How many shards are locked.
+    pub fn shard_count(&self) -> usize {
+        self.parts.len()
+    }
+
     /// Record event `name` of `class` on `key`, when that class is wanted.
     #[inline]
     pub fn notify(&mut self, class: u32, name: &'static str, key: &Bytes) {

@@ -35,22 +35,35 @@ fn proto_err(msg: impl Into<String>) -> ProtocolError {
     ProtocolError(format!("ERR Protocol error: {}", msg.into()))
 }
 
-/// Take one complete request off the front of `buf`.
+/// Take one complete request off the front of `buf` into `args` (cleared first; its
+/// allocation is reused from request to request).
 ///
-/// `Ok(None)` means more bytes are needed (nothing is consumed). An empty inline line yields
-/// `Ok(Some(vec![]))`, which the caller ignores as Redis does.
+/// `Ok(false)` means more bytes are needed (nothing is consumed). An empty inline line yields
+/// `Ok(true)` with no arguments, which the caller ignores as Redis does.
+pub fn decode_request_into(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    args: &mut Vec<Bytes>,
+) -> Result<bool, ProtocolError> {
+    args.clear();
+    if buf.is_empty() {
+        return Ok(false);
+    }
+    if buf[0] == b'*' {
+        decode_multibulk(buf, limits, args)
+    } else {
+        decode_inline(buf, limits, args)
+    }
+}
+
+/// One request as a new vector (`None`: more bytes are needed).
+#[cfg(test)]
 pub fn decode_request(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    if buf[0] == b'*' {
-        decode_multibulk(buf, limits)
-    } else {
-        decode_inline(buf, limits)
-    }
+    let mut args = Vec::new();
+    Ok(decode_request_into(buf, limits, &mut args)?.then_some(args))
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
@@ -106,7 +119,8 @@ const SHARED_REQUEST_MAX: usize = 256;
 fn decode_multibulk(
     buf: &mut BytesMut,
     limits: &Limits,
-) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    args: &mut Vec<Bytes>,
+) -> Result<bool, ProtocolError> {
     let (count, end) = match quick_len(buf, 1) {
         Some(quick) => quick,
         None => {
@@ -114,7 +128,7 @@ fn decode_multibulk(
                 if buf.len() > 64 {
                     return Err(proto_err("invalid multibulk length"));
                 }
-                return Ok(None);
+                return Ok(false);
             };
             let count =
                 parse_len(&buf[1..end]).ok_or_else(|| proto_err("invalid multibulk length"))?;
@@ -126,7 +140,7 @@ fn decode_multibulk(
     }
     if count <= 0 {
         buf.advance(end + 2);
-        return Ok(Some(Vec::new()));
+        return Ok(true);
     }
     // One pass: check that the whole request is here, noting where each argument is (on the
     // stack for the usual few; never reserved from the count a client claims).
@@ -134,7 +148,7 @@ fn decode_multibulk(
     let mut pos = end + 2;
     for _ in 0..count {
         if pos >= buf.len() {
-            return Ok(None);
+            return Ok(false);
         }
         if buf[pos] != b'$' {
             let got = buf[pos] as char;
@@ -147,7 +161,7 @@ fn decode_multibulk(
                     if buf.len() - pos > 64 {
                         return Err(proto_err("invalid bulk length"));
                     }
-                    return Ok(None);
+                    return Ok(false);
                 };
                 let len = parse_len(&buf[pos + 1..line_end])
                     .ok_or_else(|| proto_err("invalid bulk length"))?;
@@ -159,7 +173,7 @@ fn decode_multibulk(
             .ok_or_else(|| proto_err("invalid bulk length"))? as usize;
         let start = line_end + 2;
         if buf.len() < start + len + 2 {
-            return Ok(None);
+            return Ok(false);
         }
         if &buf[start + len..start + len + 2] != b"\r\n" {
             return Err(proto_err("invalid bulk length"));
@@ -173,34 +187,38 @@ fn decode_multibulk(
     // count, instead of one per argument; a stored argument then pins at most
     // SHARED_REQUEST_MAX bytes). A larger request
     // gives each argument its own allocation, so a small value never pins a large one.
-    let args = if pos <= SHARED_REQUEST_MAX {
+    if pos <= SHARED_REQUEST_MAX {
         let raw = Bytes::copy_from_slice(&buf[..pos]);
-        spans.iter().map(|&(s, l)| raw.slice(s..s + l)).collect()
+        args.extend(spans.iter().map(|&(s, l)| raw.slice(s..s + l)));
     } else {
-        spans
-            .iter()
-            .map(|&(s, l)| Bytes::copy_from_slice(&buf[s..s + l]))
-            .collect()
-    };
+        args.extend(
+            spans
+                .iter()
+                .map(|&(s, l)| Bytes::copy_from_slice(&buf[s..s + l])),
+        );
+    }
     buf.advance(pos);
-    Ok(Some(args))
+    Ok(true)
 }
 
-fn decode_inline(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+fn decode_inline(
+    buf: &mut BytesMut,
+    limits: &Limits,
+    args: &mut Vec<Bytes>,
+) -> Result<bool, ProtocolError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > limits.max_inline_len {
             return Err(proto_err("too big inline request"));
         }
-        return Ok(None);
+        return Ok(false);
     };
     let line = buf.split_to(nl + 1);
     let mut text = &line[..nl];
     if text.last() == Some(&b'\r') {
         text = &text[..text.len() - 1];
     }
-    split_inline(text)
-        .map(Some)
-        .ok_or_else(|| proto_err("unbalanced quotes in request"))
+    *args = split_inline(text).ok_or_else(|| proto_err("unbalanced quotes in request"))?;
+    Ok(true)
 }
 
 /// Split an inline command line as `sdssplitargs` does: spaces separate, double quotes

@@ -422,14 +422,16 @@ impl Server {
     {
         let mut inbuf = BytesMut::with_capacity(16 * 1024);
         let mut out = Output::default();
+        // One request's arguments; the vector is reused from request to request.
+        let mut args = Vec::new();
         let io = |e: std::io::Error| Error::Storage(format!("connection: {e}"));
         loop {
             // Requests that arrived together share one clock read.
             s.clock = None;
             // Run every complete request already buffered, in order.
             loop {
-                match codec::decode_request(&mut inbuf, &self.limits) {
-                    Ok(Some(args)) if is_blocking(&args) => {
+                match codec::decode_request_into(&mut inbuf, &self.limits, &mut args) {
+                    Ok(true) if is_blocking(&args) => {
                         // The replies before it leave now, as redis-server sends them while
                         // the client waits.
                         if !out.buf.is_empty() {
@@ -443,7 +445,7 @@ impl Server {
                         let resp3 = s.resp3;
                         let mut pushed = BytesMut::new();
                         {
-                            let run = s.execute(self, args, &mut out);
+                            let run = s.execute(self, &mut args, &mut out);
                             tokio::pin!(run);
                             loop {
                                 tokio::select! {
@@ -476,13 +478,15 @@ impl Server {
                                 }
                             }
                         }
+                        release(&mut args);
                         s.clock = None;
                         if out.buf.len() >= self.config.output_flush_bytes {
                             self.flush(stream, &mut out).await?;
                         }
                     }
-                    Ok(Some(args)) => {
-                        s.execute(self, args, &mut out).await?;
+                    Ok(true) => {
+                        s.execute(self, &mut args, &mut out).await?;
+                        release(&mut args);
                         if s.closing || out.buf.len() >= self.config.output_flush_bytes {
                             self.flush(stream, &mut out).await?;
                             s.clock = None;
@@ -491,7 +495,7 @@ impl Server {
                             return Ok(());
                         }
                     }
-                    Ok(None) => break,
+                    Ok(false) => break,
                     Err(e) => {
                         out.push(&Reply::err(e.0), s.resp3);
                         self.flush(stream, &mut out).await?;
@@ -906,6 +910,16 @@ fn human(n: u64) -> String {
         return format!("{n}B");
     };
     format!("{v:.2}{unit}")
+}
+
+/// Drop a request's arguments once it has run (they may hold large values), keeping the
+/// vector for the next request unless a long command made it large.
+fn release(args: &mut Vec<bytes::Bytes>) {
+    if args.capacity() > 64 {
+        *args = Vec::new();
+    } else {
+        args.clear();
+    }
 }
 
 /// Bytes a blocked client may send ahead before its socket is left unread.

@@ -302,7 +302,7 @@ impl Session {
     pub async fn execute(
         &mut self,
         server: &Arc<Server>,
-        args: Vec<Bytes>,
+        args: &mut Vec<Bytes>,
         out: &mut Output,
     ) -> Result<(), Error> {
         let mark = out.buf.len();
@@ -323,10 +323,12 @@ impl Session {
         done
     }
 
+    /// `args` is the connection's buffer: a transaction takes it over when it queues the
+    /// command.
     async fn run_request(
         &mut self,
         server: &Arc<Server>,
-        args: Vec<Bytes>,
+        args: &mut Vec<Bytes>,
         out: &mut Output,
     ) -> Result<(), Error> {
         let Some(first) = args.first() else {
@@ -348,7 +350,7 @@ impl Session {
             found => {
                 let reply = match found {
                     Some(_) => Reply::wrong_args(name),
-                    None => unknown_command(&args),
+                    None => unknown_command(args),
                 };
                 if let Some(m) = &mut self.multi {
                     m.aborted = true;
@@ -373,7 +375,7 @@ impl Session {
             return Ok(());
         }
         if let Some(user) = &self.perms
-            && let Some(why) = user.denied(spec, &args)
+            && let Some(why) = user.denied(spec, args)
         {
             if let Some(m) = &mut self.multi {
                 m.aborted = true;
@@ -386,7 +388,7 @@ impl Session {
             );
             return Ok(());
         }
-        if server.scripts.busy() && !cmd::script::allowed_while_busy(name, &args) {
+        if server.scripts.busy() && !cmd::script::allowed_while_busy(name, args) {
             if let Some(m) = &mut self.multi {
                 m.aborted = true;
             }
@@ -416,7 +418,7 @@ impl Session {
             )
         {
             if let Some(m) = &mut self.multi {
-                m.queue.push(args);
+                m.queue.push(std::mem::take(args));
             }
             out.push(&Reply::Simple("QUEUED".into()), self.resp3);
             return Ok(());
@@ -453,7 +455,7 @@ impl Session {
         let script = cmd::script::is_eval(name);
         if script {
             // Shown before the commands it runs, as Redis shows it.
-            self.feed_monitors(server, spec, name, &args, out);
+            self.feed_monitors(server, spec, name, args, out);
         }
         let started = std::time::Instant::now();
         let _running = server
@@ -464,14 +466,14 @@ impl Session {
         // Most commands name one key whose shard is loaded: they run here, with no future
         // polled for the dispatch and the shard (fewer instructions and less code per
         // request at a deep pipeline).
-        let done = match self.loaded_shard_of(server, spec, &args) {
+        let done = match self.loaded_shard_of(server, spec, args) {
             Some((i, shard)) => {
                 let view = View::lock_one(server.keyspace.slots, i, shard, self.now(), self.resp3);
-                self.keyed_reply(server, spec, name, &args, Ok(view), out)
+                self.keyed_reply(server, spec, name, args, Ok(view), out)
             }
-            None => self.dispatch(server, spec, name, &args, out).await,
+            None => self.dispatch(server, spec, name, args, out).await,
         };
-        self.end_caching(name, &args);
+        self.end_caching(name, args);
         if server.tracking.active() {
             if matches!(name, "flushdb" | "flushall") {
                 server.tracking.flushed();
@@ -480,9 +482,9 @@ impl Session {
         }
         let took = started.elapsed();
         let micros = took.as_micros() as i64;
-        let waited = waits(name, &args);
+        let waited = waits(name, args);
         if server.slowlog.wants(micros) && !waited {
-            self.log_slow(server, name, &args, micros);
+            self.log_slow(server, name, args, micros);
         }
         let ran = (!waited).then_some(took.as_nanos() as u64);
         server.stats.record_counted(
@@ -493,7 +495,7 @@ impl Session {
             std::mem::take(&mut self.error_counted),
         );
         if !script {
-            self.feed_monitors(server, spec, name, &args, out);
+            self.feed_monitors(server, spec, name, args, out);
         }
         done
     }

@@ -469,7 +469,7 @@ impl Session {
         let done = match self.loaded_shard_of(server, spec, args) {
             Some((i, shard)) => {
                 let view = View::lock_one(server.keyspace.slots, i, shard, self.now(), self.resp3);
-                self.keyed_reply(server, spec, name, args, Ok(view), out)
+                self.keyed_reply(server, spec, name, args, view, out)
             }
             None => self.dispatch(server, spec, name, args, out).await,
         };
@@ -594,8 +594,7 @@ impl Session {
         if !spec.routed && spec.keys != Keys::None {
             // Most commands: no name to match.
             let shards = self.shards_or_error(server, spec, args).await?;
-            let view = self.lock_view(server, &shards);
-            return self.keyed_reply(server, spec, name, args, view, out);
+            return self.keyed_listed(server, spec, name, args, &shards, out);
         }
         match name {
             "multi" | "exec" | "discard" | "watch" | "unwatch" => {
@@ -639,8 +638,7 @@ impl Session {
             }
             _ => {
                 let shards = self.shards_or_error(server, spec, args).await?;
-                let view = self.lock_view(server, &shards);
-                self.keyed_reply(server, spec, name, args, view, out)
+                self.keyed_listed(server, spec, name, args, &shards, out)
             }
         }
     }
@@ -676,41 +674,27 @@ impl Session {
         })
     }
 
-    /// Lock loaded shards (or pass on the error that kept them from loading).
-    fn lock_view<'v>(
-        &mut self,
-        server: &Server,
-        shards: &'v Result<ShardList, Reply>,
-    ) -> Result<View<'v>, Reply> {
-        match shards {
-            Ok(list) => Ok(View::lock(
-                server.keyspace.slots,
-                list,
-                self.now(),
-                self.resp3,
-            )),
-            Err(reply) => Err(reply.clone()),
-        }
-    }
-
-    /// Run a keyed command on its locked shards and append its reply.
-    fn keyed_reply(
+    /// Lock loaded shards and run a keyed command on them (or answer the error that kept
+    /// them from loading).
+    fn keyed_listed(
         &mut self,
         server: &Server,
         spec: &Spec,
         name: &str,
         args: &[Bytes],
-        view: Result<View<'_>, Reply>,
+        shards: &Result<ShardList, Reply>,
         out: &mut Output,
     ) -> Result<(), Error> {
-        let (reply, tickets, events) = match view {
-            Ok(view) => self.keyed_on(server, spec, name, args, view)?,
-            Err(reply) => (reply, vec![], vec![]),
-        };
-        out.push(&reply, self.resp3);
-        out.add_tickets(tickets);
-        out.publish(server, self.db, events);
-        Ok(())
+        match shards {
+            Ok(list) => {
+                let view = View::lock(server.keyspace.slots, list, self.now(), self.resp3);
+                self.keyed_reply(server, spec, name, args, view, out)
+            }
+            Err(reply) => {
+                out.push(reply, self.resp3);
+                Ok(())
+            }
+        }
     }
 
     /// Load the shards a command touches, sorted by index.
@@ -748,15 +732,16 @@ impl Session {
         Ok(out)
     }
 
-    /// A keyed command on its locked shards: run it, hand its changes on.
-    fn keyed_on(
+    /// A keyed command on its locked shards: run it, hand its changes on, append its reply.
+    fn keyed_reply(
         &mut self,
         server: &Server,
         spec: &Spec,
         name: &str,
         args: &[Bytes],
         mut view: View<'_>,
-    ) -> Result<(Reply, Vec<Ticket>, Vec<Event>), Error> {
+        out: &mut Output,
+    ) -> Result<(), Error> {
         view.notify = crate::notify::active(server.notify_flags());
         view.read_miss = reads_keys(spec, name);
         // Not a script: every key it touches is declared, and its shards are the ones locked.
@@ -769,7 +754,10 @@ impl Session {
         if spec.writes {
             server.wake_blocked();
         }
-        Ok((reply, tickets, events))
+        out.push(&reply, self.resp3);
+        out.add_tickets(tickets);
+        out.publish(server, self.db, events);
+        Ok(())
     }
 
     async fn transaction(

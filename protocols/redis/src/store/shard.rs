@@ -229,6 +229,9 @@ pub struct ShardState {
     taken: u64,
     /// The writer stopped after a failed write: the outbox is no longer kept.
     stopped: bool,
+    /// A sequence number this state has already seen durable (durability only grows), so a
+    /// command that changed nothing since needs no look at the writer's report.
+    durable_seen: u64,
     /// The writer is waiting for the command with this sequence number (`u64::MAX`: not).
     gather_target: u64,
     pub(super) watchers: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
@@ -308,6 +311,7 @@ impl Default for ShardState {
             seq: 0,
             taken: 0,
             stopped: false,
+            durable_seen: 0,
             gather_target: u64::MAX,
             watchers: HashMap::new(),
             flushed: false,
@@ -688,6 +692,20 @@ impl ShardState {
             }
         }
         self.seq
+    }
+
+    /// Whether everything up to `seq` is durable (an error once the shard's writer failed).
+    /// The writer's report is read only past what this state saw durable already: a command
+    /// that changed nothing then costs no lock of the report.
+    pub(super) fn durable_through(&mut self, shard: &Shard, seq: u64) -> Result<bool, Error> {
+        if seq <= self.durable_seen && !self.stopped {
+            return Ok(true);
+        }
+        let durable = shard.durable_at(seq)?;
+        if durable {
+            self.durable_seen = seq;
+        }
+        Ok(durable)
     }
 
     /// Queue statements outside the key image (the function libraries of `cmd::function`,

@@ -170,7 +170,7 @@ impl<'a> View<'a> {
         let mut tickets = Vec::new();
         for (_, shard, mut st) in self.parts {
             let seq = st.commit(shard);
-            if !shard.durable_at(seq)? {
+            if !st.durable_through(shard, seq)? {
                 tickets.push(Ticket {
                     shard: Arc::clone(shard),
                     seq,

@@ -89,16 +89,7 @@ impl<'a> View<'a> {
             .iter()
             .map(|(i, s)| (*i, s, s.state.lock()))
             .collect();
-        Self {
-            slots,
-            parts,
-            now,
-            resp3,
-            notify: 0,
-            events: Vec::new(),
-            read_miss: false,
-            one_shard: false,
-        }
+        Self::of_parts(slots, parts, now, resp3)
     }
 
     /// Lock one shard (the usual command, on one key).
@@ -110,9 +101,14 @@ impl<'a> View<'a> {
         now: i64,
         resp3: bool,
     ) -> Self {
+        let parts = smallvec::smallvec![(index, shard, shard.state.lock())];
+        Self::of_parts(slots, parts, now, resp3)
+    }
+
+    fn of_parts(slots: SlotMap, parts: SmallVec<[Part<'a>; 1]>, now: i64, resp3: bool) -> Self {
         Self {
             slots,
-            parts: smallvec::smallvec![(index, shard, shard.state.lock())],
+            parts,
             now,
             resp3,
             notify: 0,

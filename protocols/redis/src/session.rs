@@ -457,7 +457,7 @@ impl Session {
             // Shown before the commands it runs, as Redis shows it.
             self.feed_monitors(server, spec, name, args, out);
         }
-        let started = std::time::Instant::now();
+        let started = quanta::Instant::now();
         let _running = server
             .tracking
             .active()
@@ -480,13 +480,13 @@ impl Session {
             }
             server.tracking.settle();
         }
-        let took = started.elapsed();
-        let micros = took.as_micros() as i64;
+        let ns = started.elapsed().as_nanos() as u64;
+        let micros = (ns / 1000) as i64;
         let waited = waits(name, args);
         if server.slowlog.wants(micros) && !waited {
             self.log_slow(server, name, args, micros);
         }
-        let ran = (!waited).then_some(took.as_nanos() as u64);
+        let ran = (!waited).then_some(ns);
         server.stats.record_counted(
             spec,
             args.get(1).map(|a| &a[..]),
@@ -859,7 +859,7 @@ impl Session {
                 replies.push(Reply::err(msg));
                 continue;
             }
-            let started = std::time::Instant::now();
+            let started = quanta::Instant::now();
             let counted = std::cell::Cell::new(false);
             if script {
                 // Shown before the commands it runs, as Redis shows it.

@@ -545,7 +545,7 @@ fn call_command(v: &mut View, caller: Caller, run: &Running, args: &[Bytes]) -> 
     if caller.monitors.active() {
         caller.monitors.feed(caller.db, "lua", args, None);
     }
-    let started = Instant::now();
+    let started = quanta::Instant::now();
     let reply = match spec.keys {
         Keys::None => match name.as_str() {
             "ping" => Reply::Simple("PONG".into()),

@@ -31,6 +31,14 @@ pub fn int(b: &[u8]) -> Result<i64, Reply> {
 /// A float as `strtod` reads it for Redis: decimals, `inf`/`infinity` with a sign; never NaN,
 /// spaces, or a value out of range (overflow to infinity, underflow to zero: `ERANGE`).
 pub fn float_of(b: &[u8]) -> Option<f64> {
+    // Most scores are small integers ("0", "-3"): up to 15 digits is exact in an f64.
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    if (1..=15).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits
+            .iter()
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')) as f64;
+        return Some(if digits.len() < b.len() { -n } else { n });
+    }
     let s = std::str::from_utf8(b).ok()?;
     if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return None;
@@ -227,6 +235,28 @@ mod tests {
         }
         assert_eq!(float_of(b".5"), Some(0.5));
         assert_eq!(float_of(b"5."), Some(5.0));
+    }
+
+    #[test]
+    fn integer_scores_read_as_the_general_parse_reads_them() {
+        for s in [
+            &b"0"[..],
+            b"-0",
+            b"7",
+            b"-42",
+            b"007",
+            b"999999999999999",
+            b"-999999999999999",
+            b"9999999999999999",
+            b"12345678901234567890",
+            b"+5",
+            b"--5",
+            b"-",
+        ] {
+            let general = std::str::from_utf8(s).unwrap().parse::<f64>().ok();
+            let got = float_of(s);
+            assert_eq!(got.map(f64::to_bits), general.map(f64::to_bits), "{s:?}");
+        }
     }
 
     #[test]

@@ -49,16 +49,17 @@ pub fn zadd(v: &mut View, a: &[Bytes]) -> CmdResult {
             "ERR INCR option supports a single increment-element pair",
         ));
     }
-    let mut parsed = Vec::with_capacity(pairs.len() / 2);
+    // Every score is checked before anything changes; a member is copied only if stored.
+    let mut parsed: smallvec::SmallVec<[(f64, &Bytes); 4]> = smallvec::SmallVec::new();
     for p in pairs.chunks(2) {
-        parsed.push((args::float(&p[0])?, p[1].clone()));
+        parsed.push((args::float(&p[0])?, &p[1]));
     }
     let Some(mut z) = v.zset_mut(&a[1], !xx)? else {
         return Ok(if incr { Reply::Nil } else { Reply::Int(0) });
     };
     let (mut added, mut changed) = (0, 0);
     for (score, member) in parsed {
-        let cur = z.zset().score(&member);
+        let cur = z.zset().score(member);
         if (nx && cur.is_some()) || (xx && cur.is_none()) {
             if incr {
                 return Ok(Reply::Nil);
@@ -81,7 +82,7 @@ pub fn zadd(v: &mut View, a: &[Bytes]) -> CmdResult {
             continue;
         }
         if cur != Some(new) {
-            z.insert(member, new);
+            z.insert(member.clone(), new);
             if cur.is_none() {
                 added += 1;
             } else {

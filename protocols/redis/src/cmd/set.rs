@@ -16,7 +16,7 @@ pub fn sadd(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut s) = v.set_mut(&a[1], true)? else {
         return Ok(Reply::Int(0));
     };
-    let n = a[2..].iter().filter(|m| s.insert((*m).clone())).count() as i64;
+    let n = a[2..].iter().filter(|m| s.insert_ref(m)).count() as i64;
     if n > 0 {
         v.notify(SET, "sadd", &a[1]);
     }

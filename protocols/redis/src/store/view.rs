@@ -616,6 +616,11 @@ impl SetMut<'_> {
         self.set.insert(member)
     }
 
+    /// As `insert`, taking a copy of `member` only when it is new.
+    pub fn insert_ref(&mut self, member: &Bytes) -> bool {
+        !self.set.contains(member) && self.insert(member.clone())
+    }
+
     pub fn remove(&mut self, member: &[u8]) -> bool {
         let Some(member) = self.set.take(member) else {
             return false;

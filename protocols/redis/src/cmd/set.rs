@@ -16,7 +16,7 @@ pub fn sadd(v: &mut View, a: &[Bytes]) -> CmdResult {
     let Some(mut s) = v.set_mut(&a[1], true)? else {
         return Ok(Reply::Int(0));
     };
-    let n = a[2..].iter().filter(|m| s.insert_ref(m)).count() as i64;
+    let n = a[2..].iter().filter(|m| s.insert(m)).count() as i64;
     if n > 0 {
         v.notify(SET, "sadd", &a[1]);
     }
@@ -147,7 +147,7 @@ pub fn smove(v: &mut View, a: &[Bytes]) -> CmdResult {
         v.notify(GENERIC, "del", src);
     }
     if let Some(mut d) = v.set_mut(dst, true)? {
-        d.insert(m.clone());
+        d.insert(m);
     }
     v.notify(SET, "sadd", dst);
     Ok(Reply::Int(1))

@@ -608,17 +608,13 @@ impl SetMut<'_> {
         self.set
     }
 
-    pub fn insert(&mut self, member: Bytes) -> bool {
-        if self.set.contains(&member) {
+    /// Add `member`, copying it only when it is new.
+    pub fn insert(&mut self, member: &Bytes) -> bool {
+        if self.set.contains(member) {
             return false;
         }
         self.rec.elem(&self.key, Sub::Member(member.clone()));
-        self.set.insert(member)
-    }
-
-    /// As `insert`, taking a copy of `member` only when it is new.
-    pub fn insert_ref(&mut self, member: &Bytes) -> bool {
-        !self.set.contains(member) && self.insert(member.clone())
+        self.set.insert(member.clone())
     }
 
     pub fn remove(&mut self, member: &[u8]) -> bool {

@@ -8,6 +8,7 @@
 //! never see data that could be lost. The image assumes this gateway is the only writer of its
 //! shard objects.
 
+mod redo;
 mod shard;
 pub mod sql;
 pub mod stream;

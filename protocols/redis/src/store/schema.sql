@@ -24,10 +24,17 @@ CREATE TABLE IF NOT EXISTS functions (
     name TEXT PRIMARY KEY,
     code BLOB NOT NULL
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 4);
+-- The redo log (store/redo.rs): batches of row writes spread over many keys, one row each, in
+-- order: the object is `keys` and `elems` with these applied over them.
+CREATE TABLE IF NOT EXISTS redo (
+    seq INTEGER PRIMARY KEY,
+    rows BLOB NOT NULL
+);
+INSERT OR IGNORE INTO _meta (name, value) VALUES ('schema_version', 5);
 -- Version 1 -> 2: streams (kind 5) were added. Version 2 -> 3: list elements moved into chunk
 -- rows (store/sql.rs `chunk_sub`), and the rows of single positions that versions 1 and 2 wrote
 -- are still read, and replaced as their chunks change. No existing row changes here. An
 -- older build refuses a newer object rather than misread rows it does not know. Version 3 -> 4:
--- the `functions` table was added (created above, empty), and no existing row changes.
-UPDATE _meta SET value = 4 WHERE name = 'schema_version' AND value IN (1, 2, 3);
+-- the `functions` table was added (created above, empty), and no existing row changes. Version
+-- 4 -> 5: the `redo` table was added (created above, empty), and an older build refuses the object.
+UPDATE _meta SET value = 5 WHERE name = 'schema_version' AND value IN (1, 2, 3, 4);

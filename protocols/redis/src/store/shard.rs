@@ -11,6 +11,7 @@ use dotdo_backend::{ObjectId, SharedBackend, Statement, StatementResult, Value a
 use parking_lot::Mutex;
 use tokio::sync::{Notify, watch};
 
+use super::redo::{Plan, Redo};
 use super::sql;
 use super::value::{Entry, KIND_LIST, KIND_STRING, KIND_ZSET, List, Value};
 use crate::error::Error;
@@ -63,6 +64,9 @@ const GATHER_ROUNDS: usize = 2;
 /// granularity is a millisecond, so a client that does not come back costs about that).
 const MIN_GATHER: Duration = Duration::from_micros(200);
 const MAX_GATHER: Duration = Duration::from_millis(2);
+
+/// How long a writer with nothing queued waits before it folds its redo log.
+const IDLE_FOLD: Duration = Duration::from_millis(500);
 
 /// An element row's `sub`: a member or field, or a list position (kept as a number, so
 /// pushes and pops allocate nothing here).
@@ -921,26 +925,45 @@ impl Shard {
         writers: Option<&tokio::runtime::Handle>,
     ) -> Result<Arc<Shard>, Error> {
         let mut batch = sql::schema_statements();
-        let first_select = batch.len();
         batch.push(Statement::new(sql::LOAD_VERSION));
-        batch.push(Statement::new(sql::LOAD_KEYS));
-        batch.push(Statement::new(sql::LOAD_ELEMS));
-        batch.push(Statement::new(sql::LOAD_FUNCTIONS));
+        batch.push(Statement::new(super::redo::LOAD));
         let mut results = backend.execute(&id, batch).await?;
-        let functions = function_rows(results.pop().unwrap_or_default());
-        let elems = results.pop().unwrap_or_default();
-        let keys = results.pop().unwrap_or_default();
+        let log = results.pop().unwrap_or_default();
         let version = results
-            .get(first_select)
-            .and_then(|r| r.rows.first())
-            .and_then(|row| row.first())
-            .and_then(SqlValue::as_i64);
+            .pop()
+            .and_then(|r| r.rows.into_iter().next())
+            .and_then(|row| row.into_iter().next())
+            .and_then(|v| v.as_i64());
         if version != Some(sql::SCHEMA_VERSION) {
             return Err(Error::Storage(format!(
                 "object {id} has schema version {version:?}, this build reads {}",
                 sql::SCHEMA_VERSION
             )));
         }
+        // What the redo log holds is folded into the tables before they are read.
+        let mut replay = Redo::default();
+        for row in &log.rows {
+            let Some(SqlValue::Blob(entry)) = row.first() else {
+                return Err(Error::Storage(format!(
+                    "object {id}: a redo row is not a blob"
+                )));
+            };
+            replay
+                .replay(entry)
+                .map_err(|e| Error::Storage(format!("object {id}: {e}")))?;
+        }
+        if let Some(fold) = replay.fold() {
+            backend.execute(&id, fold).await?;
+        }
+        let batch = vec![
+            Statement::new(sql::LOAD_KEYS),
+            Statement::new(sql::LOAD_ELEMS),
+            Statement::new(sql::LOAD_FUNCTIONS),
+        ];
+        let mut results = backend.execute(&id, batch).await?;
+        let functions = function_rows(results.pop().unwrap_or_default());
+        let elems = results.pop().unwrap_or_default();
+        let keys = results.pop().unwrap_or_default();
         let state = build_image(keys, elems);
         let wake = Arc::new(Notify::new());
         let (durable_tx, durable_rx) = watch::channel(Durable::default());
@@ -1001,6 +1024,7 @@ async fn write_loop(
         == tokio::runtime::RuntimeFlavor::CurrentThread;
     let mut busy = BusyWriter(false);
     let mut skip_inline = 0u32;
+    let mut redo = Redo::default();
     loop {
         let Some(s) = shard.upgrade() else { return };
         let mut queued = s.state.lock().queued();
@@ -1008,7 +1032,24 @@ async fn write_loop(
             drop(s);
             busy.set(false);
             // A permit stored by `notify_one` since the check is not lost.
-            wake.notified().await;
+            if redo.is_empty() {
+                wake.notified().await;
+                continue;
+            }
+            // A writer idle for a while folds its redo log, so a restart has little to replay.
+            if tokio::time::timeout(IDLE_FOLD, wake.notified())
+                .await
+                .is_ok()
+            {
+                continue;
+            }
+            let Some(s) = shard.upgrade() else { return };
+            let Some(fold) = redo.fold() else { continue };
+            busy.set(true);
+            if let Err(e) = backend.execute(&s.id, fold).await {
+                fail(&s, &durable, e);
+                return;
+            }
             continue;
         }
         busy.set(true);
@@ -1046,8 +1087,7 @@ async fn write_loop(
             queued = now;
         }
         let (log, rows, last) = s.state.lock().take();
-        let mut batch = sql::merge_rows(sql::coalesce(log));
-        rows.append_to(&mut batch);
+        let Plan { batch, folds } = redo.plan(log, rows);
         let sent = Instant::now();
         // A writer alone with work, on an event loop, commits there: the loop waits for the
         // commit and its fsync, as redis-server's loop waits for its AOF's, and the batch
@@ -1059,7 +1099,9 @@ async fn write_loop(
         // statements past the backend's time budget for the caller's thread, which were then
         // rolled back) makes the next `INLINE_BACKOFF` batches skip the attempt, so a run of
         // heavy batches does not each pay for one.
-        let try_inline = on_loop && skip_inline == 0 && BUSY_WRITERS.load(Ordering::Relaxed) == 1;
+        // A fold of the redo log is a large transaction: it goes to the object's thread.
+        let try_inline =
+            on_loop && !folds && skip_inline == 0 && BUSY_WRITERS.load(Ordering::Relaxed) == 1;
         skip_inline = skip_inline.saturating_sub(1);
         let inline = try_inline
             .then(|| backend.execute_inline(&s.id, &batch))
@@ -1093,17 +1135,22 @@ async fn write_loop(
                 durable.send_modify(|d| d.seq = last);
             }
             Err(e) => {
-                let id = &s.id;
-                tracing::error!(object = %id, error = %e, "durable write failed; shard stops");
-                let mut st = s.state.lock();
-                st.stopped = true;
-                st.outbox = Vec::new();
-                st.unsaved = Unsaved::default();
-                durable.send_modify(|d| d.failed = Some(format!("write to {id} failed: {e}")));
+                fail(&s, &durable, e);
                 return;
             }
         }
     }
+}
+
+/// A durable write failed: the shard stops taking work and no reply waiting on it is released.
+fn fail(s: &Shard, durable: &watch::Sender<Durable>, e: dotdo_backend::Error) {
+    let id = &s.id;
+    tracing::error!(object = %id, error = %e, "durable write failed; shard stops");
+    let mut st = s.state.lock();
+    st.stopped = true;
+    st.outbox = Vec::new();
+    st.unsaved = Unsaved::default();
+    durable.send_modify(|d| d.failed = Some(format!("write to {id} failed: {e}")));
 }
 
 /// The rows of `sql::LOAD_FUNCTIONS`.

@@ -5,7 +5,7 @@ use dotdo_backend::{Statement, Value};
 
 /// The schema, one statement per `;`, run (idempotently) whenever a shard is loaded.
 pub const SCHEMA: &str = include_str!("schema.sql");
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 pub const LOAD_KEYS: &str = "SELECT key, kind, expires_at, value FROM keys";
 pub const LOAD_ELEMS: &str = "SELECT key, sub, value, score FROM elems ORDER BY key, sub";
@@ -211,6 +211,30 @@ fn multi(kind: &str, rows: usize) -> Option<&'static str> {
         .map(|(_, _, sql)| *sql)
 }
 
+/// A row write of `Rows`: upsert or delete a `keys` row or an `elems` row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowOp {
+    PutKey,
+    DelKey,
+    PutElem,
+    DelElem,
+}
+
+impl RowOp {
+    /// In the order `Rows::append_to` applies them.
+    pub const ALL: [RowOp; 4] = [RowOp::PutKey, RowOp::DelKey, RowOp::PutElem, RowOp::DelElem];
+
+    /// Its parameters: `key, kind, expires_at, value`; `key`; `key, sub, value, score`;
+    /// `key, sub`.
+    pub fn width(self) -> usize {
+        match self {
+            RowOp::PutKey | RowOp::PutElem => 4,
+            RowOp::DelKey => 1,
+            RowOp::DelElem => 2,
+        }
+    }
+}
+
 /// Rows to write as the image holds them, by kind, their parameters laid end to end; they
 /// become multi-row statements (every row of a kind is a distinct row, so their order does
 /// not matter).
@@ -273,6 +297,52 @@ impl Rows {
                 vec![blob(key), blob(&list_pos(lo)), blob(&list_pos(hi))],
             ));
         }
+    }
+
+    /// Row writes held (range deletes aside).
+    pub fn len(&self) -> usize {
+        self.put_keys.len() / 4
+            + self.del_keys.len()
+            + self.put_elems.len() / 4
+            + self.del_elems.len() / 2
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0 && self.del_ranges.is_empty()
+    }
+
+    /// Whether list position ranges are deleted (statements, not row writes).
+    pub fn has_ranges(&self) -> bool {
+        !self.del_ranges.is_empty()
+    }
+
+    /// Every row write with its parameters, in the order `append_to` applies them.
+    pub fn for_each(&self, mut f: impl FnMut(RowOp, &[Value])) {
+        for op in RowOp::ALL {
+            self.params(op)
+                .chunks_exact(op.width())
+                .for_each(|p| f(op, p));
+        }
+    }
+
+    fn params(&self, op: RowOp) -> &Vec<Value> {
+        match op {
+            RowOp::PutKey => &self.put_keys,
+            RowOp::DelKey => &self.del_keys,
+            RowOp::PutElem => &self.put_elems,
+            RowOp::DelElem => &self.del_elems,
+        }
+    }
+
+    /// Add one row write; `params` are as `for_each` gives them (`op.width()` of them).
+    pub fn push(&mut self, op: RowOp, params: impl IntoIterator<Item = Value>) {
+        let to = match op {
+            RowOp::PutKey => &mut self.put_keys,
+            RowOp::DelKey => &mut self.del_keys,
+            RowOp::PutElem => &mut self.put_elems,
+            RowOp::DelElem => &mut self.del_elems,
+        };
+        to.extend(params.into_iter().take(op.width()));
     }
 
     /// Append the statements that write every row.

@@ -7,6 +7,7 @@
 #
 #   benches/redis_side_by_side.sh            # -n 200000 -c 50, -P 1 and -P 16
 #   N=50000 benches/redis_side_by_side.sh    # quicker
+#   R=100000 benches/redis_side_by_side.sh   # keys spread over 100 000 (redis-benchmark -r)
 #
 # Besides requests/s, each line gives the CPU time (user + system, all threads, from
 # /proc/<pid>/stat) each server spent per request during that test: it moves far less with
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dotdo/target}"
 N="${N:-200000}"
 C="${C:-50}"
+R="${R:-}"
 PIPELINES="${PIPELINES:-1 16}"
 WRITE_TESTS="${WRITE_TESTS-set,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,mset}"
 READ_TESTS="${READ_TESTS-get,lrange_100}"
@@ -27,7 +29,7 @@ source benches/redis_servers.sh
 
 # Prints "TEST rps" lines.
 bench() { # port, tests, pipeline
-  redis-benchmark -p "$1" -q -n "$N" -c "$C" -P "$3" -t "$2" 2>/dev/null | tr '\r' '\n' |
+  redis-benchmark -p "$1" -q -n "$N" -c "$C" -P "$3" ${R:+-r "$R"} -t "$2" 2>/dev/null | tr '\r' '\n' |
     grep 'requests per second' | grep -v 'needed to benchmark' |
     sed -E 's/^([A-Z_0-9]+)( \([^)]*\))?: ([0-9.]+) requests per second.*/\1 \3/'
 }

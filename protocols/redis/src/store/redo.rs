@@ -45,11 +45,31 @@ struct RowId {
     sub: Bytes,
 }
 
+impl RowId {
+    fn key(key: Bytes) -> Self {
+        RowId {
+            elem: false,
+            key,
+            sub: Bytes::new(),
+        }
+    }
+
+    fn elem(key: Bytes, sub: Bytes) -> Self {
+        RowId {
+            elem: true,
+            key,
+            sub,
+        }
+    }
+}
+
 /// The log's state in the writer: each row changed since the last fold, with its last write
 /// (`None`: deleted).
 #[derive(Default)]
 pub struct Redo {
-    rows: HashMap<RowId, Option<Vec<Value>>>,
+    /// A write's values past the row's key: `kind, expires_at, value` of a `keys` row,
+    /// `value, score` (and a null) of an `elems` row.
+    rows: HashMap<RowId, Option<[Value; 3]>>,
     /// Bytes of the entries appended since the last fold (0: the log is empty).
     bytes: usize,
 }
@@ -74,7 +94,7 @@ impl Redo {
         // would be overwritten by an older write at the next fold.
         if only_rows && (!self.is_empty() || rows.len() >= MIN_ROWS) {
             let entry = encode(&rows);
-            self.absorb(&rows);
+            self.absorb(rows);
             if entry.len() <= MAX_ENTRY
                 && self.rows.len() <= FOLD_ROWS
                 && self.bytes + entry.len() <= FOLD_BYTES
@@ -115,30 +135,25 @@ impl Redo {
     /// Take in an entry read back from the object (`Shard::load`), in log order.
     pub fn replay(&mut self, entry: &[u8]) -> Result<(), String> {
         let rows = decode(entry)?;
-        self.absorb(&rows);
+        self.absorb(rows);
         self.bytes += entry.len().max(1);
         Ok(())
     }
 
     /// Record a batch's row writes, each over any earlier write of the same row.
-    fn absorb(&mut self, rows: &Rows) {
-        rows.for_each(|op, p| {
-            let blob = |v: &Value| match v {
-                Value::Blob(b) => b.clone(),
-                Value::Text(t) => Bytes::copy_from_slice(t.as_bytes()),
+    fn absorb(&mut self, rows: Rows) {
+        rows.into_each(|op, [a, b, c, d]| {
+            let bytes = |v: Value| match v {
+                Value::Blob(b) => b,
+                Value::Text(t) => Bytes::from(t),
                 _ => Bytes::new(),
             };
-            let elem = matches!(op, RowOp::PutElem | RowOp::DelElem);
-            let id = RowId {
-                elem,
-                key: p.first().map(blob).unwrap_or_default(),
-                sub: if elem {
-                    p.get(1).map(blob).unwrap_or_default()
-                } else {
-                    Bytes::new()
-                },
+            let (id, write) = match op {
+                RowOp::PutKey => (RowId::key(bytes(a)), Some([b, c, d])),
+                RowOp::DelKey => (RowId::key(bytes(a)), None),
+                RowOp::PutElem => (RowId::elem(bytes(a), bytes(b)), Some([c, d, Value::Null])),
+                RowOp::DelElem => (RowId::elem(bytes(a), bytes(b)), None),
             };
-            let write = matches!(op, RowOp::PutKey | RowOp::PutElem).then(|| p.to_vec());
             self.rows.insert(id, write);
         });
     }
@@ -146,14 +161,20 @@ impl Redo {
     /// Write every row changed since the last fold, as its last write left it, in key order,
     /// and empty the log.
     fn fold_into(&mut self, batch: &mut Vec<Statement>) {
-        let mut all: Vec<(RowId, Option<Vec<Value>>)> = self.rows.drain().collect();
+        let mut all: Vec<(RowId, Option<[Value; 3]>)> = self.rows.drain().collect();
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut rows = Rows::default();
         for (id, write) in all {
             match (id.elem, write) {
-                (false, Some(p)) => rows.push(RowOp::PutKey, p),
+                (false, Some([kind, expires, value])) => rows.push(
+                    RowOp::PutKey,
+                    [Value::Blob(id.key), kind, expires, value],
+                ),
                 (false, None) => rows.push(RowOp::DelKey, [Value::Blob(id.key)]),
-                (true, Some(p)) => rows.push(RowOp::PutElem, p),
+                (true, Some([value, score, _])) => rows.push(
+                    RowOp::PutElem,
+                    [Value::Blob(id.key), Value::Blob(id.sub), value, score],
+                ),
                 (true, None) => {
                     rows.push(RowOp::DelElem, [Value::Blob(id.key), Value::Blob(id.sub)])
                 }

@@ -736,12 +736,12 @@ impl ShardState {
             match self.map.get(&key) {
                 Some(e) => {
                     let value = match &e.value {
-                        Value::Str(s) => Some(&s[..]),
+                        Value::Str(s) => Some(s.clone()),
                         _ => None,
                     };
-                    rows.put_key(&key, e.value.kind(), e.expires_at, value);
+                    rows.put_key_shared(key, e.value.kind(), e.expires_at, value);
                 }
-                None => rows.del_key(&key),
+                None => rows.del_key_shared(key),
             }
         }
         for (key, subs) in unsaved.elems {

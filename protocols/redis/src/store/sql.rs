@@ -264,6 +264,26 @@ impl Rows {
         ]);
     }
 
+    /// `put_key` of bytes the image holds (shared, not copied).
+    pub fn put_key_shared(
+        &mut self,
+        key: Bytes,
+        kind: i64,
+        expires_at: Option<i64>,
+        value: Option<Bytes>,
+    ) {
+        self.put_keys.extend([
+            Value::Blob(key),
+            Value::Integer(kind),
+            expires_at.into(),
+            value.map_or(Value::Null, Value::Blob),
+        ]);
+    }
+
+    pub fn del_key_shared(&mut self, key: Bytes) {
+        self.del_keys.push(Value::Blob(key));
+    }
+
     pub fn del_key(&mut self, key: &[u8]) {
         self.del_keys.push(blob(key));
     }
@@ -322,6 +342,25 @@ impl Rows {
             self.params(op)
                 .chunks_exact(op.width())
                 .for_each(|p| f(op, p));
+        }
+    }
+
+    /// `for_each`, handing over each write's parameters (`op.width()` of them, then nulls).
+    pub fn into_each(self, mut f: impl FnMut(RowOp, [Value; 4])) {
+        for (op, params) in RowOp::ALL.into_iter().zip([
+            self.put_keys,
+            self.del_keys,
+            self.put_elems,
+            self.del_elems,
+        ]) {
+            let mut it = params.into_iter();
+            while it.len() >= op.width() {
+                let mut p = [Value::Null, Value::Null, Value::Null, Value::Null];
+                for slot in p.iter_mut().take(op.width()) {
+                    *slot = it.next().unwrap_or(Value::Null);
+                }
+                f(op, p);
+            }
         }
     }
 
@@ -521,7 +560,7 @@ mod tests {
                 assert_eq!(a.cmp(&b), list_pos(a).cmp(&list_pos(b)));
             }
         }
-        assert_eq!(schema_statements().len(), 6);
+        assert_eq!(schema_statements().len(), 7);
     }
 
     #[test]

@@ -93,9 +93,10 @@ impl Redo {
         // While the log holds entries every plain batch joins it: a row written in place now
         // would be overwritten by an older write at the next fold.
         if only_rows && (!self.is_empty() || rows.len() >= MIN_ROWS) {
-            let entry = encode(&rows);
+            let size = encoded_len(&rows);
+            let entry = (size <= MAX_ENTRY).then(|| encode(&rows, size));
             self.absorb(rows);
-            if entry.len() <= MAX_ENTRY
+            if let Some(entry) = entry
                 && self.rows.len() <= FOLD_ROWS
                 && self.bytes + entry.len() <= FOLD_BYTES
             {
@@ -113,7 +114,8 @@ impl Redo {
             self.fold_into(&mut batch);
             return Plan { batch, folds: true };
         }
-        let folds = !self.is_empty() && !(log.is_empty() && rows.is_empty());
+        let writes = !log.is_empty() || !rows.is_empty();
+        let folds = writes && !self.is_empty();
         if folds {
             self.fold_into(&mut batch);
         }
@@ -193,8 +195,25 @@ impl Redo {
 // `op.width()` values; a value is a tag (0 null, 1 integer, 2 real, 3 blob, 4 text), then 8
 // little-endian bytes for a number, or a 4-byte little-endian length and the bytes.
 
-fn encode(rows: &Rows) -> Vec<u8> {
-    let mut out = Vec::new();
+/// The length of `encode(rows)`, without building it.
+fn encoded_len(rows: &Rows) -> usize {
+    let mut n = 0;
+    rows.for_each(|_, params| {
+        n += 1 + params
+            .iter()
+            .map(|v| match v {
+                Value::Null => 1,
+                Value::Integer(_) | Value::Real(_) => 9,
+                Value::Blob(b) => 5 + b.len(),
+                Value::Text(t) => 5 + t.len(),
+            })
+            .sum::<usize>();
+    });
+    n
+}
+
+fn encode(rows: &Rows, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size);
     rows.for_each(|op, params| {
         out.push(RowOp::ALL.iter().position(|o| *o == op).unwrap_or(0) as u8);
         for v in params {
@@ -309,7 +328,8 @@ mod tests {
             ],
         );
         rows.del_elem(b"s", b"x");
-        let entry = encode(&rows);
+        let entry = encode(&rows, encoded_len(&rows));
+        assert_eq!(entry.len(), encoded_len(&rows));
         let back = decode(&entry).unwrap();
         let (mut a, mut b) = (Vec::new(), Vec::new());
         rows.for_each(|op, p| a.push((op, p.to_vec())));
@@ -320,7 +340,8 @@ mod tests {
 
     #[test]
     fn damaged_entries_are_refused_not_misread() {
-        let entry = encode(&spread(3, b"value"));
+        let rows = spread(3, b"value");
+        let entry = encode(&rows, encoded_len(&rows));
         for cut in 0..entry.len() {
             // Every strict prefix that ends inside a row write is refused.
             let r = decode(&entry[..cut]);
@@ -392,6 +413,17 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_too_large_for_one_entry_is_written_in_place_with_the_fold() {
+        let mut redo = Redo::default();
+        redo.plan(Vec::new(), spread(10, b"v"));
+        let plan = redo.plan(Vec::new(), spread(4, &vec![7u8; MAX_ENTRY / 2]));
+        assert!(plan.folds);
+        assert!(redo.is_empty());
+        assert!(plan.batch.iter().all(|s| &*s.sql != APPEND));
+        assert_eq!(plan.batch.last().map(|s| &*s.sql), Some(CLEAR));
+    }
+
+    #[test]
     fn the_log_folds_when_it_grows_past_its_bounds() {
         let mut redo = Redo::default();
         let mut appended = 0;
@@ -413,7 +445,8 @@ mod tests {
         assert!(redo.is_empty());
         // A replayed log folds to the same rows.
         let mut redo = Redo::default();
-        redo.replay(&encode(&spread(5, b"r"))).unwrap();
+        let rows = spread(5, b"r");
+        redo.replay(&encode(&rows, 0)).unwrap();
         let batch = redo.fold().unwrap();
         assert_eq!(batch.last().map(|s| &*s.sql), Some(CLEAR));
         assert!(redo.fold().is_none());

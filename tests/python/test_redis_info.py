@@ -182,10 +182,12 @@ def test_several_sections_at_once_and_the_keyspace_line(both):
     db3 = lambda c: c.info("keyspace")["db3"]
     got, want = db3(ours), db3(theirs)
     assert (got["keys"], got["expires"]) == (want["keys"], want["expires"]) == (3, 2)
-    # The mean TTL left in ms: exact here; Redis estimates it from its expiry sampling, so it
-    # may still read 0 until its sweep has looked.
+    # The mean TTL left in ms: exact here. Redis estimates it from its expiry sampling: 0
+    # until its sweep has looked, then a running average of what each sweep sampled, which is
+    # the first key's TTL alone if a sweep ran between the first SET and the second (seen:
+    # 100 000), so of Redis's figure only its range is certain.
     assert 199_000 <= got["avg_ttl"] <= 200_000, got
-    assert want["avg_ttl"] == 0 or abs(want["avg_ttl"] - got["avg_ttl"]) < 5_000, (got, want)
+    assert want["avg_ttl"] == 0 or 90_000 <= want["avg_ttl"] <= 300_000, (got, want)
     for c in (ours, theirs):
         c.flushdb()
         c.select(0)

@@ -301,7 +301,12 @@ mod tests {
     fn spread(n: usize, value: &[u8]) -> Rows {
         let mut rows = Rows::default();
         for i in 0..n {
-            rows.put_key(format!("k{i}").as_bytes(), 0, Some(i as i64), Some(value));
+            rows.put_key(
+                Bytes::from(format!("k{i}")),
+                0,
+                Some(i as i64),
+                Some(Bytes::copy_from_slice(value)),
+            );
         }
         rows
     }
@@ -317,8 +322,13 @@ mod tests {
     #[test]
     fn entries_round_trip_every_value_kind() {
         let mut rows = Rows::default();
-        rows.put_key(b"a", 0, None, Some(b"v"));
-        rows.del_key(b"b");
+        rows.put_key(
+            Bytes::from_static(b"a"),
+            0,
+            None,
+            Some(Bytes::from_static(b"v")),
+        );
+        rows.del_key(Bytes::from_static(b"b"));
         rows.put_elem(b"z", b"m", None, Some(-1.5));
         rows.push(
             RowOp::PutElem,
@@ -378,10 +388,25 @@ mod tests {
         let mut redo = Redo::default();
         redo.plan(Vec::new(), spread(10, b"old"));
         let mut later = Rows::default();
-        later.del_key(b"k3");
-        later.put_key(b"k4", 0, None, Some(b"new"));
-        later.put_key(b"k5", 0, None, Some(b"new"));
-        later.put_key(b"k6", 0, None, Some(b"new"));
+        later.del_key(Bytes::from_static(b"k3"));
+        later.put_key(
+            Bytes::from_static(b"k4"),
+            0,
+            None,
+            Some(Bytes::from_static(b"new")),
+        );
+        later.put_key(
+            Bytes::from_static(b"k5"),
+            0,
+            None,
+            Some(Bytes::from_static(b"new")),
+        );
+        later.put_key(
+            Bytes::from_static(b"k6"),
+            0,
+            None,
+            Some(Bytes::from_static(b"new")),
+        );
         redo.plan(Vec::new(), later);
         let stmt = sql::del_elems(&Bytes::from_static(b"zz"));
         let plan = redo.plan(vec![stmt], Rows::default());
@@ -433,7 +458,12 @@ mod tests {
         for round in 0..(FOLD_ROWS / 200 + 2) {
             let mut rows = Rows::default();
             for i in 0..200 {
-                rows.put_key(format!("k{round}:{i}").as_bytes(), 0, None, Some(b"v"));
+                rows.put_key(
+                    Bytes::from(format!("k{round}:{i}")),
+                    0,
+                    None,
+                    Some(Bytes::from_static(b"v")),
+                );
             }
             let plan = redo.plan(Vec::new(), rows);
             if plan.folds {

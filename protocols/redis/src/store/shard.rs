@@ -739,9 +739,9 @@ impl ShardState {
                         Value::Str(s) => Some(s.clone()),
                         _ => None,
                     };
-                    rows.put_key_shared(key, e.value.kind(), e.expires_at, value);
+                    rows.put_key(key, e.value.kind(), e.expires_at, value);
                 }
-                None => rows.del_key_shared(key),
+                None => rows.del_key(key),
             }
         }
         for (key, subs) in unsaved.elems {

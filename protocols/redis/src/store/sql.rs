@@ -249,23 +249,8 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// A `keys` row, of bytes the image holds (shared, not copied).
     pub fn put_key(
-        &mut self,
-        key: &[u8],
-        kind: i64,
-        expires_at: Option<i64>,
-        value: Option<&[u8]>,
-    ) {
-        self.put_keys.extend([
-            blob(key),
-            Value::Integer(kind),
-            expires_at.into(),
-            value.map_or(Value::Null, blob),
-        ]);
-    }
-
-    /// `put_key` of bytes the image holds (shared, not copied).
-    pub fn put_key_shared(
         &mut self,
         key: Bytes,
         kind: i64,
@@ -280,12 +265,8 @@ impl Rows {
         ]);
     }
 
-    pub fn del_key_shared(&mut self, key: Bytes) {
+    pub fn del_key(&mut self, key: Bytes) {
         self.del_keys.push(Value::Blob(key));
-    }
-
-    pub fn del_key(&mut self, key: &[u8]) {
-        self.del_keys.push(blob(key));
     }
 
     pub fn put_elem(&mut self, key: &[u8], sub: &[u8], value: Option<&[u8]>, score: Option<f64>) {
@@ -321,10 +302,10 @@ impl Rows {
 
     /// Row writes held (range deletes aside).
     pub fn len(&self) -> usize {
-        self.put_keys.len() / 4
-            + self.del_keys.len()
-            + self.put_elems.len() / 4
-            + self.del_elems.len() / 2
+        RowOp::ALL
+            .into_iter()
+            .map(|op| self.params(op).len() / op.width())
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -373,15 +354,19 @@ impl Rows {
         }
     }
 
-    /// Add one row write; `params` are as `for_each` gives them (`op.width()` of them).
-    pub fn push(&mut self, op: RowOp, params: impl IntoIterator<Item = Value>) {
-        let to = match op {
+    fn params_mut(&mut self, op: RowOp) -> &mut Vec<Value> {
+        match op {
             RowOp::PutKey => &mut self.put_keys,
             RowOp::DelKey => &mut self.del_keys,
             RowOp::PutElem => &mut self.put_elems,
             RowOp::DelElem => &mut self.del_elems,
-        };
-        to.extend(params.into_iter().take(op.width()));
+        }
+    }
+
+    /// Add one row write; `params` are as `for_each` gives them (`op.width()` of them).
+    pub fn push(&mut self, op: RowOp, params: impl IntoIterator<Item = Value>) {
+        self.params_mut(op)
+            .extend(params.into_iter().take(op.width()));
     }
 
     /// Append the statements that write every row.

@@ -924,10 +924,15 @@ impl Shard {
         tracking: Arc<crate::tracking::Tracking>,
         writers: Option<&tokio::runtime::Handle>,
     ) -> Result<Arc<Shard>, Error> {
+        // One round trip when the redo log is empty (nearly always: a writer folds it when
+        // idle); a second, after the fold, when a stop left entries in it.
+        let reads = [sql::LOAD_KEYS, sql::LOAD_ELEMS, sql::LOAD_FUNCTIONS];
         let mut batch = sql::schema_statements();
         batch.push(Statement::new(sql::LOAD_VERSION));
         batch.push(Statement::new(super::redo::LOAD));
+        batch.extend(reads.map(Statement::new));
         let mut results = backend.execute(&id, batch).await?;
+        let mut tables = results.split_off(results.len().saturating_sub(reads.len()));
         let log = results.pop().unwrap_or_default();
         let version = results
             .pop()
@@ -940,7 +945,7 @@ impl Shard {
                 sql::SCHEMA_VERSION
             )));
         }
-        // What the redo log holds is folded into the tables before they are read.
+        // What the redo log holds is folded into the tables, which are then read again.
         let mut replay = Redo::default();
         for row in &log.rows {
             let Some(SqlValue::Blob(entry)) = row.first() else {
@@ -952,18 +957,14 @@ impl Shard {
                 .replay(entry)
                 .map_err(|e| Error::Storage(format!("object {id}: {e}")))?;
         }
-        if let Some(fold) = replay.fold() {
-            backend.execute(&id, fold).await?;
+        if let Some(mut fold) = replay.fold() {
+            fold.extend(reads.map(Statement::new));
+            let mut results = backend.execute(&id, fold).await?;
+            tables = results.split_off(results.len().saturating_sub(reads.len()));
         }
-        let batch = vec![
-            Statement::new(sql::LOAD_KEYS),
-            Statement::new(sql::LOAD_ELEMS),
-            Statement::new(sql::LOAD_FUNCTIONS),
-        ];
-        let mut results = backend.execute(&id, batch).await?;
-        let functions = function_rows(results.pop().unwrap_or_default());
-        let elems = results.pop().unwrap_or_default();
-        let keys = results.pop().unwrap_or_default();
+        let functions = function_rows(tables.pop().unwrap_or_default());
+        let elems = tables.pop().unwrap_or_default();
+        let keys = tables.pop().unwrap_or_default();
         let state = build_image(keys, elems);
         let wake = Arc::new(Notify::new());
         let (durable_tx, durable_rx) = watch::channel(Durable::default());
